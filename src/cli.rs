@@ -1,0 +1,97 @@
+//! The `sealgate` command line (ARCHITECTURE.md §9).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ServeArgs};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sealgate",
+    version,
+    about = "S3-compatible gateway that encrypts everything it stores"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the S3 gateway (HTTPS), with the embedded KMS unless --kms-endpoint is given.
+    Serve(ServeArgs),
+    /// Run the KMS alone (AWS KMS JSON API over HTTPS), for gateways that share one KMS.
+    Kms(KmsArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct KmsArgs {
+    /// TOML configuration file (same format as `serve`).
+    #[arg(long, env = "SEALGATE_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    /// Data directory: key database, root key, certificate, credentials.
+    #[arg(long, env = "SEALGATE_DATA_DIR")]
+    data_dir: Option<std::path::PathBuf>,
+    /// HTTPS KMS API address [default: 127.0.0.1:9444].
+    #[arg(long, env = "SEALGATE_KMS_LISTEN")]
+    listen: Option<std::net::SocketAddr>,
+    /// Region used in key ARNs [default: us-east-1].
+    #[arg(long, env = "SEALGATE_REGION")]
+    region: Option<String>,
+    /// Account id used in key ARNs [default: 000000000000].
+    #[arg(long, env = "SEALGATE_ACCOUNT_ID")]
+    account_id: Option<String>,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SEALGATE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let (args, kms_only) = match cli.command {
+        Command::Serve(args) => (args, false),
+        Command::Kms(k) => (
+            ServeArgs {
+                config: k.config,
+                data_dir: k.data_dir,
+                kms_listen: k.listen,
+                region: k.region,
+                account_id: k.account_id,
+                ..Default::default()
+            },
+            true,
+        ),
+    };
+    let cfg = match Config::load(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sealgate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sealgate: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = if kms_only {
+        rt.block_on(crate::gateway::run_kms(cfg))
+    } else {
+        rt.block_on(crate::gateway::run(cfg))
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sealgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! One validated `Config` from a TOML file, `SEALGATE_*` environment variables and flags.
+//!
+//! Precedence is flag > environment > file > default; clap gives us the first two (every flag
+//! has an `env` twin), and the file fills in whatever neither named.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Deserialize;
+
+/// Options of `sealgate serve`. Every flag has a `SEALGATE_*` twin and a TOML key of the same
+/// name with `_` for `-`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "SEALGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory: objects (local backend), KMS database, keys, certificate, credentials.
+    #[arg(long, env = "SEALGATE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// HTTPS S3 API address [default: 127.0.0.1:9443].
+    #[arg(long, env = "SEALGATE_S3_LISTEN")]
+    pub s3_listen: Option<SocketAddr>,
+    /// Plain-HTTP S3 API address (off unless given; SSE-C is refused there).
+    #[arg(long, env = "SEALGATE_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
+    /// HTTPS KMS API address [default: 127.0.0.1:9444].
+    #[arg(long, env = "SEALGATE_KMS_LISTEN")]
+    pub kms_listen: Option<SocketAddr>,
+    /// Use a remote AWS-KMS-compatible endpoint instead of the embedded KMS.
+    #[arg(long, env = "SEALGATE_KMS_ENDPOINT")]
+    pub kms_endpoint: Option<String>,
+    /// Storage backend: `local` (under the data dir) or `s3` [default: local].
+    #[arg(long, env = "SEALGATE_BACKEND")]
+    pub backend: Option<String>,
+    /// S3 backend endpoint URL (with --backend s3).
+    #[arg(long, env = "SEALGATE_BACKEND_ENDPOINT")]
+    pub backend_endpoint: Option<String>,
+    /// S3 backend bucket (with --backend s3).
+    #[arg(long, env = "SEALGATE_BACKEND_BUCKET")]
+    pub backend_bucket: Option<String>,
+    /// S3 backend region (with --backend s3).
+    #[arg(long, env = "SEALGATE_BACKEND_REGION")]
+    pub backend_region: Option<String>,
+    /// Region this gateway answers for [default: us-east-1].
+    #[arg(long, env = "SEALGATE_REGION")]
+    pub region: Option<String>,
+    /// Account id used in ARNs [default: 000000000000].
+    #[arg(long, env = "SEALGATE_ACCOUNT_ID")]
+    pub account_id: Option<String>,
+    /// Domain suffixes for virtual-hosted-style requests, comma separated [default: s3.localhost].
+    #[arg(long, env = "SEALGATE_VIRTUAL_HOST_SUFFIXES", value_delimiter = ',')]
+    pub virtual_host_suffixes: Option<Vec<String>>,
+    /// Skip fsync of data and meta records (faster; a crash may lose acknowledged writes).
+    #[arg(long, env = "SEALGATE_NO_FSYNC")]
+    pub no_fsync: bool,
+}
+
+/// The TOML file: the same names as the flags, plus the users table.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    s3_listen: Option<SocketAddr>,
+    http_listen: Option<SocketAddr>,
+    kms_listen: Option<SocketAddr>,
+    kms_endpoint: Option<String>,
+    backend: Option<String>,
+    backend_endpoint: Option<String>,
+    backend_bucket: Option<String>,
+    backend_region: Option<String>,
+    region: Option<String>,
+    account_id: Option<String>,
+    virtual_host_suffixes: Option<Vec<String>>,
+    no_fsync: Option<bool>,
+    #[serde(default)]
+    users: Vec<UserConfig>,
+}
+
+/// A user: an access-key pair with a principal name and an optional IAM identity policy (JSON).
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub name: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub policy: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Local,
+    S3 {
+        endpoint: Option<String>,
+        bucket: String,
+        region: String,
+    },
+}
+
+/// The validated configuration the server runs with.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub s3_listen: SocketAddr,
+    pub http_listen: Option<SocketAddr>,
+    pub kms_listen: SocketAddr,
+    pub kms_endpoint: Option<String>,
+    pub backend: Backend,
+    pub region: String,
+    pub account_id: String,
+    pub virtual_host_suffixes: Vec<String>,
+    pub fsync: bool,
+    pub users: Vec<UserConfig>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    pub fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let backend_kind = args
+            .backend
+            .clone()
+            .or(file.backend)
+            .unwrap_or_else(|| "local".into());
+        let backend = match backend_kind.as_str() {
+            "local" => Backend::Local,
+            "s3" => Backend::S3 {
+                endpoint: args.backend_endpoint.clone().or(file.backend_endpoint),
+                bucket: args
+                    .backend_bucket
+                    .clone()
+                    .or(file.backend_bucket)
+                    .ok_or_else(|| {
+                        ConfigError::Invalid("--backend s3 needs --backend-bucket".into())
+                    })?,
+                region: args
+                    .backend_region
+                    .clone()
+                    .or(file.backend_region)
+                    .unwrap_or_else(|| "us-east-1".into()),
+            },
+            other => {
+                return Err(ConfigError::Invalid(format!(
+                    "unknown backend {other:?} (expected local or s3)"
+                )));
+            }
+        };
+        let account_id = args
+            .account_id
+            .clone()
+            .or(file.account_id)
+            .unwrap_or_else(|| "000000000000".into());
+        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConfigError::Invalid(format!(
+                "account id must be 12 digits, got {account_id:?}"
+            )));
+        }
+        let cfg = Config {
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("sealgate-data")),
+            s3_listen: args
+                .s3_listen
+                .or(file.s3_listen)
+                .unwrap_or_else(|| "127.0.0.1:9443".parse().expect("valid default")),
+            http_listen: args.http_listen.or(file.http_listen),
+            kms_listen: args
+                .kms_listen
+                .or(file.kms_listen)
+                .unwrap_or_else(|| "127.0.0.1:9444".parse().expect("valid default")),
+            kms_endpoint: args.kms_endpoint.clone().or(file.kms_endpoint),
+            backend,
+            region: args
+                .region
+                .clone()
+                .or(file.region)
+                .unwrap_or_else(|| "us-east-1".into()),
+            account_id,
+            virtual_host_suffixes: args
+                .virtual_host_suffixes
+                .clone()
+                .or(file.virtual_host_suffixes)
+                .unwrap_or_else(|| vec!["s3.localhost".into()]),
+            fsync: !(args.no_fsync || file.no_fsync.unwrap_or(false)),
+            users: file.users,
+        };
+        for u in &cfg.users {
+            if u.access_key.is_empty() || u.secret_key.is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "user {:?} needs access_key and secret_key",
+                    u.name
+                )));
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let cfg = Config::load(&ServeArgs::default()).unwrap();
+        assert_eq!(cfg.s3_listen.to_string(), "127.0.0.1:9443");
+        assert_eq!(cfg.kms_listen.to_string(), "127.0.0.1:9444");
+        assert_eq!(cfg.region, "us-east-1");
+        assert_eq!(cfg.account_id, "000000000000");
+        assert_eq!(cfg.backend, Backend::Local);
+        assert!(cfg.http_listen.is_none());
+        assert!(cfg.fsync);
+    }
+
+    #[test]
+    fn file_values_apply_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "region = \"eu-west-1\"\naccount_id = \"123456789012\"\n[[users]]\nname = \"alice\"\naccess_key = \"AK\"\nsecret_key = \"SK\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            region: Some("ap-south-1".into()),
+            ..Default::default()
+        };
+        let cfg = Config::load(&args).unwrap();
+        assert_eq!(cfg.region, "ap-south-1");
+        assert_eq!(cfg.account_id, "123456789012");
+        assert_eq!(cfg.users[0].name, "alice");
+
+        std::fs::write(&path, "bogus = 1\n").unwrap();
+        assert!(matches!(
+            Config::load(&args),
+            Err(ConfigError::Parse { .. })
+        ));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let args = ServeArgs {
+            account_id: Some("12".into()),
+            ..Default::default()
+        };
+        assert!(Config::load(&args).is_err());
+        let args = ServeArgs {
+            backend: Some("s3".into()),
+            ..Default::default()
+        };
+        assert!(Config::load(&args).is_err());
+    }
+}

@@ -1,0 +1,240 @@
+//! Wiring: from a validated `Config` to running listeners.
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::{Backend, Config};
+use crate::identity::Identities;
+use crate::kms::http::KmsHttp;
+use crate::kms::{Clock, KmsConfig, KmsService, SystemClock, TestClock};
+use crate::server::{self, Limits, tls};
+use crate::sse::Crypto;
+use crate::sse::master::MasterKeys;
+use crate::store::Store;
+
+/// Everything a request handler may reach.
+pub struct Gateway {
+    pub cfg: Config,
+    pub ids: Identities,
+    pub store: Arc<Store>,
+    pub crypto: Crypto,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data dir {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error("{0}")]
+    Tls(#[from] tls::TlsError),
+    #[error("storage: {0}")]
+    Store(String),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(std::net::SocketAddr, std::io::Error),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("KMS: {0}")]
+    Kms(#[from] crate::kms::KmsOpenError),
+}
+
+impl Gateway {
+    pub fn open(
+        cfg: Config,
+        kms: Arc<dyn crate::kms::Kms>,
+    ) -> Result<(Gateway, Option<crate::identity::GeneratedRoot>), StartError> {
+        let dd = |e| StartError::DataDir(cfg.data_dir.display().to_string(), e);
+        std::fs::create_dir_all(&cfg.data_dir).map_err(dd)?;
+        let (ids, generated) = Identities::load(&cfg).map_err(dd)?;
+        let store = match &cfg.backend {
+            Backend::Local => Store::local_with(
+                &cfg.data_dir.join("objects"),
+                crate::store::LocalOptions { fsync: cfg.fsync },
+            )
+            .map_err(|e| StartError::Store(e.to_string()))?,
+            Backend::S3 { .. } => {
+                return Err(StartError::Unsupported(
+                    "--backend s3 is not available in this build yet; use --backend local".into(),
+                ));
+            }
+        };
+        let master = MasterKeys::open(&cfg.data_dir.join("keys").join("sse-s3")).map_err(dd)?;
+        Ok((
+            Gateway {
+                cfg,
+                ids,
+                store: Arc::new(store),
+                crypto: Crypto::new(master, kms),
+            },
+            generated,
+        ))
+    }
+}
+
+/// Opens the embedded KMS in `<data dir>/kms`. With `SEALGATE_TEST_CLOCK=1` its clock is a
+/// test clock that `Sealgate.AdvanceClock` moves (tests of rotation and deletion windows).
+fn open_kms(cfg: &Config) -> Result<(KmsService, Option<Arc<TestClock>>), StartError> {
+    let test_clock = (std::env::var("SEALGATE_TEST_CLOCK").as_deref() == Ok("1"))
+        .then(|| Arc::new(TestClock::starting_now()));
+    let clock: Arc<dyn Clock> = match &test_clock {
+        Some(c) => c.clone(),
+        None => Arc::new(SystemClock),
+    };
+    let svc = KmsService::open(
+        &cfg.data_dir.join("kms"),
+        KmsConfig {
+            region: cfg.region.clone(),
+            account_id: cfg.account_id.clone(),
+            clock,
+            root_key_path: None,
+        },
+    )?;
+    Ok((svc, test_clock))
+}
+
+/// Binds `addr` and serves `service` on it (TLS when `tls` is given); returns the bound address.
+async fn listen(
+    addr: std::net::SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    service: Arc<dyn server::Service>,
+    stop: &watch::Receiver<bool>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Result<std::net::SocketAddr, StartError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| StartError::Listen(addr, e))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| StartError::Listen(addr, e))?;
+    tasks.push(tokio::spawn(server::serve(
+        listener,
+        tls.map(TlsAcceptor::from),
+        service,
+        Limits::default(),
+        stop.clone(),
+    )));
+    Ok(bound)
+}
+
+/// Runs `sealgate kms`: the KMS alone, for a gateway fleet sharing one KMS.
+pub async fn run_kms(cfg: Config) -> Result<(), StartError> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .map_err(|e| StartError::DataDir(cfg.data_dir.display().to_string(), e))?;
+    let (ids, generated) = Identities::load(&cfg)
+        .map_err(|e| StartError::DataDir(cfg.data_dir.display().to_string(), e))?;
+    let tls_paths = tls::TlsPaths::in_dir(&cfg.data_dir.join("tls"));
+    let tls_config = tls::load_or_generate(&tls_paths)?;
+    let (kms, test_clock) = open_kms(&cfg)?;
+    crate::kms::http::spawn_due_work(kms.clone());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let service = Arc::new(KmsHttp::new(kms, ids, cfg.region.clone(), test_clock));
+    let addr = listen(
+        cfg.kms_listen,
+        Some(tls_config),
+        service,
+        &stop_rx,
+        &mut tasks,
+    )
+    .await?;
+    println!("KMS API (HTTPS): https://{addr}");
+    print_common(&cfg, &tls_paths, generated);
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    Ok(())
+}
+
+fn print_common(
+    cfg: &Config,
+    tls_paths: &tls::TlsPaths,
+    generated: Option<crate::identity::GeneratedRoot>,
+) {
+    println!("CA certificate:  {}", tls_paths.ca.display());
+    println!("Region:          {}", cfg.region);
+    if let Some(root) = generated {
+        println!("Root access key: {}", root.access_key);
+        println!("Root secret key: {}", root.secret_key.as_str());
+        println!(
+            "(generated once and kept in {}; set SEALGATE_ROOT_ACCESS_KEY/SEALGATE_ROOT_SECRET_KEY to choose your own)",
+            cfg.data_dir.join("root-credentials.json").display()
+        );
+    }
+    println!("Ready.");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+}
+
+/// Runs `sealgate serve` until SIGINT/SIGTERM.
+pub async fn run(cfg: Config) -> Result<(), StartError> {
+    let tls_paths = tls::TlsPaths::in_dir(&cfg.data_dir.join("tls"));
+    if cfg.kms_endpoint.is_some() {
+        return Err(StartError::Unsupported(
+            "--kms-endpoint (a remote KMS) is not available in this build yet; omit it to use the embedded KMS".into(),
+        ));
+    }
+    let (kms, test_clock) = open_kms(&cfg)?;
+    let (gw, generated) = Gateway::open(cfg, Arc::new(kms.clone()))?;
+    let tls_config = tls::load_or_generate(&tls_paths)?;
+    crate::kms::http::spawn_due_work(kms.clone());
+    let gw = Arc::new(gw);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    let s3: Arc<dyn server::Service> = Arc::new(crate::s3::S3Service::new(gw.clone()));
+    let addr = listen(
+        gw.cfg.s3_listen,
+        Some(tls_config.clone()),
+        s3.clone(),
+        &stop_rx,
+        &mut tasks,
+    )
+    .await?;
+    println!("S3 API (HTTPS):  https://{addr}");
+    if let Some(http) = gw.cfg.http_listen {
+        let addr = listen(http, None, s3.clone(), &stop_rx, &mut tasks).await?;
+        println!("S3 API (HTTP):   http://{addr}   (SSE-C is refused here)");
+    }
+    let kms_http = Arc::new(KmsHttp::new(
+        kms,
+        gw.ids.clone(),
+        gw.cfg.region.clone(),
+        test_clock,
+    ));
+    let addr = listen(
+        gw.cfg.kms_listen,
+        Some(tls_config),
+        kms_http,
+        &stop_rx,
+        &mut tasks,
+    )
+    .await?;
+    println!("KMS API (HTTPS): https://{addr}");
+    print_common(&gw.cfg, &tls_paths, generated);
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,181 @@
+//! Aliases: CreateAlias, UpdateAlias, DeleteAlias, ListAliases. Names are `alias/` +
+//! `[a-zA-Z0-9/_-]`, at most 256 characters; `alias/aws/` is reserved for AWS-managed keys,
+//! of which only `alias/aws/s3` exists (created on first use).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::db::{self, AliasRow};
+use super::error::{ErrorKind, KmsError};
+use super::util::{self, required};
+use super::{Call, KmsService};
+
+pub const AWS_S3_ALIAS: &str = "alias/aws/s3";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AliasRequest {
+    pub alias_name: Option<String>,
+    pub target_key_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListAliasesRequest {
+    pub key_id: Option<String>,
+    pub limit: Option<i64>,
+    pub marker: Option<String>,
+}
+
+fn validate_alias_name(name: &str) -> Result<(), KmsError> {
+    if !name.starts_with("alias/") {
+        return Err(KmsError::validation(
+            "Alias must start with the prefix \"alias/\". Please see \
+             https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html",
+        ));
+    }
+    let rest = &name["alias/".len()..];
+    if rest.is_empty()
+        || name.len() > 256
+        || !rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-'))
+    {
+        return Err(KmsError::constraint(
+            &format!("'{name}'"),
+            "aliasName",
+            "Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$",
+        ));
+    }
+    if name.starts_with("alias/aws/") {
+        return Err(KmsError::new(
+            ErrorKind::NotAuthorized,
+            "The alias prefix alias/aws/ is reserved for AWS managed keys",
+        ));
+    }
+    Ok(())
+}
+
+impl KmsService {
+    fn alias_not_found(&self, name: &str) -> KmsError {
+        KmsError::not_found(format!("Alias {} is not found.", self.alias_arn(name)))
+    }
+
+    pub fn create_alias(&self, call: &mut Call<'_>, req: AliasRequest) -> Result<Value, KmsError> {
+        let name = required(req.alias_name, "aliasName")?;
+        let target = required(req.target_key_id, "targetKeyId")?;
+        validate_alias_name(&name)?;
+        self.inner.store.with_tx(|tx| {
+            let key = self.key_for(tx, call, &target, false, "kms:CreateAlias")?;
+            self.check_customer_managed(&key)?;
+            self.check_not_pending_deletion(&key)?;
+            if db::get_alias(tx, &name)?.is_some() {
+                return Err(KmsError::new(
+                    ErrorKind::AlreadyExists,
+                    format!(
+                        "An alias with the name {} already exists",
+                        self.alias_arn(&name)
+                    ),
+                ));
+            }
+            let now = self.now();
+            db::put_alias(
+                tx,
+                &AliasRow {
+                    name: name.clone(),
+                    key_id: key.key_id,
+                    created: now,
+                    updated: now,
+                },
+            )?;
+            Ok(json!({}))
+        })
+    }
+
+    pub fn update_alias(&self, call: &mut Call<'_>, req: AliasRequest) -> Result<Value, KmsError> {
+        let name = required(req.alias_name, "aliasName")?;
+        let target = required(req.target_key_id, "targetKeyId")?;
+        validate_alias_name(&name)?;
+        self.inner.store.with_tx(|tx| {
+            let mut alias = db::get_alias(tx, &name)?.ok_or_else(|| self.alias_not_found(&name))?;
+            let old = self.load_key(tx, &alias.key_id)?;
+            self.authorize(
+                tx,
+                call,
+                "kms:UpdateAlias",
+                Some(&old),
+                &BTreeMap::new(),
+                &[],
+            )?;
+            let new = self.key_for(tx, call, &target, false, "kms:UpdateAlias")?;
+            self.check_customer_managed(&new)?;
+            self.check_not_pending_deletion(&new)?;
+            alias.key_id = new.key_id;
+            alias.updated = self.now();
+            db::put_alias(tx, &alias)?;
+            Ok(json!({}))
+        })
+    }
+
+    pub fn delete_alias(&self, call: &mut Call<'_>, req: AliasRequest) -> Result<Value, KmsError> {
+        let name = required(req.alias_name, "aliasName")?;
+        validate_alias_name(&name)?;
+        self.inner.store.with_tx(|tx| {
+            let alias = db::get_alias(tx, &name)?.ok_or_else(|| self.alias_not_found(&name))?;
+            let key = self.load_key(tx, &alias.key_id)?;
+            call.note_key(&key);
+            self.authorize(
+                tx,
+                call,
+                "kms:DeleteAlias",
+                Some(&key),
+                &BTreeMap::new(),
+                &[],
+            )?;
+            db::delete_alias(tx, &name)?;
+            Ok(json!({}))
+        })
+    }
+
+    pub fn list_aliases(
+        &self,
+        call: &mut Call<'_>,
+        req: ListAliasesRequest,
+    ) -> Result<Value, KmsError> {
+        let (rows, filtered) = self.inner.store.with_tx(|tx| {
+            self.authorize(tx, call, "kms:ListAliases", None, &BTreeMap::new(), &[])?;
+            match &req.key_id {
+                Some(k) => {
+                    let key = self.resolve(tx, k, false)?;
+                    call.note_key(&key);
+                    Ok((db::list_aliases(tx, Some(&key.key_id))?, true))
+                }
+                None => Ok((db::list_aliases(tx, None)?, false)),
+            }
+        })?;
+        let mut entries: Vec<Value> = rows
+            .iter()
+            .map(|a| {
+                json!({
+                    "AliasName": a.name,
+                    "AliasArn": self.alias_arn(&a.name),
+                    "TargetKeyId": a.key_id,
+                    "CreationDate": a.created,
+                    "LastUpdatedDate": a.updated,
+                })
+            })
+            .collect();
+        // AWS lists predefined aliases without a target until their key is first used.
+        if !filtered && !rows.iter().any(|a| a.name == AWS_S3_ALIAS) {
+            entries.push(json!({
+                "AliasName": AWS_S3_ALIAS,
+                "AliasArn": self.alias_arn(AWS_S3_ALIAS),
+            }));
+            entries.sort_by(|a, b| a["AliasName"].as_str().cmp(&b["AliasName"].as_str()));
+        }
+        let (page, next) = util::paginate(entries, req.limit, 50, 100, req.marker.as_deref())?;
+        Ok(util::with_page(json!({ "Aliases": page }), next))
+    }
+}

@@ -1,0 +1,109 @@
+//! AWS KMS JSON 1.1 dispatch. The listener verifies SigV4, builds the [`Caller`], and passes
+//! the `X-Amz-Target` operation and the body here; it answers `Ok(v)` as HTTP 200 with `v` as
+//! `application/x-amz-json-1.1`, and `Err(e)` as `e.status()` with `e.to_json()` (plus
+//! `x-amzn-RequestId` either way). Every call, including ones that fail to parse, is audited.
+
+use serde_json::Value;
+
+use super::audit::Source;
+use super::error::{ErrorKind, KmsError};
+use super::util::parse;
+use super::{Caller, KmsService};
+
+pub const TARGET_PREFIX: &str = "TrentService.";
+
+/// Real KMS operations this service does not implement (asymmetric, HMAC, custom key stores,
+/// multi-Region). Anything not in either list is an unknown operation.
+const UNIMPLEMENTED: &[&str] = &[
+    "ConnectCustomKeyStore",
+    "CreateCustomKeyStore",
+    "DeleteCustomKeyStore",
+    "DescribeCustomKeyStores",
+    "DisconnectCustomKeyStore",
+    "UpdateCustomKeyStore",
+    "DeriveSharedSecret",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateMac",
+    "VerifyMac",
+    "GetPublicKey",
+    "Sign",
+    "Verify",
+    "ReplicateKey",
+    "UpdatePrimaryRegion",
+];
+
+/// `operation` is the `X-Amz-Target` value (`TrentService.Encrypt`) or the bare name.
+pub fn dispatch(
+    svc: &KmsService,
+    operation: &str,
+    body: &[u8],
+    caller: &Caller,
+) -> Result<Value, KmsError> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    dispatch_with_request_id(svc, operation, body, caller, &request_id)
+}
+
+/// As [`dispatch`], recording the listener's `x-amzn-RequestId` in the audit log.
+pub fn dispatch_with_request_id(
+    svc: &KmsService,
+    operation: &str,
+    body: &[u8],
+    caller: &Caller,
+    request_id: &str,
+) -> Result<Value, KmsError> {
+    let op = operation.strip_prefix(TARGET_PREFIX).unwrap_or(operation);
+    svc.run(
+        op,
+        caller,
+        Source::KmsApi,
+        request_id,
+        |svc, call| match op {
+            "CreateKey" => svc.create_key(call, parse(body)?),
+            "DescribeKey" => svc.describe_key(call, parse(body)?),
+            "ListKeys" => svc.list_keys(call, parse(body)?),
+            "EnableKey" => svc.enable_key(call, parse(body)?),
+            "DisableKey" => svc.disable_key(call, parse(body)?),
+            "ScheduleKeyDeletion" => svc.schedule_key_deletion(call, parse(body)?),
+            "CancelKeyDeletion" => svc.cancel_key_deletion(call, parse(body)?),
+            "UpdateKeyDescription" => svc.update_key_description(call, parse(body)?),
+            "PutKeyPolicy" => svc.put_key_policy(call, parse(body)?),
+            "GetKeyPolicy" => svc.get_key_policy(call, parse(body)?),
+            "ListKeyPolicies" => svc.list_key_policies(call, parse(body)?),
+            "TagResource" => svc.tag_resource(call, parse(body)?),
+            "UntagResource" => svc.untag_resource(call, parse(body)?),
+            "ListResourceTags" => svc.list_resource_tags(call, parse(body)?),
+            "CreateAlias" => svc.create_alias(call, parse(body)?),
+            "UpdateAlias" => svc.update_alias(call, parse(body)?),
+            "DeleteAlias" => svc.delete_alias(call, parse(body)?),
+            "ListAliases" => svc.list_aliases(call, parse(body)?),
+            "Encrypt" => svc.encrypt(call, parse(body)?),
+            "Decrypt" => svc.decrypt(call, parse(body)?),
+            "ReEncrypt" => svc.re_encrypt(call, parse(body)?),
+            "GenerateDataKey" => svc.generate_data_key(call, parse(body)?, true),
+            "GenerateDataKeyWithoutPlaintext" => svc.generate_data_key(call, parse(body)?, false),
+            "GenerateRandom" => svc.generate_random(call, parse(body)?),
+            "EnableKeyRotation" => svc.enable_key_rotation(call, parse(body)?),
+            "DisableKeyRotation" => svc.disable_key_rotation(call, parse(body)?),
+            "GetKeyRotationStatus" => svc.get_key_rotation_status(call, parse(body)?),
+            "RotateKeyOnDemand" => svc.rotate_key_on_demand(call, parse(body)?),
+            "ListKeyRotations" => svc.list_key_rotations(call, parse(body)?),
+            "CreateGrant" => svc.create_grant(call, parse(body)?),
+            "ListGrants" => svc.list_grants(call, parse(body)?),
+            "ListRetirableGrants" => svc.list_retirable_grants(call, parse(body)?),
+            "RetireGrant" => svc.retire_grant(call, parse(body)?),
+            "RevokeGrant" => svc.revoke_grant(call, parse(body)?),
+            "GetParametersForImport" => svc.get_parameters_for_import(call, parse(body)?),
+            "ImportKeyMaterial" => svc.import_key_material(call, parse(body)?),
+            "DeleteImportedKeyMaterial" => svc.delete_imported_key_material(call, parse(body)?),
+            other if UNIMPLEMENTED.contains(&other) => Err(KmsError::unsupported(format!(
+                "{other} is not supported by this KMS: only symmetric encryption keys in the \
+                 default key store are available"
+            ))),
+            other => Err(KmsError::new(
+                ErrorKind::UnknownOperation,
+                format!("Unknown operation {other}"),
+            )),
+        },
+    )
+}

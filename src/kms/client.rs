@@ -1,0 +1,343 @@
+//! The `Kms` trait the S3 gateway uses, and its in-process implementation over [`KmsService`].
+//!
+//! Futures are boxed so the trait is object-safe (`Arc<dyn Kms>`). The in-process
+//! implementation runs each call on tokio's blocking pool (SQLite and RSA are blocking work).
+//!
+//! TODO(remote): a second implementation speaking the AWS KMS JSON 1.1 protocol, SigV4-signed
+//! with `aws-sigv4`, will point at a remote sealgate KMS or AWS KMS. It must map connection
+//! failures and 5xx to [`KmsClientError::Unavailable`] and `__type` bodies to
+//! [`KmsClientError::Kms`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use zeroize::Zeroizing;
+
+use super::audit::Source;
+use super::error::{ErrorKind, KmsError};
+use super::{Caller, KmsService, db};
+
+pub type KmsFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, KmsClientError>> + Send + 'a>>;
+
+/// A fresh 256-bit data key: the plaintext (zeroized on drop, never printed) and its blob.
+pub struct DataKey {
+    pub plaintext: Zeroizing<[u8; 32]>,
+    pub ciphertext_blob: Vec<u8>,
+    pub key_arn: String,
+}
+
+impl fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataKey")
+            .field("plaintext", &"<redacted>")
+            .field("ciphertext_blob_len", &self.ciphertext_blob.len())
+            .field("key_arn", &self.key_arn)
+            .finish()
+    }
+}
+
+pub struct Decrypted {
+    pub plaintext: Zeroizing<Vec<u8>>,
+    pub key_arn: String,
+}
+
+impl fmt::Debug for Decrypted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decrypted")
+            .field("plaintext", &"<redacted>")
+            .field("key_arn", &self.key_arn)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyDescription {
+    pub key_id: String,
+    pub key_arn: String,
+    /// Enabled, Disabled, PendingDeletion or PendingImport.
+    pub key_state: String,
+    pub enabled: bool,
+    pub aws_managed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KmsClientError {
+    /// The KMS answered with an exception (`type_name` is its `__type`).
+    #[error("{type_name}: {message}")]
+    Kms { type_name: String, message: String },
+    /// The KMS could not be reached or failed internally; S3 answers 503.
+    #[error("KMS unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl KmsClientError {
+    /// The KMS exception name, e.g. "NotFoundException"; "Unavailable" for the 503 case.
+    pub fn type_name(&self) -> &str {
+        match self {
+            Self::Kms { type_name, .. } => type_name,
+            Self::Unavailable(_) => "Unavailable",
+        }
+    }
+
+    pub fn is_access_denied(&self) -> bool {
+        self.type_name() == "AccessDeniedException"
+    }
+
+    /// The S3 error code: `AccessDenied`, `KMS.<Exception>`, or `ServiceUnavailable`.
+    pub fn s3_code(&self) -> String {
+        match self {
+            _ if self.is_access_denied() => "AccessDenied".into(),
+            Self::Kms { type_name, .. } => format!("KMS.{type_name}"),
+            Self::Unavailable(_) => "ServiceUnavailable".into(),
+        }
+    }
+
+    /// The S3 HTTP status: 403 for access denial, 503 when the KMS is unavailable, else 400.
+    pub fn s3_status(&self) -> u16 {
+        match self {
+            _ if self.is_access_denied() => 403,
+            Self::Unavailable(_) => 503,
+            Self::Kms { .. } => 400,
+        }
+    }
+}
+
+impl From<KmsError> for KmsClientError {
+    fn from(e: KmsError) -> Self {
+        match e.kind() {
+            ErrorKind::KmsInternal => Self::Unavailable(e.message().to_string()),
+            _ => Self::Kms {
+                type_name: e.type_name().to_string(),
+                message: e.message().to_string(),
+            },
+        }
+    }
+}
+
+/// What the S3 gateway needs from a KMS. Every call carries the end user's identity (so key
+/// policies and grants apply to them) and the source (bucket/key) for the audit log.
+pub trait Kms: Send + Sync {
+    /// GenerateDataKey with KeySpec AES_256 (key id, key ARN, alias name or alias ARN).
+    fn generate_data_key<'a>(
+        &'a self,
+        key_id: &'a str,
+        context: &'a BTreeMap<String, String>,
+        caller: &'a Caller,
+        source: &'a Source,
+    ) -> KmsFuture<'a, DataKey>;
+
+    /// Decrypt; with `key_id` set, a blob of another key fails with IncorrectKeyException.
+    fn decrypt<'a>(
+        &'a self,
+        ciphertext_blob: &'a [u8],
+        context: &'a BTreeMap<String, String>,
+        key_id: Option<&'a str>,
+        caller: &'a Caller,
+        source: &'a Source,
+    ) -> KmsFuture<'a, Decrypted>;
+
+    /// The key ARN for an id/ARN/alias; `alias/aws/s3` is created on first use.
+    fn resolve_key_arn<'a>(
+        &'a self,
+        key_id_or_alias: &'a str,
+        caller: &'a Caller,
+        source: &'a Source,
+    ) -> KmsFuture<'a, String>;
+
+    /// DescribeKey (authorized as kms:DescribeKey).
+    fn describe<'a>(
+        &'a self,
+        key_id: &'a str,
+        caller: &'a Caller,
+        source: &'a Source,
+    ) -> KmsFuture<'a, KeyDescription>;
+}
+
+fn own_caller(c: &Caller) -> Caller {
+    Caller {
+        arn: c.arn.clone(),
+        account: c.account.clone(),
+        identity_policy: c.identity_policy.clone(),
+    }
+}
+
+/// Runs blocking KMS work off the async reactor when inside tokio, inline otherwise.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, KmsError> + Send + 'static,
+) -> Result<T, KmsClientError> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle
+            .spawn_blocking(f)
+            .await
+            .map_err(|e| KmsClientError::Unavailable(format!("KMS task failed: {e}")))?
+            .map_err(KmsClientError::from),
+        Err(_) => f().map_err(KmsClientError::from),
+    }
+}
+
+fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+impl Kms for KmsService {
+    fn generate_data_key<'a>(
+        &'a self,
+        key_id: &'a str,
+        context: &'a BTreeMap<String, String>,
+        caller: &'a Caller,
+        source: &'a Source,
+    ) -> KmsFuture<'a, DataKey> {
+        let (svc, key_id, ctx, caller, source) = (
+            self.clone(),
+            key_id.to_string(),
+            context.clone(),
+            own_caller(caller),
+            source.clone(),
+        );
+        Box::pin(blocking(move || {
+            svc.run(
+                "GenerateDataKey",
+                &caller,
+                source,
+                &new_request_id(),
+                |svc, call| {
+                    let (plain, sealed) = svc.new_data_key(
+                        call,
+                        &key_id,
+                        "kms:GenerateDataKey",
+                        &ctx,
+                        &[],
+                        32,
+                        None,
+                    )?;
+                    let mut plaintext = Zeroizing::new([0u8; 32]);
+                    plaintext.copy_from_slice(&plain);
+                    Ok(DataKey {
+                        plaintext,
+                        ciphertext_blob: sealed.blob,
+                        key_arn: sealed.key_arn,
+                    })
+                },
+            )
+        }))
+    }
+
+    fn decrypt<'a>(
+        &'a self,
+        ciphertext_blob: &'a [u8],
+        context: &'a BTreeMap<String, String>,
+        key_id: Option<&'a str>,
+        caller: &'a Caller,
+        source: &'a Source,
+    ) -> KmsFuture<'a, Decrypted> {
+        let (svc, blob, ctx, key_id, caller, source) = (
+            self.clone(),
+            ciphertext_blob.to_vec(),
+            context.clone(),
+            key_id.map(str::to_string),
+            own_caller(caller),
+            source.clone(),
+        );
+        Box::pin(blocking(move || {
+            svc.run(
+                "Decrypt",
+                &caller,
+                source,
+                &new_request_id(),
+                |svc, call| {
+                    let opened = svc.inner.store.with_tx(|tx| {
+                        svc.open_blob(
+                            tx,
+                            call,
+                            &blob,
+                            key_id.as_deref(),
+                            "kms:Decrypt",
+                            &ctx,
+                            &[],
+                            None,
+                        )
+                    })?;
+                    Ok(Decrypted {
+                        plaintext: opened.plaintext,
+                        key_arn: opened.key_arn,
+                    })
+                },
+            )
+        }))
+    }
+
+    fn resolve_key_arn<'a>(
+        &'a self,
+        key_id_or_alias: &'a str,
+        caller: &'a Caller,
+        source: &'a Source,
+    ) -> KmsFuture<'a, String> {
+        let (svc, key_ref, caller, source) = (
+            self.clone(),
+            key_id_or_alias.to_string(),
+            own_caller(caller),
+            source.clone(),
+        );
+        Box::pin(blocking(move || {
+            svc.run(
+                "ResolveKey",
+                &caller,
+                source,
+                &new_request_id(),
+                |svc, call| {
+                    let key = svc
+                        .inner
+                        .store
+                        .with_tx(|tx| svc.resolve(tx, &key_ref, true))?;
+                    call.note_key(&key);
+                    Ok(key.arn)
+                },
+            )
+        }))
+    }
+
+    fn describe<'a>(
+        &'a self,
+        key_id: &'a str,
+        caller: &'a Caller,
+        source: &'a Source,
+    ) -> KmsFuture<'a, KeyDescription> {
+        let (svc, key_ref, caller, source) = (
+            self.clone(),
+            key_id.to_string(),
+            own_caller(caller),
+            source.clone(),
+        );
+        Box::pin(blocking(move || {
+            svc.run(
+                "DescribeKey",
+                &caller,
+                source,
+                &new_request_id(),
+                |svc, call| {
+                    svc.inner.store.with_tx(|tx| {
+                        let key = svc.resolve(tx, &key_ref, true)?;
+                        call.note_key(&key);
+                        svc.authorize(
+                            tx,
+                            call,
+                            "kms:DescribeKey",
+                            Some(&key),
+                            &BTreeMap::new(),
+                            &[],
+                        )?;
+                        Ok(KeyDescription {
+                            key_id: key.key_id,
+                            key_arn: key.arn,
+                            key_state: key.state.as_str().to_string(),
+                            enabled: key.state == db::KeyState::Enabled,
+                            aws_managed: key.aws_managed,
+                        })
+                    })
+                },
+            )
+        }))
+    }
+}

@@ -1,0 +1,649 @@
+//! Key lifecycle operations: CreateKey, DescribeKey, ListKeys, Enable/DisableKey,
+//! Schedule/CancelKeyDeletion, UpdateKeyDescription, key policies and tags, and the
+//! AWS-managed `alias/aws/s3` key. State rules follow the AWS key-state table
+//! (aws-semantics §4.3).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::db::{self, KeyRecord, KeyState, Origin};
+use super::error::{ErrorKind, KmsError};
+use super::util::{self, required};
+use super::{Call, KmsService, aliases, clock, policy, rotation};
+
+pub const DEFAULT_ROTATION_DAYS: u32 = 365;
+const MAX_POLICY_LEN: usize = 131_072;
+const MAX_DESCRIPTION_LEN: usize = 8192;
+const MAX_TAGS: usize = 50;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tag {
+    pub tag_key: String,
+    #[serde(default)]
+    pub tag_value: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateKeyRequest {
+    pub policy: Option<String>,
+    pub description: Option<String>,
+    pub key_usage: Option<String>,
+    pub key_spec: Option<String>,
+    pub customer_master_key_spec: Option<String>,
+    pub origin: Option<String>,
+    pub custom_key_store_id: Option<String>,
+    pub bypass_policy_lockout_safety_check: Option<bool>,
+    pub tags: Option<Vec<Tag>>,
+    pub multi_region: Option<bool>,
+    pub xks_key_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyIdRequest {
+    pub key_id: Option<String>,
+    pub grant_tokens: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListRequest {
+    pub key_id: Option<String>,
+    pub limit: Option<i64>,
+    pub marker: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ScheduleKeyDeletionRequest {
+    pub key_id: Option<String>,
+    pub pending_window_in_days: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateKeyDescriptionRequest {
+    pub key_id: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyPolicyRequest {
+    pub key_id: Option<String>,
+    pub policy_name: Option<String>,
+    pub policy: Option<String>,
+    pub bypass_policy_lockout_safety_check: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagResourceRequest {
+    pub key_id: Option<String>,
+    pub tags: Option<Vec<Tag>>,
+    pub tag_keys: Option<Vec<String>>,
+}
+
+const SUPPORTED_KEY_USAGES: &[&str] = &["ENCRYPT_DECRYPT"];
+const KNOWN_KEY_USAGES: &[&str] = &[
+    "SIGN_VERIFY",
+    "ENCRYPT_DECRYPT",
+    "GENERATE_VERIFY_MAC",
+    "KEY_AGREEMENT",
+];
+const KNOWN_KEY_SPECS: &[&str] = &[
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "SYMMETRIC_DEFAULT",
+    "HMAC_224",
+    "HMAC_256",
+    "HMAC_384",
+    "HMAC_512",
+    "SM2",
+    "ML_DSA_44",
+    "ML_DSA_65",
+    "ML_DSA_87",
+    "ECC_NIST_EDWARDS25519",
+];
+
+fn enum_value(value: &str, member: &str, known: &[&str]) -> Result<(), KmsError> {
+    if known.contains(&value) {
+        return Ok(());
+    }
+    Err(KmsError::constraint(
+        &format!("'{value}'"),
+        member,
+        &format!("Member must satisfy enum value set: [{}]", known.join(", ")),
+    ))
+}
+
+fn validate_policy_document(policy: &str) -> Result<(), KmsError> {
+    if policy.len() > MAX_POLICY_LEN {
+        return Err(KmsError::constraint(
+            "'<policy>'",
+            "policy",
+            "Member must have length less than or equal to 131072",
+        ));
+    }
+    policy::validate_policy(policy)
+        .map_err(|m| KmsError::new(ErrorKind::MalformedPolicyDocument, m))
+}
+
+pub(crate) fn validate_tags(tags: &[Tag]) -> Result<(), KmsError> {
+    let tag_err = |m: &str| KmsError::new(ErrorKind::Tag, m);
+    let mut seen = std::collections::BTreeSet::new();
+    for t in tags {
+        if t.tag_key.is_empty() || t.tag_key.chars().count() > 128 {
+            return Err(tag_err("Tag keys must be between 1 and 128 characters"));
+        }
+        if t.tag_value.chars().count() > 256 {
+            return Err(tag_err("Tag values must be at most 256 characters"));
+        }
+        if t.tag_key.starts_with("aws:") {
+            return Err(tag_err("Tags beginning with aws: are reserved"));
+        }
+        if !seen.insert(t.tag_key.as_str()) {
+            return Err(tag_err("Duplicate tag keys"));
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(tag_err("Too many tags"));
+    }
+    Ok(())
+}
+
+impl KmsService {
+    /// The KeyMetadata structure of DescribeKey/CreateKey.
+    pub(crate) fn metadata(&self, k: &KeyRecord) -> Value {
+        let mut m = json!({
+            "AWSAccountId": self.inner.account,
+            "KeyId": k.key_id,
+            "Arn": k.arn,
+            "CreationDate": k.created,
+            "Enabled": k.state == KeyState::Enabled,
+            "Description": k.description,
+            "KeyUsage": "ENCRYPT_DECRYPT",
+            "KeyState": k.state.as_str(),
+            "Origin": k.origin.as_str(),
+            "KeyManager": if k.aws_managed { "AWS" } else { "CUSTOMER" },
+            "CustomerMasterKeySpec": "SYMMETRIC_DEFAULT",
+            "KeySpec": "SYMMETRIC_DEFAULT",
+            "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
+            "MultiRegion": false,
+        });
+        if let Some(mid) = &k.current_material {
+            m["CurrentKeyMaterialId"] = json!(mid);
+        }
+        if let Some(d) = k.deletion_date {
+            m["DeletionDate"] = json!(d);
+        }
+        if k.origin == Origin::External {
+            if let Some(model) = &k.expiration_model {
+                m["ExpirationModel"] = json!(model);
+            }
+            if let Some(v) = k.valid_to {
+                m["ValidTo"] = json!(v);
+            }
+        }
+        m
+    }
+
+    pub fn create_key(
+        &self,
+        call: &mut Call<'_>,
+        req: CreateKeyRequest,
+    ) -> Result<Value, KmsError> {
+        let usage = req.key_usage.as_deref().unwrap_or("ENCRYPT_DECRYPT");
+        enum_value(usage, "keyUsage", KNOWN_KEY_USAGES)?;
+        let spec = req
+            .key_spec
+            .as_deref()
+            .or(req.customer_master_key_spec.as_deref())
+            .unwrap_or("SYMMETRIC_DEFAULT");
+        enum_value(spec, "keySpec", KNOWN_KEY_SPECS)?;
+        if !SUPPORTED_KEY_USAGES.contains(&usage) || spec != "SYMMETRIC_DEFAULT" {
+            return Err(KmsError::unsupported(format!(
+                "KeySpec {spec} with KeyUsage {usage} is not supported: this KMS supports only \
+                 symmetric encryption keys (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT)"
+            )));
+        }
+        let origin = match req.origin.as_deref().unwrap_or("AWS_KMS") {
+            "AWS_KMS" => Origin::AwsKms,
+            "EXTERNAL" => Origin::External,
+            o @ ("AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE") => {
+                return Err(KmsError::unsupported(format!(
+                    "Origin {o} is not supported: this KMS has no custom key stores"
+                )));
+            }
+            o => {
+                enum_value(
+                    o,
+                    "origin",
+                    &["AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"],
+                )?;
+                unreachable!("enum_value rejects unknown origins")
+            }
+        };
+        if req.custom_key_store_id.is_some() || req.xks_key_id.is_some() {
+            return Err(KmsError::new(
+                ErrorKind::CustomKeyStoreNotFound,
+                "Custom key stores are not supported by this KMS",
+            ));
+        }
+        if req.multi_region == Some(true) {
+            return Err(KmsError::unsupported(
+                "Multi-Region keys are not supported by this KMS",
+            ));
+        }
+        let description = req.description.unwrap_or_default();
+        if description.chars().count() > MAX_DESCRIPTION_LEN {
+            return Err(KmsError::constraint(
+                "'<description>'",
+                "description",
+                "Member must have length less than or equal to 8192",
+            ));
+        }
+        let tags = req.tags.unwrap_or_default();
+        validate_tags(&tags)?;
+
+        let key_id = uuid::Uuid::new_v4().hyphenated().to_string();
+        let arn = self.key_arn(&key_id);
+        let policy = match req.policy {
+            Some(p) => {
+                validate_policy_document(&p)?;
+                if req.bypass_policy_lockout_safety_check != Some(true) {
+                    self.check_lockout(call, &arn, &p)?;
+                }
+                p
+            }
+            None => policy::default_key_policy(&self.inner.account),
+        };
+        let now = self.now();
+        let mut key = KeyRecord {
+            key_id: key_id.clone(),
+            arn,
+            created: now,
+            description,
+            state: KeyState::Enabled,
+            origin,
+            aws_managed: false,
+            policy,
+            rotation_enabled: false,
+            rotation_period_days: DEFAULT_ROTATION_DAYS,
+            next_rotation: None,
+            deletion_date: None,
+            on_demand_rotations: 0,
+            current_material: None,
+            expiration_model: None,
+            valid_to: None,
+        };
+        call.note_key(&key);
+        self.inner.store.with_tx(|tx| {
+            self.authorize(tx, call, "kms:CreateKey", None, &BTreeMap::new(), &[])?;
+            if origin == Origin::AwsKms {
+                key.current_material = Some(self.new_material(tx, &key_id, None)?);
+            } else {
+                key.state = KeyState::PendingImport;
+            }
+            db::put_key(tx, &key)?;
+            for t in &tags {
+                db::put_tag(tx, &key_id, &t.tag_key, &t.tag_value)?;
+            }
+            Ok(())
+        })?;
+        Ok(json!({ "KeyMetadata": self.metadata(&key) }))
+    }
+
+    /// A new policy must still let the caller change it (unless the caller bypasses the check).
+    fn check_lockout(&self, call: &Call<'_>, arn: &str, policy_doc: &str) -> Result<(), KmsError> {
+        let req = policy::AuthzRequest {
+            caller: call.caller,
+            action: "kms:PutKeyPolicy",
+            key_arn: Some(arn),
+            key_policy: Some(policy_doc),
+            grants: &[],
+            encryption_context: &BTreeMap::new(),
+            grant_tokens: &[],
+        };
+        match policy::authorize(&req) {
+            policy::Decision::Allow => Ok(()),
+            policy::Decision::Deny(_) => Err(KmsError::new(
+                ErrorKind::MalformedPolicyDocument,
+                "The new key policy will not allow you to update the key policy in the future.",
+            )),
+        }
+    }
+
+    /// Creates the AWS-managed key behind a predefined alias (only `alias/aws/s3`).
+    pub(crate) fn create_aws_managed(
+        &self,
+        tx: &rusqlite::Connection,
+        alias: &str,
+    ) -> Result<KeyRecord, KmsError> {
+        if alias != aliases::AWS_S3_ALIAS {
+            return Err(KmsError::not_found(format!(
+                "Alias {} is not found.",
+                self.alias_arn(alias)
+            )));
+        }
+        let key_id = uuid::Uuid::new_v4().hyphenated().to_string();
+        let now = self.now();
+        let material = self.new_material(tx, &key_id, None)?;
+        let key = KeyRecord {
+            key_id: key_id.clone(),
+            arn: self.key_arn(&key_id),
+            created: now,
+            description: "Default key that protects my S3 objects when no other key is defined"
+                .into(),
+            state: KeyState::Enabled,
+            origin: Origin::AwsKms,
+            aws_managed: true,
+            policy: policy::default_key_policy(&self.inner.account),
+            rotation_enabled: true,
+            rotation_period_days: DEFAULT_ROTATION_DAYS,
+            next_rotation: Some(now + f64::from(DEFAULT_ROTATION_DAYS) * clock::DAY_SECS),
+            deletion_date: None,
+            on_demand_rotations: 0,
+            current_material: Some(material),
+            expiration_model: None,
+            valid_to: None,
+        };
+        db::put_key(tx, &key)?;
+        db::put_alias(
+            tx,
+            &db::AliasRow {
+                name: alias.to_string(),
+                key_id,
+                created: now,
+                updated: now,
+            },
+        )?;
+        Ok(key)
+    }
+
+    /// ARN of the AWS-managed key behind `alias` (only `alias/aws/s3`), creating it on first use.
+    pub fn get_or_create_aws_managed(&self, alias: &str) -> Result<String, KmsError> {
+        self.inner
+            .store
+            .with_tx(|tx| match db::get_alias(tx, alias)? {
+                Some(a) => Ok(self.load_key(tx, &a.key_id)?.arn),
+                None => Ok(self.create_aws_managed(tx, alias)?.arn),
+            })
+    }
+
+    pub fn describe_key(&self, call: &mut Call<'_>, req: KeyIdRequest) -> Result<Value, KmsError> {
+        let key_ref = required(req.key_id, "keyId")?;
+        let tokens = util::grant_tokens(req.grant_tokens)?;
+        self.inner.store.with_tx(|tx| {
+            let key = self.resolve(tx, &key_ref, true)?;
+            call.note_key(&key);
+            self.authorize(
+                tx,
+                call,
+                "kms:DescribeKey",
+                Some(&key),
+                &BTreeMap::new(),
+                &tokens,
+            )?;
+            Ok(json!({ "KeyMetadata": self.metadata(&key) }))
+        })
+    }
+
+    pub fn list_keys(&self, call: &mut Call<'_>, req: ListRequest) -> Result<Value, KmsError> {
+        let keys = self.inner.store.with_tx(|tx| {
+            self.authorize(tx, call, "kms:ListKeys", None, &BTreeMap::new(), &[])?;
+            Ok(db::all_keys(tx)?)
+        })?;
+        let (page, next) = util::paginate(keys, req.limit, 100, 1000, req.marker.as_deref())?;
+        let keys: Vec<Value> = page
+            .iter()
+            .map(|k| json!({"KeyId": k.key_id, "KeyArn": k.arn}))
+            .collect();
+        Ok(util::with_page(json!({ "Keys": keys }), next))
+    }
+
+    pub fn enable_key(&self, call: &mut Call<'_>, req: KeyIdRequest) -> Result<Value, KmsError> {
+        self.set_enabled(call, req, true)
+    }
+
+    pub fn disable_key(&self, call: &mut Call<'_>, req: KeyIdRequest) -> Result<Value, KmsError> {
+        self.set_enabled(call, req, false)
+    }
+
+    fn set_enabled(
+        &self,
+        call: &mut Call<'_>,
+        req: KeyIdRequest,
+        enable: bool,
+    ) -> Result<Value, KmsError> {
+        let key_ref = required(req.key_id, "keyId")?;
+        let action = if enable {
+            "kms:EnableKey"
+        } else {
+            "kms:DisableKey"
+        };
+        self.inner.store.with_tx(|tx| {
+            let mut key = self.key_for(tx, call, &key_ref, false, action)?;
+            self.check_customer_managed(&key)?;
+            self.check_not_pending_deletion(&key)?;
+            if key.state == KeyState::PendingImport {
+                return Err(KmsError::invalid_state(format!(
+                    "{} is pending import.",
+                    key.arn
+                )));
+            }
+            key.state = if enable {
+                KeyState::Enabled
+            } else {
+                KeyState::Disabled
+            };
+            db::put_key(tx, &key)?;
+            // Disabled keys are not rotated; one that missed its rotation rotates on re-enable.
+            if enable && rotation::is_due(&key, self.now()) {
+                rotation::rotate(self, tx, &mut key, "AUTOMATIC")?;
+            }
+            Ok(json!({}))
+        })
+    }
+
+    pub fn schedule_key_deletion(
+        &self,
+        call: &mut Call<'_>,
+        req: ScheduleKeyDeletionRequest,
+    ) -> Result<Value, KmsError> {
+        let key_ref = required(req.key_id, "keyId")?;
+        let days = req.pending_window_in_days.unwrap_or(30);
+        util::check_range(days, "pendingWindowInDays", 7, 30)?;
+        self.inner.store.with_tx(|tx| {
+            let mut key = self.key_for(tx, call, &key_ref, false, "kms:ScheduleKeyDeletion")?;
+            self.check_customer_managed(&key)?;
+            self.check_not_pending_deletion(&key)?;
+            let date = self.now() + days as f64 * clock::DAY_SECS;
+            key.state = KeyState::PendingDeletion;
+            key.deletion_date = Some(date);
+            db::put_key(tx, &key)?;
+            Ok(json!({
+                "KeyId": key.arn,
+                "DeletionDate": date,
+                "KeyState": "PendingDeletion",
+                "PendingWindowInDays": days,
+            }))
+        })
+    }
+
+    pub fn cancel_key_deletion(
+        &self,
+        call: &mut Call<'_>,
+        req: KeyIdRequest,
+    ) -> Result<Value, KmsError> {
+        let key_ref = required(req.key_id, "keyId")?;
+        self.inner.store.with_tx(|tx| {
+            let mut key = self.key_for(tx, call, &key_ref, false, "kms:CancelKeyDeletion")?;
+            if key.state != KeyState::PendingDeletion {
+                return Err(KmsError::invalid_state(format!(
+                    "{} is not pending deletion.",
+                    key.arn
+                )));
+            }
+            // AWS leaves a cancelled key Disabled; an imported key without material can only be
+            // PendingImport.
+            key.state = if key.origin == Origin::External && key.current_material.is_none() {
+                KeyState::PendingImport
+            } else {
+                KeyState::Disabled
+            };
+            key.deletion_date = None;
+            db::put_key(tx, &key)?;
+            Ok(json!({ "KeyId": key.arn }))
+        })
+    }
+
+    pub fn update_key_description(
+        &self,
+        call: &mut Call<'_>,
+        req: UpdateKeyDescriptionRequest,
+    ) -> Result<Value, KmsError> {
+        let key_ref = required(req.key_id, "keyId")?;
+        let description = required(req.description, "description")?;
+        if description.chars().count() > MAX_DESCRIPTION_LEN {
+            return Err(KmsError::constraint(
+                "'<description>'",
+                "description",
+                "Member must have length less than or equal to 8192",
+            ));
+        }
+        self.inner.store.with_tx(|tx| {
+            let mut key = self.key_for(tx, call, &key_ref, false, "kms:UpdateKeyDescription")?;
+            self.check_customer_managed(&key)?;
+            self.check_not_pending_deletion(&key)?;
+            key.description = description;
+            db::put_key(tx, &key)?;
+            Ok(json!({}))
+        })
+    }
+
+    fn check_policy_name(name: Option<&str>) -> Result<(), KmsError> {
+        match name.unwrap_or("default") {
+            "default" => Ok(()),
+            other => Err(KmsError::not_found(format!(
+                "Policy '{other}' does not exist; the only key policy name is 'default'"
+            ))),
+        }
+    }
+
+    pub fn put_key_policy(
+        &self,
+        call: &mut Call<'_>,
+        req: KeyPolicyRequest,
+    ) -> Result<Value, KmsError> {
+        let key_ref = required(req.key_id, "keyId")?;
+        Self::check_policy_name(req.policy_name.as_deref())?;
+        let policy_doc = required(req.policy, "policy")?;
+        validate_policy_document(&policy_doc)?;
+        self.inner.store.with_tx(|tx| {
+            let mut key = self.key_for(tx, call, &key_ref, false, "kms:PutKeyPolicy")?;
+            self.check_customer_managed(&key)?;
+            if req.bypass_policy_lockout_safety_check != Some(true) {
+                self.check_lockout(call, &key.arn, &policy_doc)?;
+            }
+            key.policy = policy_doc;
+            db::put_key(tx, &key)?;
+            Ok(json!({}))
+        })
+    }
+
+    pub fn get_key_policy(
+        &self,
+        call: &mut Call<'_>,
+        req: KeyPolicyRequest,
+    ) -> Result<Value, KmsError> {
+        let key_ref = required(req.key_id, "keyId")?;
+        Self::check_policy_name(req.policy_name.as_deref())?;
+        self.inner.store.with_tx(|tx| {
+            let key = self.key_for(tx, call, &key_ref, false, "kms:GetKeyPolicy")?;
+            Ok(json!({ "Policy": key.policy, "PolicyName": "default" }))
+        })
+    }
+
+    pub fn list_key_policies(
+        &self,
+        call: &mut Call<'_>,
+        req: ListRequest,
+    ) -> Result<Value, KmsError> {
+        let key_ref = required(req.key_id, "keyId")?;
+        self.inner.store.with_tx(|tx| {
+            self.key_for(tx, call, &key_ref, false, "kms:ListKeyPolicies")?;
+            Ok(())
+        })?;
+        let (page, next) =
+            util::paginate(vec!["default"], req.limit, 100, 1000, req.marker.as_deref())?;
+        Ok(util::with_page(json!({ "PolicyNames": page }), next))
+    }
+
+    pub fn tag_resource(
+        &self,
+        call: &mut Call<'_>,
+        req: TagResourceRequest,
+    ) -> Result<Value, KmsError> {
+        let key_ref = required(req.key_id, "keyId")?;
+        let tags = required(req.tags, "tags")?;
+        validate_tags(&tags)?;
+        self.inner.store.with_tx(|tx| {
+            let key = self.key_for(tx, call, &key_ref, false, "kms:TagResource")?;
+            self.check_customer_managed(&key)?;
+            self.check_not_pending_deletion(&key)?;
+            for t in &tags {
+                db::put_tag(tx, &key.key_id, &t.tag_key, &t.tag_value)?;
+            }
+            if db::tags(tx, &key.key_id)?.len() > MAX_TAGS {
+                return Err(KmsError::new(ErrorKind::Tag, "Too many tags"));
+            }
+            Ok(json!({}))
+        })
+    }
+
+    pub fn untag_resource(
+        &self,
+        call: &mut Call<'_>,
+        req: TagResourceRequest,
+    ) -> Result<Value, KmsError> {
+        let key_ref = required(req.key_id, "keyId")?;
+        let keys = required(req.tag_keys, "tagKeys")?;
+        self.inner.store.with_tx(|tx| {
+            let key = self.key_for(tx, call, &key_ref, false, "kms:UntagResource")?;
+            self.check_customer_managed(&key)?;
+            self.check_not_pending_deletion(&key)?;
+            for k in &keys {
+                db::delete_tag(tx, &key.key_id, k)?;
+            }
+            Ok(json!({}))
+        })
+    }
+
+    pub fn list_resource_tags(
+        &self,
+        call: &mut Call<'_>,
+        req: ListRequest,
+    ) -> Result<Value, KmsError> {
+        let key_ref = required(req.key_id, "keyId")?;
+        let tags = self.inner.store.with_tx(|tx| {
+            let key = self.key_for(tx, call, &key_ref, false, "kms:ListResourceTags")?;
+            Ok(db::tags(tx, &key.key_id)?)
+        })?;
+        let (page, next) = util::paginate(tags, req.limit, 50, 50, req.marker.as_deref())?;
+        let tags: Vec<Value> = page
+            .into_iter()
+            .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
+            .collect();
+        Ok(util::with_page(json!({ "Tags": tags }), next))
+    }
+}

@@ -1,0 +1,502 @@
+//! sealgate's AWS-KMS-compatible key management service.
+//!
+//! [`KmsService`] is the whole service as plain Rust: the KMS listener turns each HTTP request
+//! into [`api::dispatch`]; the S3 gateway uses it through the [`client::Kms`] trait. Keys live in
+//! SQLite ([`db`]) with their material sealed under a root key ([`rootkey`]); ciphertext blobs
+//! are self-describing ([`blob`]); every call is authorized by [`policy::authorize`] and recorded
+//! in the audit log ([`audit`]). Calendar behaviour (rotation, deletion, import expiry) reads a
+//! [`clock::Clock`] the tests control, and becomes effective when a background task calls
+//! [`KmsService::run_due_work`].
+//!
+//! Only symmetric keys (SYMMETRIC_DEFAULT = AES-256-GCM, ENCRYPT_DECRYPT) are supported.
+
+pub mod aliases;
+pub mod api;
+pub mod audit;
+pub mod blob;
+pub mod client;
+pub mod clock;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod gcm;
+pub mod grants;
+pub mod http;
+pub mod import;
+pub mod keys;
+pub mod policy;
+pub mod rootkey;
+pub mod rotation;
+mod util;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+pub use audit::Source;
+pub use client::{DataKey, Decrypted, Kms, KmsClientError};
+pub use clock::{Clock, SystemClock, TestClock};
+pub use db::KeyState;
+pub use error::{ErrorKind, KmsError};
+pub use policy::Caller;
+
+use audit::{AuditLog, AuditRecord};
+use db::{KeyRecord, Store};
+use rootkey::RootKey;
+
+/// Service configuration. `root_key_path` defaults to `<data_dir>/kms-root.key`.
+#[derive(Clone)]
+pub struct KmsConfig {
+    pub region: String,
+    pub account_id: String,
+    pub clock: Arc<dyn Clock>,
+    pub root_key_path: Option<PathBuf>,
+}
+
+impl Default for KmsConfig {
+    fn default() -> Self {
+        Self {
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            clock: Arc::new(SystemClock),
+            root_key_path: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KmsOpenError {
+    #[error("KMS data dir {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    RootKey(#[from] rootkey::RootKeyError),
+    #[error("KMS key store: {0}")]
+    Store(#[from] rusqlite::Error),
+    #[error("KMS audit log: {0}")]
+    Audit(std::io::Error),
+}
+
+/// The KMS. Cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct KmsService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    region: String,
+    account: String,
+    clock: Arc<dyn Clock>,
+    store: Store,
+    root: RootKey,
+    audit: AuditLog,
+}
+
+/// What the audit record of one call needs; operations fill it in as they learn it.
+pub struct Call<'a> {
+    pub caller: &'a Caller,
+    pub source: Source,
+    pub request_id: String,
+    key_arn: Option<String>,
+    context: Option<BTreeMap<String, String>>,
+    unusable_state: Option<KeyState>,
+}
+
+impl<'a> Call<'a> {
+    fn note_key(&mut self, key: &KeyRecord) {
+        self.key_arn = Some(key.arn.clone());
+    }
+
+    fn note_context(&mut self, ctx: &BTreeMap<String, String>) {
+        if !ctx.is_empty() {
+            self.context = Some(ctx.clone());
+        }
+    }
+}
+
+impl KmsService {
+    pub fn open(data_dir: &Path, cfg: KmsConfig) -> Result<Self, KmsOpenError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| KmsOpenError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let root_path = cfg
+            .root_key_path
+            .clone()
+            .unwrap_or_else(|| data_dir.join(rootkey::DEFAULT_FILE_NAME));
+        let root = RootKey::load_or_create(&root_path)?;
+        let store = Store::open(&data_dir.join(db::DEFAULT_FILE_NAME))?;
+        let audit = AuditLog::open(&data_dir.join(audit::DEFAULT_FILE_NAME))
+            .map_err(KmsOpenError::Audit)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                region: cfg.region,
+                account: cfg.account_id,
+                clock: cfg.clock,
+                store,
+                root,
+                audit,
+            }),
+        })
+    }
+
+    pub fn region(&self) -> &str {
+        &self.inner.region
+    }
+
+    pub fn account_id(&self) -> &str {
+        &self.inner.account
+    }
+
+    pub fn audit_log_path(&self) -> &Path {
+        self.inner.audit.path()
+    }
+
+    /// Runs one operation and writes its audit record. A failure to write the audit record
+    /// turns the answer into KMSInternalException: an unaudited key use is not acknowledged.
+    pub fn run<T>(
+        &self,
+        operation: &str,
+        caller: &Caller,
+        source: Source,
+        request_id: &str,
+        op: impl FnOnce(&Self, &mut Call<'_>) -> Result<T, KmsError>,
+    ) -> Result<T, KmsError> {
+        let mut call = Call {
+            caller,
+            source,
+            request_id: request_id.to_string(),
+            key_arn: None,
+            context: None,
+            unusable_state: None,
+        };
+        let result = op(self, &mut call);
+        let now = self.inner.clock.now();
+        let record = AuditRecord {
+            time: audit::rfc3339(now),
+            epoch: clock::epoch_secs(now),
+            request_id: call.request_id,
+            event: operation.to_string(),
+            principal: caller.arn.clone(),
+            source: call.source,
+            key_arn: call.key_arn,
+            encryption_context: call.context,
+            outcome: if result.is_ok() { "success" } else { "failure" },
+            error_code: result.as_ref().err().map(|e| e.type_name().to_string()),
+            unusable_key_state: call.unusable_state.map(|s| s.as_str().to_string()),
+        };
+        self.inner
+            .audit
+            .append(&record)
+            .map_err(|e| KmsError::internal(format!("audit log: {e}")))?;
+        result
+    }
+
+    fn now(&self) -> f64 {
+        clock::epoch_secs(self.inner.clock.now())
+    }
+
+    fn key_arn(&self, key_id: &str) -> String {
+        format!(
+            "arn:aws:kms:{}:{}:key/{key_id}",
+            self.inner.region, self.inner.account
+        )
+    }
+
+    fn alias_arn(&self, alias: &str) -> String {
+        format!(
+            "arn:aws:kms:{}:{}:{alias}",
+            self.inner.region, self.inner.account
+        )
+    }
+
+    /// Resolves a key id, key ARN, alias name or alias ARN (the latter two only when
+    /// `aliases_ok`) to the key record, with AWS's NotFound messages.
+    fn resolve(
+        &self,
+        tx: &rusqlite::Connection,
+        key_ref: &str,
+        aliases_ok: bool,
+    ) -> Result<KeyRecord, KmsError> {
+        let invalid = || KmsError::not_found(format!("Invalid keyId '{key_ref}'"));
+        let local = if let Some(rest) = key_ref.strip_prefix("arn:") {
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            if parts.len() != 5 || parts[1] != "kms" {
+                return Err(KmsError::new(
+                    ErrorKind::InvalidArn,
+                    format!("Invalid arn {key_ref}"),
+                ));
+            }
+            if parts[2] != self.inner.region {
+                return Err(KmsError::not_found(format!("Invalid arn {}", parts[2])));
+            }
+            if parts[3] != self.inner.account {
+                return Err(KmsError::not_found(format!(
+                    "Key '{key_ref}' does not exist"
+                )));
+            }
+            parts[4]
+        } else {
+            key_ref
+        };
+        if local.starts_with("alias/") {
+            if !aliases_ok {
+                return Err(invalid());
+            }
+            return match db::get_alias(tx, local)? {
+                Some(a) => self.load_key(tx, &a.key_id),
+                None if local == aliases::AWS_S3_ALIAS => {
+                    self.create_aws_managed(tx, aliases::AWS_S3_ALIAS)
+                }
+                None => Err(KmsError::not_found(format!(
+                    "Alias {} is not found.",
+                    self.alias_arn(local)
+                ))),
+            };
+        }
+        let id = local.strip_prefix("key/").unwrap_or(local);
+        let uuid = uuid::Uuid::parse_str(id).map_err(|_| invalid())?;
+        if uuid.hyphenated().to_string() != id {
+            return Err(invalid());
+        }
+        self.load_key(tx, id)
+    }
+
+    fn load_key(&self, tx: &rusqlite::Connection, key_id: &str) -> Result<KeyRecord, KmsError> {
+        let mut key = db::get_key(tx, key_id)?.ok_or_else(|| {
+            KmsError::not_found(format!("Key '{}' does not exist", self.key_arn(key_id)))
+        })?;
+        import::apply_expiry(self, tx, &mut key)?;
+        Ok(key)
+    }
+
+    /// Asks the policy module; a denial is AccessDeniedException.
+    fn authorize(
+        &self,
+        tx: &rusqlite::Connection,
+        call: &Call<'_>,
+        action: &str,
+        key: Option<&KeyRecord>,
+        ctx: &BTreeMap<String, String>,
+        grant_tokens: &[String],
+    ) -> Result<(), KmsError> {
+        let grants = match key {
+            Some(k) => grants::policy_grants(tx, k)?,
+            None => Vec::new(),
+        };
+        if let Some(k) = key {
+            // AWS-managed keys are usable only through the service that owns them
+            // (kms:ViaService in their fixed key policy), never directly on the KMS API.
+            if k.aws_managed
+                && call.source == Source::KmsApi
+                && crypto::USE_ACTIONS.contains(&action)
+            {
+                return Err(KmsError::new(
+                    ErrorKind::AccessDenied,
+                    format!(
+                        "User: {} is not authorized to perform: {action} on resource: {} \
+                         because the AWS managed key may only be used via Amazon S3",
+                        call.caller.arn, k.arn
+                    ),
+                ));
+            }
+        }
+        let req = policy::AuthzRequest {
+            caller: call.caller,
+            action,
+            key_arn: key.map(|k| k.arn.as_str()),
+            key_policy: key.map(|k| k.policy.as_str()),
+            grants: &grants,
+            encryption_context: ctx,
+            grant_tokens,
+        };
+        match policy::authorize(&req) {
+            policy::Decision::Allow => Ok(()),
+            policy::Decision::Deny(msg) => Err(KmsError::new(ErrorKind::AccessDenied, msg)),
+        }
+    }
+
+    /// Resolve + authorize for operations without an encryption context.
+    fn key_for(
+        &self,
+        tx: &rusqlite::Connection,
+        call: &mut Call<'_>,
+        key_ref: &str,
+        aliases_ok: bool,
+        action: &str,
+    ) -> Result<KeyRecord, KmsError> {
+        let key = self.resolve(tx, key_ref, aliases_ok)?;
+        call.note_key(&key);
+        self.authorize(tx, call, action, Some(&key), &BTreeMap::new(), &[])?;
+        Ok(key)
+    }
+
+    /// The state rule for cryptographic use (Encrypt, Decrypt, ReEncrypt, GenerateDataKey*,
+    /// CreateGrant). A refused use is flagged in the audit record.
+    fn check_usable(&self, call: &mut Call<'_>, key: &KeyRecord) -> Result<(), KmsError> {
+        let err = match key.state {
+            KeyState::Enabled => return Ok(()),
+            KeyState::Disabled => {
+                KmsError::new(ErrorKind::Disabled, format!("{} is disabled.", key.arn))
+            }
+            KeyState::PendingDeletion => {
+                KmsError::invalid_state(format!("{} is pending deletion.", key.arn))
+            }
+            KeyState::PendingImport => {
+                KmsError::invalid_state(format!("{} is pending import.", key.arn))
+            }
+        };
+        call.unusable_state = Some(key.state);
+        Err(err)
+    }
+
+    fn check_not_pending_deletion(&self, key: &KeyRecord) -> Result<(), KmsError> {
+        if key.state == KeyState::PendingDeletion {
+            return Err(KmsError::invalid_state(format!(
+                "{} is pending deletion.",
+                key.arn
+            )));
+        }
+        Ok(())
+    }
+
+    /// Customers may not manage AWS-managed keys (policy, state, rotation, tags, deletion).
+    fn check_customer_managed(&self, key: &KeyRecord) -> Result<(), KmsError> {
+        if key.aws_managed {
+            return Err(KmsError::unsupported(format!(
+                "{} is an AWS managed key; this operation is not allowed on AWS managed keys.",
+                key.arn
+            )));
+        }
+        Ok(())
+    }
+
+    /// Generates and stores a new backing key version; returns its material id.
+    fn new_material(
+        &self,
+        tx: &rusqlite::Connection,
+        key_id: &str,
+        rotation_type: Option<&str>,
+    ) -> Result<String, KmsError> {
+        let material_id = hex::encode(gcm::random_array::<32>());
+        let secret = gcm::random_key();
+        let row = db::MaterialRow {
+            key_id: key_id.to_string(),
+            material_id: material_id.clone(),
+            sealed: Some(self.seal_material(key_id, &material_id, secret.as_ref())),
+            created: self.now(),
+            rotation_type: rotation_type.map(str::to_string),
+            imported: false,
+            fingerprint: None,
+        };
+        db::put_material(tx, &row)?;
+        Ok(material_id)
+    }
+
+    fn seal_material(&self, key_id: &str, material_id: &str, secret: &[u8]) -> Vec<u8> {
+        self.inner.root.seal(
+            format!("material:{key_id}:{material_id}").as_bytes(),
+            secret,
+        )
+    }
+
+    /// Unseals one backing key version.
+    fn backing_key(
+        &self,
+        tx: &rusqlite::Connection,
+        key: &KeyRecord,
+        material_id: &str,
+    ) -> Result<Zeroizing<[u8; 32]>, KmsError> {
+        let row = db::get_material(tx, &key.key_id, material_id)?;
+        let Some(sealed) = row.and_then(|r| r.sealed) else {
+            // Deleted imported material, or a blob naming material this key never had.
+            return Err(match key.origin {
+                db::Origin::External => {
+                    KmsError::invalid_state(format!("{} is pending import.", key.arn))
+                }
+                db::Origin::AwsKms => KmsError::invalid_ciphertext(),
+            });
+        };
+        let opened = self
+            .inner
+            .root
+            .open(
+                format!("material:{}:{material_id}", key.key_id).as_bytes(),
+                &sealed,
+            )
+            .ok_or_else(|| {
+                KmsError::internal("key material failed to unseal under the root key")
+            })?;
+        let mut out = Zeroizing::new([0u8; 32]);
+        if opened.len() != 32 {
+            return Err(KmsError::internal(
+                "stored key material has the wrong length",
+            ));
+        }
+        out.copy_from_slice(&opened);
+        Ok(out)
+    }
+
+    /// Background work: due automatic rotations, passed deletion windows, expired imported
+    /// material and import parameters. Returns the number of keys changed.
+    pub fn run_due_work(&self) -> Result<usize, KmsError> {
+        let caller = Caller {
+            arn: format!("arn:aws:iam::{}:root", self.inner.account),
+            account: self.inner.account.clone(),
+            identity_policy: None,
+        };
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let mut changed = 0;
+        let keys = self.inner.store.with_tx(|tx| Ok(db::all_keys(tx)?))?;
+        let now = self.now();
+        for key in keys {
+            let event = if key.state == KeyState::PendingDeletion
+                && key.deletion_date.is_some_and(|d| d <= now)
+            {
+                "DeleteKey"
+            } else if rotation::is_due(&key, now) {
+                "RotateKey"
+            } else if import::is_expired(&key, now) && key.current_material.is_some() {
+                "DeleteExpiredKeyMaterial"
+            } else {
+                continue;
+            };
+            changed += 1;
+            self.run(
+                event,
+                &caller,
+                Source::Internal,
+                &request_id,
+                |svc, call| {
+                    call.key_arn = Some(key.arn.clone());
+                    svc.inner.store.with_tx(|tx| {
+                        let Some(mut fresh) = db::get_key(tx, &key.key_id)? else {
+                            return Ok(());
+                        };
+                        match event {
+                            "DeleteKey" => Ok(db::purge_key(tx, &fresh.key_id)?),
+                            "RotateKey" => rotation::rotate(svc, tx, &mut fresh, "AUTOMATIC"),
+                            _ => import::apply_expiry(svc, tx, &mut fresh),
+                        }
+                    })
+                },
+            )?;
+        }
+        // Expired import parameters linger a week so a late ImportKeyMaterial still gets
+        // ExpiredImportTokenException rather than InvalidImportTokenException.
+        self.inner.store.with_tx(|tx| {
+            Ok(db::delete_expired_import_params(
+                tx,
+                now - 7.0 * clock::DAY_SECS,
+            )?)
+        })?;
+        Ok(changed)
+    }
+}

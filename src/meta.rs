@@ -1,0 +1,163 @@
+//! Persisted records: what the store keeps beside the ciphertext.
+//!
+//! Every record carries a `format` marker so that a later version can migrate the previous one
+//! on read (see `docs/STORAGE.md`). The records hold wrapped keys and public facts only; no
+//! plaintext key material ever reaches this module.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Marker and version of the object meta record.
+pub const META_FORMAT: &str = "sealgate-meta/1";
+/// Marker and version of the bucket record.
+pub const BUCKET_FORMAT: &str = "sealgate-bucket/1";
+/// Marker and version of the multipart upload record.
+pub const UPLOAD_FORMAT: &str = "sealgate-upload/1";
+
+/// How an object's object key (OK) is sealed. The OK itself is never stored in the clear.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode")]
+pub enum Sealing {
+    /// Stored without encryption (only for buckets configured for comparison).
+    None,
+    /// SSE-S3: sealed under a KEK derived from the gateway master key `key_version`.
+    SseS3 { key_version: u32, sealed: SealedKey },
+    /// SSE-KMS: sealed under a KEK derived from the plaintext KMS data key whose wrapped form is
+    /// `kms_blob`, issued by `key_arn` for `context`.
+    SseKms {
+        key_arn: String,
+        #[serde(with = "b64")]
+        kms_blob: Vec<u8>,
+        context: BTreeMap<String, String>,
+        bucket_key: bool,
+        sealed: SealedKey,
+    },
+    /// SSE-C: sealed under a KEK derived from the customer's key; only the key's MD5 (public)
+    /// and an HMAC proving knowledge of the key are kept.
+    SseC { key_md5: String, sealed: SealedKey },
+}
+
+/// An object key sealed with AES-256-GCM under a KEK derived by HKDF-SHA256.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedKey {
+    #[serde(with = "b64")]
+    pub salt: Vec<u8>,
+    #[serde(with = "b64")]
+    pub nonce: Vec<u8>,
+    /// Ciphertext of the 32-byte object key followed by the 16-byte tag.
+    #[serde(with = "b64")]
+    pub ciphertext: Vec<u8>,
+}
+
+/// A flexible checksum as S3 reports it: algorithm name (`CRC32`, `CRC32C`, `CRC64NVME`,
+/// `SHA1`, `SHA256`), base64 value (with `-N` for composite), and type.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checksum {
+    pub algorithm: String,
+    pub value: String,
+    /// `FULL_OBJECT` or `COMPOSITE`.
+    pub kind: String,
+}
+
+/// One encrypted part of an object (a single PUT is one part).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartLayout {
+    pub part_number: u32,
+    /// Plaintext size of this part.
+    pub size: u64,
+    /// Name of the ciphertext blob inside the object's generation.
+    pub blob: String,
+    /// Per-part salt: the segment key is HKDF(object key, salt), so every part upload gets a
+    /// fresh key even when a part number is uploaded again.
+    #[serde(with = "b64")]
+    pub key_salt: Vec<u8>,
+    /// The 7-byte STREAM nonce prefix of this part.
+    #[serde(with = "b64")]
+    pub nonce_prefix: Vec<u8>,
+    /// The part's ETag (unquoted) as returned by UploadPart.
+    pub etag: String,
+    /// The part's checksum when the upload used one.
+    pub checksum: Option<String>,
+}
+
+/// The meta record of one object: `meta/<bucket>/<key>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    pub format: String,
+    /// Plaintext size.
+    pub size: u64,
+    /// Unquoted ETag (`hex` or `hex-N`).
+    pub etag: String,
+    /// Milliseconds since the Unix epoch.
+    pub last_modified_ms: i64,
+    /// Content-Type, Content-Encoding, Content-Disposition, Content-Language, Cache-Control,
+    /// Expires as given at upload (lower-case names).
+    pub content_headers: BTreeMap<String, String>,
+    /// `x-amz-meta-*` pairs (names lower-case, without the prefix).
+    pub user_meta: BTreeMap<String, String>,
+    pub checksum: Option<Checksum>,
+    /// Segment size of the envelope in bytes.
+    pub segment_size: u32,
+    /// Generation id: the folder of this version's data blobs.
+    pub generation: String,
+    pub parts: Vec<PartLayout>,
+    pub sealing: Sealing,
+}
+
+/// Default encryption of a bucket.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketEncryption {
+    /// `AES256` or `aws:kms`.
+    pub algorithm: String,
+    pub kms_key_id: Option<String>,
+    pub bucket_key_enabled: bool,
+    /// e.g. `["SSE-C"]`.
+    pub blocked_types: Vec<String>,
+}
+
+/// The bucket record: `buckets/<bucket>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketRecord {
+    pub format: String,
+    pub name: String,
+    pub created_ms: i64,
+    pub owner: String,
+    pub region: String,
+    /// Explicit default encryption; `None` means the SSE-S3 default.
+    pub encryption: Option<BucketEncryption>,
+}
+
+/// A multipart upload in progress: `uploads/<bucket>/<upload-id>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    pub format: String,
+    pub upload_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub initiated_ms: i64,
+    pub content_headers: BTreeMap<String, String>,
+    pub user_meta: BTreeMap<String, String>,
+    /// Checksum algorithm and type named at CreateMultipartUpload.
+    pub checksum_algorithm: Option<String>,
+    pub checksum_type: Option<String>,
+    /// The generation the parts are written to; it becomes the object's generation.
+    pub generation: String,
+    pub sealing: Sealing,
+}
+
+/// base64 (standard alphabet) for byte fields, so records stay readable JSON.
+mod b64 {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        STANDARD.decode(s).map_err(serde::de::Error::custom)
+    }
+}

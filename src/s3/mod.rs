@@ -1,0 +1,287 @@
+//! The S3 front end: one request flows listener → auth → router → handler → sse → envelope →
+//! store, and every failure becomes one S3 error response here.
+
+pub mod error;
+pub mod object_io;
+pub mod ops;
+pub mod payload;
+pub mod router;
+pub mod xml;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use rand::RngCore;
+
+use crate::gateway::Gateway;
+use crate::identity::User;
+use crate::meta::BucketRecord;
+use crate::server::{self, Body, ConnInfo};
+use crate::sigv4::{self, AuthError, Expectations, ServiceKind, Verified};
+use error::S3Error;
+use payload::{Payload, PayloadOptions};
+
+pub struct S3Service {
+    gw: Arc<Gateway>,
+}
+
+impl S3Service {
+    pub fn new(gw: Arc<Gateway>) -> S3Service {
+        S3Service { gw }
+    }
+}
+
+impl server::Service for S3Service {
+    fn call(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        conn: ConnInfo,
+    ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
+        Box::pin(async move { handle(self.gw.clone(), req, conn).await })
+    }
+}
+
+/// One authenticated request on its way to a handler.
+pub struct Req {
+    pub gw: Arc<Gateway>,
+    pub method: Method,
+    pub uri: http::Uri,
+    pub headers: HeaderMap,
+    body: Option<Incoming>,
+    pub conn: ConnInfo,
+    pub user: User,
+    pub verified: Verified,
+    pub request_id: String,
+}
+
+impl Req {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The request payload, decoded and verified as it streams.
+    pub fn payload(&mut self, opts: PayloadOptions) -> Result<Payload, S3Error> {
+        let body = self
+            .body
+            .take()
+            .ok_or_else(|| S3Error::InternalError("payload read twice".into()))?;
+        Payload::new(body, &self.headers, Some(&self.verified), opts)
+    }
+
+    /// A small request body (XML documents), fully read and verified.
+    pub async fn small_body(&mut self, max_len: u64) -> Result<bytes::Bytes, S3Error> {
+        let p = self.payload(PayloadOptions {
+            want_md5: false,
+            max_len,
+            default_checksum: None,
+        })?;
+        Ok(p.collect().await?.0)
+    }
+
+    /// Drains a body the operation does not use, so signed hashes are still enforced.
+    pub async fn no_body(&mut self) -> Result<(), S3Error> {
+        if self.body.is_some() {
+            self.small_body(1024 * 1024).await?;
+        }
+        Ok(())
+    }
+
+    /// The caller as the KMS sees it (authorization and audit of SSE-KMS key use).
+    pub fn caller(&self) -> crate::kms::Caller {
+        crate::kms::Caller {
+            arn: self.user.arn.clone(),
+            account: self.user.account.clone(),
+            identity_policy: self.user.policy.clone(),
+        }
+    }
+
+    pub async fn bucket(&self, name: &str) -> Result<BucketRecord, S3Error> {
+        self.gw
+            .store
+            .get_bucket(name)
+            .await
+            .map_err(object_io::store_error)?
+            .ok_or_else(|| S3Error::NoSuchBucket {
+                bucket: name.to_owned(),
+            })
+    }
+}
+
+fn request_id() -> String {
+    let mut b = [0u8; 8];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode_upper(b)
+}
+
+async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Response<Body> {
+    let request_id = request_id();
+    let (parts, body) = req.into_parts();
+    let is_head = parts.method == Method::HEAD;
+    let resource = parts.uri.path().to_owned();
+    let method = parts.method.clone();
+    let started = std::time::Instant::now();
+    let mut op_name = "unknown";
+    let result = async {
+        let routed = router::parse(
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            &gw.cfg.virtual_host_suffixes,
+        )?;
+        op_name = routed.name();
+        let (user, verified) = authenticate(&gw, &parts)?;
+        // Only valid names can exist: any other bucket is simply not there.
+        if let Some(b) = routed.bucket()
+            && !matches!(routed, router::Endpoint::CreateBucket { .. })
+            && !ops::bucket::valid_bucket_name(b)
+        {
+            return Err(S3Error::NoSuchBucket {
+                bucket: b.to_owned(),
+            });
+        }
+        let req = Req {
+            gw: gw.clone(),
+            method: parts.method,
+            uri: parts.uri,
+            headers: parts.headers,
+            body: Some(body),
+            conn,
+            user,
+            verified,
+            request_id: request_id.clone(),
+        };
+        ops::dispatch(req, routed).await
+    }
+    .await;
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            if matches!(
+                e,
+                S3Error::InternalError(_) | S3Error::ServiceUnavailable(_)
+            ) {
+                tracing::warn!(request_id, op = op_name, error = ?e, "request failed");
+            }
+            error_response(&e, &resource, &request_id, is_head)
+        }
+    };
+    tracing::debug!(
+        request_id,
+        op = op_name,
+        %method,
+        status = resp.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "s3"
+    );
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert("x-amz-request-id", v.clone());
+        h.insert("x-amz-id-2", v);
+    }
+    h.insert(http::header::SERVER, HeaderValue::from_static("sealgate"));
+    resp
+}
+
+pub fn error_response(
+    e: &S3Error,
+    resource: &str,
+    request_id: &str,
+    is_head: bool,
+) -> Response<Body> {
+    let mut b = Response::builder().status(e.status());
+    let body = if is_head || !e.has_body() {
+        server::empty()
+    } else {
+        b = b.header(http::header::CONTENT_TYPE, "application/xml");
+        server::full(e.to_xml(resource, request_id))
+    };
+    b.body(body).unwrap_or_else(|_| {
+        let mut r = Response::new(server::empty());
+        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}
+
+/// SigV4 only: anonymous access is not offered (no bucket policies yet).
+fn authenticate(gw: &Gateway, parts: &http::request::Parts) -> Result<(User, Verified), S3Error> {
+    let signed = sigv4::parse(&parts.uri, &parts.headers, ServiceKind::S3)
+        .map_err(|e| auth_error(e, &gw.cfg.region))?
+        .ok_or_else(|| S3Error::AccessDenied("Access Denied".into()))?;
+    let user = gw
+        .ids
+        .lookup(&signed.credential.access_key)
+        .ok_or_else(|| S3Error::InvalidAccessKeyId {
+            access_key: signed.credential.access_key.clone(),
+        })?
+        .clone();
+    let exp = Expectations::s3(gw.cfg.region.clone(), SystemTime::now());
+    let verified = sigv4::verify(
+        &signed,
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        &user.secret_key,
+        &exp,
+        None,
+    )
+    .map_err(|e| auth_error(e, &gw.cfg.region))?;
+    Ok((user, verified))
+}
+
+fn auth_error(e: AuthError, region: &str) -> S3Error {
+    match e {
+        AuthError::UnsupportedAlgorithm(_) | AuthError::MultipleAuthMechanisms => {
+            S3Error::invalid_argument(e.to_string())
+        }
+        AuthError::Malformed(_) | AuthError::WrongService { .. } => {
+            S3Error::AuthorizationHeaderMalformed {
+                msg: e.to_string(),
+                region: None,
+            }
+        }
+        AuthError::WrongRegion { .. } => S3Error::AuthorizationHeaderMalformed {
+            msg: format!("The authorization header is malformed; {e}"),
+            region: Some(region.to_owned()),
+        },
+        AuthError::QueryParamsError(m) => S3Error::AuthorizationQueryParametersError(m),
+        AuthError::MissingDate => S3Error::AccessDenied(e.to_string()),
+        AuthError::MissingContentSha256 => S3Error::InvalidRequest(e.to_string()),
+        AuthError::InvalidContentSha256(_) => S3Error::invalid_argument(e.to_string()),
+        AuthError::ContentSha256Mismatch => S3Error::XAmzContentSHA256Mismatch,
+        AuthError::UnsignedHeaders(h) => S3Error::HeadersNotSigned {
+            headers: h.join(", "),
+        },
+        AuthError::RequestTimeTooSkewed {
+            request_time,
+            server_time,
+            ..
+        } => S3Error::RequestTimeTooSkewed {
+            request_time,
+            server_time,
+        },
+        AuthError::Expired {
+            expires_secs,
+            expires_at,
+            server_time,
+        } => S3Error::RequestExpired {
+            expires: expires_secs.to_string(),
+            expires_at,
+            server_time,
+        },
+        AuthError::NotYetValid { .. } => S3Error::AccessDenied("Request is not valid yet".into()),
+        AuthError::SignatureMismatch {
+            access_key,
+            string_to_sign,
+            canonical_request,
+            ..
+        } => S3Error::SignatureDoesNotMatch {
+            access_key,
+            string_to_sign,
+            canonical_request,
+        },
+    }
+}

@@ -1,0 +1,151 @@
+//! ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation.
+
+use http::{Response, StatusCode};
+
+use super::common::{self, set};
+use crate::meta::{BUCKET_FORMAT, BucketRecord};
+use crate::s3::Req;
+use crate::s3::error::S3Error;
+use crate::s3::object_io::store_error;
+use crate::s3::xml;
+use crate::server::Body;
+use crate::store::StoreError;
+
+/// S3's naming rules for general-purpose buckets.
+pub fn valid_bucket_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    let edge_ok = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    (3..=63).contains(&b.len())
+        && b.iter().all(|&c| edge_ok(c) || c == b'.' || c == b'-')
+        && edge_ok(b[0])
+        && edge_ok(b[b.len() - 1])
+        && !name.contains("..")
+        && !name.contains(".-")
+        && !name.contains("-.")
+        && name.parse::<std::net::Ipv4Addr>().is_err()
+        && !name.starts_with("xn--")
+        && !name.starts_with("sthree-")
+        && !name.ends_with("-s3alias")
+        && !name.ends_with("--ol-s3")
+}
+
+pub async fn handle_list_buckets(mut req: Req) -> Result<Response<Body>, S3Error> {
+    req.no_body().await?;
+    let buckets = req.gw.store.list_buckets().await.map_err(store_error)?;
+    let result = xml::ListAllMyBucketsResult {
+        owner: xml::Owner {
+            id: req.gw.cfg.account_id.clone(),
+            display_name: Some("sealgate".into()),
+        },
+        buckets: buckets
+            .into_iter()
+            .map(|b| xml::BucketEntry {
+                name: b.name,
+                creation_date_ms: b.created_ms,
+                region: Some(b.region),
+            })
+            .collect(),
+        continuation_token: None,
+        prefix: None,
+    };
+    Ok(common::xml(StatusCode::OK, result.to_xml()))
+}
+
+pub async fn handle_create_bucket(mut req: Req, bucket: &str) -> Result<Response<Body>, S3Error> {
+    if !valid_bucket_name(bucket) {
+        return Err(S3Error::InvalidBucketName {
+            bucket: bucket.to_owned(),
+        });
+    }
+    let body = req.small_body(64 * 1024).await?;
+    if !body.is_empty()
+        && let Some(location) = xml::parse_create_bucket_configuration(&body)?
+        && location != req.gw.cfg.region
+        && !(location.is_empty() && req.gw.cfg.region == "us-east-1")
+    {
+        return Err(S3Error::IllegalLocationConstraint(format!(
+            "The {location} location constraint is incompatible for the region specific endpoint this request was sent to."
+        )));
+    }
+    let rec = BucketRecord {
+        format: BUCKET_FORMAT.into(),
+        name: bucket.to_owned(),
+        created_ms: common::now_ms(),
+        owner: req.user.arn.clone(),
+        region: req.gw.cfg.region.clone(),
+        encryption: None,
+    };
+    match req.gw.store.create_bucket(&rec).await {
+        Ok(()) => {}
+        Err(StoreError::AlreadyExists) => {
+            return Err(S3Error::BucketAlreadyOwnedByYou {
+                bucket: bucket.to_owned(),
+            });
+        }
+        Err(e) => return Err(store_error(e)),
+    }
+    let mut resp = common::empty(StatusCode::OK);
+    set(resp.headers_mut(), "location", &format!("/{bucket}"));
+    Ok(resp)
+}
+
+pub async fn handle_head_bucket(mut req: Req, bucket: &str) -> Result<Response<Body>, S3Error> {
+    req.no_body().await?;
+    let rec = req.bucket(bucket).await?;
+    let mut resp = common::empty(StatusCode::OK);
+    set(resp.headers_mut(), "x-amz-bucket-region", &rec.region);
+    Ok(resp)
+}
+
+pub async fn handle_delete_bucket(mut req: Req, bucket: &str) -> Result<Response<Body>, S3Error> {
+    req.no_body().await?;
+    req.bucket(bucket).await?;
+    match req.gw.store.delete_bucket(bucket).await {
+        Ok(()) => Ok(common::empty(StatusCode::NO_CONTENT)),
+        Err(StoreError::NotEmpty) => Err(S3Error::BucketNotEmpty {
+            bucket: bucket.to_owned(),
+        }),
+        Err(StoreError::NotFound) => Err(S3Error::NoSuchBucket {
+            bucket: bucket.to_owned(),
+        }),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+pub async fn handle_get_bucket_location(
+    mut req: Req,
+    bucket: &str,
+) -> Result<Response<Body>, S3Error> {
+    req.no_body().await?;
+    let rec = req.bucket(bucket).await?;
+    Ok(common::xml(
+        StatusCode::OK,
+        xml::location_constraint_xml(&rec.region),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_bucket_name;
+
+    #[test]
+    fn bucket_names() {
+        for ok in ["abc", "my-bucket", "my.bucket.1", "a1b", &"a".repeat(63)] {
+            assert!(valid_bucket_name(ok), "{ok}");
+        }
+        for bad in [
+            "ab",
+            "ABC",
+            "-abc",
+            "abc-",
+            "a..b",
+            "192.168.1.1",
+            "a_b",
+            "xn--abc",
+            &"a".repeat(64),
+            "a.-b",
+        ] {
+            assert!(!valid_bucket_name(bad), "{bad}");
+        }
+    }
+}

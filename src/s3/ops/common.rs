@@ -1,0 +1,233 @@
+//! Small pieces every handler family shares: dates, ETags, stored content headers, query
+//! parameters and response building.
+
+use std::collections::BTreeMap;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use crate::meta::ObjectMeta;
+use crate::s3::error::S3Error;
+use crate::server::{self, Body};
+
+/// Content headers stored with an object and returned on GET/HEAD.
+pub const CONTENT_HEADERS: [&str; 6] = [
+    "content-type",
+    "content-encoding",
+    "content-disposition",
+    "content-language",
+    "cache-control",
+    "expires",
+];
+
+/// Largest total size of user metadata, as S3 allows.
+const MAX_USER_META: usize = 2048;
+
+pub fn now_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn datetime(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// `Sat, 28 Nov 2026 13:31:39 GMT`
+pub fn http_date(ms: i64) -> String {
+    datetime(ms)
+        .format(format_description!(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+        ))
+        .unwrap_or_default()
+}
+
+pub fn parse_http_date(s: &str) -> Option<i64> {
+    let pd = time::PrimitiveDateTime::parse(
+        s.trim(),
+        format_description!(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+        ),
+    )
+    .ok()?;
+    Some((pd.assume_utc().unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+/// `2026-11-28T13:31:39.000Z`
+pub fn iso_date(ms: i64) -> String {
+    datetime(ms)
+        .format(format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ))
+        .unwrap_or_default()
+}
+
+pub fn quoted(etag: &str) -> String {
+    format!("\"{etag}\"")
+}
+
+/// Content headers and `x-amz-meta-*` pairs of a write request.
+pub fn stored_headers(
+    headers: &HeaderMap,
+) -> Result<(BTreeMap<String, String>, BTreeMap<String, String>), S3Error> {
+    let mut content = BTreeMap::new();
+    for name in CONTENT_HEADERS {
+        if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {
+            let v = if name == "content-encoding" {
+                // aws-chunked is framing, not a property of the object.
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|c| !c.eq_ignore_ascii_case("aws-chunked") && !c.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            } else {
+                v.to_owned()
+            };
+            if !v.is_empty() {
+                content.insert(name.to_owned(), v);
+            }
+        }
+    }
+    let mut user = BTreeMap::new();
+    let mut total = 0;
+    for (name, value) in headers {
+        if let Some(k) = name.as_str().strip_prefix("x-amz-meta-") {
+            let v = value.to_str().map_err(|_| {
+                S3Error::invalid_argument(format!("x-amz-meta-{k} must be printable ASCII"))
+            })?;
+            total += k.len() + v.len();
+            user.insert(k.to_owned(), v.to_owned());
+        }
+    }
+    if total > MAX_USER_META {
+        return Err(S3Error::invalid_argument(
+            "Your metadata headers exceed the maximum allowed metadata size (2048 bytes)",
+        ));
+    }
+    Ok((content, user))
+}
+
+/// Writes an object's stored headers into a response.
+pub fn put_object_headers(meta: &ObjectMeta, h: &mut HeaderMap) {
+    for (k, v) in &meta.content_headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
+            h.insert(n, v);
+        }
+    }
+    if !h.contains_key(http::header::CONTENT_TYPE) {
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("binary/octet-stream"),
+        );
+    }
+    for (k, v) in &meta.user_meta {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(format!("x-amz-meta-{k}").as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
+            h.insert(n, v);
+        }
+    }
+    set(h, "etag", &quoted(&meta.etag));
+    set(h, "last-modified", &http_date(meta.last_modified_ms));
+}
+
+pub fn set(h: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        h.insert(name, v);
+    }
+}
+
+/// Value of query parameter `name`, percent-decoded.
+pub fn query_param(uri: &http::Uri, name: &str) -> Option<String> {
+    uri.query()?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = percent_encoding::percent_decode_str(k).decode_utf8().ok()?;
+        (k == name).then(|| {
+            percent_encoding::percent_decode_str(&v.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
+}
+
+pub fn xml(status: StatusCode, body: String) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/xml")
+        .body(server::full(body))
+        .expect("static headers are valid")
+}
+
+pub fn empty(status: StatusCode) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .body(server::empty())
+        .expect("static headers are valid")
+}
+
+/// S3 keys are at most 1024 bytes of UTF-8.
+pub fn check_key(key: &str) -> Result<(), S3Error> {
+    if key.len() > 1024 {
+        return Err(S3Error::KeyTooLongError);
+    }
+    if key.is_empty() {
+        return Err(S3Error::invalid_argument("Object key must not be empty"));
+    }
+    Ok(())
+}
+
+/// A fresh opaque ETag for objects whose ETag must not reveal the plaintext MD5 (SSE-KMS, SSE-C).
+pub fn opaque_etag() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip() {
+        let ms = 1_795_873_899_000; // 2026-11-28T...
+        let h = http_date(ms);
+        assert!(h.ends_with(" GMT"), "{h}");
+        assert_eq!(parse_http_date(&h), Some(ms));
+        assert_eq!(iso_date(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+
+    #[test]
+    fn aws_chunked_is_stripped_from_content_encoding() {
+        let mut h = HeaderMap::new();
+        h.insert("content-encoding", "gzip,aws-chunked".parse().unwrap());
+        h.insert("x-amz-meta-color", "blue".parse().unwrap());
+        let (c, u) = stored_headers(&h).unwrap();
+        assert_eq!(c.get("content-encoding").unwrap(), "gzip");
+        assert_eq!(u.get("color").unwrap(), "blue");
+        h.insert("content-encoding", "aws-chunked".parse().unwrap());
+        assert!(
+            stored_headers(&h)
+                .unwrap()
+                .0
+                .get("content-encoding")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn query_params_decode() {
+        let uri: http::Uri = "/b/k?response-content-type=text%2Fplain&x".parse().unwrap();
+        assert_eq!(
+            query_param(&uri, "response-content-type").unwrap(),
+            "text/plain"
+        );
+        assert_eq!(query_param(&uri, "x").unwrap(), "");
+        assert!(query_param(&uri, "y").is_none());
+    }
+}

@@ -1,0 +1,56 @@
+//! DeleteObject and DeleteObjects.
+
+use http::{Response, StatusCode};
+
+use super::common;
+use crate::s3::Req;
+use crate::s3::error::S3Error;
+use crate::s3::object_io::store_error;
+use crate::s3::xml;
+use crate::server::Body;
+
+/// Removes one object's meta record, then its data. Missing keys are not an error (S3 answers
+/// 204 either way).
+pub async fn delete_one(req: &Req, bucket: &str, key: &str) -> Result<(), S3Error> {
+    let store = &req.gw.store;
+    if let Some(prev) = store.delete_meta(bucket, key).await.map_err(store_error)?
+        && let Err(e) = store.delete_generation(bucket, &prev.generation).await
+    {
+        tracing::warn!(bucket, error = %e, "deleted object's data left for the orphan sweep");
+    }
+    Ok(())
+}
+
+pub async fn handle_delete_object(
+    mut req: Req,
+    bucket: &str,
+    key: &str,
+) -> Result<Response<Body>, S3Error> {
+    req.no_body().await?;
+    req.bucket(bucket).await?;
+    delete_one(&req, bucket, key).await?;
+    Ok(common::empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn handle_delete_objects(mut req: Req, bucket: &str) -> Result<Response<Body>, S3Error> {
+    req.bucket(bucket).await?;
+    let body = req.small_body(2 * 1024 * 1024).await?;
+    let request = xml::parse_delete_objects(&body)?;
+    let mut result = xml::DeleteResult::default();
+    for obj in request.objects {
+        match delete_one(&req, bucket, &obj.key).await {
+            Ok(()) => {
+                if !request.quiet {
+                    result.deleted.push(xml::DeletedEntry {
+                        key: obj.key,
+                        version_id: None,
+                    });
+                }
+            }
+            Err(e) => result
+                .errors
+                .push(xml::DeleteErrorEntry::from_error(&obj.key, None, &e)),
+        }
+    }
+    Ok(common::xml(StatusCode::OK, result.to_xml(request.quiet)))
+}

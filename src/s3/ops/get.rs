@@ -1,0 +1,264 @@
+//! GetObject and HeadObject.
+
+use bytes::Bytes;
+use futures::StreamExt;
+use http::{HeaderMap, Response, StatusCode};
+use http_body_util::BodyExt;
+
+use super::common::{self, set};
+use crate::checksum::ChecksumAlgorithm;
+use crate::meta::ObjectMeta;
+use crate::s3::Req;
+use crate::s3::error::S3Error;
+use crate::s3::object_io::{self, store_error};
+use crate::server::{self, Body};
+use crate::sse::Actor;
+use crate::sse::{self, sse_c};
+
+/// Loads an object's meta record or answers NoSuchKey (NoSuchBucket when the bucket is gone).
+pub async fn load_meta(req: &Req, bucket: &str, key: &str) -> Result<ObjectMeta, S3Error> {
+    match req
+        .gw
+        .store
+        .get_meta(bucket, key)
+        .await
+        .map_err(store_error)?
+    {
+        Some(m) => Ok(m),
+        None => {
+            req.bucket(bucket).await?;
+            Err(S3Error::NoSuchKey {
+                key: key.to_owned(),
+            })
+        }
+    }
+}
+
+/// If-Match / If-None-Match / If-(Un)Modified-Since, in the order S3 evaluates them.
+pub fn check_conditions(
+    headers: &HeaderMap,
+    meta: &ObjectMeta,
+    prefix: &str,
+) -> Result<(), S3Error> {
+    let get = |n: &str| {
+        headers
+            .get(format!("{prefix}{n}"))
+            .and_then(|v| v.to_str().ok())
+    };
+    let etag_matches = |list: &str| {
+        list.split(',').any(|t| {
+            let t = t.trim();
+            t == "*" || t.trim_matches('"') == meta.etag
+        })
+    };
+    let if_match = get("if-match");
+    if let Some(list) = if_match
+        && !etag_matches(list)
+    {
+        return Err(S3Error::PreconditionFailed {
+            condition: "If-Match".into(),
+        });
+    }
+    if if_match.is_none()
+        && let Some(since) = get("if-unmodified-since").and_then(common::parse_http_date)
+        && meta.last_modified_ms / 1000 > since / 1000
+    {
+        return Err(S3Error::PreconditionFailed {
+            condition: "If-Unmodified-Since".into(),
+        });
+    }
+    let if_none_match = get("if-none-match");
+    if let Some(list) = if_none_match
+        && etag_matches(list)
+    {
+        return Err(if prefix.is_empty() {
+            S3Error::NotModified
+        } else {
+            S3Error::PreconditionFailed {
+                condition: "x-amz-copy-source-If-None-Match".into(),
+            }
+        });
+    }
+    if if_none_match.is_none()
+        && let Some(since) = get("if-modified-since").and_then(common::parse_http_date)
+        && meta.last_modified_ms / 1000 <= since / 1000
+    {
+        return Err(if prefix.is_empty() {
+            S3Error::NotModified
+        } else {
+            S3Error::PreconditionFailed {
+                condition: "x-amz-copy-source-If-Modified-Since".into(),
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Parses a single `bytes=` range against an object size. `Ok(None)`: serve everything (no
+/// header, or a form S3 ignores such as several ranges).
+pub fn parse_range(value: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, S3Error> {
+    let Some(v) = value else { return Ok(None) };
+    let Some(spec) = v.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let unsatisfiable = || S3Error::InvalidRange {
+        range: v.to_owned(),
+        size,
+    };
+    let range = if a.is_empty() {
+        let Ok(n) = b.parse::<u64>() else {
+            return Ok(None);
+        };
+        if n == 0 || size == 0 {
+            return Err(unsatisfiable());
+        }
+        (size.saturating_sub(n), size - 1)
+    } else {
+        let Ok(start) = a.parse::<u64>() else {
+            return Ok(None);
+        };
+        let end = if b.is_empty() {
+            u64::MAX
+        } else {
+            match b.parse::<u64>() {
+                Ok(e) if e >= start => e,
+                _ => return Ok(None),
+            }
+        };
+        if start >= size {
+            return Err(unsatisfiable());
+        }
+        (start, end.min(size - 1))
+    };
+    Ok(Some(range))
+}
+
+pub async fn handle_get_object(
+    req: Req,
+    bucket: &str,
+    key: &str,
+    part_number: Option<u32>,
+    head: bool,
+) -> Result<Response<Body>, S3Error> {
+    sse::reject_write_headers(&req.headers)?;
+    let meta = load_meta(&req, bucket, key).await?;
+    let customer = sse_c::from_headers(&req.headers, sse_c::KeyHeaders::Target, req.conn.tls)?;
+    let object_key = req
+        .gw
+        .crypto
+        .open(
+            &meta.sealing,
+            bucket,
+            key,
+            customer.as_ref(),
+            &Actor {
+                caller: &req.caller(),
+            },
+        )
+        .await?;
+    check_conditions(&req.headers, &meta, "")?;
+
+    let mut part_range = None;
+    if let Some(n) = part_number {
+        let idx = n as usize - 1;
+        if idx >= meta.parts.len() {
+            return Err(S3Error::InvalidPartNumber);
+        }
+        let start: u64 = meta.parts[..idx].iter().map(|p| p.size).sum();
+        let size = meta.parts[idx].size;
+        part_range = Some((start, start + size));
+    }
+    let range = match part_range {
+        Some((s, e)) if e > s => Some((s, e - 1)),
+        Some(_) => None,
+        None => parse_range(req.header("range"), meta.size)?,
+    };
+
+    let mut resp = Response::builder()
+        .status(if range.is_some() {
+            StatusCode::PARTIAL_CONTENT
+        } else {
+            StatusCode::OK
+        })
+        .body(server::empty())
+        .expect("valid");
+    let h = resp.headers_mut();
+    common::put_object_headers(&meta, h);
+    for (q, name) in [
+        ("response-content-type", "content-type"),
+        ("response-content-language", "content-language"),
+        ("response-expires", "expires"),
+        ("response-cache-control", "cache-control"),
+        ("response-content-disposition", "content-disposition"),
+        ("response-content-encoding", "content-encoding"),
+    ] {
+        if let Some(v) = common::query_param(&req.uri, q) {
+            set(h, name, &v);
+        }
+    }
+    set(h, "accept-ranges", "bytes");
+    sse::describe(&meta.sealing, h);
+    if meta.parts.len() > 1 {
+        set(h, "x-amz-mp-parts-count", &meta.parts.len().to_string());
+    }
+    let (start, end) = range.unwrap_or((0, meta.size.saturating_sub(1)));
+    let len = if meta.size == 0 { 0 } else { end - start + 1 };
+    set(h, "content-length", &len.to_string());
+    if range.is_some() {
+        set(
+            h,
+            "content-range",
+            &format!("bytes {start}-{end}/{}", meta.size),
+        );
+    }
+    let checksum_mode = req
+        .header("x-amz-checksum-mode")
+        .is_some_and(|v| v.eq_ignore_ascii_case("ENABLED"));
+    if checksum_mode && let Some(c) = &meta.checksum {
+        let whole = range.is_none() || (part_range.is_some() && meta.parts.len() == 1);
+        if whole && let Some(alg) = ChecksumAlgorithm::from_name(&c.algorithm) {
+            set(h, alg.header_name(), &c.value);
+            set(h, "x-amz-checksum-type", &c.kind);
+        } else if let (Some(n), Some(alg)) =
+            (part_number, ChecksumAlgorithm::from_name(&c.algorithm))
+            && c.kind == "COMPOSITE"
+            && let Some(v) = &meta.parts[n as usize - 1].checksum
+        {
+            set(h, alg.header_name(), v);
+            set(h, "x-amz-checksum-type", "COMPOSITE");
+        }
+    }
+    if head || len == 0 {
+        return Ok(resp);
+    }
+    let (first, rest) = object_io::read_plain(
+        req.gw.store.clone(),
+        bucket.to_owned(),
+        &meta,
+        object_key,
+        start,
+        end,
+    )
+    .await?;
+    let stream = futures::stream::iter(first.map(Ok))
+        .chain(tokio_stream_from(rest))
+        .map(|r: Result<Bytes, S3Error>| {
+            r.map(hyper::body::Frame::data)
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        });
+    *resp.body_mut() = BodyExt::boxed(http_body_util::StreamBody::new(stream));
+    Ok(resp)
+}
+
+fn tokio_stream_from(
+    mut rest: object_io::PlainStream,
+) -> impl futures::Stream<Item = Result<Bytes, S3Error>> {
+    futures::stream::poll_fn(move |cx| rest.0.poll_recv(cx))
+}

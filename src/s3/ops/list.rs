@@ -1,0 +1,229 @@
+//! ListObjects (V1) and ListObjectsV2.
+//!
+//! Both walk the store's sorted key stream once from the cursor, folding keys under a
+//! delimiter into common prefixes, so a page costs what it returns (plus the keys folded away).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::{Response, StatusCode};
+
+use super::common;
+use crate::meta::ObjectMeta;
+use crate::s3::Req;
+use crate::s3::error::S3Error;
+use crate::s3::object_io::store_error;
+use crate::s3::xml::{self, ObjectEntry, Owner};
+use crate::server::Body;
+
+/// One page of a listing.
+struct Page {
+    contents: Vec<(String, ObjectMeta)>,
+    prefixes: Vec<String>,
+    truncated: bool,
+    /// The last key or common prefix returned: where the next page starts after.
+    last: Option<String>,
+}
+
+async fn walk(
+    req: &Req,
+    bucket: &str,
+    prefix: &str,
+    delimiter: Option<&str>,
+    start_after: &str,
+    max_keys: usize,
+) -> Result<Page, S3Error> {
+    let mut page = Page {
+        contents: Vec::new(),
+        prefixes: Vec::new(),
+        truncated: false,
+        last: None,
+    };
+    let mut cursor = start_after.to_owned();
+    // The cursor may sit inside a common prefix returned on the previous page; skip past it.
+    let delimiter = delimiter.filter(|d| !d.is_empty());
+    let mut current_prefix: Option<String> = delimiter.and_then(|d| {
+        let rest = cursor.strip_prefix(prefix)?;
+        let i = rest.find(d)?;
+        let cp = format!("{prefix}{}", &rest[..i + d.len()]);
+        (cp == cursor).then_some(cp)
+    });
+    if cursor.as_str() < prefix {
+        cursor.clear();
+    }
+    loop {
+        let (batch, more) = req
+            .gw
+            .store
+            .list_objects(bucket, prefix, &cursor, 1000)
+            .await
+            .map_err(store_error)?;
+        let batch_empty = batch.is_empty();
+        for (key, meta) in batch {
+            cursor.clone_from(&key);
+            let folded = delimiter.and_then(|d| {
+                let rest = &key[prefix.len()..];
+                rest.find(d)
+                    .map(|i| format!("{prefix}{}", &rest[..i + d.len()]))
+            });
+            if let Some(cp) = folded {
+                if current_prefix.as_deref() == Some(cp.as_str()) {
+                    continue;
+                }
+                if page.contents.len() + page.prefixes.len() >= max_keys {
+                    page.truncated = true;
+                    return Ok(page);
+                }
+                current_prefix = Some(cp.clone());
+                page.last = Some(cp.clone());
+                page.prefixes.push(cp);
+            } else {
+                if page.contents.len() + page.prefixes.len() >= max_keys {
+                    page.truncated = true;
+                    return Ok(page);
+                }
+                page.last = Some(key.clone());
+                page.contents.push((key, meta));
+            }
+        }
+        if !more || batch_empty {
+            return Ok(page);
+        }
+    }
+}
+
+fn entry(key: &str, meta: &ObjectMeta, owner: Option<Owner>, url: bool) -> ObjectEntry {
+    ObjectEntry {
+        key: encode(key, url),
+        last_modified_ms: meta.last_modified_ms,
+        etag: meta.etag.clone(),
+        size: meta.size,
+        owner,
+        checksum_algorithm: meta.checksum.as_ref().map(|c| c.algorithm.clone()),
+        checksum_type: meta.checksum.as_ref().map(|c| c.kind.clone()),
+    }
+}
+
+fn encode(s: &str, url: bool) -> String {
+    if url {
+        xml::url_encode_key(s)
+    } else {
+        s.to_owned()
+    }
+}
+
+fn owner(req: &Req) -> Owner {
+    Owner {
+        id: req.gw.cfg.account_id.clone(),
+        display_name: Some("sealgate".into()),
+    }
+}
+
+pub struct ListParams {
+    pub prefix: Option<String>,
+    pub delimiter: Option<String>,
+    pub max_keys: Option<u32>,
+    pub encoding_type_url: bool,
+    /// V1 `marker`, V2 `start-after`.
+    pub start_after: Option<String>,
+    pub continuation_token: Option<String>,
+    pub fetch_owner: bool,
+}
+
+pub async fn handle_list_objects_v2(
+    mut req: Req,
+    bucket: &str,
+    p: ListParams,
+) -> Result<Response<Body>, S3Error> {
+    req.no_body().await?;
+    req.bucket(bucket).await?;
+    let url = p.encoding_type_url;
+    let prefix = p.prefix.clone().unwrap_or_default();
+    let max_keys = p.max_keys.unwrap_or(1000).min(1000);
+    let cursor = match &p.continuation_token {
+        Some(t) => URL_SAFE_NO_PAD
+            .decode(t)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| {
+                S3Error::invalid_argument_named(
+                    "The continuation token provided is incorrect",
+                    "continuation-token",
+                    t.as_str(),
+                )
+            })?,
+        None => p.start_after.clone().unwrap_or_default(),
+    };
+    let page = walk(
+        &req,
+        bucket,
+        &prefix,
+        p.delimiter.as_deref(),
+        &cursor,
+        max_keys as usize,
+    )
+    .await?;
+    let owner = p.fetch_owner.then(|| owner(&req));
+    let result = xml::ListObjectsV2Result {
+        name: bucket.to_owned(),
+        prefix: encode(&prefix, url),
+        continuation_token: p.continuation_token.clone(),
+        next_continuation_token: page
+            .truncated
+            .then(|| page.last.as_ref().map(|l| URL_SAFE_NO_PAD.encode(l)))
+            .flatten(),
+        start_after: p.start_after.as_deref().map(|s| encode(s, url)),
+        max_keys,
+        delimiter: p.delimiter.as_deref().map(|d| encode(d, url)),
+        is_truncated: page.truncated,
+        encoding_type_url: url,
+        contents: page
+            .contents
+            .iter()
+            .map(|(k, m)| entry(k, m, owner.clone(), url))
+            .collect(),
+        common_prefixes: page.prefixes.iter().map(|c| encode(c, url)).collect(),
+    };
+    Ok(common::xml(StatusCode::OK, result.to_xml()))
+}
+
+pub async fn handle_list_objects_v1(
+    mut req: Req,
+    bucket: &str,
+    p: ListParams,
+) -> Result<Response<Body>, S3Error> {
+    req.no_body().await?;
+    req.bucket(bucket).await?;
+    let url = p.encoding_type_url;
+    let prefix = p.prefix.clone().unwrap_or_default();
+    let max_keys = p.max_keys.unwrap_or(1000).min(1000);
+    let marker = p.start_after.clone().unwrap_or_default();
+    let page = walk(
+        &req,
+        bucket,
+        &prefix,
+        p.delimiter.as_deref(),
+        &marker,
+        max_keys as usize,
+    )
+    .await?;
+    let owner = Some(owner(&req));
+    let result = xml::ListObjectsV1Result {
+        name: bucket.to_owned(),
+        prefix: encode(&prefix, url),
+        marker: encode(&marker, url),
+        next_marker: (page.truncated && p.delimiter.is_some())
+            .then(|| page.last.as_deref().map(|l| encode(l, url)))
+            .flatten(),
+        max_keys,
+        delimiter: p.delimiter.as_deref().map(|d| encode(d, url)),
+        is_truncated: page.truncated,
+        encoding_type_url: url,
+        contents: page
+            .contents
+            .iter()
+            .map(|(k, m)| entry(k, m, owner.clone(), url))
+            .collect(),
+        common_prefixes: page.prefixes.iter().map(|c| encode(c, url)).collect(),
+    };
+    Ok(common::xml(StatusCode::OK, result.to_xml()))
+}

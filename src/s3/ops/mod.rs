@@ -1,0 +1,174 @@
+//! S3 operations, one file per family. `dispatch` is the only place an [`Endpoint`] turns into
+//! a handler call.
+
+pub mod bucket;
+pub mod common;
+pub mod copy;
+pub mod delete;
+pub mod encryption;
+pub mod get;
+pub mod list;
+pub mod multipart;
+pub mod put;
+
+use http::Response;
+
+use crate::s3::Req;
+use crate::s3::error::S3Error;
+use crate::s3::router::Endpoint;
+use crate::server::Body;
+
+pub async fn dispatch(req: Req, endpoint: Endpoint) -> Result<Response<Body>, S3Error> {
+    use Endpoint::*;
+    match endpoint {
+        ListBuckets { .. } => bucket::handle_list_buckets(req).await,
+        CreateBucket { bucket } => bucket::handle_create_bucket(req, &bucket).await,
+        HeadBucket { bucket } => bucket::handle_head_bucket(req, &bucket).await,
+        DeleteBucket { bucket } => bucket::handle_delete_bucket(req, &bucket).await,
+        GetBucketLocation { bucket } => bucket::handle_get_bucket_location(req, &bucket).await,
+        GetBucketEncryption { bucket } => {
+            encryption::handle_get_bucket_encryption(req, &bucket).await
+        }
+        PutBucketEncryption { bucket } => {
+            encryption::handle_put_bucket_encryption(req, &bucket).await
+        }
+        DeleteBucketEncryption { bucket } => {
+            encryption::handle_delete_bucket_encryption(req, &bucket).await
+        }
+        ListObjects {
+            bucket,
+            prefix,
+            delimiter,
+            marker,
+            max_keys,
+            encoding_type_url,
+        } => {
+            let p = list::ListParams {
+                prefix,
+                delimiter,
+                max_keys,
+                encoding_type_url,
+                start_after: marker,
+                continuation_token: None,
+                fetch_owner: true,
+            };
+            list::handle_list_objects_v1(req, &bucket, p).await
+        }
+        ListObjectsV2 {
+            bucket,
+            prefix,
+            delimiter,
+            max_keys,
+            continuation_token,
+            start_after,
+            encoding_type_url,
+            fetch_owner,
+        } => {
+            let p = list::ListParams {
+                prefix,
+                delimiter,
+                max_keys,
+                encoding_type_url,
+                start_after,
+                continuation_token,
+                fetch_owner,
+            };
+            list::handle_list_objects_v2(req, &bucket, p).await
+        }
+        ListMultipartUploads { bucket, prefix, .. } => {
+            multipart::handle_list_multipart_uploads(req, &bucket, prefix).await
+        }
+        DeleteObjects { bucket } => delete::handle_delete_objects(req, &bucket).await,
+        PutObject { bucket, key } => put::handle_put_object(req, &bucket, &key).await,
+        CopyObject {
+            bucket,
+            key,
+            source,
+        } => copy::handle_copy_object(req, &bucket, &key, &source).await,
+        GetObject {
+            bucket,
+            key,
+            part_number,
+            version_id,
+            ..
+        } => {
+            no_versions(version_id.as_deref())?;
+            get::handle_get_object(req, &bucket, &key, part_number, false).await
+        }
+        HeadObject {
+            bucket,
+            key,
+            part_number,
+            version_id,
+            ..
+        } => {
+            no_versions(version_id.as_deref())?;
+            get::handle_get_object(req, &bucket, &key, part_number, true).await
+        }
+        DeleteObject {
+            bucket,
+            key,
+            version_id,
+        } => {
+            no_versions(version_id.as_deref())?;
+            delete::handle_delete_object(req, &bucket, &key).await
+        }
+        CreateMultipartUpload { bucket, key } => {
+            multipart::handle_create_multipart_upload(req, &bucket, &key).await
+        }
+        UploadPart {
+            bucket,
+            key,
+            part_number,
+            upload_id,
+        } => multipart::handle_upload_part(req, &bucket, &key, &upload_id, part_number).await,
+        UploadPartCopy {
+            bucket,
+            key,
+            part_number,
+            upload_id,
+            source,
+        } => {
+            multipart::handle_upload_part_copy(req, &bucket, &key, &upload_id, part_number, &source)
+                .await
+        }
+        CompleteMultipartUpload {
+            bucket,
+            key,
+            upload_id,
+        } => multipart::handle_complete_multipart_upload(req, &bucket, &key, &upload_id).await,
+        AbortMultipartUpload {
+            bucket,
+            key,
+            upload_id,
+        } => multipart::handle_abort_multipart_upload(req, &bucket, &key, &upload_id).await,
+        ListParts {
+            bucket,
+            key,
+            upload_id,
+            max_parts,
+            part_number_marker,
+        } => {
+            multipart::handle_list_parts(
+                req,
+                &bucket,
+                &key,
+                &upload_id,
+                max_parts,
+                part_number_marker,
+            )
+            .await
+        }
+        e @ Unsupported { .. } => Err(e.not_implemented()),
+    }
+}
+
+/// Buckets are unversioned: only the `null` version exists.
+fn no_versions(version_id: Option<&str>) -> Result<(), S3Error> {
+    match version_id {
+        None | Some("null") => Ok(()),
+        Some(_) => Err(S3Error::NotImplemented(
+            "Versioning is not supported: versionId can only be null".into(),
+        )),
+    }
+}

@@ -1,0 +1,1578 @@
+//! S3 request and response bodies.
+//!
+//! Responses are written by a small string builder rather than quick-xml's serde serializer,
+//! because object keys must round-trip byte for byte: a key holding `\r` is only preserved if it
+//! is written as the character reference `&#13;` (XML parsers turn a raw `\r` into `\n`), and
+//! quick-xml's escaping leaves `\r` raw. [`escape_text`] is the one escaping rule for every
+//! response body, including error documents. Roots carry the S3 namespace [`S3_NS`];
+//! timestamps are ISO 8601 with milliseconds (`2026-11-28T13:31:39.000Z`); ETags are given
+//! unquoted by handlers (as the store keeps them) and written quoted (`&quot;…&quot;`).
+//!
+//! Requests are read with quick-xml's serde deserializer, which keeps whitespace and resolves
+//! character references inside keys. The root element name is checked separately (serde
+//! ignores it), the namespace is optional (botocore sends it, some clients don't), unknown
+//! elements are ignored, and anything malformed is [`S3Error::MalformedXML`], as S3 answers.
+//!
+//! List handlers apply `encoding-type=url` themselves with [`url_encode_key`]; the list result
+//! types here write the strings they are given and only echo `<EncodingType>url</EncodingType>`.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use quick_xml::events::Event;
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use super::error::S3Error;
+
+/// The S3 XML namespace put on every response root.
+pub const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+
+/// The most objects one DeleteObjects request may name.
+pub const MAX_DELETE_OBJECTS: usize = 1000;
+
+/// Checksum algorithms S3 names in `Checksum<ALG>` elements.
+pub const CHECKSUM_ALGORITHMS: [&str; 5] = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"];
+
+// ------------------------------------------------------------------------------------------
+// Encoding helpers
+// ------------------------------------------------------------------------------------------
+
+/// Escapes text for XML element content so that every UTF-8 key reads back unchanged:
+/// the five predefined entities, `\r`, `\n` and `\t` as character references, and the other
+/// C0 controls as `&#xN;` (what S3 does; such keys are only portable with `encoding-type=url`).
+pub fn escape_text(s: &str) -> Cow<'_, str> {
+    let needs = |c: char| matches!(c, '&' | '<' | '>' | '"' | '\'') || (c as u32) < 0x20;
+    if !s.chars().any(needs) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\r' => out.push_str("&#13;"),
+            '\n' => out.push_str("&#10;"),
+            '\t' => out.push_str("&#9;"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "&#x{:X};", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Everything but RFC 3986 unreserved characters and `/` is percent-encoded; S3 leaves `/`
+/// readable in url-encoded keys and clients decode with (plus-aware) URL decoding, so a literal
+/// `+` must become `%2B` and a space `%20`.
+const KEY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// `encoding-type=url` encoding of a key, prefix, delimiter, marker or start-after value.
+pub fn url_encode_key(key: &str) -> String {
+    utf8_percent_encode(key, KEY_ENCODE).to_string()
+}
+
+/// Formats milliseconds since the Unix epoch as S3 does in XML: `2026-11-28T13:31:39.000Z`.
+/// Values outside `time`'s range are clamped to the epoch (they cannot come from a real clock).
+pub fn format_timestamp_ms(ms: i64) -> String {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let fmt =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    t.format(&fmt)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".to_owned())
+}
+
+/// `"etag"` with exactly one pair of quotes, whether or not the caller already quoted it.
+fn quoted_etag(etag: &str) -> String {
+    format!("\"{}\"", unquote_etag(etag))
+}
+
+/// The ETag without surrounding quotes (clients send both forms in CompleteMultipartUpload).
+pub fn unquote_etag(etag: &str) -> &str {
+    let t = etag.trim();
+    t.strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(t)
+}
+
+/// Builds one response document; element names are trusted constants, text is escaped.
+struct Doc {
+    out: String,
+}
+
+impl Doc {
+    fn new(root: &str) -> Self {
+        let mut out = String::with_capacity(512);
+        let _ = write!(
+            out,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root} xmlns=\"{S3_NS}\">"
+        );
+        Doc { out }
+    }
+    fn open(&mut self, name: &str) {
+        let _ = write!(self.out, "<{name}>");
+    }
+    fn close(&mut self, name: &str) {
+        let _ = write!(self.out, "</{name}>");
+    }
+    fn elem(&mut self, name: &str, text: &str) {
+        let _ = write!(self.out, "<{name}>{}</{name}>", escape_text(text));
+    }
+    fn opt(&mut self, name: &str, text: Option<&str>) {
+        if let Some(t) = text {
+            self.elem(name, t);
+        }
+    }
+    fn num(&mut self, name: &str, n: impl std::fmt::Display) {
+        let _ = write!(self.out, "<{name}>{n}</{name}>");
+    }
+    fn boolean(&mut self, name: &str, b: bool) {
+        self.elem(name, if b { "true" } else { "false" });
+    }
+    fn time(&mut self, name: &str, ms: i64) {
+        self.elem(name, &format_timestamp_ms(ms));
+    }
+    fn etag(&mut self, etag: &str) {
+        self.elem("ETag", &quoted_etag(etag));
+    }
+    fn owner(&mut self, tag: &str, owner: &Owner) {
+        self.open(tag);
+        self.elem("ID", &owner.id);
+        self.opt("DisplayName", owner.display_name.as_deref());
+        self.close(tag);
+    }
+    fn checksum(&mut self, c: &XmlChecksum) {
+        // Only the five known names: the element name is built from the algorithm.
+        if CHECKSUM_ALGORITHMS.contains(&c.algorithm.as_str()) {
+            self.elem(&format!("Checksum{}", c.algorithm), &c.value);
+        }
+    }
+    fn common_prefixes(&mut self, prefixes: &[String]) {
+        for p in prefixes {
+            self.open("CommonPrefixes");
+            self.elem("Prefix", p);
+            self.close("CommonPrefixes");
+        }
+    }
+    fn finish(mut self, root: &str) -> String {
+        self.close(root);
+        self.out
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Response bodies
+// ------------------------------------------------------------------------------------------
+
+/// `<Owner>` / `<Initiator>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub id: String,
+    pub display_name: Option<String>,
+}
+
+/// A flexible checksum in a response: `algorithm` is one of [`CHECKSUM_ALGORITHMS`], `value`
+/// base64 (with `-N` for composite), `kind` `FULL_OBJECT`/`COMPOSITE` where the element exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XmlChecksum {
+    pub algorithm: String,
+    pub value: String,
+    pub kind: Option<String>,
+}
+
+/// One `<Bucket>` of ListBuckets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketEntry {
+    pub name: String,
+    pub creation_date_ms: i64,
+    /// `<BucketRegion>` (sent by AWS since 2024).
+    pub region: Option<String>,
+}
+
+/// ListBuckets response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListAllMyBucketsResult {
+    pub owner: Owner,
+    pub buckets: Vec<BucketEntry>,
+    pub continuation_token: Option<String>,
+    pub prefix: Option<String>,
+}
+
+impl ListAllMyBucketsResult {
+    pub fn to_xml(&self) -> String {
+        let root = "ListAllMyBucketsResult";
+        let mut d = Doc::new(root);
+        d.owner("Owner", &self.owner);
+        d.open("Buckets");
+        for b in &self.buckets {
+            d.open("Bucket");
+            d.elem("Name", &b.name);
+            d.time("CreationDate", b.creation_date_ms);
+            d.opt("BucketRegion", b.region.as_deref());
+            d.close("Bucket");
+        }
+        d.close("Buckets");
+        d.opt("ContinuationToken", self.continuation_token.as_deref());
+        d.opt("Prefix", self.prefix.as_deref());
+        d.finish(root)
+    }
+}
+
+/// GetBucketLocation response. S3 answers an empty constraint for `us-east-1`.
+pub fn location_constraint_xml(region: &str) -> String {
+    let root = "LocationConstraint";
+    if region.is_empty() || region == "us-east-1" {
+        return format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root} xmlns=\"{S3_NS}\"/>");
+    }
+    let mut d = Doc::new(root);
+    d.out.push_str(&escape_text(region));
+    d.finish(root)
+}
+
+/// One `<Contents>` of a listing. `key` already url-encoded when the listing asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectEntry {
+    pub key: String,
+    pub last_modified_ms: i64,
+    /// Unquoted.
+    pub etag: String,
+    pub size: u64,
+    /// Only when the listing asked for owners (V2 `fetch-owner`; V1 always).
+    pub owner: Option<Owner>,
+    pub checksum_algorithm: Option<String>,
+    pub checksum_type: Option<String>,
+}
+
+fn write_contents(d: &mut Doc, entries: &[ObjectEntry]) {
+    for o in entries {
+        d.open("Contents");
+        d.elem("Key", &o.key);
+        d.time("LastModified", o.last_modified_ms);
+        d.etag(&o.etag);
+        d.opt("ChecksumAlgorithm", o.checksum_algorithm.as_deref());
+        d.opt("ChecksumType", o.checksum_type.as_deref());
+        d.num("Size", o.size);
+        if let Some(owner) = &o.owner {
+            d.owner("Owner", owner);
+        }
+        d.elem("StorageClass", "STANDARD");
+        d.close("Contents");
+    }
+}
+
+/// ListObjects (V1) response. All strings are written as given (url-encode before).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListObjectsV1Result {
+    pub name: String,
+    pub prefix: String,
+    pub marker: String,
+    /// Only when truncated and a delimiter was given (S3's rule).
+    pub next_marker: Option<String>,
+    pub max_keys: u32,
+    pub delimiter: Option<String>,
+    pub is_truncated: bool,
+    /// Echo `<EncodingType>url</EncodingType>`.
+    pub encoding_type_url: bool,
+    pub contents: Vec<ObjectEntry>,
+    pub common_prefixes: Vec<String>,
+}
+
+impl ListObjectsV1Result {
+    pub fn to_xml(&self) -> String {
+        let root = "ListBucketResult";
+        let mut d = Doc::new(root);
+        d.elem("Name", &self.name);
+        d.elem("Prefix", &self.prefix);
+        d.elem("Marker", &self.marker);
+        d.opt("NextMarker", self.next_marker.as_deref());
+        d.num("MaxKeys", self.max_keys);
+        d.opt("Delimiter", self.delimiter.as_deref());
+        d.boolean("IsTruncated", self.is_truncated);
+        if self.encoding_type_url {
+            d.elem("EncodingType", "url");
+        }
+        write_contents(&mut d, &self.contents);
+        d.common_prefixes(&self.common_prefixes);
+        d.finish(root)
+    }
+}
+
+/// ListObjectsV2 response. `KeyCount` is computed (contents + common prefixes).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListObjectsV2Result {
+    pub name: String,
+    pub prefix: String,
+    pub continuation_token: Option<String>,
+    pub next_continuation_token: Option<String>,
+    pub start_after: Option<String>,
+    pub max_keys: u32,
+    pub delimiter: Option<String>,
+    pub is_truncated: bool,
+    pub encoding_type_url: bool,
+    pub contents: Vec<ObjectEntry>,
+    pub common_prefixes: Vec<String>,
+}
+
+impl ListObjectsV2Result {
+    pub fn to_xml(&self) -> String {
+        let root = "ListBucketResult";
+        let mut d = Doc::new(root);
+        d.elem("Name", &self.name);
+        d.elem("Prefix", &self.prefix);
+        d.opt("ContinuationToken", self.continuation_token.as_deref());
+        d.opt(
+            "NextContinuationToken",
+            self.next_continuation_token.as_deref(),
+        );
+        d.opt("StartAfter", self.start_after.as_deref());
+        d.num("KeyCount", self.contents.len() + self.common_prefixes.len());
+        d.num("MaxKeys", self.max_keys);
+        d.opt("Delimiter", self.delimiter.as_deref());
+        d.boolean("IsTruncated", self.is_truncated);
+        if self.encoding_type_url {
+            d.elem("EncodingType", "url");
+        }
+        write_contents(&mut d, &self.contents);
+        d.common_prefixes(&self.common_prefixes);
+        d.finish(root)
+    }
+}
+
+/// CopyObject / UploadPartCopy result body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyResult {
+    /// Unquoted.
+    pub etag: String,
+    pub last_modified_ms: i64,
+    pub checksum: Option<XmlChecksum>,
+}
+
+impl CopyResult {
+    fn write(&self, root: &str) -> String {
+        let mut d = Doc::new(root);
+        d.etag(&self.etag);
+        d.time("LastModified", self.last_modified_ms);
+        if let Some(c) = &self.checksum {
+            d.checksum(c);
+            d.opt("ChecksumType", c.kind.as_deref());
+        }
+        d.finish(root)
+    }
+
+    /// `<CopyObjectResult>`.
+    pub fn to_copy_object_xml(&self) -> String {
+        self.write("CopyObjectResult")
+    }
+
+    /// `<CopyPartResult>`.
+    pub fn to_copy_part_xml(&self) -> String {
+        self.write("CopyPartResult")
+    }
+}
+
+/// CreateMultipartUpload response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitiateMultipartUploadResult {
+    pub bucket: String,
+    pub key: String,
+    pub upload_id: String,
+}
+
+impl InitiateMultipartUploadResult {
+    pub fn to_xml(&self) -> String {
+        let root = "InitiateMultipartUploadResult";
+        let mut d = Doc::new(root);
+        d.elem("Bucket", &self.bucket);
+        d.elem("Key", &self.key);
+        d.elem("UploadId", &self.upload_id);
+        d.finish(root)
+    }
+}
+
+/// CompleteMultipartUpload response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompleteMultipartUploadResult {
+    /// URL of the object, e.g. `https://host/bucket/key`.
+    pub location: String,
+    pub bucket: String,
+    pub key: String,
+    /// Unquoted (`hex-N`).
+    pub etag: String,
+    pub checksum: Option<XmlChecksum>,
+}
+
+impl CompleteMultipartUploadResult {
+    pub fn to_xml(&self) -> String {
+        let root = "CompleteMultipartUploadResult";
+        let mut d = Doc::new(root);
+        d.elem("Location", &self.location);
+        d.elem("Bucket", &self.bucket);
+        d.elem("Key", &self.key);
+        d.etag(&self.etag);
+        if let Some(c) = &self.checksum {
+            d.checksum(c);
+            d.opt("ChecksumType", c.kind.as_deref());
+        }
+        d.finish(root)
+    }
+}
+
+/// One `<Part>` of ListParts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartEntry {
+    pub part_number: u32,
+    pub last_modified_ms: i64,
+    /// Unquoted.
+    pub etag: String,
+    pub size: u64,
+    /// The part checksum (`kind` is ignored here).
+    pub checksum: Option<XmlChecksum>,
+}
+
+/// ListParts response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPartsResult {
+    pub bucket: String,
+    pub key: String,
+    pub upload_id: String,
+    pub part_number_marker: u32,
+    /// Set when truncated: the last part number returned.
+    pub next_part_number_marker: Option<u32>,
+    pub max_parts: u32,
+    pub is_truncated: bool,
+    /// Written as both `<Initiator>` and `<Owner>`.
+    pub owner: Option<Owner>,
+    pub checksum_algorithm: Option<String>,
+    pub checksum_type: Option<String>,
+    pub parts: Vec<PartEntry>,
+}
+
+impl ListPartsResult {
+    pub fn to_xml(&self) -> String {
+        let root = "ListPartsResult";
+        let mut d = Doc::new(root);
+        d.elem("Bucket", &self.bucket);
+        d.elem("Key", &self.key);
+        d.elem("UploadId", &self.upload_id);
+        d.num("PartNumberMarker", self.part_number_marker);
+        if let Some(n) = self.next_part_number_marker {
+            d.num("NextPartNumberMarker", n);
+        }
+        d.num("MaxParts", self.max_parts);
+        d.boolean("IsTruncated", self.is_truncated);
+        if let Some(o) = &self.owner {
+            d.owner("Initiator", o);
+            d.owner("Owner", o);
+        }
+        d.elem("StorageClass", "STANDARD");
+        d.opt("ChecksumAlgorithm", self.checksum_algorithm.as_deref());
+        d.opt("ChecksumType", self.checksum_type.as_deref());
+        for p in &self.parts {
+            d.open("Part");
+            d.num("PartNumber", p.part_number);
+            d.time("LastModified", p.last_modified_ms);
+            d.etag(&p.etag);
+            d.num("Size", p.size);
+            if let Some(c) = &p.checksum {
+                d.checksum(c);
+            }
+            d.close("Part");
+        }
+        d.finish(root)
+    }
+}
+
+/// One `<Upload>` of ListMultipartUploads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadEntry {
+    /// Already url-encoded when asked for.
+    pub key: String,
+    pub upload_id: String,
+    pub initiated_ms: i64,
+    /// Written as both `<Initiator>` and `<Owner>`.
+    pub owner: Option<Owner>,
+    pub checksum_algorithm: Option<String>,
+    pub checksum_type: Option<String>,
+}
+
+/// ListMultipartUploads response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListMultipartUploadsResult {
+    pub bucket: String,
+    pub key_marker: String,
+    pub upload_id_marker: String,
+    pub next_key_marker: Option<String>,
+    pub next_upload_id_marker: Option<String>,
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    pub max_uploads: u32,
+    pub is_truncated: bool,
+    pub encoding_type_url: bool,
+    pub uploads: Vec<UploadEntry>,
+    pub common_prefixes: Vec<String>,
+}
+
+impl ListMultipartUploadsResult {
+    pub fn to_xml(&self) -> String {
+        let root = "ListMultipartUploadsResult";
+        let mut d = Doc::new(root);
+        d.elem("Bucket", &self.bucket);
+        d.elem("KeyMarker", &self.key_marker);
+        d.elem("UploadIdMarker", &self.upload_id_marker);
+        d.opt("NextKeyMarker", self.next_key_marker.as_deref());
+        d.opt("NextUploadIdMarker", self.next_upload_id_marker.as_deref());
+        d.elem("Prefix", &self.prefix);
+        d.opt("Delimiter", self.delimiter.as_deref());
+        d.num("MaxUploads", self.max_uploads);
+        d.boolean("IsTruncated", self.is_truncated);
+        if self.encoding_type_url {
+            d.elem("EncodingType", "url");
+        }
+        for u in &self.uploads {
+            d.open("Upload");
+            d.elem("Key", &u.key);
+            d.elem("UploadId", &u.upload_id);
+            if let Some(o) = &u.owner {
+                d.owner("Initiator", o);
+                d.owner("Owner", o);
+            }
+            d.elem("StorageClass", "STANDARD");
+            d.time("Initiated", u.initiated_ms);
+            d.opt("ChecksumAlgorithm", u.checksum_algorithm.as_deref());
+            d.opt("ChecksumType", u.checksum_type.as_deref());
+            d.close("Upload");
+        }
+        d.common_prefixes(&self.common_prefixes);
+        d.finish(root)
+    }
+}
+
+/// A successfully deleted key in DeleteObjects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedEntry {
+    pub key: String,
+    pub version_id: Option<String>,
+}
+
+/// A key DeleteObjects failed to delete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteErrorEntry {
+    pub key: String,
+    pub version_id: Option<String>,
+    pub code: String,
+    pub message: String,
+}
+
+impl DeleteErrorEntry {
+    /// The per-key error entry for `err`.
+    pub fn from_error(key: &str, version_id: Option<&str>, err: &S3Error) -> Self {
+        DeleteErrorEntry {
+            key: key.to_owned(),
+            version_id: version_id.map(str::to_owned),
+            code: err.code().to_owned(),
+            message: err.message(),
+        }
+    }
+}
+
+/// DeleteObjects response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeleteResult {
+    pub deleted: Vec<DeletedEntry>,
+    pub errors: Vec<DeleteErrorEntry>,
+}
+
+impl DeleteResult {
+    /// In quiet mode S3 reports only the failures.
+    pub fn to_xml(&self, quiet: bool) -> String {
+        let root = "DeleteResult";
+        let mut d = Doc::new(root);
+        if !quiet {
+            for del in &self.deleted {
+                d.open("Deleted");
+                d.elem("Key", &del.key);
+                d.opt("VersionId", del.version_id.as_deref());
+                d.close("Deleted");
+            }
+        }
+        for e in &self.errors {
+            d.open("Error");
+            d.elem("Key", &e.key);
+            d.opt("VersionId", e.version_id.as_deref());
+            d.elem("Code", &e.code);
+            d.elem("Message", &e.message);
+            d.close("Error");
+        }
+        d.finish(root)
+    }
+}
+
+/// Default encryption algorithm of a bucket (`SSEAlgorithm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SseAlgorithm {
+    /// `AES256` (SSE-S3).
+    Aes256,
+    /// `aws:kms` (SSE-KMS).
+    AwsKms,
+    /// `aws:kms:dsse` (DSSE-KMS); parsed so the handler can answer it deliberately.
+    AwsKmsDsse,
+}
+
+impl SseAlgorithm {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SseAlgorithm::Aes256 => "AES256",
+            SseAlgorithm::AwsKms => "aws:kms",
+            SseAlgorithm::AwsKmsDsse => "aws:kms:dsse",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "AES256" => Some(SseAlgorithm::Aes256),
+            "aws:kms" => Some(SseAlgorithm::AwsKms),
+            "aws:kms:dsse" => Some(SseAlgorithm::AwsKmsDsse),
+            _ => None,
+        }
+    }
+}
+
+/// `<EncryptionType>` inside `<BlockedEncryptionTypes>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum BlockedEncryptionType {
+    /// `NONE`.
+    None,
+    /// `SSE-C`.
+    SseC,
+}
+
+impl BlockedEncryptionType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockedEncryptionType::None => "NONE",
+            BlockedEncryptionType::SseC => "SSE-C",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "NONE" => Some(BlockedEncryptionType::None),
+            "SSE-C" => Some(BlockedEncryptionType::SseC),
+            _ => None,
+        }
+    }
+}
+
+/// A bucket's default encryption: the single `<Rule>` of a
+/// `<ServerSideEncryptionConfiguration>`, used for both PutBucketEncryption (parsed by
+/// [`parse_sse_configuration`]) and GetBucketEncryption (written by `to_xml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseConfiguration {
+    pub algorithm: SseAlgorithm,
+    /// Only with `aws:kms` / `aws:kms:dsse`; echoed as given (id, ARN or alias).
+    pub kms_master_key_id: Option<String>,
+    pub bucket_key_enabled: bool,
+    /// Sorted, without duplicates; `<BlockedEncryptionTypes>` is written only when non-empty.
+    pub blocked_encryption_types: Vec<BlockedEncryptionType>,
+}
+
+impl SseConfiguration {
+    /// The SSE-S3 default every bucket has without configuration.
+    pub fn sse_s3_default() -> Self {
+        SseConfiguration {
+            algorithm: SseAlgorithm::Aes256,
+            kms_master_key_id: None,
+            bucket_key_enabled: false,
+            blocked_encryption_types: Vec::new(),
+        }
+    }
+
+    pub fn to_xml(&self) -> String {
+        let root = "ServerSideEncryptionConfiguration";
+        let mut d = Doc::new(root);
+        d.open("Rule");
+        d.open("ApplyServerSideEncryptionByDefault");
+        d.elem("SSEAlgorithm", self.algorithm.as_str());
+        d.opt("KMSMasterKeyID", self.kms_master_key_id.as_deref());
+        d.close("ApplyServerSideEncryptionByDefault");
+        d.boolean("BucketKeyEnabled", self.bucket_key_enabled);
+        if !self.blocked_encryption_types.is_empty() {
+            d.open("BlockedEncryptionTypes");
+            for t in &self.blocked_encryption_types {
+                d.elem("EncryptionType", t.as_str());
+            }
+            d.close("BlockedEncryptionTypes");
+        }
+        d.close("Rule");
+        d.finish(root)
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Request bodies
+// ------------------------------------------------------------------------------------------
+
+/// The body as text with its root element checked; anything else is MalformedXML.
+fn body_with_root<'a>(body: &'a [u8], expected_root: &str) -> Result<&'a str, S3Error> {
+    let text = std::str::from_utf8(body).map_err(|_| S3Error::MalformedXML)?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = quick_xml::Reader::from_str(text);
+    loop {
+        match reader.read_event().map_err(|_| S3Error::MalformedXML)? {
+            Event::Start(e) | Event::Empty(e) => {
+                return if e.local_name().as_ref() == expected_root.as_bytes() {
+                    Ok(text)
+                } else {
+                    Err(S3Error::MalformedXML)
+                };
+            }
+            Event::Eof => return Err(S3Error::MalformedXML),
+            _ => {}
+        }
+    }
+}
+
+fn from_xml<'de, T: Deserialize<'de>>(text: &'de str) -> Result<T, S3Error> {
+    quick_xml::de::from_str(text).map_err(|_| S3Error::MalformedXML)
+}
+
+fn parse_xml_bool(s: &str) -> Result<bool, S3Error> {
+    match s.trim() {
+        t if t.eq_ignore_ascii_case("true") => Ok(true),
+        t if t.eq_ignore_ascii_case("false") => Ok(false),
+        _ => Err(S3Error::MalformedXML),
+    }
+}
+
+/// One `<Part>` of a CompleteMultipartUpload request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletedPart {
+    pub part_number: u32,
+    /// Without surrounding quotes (clients send either form).
+    pub etag: String,
+    /// `Checksum<ALG>` elements by algorithm name (`CRC32`, …), base64 as sent.
+    pub checksums: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct CompleteXml {
+    #[serde(rename = "Part", default)]
+    parts: Vec<CompletePartXml>,
+}
+
+#[derive(Deserialize)]
+struct CompletePartXml {
+    #[serde(rename = "PartNumber")]
+    part_number: String,
+    #[serde(rename = "ETag")]
+    etag: String,
+    #[serde(rename = "ChecksumCRC32")]
+    crc32: Option<String>,
+    #[serde(rename = "ChecksumCRC32C")]
+    crc32c: Option<String>,
+    #[serde(rename = "ChecksumCRC64NVME")]
+    crc64nvme: Option<String>,
+    #[serde(rename = "ChecksumSHA1")]
+    sha1: Option<String>,
+    #[serde(rename = "ChecksumSHA256")]
+    sha256: Option<String>,
+}
+
+/// Parses a `<CompleteMultipartUpload>` body into its parts, in request order. Order,
+/// duplicates and part existence are the handler's checks (InvalidPartOrder / InvalidPart).
+/// No parts at all is MalformedXML, as S3 answers.
+pub fn parse_complete_multipart_upload(body: &[u8]) -> Result<Vec<CompletedPart>, S3Error> {
+    let text = body_with_root(body, "CompleteMultipartUpload")?;
+    let parsed: CompleteXml = from_xml(text)?;
+    if parsed.parts.is_empty() {
+        return Err(S3Error::MalformedXML);
+    }
+    parsed
+        .parts
+        .into_iter()
+        .map(|p| {
+            let part_number = p
+                .part_number
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| S3Error::MalformedXML)?;
+            let mut checksums = BTreeMap::new();
+            for (alg, v) in [
+                ("CRC32", p.crc32),
+                ("CRC32C", p.crc32c),
+                ("CRC64NVME", p.crc64nvme),
+                ("SHA1", p.sha1),
+                ("SHA256", p.sha256),
+            ] {
+                if let Some(v) = v {
+                    checksums.insert(alg.to_owned(), v.trim().to_owned());
+                }
+            }
+            Ok(CompletedPart {
+                part_number,
+                etag: unquote_etag(&p.etag).to_owned(),
+                checksums,
+            })
+        })
+        .collect()
+}
+
+/// One `<Object>` of a DeleteObjects request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectIdentifier {
+    /// Exactly as sent (whitespace and character references preserved).
+    pub key: String,
+    pub version_id: Option<String>,
+}
+
+/// A parsed DeleteObjects request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteRequest {
+    pub quiet: bool,
+    pub objects: Vec<ObjectIdentifier>,
+}
+
+#[derive(Deserialize)]
+struct DeleteXml {
+    #[serde(rename = "Quiet")]
+    quiet: Option<String>,
+    #[serde(rename = "Object", default)]
+    objects: Vec<DeleteObjectXml>,
+}
+
+#[derive(Deserialize)]
+struct DeleteObjectXml {
+    #[serde(rename = "Key")]
+    key: String,
+    #[serde(rename = "VersionId")]
+    version_id: Option<String>,
+}
+
+/// Parses a `<Delete>` body. Zero objects or more than [`MAX_DELETE_OBJECTS`] is MalformedXML,
+/// as S3 answers.
+pub fn parse_delete_objects(body: &[u8]) -> Result<DeleteRequest, S3Error> {
+    let text = body_with_root(body, "Delete")?;
+    let parsed: DeleteXml = from_xml(text)?;
+    if parsed.objects.is_empty() || parsed.objects.len() > MAX_DELETE_OBJECTS {
+        return Err(S3Error::MalformedXML);
+    }
+    let quiet = match parsed.quiet {
+        Some(q) => parse_xml_bool(&q)?,
+        None => false,
+    };
+    Ok(DeleteRequest {
+        quiet,
+        objects: parsed
+            .objects
+            .into_iter()
+            .map(|o| ObjectIdentifier {
+                key: o.key,
+                version_id: o.version_id.filter(|v| !v.is_empty()),
+            })
+            .collect(),
+    })
+}
+
+#[derive(Deserialize)]
+struct CreateBucketXml {
+    #[serde(rename = "LocationConstraint")]
+    location_constraint: Option<String>,
+}
+
+/// Parses a CreateBucket body and returns its `LocationConstraint`. An empty body (the usual
+/// us-east-1 request) and an empty constraint give `None`.
+pub fn parse_create_bucket_configuration(body: &[u8]) -> Result<Option<String>, S3Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let text = body_with_root(body, "CreateBucketConfiguration")?;
+    let parsed: CreateBucketXml = from_xml(text)?;
+    Ok(parsed
+        .location_constraint
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty()))
+}
+
+#[derive(Deserialize)]
+struct SseConfigXml {
+    #[serde(rename = "Rule", default)]
+    rules: Vec<SseRuleXml>,
+}
+
+#[derive(Deserialize)]
+struct SseRuleXml {
+    #[serde(rename = "ApplyServerSideEncryptionByDefault")]
+    default: Option<SseDefaultXml>,
+    #[serde(rename = "BucketKeyEnabled")]
+    bucket_key_enabled: Option<String>,
+    #[serde(rename = "BlockedEncryptionTypes")]
+    blocked: Option<BlockedXml>,
+}
+
+#[derive(Deserialize)]
+struct SseDefaultXml {
+    #[serde(rename = "SSEAlgorithm")]
+    algorithm: String,
+    #[serde(rename = "KMSMasterKeyID")]
+    kms_master_key_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct BlockedXml {
+    #[serde(rename = "EncryptionType", default)]
+    types: Vec<String>,
+}
+
+/// Parses and validates a PutBucketEncryption body (aws-semantics §1.10): exactly one `<Rule>`
+/// (else MalformedXML); an unknown `SSEAlgorithm` or `EncryptionType` is MalformedXML (schema
+/// enum); `KMSMasterKeyID` with `AES256` is InvalidArgument naming
+/// `ApplyServerSideEncryptionByDefault`. The KMS key itself is not checked here (AWS checks it
+/// at write time). A rule without `ApplyServerSideEncryptionByDefault` is refused as
+/// MalformedXML (AWS's answer is undocumented).
+pub fn parse_sse_configuration(body: &[u8]) -> Result<SseConfiguration, S3Error> {
+    let text = body_with_root(body, "ServerSideEncryptionConfiguration")?;
+    let parsed: SseConfigXml = from_xml(text)?;
+    let [rule]: [SseRuleXml; 1] = parsed.rules.try_into().map_err(|_| S3Error::MalformedXML)?;
+    let default = rule.default.ok_or(S3Error::MalformedXML)?;
+    let algorithm = SseAlgorithm::parse(default.algorithm.trim()).ok_or(S3Error::MalformedXML)?;
+    let kms_master_key_id = default
+        .kms_master_key_id
+        .map(|k| k.trim().to_owned())
+        .filter(|k| !k.is_empty());
+    if algorithm == SseAlgorithm::Aes256 && kms_master_key_id.is_some() {
+        return Err(S3Error::InvalidArgument {
+            msg: "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms \
+                  or aws:kms:dsse"
+                .to_owned(),
+            name: Some("ApplyServerSideEncryptionByDefault".to_owned()),
+            value: None,
+        });
+    }
+    let bucket_key_enabled = match rule.bucket_key_enabled {
+        Some(b) => parse_xml_bool(&b)?,
+        None => false,
+    };
+    let mut blocked = Vec::new();
+    for t in rule.blocked.map(|b| b.types).unwrap_or_default() {
+        blocked.push(BlockedEncryptionType::parse(t.trim()).ok_or(S3Error::MalformedXML)?);
+    }
+    blocked.sort();
+    blocked.dedup();
+    Ok(SseConfiguration {
+        algorithm,
+        kms_master_key_id,
+        bucket_key_enabled,
+        blocked_encryption_types: blocked,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+
+    fn ns(root: &str) -> String {
+        format!("{DECL}<{root} xmlns=\"{S3_NS}\">")
+    }
+
+    // 2026-11-28T13:31:39.000Z
+    const T: i64 = 1_795_872_699_000;
+
+    #[test]
+    fn timestamp_format() {
+        assert_eq!(format_timestamp_ms(T), "2026-11-28T13:31:39.000Z");
+        assert_eq!(format_timestamp_ms(T + 7), "2026-11-28T13:31:39.007Z");
+        assert_eq!(format_timestamp_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_timestamp_ms(i64::MAX), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn escaping_round_trips_through_a_parser() {
+        let key = " a&b<c>\"d'\r\n\te\u{1}✓ ";
+        let escaped = escape_text(key);
+        assert_eq!(
+            escaped,
+            " a&amp;b&lt;c&gt;&quot;d&apos;&#13;&#10;&#9;e&#x1;✓ "
+        );
+        // What a client's XML parser reads back is the original key.
+        let doc = format!("<Delete><Object><Key>{escaped}</Key></Object></Delete>");
+        let parsed = parse_delete_objects(doc.as_bytes()).unwrap();
+        assert_eq!(parsed.objects[0].key, key);
+        assert!(matches!(escape_text("plain/key"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn url_encoding_of_keys() {
+        assert_eq!(
+            url_encode_key("photos/2006/a b+c.jpg"),
+            "photos/2006/a%20b%2Bc.jpg"
+        );
+        assert_eq!(url_encode_key("ü~_-."), "%C3%BC~_-.");
+        assert_eq!(url_encode_key("a\r&=?%"), "a%0D%26%3D%3F%25");
+    }
+
+    #[test]
+    fn list_buckets_xml() {
+        let r = ListAllMyBucketsResult {
+            owner: Owner {
+                id: "000000000000".into(),
+                display_name: Some("root".into()),
+            },
+            buckets: vec![BucketEntry {
+                name: "b1".into(),
+                creation_date_ms: T,
+                region: Some("us-east-1".into()),
+            }],
+            continuation_token: None,
+            prefix: None,
+        };
+        assert_eq!(
+            r.to_xml(),
+            format!(
+                "{}<Owner><ID>000000000000</ID><DisplayName>root</DisplayName></Owner>\
+                 <Buckets><Bucket><Name>b1</Name><CreationDate>2026-11-28T13:31:39.000Z\
+                 </CreationDate><BucketRegion>us-east-1</BucketRegion></Bucket></Buckets>\
+                 </ListAllMyBucketsResult>",
+                ns("ListAllMyBucketsResult")
+            )
+        );
+    }
+
+    #[test]
+    fn location_xml() {
+        assert_eq!(
+            location_constraint_xml("us-east-1"),
+            format!("{DECL}<LocationConstraint xmlns=\"{S3_NS}\"/>")
+        );
+        assert_eq!(
+            location_constraint_xml("eu-west-1"),
+            format!("{}eu-west-1</LocationConstraint>", ns("LocationConstraint"))
+        );
+    }
+
+    fn entry(key: &str) -> ObjectEntry {
+        ObjectEntry {
+            key: key.into(),
+            last_modified_ms: T,
+            etag: "d41d8cd98f00b204e9800998ecf8427e".into(),
+            size: 0,
+            owner: None,
+            checksum_algorithm: Some("CRC64NVME".into()),
+            checksum_type: Some("FULL_OBJECT".into()),
+        }
+    }
+
+    #[test]
+    fn list_v1_xml() {
+        let r = ListObjectsV1Result {
+            name: "b".into(),
+            prefix: "p/".into(),
+            marker: String::new(),
+            next_marker: Some("p/a".into()),
+            max_keys: 1000,
+            delimiter: Some("/".into()),
+            is_truncated: true,
+            encoding_type_url: false,
+            contents: vec![ObjectEntry {
+                owner: Some(Owner {
+                    id: "o".into(),
+                    display_name: None,
+                }),
+                ..entry("p/a")
+            }],
+            common_prefixes: vec!["p/d/".into()],
+        };
+        assert_eq!(
+            r.to_xml(),
+            format!(
+                "{}<Name>b</Name><Prefix>p/</Prefix><Marker></Marker><NextMarker>p/a</NextMarker>\
+                 <MaxKeys>1000</MaxKeys><Delimiter>/</Delimiter><IsTruncated>true</IsTruncated>\
+                 <Contents><Key>p/a</Key><LastModified>2026-11-28T13:31:39.000Z</LastModified>\
+                 <ETag>&quot;d41d8cd98f00b204e9800998ecf8427e&quot;</ETag>\
+                 <ChecksumAlgorithm>CRC64NVME</ChecksumAlgorithm>\
+                 <ChecksumType>FULL_OBJECT</ChecksumType><Size>0</Size>\
+                 <Owner><ID>o</ID></Owner><StorageClass>STANDARD</StorageClass></Contents>\
+                 <CommonPrefixes><Prefix>p/d/</Prefix></CommonPrefixes></ListBucketResult>",
+                ns("ListBucketResult")
+            )
+        );
+    }
+
+    #[test]
+    fn list_v2_xml() {
+        let r = ListObjectsV2Result {
+            name: "b".into(),
+            prefix: String::new(),
+            continuation_token: Some("tok".into()),
+            next_continuation_token: Some("n&t".into()),
+            start_after: Some("a%20b".into()),
+            max_keys: 2,
+            delimiter: None,
+            is_truncated: true,
+            encoding_type_url: true,
+            contents: vec![ObjectEntry {
+                checksum_algorithm: None,
+                checksum_type: None,
+                ..entry("x%0D")
+            }],
+            common_prefixes: vec!["d/".into()],
+        };
+        assert_eq!(
+            r.to_xml(),
+            format!(
+                "{}<Name>b</Name><Prefix></Prefix><ContinuationToken>tok</ContinuationToken>\
+                 <NextContinuationToken>n&amp;t</NextContinuationToken>\
+                 <StartAfter>a%20b</StartAfter><KeyCount>2</KeyCount><MaxKeys>2</MaxKeys>\
+                 <IsTruncated>true</IsTruncated><EncodingType>url</EncodingType>\
+                 <Contents><Key>x%0D</Key><LastModified>2026-11-28T13:31:39.000Z</LastModified>\
+                 <ETag>&quot;d41d8cd98f00b204e9800998ecf8427e&quot;</ETag><Size>0</Size>\
+                 <StorageClass>STANDARD</StorageClass></Contents>\
+                 <CommonPrefixes><Prefix>d/</Prefix></CommonPrefixes></ListBucketResult>",
+                ns("ListBucketResult")
+            )
+        );
+    }
+
+    #[test]
+    fn copy_results_xml() {
+        let r = CopyResult {
+            etag: "\"abc\"".into(), // already quoted: written with one pair only
+            last_modified_ms: T,
+            checksum: Some(XmlChecksum {
+                algorithm: "CRC32".into(),
+                value: "qSEQSA==".into(),
+                kind: Some("FULL_OBJECT".into()),
+            }),
+        };
+        let body = "<ETag>&quot;abc&quot;</ETag><LastModified>2026-11-28T13:31:39.000Z\
+                    </LastModified><ChecksumCRC32>qSEQSA==</ChecksumCRC32>\
+                    <ChecksumType>FULL_OBJECT</ChecksumType>";
+        assert_eq!(
+            r.to_copy_object_xml(),
+            format!("{}{body}</CopyObjectResult>", ns("CopyObjectResult"))
+        );
+        assert_eq!(
+            r.to_copy_part_xml(),
+            format!("{}{body}</CopyPartResult>", ns("CopyPartResult"))
+        );
+    }
+
+    #[test]
+    fn unknown_checksum_algorithm_is_not_an_element() {
+        let r = CopyResult {
+            etag: "e".into(),
+            last_modified_ms: 0,
+            checksum: Some(XmlChecksum {
+                algorithm: "X><evil".into(),
+                value: "v".into(),
+                kind: None,
+            }),
+        };
+        assert!(!r.to_copy_object_xml().contains("evil"));
+    }
+
+    #[test]
+    fn multipart_results_xml() {
+        let init = InitiateMultipartUploadResult {
+            bucket: "b".into(),
+            key: "a/b c".into(),
+            upload_id: "u1".into(),
+        };
+        assert_eq!(
+            init.to_xml(),
+            format!(
+                "{}<Bucket>b</Bucket><Key>a/b c</Key><UploadId>u1</UploadId>\
+                 </InitiateMultipartUploadResult>",
+                ns("InitiateMultipartUploadResult")
+            )
+        );
+        let done = CompleteMultipartUploadResult {
+            location: "https://h/b/k".into(),
+            bucket: "b".into(),
+            key: "k".into(),
+            etag: "4d45984fc3feb2ac9b22683c49674b56-3".into(),
+            checksum: Some(XmlChecksum {
+                algorithm: "CRC32".into(),
+                value: "5FRUiw==-3".into(),
+                kind: Some("COMPOSITE".into()),
+            }),
+        };
+        assert_eq!(
+            done.to_xml(),
+            format!(
+                "{}<Location>https://h/b/k</Location><Bucket>b</Bucket><Key>k</Key>\
+                 <ETag>&quot;4d45984fc3feb2ac9b22683c49674b56-3&quot;</ETag>\
+                 <ChecksumCRC32>5FRUiw==-3</ChecksumCRC32><ChecksumType>COMPOSITE</ChecksumType>\
+                 </CompleteMultipartUploadResult>",
+                ns("CompleteMultipartUploadResult")
+            )
+        );
+    }
+
+    #[test]
+    fn list_parts_xml() {
+        let r = ListPartsResult {
+            bucket: "b".into(),
+            key: "k".into(),
+            upload_id: "u".into(),
+            part_number_marker: 0,
+            next_part_number_marker: Some(1),
+            max_parts: 1,
+            is_truncated: true,
+            owner: Some(Owner {
+                id: "o".into(),
+                display_name: None,
+            }),
+            checksum_algorithm: Some("CRC32".into()),
+            checksum_type: Some("COMPOSITE".into()),
+            parts: vec![PartEntry {
+                part_number: 1,
+                last_modified_ms: T,
+                etag: "e1".into(),
+                size: 5,
+                checksum: Some(XmlChecksum {
+                    algorithm: "CRC32".into(),
+                    value: "NRU+Sw==".into(),
+                    kind: None,
+                }),
+            }],
+        };
+        assert_eq!(
+            r.to_xml(),
+            format!(
+                "{}<Bucket>b</Bucket><Key>k</Key><UploadId>u</UploadId>\
+                 <PartNumberMarker>0</PartNumberMarker><NextPartNumberMarker>1\
+                 </NextPartNumberMarker><MaxParts>1</MaxParts><IsTruncated>true</IsTruncated>\
+                 <Initiator><ID>o</ID></Initiator><Owner><ID>o</ID></Owner>\
+                 <StorageClass>STANDARD</StorageClass><ChecksumAlgorithm>CRC32\
+                 </ChecksumAlgorithm><ChecksumType>COMPOSITE</ChecksumType>\
+                 <Part><PartNumber>1</PartNumber><LastModified>2026-11-28T13:31:39.000Z\
+                 </LastModified><ETag>&quot;e1&quot;</ETag><Size>5</Size>\
+                 <ChecksumCRC32>NRU+Sw==</ChecksumCRC32></Part></ListPartsResult>",
+                ns("ListPartsResult")
+            )
+        );
+    }
+
+    #[test]
+    fn list_uploads_xml() {
+        let r = ListMultipartUploadsResult {
+            bucket: "b".into(),
+            max_uploads: 1000,
+            uploads: vec![UploadEntry {
+                key: "k".into(),
+                upload_id: "u".into(),
+                initiated_ms: T,
+                owner: None,
+                checksum_algorithm: None,
+                checksum_type: None,
+            }],
+            common_prefixes: vec!["p/".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            r.to_xml(),
+            format!(
+                "{}<Bucket>b</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>\
+                 <Prefix></Prefix><MaxUploads>1000</MaxUploads><IsTruncated>false\
+                 </IsTruncated><Upload><Key>k</Key><UploadId>u</UploadId>\
+                 <StorageClass>STANDARD</StorageClass><Initiated>2026-11-28T13:31:39.000Z\
+                 </Initiated></Upload><CommonPrefixes><Prefix>p/</Prefix></CommonPrefixes>\
+                 </ListMultipartUploadsResult>",
+                ns("ListMultipartUploadsResult")
+            )
+        );
+    }
+
+    #[test]
+    fn delete_result_xml_quiet_and_verbose() {
+        let r = DeleteResult {
+            deleted: vec![DeletedEntry {
+                key: "a".into(),
+                version_id: None,
+            }],
+            errors: vec![DeleteErrorEntry::from_error(
+                "b<",
+                None,
+                &S3Error::access_denied(),
+            )],
+        };
+        let err = "<Error><Key>b&lt;</Key><Code>AccessDenied</Code>\
+                   <Message>Access Denied</Message></Error>";
+        assert_eq!(
+            r.to_xml(false),
+            format!(
+                "{}<Deleted><Key>a</Key></Deleted>{err}</DeleteResult>",
+                ns("DeleteResult")
+            )
+        );
+        assert_eq!(
+            r.to_xml(true),
+            format!("{}{err}</DeleteResult>", ns("DeleteResult"))
+        );
+    }
+
+    #[test]
+    fn sse_configuration_xml() {
+        assert_eq!(
+            SseConfiguration::sse_s3_default().to_xml(),
+            format!(
+                "{}<Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256\
+                 </SSEAlgorithm></ApplyServerSideEncryptionByDefault>\
+                 <BucketKeyEnabled>false</BucketKeyEnabled></Rule>\
+                 </ServerSideEncryptionConfiguration>",
+                ns("ServerSideEncryptionConfiguration")
+            )
+        );
+        let kms = SseConfiguration {
+            algorithm: SseAlgorithm::AwsKms,
+            kms_master_key_id: Some("alias/x".into()),
+            bucket_key_enabled: true,
+            blocked_encryption_types: vec![BlockedEncryptionType::SseC],
+        };
+        let xml = kms.to_xml();
+        assert!(xml.contains(
+            "<SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>alias/x</KMSMasterKeyID>\
+             </ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled>\
+             <BlockedEncryptionTypes><EncryptionType>SSE-C</EncryptionType>\
+             </BlockedEncryptionTypes></Rule>"
+        ));
+        // What we write, we read back.
+        assert_eq!(parse_sse_configuration(xml.as_bytes()).unwrap(), kms);
+    }
+
+    // ---- requests ----
+
+    #[test]
+    fn complete_as_botocore_sends_it() {
+        let body = format!(
+            "<CompleteMultipartUpload xmlns=\"{S3_NS}\"><Part><ETag>\"e1\"</ETag>\
+             <ChecksumCRC64NVME>qUVrWYOrIAM=</ChecksumCRC64NVME><PartNumber>1</PartNumber>\
+             </Part><Part><ETag>e2</ETag><PartNumber>2</PartNumber></Part>\
+             </CompleteMultipartUpload>"
+        );
+        let parts = parse_complete_multipart_upload(body.as_bytes()).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].part_number, 1);
+        assert_eq!(parts[0].etag, "e1");
+        assert_eq!(
+            parts[0].checksums.get("CRC64NVME").map(String::as_str),
+            Some("qUVrWYOrIAM=")
+        );
+        assert_eq!(parts[1].etag, "e2");
+        assert!(parts[1].checksums.is_empty());
+        // Entity-quoted ETags and no namespace, with a declaration.
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUpload>\n  \
+                    <Part>\n    <PartNumber> 3 </PartNumber>\n    \
+                    <ETag>&quot;e3&quot;</ETag>\n  </Part>\n</CompleteMultipartUpload>";
+        let parts = parse_complete_multipart_upload(body.as_bytes()).unwrap();
+        assert_eq!((parts[0].part_number, parts[0].etag.as_str()), (3, "e3"));
+    }
+
+    #[test]
+    fn complete_malformed() {
+        for body in [
+            "",
+            "not xml",
+            "<CompleteMultipartUpload></CompleteMultipartUpload>",
+            "<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>e</ETag></Part>\
+             </CompleteMultipartUpload>",
+            "<CompleteMultipartUpload><Part><PartNumber>-1</PartNumber><ETag>e</ETag></Part>\
+             </CompleteMultipartUpload>",
+            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part>\
+             </CompleteMultipartUpload>",
+            "<Other><Part><PartNumber>1</PartNumber><ETag>e</ETag></Part></Other>",
+            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>e</ETag></Part>",
+        ] {
+            assert_eq!(
+                parse_complete_multipart_upload(body.as_bytes()),
+                Err(S3Error::MalformedXML),
+                "{body}"
+            );
+        }
+        assert_eq!(
+            parse_complete_multipart_upload(b"\xff\xfe"),
+            Err(S3Error::MalformedXML)
+        );
+    }
+
+    #[test]
+    fn delete_as_botocore_sends_it() {
+        let body = format!(
+            "<Delete xmlns=\"{S3_NS}\"><Object><Key>a//b/</Key></Object>\
+             <Object><Key>  spaced  </Key><VersionId>null</VersionId></Object>\
+             <Quiet>true</Quiet></Delete>"
+        );
+        let req = parse_delete_objects(body.as_bytes()).unwrap();
+        assert!(req.quiet);
+        assert_eq!(
+            req.objects,
+            vec![
+                ObjectIdentifier {
+                    key: "a//b/".into(),
+                    version_id: None
+                },
+                ObjectIdentifier {
+                    key: "  spaced  ".into(),
+                    version_id: Some("null".into())
+                },
+            ]
+        );
+        let req = parse_delete_objects(b"<Delete><Object><Key>k</Key></Object></Delete>").unwrap();
+        assert!(!req.quiet);
+    }
+
+    #[test]
+    fn delete_limits_and_malformed() {
+        let many = |n: usize| {
+            let mut s = String::from("<Delete>");
+            for i in 0..n {
+                let _ = write!(s, "<Object><Key>k{i}</Key></Object>");
+            }
+            s.push_str("</Delete>");
+            s
+        };
+        assert_eq!(
+            parse_delete_objects(many(1000).as_bytes())
+                .unwrap()
+                .objects
+                .len(),
+            1000
+        );
+        assert_eq!(
+            parse_delete_objects(many(1001).as_bytes()),
+            Err(S3Error::MalformedXML)
+        );
+        assert_eq!(
+            parse_delete_objects(many(0).as_bytes()),
+            Err(S3Error::MalformedXML)
+        );
+        for body in [
+            "<Delete><Object><VersionId>v</VersionId></Object></Delete>",
+            "<Delete><Quiet>maybe</Quiet><Object><Key>k</Key></Object></Delete>",
+            "<Remove><Object><Key>k</Key></Object></Remove>",
+            // DTD entities are never expanded (no XXE, no entity bombs).
+            "<!DOCTYPE Delete [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\
+             <Delete><Object><Key>&x;</Key></Object></Delete>",
+        ] {
+            assert_eq!(
+                parse_delete_objects(body.as_bytes()),
+                Err(S3Error::MalformedXML),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn create_bucket_configuration() {
+        assert_eq!(parse_create_bucket_configuration(b""), Ok(None));
+        assert_eq!(parse_create_bucket_configuration(b" \n"), Ok(None));
+        let body = format!(
+            "<CreateBucketConfiguration xmlns=\"{S3_NS}\"><LocationConstraint>eu-west-1\
+             </LocationConstraint></CreateBucketConfiguration>"
+        );
+        assert_eq!(
+            parse_create_bucket_configuration(body.as_bytes()),
+            Ok(Some("eu-west-1".into()))
+        );
+        assert_eq!(
+            parse_create_bucket_configuration(
+                b"<CreateBucketConfiguration></CreateBucketConfiguration>"
+            ),
+            Ok(None)
+        );
+        assert_eq!(
+            parse_create_bucket_configuration(b"<Nope/>"),
+            Err(S3Error::MalformedXML)
+        );
+    }
+
+    fn sse_body(rules: &str) -> String {
+        format!(
+            "<ServerSideEncryptionConfiguration xmlns=\"{S3_NS}\">{rules}</ServerSideEncryptionConfiguration>"
+        )
+    }
+
+    #[test]
+    fn sse_configuration_parse() {
+        let body = sse_body(
+            "<Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm>\
+             <KMSMasterKeyID>arn:aws:kms:us-east-1:000000000000:key/1</KMSMasterKeyID>\
+             </ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled>\
+             <BlockedEncryptionTypes><EncryptionType>SSE-C</EncryptionType>\
+             <EncryptionType>NONE</EncryptionType><EncryptionType>SSE-C</EncryptionType>\
+             </BlockedEncryptionTypes></Rule>",
+        );
+        let c = parse_sse_configuration(body.as_bytes()).unwrap();
+        assert_eq!(c.algorithm, SseAlgorithm::AwsKms);
+        assert_eq!(
+            c.kms_master_key_id.as_deref(),
+            Some("arn:aws:kms:us-east-1:000000000000:key/1")
+        );
+        assert!(c.bucket_key_enabled);
+        assert_eq!(
+            c.blocked_encryption_types,
+            vec![BlockedEncryptionType::None, BlockedEncryptionType::SseC]
+        );
+        let aes = sse_body(
+            "<Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>\
+             </ApplyServerSideEncryptionByDefault></Rule>",
+        );
+        assert_eq!(
+            parse_sse_configuration(aes.as_bytes()).unwrap(),
+            SseConfiguration::sse_s3_default()
+        );
+    }
+
+    #[test]
+    fn sse_configuration_invalid() {
+        let rule = "<Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>\
+                    </ApplyServerSideEncryptionByDefault></Rule>";
+        for rules in [
+            String::new(),
+            format!("{rule}{rule}"),
+            "<Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>DES</SSEAlgorithm>\
+             </ApplyServerSideEncryptionByDefault></Rule>"
+                .to_owned(),
+            "<Rule><BucketKeyEnabled>true</BucketKeyEnabled></Rule>".to_owned(),
+            "<Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>\
+             </ApplyServerSideEncryptionByDefault><BlockedEncryptionTypes><EncryptionType>\
+             SSE-KMS</EncryptionType></BlockedEncryptionTypes></Rule>"
+                .to_owned(),
+            "<Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>\
+             </ApplyServerSideEncryptionByDefault><BucketKeyEnabled>yes</BucketKeyEnabled>\
+             </Rule>"
+                .to_owned(),
+        ] {
+            assert_eq!(
+                parse_sse_configuration(sse_body(&rules).as_bytes()),
+                Err(S3Error::MalformedXML),
+                "{rules}"
+            );
+        }
+        let kms_with_aes = sse_body(
+            "<Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>\
+             <KMSMasterKeyID>k</KMSMasterKeyID></ApplyServerSideEncryptionByDefault></Rule>",
+        );
+        let err = parse_sse_configuration(kms_with_aes.as_bytes()).unwrap_err();
+        assert_eq!(err.code(), "InvalidArgument");
+        assert!(
+            err.to_xml("/b", "r")
+                .contains("<ArgumentName>ApplyServerSideEncryptionByDefault</ArgumentName>")
+        );
+    }
+}

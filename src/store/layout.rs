@@ -1,0 +1,152 @@
+//! Where each record and blob lives in the backend (see `docs/STORAGE.md`).
+//!
+//! ```text
+//! buckets/<bucket>                                  BucketRecord
+//! meta/<bucket>/<encoded key>                       ObjectMeta      (keyenc)
+//! data/<bucket>/<generation>/<blob>                 ciphertext      (immutable)
+//! uploads/<bucket>/<upload-id>/record               UploadRecord
+//! uploads/<bucket>/<upload-id>/parts/<NNNNN>        PartLayout      (5-digit part number)
+//! ```
+//!
+//! Bucket names, generations, upload ids and blob names are used verbatim as path segments, so
+//! they are checked here instead of encoded: a name that could escape its folder or collide
+//! with `object_store`'s staging files (`name#123`) is refused.
+
+use object_store::path::Path;
+
+use super::StoreError;
+use super::keyenc;
+
+pub const BUCKETS: &str = "buckets";
+pub const META: &str = "meta";
+pub const DATA: &str = "data";
+pub const UPLOADS: &str = "uploads";
+
+/// A bucket name as S3 allows it: 3–63 of `[a-z0-9.-]`.
+pub fn check_bucket(name: &str) -> Result<(), StoreError> {
+    let ok = (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidName(format!("bucket {name:?}")))
+    }
+}
+
+/// A generation, upload id or blob name: 1–200 of `[A-Za-z0-9_.-]`, not `.` or `..`.
+pub fn check_name(what: &str, name: &str) -> Result<(), StoreError> {
+    let ok = (1..=200).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidName(format!("{what} {name:?}")))
+    }
+}
+
+fn path(s: String) -> Result<Path, StoreError> {
+    Path::parse(&s).map_err(|e| StoreError::InvalidName(e.to_string()))
+}
+
+pub fn buckets_dir() -> Path {
+    Path::from(BUCKETS)
+}
+
+pub fn bucket_record(bucket: &str) -> Result<Path, StoreError> {
+    check_bucket(bucket)?;
+    path(format!("{BUCKETS}/{bucket}"))
+}
+
+pub fn meta_dir(bucket: &str) -> Result<Path, StoreError> {
+    check_bucket(bucket)?;
+    path(format!("{META}/{bucket}"))
+}
+
+/// S3 keys are 1..=1024 bytes; the empty key is refused (it would also be indistinguishable
+/// from "no start" in listings). Longer keys are stored fine, the limit is the caller's.
+pub fn meta(bucket: &str, key: &str) -> Result<Path, StoreError> {
+    check_bucket(bucket)?;
+    if key.is_empty() {
+        return Err(StoreError::InvalidName("empty object key".into()));
+    }
+    path(format!("{META}/{bucket}/{}", keyenc::encode_key(key)))
+}
+
+/// The key a listed meta path stands for, if it is one.
+pub fn key_of_meta(bucket_meta_dir: &Path, location: &Path) -> Option<String> {
+    let rest = location
+        .as_ref()
+        .strip_prefix(bucket_meta_dir.as_ref())?
+        .strip_prefix('/')?;
+    keyenc::decode_key(rest).ok()
+}
+
+pub fn data_dir(bucket: &str) -> Result<Path, StoreError> {
+    check_bucket(bucket)?;
+    path(format!("{DATA}/{bucket}"))
+}
+
+pub fn generation_dir(bucket: &str, generation: &str) -> Result<Path, StoreError> {
+    check_bucket(bucket)?;
+    check_name("generation", generation)?;
+    path(format!("{DATA}/{bucket}/{generation}"))
+}
+
+pub fn blob(bucket: &str, generation: &str, blob: &str) -> Result<Path, StoreError> {
+    check_bucket(bucket)?;
+    check_name("generation", generation)?;
+    check_name("blob", blob)?;
+    path(format!("{DATA}/{bucket}/{generation}/{blob}"))
+}
+
+/// The generation segment of a listed `data/<bucket>/<generation>/<blob>` path.
+pub fn generation_of_blob(location: &Path) -> Option<String> {
+    let mut parts = location.parts();
+    let (_, _, generation) = (parts.next()?, parts.next()?, parts.next()?);
+    parts.next()?;
+    Some(generation.as_ref().to_string())
+}
+
+pub fn uploads_dir(bucket: &str) -> Result<Path, StoreError> {
+    check_bucket(bucket)?;
+    path(format!("{UPLOADS}/{bucket}"))
+}
+
+pub fn upload_dir(bucket: &str, upload_id: &str) -> Result<Path, StoreError> {
+    check_bucket(bucket)?;
+    check_name("upload id", upload_id)?;
+    path(format!("{UPLOADS}/{bucket}/{upload_id}"))
+}
+
+pub fn upload_record(bucket: &str, upload_id: &str) -> Result<Path, StoreError> {
+    Ok(upload_dir(bucket, upload_id)?.join("record"))
+}
+
+pub fn parts_dir(bucket: &str, upload_id: &str) -> Result<Path, StoreError> {
+    Ok(upload_dir(bucket, upload_id)?.join("parts"))
+}
+
+pub fn part(bucket: &str, upload_id: &str, part_number: u32) -> Result<Path, StoreError> {
+    if !(1..=10_000).contains(&part_number) {
+        return Err(StoreError::InvalidName(format!(
+            "part number {part_number}"
+        )));
+    }
+    Ok(parts_dir(bucket, upload_id)?.join(format!("{part_number:05}")))
+}
+
+/// `(upload id, is the record)` of a listed `uploads/<bucket>/<id>/...` path.
+pub fn upload_entry(location: &Path) -> Option<(String, bool)> {
+    let parts: Vec<_> = location.parts().collect();
+    match parts.as_slice() {
+        [_, _, id, rec] if rec.as_ref() == "record" => Some((id.as_ref().to_string(), true)),
+        [_, _, id, p, _] if p.as_ref() == "parts" => Some((id.as_ref().to_string(), false)),
+        _ => None,
+    }
+}

@@ -1,0 +1,229 @@
+//! Shared harness for integration tests: starts the real `sealgate` binary on ephemeral ports in
+//! a temporary data dir and hands out AWS SDK clients configured for it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ACCESS_KEY: &str = "SEALGATETESTROOT0001";
+pub const SECRET_KEY: &str = "sealgate-test-root-secret-key-0000000001";
+pub const REGION: &str = "us-east-1";
+
+/// A running gateway. Killed on drop; its log stays in `data_dir/../server.log`.
+pub struct Server {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub data_dir: PathBuf,
+    pub s3_https: String,
+    pub s3_http: Option<String>,
+    pub kms_https: String,
+    pub ca_path: PathBuf,
+    pub log_path: PathBuf,
+}
+
+/// Options for [`Server::start_with`].
+#[derive(Default, Clone)]
+pub struct Options {
+    /// Extra TOML appended to a generated config file (e.g. `[[users]]` tables).
+    pub config_toml: Option<String>,
+    /// Start with the KMS test clock (`SEALGATE_TEST_CLOCK=1`).
+    pub test_clock: bool,
+    /// Reuse this data dir instead of a fresh one (restart tests).
+    pub data_dir: Option<PathBuf>,
+    /// Run `sealgate kms` instead of `sealgate serve`.
+    pub kms_only: bool,
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_sealgate"))
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Server::start_with(Options::default())
+    }
+
+    pub fn start_with(opts: Options) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = opts
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| dir.path().join("data"));
+        let log_path = dir.path().join("server.log");
+        let mut cmd = Command::new(bin());
+        if opts.kms_only {
+            cmd.arg("kms").args(["--listen", "127.0.0.1:0"]);
+        } else {
+            cmd.arg("serve").args([
+                "--s3-listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+                "--kms-listen",
+                "127.0.0.1:0",
+            ]);
+        }
+        cmd.arg("--data-dir").arg(&data_dir);
+        if let Some(toml) = &opts.config_toml {
+            let path = dir.path().join("sealgate.toml");
+            std::fs::write(&path, toml).unwrap();
+            cmd.arg("--config").arg(&path);
+        }
+        cmd.env("SEALGATE_ROOT_ACCESS_KEY", ACCESS_KEY)
+            .env("SEALGATE_ROOT_SECRET_KEY", SECRET_KEY)
+            .env("SEALGATE_LOG", "sealgate=debug")
+            .env_remove("SEALGATE_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log_path).unwrap());
+        if opts.test_clock {
+            cmd.env("SEALGATE_TEST_CLOCK", "1");
+        }
+        let mut child = cmd.spawn().expect("start sealgate");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let (mut s3_https, mut s3_http, mut kms_https, mut ca_path) =
+            (String::new(), None, String::new(), PathBuf::new());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(Instant::now() < deadline, "server did not start");
+            let Some(Ok(line)) = lines.next() else {
+                panic!(
+                    "server exited before Ready; log:\n{}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            };
+            let value = |prefix: &str| line.strip_prefix(prefix).map(|v| v.trim().to_owned());
+            if let Some(v) = value("S3 API (HTTPS):") {
+                s3_https = v;
+            } else if let Some(v) = value("S3 API (HTTP):") {
+                s3_http = v.split_whitespace().next().map(str::to_owned);
+            } else if let Some(v) = value("KMS API (HTTPS):") {
+                kms_https = v;
+            } else if let Some(v) = value("CA certificate:") {
+                ca_path = PathBuf::from(v);
+            } else if line.trim() == "Ready." {
+                break;
+            }
+        }
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            dir,
+            data_dir,
+            s3_https: s3_https.replace("127.0.0.1", "localhost"),
+            s3_http,
+            kms_https: kms_https.replace("127.0.0.1", "localhost"),
+            ca_path,
+            log_path,
+        }
+    }
+
+    /// Stops the server (SIGKILL) and waits for it.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// SDK config trusting the generated CA, with the root credentials (or the given ones).
+    pub async fn sdk_config(&self, creds: Option<(&str, &str)>) -> aws_config::SdkConfig {
+        let (ak, sk) = creds.unwrap_or((ACCESS_KEY, SECRET_KEY));
+        let pem = std::fs::read(&self.ca_path).expect("CA certificate");
+        let tls = aws_smithy_http_client_tls(&pem);
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                ak, sk, None, None, "test",
+            ))
+            .http_client(tls)
+            .load()
+            .await
+    }
+
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        self.s3_as(None).await
+    }
+
+    pub async fn s3_as(&self, creds: Option<(&str, &str)>) -> aws_sdk_s3::Client {
+        let cfg = self.sdk_config(creds).await;
+        let conf = aws_sdk_s3::config::Builder::from(&cfg)
+            .endpoint_url(&self.s3_https)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    pub async fn kms(&self) -> aws_sdk_kms::Client {
+        self.kms_as(None).await
+    }
+
+    pub async fn kms_as(&self, creds: Option<(&str, &str)>) -> aws_sdk_kms::Client {
+        let cfg = self.sdk_config(creds).await;
+        let conf = aws_sdk_kms::config::Builder::from(&cfg)
+            .endpoint_url(&self.kms_https)
+            .build();
+        aws_sdk_kms::Client::from_conf(conf)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+        if std::thread::panicking() {
+            eprintln!("---- sealgate log ----\n{}", self.log());
+        }
+    }
+}
+
+/// An HTTP client for the SDK that trusts `ca_pem` (the gateway's generated CA).
+fn aws_smithy_http_client_tls(
+    ca_pem: &[u8],
+) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+    let trust = TrustStore::empty().with_pem_certificate(ca_pem.to_vec());
+    let ctx = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .expect("TLS context");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(ctx)
+        .build_https()
+}
+
+/// Every file under `dir`, recursively.
+pub fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// True when `needle` occurs in any file under `dir`; returns the first such file.
+pub fn find_bytes(dir: &Path, needle: &[u8]) -> Option<PathBuf> {
+    all_files(dir).into_iter().find(|p| {
+        std::fs::read(p)
+            .map(|data| data.windows(needle.len()).any(|w| w == needle))
+            .unwrap_or(false)
+    })
+}

@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// Skip fsync of data and meta records (faster; a crash may lose acknowledged writes).
     #[arg(long, env = "SEALGATE_NO_FSYNC")]
     pub no_fsync: bool,
+    /// Buckets whose objects are stored WITHOUT encryption when a request names none, comma
+    /// separated. For benchmarks and demonstrations only.
+    #[arg(long, env = "SEALGATE_PLAINTEXT_BUCKETS", value_delimiter = ',')]
+    pub plaintext_buckets: Option<Vec<String>>,
 }
 
 /// The TOML file: the same names as the flags, plus the users table.
@@ -74,6 +78,7 @@ struct FileConfig {
     account_id: Option<String>,
     virtual_host_suffixes: Option<Vec<String>>,
     no_fsync: Option<bool>,
+    plaintext_buckets: Option<Vec<String>>,
     #[serde(default)]
     users: Vec<UserConfig>,
 }
@@ -111,6 +116,8 @@ pub struct Config {
     pub account_id: String,
     pub virtual_host_suffixes: Vec<String>,
     pub fsync: bool,
+    /// Buckets stored unencrypted when a request names no encryption (comparison only).
+    pub plaintext_buckets: Vec<String>,
     pub users: Vec<UserConfig>,
 }
 
@@ -203,6 +210,11 @@ impl Config {
                 .or(file.virtual_host_suffixes)
                 .unwrap_or_else(|| vec!["s3.localhost".into()]),
             fsync: !(args.no_fsync || file.no_fsync.unwrap_or(false)),
+            plaintext_buckets: args
+                .plaintext_buckets
+                .clone()
+                .or(file.plaintext_buckets)
+                .unwrap_or_default(),
             users: file.users,
         };
         for u in &cfg.users {

@@ -62,7 +62,9 @@ pub struct WrittenPart {
 }
 
 /// Seals everything `source` yields into blob `blob` of `generation`. On any error the blob is
-/// removed and nothing refers to it.
+/// removed and nothing refers to it. `plain` writes the bytes unsealed: only for buckets
+/// configured as plaintext comparison buckets (benchmarks), never otherwise.
+#[allow(clippy::too_many_arguments)]
 pub async fn write_part(
     store: &Store,
     bucket: &str,
@@ -70,6 +72,7 @@ pub async fn write_part(
     blob: &str,
     part_number: u32,
     object_key: &ObjectKey,
+    plain: bool,
     source: &mut impl PlainSource,
 ) -> Result<WrittenPart, S3Error> {
     let mut salt = vec![0u8; 16];
@@ -77,28 +80,35 @@ pub async fn write_part(
     rand::rng().fill_bytes(&mut salt);
     rand::rng().fill_bytes(&mut prefix);
     let part_key = envelope::derive_part_key(object_key, &salt);
-    let mut writer = store
+    let writer = store
         .blob_writer(bucket, generation, blob)
         .await
         .map_err(store_error)?;
-    let mut sealer = Sealer::new(&part_key, prefix, SEGMENT_SIZE).map_err(envelope_error)?;
+    let sealer = Sealer::new(&part_key, prefix, SEGMENT_SIZE).map_err(envelope_error)?;
+    // Two stages on two tasks, so hashing the payload (this task) and sealing + writing (the
+    // other) run on different cores; the bounded channel keeps memory flat.
+    let (tx, rx) = mpsc::channel::<Piece>(8);
+    let stage = tokio::spawn(seal_and_write(writer, sealer, plain, rx));
     let mut size = 0u64;
-    let result: Result<(), S3Error> = async {
+    let read: Result<(), S3Error> = async {
         while let Some(piece) = source.next_piece().await? {
             size += piece.len() as u64;
-            for segment in sealer.push(&piece).map_err(envelope_error)? {
-                writer.write(segment).await.map_err(store_error)?;
+            if tx.send(Piece::Data(piece)).await.is_err() {
+                break; // the writer failed; its error is reported below
             }
         }
         Ok(())
     }
     .await;
-    if let Err(e) = result {
-        let _ = writer.abort().await;
-        return Err(e);
+    if read.is_ok() {
+        let _ = tx.send(Piece::End).await;
     }
-    writer.write(sealer.finish()).await.map_err(store_error)?;
-    writer.finish().await.map_err(store_error)?;
+    drop(tx);
+    let written = stage
+        .await
+        .map_err(|e| S3Error::InternalError(format!("write stage: {e}")))?;
+    read?;
+    written?;
     Ok(WrittenPart {
         layout: PartLayout {
             part_number,
@@ -110,6 +120,52 @@ pub async fn write_part(
             checksum: None,
         },
     })
+}
+
+enum Piece {
+    Data(Bytes),
+    /// The source ended cleanly: finish the blob. A channel that closes without it aborts.
+    End,
+}
+
+async fn seal_and_write(
+    mut writer: crate::store::BlobWriter,
+    mut sealer: Sealer,
+    plain: bool,
+    mut rx: mpsc::Receiver<Piece>,
+) -> Result<(), S3Error> {
+    let result: Result<bool, S3Error> = async {
+        while let Some(piece) = rx.recv().await {
+            match piece {
+                Piece::Data(data) if plain => writer.write(data).await.map_err(store_error)?,
+                Piece::Data(data) => {
+                    for segment in sealer.push(&data).map_err(envelope_error)? {
+                        writer.write(segment).await.map_err(store_error)?;
+                    }
+                }
+                Piece::End => return Ok(true),
+            }
+        }
+        Ok(false)
+    }
+    .await;
+    match result {
+        Ok(true) => {
+            if !plain {
+                writer.write(sealer.finish()).await.map_err(store_error)?;
+            }
+            writer.finish().await.map_err(store_error)?;
+            Ok(())
+        }
+        Ok(false) => {
+            let _ = writer.abort().await;
+            Err(S3Error::IncompleteBody)
+        }
+        Err(e) => {
+            let _ = writer.abort().await;
+            Err(e)
+        }
+    }
 }
 
 /// Streams the plaintext bytes `start..=end` of an object. The first item is produced before
@@ -133,9 +189,29 @@ pub async fn read_plain(
     let parts = meta.parts.clone();
     let generation = meta.generation.clone();
     let segment = meta.segment_size;
+    let plain = matches!(meta.sealing, crate::meta::Sealing::None);
     tokio::spawn(async move {
         for (index, from, to) in pieces {
             let part = &parts[index];
+            if plain {
+                match store
+                    .read_blob(&bucket, &generation, &part.blob, from..to + 1)
+                    .await
+                {
+                    Ok(mut stream) => {
+                        while let Some(chunk) = stream.next().await {
+                            if tx.send(chunk.map_err(store_error)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(store_error(e))).await;
+                        return;
+                    }
+                }
+                continue;
+            }
             let part_key = envelope::derive_part_key(&object_key, &part.key_salt);
             let Ok(prefix) = <[u8; 7]>::try_from(part.nonce_prefix.as_slice()) else {
                 let _ = tx

@@ -37,6 +37,9 @@ pub const DEFAULT_KMS_KEY: &str = "alias/aws/s3";
 /// The encryption a write asked for (or inherited from the bucket default).
 #[derive(Debug)]
 pub enum WriteMode {
+    /// No encryption: only in buckets the operator configured as plaintext comparison buckets,
+    /// and only when the request names no encryption.
+    Plain,
     SseS3,
     SseKms {
         /// As requested (id, ARN, alias); `None` means `alias/aws/s3`.
@@ -63,6 +66,7 @@ pub fn choose_write_mode(
     headers: &HeaderMap,
     bucket: &BucketRecord,
     tls: bool,
+    plaintext_bucket: bool,
 ) -> Result<WriteMode, S3Error> {
     let sse = headers
         .get(SSE)
@@ -122,6 +126,7 @@ pub fn choose_write_mode(
         }),
         None if kms_key.is_some() || context_given => Err(kms_requires_header()),
         None => match bucket.encryption.as_ref() {
+            None if plaintext_bucket => Ok(WriteMode::Plain),
             Some(e) if e.algorithm == "aws:kms" => Ok(WriteMode::SseKms {
                 key_id: e.kms_key_id.clone(),
                 context: BTreeMap::new(),
@@ -259,6 +264,7 @@ impl Crypto {
         actor: &Actor<'_>,
     ) -> Result<Sealing, S3Error> {
         match mode {
+            WriteMode::Plain => Ok(Sealing::None),
             WriteMode::SseS3 => {
                 let master = self.master.read().expect("master key lock");
                 let (version, material) = master.current();
@@ -364,9 +370,8 @@ impl Crypto {
                     S3Error::InternalError("the object's key record failed authentication".into())
                 })
             }
-            (Sealing::None, None) => Err(S3Error::InternalError(
-                "unencrypted objects are not supported".into(),
-            )),
+            // Plaintext comparison objects carry no key; the envelope is bypassed for them.
+            (Sealing::None, None) => Ok(ObjectKey::generate()),
         }
     }
 }

@@ -99,7 +99,18 @@ pub async fn handle_copy_object(
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into(),
         ));
     }
-    let mode = sse::choose_write_mode(&req.headers, &dest_bucket, req.conn.tls)?;
+    let mode = sse::choose_write_mode(
+        &req.headers,
+        &dest_bucket,
+        req.conn.tls,
+        req.gw.cfg.plaintext_buckets.iter().any(|b| b == bucket),
+    )?;
+    if matches!(mode, WriteMode::Plain) != matches!(src.meta.sealing, Sealing::None) {
+        return Err(S3Error::InvalidRequest(
+            "Copying between a plaintext comparison bucket and encrypted objects is not supported"
+                .into(),
+        ));
+    }
     let sealing = req
         .gw
         .crypto
@@ -135,7 +146,7 @@ pub async fn handle_copy_object(
     // The ETag follows the destination's mode: an opaque one for SSE-C/KMS, the source's
     // (plaintext MD5 for single-part SSE-S3 sources) otherwise.
     let etag = match (&mode, &src.meta.sealing) {
-        (WriteMode::SseS3, Sealing::SseS3 { .. }) => src.meta.etag.clone(),
+        (WriteMode::SseS3, Sealing::SseS3 { .. }) | (WriteMode::Plain, _) => src.meta.etag.clone(),
         (WriteMode::SseS3, _) if src.meta.parts.len() > 1 => src.meta.etag.clone(),
         _ => common::opaque_etag(),
     };

@@ -71,7 +71,12 @@ pub async fn handle_create_multipart_upload(
     check_key(key)?;
     req.no_body().await?;
     let brec = req.bucket(bucket).await?;
-    let mode = sse::choose_write_mode(&req.headers, &brec, req.conn.tls)?;
+    let mode = sse::choose_write_mode(
+        &req.headers,
+        &brec,
+        req.conn.tls,
+        req.gw.cfg.plaintext_buckets.iter().any(|b| b == bucket),
+    )?;
     let (checksum_algorithm, checksum_type) = checksum_settings(&req)?;
     let (content_headers, user_meta) = common::stored_headers(&req.headers)?;
     let (_, sealing) = req
@@ -203,7 +208,7 @@ pub async fn handle_upload_part(
     }
     let object_key = open_upload_key(&req, &rec).await?;
     let alg = upload_alg(&rec);
-    let plain_etag = matches!(rec.sealing, Sealing::SseS3 { .. });
+    let plain_etag = matches!(rec.sealing, Sealing::SseS3 { .. } | Sealing::None);
     let mut payload = req.payload(PayloadOptions {
         want_md5: true,
         max_len: MAX_PART,
@@ -218,6 +223,7 @@ pub async fn handle_upload_part(
         &blob,
         part_number,
         &object_key,
+        matches!(rec.sealing, Sealing::None),
         &mut payload,
     )
     .await;
@@ -311,7 +317,7 @@ pub async fn handle_upload_part_copy(
         None => (0, src.meta.size.saturating_sub(1)),
     };
     let alg = upload_alg(&rec).unwrap_or(ChecksumAlgorithm::Crc64Nvme);
-    let plain_etag = matches!(rec.sealing, Sealing::SseS3 { .. });
+    let plain_etag = matches!(rec.sealing, Sealing::SseS3 { .. } | Sealing::None);
     let store = req.gw.store.clone();
     let blob = part_blob_name(part_number);
     // A ranged copy re-encrypts: the destination's part key is not the source's.
@@ -342,6 +348,7 @@ pub async fn handle_upload_part_copy(
         &blob,
         part_number,
         &object_key,
+        matches!(rec.sealing, Sealing::None),
         &mut source,
     )
     .await;

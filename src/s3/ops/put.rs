@@ -24,7 +24,12 @@ pub async fn handle_put_object(
 ) -> Result<Response<Body>, S3Error> {
     check_key(key)?;
     let brec = req.bucket(bucket).await?;
-    let mode = sse::choose_write_mode(&req.headers, &brec, req.conn.tls)?;
+    let mode = sse::choose_write_mode(
+        &req.headers,
+        &brec,
+        req.conn.tls,
+        req.gw.cfg.plaintext_buckets.iter().any(|b| b == bucket),
+    )?;
     let (content_headers, user_meta) = common::stored_headers(&req.headers)?;
     let (object_key, sealing) = req
         .gw
@@ -38,7 +43,7 @@ pub async fn handle_put_object(
             },
         )
         .await?;
-    let plain_etag = matches!(mode, WriteMode::SseS3);
+    let plain_etag = matches!(mode, WriteMode::SseS3 | WriteMode::Plain);
     let mut payload = req.payload(PayloadOptions {
         want_md5: plain_etag,
         max_len: MAX_PUT,
@@ -53,6 +58,7 @@ pub async fn handle_put_object(
         "1",
         1,
         &object_key,
+        matches!(mode, WriteMode::Plain),
         &mut payload,
     )
     .await;

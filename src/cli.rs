@@ -20,7 +20,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the S3 gateway (HTTPS), with the embedded KMS unless --kms-endpoint is given.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run the KMS alone (AWS KMS JSON API over HTTPS), for gateways that share one KMS.
     Kms(KmsArgs),
 }
@@ -55,7 +55,7 @@ pub fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let (args, kms_only) = match cli.command {
-        Command::Serve(args) => (args, false),
+        Command::Serve(args) => (*args, false),
         Command::Kms(k) => (
             ServeArgs {
                 config: k.config,

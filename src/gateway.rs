@@ -153,7 +153,8 @@ fn print_common(
     tls_paths: &tls::TlsPaths,
     generated: Option<crate::identity::GeneratedRoot>,
 ) {
-    println!("CA certificate:  {}", tls_paths.ca.display());
+    let ca = std::path::absolute(&tls_paths.ca).unwrap_or_else(|_| tls_paths.ca.clone());
+    println!("CA certificate:  {}", ca.display());
     println!("Region:          {}", cfg.region);
     if let Some(root) = generated {
         println!("Root access key: {}", root.access_key);
@@ -181,6 +182,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
     let tls_config = tls::load_or_generate(&tls_paths)?;
     crate::kms::http::spawn_due_work(kms.clone());
     let gw = Arc::new(gw);
+    spawn_orphan_sweep(gw.store.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
 
@@ -222,6 +224,29 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         let _ = t.await;
     }
     Ok(())
+}
+
+/// Data left behind by a crash between writing blobs and swapping the meta record is
+/// unreferenced; reclaim it once it is clearly not an upload in flight.
+const ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+fn spawn_orphan_sweep(store: Arc<Store>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let Ok(buckets) = store.list_buckets().await else {
+                continue;
+            };
+            for b in buckets {
+                match store.sweep_orphans(&b.name, ORPHAN_GRACE).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(bucket = %b.name, n, "swept orphaned data"),
+                    Err(e) => tracing::warn!(bucket = %b.name, error = %e, "orphan sweep failed"),
+                }
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {

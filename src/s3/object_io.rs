@@ -228,7 +228,7 @@ pub async fn read_plain(
                     return;
                 }
             };
-            let mut decoder = RangeDecoder::new(opener, plan.clone());
+            let mut decoder = RangeDecoder::new(opener, plan);
             let stream = store
                 .read_blob(
                     &bucket,

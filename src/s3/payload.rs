@@ -110,7 +110,7 @@ impl Payload {
             .unwrap_or_default();
         let declared_len = if chunked {
             let v = header(headers, "x-amz-decoded-content-length")
-                .ok_or_else(|| S3Error::MissingContentLength)?;
+                .ok_or(S3Error::MissingContentLength)?;
             Some(v.parse::<u64>().map_err(|_| S3Error::InvalidArgument {
                 msg: "x-amz-decoded-content-length is not a valid number".into(),
                 name: Some("x-amz-decoded-content-length".into()),

@@ -109,7 +109,7 @@ pub fn from_headers(
     let raw = Zeroizing::new(STANDARD.decode(key_b64).map_err(|_| invalid_key())?);
     let key: [u8; 32] = raw.as_slice().try_into().map_err(|_| invalid_key())?;
     let key = Zeroizing::new(key);
-    let md5_b64 = STANDARD.encode(Md5::digest(&*key));
+    let md5_b64 = STANDARD.encode(Md5::digest(*key));
     match get(m) {
         Some(given) if given == md5_b64 => {}
         _ => {

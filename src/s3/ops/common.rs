@@ -67,9 +67,10 @@ pub fn quoted(etag: &str) -> String {
 }
 
 /// Content headers and `x-amz-meta-*` pairs of a write request.
-pub fn stored_headers(
-    headers: &HeaderMap,
-) -> Result<(BTreeMap<String, String>, BTreeMap<String, String>), S3Error> {
+/// Stored content headers and user metadata, both by lower-case name.
+pub type StoredHeaders = (BTreeMap<String, String>, BTreeMap<String, String>);
+
+pub fn stored_headers(headers: &HeaderMap) -> Result<StoredHeaders, S3Error> {
     let mut content = BTreeMap::new();
     for name in CONTENT_HEADERS {
         if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {

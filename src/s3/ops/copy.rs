@@ -143,11 +143,20 @@ pub async fn handle_copy_object(
             return Err(store_error(e));
         }
     }
-    // The ETag follows the destination's mode: an opaque one for SSE-C/KMS, the source's
-    // (plaintext MD5 for single-part SSE-S3 sources) otherwise.
+    // The ETag follows the destination's mode: an opaque one for SSE-C/KMS; for SSE-S3 the
+    // plaintext MD5 (single part) or the multipart ETag. A single-part SSE-KMS/SSE-C source has
+    // no MD5 on record, so it is computed by reading the plaintext once; the data is still
+    // not re-encrypted.
     let etag = match (&mode, &src.meta.sealing) {
         (WriteMode::SseS3, Sealing::SseS3 { .. }) | (WriteMode::Plain, _) => src.meta.etag.clone(),
         (WriteMode::SseS3, _) if src.meta.parts.len() > 1 => src.meta.etag.clone(),
+        (WriteMode::SseS3, _) => match plaintext_md5(&req, &src).await {
+            Ok(md5) => md5,
+            Err(e) => {
+                let _ = store.delete_generation(bucket, &generation).await;
+                return Err(e);
+            }
+        },
         _ => common::opaque_etag(),
     };
     let meta = ObjectMeta {
@@ -173,6 +182,30 @@ pub async fn handle_copy_object(
     sse::describe(&meta.sealing, resp.headers_mut());
     sse::describe_context(&meta.sealing, resp.headers_mut());
     Ok(resp)
+}
+
+/// Hex MD5 of a source object's plaintext.
+async fn plaintext_md5(req: &Req, src: &CopySource) -> Result<String, S3Error> {
+    use md5::{Digest, Md5};
+    let mut md5 = Md5::new();
+    if src.meta.size > 0 {
+        let (first, mut rest) = crate::s3::object_io::read_plain(
+            req.gw.store.clone(),
+            src.bucket.clone(),
+            &src.meta,
+            src.object_key.clone(),
+            0,
+            src.meta.size - 1,
+        )
+        .await?;
+        if let Some(b) = first {
+            md5.update(&b);
+        }
+        while let Some(piece) = rest.0.recv().await {
+            md5.update(&piece?);
+        }
+    }
+    Ok(hex::encode(md5.finalize()))
 }
 
 /// A stored checksum as a response element.

@@ -4,8 +4,6 @@
 mod common;
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, Delete,
@@ -13,35 +11,10 @@ use aws_sdk_s3::types::{
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::Server;
+use common::{Server, failure, md5_hex, random};
 use md5::{Digest, Md5};
-use rand::RngCore;
 
 const MIB: usize = 1024 * 1024;
-
-fn random(n: usize) -> Vec<u8> {
-    let mut v = vec![0u8; n];
-    rand::rng().fill_bytes(&mut v);
-    v
-}
-
-fn md5_hex(data: &[u8]) -> String {
-    hex::encode(Md5::digest(data))
-}
-
-/// `(HTTP status, S3 error code)` of a failed call; panics if the call succeeded.
-fn failure<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(
-    what: &str,
-    r: Result<T, SdkError<E, HttpResponse>>,
-) -> (u16, String) {
-    match r {
-        Ok(v) => panic!("{what}: expected an error, got success {v:?}"),
-        Err(e) => (
-            e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0),
-            e.code().unwrap_or("").to_owned(),
-        ),
-    }
-}
 
 async fn get_bytes(s3: &Client, bucket: &str, key: &str) -> Vec<u8> {
     let out = s3

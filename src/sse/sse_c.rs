@@ -155,9 +155,12 @@ mod tests {
         assert!(!format!("{k:?}").contains(KEY));
     }
 
+    /// Request headers, whether the connection is TLS, and the expected S3 error code.
+    type Case<'a> = (&'a [(&'a str, &'a str)], bool, &'a str);
+
     #[test]
     fn errors_follow_aws_order() {
-        let cases: &[(&[(&str, &str)], bool, &str)] = &[
+        let cases: &[Case] = &[
             (
                 &[("x-amz-server-side-encryption-customer-key", KEY)],
                 true,

@@ -227,3 +227,36 @@ pub fn find_bytes(dir: &Path, needle: &[u8]) -> Option<PathBuf> {
             .unwrap_or(false)
     })
 }
+
+/// `len` random bytes.
+pub fn random(len: usize) -> Vec<u8> {
+    use rand::RngCore;
+    let mut v = vec![0u8; len];
+    rand::rng().fill_bytes(&mut v);
+    v
+}
+
+/// Hex MD5, as S3 puts it in single-part SSE-S3 ETags.
+pub fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(data))
+}
+
+/// `(HTTP status, S3 error code)` of a failed SDK call; panics if the call succeeded.
+pub fn failure<T, E>(
+    what: &str,
+    r: Result<T, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
+) -> (u16, String)
+where
+    T: std::fmt::Debug,
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
+{
+    use aws_sdk_s3::error::ProvideErrorMetadata as _;
+    match r {
+        Ok(v) => panic!("{what}: expected an error, got success {v:?}"),
+        Err(e) => (
+            e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0),
+            e.code().unwrap_or("").to_owned(),
+        ),
+    }
+}

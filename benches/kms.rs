@@ -9,13 +9,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-// DEV-SHIM: until `pub mod remote;` is in src/kms/mod.rs.
-use sealgate::sigv4;
-mod kms_shim {
-    pub use sealgate::kms::{audit, client, policy};
-    #[path = "/work/main/src/kms/remote.rs"]
-    pub mod remote;
-}
+use sealgate::kms::remote;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{ACCESS_KEY, Options, REGION, SECRET_KEY, Server};
-use kms_shim::remote::RemoteKms;
+use remote::RemoteKms;
 use sealgate::kms::{Caller, Kms, KmsConfig, KmsService, Source, api};
 
 #[derive(Clone, Copy, PartialEq)]

@@ -28,9 +28,13 @@ pub struct ServeArgs {
     /// HTTPS KMS API address [default: 127.0.0.1:9444].
     #[arg(long, env = "SEALGATE_KMS_LISTEN")]
     pub kms_listen: Option<SocketAddr>,
-    /// Use a remote AWS-KMS-compatible endpoint instead of the embedded KMS.
+    /// Use a remote AWS-KMS-compatible endpoint instead of the embedded KMS. The gateway signs
+    /// with SEALGATE_KMS_ACCESS_KEY/SEALGATE_KMS_SECRET_KEY, else its root credential.
     #[arg(long, env = "SEALGATE_KMS_ENDPOINT")]
     pub kms_endpoint: Option<String>,
+    /// CA certificate (PEM) that signed the remote KMS's TLS certificate (with --kms-endpoint).
+    #[arg(long, env = "SEALGATE_KMS_CA_FILE")]
+    pub kms_ca_file: Option<PathBuf>,
     /// Storage backend: `local` (under the data dir) or `s3` [default: local].
     #[arg(long, env = "SEALGATE_BACKEND")]
     pub backend: Option<String>,
@@ -70,6 +74,7 @@ struct FileConfig {
     http_listen: Option<SocketAddr>,
     kms_listen: Option<SocketAddr>,
     kms_endpoint: Option<String>,
+    kms_ca_file: Option<PathBuf>,
     backend: Option<String>,
     backend_endpoint: Option<String>,
     backend_bucket: Option<String>,
@@ -111,6 +116,7 @@ pub struct Config {
     pub http_listen: Option<SocketAddr>,
     pub kms_listen: SocketAddr,
     pub kms_endpoint: Option<String>,
+    pub kms_ca_file: Option<PathBuf>,
     pub backend: Backend,
     pub region: String,
     pub account_id: String,
@@ -197,6 +203,7 @@ impl Config {
                 .or(file.kms_listen)
                 .unwrap_or_else(|| "127.0.0.1:9444".parse().expect("valid default")),
             kms_endpoint: args.kms_endpoint.clone().or(file.kms_endpoint),
+            kms_ca_file: args.kms_ca_file.clone().or(file.kms_ca_file),
             backend,
             region: args
                 .region

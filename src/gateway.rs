@@ -93,6 +93,33 @@ fn open_kms(cfg: &Config) -> Result<(KmsService, Option<Arc<TestClock>>), StartE
     Ok((svc, test_clock))
 }
 
+/// The client for a KMS on another host, signing as the configured KMS credential or root.
+fn remote_kms(
+    cfg: &Config,
+    endpoint: &str,
+    ids: &Identities,
+) -> Result<crate::kms::remote::RemoteKms, StartError> {
+    let ca = cfg.kms_ca_file.as_ref().ok_or_else(|| {
+        StartError::Unsupported(
+            "--kms-endpoint needs --kms-ca-file (the remote KMS's CA certificate)".into(),
+        )
+    })?;
+    let (ak, sk) = match (
+        std::env::var("SEALGATE_KMS_ACCESS_KEY"),
+        std::env::var("SEALGATE_KMS_SECRET_KEY"),
+    ) {
+        (Ok(a), Ok(s)) if !a.is_empty() && !s.is_empty() => (a, zeroize::Zeroizing::new(s)),
+        _ => {
+            let root = ids.root().ok_or_else(|| {
+                StartError::Unsupported("no credential to sign KMS requests with".into())
+            })?;
+            (root.access_key.clone(), root.secret_key.clone())
+        }
+    };
+    crate::kms::remote::RemoteKms::new(endpoint, ca, &ak, &sk, &cfg.region)
+        .map_err(|e| StartError::Unsupported(format!("--kms-endpoint: {e}")))
+}
+
 /// Binds `addr` and serves `service` on it (TLS when `tls` is given); returns the bound address.
 async fn listen(
     addr: std::net::SocketAddr,
@@ -172,15 +199,25 @@ fn print_common(
 /// Runs `sealgate serve` until SIGINT/SIGTERM.
 pub async fn run(cfg: Config) -> Result<(), StartError> {
     let tls_paths = tls::TlsPaths::in_dir(&cfg.data_dir.join("tls"));
-    if cfg.kms_endpoint.is_some() {
-        return Err(StartError::Unsupported(
-            "--kms-endpoint (a remote KMS) is not available in this build yet; omit it to use the embedded KMS".into(),
-        ));
-    }
-    let (kms, test_clock) = open_kms(&cfg)?;
-    let (gw, generated) = Gateway::open(cfg, Arc::new(kms.clone()))?;
+    let (kms, test_clock) = match &cfg.kms_endpoint {
+        Some(_) => (None, None),
+        None => {
+            let (k, c) = open_kms(&cfg)?;
+            (Some(k), c)
+        }
+    };
+    let (ids, _) = Identities::load(&cfg)
+        .map_err(|e| StartError::DataDir(cfg.data_dir.display().to_string(), e))?;
+    let kms_client: Arc<dyn crate::kms::Kms> = match (&cfg.kms_endpoint, &kms) {
+        (Some(endpoint), _) => Arc::new(remote_kms(&cfg, endpoint, &ids)?),
+        (None, Some(k)) => Arc::new(k.clone()),
+        (None, None) => unreachable!("the embedded KMS opens when no endpoint is given"),
+    };
+    let (gw, generated) = Gateway::open(cfg, kms_client)?;
     let tls_config = tls::load_or_generate(&tls_paths)?;
-    crate::kms::http::spawn_due_work(kms.clone());
+    if let Some(k) = &kms {
+        crate::kms::http::spawn_due_work(k.clone());
+    }
     let gw = Arc::new(gw);
     spawn_orphan_sweep(gw.store.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -200,21 +237,29 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         let addr = listen(http, None, s3.clone(), &stop_rx, &mut tasks).await?;
         println!("S3 API (HTTP):   http://{addr}   (SSE-C is refused here)");
     }
-    let kms_http = Arc::new(KmsHttp::new(
-        kms,
-        gw.ids.clone(),
-        gw.cfg.region.clone(),
-        test_clock,
-    ));
-    let addr = listen(
-        gw.cfg.kms_listen,
-        Some(tls_config),
-        kms_http,
-        &stop_rx,
-        &mut tasks,
-    )
-    .await?;
-    println!("KMS API (HTTPS): https://{addr}");
+    match kms {
+        Some(kms) => {
+            let kms_http = Arc::new(KmsHttp::new(
+                kms,
+                gw.ids.clone(),
+                gw.cfg.region.clone(),
+                test_clock,
+            ));
+            let addr = listen(
+                gw.cfg.kms_listen,
+                Some(tls_config),
+                kms_http,
+                &stop_rx,
+                &mut tasks,
+            )
+            .await?;
+            println!("KMS API (HTTPS): https://{addr}");
+        }
+        None => println!(
+            "KMS (remote):    {}",
+            gw.cfg.kms_endpoint.as_deref().unwrap_or_default()
+        ),
+    }
     print_common(&gw.cfg, &tls_paths, generated);
 
     shutdown_signal().await;

@@ -113,6 +113,13 @@ impl Identities {
         Ok((ids, generated))
     }
 
+    /// The root principal.
+    pub fn root(&self) -> Option<&User> {
+        self.by_access_key
+            .values()
+            .find(|u| u.arn.ends_with(":root"))
+    }
+
     pub fn insert(&mut self, user: User) {
         self.by_access_key.insert(user.access_key.clone(), user);
     }

@@ -3,9 +3,9 @@
 //! Futures are boxed so the trait is object-safe (`Arc<dyn Kms>`). The in-process
 //! implementation runs each call on tokio's blocking pool (SQLite and RSA are blocking work).
 //!
-//! TODO(remote): a second implementation speaking the AWS KMS JSON 1.1 protocol, SigV4-signed
-//! with `aws-sigv4`, will point at a remote sealgate KMS or AWS KMS. It must map connection
-//! failures and 5xx to [`KmsClientError::Unavailable`] and `__type` bodies to
+//! The remote implementation, [`super::remote::RemoteKms`], speaks the AWS KMS JSON 1.1 protocol
+//! SigV4-signed (`sigv4::sign_request`) to a sealgate KMS on another host or to AWS KMS; it maps
+//! connection failures and 5xx to [`KmsClientError::Unavailable`] and `__type` bodies to
 //! [`KmsClientError::Kms`].
 
 use std::collections::BTreeMap;

@@ -25,6 +25,7 @@ pub mod http;
 pub mod import;
 pub mod keys;
 pub mod policy;
+pub mod remote;
 pub mod rootkey;
 pub mod rotation;
 mod util;

@@ -53,6 +53,8 @@ const MAX_IDLE: usize = 32;
 const MAX_RESPONSE: usize = 1024 * 1024;
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
+type Sender = SendRequest<Full<Bytes>>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteKmsError {
     #[error("KMS endpoint {0:?}: expected https://host[:port][/]")]
@@ -80,7 +82,7 @@ pub struct RemoteKms {
     secret_key: Zeroizing<String>,
     region: String,
     timeout: Duration,
-    idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+    idle: Mutex<Vec<Sender>>,
 }
 
 impl fmt::Debug for RemoteKms {
@@ -172,7 +174,7 @@ impl RemoteKms {
         };
         // A pooled connection the server closed while idle fails before any answer; the call
         // is then retried once on a fresh connection (all our operations tolerate a repeat).
-        let (sender, resp) = match self.take_idle() {
+        let (sender, resp) = match self.take_idle().await {
             Some(mut sender) => match sender.send_request(request()).await {
                 Ok(resp) => (sender, resp),
                 Err(_) => self.send_fresh(request()).await.map_err(unavailable)?,
@@ -230,13 +232,7 @@ impl RemoteKms {
     async fn send_fresh(
         &self,
         req: Request<Full<Bytes>>,
-    ) -> Result<
-        (
-            SendRequest<Full<Bytes>>,
-            http::Response<hyper::body::Incoming>,
-        ),
-        String,
-    > {
+    ) -> Result<(Sender, http::Response<hyper::body::Incoming>), String> {
         let mut sender = self.connect().await?;
         let resp = sender
             .send_request(req)
@@ -245,7 +241,7 @@ impl RemoteKms {
         Ok((sender, resp))
     }
 
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, String> {
+    async fn connect(&self) -> Result<Sender, String> {
         let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(|e| format!("connect: {e}"))?;
@@ -265,17 +261,17 @@ impl RemoteKms {
         Ok(sender)
     }
 
-    fn take_idle(&self) -> Option<SendRequest<Full<Bytes>>> {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        while let Some(sender) = idle.pop() {
-            if sender.is_ready() {
+    /// A pooled connection that is (or, having just finished an exchange, becomes) ready.
+    async fn take_idle(&self) -> Option<Sender> {
+        loop {
+            let mut sender = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()?;
+            if sender.ready().await.is_ok() {
                 return Some(sender);
             }
         }
-        None
     }
 
-    fn put_idle(&self, sender: SendRequest<Full<Bytes>>) {
+    fn put_idle(&self, sender: Sender) {
         if sender.is_closed() {
             return;
         }

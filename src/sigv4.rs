@@ -1634,13 +1634,13 @@ pub fn sign_request(
     } else {
         ServiceKind::Kms
     };
-    if !headers.contains_key(http::header::HOST) {
-        if let Some(authority) = uri.authority() {
-            headers.insert(
-                http::header::HOST,
-                http::HeaderValue::from_str(authority.as_str())?,
-            );
-        }
+    if !headers.contains_key(http::header::HOST)
+        && let Some(authority) = uri.authority()
+    {
+        headers.insert(
+            http::header::HOST,
+            http::HeaderValue::from_str(authority.as_str())?,
+        );
     }
     let amz_date = format_time(now, AMZ_DATE_FORMAT);
     headers.insert("x-amz-date", http::HeaderValue::from_str(&amz_date)?);

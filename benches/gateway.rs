@@ -109,6 +109,68 @@ fn random(len: usize) -> Arc<Vec<u8>> {
     Arc::new(v)
 }
 
+/// A field of /proc/<pid>/status or /proc/<pid>/io, in bytes.
+fn proc_field(pid: u32, file: &str, field: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map(|v| if file == "status" { v * 1024 } else { v })
+        .unwrap_or(0)
+}
+
+/// Peak server RSS above idle during one big SSE-S3 PUT and GET, and the bytes the server read
+/// to answer a 1 MiB range GET from the middle of the big object.
+async fn memory_and_range_io(b: &Bench, server: &Server, data: Arc<Vec<u8>>) {
+    let pid = server.pid();
+    let idle = proc_field(pid, "status", "VmRSS:");
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(idle));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (peak, stop) = (peak.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                peak.fetch_max(
+                    proc_field(pid, "status", "VmRSS:"),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    b.put(Mode::SseS3, "mem/big", data.clone()).await;
+    let after_put = peak.load(std::sync::atomic::Ordering::Relaxed);
+    b.get(Mode::SseS3, "mem/big").await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    sampler.join().unwrap();
+    let after_get = peak.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "\nserver RSS: idle {:.1} MiB; peak during {} MiB PUT +{:.1} MiB, during GET +{:.1} MiB over idle",
+        idle as f64 / 1048576.0,
+        data.len() >> 20,
+        after_put.saturating_sub(idle) as f64 / 1048576.0,
+        after_get.saturating_sub(idle) as f64 / 1048576.0
+    );
+    let before = proc_field(pid, "io", "rchar:");
+    let mid = (data.len() / 2) as u64;
+    let out =
+        b.s3.get_object()
+            .bucket("enc")
+            .key("mem/big")
+            .range(format!("bytes={}-{}", mid, mid + (1 << 20) - 1))
+            .send()
+            .await
+            .unwrap();
+    let got = out.body.collect().await.unwrap().into_bytes();
+    assert_eq!(&got[..], &data[mid as usize..mid as usize + (1 << 20)]);
+    let read = proc_field(pid, "io", "rchar:") - before;
+    println!(
+        "1 MiB range GET from a {} MiB object: the server read {:.2} MiB (ciphertext of the covering segments, plus the meta record)",
+        data.len() >> 20,
+        read as f64 / 1048576.0
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let quick = std::env::var("SEALGATE_BENCH_QUICK").is_ok();
@@ -250,6 +312,8 @@ async fn main() {
             r[5] / s[5]
         );
     }
+
+    memory_and_range_io(&b, &server, big_data.clone()).await;
 
     // KMS calls per 1,000 SSE-KMS PUTs, with and without bucket keys, from the audit log.
     let audit = server.data_dir.join("kms").join("kms-audit.log");

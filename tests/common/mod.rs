@@ -121,6 +121,11 @@ impl Server {
         }
     }
 
+    /// The server's process id (for /proc measurements in benchmarks).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the server (SIGKILL) and waits for it.
     pub fn stop(&mut self) {
         let _ = self.child.kill();

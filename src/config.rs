@@ -28,6 +28,9 @@ pub struct ServeArgs {
     /// HTTPS KMS API address [default: 127.0.0.1:9444].
     #[arg(long, env = "SEALGATE_KMS_LISTEN")]
     pub kms_listen: Option<SocketAddr>,
+    /// Prometheus /metrics address (plain HTTP), or `off` [default: 127.0.0.1:9445].
+    #[arg(long, env = "SEALGATE_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
     /// Use a remote AWS-KMS-compatible endpoint instead of the embedded KMS. The gateway signs
     /// with SEALGATE_KMS_ACCESS_KEY/SEALGATE_KMS_SECRET_KEY, else its root credential.
     #[arg(long, env = "SEALGATE_KMS_ENDPOINT")]
@@ -65,6 +68,9 @@ pub struct ServeArgs {
     pub plaintext_buckets: Option<Vec<String>>,
 }
 
+/// Where `/metrics` is served unless configured otherwise.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9445";
+
 /// The TOML file: the same names as the flags, plus the users table.
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
@@ -73,6 +79,7 @@ struct FileConfig {
     s3_listen: Option<SocketAddr>,
     http_listen: Option<SocketAddr>,
     kms_listen: Option<SocketAddr>,
+    metrics_listen: Option<String>,
     kms_endpoint: Option<String>,
     kms_ca_file: Option<PathBuf>,
     backend: Option<String>,
@@ -115,6 +122,11 @@ pub struct Config {
     pub s3_listen: SocketAddr,
     pub http_listen: Option<SocketAddr>,
     pub kms_listen: SocketAddr,
+    /// The /metrics listener; `None` when configured `off`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// True when `metrics_listen` is the built-in default (nobody asked for it): a busy
+    /// default port then only disables metrics instead of failing the start.
+    pub metrics_listen_is_default: bool,
     pub kms_endpoint: Option<String>,
     pub kms_ca_file: Option<PathBuf>,
     pub backend: Backend,
@@ -187,6 +199,17 @@ impl Config {
                 "account id must be 12 digits, got {account_id:?}"
             )));
         }
+        let metrics_given = args.metrics_listen.clone().or(file.metrics_listen);
+        let metrics_listen_is_default = metrics_given.is_none();
+        let metrics_listen = match metrics_given.as_deref().map(str::trim) {
+            None => Some(DEFAULT_METRICS_LISTEN.parse().expect("valid default")),
+            Some(v) if v.eq_ignore_ascii_case("off") => None,
+            Some(v) => Some(v.parse().map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "metrics_listen must be an address (host:port) or off, got {v:?}"
+                ))
+            })?),
+        };
         let cfg = Config {
             data_dir: args
                 .data_dir
@@ -202,6 +225,8 @@ impl Config {
                 .kms_listen
                 .or(file.kms_listen)
                 .unwrap_or_else(|| "127.0.0.1:9444".parse().expect("valid default")),
+            metrics_listen,
+            metrics_listen_is_default,
             kms_endpoint: args.kms_endpoint.clone().or(file.kms_endpoint),
             kms_ca_file: args.kms_ca_file.clone().or(file.kms_ca_file),
             backend,

@@ -21,6 +21,8 @@ pub struct Gateway {
     pub ids: Identities,
     pub store: Arc<Store>,
     pub crypto: Crypto,
+    /// Prometheus metrics, served by the admin listener.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,18 +49,11 @@ impl Gateway {
         let dd = |e| StartError::DataDir(cfg.data_dir.display().to_string(), e);
         std::fs::create_dir_all(&cfg.data_dir).map_err(dd)?;
         let (ids, generated) = Identities::load(&cfg).map_err(dd)?;
-        let store = match &cfg.backend {
-            Backend::Local => Store::local_with(
-                &cfg.data_dir.join("objects"),
-                crate::store::LocalOptions { fsync: cfg.fsync },
-            )
-            .map_err(|e| StartError::Store(e.to_string()))?,
-            Backend::S3 { .. } => {
-                return Err(StartError::Unsupported(
-                    "--backend s3 is not available in this build yet; use --backend local".into(),
-                ));
-            }
-        };
+        let store = open_store(&cfg)?;
+        // Every KMS call the gateway makes is metered, whichever KMS it is.
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let kms: Arc<dyn crate::kms::Kms> =
+            Arc::new(crate::metrics::kms::MeteredKms::new(kms, metrics.clone()));
         let master = MasterKeys::open(&cfg.data_dir.join("keys").join("sse-s3")).map_err(dd)?;
         Ok((
             Gateway {
@@ -66,9 +61,24 @@ impl Gateway {
                 ids,
                 store: Arc::new(store),
                 crypto: Crypto::new(master, kms),
+                metrics,
             },
             generated,
         ))
+    }
+}
+
+/// Opens the object store the configuration names (also used read-only by `sealgate inspect`).
+pub fn open_store(cfg: &Config) -> Result<Store, StartError> {
+    match &cfg.backend {
+        Backend::Local => Store::local_with(
+            &cfg.data_dir.join("objects"),
+            crate::store::LocalOptions { fsync: cfg.fsync },
+        )
+        .map_err(|e| StartError::Store(e.to_string())),
+        Backend::S3 { .. } => Err(StartError::Unsupported(
+            "--backend s3 is not available in this build yet; use --backend local".into(),
+        )),
     }
 }
 
@@ -260,6 +270,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
             gw.cfg.kms_endpoint.as_deref().unwrap_or_default()
         ),
     }
+    start_metrics(&gw, &stop_rx, &mut tasks).await?;
     print_common(&gw.cfg, &tls_paths, generated);
 
     shutdown_signal().await;
@@ -267,6 +278,29 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
     let _ = stop_tx.send(true);
     for t in tasks {
         let _ = t.await;
+    }
+    Ok(())
+}
+
+/// Serves `/metrics` on the admin listener. Only an address someone asked for must bind: when
+/// the default port is taken (another gateway on this host), metrics are off for this one.
+async fn start_metrics(
+    gw: &Arc<Gateway>,
+    stop: &watch::Receiver<bool>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Result<(), StartError> {
+    let Some(addr) = gw.cfg.metrics_listen else {
+        println!("Metrics:         off");
+        return Ok(());
+    };
+    let service = Arc::new(crate::metrics::http::MetricsHttp::new(gw.metrics.clone()));
+    match listen(addr, None, service, stop, tasks).await {
+        Ok(bound) => println!("Metrics:         http://{bound}/metrics"),
+        Err(e) if gw.cfg.metrics_listen_is_default => {
+            tracing::warn!(error = %e, "metrics disabled: the default address is in use");
+            println!("Metrics:         off ({addr} is in use; set --metrics-listen)");
+        }
+        Err(e) => return Err(e),
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod identity;
 pub mod kms;
 pub mod meta;
+pub mod metrics;
 pub mod s3;
 pub mod seal;
 pub mod server;

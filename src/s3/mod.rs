@@ -124,6 +124,7 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
     let resource = parts.uri.path().to_owned();
     let method = parts.method.clone();
     let started = std::time::Instant::now();
+    let mut probe = crate::metrics::s3::Probe::start(&parts.headers);
     let mut op_name = "unknown";
     let result = async {
         let routed = router::parse(
@@ -133,6 +134,7 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
             &gw.cfg.virtual_host_suffixes,
         )?;
         op_name = routed.name();
+        probe.routed(&routed);
         let (user, verified) = authenticate(&gw, &parts)?;
         // Only valid names can exist: any other bucket is simply not there.
         if let Some(b) = routed.bucket()
@@ -183,7 +185,7 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
         h.insert("x-amz-id-2", v);
     }
     h.insert(http::header::SERVER, HeaderValue::from_static("sealgate"));
-    resp
+    probe.finish(&gw, resp).await
 }
 
 pub fn error_response(

@@ -19,6 +19,8 @@ pub struct Server {
     pub s3_https: String,
     pub s3_http: Option<String>,
     pub kms_https: String,
+    /// `http://127.0.0.1:<port>/metrics` (each test server gets a free port).
+    pub metrics_url: Option<String>,
     pub ca_path: PathBuf,
     pub log_path: PathBuf,
 }
@@ -63,6 +65,8 @@ impl Server {
                 "127.0.0.1:0",
                 "--kms-listen",
                 "127.0.0.1:0",
+                "--metrics-listen",
+                "127.0.0.1:0",
             ]);
         }
         cmd.arg("--data-dir").arg(&data_dir);
@@ -85,6 +89,7 @@ impl Server {
         let mut lines = BufReader::new(stdout).lines();
         let (mut s3_https, mut s3_http, mut kms_https, mut ca_path) =
             (String::new(), None, String::new(), PathBuf::new());
+        let mut metrics_url = None;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             assert!(Instant::now() < deadline, "server did not start");
@@ -101,6 +106,8 @@ impl Server {
                 s3_http = v.split_whitespace().next().map(str::to_owned);
             } else if let Some(v) = value("KMS API (HTTPS):") {
                 kms_https = v;
+            } else if let Some(v) = value("Metrics:") {
+                metrics_url = v.starts_with("http://").then_some(v);
             } else if let Some(v) = value("CA certificate:") {
                 ca_path = PathBuf::from(v);
             } else if line.trim() == "Ready." {
@@ -116,6 +123,7 @@ impl Server {
             s3_https: s3_https.replace("127.0.0.1", "localhost"),
             s3_http,
             kms_https: kms_https.replace("127.0.0.1", "localhost"),
+            metrics_url,
             ca_path,
             log_path,
         }

@@ -113,6 +113,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
         "--s3-listen", "127.0.0.1:0",
         "--http-listen", "127.0.0.1:0",
         "--kms-listen", "127.0.0.1:0",
+        "--metrics-listen", "127.0.0.1:0",
     ]
     log = open(log_path, "wb")
     proc = subprocess.Popen(

@@ -56,6 +56,7 @@ def kms_server(tmp_path_factory):
         "--s3-listen", "127.0.0.1:0",
         "--http-listen", "127.0.0.1:0",
         "--kms-listen", "127.0.0.1:0",
+        "--metrics-listen", "127.0.0.1:0",
     ]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(

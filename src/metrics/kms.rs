@@ -1,0 +1,181 @@
+//! A `Kms` decorator that counts every call the gateway makes to its KMS (embedded or remote)
+//! by operation, key and outcome, and raises the unusable-key alarm: a call refused because
+//! the key is disabled (`DisabledException`) or pending deletion/import
+//! (`KMSInvalidStateException`).
+//!
+//! The key label is the key ARN the KMS answered with when the call succeeded, otherwise the
+//! key id the gateway asked for (the stored key ARN for Decrypt).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::Metrics;
+use crate::kms::client::{KeyDescription, KmsFuture};
+use crate::kms::{Caller, DataKey, Decrypted, Kms, KmsClientError, Source};
+
+pub struct MeteredKms {
+    inner: Arc<dyn Kms>,
+    metrics: Arc<Metrics>,
+}
+
+impl MeteredKms {
+    pub fn new(inner: Arc<dyn Kms>, metrics: Arc<Metrics>) -> MeteredKms {
+        MeteredKms { inner, metrics }
+    }
+
+    fn record<T>(
+        &self,
+        operation: &str,
+        requested_key: &str,
+        result: &Result<T, KmsClientError>,
+        answered_key: impl FnOnce(&T) -> String,
+    ) {
+        match result {
+            Ok(v) => self
+                .metrics
+                .kms_calls
+                .with([operation, &answered_key(v), "success"])
+                .inc(),
+            Err(e) => {
+                self.metrics
+                    .kms_calls
+                    .with([operation, requested_key, e.type_name()])
+                    .inc();
+                if let Some(state) = unusable_state(e) {
+                    self.metrics
+                        .kms_unusable_key_use
+                        .with([requested_key, state])
+                        .inc();
+                }
+            }
+        }
+    }
+}
+
+/// The key state behind a refusal to use a key, if that is what `e` is. AWS and sealgate both
+/// answer `DisabledException` for a disabled key and `KMSInvalidStateException` with "pending
+/// deletion" / "pending import" in the message for the other unusable states.
+pub fn unusable_state(e: &KmsClientError) -> Option<&'static str> {
+    let KmsClientError::Kms { type_name, message } = e else {
+        return None;
+    };
+    match type_name.as_str() {
+        "DisabledException" => Some("Disabled"),
+        "KMSInvalidStateException" => {
+            let m = message.to_ascii_lowercase();
+            Some(if m.contains("pending deletion") {
+                "PendingDeletion"
+            } else if m.contains("pending import") {
+                "PendingImport"
+            } else {
+                "InvalidState"
+            })
+        }
+        _ => None,
+    }
+}
+
+impl Kms for MeteredKms {
+    fn generate_data_key<'a>(
+        &'a self,
+        key_id: &'a str,
+        context: &'a BTreeMap<String, String>,
+        caller: &'a Caller,
+        source: &'a Source,
+    ) -> KmsFuture<'a, DataKey> {
+        Box::pin(async move {
+            let r = self
+                .inner
+                .generate_data_key(key_id, context, caller, source)
+                .await;
+            self.record("GenerateDataKey", key_id, &r, |d| d.key_arn.clone());
+            r
+        })
+    }
+
+    fn decrypt<'a>(
+        &'a self,
+        ciphertext_blob: &'a [u8],
+        context: &'a BTreeMap<String, String>,
+        key_id: Option<&'a str>,
+        caller: &'a Caller,
+        source: &'a Source,
+    ) -> KmsFuture<'a, Decrypted> {
+        Box::pin(async move {
+            let r = self
+                .inner
+                .decrypt(ciphertext_blob, context, key_id, caller, source)
+                .await;
+            self.record("Decrypt", key_id.unwrap_or("unknown"), &r, |d| {
+                d.key_arn.clone()
+            });
+            r
+        })
+    }
+
+    fn resolve_key_arn<'a>(
+        &'a self,
+        key_id_or_alias: &'a str,
+        caller: &'a Caller,
+        source: &'a Source,
+    ) -> KmsFuture<'a, String> {
+        Box::pin(async move {
+            let r = self
+                .inner
+                .resolve_key_arn(key_id_or_alias, caller, source)
+                .await;
+            self.record("ResolveKey", key_id_or_alias, &r, |arn| arn.clone());
+            r
+        })
+    }
+
+    fn describe<'a>(
+        &'a self,
+        key_id: &'a str,
+        caller: &'a Caller,
+        source: &'a Source,
+    ) -> KmsFuture<'a, KeyDescription> {
+        Box::pin(async move {
+            let r = self.inner.describe(key_id, caller, source).await;
+            self.record("DescribeKey", key_id, &r, |d| d.key_arn.clone());
+            r
+        })
+    }
+
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kms_err(t: &str, m: &str) -> KmsClientError {
+        KmsClientError::Kms {
+            type_name: t.into(),
+            message: m.into(),
+        }
+    }
+
+    #[test]
+    fn unusable_states_from_error_kinds() {
+        assert_eq!(
+            unusable_state(&kms_err("DisabledException", "k is disabled.")),
+            Some("Disabled")
+        );
+        assert_eq!(
+            unusable_state(&kms_err(
+                "KMSInvalidStateException",
+                "k is pending deletion."
+            )),
+            Some("PendingDeletion")
+        );
+        assert_eq!(
+            unusable_state(&kms_err("KMSInvalidStateException", "k is pending import.")),
+            Some("PendingImport")
+        );
+        assert_eq!(unusable_state(&kms_err("NotFoundException", "x")), None);
+        assert_eq!(
+            unusable_state(&KmsClientError::Unavailable("down".into())),
+            None
+        );
+    }
+}

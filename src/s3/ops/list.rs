@@ -1,7 +1,7 @@
 //! ListObjects (V1) and ListObjectsV2.
 //!
-//! Both walk the store's sorted key stream once from the cursor, folding keys under a
-//! delimiter into common prefixes, so a page costs what it returns (plus the keys folded away).
+//! Both ask the store for one page of objects and common prefixes after the cursor; a page
+//! costs what it returns, never a walk of the keys folded into a common prefix.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,6 +14,7 @@ use crate::s3::error::S3Error;
 use crate::s3::object_io::store_error;
 use crate::s3::xml::{self, ObjectEntry, Owner};
 use crate::server::Body;
+use crate::store::ListEntry;
 
 /// One page of a listing.
 struct Page {
@@ -38,57 +39,29 @@ async fn walk(
         truncated: false,
         last: None,
     };
-    let mut cursor = start_after.to_owned();
-    // The cursor may sit inside a common prefix returned on the previous page; skip past it.
-    let delimiter = delimiter.filter(|d| !d.is_empty());
-    let mut current_prefix: Option<String> = delimiter.and_then(|d| {
-        let rest = cursor.strip_prefix(prefix)?;
-        let i = rest.find(d)?;
-        let cp = format!("{prefix}{}", &rest[..i + d.len()]);
-        (cp == cursor).then_some(cp)
-    });
-    if cursor.as_str() < prefix {
-        cursor.clear();
+    // MaxKeys=0 returns nothing, truncated when anything is there to list.
+    let limit = max_keys.max(1);
+    // The store skips everything beneath `start_after` when it is a common prefix returned on
+    // the previous page, and reads meta records only for the objects it returns.
+    let (entries, more) = req
+        .gw
+        .store
+        .list_delimited(bucket, prefix, delimiter.unwrap_or(""), start_after, limit)
+        .await
+        .map_err(store_error)?;
+    if max_keys == 0 {
+        page.truncated = !entries.is_empty();
+        return Ok(page);
     }
-    loop {
-        let (batch, more) = req
-            .gw
-            .store
-            .list_objects(bucket, prefix, &cursor, 1000)
-            .await
-            .map_err(store_error)?;
-        let batch_empty = batch.is_empty();
-        for (key, meta) in batch {
-            cursor.clone_from(&key);
-            let folded = delimiter.and_then(|d| {
-                let rest = &key[prefix.len()..];
-                rest.find(d)
-                    .map(|i| format!("{prefix}{}", &rest[..i + d.len()]))
-            });
-            if let Some(cp) = folded {
-                if current_prefix.as_deref() == Some(cp.as_str()) {
-                    continue;
-                }
-                if page.contents.len() + page.prefixes.len() >= max_keys {
-                    page.truncated = true;
-                    return Ok(page);
-                }
-                current_prefix = Some(cp.clone());
-                page.last = Some(cp.clone());
-                page.prefixes.push(cp);
-            } else {
-                if page.contents.len() + page.prefixes.len() >= max_keys {
-                    page.truncated = true;
-                    return Ok(page);
-                }
-                page.last = Some(key.clone());
-                page.contents.push((key, meta));
-            }
-        }
-        if !more || batch_empty {
-            return Ok(page);
+    page.truncated = more;
+    page.last = entries.last().map(|e| e.name().to_owned());
+    for entry in entries {
+        match entry {
+            ListEntry::Object { key, meta } => page.contents.push((key, *meta)),
+            ListEntry::CommonPrefix(p) => page.prefixes.push(p),
         }
     }
+    Ok(page)
 }
 
 fn entry(key: &str, meta: &ObjectMeta, owner: Option<Owner>, url: bool) -> ObjectEntry {

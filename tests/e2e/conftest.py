@@ -13,6 +13,7 @@ from explicit arguments only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -35,6 +36,7 @@ LOG_TAIL_LINES = 80
 _PREFIXES = {
     "S3 API (HTTPS):": "endpoint_https",
     "S3 API (HTTP):": "endpoint_http",
+    "KMS API (HTTPS):": "endpoint_kms",
     "CA certificate:": "ca_path",
     "Region:": "region",
 }
@@ -44,6 +46,7 @@ _PREFIXES = {
 class Server:
     endpoint_https: str
     endpoint_http: str
+    endpoint_kms: str
     ca_path: str
     access_key: str
     secret_key: str
@@ -90,10 +93,12 @@ def _parse_banner(log_path: Path) -> dict[str, str] | None:
     return found
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory) -> Iterator[Server]:
-    global _server
-    work = tmp_path_factory.mktemp("gateway")
+@contextlib.contextmanager
+def launch(
+    work: Path, *, extra_env: dict[str, str] | None = None, config_toml: str | None = None
+) -> Iterator[Server]:
+    """Starts `sealgate serve` on ephemeral ports in `work` with fresh root credentials,
+    yields it once `Ready.` is printed and stops it on exit."""
     data_dir = work / "data"
     log_path = work / "sealgate.log"
     access_key = "E2E" + secrets.token_hex(8).upper()[:17]
@@ -106,6 +111,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
         SEALGATE_LOG=os.environ.get("SEALGATE_LOG", "info"),
         NO_COLOR="1",
     )
+    env.update(extra_env or {})
     cmd = [
         _server_bin(),
         "serve",
@@ -115,6 +121,10 @@ def server(tmp_path_factory) -> Iterator[Server]:
         "--kms-listen", "127.0.0.1:0",
         "--metrics-listen", "127.0.0.1:0",
     ]
+    if config_toml is not None:
+        config = work / "sealgate.toml"
+        config.write_text(config_toml)
+        cmd += ["--config", str(config)]
     log = open(log_path, "wb")
     proc = subprocess.Popen(
         cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=work
@@ -137,11 +147,12 @@ def server(tmp_path_factory) -> Iterator[Server]:
                 )
             time.sleep(0.05)
             banner = _parse_banner(log_path)
-        missing = {"endpoint_https", "endpoint_http", "ca_path"} - banner.keys()
+        missing = {"endpoint_https", "endpoint_http", "endpoint_kms", "ca_path"} - banner.keys()
         assert not missing, f"banner lacks {missing}:\n{log_path.read_text()}"
-        _server = Server(
+        yield Server(
             endpoint_https=banner["endpoint_https"],
             endpoint_http=banner["endpoint_http"],
+            endpoint_kms=banner["endpoint_kms"],
             ca_path=banner["ca_path"],
             access_key=access_key,
             secret_key=secret_key,
@@ -150,9 +161,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
             log_path=log_path,
             work_dir=work,
         )
-        yield _server
     finally:
-        _server = None
         proc.terminate()
         try:
             proc.wait(timeout=15)
@@ -160,6 +169,17 @@ def server(tmp_path_factory) -> Iterator[Server]:
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Iterator[Server]:
+    global _server
+    with launch(tmp_path_factory.mktemp("gateway")) as srv:
+        _server = srv
+        try:
+            yield srv
+        finally:
+            _server = None
 
 
 @pytest.hookimpl(hookwrapper=True)

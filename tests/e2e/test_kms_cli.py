@@ -1,7 +1,7 @@
 """The aws CLI (v1) `aws kms ...` against sealgate's KMS listener: what a user types and checks.
 
-The session `server` fixture does not expose the KMS endpoint nor a test clock, so this module
-starts its own `sealgate serve` with `SEALGATE_TEST_CLOCK=1` and points the CLI at its KMS URL.
+The session `server` has no test clock, so this module launches its own `sealgate serve` with
+`SEALGATE_TEST_CLOCK=1` and points the CLI at its KMS URL.
 Deletion windows are ended with the test-only `Sealgate.AdvanceClock` target, signed here with
 botocore's SigV4 signer as the root user.
 """
@@ -9,13 +9,12 @@ botocore's SigV4 signer as the root user.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
-import secrets
 import ssl
-import subprocess
-import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,82 +22,23 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from conftest import AwsCli, Server, _server_bin
+from conftest import AwsCli, Server, launch
 
 DAY = 86_400
 BOB = ("CLIBOBACCESSKEY00001", "cli-bob-secret-key-000000000000000000001")
 
 
 @pytest.fixture(scope="module")
-def kms_server(tmp_path_factory):
-    """A `sealgate serve` with a test clock and a user `bob`; yields (Server, kms_url)."""
-    work = tmp_path_factory.mktemp("kms-gateway")
-    data_dir = work / "data"
-    log_path = work / "sealgate.log"
-    config = work / "sealgate.toml"
-    config.write_text(
-        f'[[users]]\nname = "bob"\naccess_key = "{BOB[0]}"\nsecret_key = "{BOB[1]}"\n'
-    )
-    access_key = "KMS" + secrets.token_hex(8).upper()[:17]
-    secret_key = secrets.token_urlsafe(30)[:40]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEALGATE_", "AWS_"))}
-    env.update(
-        SEALGATE_ROOT_ACCESS_KEY=access_key,
-        SEALGATE_ROOT_SECRET_KEY=secret_key,
-        SEALGATE_LOG="info",
-        SEALGATE_TEST_CLOCK="1",
-        NO_COLOR="1",
-    )
-    cmd = [
-        _server_bin(), "serve",
-        "--data-dir", str(data_dir),
-        "--config", str(config),
-        "--s3-listen", "127.0.0.1:0",
-        "--http-listen", "127.0.0.1:0",
-        "--kms-listen", "127.0.0.1:0",
-        "--metrics-listen", "127.0.0.1:0",
-    ]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=work
-        )
-    try:
-        fields: dict[str, str] = {}
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, f"sealgate exited:\n{log_path.read_text()}"
-            assert time.monotonic() < deadline, f"not Ready:\n{log_path.read_text()}"
-            lines = log_path.read_text(errors="replace").splitlines()
-            if "Ready." in (line.strip() for line in lines):
-                for line in lines:
-                    for prefix, field in (
-                        ("KMS API (HTTPS):", "kms"),
-                        ("CA certificate:", "ca"),
-                        ("Region:", "region"),
-                    ):
-                        if line.startswith(prefix):
-                            fields[field] = line[len(prefix):].split()[0]
-                break
-            time.sleep(0.05)
-        server = Server(
-            endpoint_https=fields["kms"],
-            endpoint_http=fields["kms"],
-            ca_path=fields["ca"],
-            access_key=access_key,
-            secret_key=secret_key,
-            data_dir=data_dir,
-            region=fields.get("region", "us-east-1"),
-            log_path=log_path,
-            work_dir=work,
-        )
-        yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def kms_server(tmp_path_factory) -> Iterator[Server]:
+    """A `sealgate serve` with a test clock and a user `bob`, as a Server whose HTTPS endpoint
+    is its KMS listener (what `AwsCli` targets)."""
+    config = f'[[users]]\nname = "bob"\naccess_key = "{BOB[0]}"\nsecret_key = "{BOB[1]}"\n'
+    with launch(
+        tmp_path_factory.mktemp("kms-gateway"),
+        extra_env={"SEALGATE_TEST_CLOCK": "1"},
+        config_toml=config,
+    ) as srv:
+        yield dataclasses.replace(srv, endpoint_https=srv.endpoint_kms, endpoint_http=srv.endpoint_kms)
 
 
 @pytest.fixture(scope="module")

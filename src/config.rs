@@ -38,7 +38,11 @@ pub struct ServeArgs {
     /// CA certificate (PEM) that signed the remote KMS's TLS certificate (with --kms-endpoint).
     #[arg(long, env = "SEALGATE_KMS_CA_FILE")]
     pub kms_ca_file: Option<PathBuf>,
-    /// Storage backend: `local` (under the data dir) or `s3` [default: local].
+    /// Storage backend: `local` (alias `fs`, under the data dir), `s3` (any S3-compatible
+    /// service), `gcs` or `azure` [default: local]. With a remote backend the gateway keeps no
+    /// object state locally, so several gateways may share the backend. Backend credentials:
+    /// SEALGATE_BACKEND_ACCESS_KEY/SEALGATE_BACKEND_SECRET_KEY, else the AWS_* variables (s3);
+    /// GOOGLE_* (gcs) and AZURE_* (azure) variables as object_store reads them.
     #[arg(long, env = "SEALGATE_BACKEND")]
     pub backend: Option<String>,
     /// S3 backend endpoint URL (with --backend s3).
@@ -50,6 +54,13 @@ pub struct ServeArgs {
     /// S3 backend region (with --backend s3).
     #[arg(long, env = "SEALGATE_BACKEND_REGION")]
     pub backend_region: Option<String>,
+    /// Key prefix inside the backend bucket under which sealgate keeps everything.
+    #[arg(long, env = "SEALGATE_BACKEND_PREFIX")]
+    pub backend_prefix: Option<String>,
+    /// Seconds one backend response (or body read) may take before the request fails with
+    /// 503 [default: 30].
+    #[arg(long, env = "SEALGATE_BACKEND_TIMEOUT")]
+    pub backend_timeout: Option<u64>,
     /// Region this gateway answers for [default: us-east-1].
     #[arg(long, env = "SEALGATE_REGION")]
     pub region: Option<String>,
@@ -86,6 +97,10 @@ struct FileConfig {
     backend_endpoint: Option<String>,
     backend_bucket: Option<String>,
     backend_region: Option<String>,
+    backend_prefix: Option<String>,
+    backend_timeout: Option<u64>,
+    backend_access_key: Option<String>,
+    backend_secret_key: Option<String>,
     region: Option<String>,
     account_id: Option<String>,
     virtual_host_suffixes: Option<Vec<String>>,
@@ -108,11 +123,8 @@ pub struct UserConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backend {
     Local,
-    S3 {
-        endpoint: Option<String>,
-        bucket: String,
-        region: String,
-    },
+    /// An S3-compatible service, GCS or Azure (see `store::backend`).
+    Remote(crate::store::backend::RemoteBackend),
 }
 
 /// The validated configuration the server runs with.
@@ -167,25 +179,54 @@ impl Config {
             .or(file.backend)
             .unwrap_or_else(|| "local".into());
         let backend = match backend_kind.as_str() {
-            "local" => Backend::Local,
-            "s3" => Backend::S3 {
-                endpoint: args.backend_endpoint.clone().or(file.backend_endpoint),
-                bucket: args
+            "local" | "fs" => Backend::Local,
+            "s3" | "gcs" | "azure" => {
+                use crate::store::backend::{DEFAULT_TIMEOUT, RemoteKind};
+                let kind = match backend_kind.as_str() {
+                    "s3" => RemoteKind::S3,
+                    "gcs" => RemoteKind::Gcs,
+                    _ => RemoteKind::Azure,
+                };
+                let bucket = args
                     .backend_bucket
                     .clone()
                     .or(file.backend_bucket)
                     .ok_or_else(|| {
-                        ConfigError::Invalid("--backend s3 needs --backend-bucket".into())
-                    })?,
-                region: args
-                    .backend_region
-                    .clone()
-                    .or(file.backend_region)
-                    .unwrap_or_else(|| "us-east-1".into()),
-            },
+                        ConfigError::Invalid(format!(
+                            "--backend {backend_kind} needs --backend-bucket"
+                        ))
+                    })?;
+                let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+                let access_key = env("SEALGATE_BACKEND_ACCESS_KEY").or(file.backend_access_key);
+                let secret_key = env("SEALGATE_BACKEND_SECRET_KEY").or(file.backend_secret_key);
+                if access_key.is_some() != secret_key.is_some() {
+                    return Err(ConfigError::Invalid(
+                        "backend access key and secret key must be given together".into(),
+                    ));
+                }
+                let timeout = match args.backend_timeout.or(file.backend_timeout) {
+                    Some(0) => {
+                        return Err(ConfigError::Invalid(
+                            "backend_timeout must be at least 1 second".into(),
+                        ));
+                    }
+                    Some(s) => std::time::Duration::from_secs(s),
+                    None => DEFAULT_TIMEOUT,
+                };
+                Backend::Remote(crate::store::backend::RemoteBackend {
+                    kind,
+                    bucket,
+                    endpoint: args.backend_endpoint.clone().or(file.backend_endpoint),
+                    region: args.backend_region.clone().or(file.backend_region),
+                    prefix: args.backend_prefix.clone().or(file.backend_prefix),
+                    access_key,
+                    secret_key,
+                    timeout,
+                })
+            }
             other => {
                 return Err(ConfigError::Invalid(format!(
-                    "unknown backend {other:?} (expected local or s3)"
+                    "unknown backend {other:?} (expected local, s3, gcs or azure)"
                 )));
             }
         };

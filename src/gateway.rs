@@ -76,9 +76,10 @@ pub fn open_store(cfg: &Config) -> Result<Store, StartError> {
             crate::store::LocalOptions { fsync: cfg.fsync },
         )
         .map_err(|e| StartError::Store(e.to_string())),
-        Backend::S3 { .. } => Err(StartError::Unsupported(
-            "--backend s3 is not available in this build yet; use --backend local".into(),
-        )),
+        // Shared with other gateways: native listing, nothing kept locally.
+        Backend::Remote(spec) => {
+            Store::remote(spec).map_err(|e| StartError::Store(e.to_string()))
+        }
     }
 }
 

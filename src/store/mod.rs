@@ -11,6 +11,7 @@
 //! ([`ListingMode::LocalIndex`]) and an offset listing on sorted backends
 //! ([`ListingMode::Native`]).
 
+pub mod backend;
 mod blob;
 pub mod conformance;
 pub mod keyenc;
@@ -134,6 +135,12 @@ impl Store {
             recent: Arc::new(RecentGenerations::default()),
             blob_buffer: REMOTE_BLOB_BUFFER,
         }
+    }
+
+    /// A store over a remote backend (S3-compatible, GCS, Azure), shared with other gateways:
+    /// native listing, no local index, multipart blob writes in parts S3 accepts.
+    pub fn remote(spec: &backend::RemoteBackend) -> Result<Self, StoreError> {
+        Ok(Self::new(spec.open()?, ListingMode::Native))
     }
 
     /// A store in directory `root` (created if missing), fsync on.

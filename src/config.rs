@@ -77,6 +77,11 @@ pub struct ServeArgs {
     /// separated. For benchmarks and demonstrations only.
     #[arg(long, env = "SEALGATE_PLAINTEXT_BUCKETS", value_delimiter = ',')]
     pub plaintext_buckets: Option<Vec<String>>,
+    /// TLS-terminating proxies (IPs or CIDR blocks, comma separated) whose plain-HTTP requests
+    /// with `X-Forwarded-Proto: https` / `Forwarded: proto=https` count as TLS for SSE-C
+    /// [default: none].
+    #[arg(long, env = "SEALGATE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// Where `/metrics` is served unless configured otherwise.
@@ -106,6 +111,7 @@ struct FileConfig {
     virtual_host_suffixes: Option<Vec<String>>,
     no_fsync: Option<bool>,
     plaintext_buckets: Option<Vec<String>>,
+    trusted_proxies: Option<Vec<String>>,
     #[serde(default)]
     users: Vec<UserConfig>,
 }
@@ -148,6 +154,8 @@ pub struct Config {
     pub fsync: bool,
     /// Buckets stored unencrypted when a request names no encryption (comparison only).
     pub plaintext_buckets: Vec<String>,
+    /// Peers whose forwarded-https header counts as TLS for SSE-C (empty: none).
+    pub trusted_proxies: crate::server::proxy::TrustedProxies,
     pub users: Vec<UserConfig>,
 }
 
@@ -288,6 +296,14 @@ impl Config {
                 .clone()
                 .or(file.plaintext_buckets)
                 .unwrap_or_default(),
+            trusted_proxies: crate::server::proxy::TrustedProxies::parse(
+                &args
+                    .trusted_proxies
+                    .clone()
+                    .or(file.trusted_proxies)
+                    .unwrap_or_default(),
+            )
+            .map_err(ConfigError::Invalid)?,
             users: file.users,
         };
         for u in &cfg.users {

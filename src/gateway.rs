@@ -12,7 +12,7 @@ use crate::kms::http::KmsHttp;
 use crate::kms::{Clock, KmsConfig, KmsService, SystemClock, TestClock};
 use crate::server::{self, Limits, tls};
 use crate::sse::Crypto;
-use crate::sse::master::MasterKeys;
+use crate::sse::master::MasterRing;
 use crate::store::Store;
 
 /// Everything a request handler may reach.
@@ -39,6 +39,8 @@ pub enum StartError {
     Unsupported(String),
     #[error("KMS: {0}")]
     Kms(#[from] crate::kms::KmsOpenError),
+    #[error("SSE-S3 master key ring: {0}")]
+    Master(#[from] crate::sse::master::MasterError),
 }
 
 impl Gateway {
@@ -54,7 +56,14 @@ impl Gateway {
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let kms: Arc<dyn crate::kms::Kms> =
             Arc::new(crate::metrics::kms::MeteredKms::new(kms, metrics.clone()));
-        let master = MasterKeys::open(&cfg.data_dir.join("keys").join("sse-s3")).map_err(dd)?;
+        // The SSE-S3 ring lives wrapped in the store; `run` loads it (and migrates a pre-KMS
+        // local ring from keys/sse-s3) before serving.
+        let master = MasterRing::new(
+            store.clone(),
+            kms.clone(),
+            gateway_caller(&cfg),
+            Some(cfg.data_dir.join("keys").join("sse-s3")),
+        );
         Ok((
             Gateway {
                 cfg,
@@ -68,6 +77,15 @@ impl Gateway {
     }
 }
 
+/// The gateway's own identity at the KMS (for its service keys): the account root.
+fn gateway_caller(cfg: &Config) -> crate::kms::Caller {
+    crate::kms::Caller {
+        arn: format!("arn:aws:iam::{}:root", cfg.account_id),
+        account: cfg.account_id.clone(),
+        identity_policy: None,
+    }
+}
+
 /// Opens the object store the configuration names (also used read-only by `sealgate inspect`).
 pub fn open_store(cfg: &Config) -> Result<Store, StartError> {
     match &cfg.backend {
@@ -77,9 +95,7 @@ pub fn open_store(cfg: &Config) -> Result<Store, StartError> {
         )
         .map_err(|e| StartError::Store(e.to_string())),
         // Shared with other gateways: native listing, nothing kept locally.
-        Backend::Remote(spec) => {
-            Store::remote(spec).map_err(|e| StartError::Store(e.to_string()))
-        }
+        Backend::Remote(spec) => Store::remote(spec).map_err(|e| StartError::Store(e.to_string())),
     }
 }
 
@@ -99,6 +115,7 @@ fn open_kms(cfg: &Config) -> Result<(KmsService, Option<Arc<TestClock>>), StartE
             account_id: cfg.account_id.clone(),
             clock,
             root_key_path: None,
+            ..KmsConfig::default()
         },
     )?;
     Ok((svc, test_clock))
@@ -225,6 +242,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         (None, None) => unreachable!("the embedded KMS opens when no endpoint is given"),
     };
     let (gw, generated) = Gateway::open(cfg, kms_client)?;
+    gw.crypto.master().load().await?;
     let tls_config = tls::load_or_generate(&tls_paths)?;
     if let Some(k) = &kms {
         crate::kms::http::spawn_due_work(k.clone());

@@ -153,6 +153,100 @@ pub trait Kms: Send + Sync {
         caller: &'a Caller,
         source: &'a Source,
     ) -> KmsFuture<'a, KeyDescription>;
+
+    /// Encrypt of a small secret (at most 4096 bytes); returns the ciphertext blob. The gateway
+    /// uses it to wrap key material it already holds (migrating a local SSE-S3 master).
+    fn encrypt<'a>(
+        &'a self,
+        key_id: &'a str,
+        plaintext: &'a [u8],
+        context: &'a BTreeMap<String, String>,
+        caller: &'a Caller,
+        source: &'a Source,
+    ) -> KmsFuture<'a, Vec<u8>>;
+
+    /// Creates a symmetric key with automatic rotation for the gateway's own use and points
+    /// `alias` at it; returns the ARN of the key the alias names. When another gateway created
+    /// the alias first, the key made here is scheduled for deletion and the winner's is used.
+    fn create_key_with_alias<'a>(
+        &'a self,
+        alias: &'a str,
+        description: &'a str,
+        caller: &'a Caller,
+        source: &'a Source,
+    ) -> KmsFuture<'a, String>;
+}
+
+/// The CreateKey → CreateAlias → EnableKeyRotation sequence behind
+/// [`Kms::create_key_with_alias`], over any way of making KMS JSON calls (`call(op, request)`).
+pub(crate) async fn create_key_with_alias_by<F, Fut>(
+    call: F,
+    alias: &str,
+    description: &str,
+) -> Result<String, KmsClientError>
+where
+    F: Fn(&'static str, serde_json::Value) -> Fut,
+    Fut: Future<Output = Result<serde_json::Value, KmsClientError>>,
+{
+    use serde_json::json;
+    let arn_of = |v: &serde_json::Value| {
+        v["KeyMetadata"]["Arn"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| KmsClientError::Unavailable("KMS answer without KeyMetadata.Arn".into()))
+    };
+    let created = call("CreateKey", json!({ "Description": description })).await?;
+    let arn = arn_of(&created)?;
+    match call(
+        "CreateAlias",
+        json!({ "AliasName": alias, "TargetKeyId": arn }),
+    )
+    .await
+    {
+        Ok(_) => {
+            call("EnableKeyRotation", json!({ "KeyId": arn })).await?;
+            Ok(arn)
+        }
+        Err(KmsClientError::Kms { type_name, .. }) if type_name == "AlreadyExistsException" => {
+            // Lost the race: retire our key (best effort) and use the one the alias names.
+            let _ = call(
+                "ScheduleKeyDeletion",
+                json!({ "KeyId": arn, "PendingWindowInDays": 7 }),
+            )
+            .await;
+            arn_of(&call("DescribeKey", json!({ "KeyId": alias })).await?)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// One KMS JSON operation run in process (audited like an API call, with `source`), for the
+/// few administrative calls the gateway makes for itself.
+fn run_json(
+    svc: &KmsService,
+    op: &'static str,
+    request: serde_json::Value,
+    caller: &Caller,
+    source: Source,
+) -> Result<serde_json::Value, KmsError> {
+    use super::util::parse;
+    let body = request.to_string();
+    let body = body.as_bytes();
+    svc.run(
+        op,
+        caller,
+        source,
+        &new_request_id(),
+        |svc, call| match op {
+            "CreateKey" => svc.create_key(call, parse(body)?),
+            "CreateAlias" => svc.create_alias(call, parse(body)?),
+            "EnableKeyRotation" => svc.enable_key_rotation(call, parse(body)?),
+            "ScheduleKeyDeletion" => svc.schedule_key_deletion(call, parse(body)?),
+            "DescribeKey" => svc.describe_key(call, parse(body)?),
+            "Encrypt" => svc.encrypt(call, parse(body)?),
+            _ => Err(KmsError::unsupported(format!("{op} is not run in process"))),
+        },
+    )
 }
 
 fn own_caller(c: &Caller) -> Caller {
@@ -339,5 +433,47 @@ impl Kms for KmsService {
                 },
             )
         }))
+    }
+    fn encrypt<'a>(
+        &'a self,
+        key_id: &'a str,
+        plaintext: &'a [u8],
+        context: &'a BTreeMap<String, String>,
+        caller: &'a Caller,
+        source: &'a Source,
+    ) -> KmsFuture<'a, Vec<u8>> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let request = serde_json::json!({
+            "KeyId": key_id,
+            "Plaintext": b64.encode(plaintext),
+            "EncryptionContext": context,
+        });
+        let (svc, caller, source) = (self.clone(), own_caller(caller), source.clone());
+        Box::pin(async move {
+            let answer =
+                blocking(move || run_json(&svc, "Encrypt", request, &caller, source)).await?;
+            answer["CiphertextBlob"]
+                .as_str()
+                .and_then(|t| b64.decode(t).ok())
+                .ok_or_else(|| KmsClientError::Unavailable("Encrypt answered no blob".into()))
+        })
+    }
+
+    fn create_key_with_alias<'a>(
+        &'a self,
+        alias: &'a str,
+        description: &'a str,
+        caller: &'a Caller,
+        source: &'a Source,
+    ) -> KmsFuture<'a, String> {
+        Box::pin(create_key_with_alias_by(
+            move |op, request| {
+                let (svc, caller, source) = (self.clone(), own_caller(caller), source.clone());
+                blocking(move || run_json(&svc, op, request, &caller, source))
+            },
+            alias,
+            description,
+        ))
     }
 }

@@ -15,9 +15,8 @@
 //! - Trust is only the CA certificate(s) given at construction; platform or webpki roots are
 //!   not available (no such crate among our dependencies), so pointing at AWS KMS needs its CA
 //!   chain in that PEM file.
-//! - Transport: hyper's HTTP/1.1 connection API over tokio-rustls, with a small pool of idle
-//!   keep-alive connections. hyper-util's legacy client was not usable: its connector must
-//!   implement `tower_service::Service`, a crate we do not depend on.
+//! - Transport: [`crate::client::http::HttpConnection`] (hyper's HTTP/1.1 connection API over
+//!   tokio-rustls, a small pool of idle keep-alive connections), shared with the CLI's S3 client.
 //! - Failure mapping: `__type` (any `namespace#` prefix stripped) and `message` become
 //!   [`KmsClientError::Kms`]; connection and TLS failures, a 10 s timeout, 5xx answers and
 //!   unintelligible bodies become [`KmsClientError::Unavailable`] (S3 answers 503).
@@ -25,35 +24,27 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
-use rustls::pki_types::ServerName;
+use http_body_util::Full;
 use serde_json::{Value, json};
-use tokio_rustls::TlsConnector;
 use zeroize::Zeroizing;
 
 use super::audit::Source;
 use super::client::{DataKey, Decrypted, KeyDescription, Kms, KmsClientError, KmsFuture};
 use super::policy::Caller;
+use crate::client::http::{EndpointError, HttpConnection};
 use crate::sigv4;
 
 /// Default bound on one call: connect, TLS, request and response.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Idle keep-alive connections kept for reuse.
-const MAX_IDLE: usize = 32;
 /// Largest response accepted (KMS answers are a few KiB).
 const MAX_RESPONSE: usize = 1024 * 1024;
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
-
-type Sender = SendRequest<Full<Bytes>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteKmsError {
@@ -70,25 +61,30 @@ pub enum RemoteKmsError {
     Tls(#[from] rustls::Error),
 }
 
+impl From<EndpointError> for RemoteKmsError {
+    fn from(e: EndpointError) -> Self {
+        match e {
+            EndpointError::Endpoint(s) | EndpointError::NoCa(s) => RemoteKmsError::Endpoint(s),
+            EndpointError::CaFile { path, source } => RemoteKmsError::CaFile { path, source },
+            EndpointError::NoCertificate(s) => RemoteKmsError::NoCertificate(s),
+            EndpointError::Tls(e) => RemoteKmsError::Tls(e),
+        }
+    }
+}
+
 /// A KMS reached over HTTPS. Cheap to share (`Arc<dyn Kms>`); connections are pooled.
 pub struct RemoteKms {
-    /// `host[:port]`, as the `Host` header.
-    authority: String,
-    host: String,
-    port: u16,
-    server_name: ServerName<'static>,
-    tls: TlsConnector,
+    conn: HttpConnection,
     access_key: String,
     secret_key: Zeroizing<String>,
     region: String,
     timeout: Duration,
-    idle: Mutex<Vec<Sender>>,
 }
 
 impl fmt::Debug for RemoteKms {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteKms")
-            .field("endpoint", &self.authority)
+            .field("endpoint", &self.conn.authority())
             .field("access_key", &self.access_key)
             .field("secret_key", &"<redacted>")
             .field("region", &self.region)
@@ -106,38 +102,12 @@ impl RemoteKms {
         secret_key: &str,
         region: &str,
     ) -> Result<RemoteKms, RemoteKmsError> {
-        let bad_endpoint = || RemoteKmsError::Endpoint(endpoint.to_string());
-        let uri: Uri = endpoint.parse().map_err(|_| bad_endpoint())?;
-        let path_ok = matches!(uri.path(), "" | "/") && uri.query().is_none();
-        if uri.scheme_str() != Some("https") || !path_ok {
-            return Err(bad_endpoint());
-        }
-        let authority = uri.authority().ok_or_else(bad_endpoint)?;
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let server_name = ServerName::try_from(host.to_string()).map_err(|_| bad_endpoint())?;
-
-        let roots = load_roots(ca_pem)?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-
         Ok(RemoteKms {
-            authority: authority.as_str().to_string(),
-            host: host.to_string(),
-            port: authority.port_u16().unwrap_or(443),
-            server_name,
-            tls: TlsConnector::from(Arc::new(config)),
+            conn: HttpConnection::new(endpoint, Some(ca_pem), false)?,
             access_key: access_key.to_string(),
             secret_key: Zeroizing::new(secret_key.to_string()),
             region: region.to_string(),
             timeout: DEFAULT_TIMEOUT,
-            idle: Mutex::new(Vec::new()),
         })
     }
 
@@ -147,22 +117,24 @@ impl RemoteKms {
         self
     }
 
-    /// One KMS operation: the JSON answer of a 2xx, else the mapped error.
-    async fn call(&self, operation: &str, request: Value) -> Result<Value, KmsClientError> {
+    /// One KMS operation by name (any `TrentService` operation, or a full `X-Amz-Target` such
+    /// as `Sealgate.AdvanceClock`): the JSON answer of a 2xx, else the mapped error.
+    pub async fn call(&self, operation: &str, request: Value) -> Result<Value, KmsClientError> {
         let body = Bytes::from(request.to_string());
         tokio::time::timeout(self.timeout, self.exchange(operation, body))
             .await
             .map_err(|_| {
                 KmsClientError::Unavailable(format!(
                     "KMS at {} did not answer {operation} within {:?}",
-                    self.authority, self.timeout
+                    self.conn.authority(),
+                    self.timeout
                 ))
             })?
     }
 
     async fn exchange(&self, operation: &str, body: Bytes) -> Result<Value, KmsClientError> {
         let unavailable = |what: String| {
-            KmsClientError::Unavailable(format!("KMS at {}: {what}", self.authority))
+            KmsClientError::Unavailable(format!("KMS at {}: {what}", self.conn.authority()))
         };
         let headers = self.signed_headers(operation, &body).map_err(unavailable)?;
         let request = || {
@@ -172,22 +144,13 @@ impl RemoteKms {
             *req.headers_mut() = headers.clone();
             req
         };
-        // A pooled connection the server closed while idle fails before any answer; the call
-        // is then retried once on a fresh connection (all our operations tolerate a repeat).
-        let (sender, resp) = match self.take_idle().await {
-            Some(mut sender) => match sender.send_request(request()).await {
-                Ok(resp) => (sender, resp),
-                Err(_) => self.send_fresh(request()).await.map_err(unavailable)?,
-            },
-            None => self.send_fresh(request()).await.map_err(unavailable)?,
-        };
-        let status = resp.status();
-        let bytes = Limited::new(resp.into_body(), MAX_RESPONSE)
-            .collect()
+        let resp = self
+            .conn
+            .exchange(request, MAX_RESPONSE)
             .await
-            .map_err(|e| unavailable(format!("reading the {operation} answer: {e}")))?
-            .to_bytes();
-        self.put_idle(sender);
+            .map_err(|e| unavailable(e.0))?;
+        let status = resp.status();
+        let bytes = resp.into_body();
         let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
         if status.is_success() {
             return parsed.ok_or_else(|| unavailable(format!("{operation} answer is not JSON")));
@@ -208,12 +171,17 @@ impl RemoteKms {
     fn signed_headers(&self, operation: &str, body: &[u8]) -> Result<HeaderMap, String> {
         let mut headers = HeaderMap::new();
         let value = |v: &str| HeaderValue::from_str(v).map_err(|e| e.to_string());
-        headers.insert(http::header::HOST, value(&self.authority)?);
+        headers.insert(http::header::HOST, value(self.conn.authority())?);
         headers.insert(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static(CONTENT_TYPE),
         );
-        headers.insert("x-amz-target", value(&format!("TrentService.{operation}"))?);
+        let target = if operation.contains('.') {
+            operation.to_string()
+        } else {
+            format!("TrentService.{operation}")
+        };
+        headers.insert("x-amz-target", value(&target)?);
         sigv4::sign_request(
             &Method::POST,
             &Uri::from_static("/"),
@@ -228,78 +196,6 @@ impl RemoteKms {
         .map_err(|e| format!("signing: {e}"))?;
         Ok(headers)
     }
-
-    async fn send_fresh(
-        &self,
-        req: Request<Full<Bytes>>,
-    ) -> Result<(Sender, http::Response<hyper::body::Incoming>), String> {
-        let mut sender = self.connect().await?;
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| format!("request failed: {e}"))?;
-        Ok((sender, resp))
-    }
-
-    async fn connect(&self) -> Result<Sender, String> {
-        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
-        let _ = tcp.set_nodelay(true);
-        let tls = self
-            .tls
-            .connect(self.server_name.clone(), tcp)
-            .await
-            .map_err(|e| format!("TLS: {e}"))?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-            .await
-            .map_err(|e| format!("HTTP handshake: {e}"))?;
-        // The connection task ends when the server closes it or the sender is dropped.
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(sender)
-    }
-
-    /// A pooled connection that is (or, having just finished an exchange, becomes) ready.
-    async fn take_idle(&self) -> Option<Sender> {
-        loop {
-            let mut sender = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()?;
-            if sender.ready().await.is_ok() {
-                return Some(sender);
-            }
-        }
-    }
-
-    fn put_idle(&self, sender: Sender) {
-        if sender.is_closed() {
-            return;
-        }
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < MAX_IDLE {
-            idle.push(sender);
-        }
-    }
-}
-
-fn load_roots(path: &Path) -> Result<rustls::RootCertStore, RemoteKmsError> {
-    let shown = path.display().to_string();
-    let pem = std::fs::read(path).map_err(|source| RemoteKmsError::CaFile {
-        path: shown.clone(),
-        source,
-    })?;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-        let cert = cert.map_err(|source| RemoteKmsError::CaFile {
-            path: shown.clone(),
-            source,
-        })?;
-        roots.add(cert)?;
-    }
-    if roots.is_empty() {
-        return Err(RemoteKmsError::NoCertificate(shown));
-    }
-    Ok(roots)
 }
 
 /// `(__type, message)` of an error body. AWS may qualify the type
@@ -439,6 +335,39 @@ impl Kms for RemoteKms {
                 key_state,
             })
         })
+    }
+
+    fn encrypt<'a>(
+        &'a self,
+        key_id: &'a str,
+        plaintext: &'a [u8],
+        context: &'a BTreeMap<String, String>,
+        _caller: &'a Caller,
+        _source: &'a Source,
+    ) -> KmsFuture<'a, Vec<u8>> {
+        Box::pin(async move {
+            const OP: &str = "Encrypt";
+            let mut request = json!({ "KeyId": key_id, "Plaintext": B64.encode(plaintext) });
+            if !context.is_empty() {
+                request["EncryptionContext"] = context_json(context);
+            }
+            let answer = self.call(OP, request).await?;
+            Ok(blob_member(&answer, OP, "CiphertextBlob")?.to_vec())
+        })
+    }
+
+    fn create_key_with_alias<'a>(
+        &'a self,
+        alias: &'a str,
+        description: &'a str,
+        _caller: &'a Caller,
+        _source: &'a Source,
+    ) -> KmsFuture<'a, String> {
+        Box::pin(super::client::create_key_with_alias_by(
+            move |op, request| self.call(op, request),
+            alias,
+            description,
+        ))
     }
 }
 

@@ -142,6 +142,40 @@ impl Kms for MeteredKms {
         })
     }
 
+    fn encrypt<'a>(
+        &'a self,
+        key_id: &'a str,
+        plaintext: &'a [u8],
+        context: &'a BTreeMap<String, String>,
+        caller: &'a Caller,
+        source: &'a Source,
+    ) -> KmsFuture<'a, Vec<u8>> {
+        Box::pin(async move {
+            let r = self
+                .inner
+                .encrypt(key_id, plaintext, context, caller, source)
+                .await;
+            self.record("Encrypt", key_id, &r, |_| key_id.to_owned());
+            r
+        })
+    }
+
+    fn create_key_with_alias<'a>(
+        &'a self,
+        alias: &'a str,
+        description: &'a str,
+        caller: &'a Caller,
+        source: &'a Source,
+    ) -> KmsFuture<'a, String> {
+        Box::pin(async move {
+            let r = self
+                .inner
+                .create_key_with_alias(alias, description, caller, source)
+                .await;
+            self.record("CreateKeyWithAlias", alias, &r, |arn| arn.clone());
+            r
+        })
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! Whether a request arrived over TLS is a property of its connection and travels with the
 //! request as [`ConnInfo`]; SSE-C decides from it, never from a global flag.
 
+pub mod proxy;
 pub mod tls;
 
 use std::future::Future;

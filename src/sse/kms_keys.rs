@@ -40,7 +40,7 @@ pub struct KmsCallCounts {
     pub decrypt: u64,
 }
 
-fn map_kms_error(e: KmsClientError) -> S3Error {
+pub(crate) fn map_kms_error(e: KmsClientError) -> S3Error {
     match e {
         KmsClientError::Unavailable(m) => {
             S3Error::ServiceUnavailable(format!("the KMS is unavailable: {m}"))

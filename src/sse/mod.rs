@@ -11,7 +11,7 @@ pub mod master;
 pub mod sse_c;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -24,7 +24,7 @@ use crate::meta::{BucketRecord, Sealing};
 use crate::s3::error::S3Error;
 use crate::seal::{self, Binding};
 use kms_keys::KmsKeys;
-use master::MasterKeys;
+use master::{MasterError, MasterRing};
 use sse_c::{CustomerKey, KeyHeaders};
 
 const SSE: &str = "x-amz-server-side-encryption";
@@ -223,7 +223,7 @@ pub fn reject_write_headers(headers: &HeaderMap) -> Result<(), S3Error> {
 
 /// Owner of the key hierarchy for all modes.
 pub struct Crypto {
-    master: RwLock<MasterKeys>,
+    master: MasterRing,
     kms: KmsKeys,
 }
 
@@ -234,11 +234,21 @@ pub struct Actor<'a> {
 }
 
 impl Crypto {
-    pub fn new(master: MasterKeys, kms: Arc<dyn Kms>) -> Crypto {
+    pub fn new(master: MasterRing, kms: Arc<dyn Kms>) -> Crypto {
         Crypto {
-            master: RwLock::new(master),
+            master,
             kms: KmsKeys::new(kms),
         }
+    }
+
+    /// The SSE-S3 master key ring (loaded at start; see [`MasterRing::load`]).
+    pub fn master(&self) -> &MasterRing {
+        &self.master
+    }
+
+    /// KMS calls made for SSE-KMS so far (benchmarks and metrics).
+    pub fn kms_call_counts(&self) -> kms_keys::KmsCallCounts {
+        self.kms.call_counts()
     }
 
     /// A fresh object key for a new object (or multipart upload), sealed for `mode`.
@@ -266,9 +276,8 @@ impl Crypto {
         match mode {
             WriteMode::Plain => Ok(Sealing::None),
             WriteMode::SseS3 => {
-                let master = self.master.read().expect("master key lock");
-                let (version, material) = master.current();
-                let sealed = seal::seal(material, &binding("SSE-S3", bucket, key), ok);
+                let (version, material) = self.master.current().await.map_err(master_error)?;
+                let sealed = seal::seal(&material[..], &binding("SSE-S3", bucket, key), ok);
                 Ok(Sealing::SseS3 {
                     key_version: version,
                     sealed,
@@ -338,13 +347,12 @@ impl Crypto {
                 "The encryption parameters are not applicable to this object.".into(),
             )),
             (Sealing::SseS3 { key_version, sealed }, None) => {
-                let master = self.master.read().expect("master key lock");
-                let material = master.get(*key_version).ok_or_else(|| {
-                    S3Error::InternalError(format!(
-                        "SSE-S3 master key version {key_version} is missing"
-                    ))
-                })?;
-                seal::unseal(material, &binding("SSE-S3", bucket, key), sealed).map_err(|_| {
+                let material = self
+                    .master
+                    .get(*key_version)
+                    .await
+                    .map_err(master_error)?;
+                seal::unseal(&material[..], &binding("SSE-S3", bucket, key), sealed).map_err(|_| {
                     S3Error::InternalError("the object's key record failed authentication".into())
                 })
             }
@@ -373,6 +381,17 @@ impl Crypto {
             // Plaintext comparison objects carry no key; the envelope is bypassed for them.
             (Sealing::None, None) => Ok(ObjectKey::generate()),
         }
+    }
+}
+
+/// A master ring failure as S3 sees it: the KMS's answer (503 when unreachable), else 500.
+fn master_error(e: MasterError) -> S3Error {
+    match e {
+        MasterError::Kms(e) => kms_keys::map_kms_error(e),
+        MasterError::Store(crate::store::StoreError::Backend(m)) => {
+            S3Error::ServiceUnavailable(format!("storage backend: {m}"))
+        }
+        other => S3Error::InternalError(other.to_string()),
     }
 }
 

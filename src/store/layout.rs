@@ -6,6 +6,8 @@
 //! data/<bucket>/<generation>/<blob>                 ciphertext      (immutable)
 //! uploads/<bucket>/<upload-id>/record               UploadRecord
 //! uploads/<bucket>/<upload-id>/parts/<NNNNN>        PartLayout      (5-digit part number)
+//! system/<area>/<name>                              gateway-wide records (e.g. wrapped SSE-S3
+//!                                                   master key versions); never listed as buckets
 //! ```
 //!
 //! Bucket names, generations, upload ids and blob names are used verbatim as path segments, so
@@ -21,6 +23,7 @@ pub const BUCKETS: &str = "buckets";
 pub const META: &str = "meta";
 pub const DATA: &str = "data";
 pub const UPLOADS: &str = "uploads";
+pub const SYSTEM: &str = "system";
 
 /// A bucket name as S3 allows it: 3–63 of `[a-z0-9.-]`.
 pub fn check_bucket(name: &str) -> Result<(), StoreError> {
@@ -149,4 +152,16 @@ pub fn upload_entry(location: &Path) -> Option<(String, bool)> {
         [_, _, id, p, _] if p.as_ref() == "parts" => Some((id.as_ref().to_string(), false)),
         _ => None,
     }
+}
+
+/// The folder of one area of gateway-wide records, e.g. `system/sse-s3`.
+pub fn system_dir(area: &str) -> Result<Path, StoreError> {
+    check_name("system area", area)?;
+    path(format!("{SYSTEM}/{area}"))
+}
+
+/// One gateway-wide record, e.g. `system/sse-s3/v1`.
+pub fn system_record(area: &str, name: &str) -> Result<Path, StoreError> {
+    check_name("system record", name)?;
+    Ok(system_dir(area)?.join(name))
 }

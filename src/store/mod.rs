@@ -223,6 +223,36 @@ impl Store {
         }
     }
 
+    // ---- gateway-wide system records ----
+
+    /// A record under `system/<area>/<name>` (outside every bucket, so never listed).
+    pub async fn get_system(&self, area: &str, name: &str) -> Result<Option<Bytes>, StoreError> {
+        self.get_bytes(&layout::system_record(area, name)?).await
+    }
+
+    /// Writes a system record only if absent (`AlreadyExists` otherwise), so gateways racing
+    /// to create the same record agree on the first writer's content.
+    pub async fn create_system(
+        &self,
+        area: &str,
+        name: &str,
+        body: Bytes,
+    ) -> Result<(), StoreError> {
+        self.put_bytes(&layout::system_record(area, name)?, body, PutMode::Create)
+            .await
+    }
+
+    /// The record names in `system/<area>`.
+    pub async fn list_system(&self, area: &str) -> Result<Vec<String>, StoreError> {
+        let dir = layout::system_dir(area)?;
+        Ok(self
+            .list_paths(&dir)
+            .await?
+            .into_iter()
+            .filter_map(|m| m.location.filename().map(str::to_owned))
+            .collect())
+    }
+
     // ---- buckets ----
 
     /// Creates the bucket record; `AlreadyExists` if there is one.

@@ -24,6 +24,15 @@ pub const CONTENT_HEADERS: [&str; 6] = [
 /// Largest total size of user metadata, as S3 allows.
 const MAX_USER_META: usize = 2048;
 
+/// Whether the request counts as arriving over TLS, which SSE-C requires: its own
+/// connection's TLS, or a configured trusted proxy's forwarded-https header.
+pub fn over_tls(req: &crate::s3::Req) -> bool {
+    req.gw
+        .cfg
+        .trusted_proxies
+        .request_is_tls(&req.conn, &req.headers)
+}
+
 pub fn now_ms() -> i64 {
     (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }

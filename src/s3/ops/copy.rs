@@ -38,7 +38,11 @@ pub async fn open_source(req: &Req, source: &router::CopySource) -> Result<CopyS
     let (bucket, key) = (source.bucket.as_str(), source.key.as_str());
     let meta = load_meta(req, bucket, key).await?;
     check_conditions(&req.headers, &meta, "x-amz-copy-source-")?;
-    let customer = sse_c::from_headers(&req.headers, sse_c::KeyHeaders::CopySource, req.conn.tls)?;
+    let customer = sse_c::from_headers(
+        &req.headers,
+        sse_c::KeyHeaders::CopySource,
+        common::over_tls(&req),
+    )?;
     let object_key = req
         .gw
         .crypto
@@ -102,7 +106,7 @@ pub async fn handle_copy_object(
     let mode = sse::choose_write_mode(
         &req.headers,
         &dest_bucket,
-        req.conn.tls,
+        common::over_tls(&req),
         req.gw.cfg.plaintext_buckets.iter().any(|b| b == bucket),
     )?;
     if matches!(mode, WriteMode::Plain) != matches!(src.meta.sealing, Sealing::None) {

@@ -149,7 +149,11 @@ pub async fn handle_get_object(
 ) -> Result<Response<Body>, S3Error> {
     sse::reject_write_headers(&req.headers)?;
     let meta = load_meta(&req, bucket, key).await?;
-    let customer = sse_c::from_headers(&req.headers, sse_c::KeyHeaders::Target, req.conn.tls)?;
+    let customer = sse_c::from_headers(
+        &req.headers,
+        sse_c::KeyHeaders::Target,
+        common::over_tls(&req),
+    )?;
     let object_key = req
         .gw
         .crypto

@@ -74,7 +74,7 @@ pub async fn handle_create_multipart_upload(
     let mode = sse::choose_write_mode(
         &req.headers,
         &brec,
-        req.conn.tls,
+        common::over_tls(&req),
         req.gw.cfg.plaintext_buckets.iter().any(|b| b == bucket),
     )?;
     let (checksum_algorithm, checksum_type) = checksum_settings(&req)?;
@@ -140,7 +140,11 @@ async fn load_upload(req: &Req, bucket: &str, upload_id: &str) -> Result<UploadR
 
 /// Opens the upload's object key, enforcing that SSE-C parts carry the upload's key.
 async fn open_upload_key(req: &Req, rec: &UploadRecord) -> Result<ObjectKey, S3Error> {
-    let customer = sse_c::from_headers(&req.headers, sse_c::KeyHeaders::Target, req.conn.tls)?;
+    let customer = sse_c::from_headers(
+        &req.headers,
+        sse_c::KeyHeaders::Target,
+        common::over_tls(&req),
+    )?;
     match (&rec.sealing, customer.as_ref()) {
         (Sealing::SseC { key_md5, .. }, Some(c)) if key_md5 != c.md5_b64() => {
             Err(S3Error::InvalidRequest(
@@ -416,8 +420,11 @@ pub async fn handle_complete_multipart_upload(
             upload_id: upload_id.to_owned(),
         });
     }
-    if let Some(k) = sse_c::from_headers(&req.headers, sse_c::KeyHeaders::Target, req.conn.tls)?
-        && let Sealing::SseC { key_md5, .. } = &rec.sealing
+    if let Some(k) = sse_c::from_headers(
+        &req.headers,
+        sse_c::KeyHeaders::Target,
+        common::over_tls(&req),
+    )? && let Sealing::SseC { key_md5, .. } = &rec.sealing
         && *key_md5 != k.md5_b64()
     {
         return Err(S3Error::InvalidRequest(

@@ -27,7 +27,7 @@ pub async fn handle_put_object(
     let mode = sse::choose_write_mode(
         &req.headers,
         &brec,
-        req.conn.tls,
+        common::over_tls(&req),
         req.gw.cfg.plaintext_buckets.iter().any(|b| b == bucket),
     )?;
     let (content_headers, user_meta) = common::stored_headers(&req.headers)?;

@@ -23,6 +23,9 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Run the KMS alone (AWS KMS JSON API over HTTPS), for gateways that share one KMS.
     Kms(KmsArgs),
+    /// Show a stored object's envelope (mode, key ids, context, parts, sizes; never key
+    /// material): `inspect s3://bucket/key` or a meta record or blob file in the data dir.
+    Inspect(crate::inspect::InspectArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -56,6 +59,7 @@ pub fn main() -> ExitCode {
         .init();
     let (args, kms_only) = match cli.command {
         Command::Serve(args) => (*args, false),
+        Command::Inspect(a) => return crate::inspect::main(a),
         Command::Kms(k) => (
             ServeArgs {
                 config: k.config,

@@ -10,6 +10,7 @@ pub mod envelope;
 pub mod fsutil;
 pub mod gateway;
 pub mod identity;
+pub mod inspect;
 pub mod kms;
 pub mod meta;
 pub mod metrics;

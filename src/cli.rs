@@ -23,6 +23,12 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Run the KMS alone (AWS KMS JSON API over HTTPS), for gateways that share one KMS.
     Kms(KmsArgs),
+    /// Copy a file to or from the gateway, with optional client-side encryption
+    /// (--cse-kms KEY or --cse-c KEYFILE, AWS S3 Encryption Client v2 layout).
+    Cp(Box<crate::cp::CpArgs>),
+    /// Show SSE-S3, SSE-KMS, SSE-C, CSE-KMS and CSE-C side by side on real data
+    /// (--format text|json|html).
+    Demo(Box<crate::demo::DemoArgs>),
     /// Show a stored object's envelope (mode, key ids, context, parts, sizes; never key
     /// material): `inspect s3://bucket/key` or a meta record or blob file in the data dir.
     Inspect(crate::inspect::InspectArgs),
@@ -59,6 +65,8 @@ pub fn main() -> ExitCode {
         .init();
     let (args, kms_only) = match cli.command {
         Command::Serve(args) => (*args, false),
+        Command::Cp(a) => return crate::cp::main(*a),
+        Command::Demo(a) => return crate::demo::main(*a),
         Command::Inspect(a) => return crate::inspect::main(a),
         Command::Kms(k) => (
             ServeArgs {

@@ -5,7 +5,11 @@
 pub mod checksum;
 pub mod chunked;
 pub mod cli;
+pub mod client;
 pub mod config;
+pub mod cp;
+pub mod cse;
+pub mod demo;
 pub mod envelope;
 pub mod fsutil;
 pub mod gateway;

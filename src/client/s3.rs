@@ -1,0 +1,278 @@
+//! [`S3Client`]: the few S3 calls the command line needs (PUT, GET, HEAD, DELETE object and
+//! CreateBucket), path-style, SigV4-signed with [`crate::sigv4::sign_request`] over an
+//! [`HttpConnection`]. Whole bodies are buffered: callers cap what they send and accept.
+//!
+//! Answers are returned as they came (status, headers, body); [`S3Response::error_code`] reads
+//! the `<Code>` of an S3 error body so callers can report `403 AccessDenied` and the like.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
+use http_body_util::Full;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use zeroize::Zeroizing;
+
+use super::http::{EndpointError, HttpConnection};
+use crate::sigv4;
+
+/// Characters left as they are in a path-style object path: S3's unreserved set and `/`.
+const PATH: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// Bound on one request, connect to last body byte (large objects over a slow link need more).
+const TIMEOUT: Duration = Duration::from_secs(300);
+
+#[derive(Debug, thiserror::Error)]
+pub enum S3ClientError {
+    #[error("{0}")]
+    Endpoint(#[from] EndpointError),
+    #[error("S3 at {endpoint}: {message}")]
+    Transport { endpoint: String, message: String },
+    #[error("bad request header {0}")]
+    Header(String),
+}
+
+/// One answer: status, headers and the whole body.
+#[derive(Debug)]
+pub struct S3Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl S3Response {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The `<Code>` of an S3 error body, if there is one.
+    pub fn error_code(&self) -> Option<String> {
+        xml_element(&self.body, "Code")
+    }
+
+    /// The `<Message>` of an S3 error body, if there is one.
+    pub fn error_message(&self) -> Option<String> {
+        xml_element(&self.body, "Message")
+    }
+
+    /// `"403 AccessDenied"`, or just the status when the body names no code (HEAD).
+    pub fn outcome(&self) -> String {
+        match self.error_code() {
+            Some(code) if !self.is_success() => format!("{} {code}", self.status),
+            _ => self.status.to_string(),
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The user metadata (`x-amz-meta-<name>`), names without the prefix.
+    pub fn user_metadata(&self) -> std::collections::BTreeMap<String, String> {
+        self.headers
+            .iter()
+            .filter_map(|(name, value)| {
+                let name = name.as_str().strip_prefix("x-amz-meta-")?;
+                Some((name.to_string(), value.to_str().ok()?.to_string()))
+            })
+            .collect()
+    }
+}
+
+/// The text of the first `<name>` element; S3 error bodies are small and flat.
+fn xml_element(body: &[u8], name: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let open = format!("<{name}>");
+    let start = text.find(&open)? + open.len();
+    let end = start + text[start..].find(&format!("</{name}>"))?;
+    Some(text[start..end].to_string())
+}
+
+/// A gateway (or any S3 endpoint) reached with one credential.
+pub struct S3Client {
+    conn: HttpConnection,
+    access_key: String,
+    secret_key: Zeroizing<String>,
+    region: String,
+    /// Largest answer body accepted.
+    max_body: usize,
+}
+
+impl std::fmt::Debug for S3Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Client")
+            .field("conn", &self.conn)
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl S3Client {
+    /// `endpoint` is `https://host[:port]` (trusting `ca_pem`) or `http://host[:port]`.
+    pub fn new(
+        endpoint: &str,
+        ca_pem: Option<&std::path::Path>,
+        access_key: &str,
+        secret_key: &str,
+        region: &str,
+        max_body: usize,
+    ) -> Result<S3Client, S3ClientError> {
+        Ok(S3Client {
+            conn: HttpConnection::new(endpoint, ca_pem, true)?,
+            access_key: access_key.to_string(),
+            secret_key: Zeroizing::new(secret_key.to_string()),
+            region: region.to_string(),
+            max_body,
+        })
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.conn.is_tls()
+    }
+
+    pub async fn create_bucket(&self, bucket: &str) -> Result<S3Response, S3ClientError> {
+        self.send(Method::PUT, bucket, None, &[], Bytes::new())
+            .await
+    }
+
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: &[(String, String)],
+        body: Bytes,
+    ) -> Result<S3Response, S3ClientError> {
+        self.send(Method::PUT, bucket, Some(key), headers, body)
+            .await
+    }
+
+    pub async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: &[(String, String)],
+    ) -> Result<S3Response, S3ClientError> {
+        self.send(Method::GET, bucket, Some(key), headers, Bytes::new())
+            .await
+    }
+
+    pub async fn head_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: &[(String, String)],
+    ) -> Result<S3Response, S3ClientError> {
+        self.send(Method::HEAD, bucket, Some(key), headers, Bytes::new())
+            .await
+    }
+
+    pub async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<S3Response, S3ClientError> {
+        self.send(Method::DELETE, bucket, Some(key), &[], Bytes::new())
+            .await
+    }
+
+    /// One signed request; `headers` are added as given (names lower-case).
+    pub async fn send(
+        &self,
+        method: Method,
+        bucket: &str,
+        key: Option<&str>,
+        headers: &[(String, String)],
+        body: Bytes,
+    ) -> Result<S3Response, S3ClientError> {
+        let path = match key {
+            Some(key) => format!("/{bucket}/{}", utf8_percent_encode(key, PATH)),
+            None => format!("/{bucket}"),
+        };
+        let uri: Uri = path
+            .parse()
+            .map_err(|_| S3ClientError::Header(format!("path {path:?}")))?;
+        let mut map = HeaderMap::new();
+        let header_err = |name: &str| S3ClientError::Header(name.to_string());
+        map.insert(
+            http::header::HOST,
+            HeaderValue::from_str(self.conn.authority()).map_err(|_| header_err("host"))?,
+        );
+        for (name, value) in headers {
+            let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| header_err(name))?;
+            let v = HeaderValue::from_str(value).map_err(|_| header_err(name))?;
+            map.insert(n, v);
+        }
+        let body_hash = sigv4::sha256_hex(&body);
+        map.insert(
+            "x-amz-content-sha256",
+            HeaderValue::from_str(&body_hash).map_err(|_| header_err("x-amz-content-sha256"))?,
+        );
+        if !body.is_empty() || method == Method::PUT {
+            map.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        }
+        sigv4::sign_request(
+            &method,
+            &uri,
+            &mut map,
+            &body_hash,
+            &self.access_key,
+            &self.secret_key,
+            &self.region,
+            "s3",
+            SystemTime::now(),
+        )
+        .map_err(|_| header_err("authorization"))?;
+        let request = || {
+            let mut req = Request::new(Full::new(body.clone()));
+            *req.method_mut() = method.clone();
+            *req.uri_mut() = uri.clone();
+            *req.headers_mut() = map.clone();
+            req
+        };
+        let transport = |message: String| S3ClientError::Transport {
+            endpoint: self.conn.authority().to_string(),
+            message,
+        };
+        let resp = tokio::time::timeout(TIMEOUT, self.conn.exchange(request, self.max_body))
+            .await
+            .map_err(|_| transport(format!("no answer within {TIMEOUT:?}")))?
+            .map_err(|e| transport(e.0))?;
+        let (parts, body) = resp.into_parts();
+        Ok(S3Response {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_give_code_and_message() {
+        let r = S3Response {
+            status: 403,
+            headers: HeaderMap::new(),
+            body: Bytes::from_static(
+                b"<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>no</Message></Error>",
+            ),
+        };
+        assert_eq!(r.error_code().as_deref(), Some("AccessDenied"));
+        assert_eq!(r.error_message().as_deref(), Some("no"));
+        assert_eq!(r.outcome(), "403 AccessDenied");
+    }
+
+    #[test]
+    fn keys_are_percent_encoded_but_slashes_kept() {
+        let p = format!("/b/{}", utf8_percent_encode("a b/c+d~é", PATH));
+        assert_eq!(p, "/b/a%20b/c%2Bd~%C3%A9");
+    }
+}

@@ -172,8 +172,10 @@ impl MasterRing {
         let _guard = self.load.lock().await;
         let next = self.stored_versions().await?.last().map_or(1, |v| v + 1);
         self.create_version(next).await?;
-        let key = self.unwrap_stored(next).await?;
-        self.keys.write().expect("ring lock").insert(next, key);
+        if !self.keys.read().expect("ring lock").contains_key(&next) {
+            let key = self.unwrap_stored(next).await?;
+            self.keys.write().expect("ring lock").insert(next, key);
+        }
         Ok(next)
     }
 
@@ -223,8 +225,9 @@ impl MasterRing {
         }
     }
 
-    /// Creates version `version` from a fresh KMS data key; when another gateway stored it
-    /// first, theirs stands (ours is simply dropped).
+    /// Creates version `version` from a fresh KMS data key and keeps it in memory; when
+    /// another gateway stored that version first, theirs stands (ours is dropped) and is
+    /// unwrapped when needed.
     async fn create_version(&self, version: u32) -> Result<(), MasterError> {
         let ctx = context(version);
         let src = source(version);
@@ -233,9 +236,16 @@ impl MasterRing {
             .kms
             .generate_data_key(&key_arn, &ctx, &self.caller, &src)
             .await?;
-        self.store_wrapped(version, &dk.key_arn, &dk.ciphertext_blob)
-            .await
-            .map(|_| ())
+        if self
+            .store_wrapped(version, &dk.key_arn, &dk.ciphertext_blob)
+            .await?
+        {
+            self.keys
+                .write()
+                .expect("ring lock")
+                .insert(version, Arc::new(dk.plaintext.clone()));
+        }
+        Ok(())
     }
 
     /// Writes a wrapped version; `Ok(false)` when the record already existed.

@@ -92,3 +92,136 @@ async fn two_stores_share_one_backend() {
         Err(sealgate::store::StoreError::AlreadyExists)
     );
 }
+
+/// A gateway over a backend that stops answering: PUT and GET fail fast with 503, the object
+/// stored before the outage is intact afterwards, and a PUT cut off by the outage leaves no
+/// half object visible.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_outage_is_503_and_loses_nothing() {
+    use aws_sdk_s3::primitives::ByteStream;
+    use std::time::Instant;
+
+    let Some(mut moto) = moto::Moto::start() else {
+        return;
+    };
+    let bucket = moto.bucket("outage").await;
+    let gw = common::Server::start_with(common::Options {
+        config_toml: Some(format!(
+            "{}backend_timeout = 2\n",
+            moto.gateway_toml(&bucket, None)
+        )),
+        ..Default::default()
+    });
+    let s3 = gw.s3().await;
+    s3.create_bucket().bucket("bkt1").send().await.unwrap();
+    let v1 = common::random(300_000);
+    s3.put_object()
+        .bucket("bkt1")
+        .key("k")
+        .body(ByteStream::from(v1.clone()))
+        .send()
+        .await
+        .unwrap();
+    let v2 = common::random(12 * 1024 * 1024);
+    // One attempt per request, so the timings below are the gateway's, not the SDK's retries.
+    let s3_once = aws_sdk_s3::Client::from_conf(
+        s3.config()
+            .to_builder()
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::standard().with_max_attempts(1))
+            .build(),
+    );
+
+    moto.pause();
+    let started = Instant::now();
+    let (status, code) = common::failure(
+        "PUT while the backend is down",
+        s3_once
+            .put_object()
+            .bucket("bkt1")
+            .key("k")
+            .body(ByteStream::from(v2.clone()))
+            .send()
+            .await,
+    );
+    assert_eq!(status, 503, "PUT: {code}");
+    assert!(
+        code == "ServiceUnavailable" || code == "SlowDown",
+        "PUT: {code}"
+    );
+    let (status, code) = common::failure(
+        "GET while the backend is down",
+        s3_once.get_object().bucket("bkt1").key("k").send().await,
+    );
+    assert_eq!((status, code.as_str()), (503, "ServiceUnavailable"));
+    let (status, _) = common::failure(
+        "LIST while the backend is down",
+        s3_once.list_objects_v2().bucket("bkt1").send().await,
+    );
+    assert_eq!(status, 503);
+    let waited = started.elapsed();
+    eprintln!("three requests against a stopped backend answered 503 in {waited:?}");
+    assert!(
+        waited < Duration::from_secs(30),
+        "three failed requests took {waited:?}: timeouts must be bounded"
+    );
+    moto.resume();
+
+    let got = s3
+        .get_object()
+        .bucket("bkt1")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    let body = got.body.collect().await.unwrap().into_bytes();
+    assert!(
+        body[..] == v1[..],
+        "the object stored before the outage is intact"
+    );
+
+    // An outage in the middle of a multipart blob write: the client sees an error or a
+    // success, and a reader afterwards sees exactly v1 or exactly v2.
+    let put = {
+        let s3 = s3.clone();
+        let v2 = v2.clone();
+        tokio::spawn(async move {
+            s3.put_object()
+                .bucket("bkt1")
+                .key("k")
+                .body(ByteStream::from(v2))
+                .send()
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    moto.pause();
+    let result = put.await.unwrap();
+    moto.resume();
+    let got = s3
+        .get_object()
+        .bucket("bkt1")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    let body = got.body.collect().await.unwrap().into_bytes();
+    match &result {
+        Ok(_) => assert!(body[..] == v2[..], "acknowledged PUT reads back"),
+        Err(e) => {
+            let status = e.raw_response().map(|r| r.status().as_u16());
+            assert_eq!(status, Some(503), "{e:?}");
+            assert!(body[..] == v1[..], "failed PUT leaves the old object");
+        }
+    }
+    let listed = s3.list_objects_v2().bucket("bkt1").send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(1));
+    assert_eq!(listed.contents()[0].size(), Some(body.len() as i64));
+    // The backend answers again: writes work.
+    s3.put_object()
+        .bucket("bkt1")
+        .key("after")
+        .body(ByteStream::from_static(b"back"))
+        .send()
+        .await
+        .unwrap();
+}

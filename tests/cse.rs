@@ -1,0 +1,327 @@
+//! Client-side encryption through the real gateway: `sealgate cp --cse-kms/--cse-c` as a
+//! subprocess, checked against the AWS SDK's view of the object (metadata names and values of
+//! the S3 Encryption Client v2 layout), an independent decryption written here from that
+//! layout (KMS Decrypt via aws-sdk-kms, AES-GCM via aes-gcm), and the data dir (no plaintext).
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use aws_sdk_kms::primitives::Blob;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use common::{ACCESS_KEY, REGION, SECRET_KEY, Server, find_bytes, random};
+
+/// Runs `sealgate cp ARGS` against `server` with the usual AWS environment.
+fn cp(server: &Server, args: &[&str]) -> Output {
+    std::process::Command::new(common::bin())
+        .arg("cp")
+        .args(args)
+        .env("AWS_ENDPOINT_URL", &server.s3_https)
+        .env("AWS_ENDPOINT_URL_KMS", &server.kms_https)
+        .env("AWS_CA_BUNDLE", &server.ca_path)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", REGION)
+        .output()
+        .expect("run sealgate cp")
+}
+
+fn ok(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "sealgate cp failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn failed(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "sealgate cp should have failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A plaintext that is easy to search for on disk.
+fn plaintext() -> Vec<u8> {
+    let mut p = b"CSE-PLAINTEXT-MARKER-0123456789abcdef-".repeat(2000);
+    p.extend(random(100_000));
+    p
+}
+
+fn gcm_open(key: &[u8], nonce: &[u8], aad: &[u8], ct: &[u8]) -> Option<Vec<u8>> {
+    let cipher = Aes256Gcm::new_from_slice(key).ok()?;
+    let nonce: [u8; 12] = nonce.try_into().ok()?;
+    cipher
+        .decrypt(&Nonce::from(nonce), Payload { msg: ct, aad })
+        .ok()
+}
+
+/// Files in `dir` whose names start with `.`: leftovers of an interrupted download.
+fn hidden_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect()
+}
+
+#[tokio::test]
+async fn cse_kms_and_cse_c_round_trip_through_the_gateway() {
+    let server = Server::start();
+    let s3 = server.s3().await;
+    let kms = server.kms().await;
+    s3.create_bucket().bucket("cse").send().await.unwrap();
+    let key = kms.create_key().send().await.unwrap();
+    let key_arn = key.key_metadata().unwrap().arn().unwrap().to_owned();
+    let key_id = key.key_metadata().unwrap().key_id().to_owned();
+    kms.create_alias()
+        .alias_name("alias/cse-test")
+        .target_key_id(&key_id)
+        .send()
+        .await
+        .unwrap();
+    let other_key = kms.create_key().send().await.unwrap();
+    let other_id = other_key.key_metadata().unwrap().key_id().to_owned();
+
+    let work = tempfile::tempdir().unwrap();
+    let plain = plaintext();
+    let src = work.path().join("plain.bin");
+    std::fs::write(&src, &plain).unwrap();
+    let src_s = src.to_str().unwrap();
+
+    // ---- CSE-KMS: upload with the alias, download with the ARN.
+    let said = ok(&cp(
+        &server,
+        &["--cse-kms", "alias/cse-test", src_s, "s3://cse/kms.bin"],
+    ));
+    assert!(said.contains("CSE-KMS"), "{said}");
+
+    let raw = s3
+        .get_object()
+        .bucket("cse")
+        .key("kms.bin")
+        .send()
+        .await
+        .unwrap();
+    let meta = raw.metadata().cloned().unwrap_or_default();
+    let body = raw.body.collect().await.unwrap().into_bytes();
+    assert_eq!(body.len(), plain.len() + 16, "GCM tag appended");
+    assert!(
+        !body.windows(38).any(|w| w == &plain[..38]),
+        "the gateway returned plaintext"
+    );
+    assert_eq!(meta["x-amz-cek-alg"], "AES/GCM/NoPadding");
+    assert_eq!(meta["x-amz-wrap-alg"], "kms+context");
+    assert_eq!(meta["x-amz-tag-len"], "128");
+    assert_eq!(
+        meta["x-amz-unencrypted-content-length"],
+        plain.len().to_string()
+    );
+    let matdesc: serde_json::Value = serde_json::from_str(&meta["x-amz-matdesc"]).unwrap();
+    assert_eq!(
+        matdesc,
+        serde_json::json!({"aws:x-amz-cek-alg": "AES/GCM/NoPadding"})
+    );
+    let iv = B64.decode(&meta["x-amz-iv"]).unwrap();
+    assert_eq!(iv.len(), 12);
+    // Independent decryption: KMS Decrypt with the stored context, then AES-GCM.
+    let blob = B64.decode(&meta["x-amz-key-v2"]).unwrap();
+    let dk = kms
+        .decrypt()
+        .ciphertext_blob(Blob::new(blob))
+        .encryption_context("aws:x-amz-cek-alg", "AES/GCM/NoPadding")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dk.key_id(), Some(key_arn.as_str()));
+    let cek = dk.plaintext().unwrap().as_ref().to_vec();
+    assert_eq!(
+        gcm_open(&cek, &iv, b"", &body).as_deref(),
+        Some(plain.as_slice())
+    );
+
+    let out = work.path().join("kms.out");
+    ok(&cp(
+        &server,
+        &[
+            "--cse-kms",
+            &key_arn,
+            "s3://cse/kms.bin",
+            out.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(std::fs::read(&out).unwrap(), plain);
+
+    // Wrong KMS key: Decrypt refuses, no output file is left.
+    let wrong_out = work.path().join("kms-wrong.out");
+    let err = failed(&cp(
+        &server,
+        &[
+            "--cse-kms",
+            &other_id,
+            "s3://cse/kms.bin",
+            wrong_out.to_str().unwrap(),
+        ],
+    ));
+    assert!(err.contains("IncorrectKeyException"), "{err}");
+    assert!(!wrong_out.exists());
+    // Without a CSE option the object is not silently written as ciphertext.
+    let err = failed(&cp(
+        &server,
+        &["s3://cse/kms.bin", wrong_out.to_str().unwrap()],
+    ));
+    assert!(err.contains("client-side encrypted"), "{err}");
+    assert!(!wrong_out.exists());
+
+    // ---- CSE-C: a hex key file.
+    let keyfile = work.path().join("key.hex");
+    let user_key = random(32);
+    std::fs::write(&keyfile, format!("{}\n", hex::encode(&user_key))).unwrap();
+    let keyfile_s = keyfile.to_str().unwrap();
+    ok(&cp(
+        &server,
+        &["--cse-c", keyfile_s, src_s, "s3://cse/c.bin"],
+    ));
+
+    let raw = s3
+        .get_object()
+        .bucket("cse")
+        .key("c.bin")
+        .send()
+        .await
+        .unwrap();
+    let meta = raw.metadata().cloned().unwrap_or_default();
+    let body = raw.body.collect().await.unwrap().into_bytes();
+    assert_eq!(meta["x-amz-wrap-alg"], "AES/GCM");
+    assert_eq!(meta["x-amz-cek-alg"], "AES/GCM/NoPadding");
+    assert_eq!(meta["x-amz-matdesc"], "{}");
+    assert_eq!(meta["x-amz-tag-len"], "128");
+    // Independent unwrap: nonce ‖ GCM(user key, aad = "AES/GCM/NoPadding")(CEK).
+    let wrapped = B64.decode(&meta["x-amz-key-v2"]).unwrap();
+    assert_eq!(wrapped.len(), 12 + 32 + 16);
+    let cek = gcm_open(
+        &user_key,
+        &wrapped[..12],
+        b"AES/GCM/NoPadding",
+        &wrapped[12..],
+    )
+    .unwrap();
+    let iv = B64.decode(&meta["x-amz-iv"]).unwrap();
+    assert_eq!(
+        gcm_open(&cek, &iv, b"", &body).as_deref(),
+        Some(plain.as_slice())
+    );
+
+    let out_dir = work.path().join("downloads");
+    std::fs::create_dir(&out_dir).unwrap();
+    ok(&cp(
+        &server,
+        &[
+            "--cse-c",
+            keyfile_s,
+            "s3://cse/c.bin",
+            out_dir.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(std::fs::read(out_dir.join("c.bin")).unwrap(), plain);
+
+    // Wrong key file: the CEK does not unwrap; nothing is written, not even a temp file.
+    let wrong_key = work.path().join("wrong.key");
+    std::fs::write(&wrong_key, random(32)).unwrap();
+    let wrong_out = out_dir.join("c-wrong.bin");
+    let err = failed(&cp(
+        &server,
+        &[
+            "--cse-c",
+            wrong_key.to_str().unwrap(),
+            "s3://cse/c.bin",
+            wrong_out.to_str().unwrap(),
+        ],
+    ));
+    assert!(err.contains("does not open with this key"), "{err}");
+    assert!(!wrong_out.exists());
+    assert!(
+        hidden_files(&out_dir).is_empty(),
+        "{:?}",
+        hidden_files(&out_dir)
+    );
+    // A CSE-KMS object asked for with a key file names the right option.
+    let err = failed(&cp(
+        &server,
+        &[
+            "--cse-c",
+            keyfile_s,
+            "s3://cse/kms.bin",
+            wrong_out.to_str().unwrap(),
+        ],
+    ));
+    assert!(err.contains("--cse-kms"), "{err}");
+
+    // ---- The gateway never saw the plaintext: not in any file of its data dir.
+    assert_eq!(find_bytes(&server.data_dir, &plain[..38]), None);
+    assert_eq!(find_bytes(&server.data_dir, &plain[80_000..80_064]), None);
+}
+
+#[tokio::test]
+async fn cse_refuses_files_over_the_limit_and_plain_cp_round_trips() {
+    let server = Server::start();
+    let s3 = server.s3().await;
+    s3.create_bucket().bucket("plain").send().await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    // A sparse file just over 1 GiB: refused before anything is read or sent.
+    let big = work.path().join("big.bin");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len((1 << 30) + 1).unwrap();
+    let keyfile = work.path().join("k");
+    std::fs::write(&keyfile, random(32)).unwrap();
+    let err = failed(&cp(
+        &server,
+        &[
+            "--cse-c",
+            keyfile.to_str().unwrap(),
+            big.to_str().unwrap(),
+            "s3://plain/big",
+        ],
+    ));
+    assert!(err.contains("client-side encryption limit"), "{err}");
+    let listed = s3.list_objects_v2().bucket("plain").send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(0));
+
+    // Without CSE, cp is an ordinary upload/download (the gateway's SSE-S3 default applies).
+    let src = work.path().join("small.txt");
+    std::fs::write(&src, b"hello sealgate").unwrap();
+    ok(&cp(&server, &[src.to_str().unwrap(), "s3://plain/dir/"]));
+    let got = s3
+        .get_object()
+        .bucket("plain")
+        .key("dir/small.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"hello sealgate"
+    );
+    let back = work.path().join("back.txt");
+    ok(&cp(
+        &server,
+        &["s3://plain/dir/small.txt", back.to_str().unwrap()],
+    ));
+    assert_eq!(std::fs::read(&back).unwrap(), b"hello sealgate");
+    // A missing object is the gateway's 404 NoSuchKey, and no file appears.
+    let missing = work.path().join("missing.txt");
+    let err = failed(&cp(
+        &server,
+        &["s3://plain/nope", missing.to_str().unwrap()],
+    ));
+    assert!(err.contains("404 NoSuchKey"), "{err}");
+    assert!(!missing.exists());
+}

@@ -384,4 +384,56 @@ mod tests {
         };
         assert!(Config::load(&args).is_err());
     }
+
+    #[test]
+    fn s3_backend_from_file_and_flags() {
+        use crate::store::backend::{RemoteBackend, RemoteKind};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "backend = \"s3\"\nbackend_endpoint = \"http://127.0.0.1:9000\"\nbackend_bucket = \"b1\"\nbackend_prefix = \"gw/\"\nbackend_timeout = 5\nbackend_access_key = \"AK\"\nbackend_secret_key = \"SK\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            backend_bucket: Some("b2".into()),
+            ..Default::default()
+        };
+        let Backend::Remote(b) = Config::load(&args).unwrap().backend else {
+            panic!("remote backend expected");
+        };
+        assert_eq!(
+            b,
+            RemoteBackend {
+                kind: RemoteKind::S3,
+                bucket: "b2".into(),
+                endpoint: Some("http://127.0.0.1:9000".into()),
+                region: None,
+                prefix: Some("gw/".into()),
+                access_key: Some("AK".into()),
+                secret_key: Some("SK".into()),
+                timeout: std::time::Duration::from_secs(5),
+            }
+        );
+        std::fs::write(
+            &path,
+            "backend = \"s3\"\nbackend_bucket = \"b\"\nbackend_access_key = \"AK\"\n",
+        )
+        .unwrap();
+        assert!(
+            Config::load(&args).is_err(),
+            "an access key without its secret is refused"
+        );
+        let args = ServeArgs {
+            backend: Some("ftp".into()),
+            ..Default::default()
+        };
+        assert!(Config::load(&args).is_err());
+        let args = ServeArgs {
+            backend: Some("fs".into()),
+            ..Default::default()
+        };
+        assert_eq!(Config::load(&args).unwrap().backend, Backend::Local);
+    }
 }

@@ -323,10 +323,10 @@ fn esc(s: &str) -> String {
 /// data key → who wrapped it → where the wrapped key lives. Labels come from the report.
 fn envelope_svg(m: &MethodReport, plaintext: u64) -> String {
     let client_side = m.object_metadata.contains_key(crate::cse::META_KEY);
-    let encrypts = if client_side {
-        "client encrypts (AES-256-GCM)"
+    let (who, how) = if client_side {
+        ("client encrypts", "AES-256-GCM, one tag")
     } else {
-        "gateway encrypts (AES-256-GCM segments)"
+        ("gateway encrypts", "AES-256-GCM segments")
     };
     let stored = m
         .stored
@@ -363,7 +363,7 @@ fn envelope_svg(m: &MethodReport, plaintext: u64) -> String {
 <text x="70" y="30" text-anchor="middle" font-size="12">plaintext</text><text x="70" y="45" text-anchor="middle" font-size="11" fill="#555">{plaintext} B</text>
 <line x1="135" y1="32" x2="200" y2="32" stroke="#555" marker-end="url(#arr-{id})"/>
 <rect x="200" y="10" width="200" height="44" rx="6" fill="{fill}" stroke="#888"/>
-<text x="300" y="36" text-anchor="middle" font-size="12">{encrypts}</text>
+<text x="300" y="29" text-anchor="middle" font-size="12">{who}</text><text x="300" y="45" text-anchor="middle" font-size="11" fill="#555">{how}</text>
 <line x1="400" y1="32" x2="465" y2="32" stroke="#555" marker-end="url(#arr-{id})"/>
 <rect x="465" y="10" width="170" height="44" rx="6" fill="#f1f3f4" stroke="#888"/>
 <text x="550" y="30" text-anchor="middle" font-size="12">ciphertext</text><text x="550" y="45" text-anchor="middle" font-size="11" fill="#555">{stored}</text>

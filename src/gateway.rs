@@ -234,7 +234,9 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
             (Some(k), c)
         }
     };
-    let (ids, _) = Identities::load(&cfg)
+    // The first load generates (and persists) the root credential on a first start; keep it
+    // to print, since `Gateway::open` below then finds it already on disk.
+    let (ids, generated_here) = Identities::load(&cfg)
         .map_err(|e| StartError::DataDir(cfg.data_dir.display().to_string(), e))?;
     let kms_client: Arc<dyn crate::kms::Kms> = match (&cfg.kms_endpoint, &kms) {
         (Some(endpoint), _) => Arc::new(remote_kms(&cfg, endpoint, &ids)?),
@@ -242,6 +244,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         (None, None) => unreachable!("the embedded KMS opens when no endpoint is given"),
     };
     let (gw, generated) = Gateway::open(cfg, kms_client)?;
+    let generated = generated.or(generated_here);
     gw.crypto.master().load().await?;
     let tls_config = tls::load_or_generate(&tls_paths)?;
     if let Some(k) = &kms {

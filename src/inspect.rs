@@ -71,13 +71,13 @@ pub fn main(args: InspectArgs) -> ExitCode {
     };
     match rt.block_on(inspect(&args)) {
         Ok(report) => {
-            match args.format {
-                Format::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).unwrap_or_default()
-                ),
-                Format::Text => print!("{}", report.to_text()),
-            }
+            let text = match args.format {
+                Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+                Format::Text => report.to_text(),
+            };
+            // A closed pipe (`| head`) is not an error worth a panic.
+            use std::io::Write as _;
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -96,12 +96,12 @@ async fn inspect(args: &InspectArgs) -> Result<Report, InspectError> {
             .split_once('/')
             .filter(|(b, k)| !b.is_empty() && !k.is_empty())
             .ok_or_else(|| InspectError::Usage("expected s3://bucket/key".into()))?;
-        let store = open_configured_store(args)?;
+        let (store, root) = open_configured_store(args)?;
         let meta = store
             .get_meta(bucket, key)
             .await?
             .ok_or_else(|| InspectError::NoSuchObject(args.target.clone()))?;
-        let record = layout::meta(bucket, key)?.to_string();
+        let record = record_location(root.as_deref(), bucket, key)?;
         return Ok(Report::build(&store, bucket, key, Some(record), &meta, None).await);
     }
     let path = std::path::absolute(&args.target)
@@ -119,7 +119,7 @@ async fn inspect(args: &InspectArgs) -> Result<Report, InspectError> {
                 .get_meta(&bucket, &key)
                 .await?
                 .ok_or_else(|| InspectError::NoSuchObject(path.display().to_string()))?;
-            let record = layout::meta(&bucket, &key)?.to_string();
+            let record = record_location(Some(&root), &bucket, &key)?;
             Ok(Report::build(&store, &bucket, &key, Some(record), &meta, None).await)
         }
         Located::Blob {
@@ -136,7 +136,7 @@ async fn inspect(args: &InspectArgs) -> Result<Report, InspectError> {
                 size,
             };
             if let Some((key, meta)) = find_object(&store, &bucket, &generation).await? {
-                let record = layout::meta(&bucket, &key)?.to_string();
+                let record = record_location(Some(&root), &bucket, &key)?;
                 return Ok(
                     Report::build(&store, &bucket, &key, Some(record), &meta, Some(focus)).await,
                 );
@@ -149,21 +149,33 @@ async fn inspect(args: &InspectArgs) -> Result<Report, InspectError> {
     }
 }
 
-/// The store `serve` would use, opened without creating anything: a missing local data dir
-/// is an error here, not a fresh store.
-fn open_configured_store(args: &InspectArgs) -> Result<Store, InspectError> {
+/// Where a meta record lives: a file path in a local store, else its path in the backend.
+fn record_location(root: Option<&Path>, bucket: &str, key: &str) -> Result<String, StoreError> {
+    let rel = layout::meta(bucket, key)?.to_string();
+    Ok(match root {
+        Some(r) => r.join(rel).display().to_string(),
+        None => rel,
+    })
+}
+
+/// The store `serve` would use (and its directory when local), opened without creating
+/// anything: a missing local data dir is an error here, not a fresh store.
+fn open_configured_store(args: &InspectArgs) -> Result<(Store, Option<PathBuf>), InspectError> {
     let cfg = Config::load(&ServeArgs {
         config: args.config.clone(),
         data_dir: args.data_dir.clone(),
         ..Default::default()
     })?;
-    if matches!(cfg.backend, Backend::Local) && !cfg.data_dir.join("objects").is_dir() {
+    let root = matches!(cfg.backend, Backend::Local).then(|| cfg.data_dir.join("objects"));
+    if let Some(r) = &root
+        && !r.is_dir()
+    {
         return Err(InspectError::Usage(format!(
             "no object store in data dir {} (use --data-dir or --config)",
             cfg.data_dir.display()
         )));
     }
-    Ok(crate::gateway::open_store(&cfg)?)
+    Ok((crate::gateway::open_store(&cfg)?, root))
 }
 
 enum Located {

@@ -501,6 +501,8 @@ fn metrics_listener_off_and_bad_address() {
         .arg("--data-dir")
         .arg(dir.path().join("d"))
         .env_remove("SEALGATE_CONFIG")
+        .env_remove("SEALGATE_ROOT_ACCESS_KEY")
+        .env_remove("SEALGATE_ROOT_SECRET_KEY")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -518,6 +520,11 @@ fn metrics_listener_off_and_bad_address() {
     let _ = child.wait();
     assert!(
         lines.iter().any(|l| l == "Metrics:         off"),
+        "{lines:?}"
+    );
+    // A first start prints the root credential it generated (once).
+    assert!(
+        lines.iter().any(|l| l.starts_with("Root access key: ")),
         "{lines:?}"
     );
 }

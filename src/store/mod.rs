@@ -101,6 +101,8 @@ const REMOTE_BLOB_BUFFER: usize = 8 * 1024 * 1024;
 const LOCAL_BLOB_BUFFER: usize = 1024 * 1024;
 /// Per-key lock stripes serialising read-previous-then-write of meta and part records.
 const LOCK_STRIPES: usize = 64;
+/// Conditional record writes tried before a contended swap gives up (503).
+const SWAP_ATTEMPTS: u32 = 16;
 /// Concurrent record reads while listing.
 const READ_CONCURRENCY: usize = 16;
 
@@ -197,6 +199,55 @@ impl Store {
             .await
             .map(|_| ())
             .map_err(backend_err)
+    }
+
+    /// Replaces the record at `path` with `body` and returns the bytes it replaced, such that
+    /// every replaced record is returned to exactly one writer (who then deletes its blobs).
+    ///
+    /// Within this `Store` the caller's stripe lock serialises writers. Several gateways on one
+    /// remote backend have no common lock, so there ([`ListingMode::Native`]) the write is
+    /// conditional on the record read — `If-Match` its ETag, or `If-None-Match: *` when there
+    /// was none — and retried after a lost race. A backend that ignores those headers degrades
+    /// to last-writer-wins, where a lost race only orphans a generation for the sweep.
+    async fn swap_record(&self, path: &Path, body: Bytes) -> Result<Option<Bytes>, StoreError> {
+        if self.mode == ListingMode::LocalIndex {
+            let prev = self.get_bytes(path).await?;
+            self.put_bytes(path, body, PutMode::Overwrite).await?;
+            return Ok(prev);
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (prev, mode) = match self.os.get(path).await {
+                Ok(r) => {
+                    let version = object_store::UpdateVersion {
+                        e_tag: r.meta.e_tag.clone(),
+                        version: r.meta.version.clone(),
+                    };
+                    (
+                        Some(r.bytes().await.map_err(backend_err)?),
+                        PutMode::Update(version),
+                    )
+                }
+                Err(object_store::Error::NotFound { .. }) => (None, PutMode::Create),
+                Err(e) => return Err(backend_err(e)),
+            };
+            let opts = PutOptions {
+                mode,
+                ..Default::default()
+            };
+            match self.os.put_opts(path, body.clone().into(), opts).await {
+                Ok(_) => return Ok(prev),
+                Err(
+                    object_store::Error::Precondition { .. }
+                    | object_store::Error::AlreadyExists { .. },
+                ) if attempt < SWAP_ATTEMPTS => {
+                    // Another gateway wrote in between: read its record and try again.
+                    tokio::time::sleep(Duration::from_millis(5 * attempt as u64)).await;
+                }
+                Err(e) => return Err(backend_err(e)),
+            }
+        }
     }
 
     /// Deletes `path`; a missing object is not an error.
@@ -421,12 +472,12 @@ impl Store {
         let path = layout::meta(bucket, key)?;
         let body = records::encode(meta)?;
         let _guard = self.lock("meta", bucket, key).await;
-        let prev = self.read_meta_at(&path).await.or_else(ignore_corrupt)?;
-        self.put_bytes(&path, body, PutMode::Overwrite).await?;
+        let prev = self.swap_record(&path, body).await?;
         if self.mode == ListingMode::LocalIndex {
             self.index.insert(bucket, key).await;
         }
-        Ok(prev)
+        // A previous record that does not decode is replaced and reported as none.
+        Ok(prev.and_then(|b| records::decode_meta(&b).ok()))
     }
 
     /// Deletes the meta record of `key` and returns it (`None` if there was none).
@@ -485,12 +536,8 @@ impl Store {
         }
         let body = records::encode(part)?;
         let _guard = self.lock("part", bucket, path.as_ref()).await;
-        let prev = match self.get_bytes(&path).await? {
-            Some(b) => records::decode_part(&b).ok(),
-            None => None,
-        };
-        self.put_bytes(&path, body, PutMode::Overwrite).await?;
-        Ok(prev)
+        let prev = self.swap_record(&path, body).await?;
+        Ok(prev.and_then(|b| records::decode_part(&b).ok()))
     }
 
     /// The recorded parts of an upload, sorted by part number (empty if none or no upload).
@@ -679,6 +726,42 @@ mod tests {
     async fn conformance_in_memory_native_listing() {
         let os = Arc::new(object_store::memory::InMemory::new());
         conformance::run_all(&Store::new(os, ListingMode::Native)).await;
+    }
+
+    /// Two stores over one shared backend (two gateways) race on one key: each replaced
+    /// record goes to exactly one writer (the conditional swap of `swap_record`).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shared_backend_swaps_hand_back_each_record_once() {
+        let os: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+        let (a, b) = (
+            Store::new(os.clone(), ListingMode::Native),
+            Store::new(os, ListingMode::Native),
+        );
+        a.create_bucket(&conformance::bucket_record("race"))
+            .await
+            .unwrap();
+        let results: Vec<Option<ObjectMeta>> = futures::stream::iter(0..200)
+            .map(|i| {
+                let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+                async move {
+                    let m = conformance::object_meta(&format!("g{i}"), 1);
+                    store.put_meta("race", "k", &m).await.unwrap()
+                }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let mut seen = HashSet::new();
+        for prev in results.iter().flatten() {
+            assert!(
+                seen.insert(prev.generation.clone()),
+                "{} twice",
+                prev.generation
+            );
+        }
+        assert_eq!(seen.len(), 199);
+        let current = a.get_meta("race", "k").await.unwrap().unwrap().generation;
+        assert!(!seen.contains(&current));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

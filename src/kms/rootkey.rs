@@ -49,6 +49,20 @@ impl RootKey {
         }
     }
 
+    /// Loads an existing key (tools such as `sealgate audit verify` must never create one).
+    pub fn load(path: &Path) -> Result<Self, RootKeyError> {
+        let meta = fs::metadata(path).map_err(|source| RootKeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        check_permissions(path, &meta)?;
+        let raw = Zeroizing::new(fs::read(path).map_err(|source| RootKeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?);
+        Self::parse(&raw).ok_or_else(|| RootKeyError::BadLength(path.to_path_buf()))
+    }
+
     /// Loads the key at `path`, creating it (0600, random) if the file does not exist.
     pub fn load_or_create(path: &Path) -> Result<Self, RootKeyError> {
         let io = |source| RootKeyError::Io {
@@ -96,6 +110,16 @@ impl RootKey {
         let nonce: [u8; NONCE_LEN] = gcm::random_array();
         let mut out = nonce.to_vec();
         out.extend_from_slice(&gcm::seal(&self.key, &nonce, aad, secret));
+        out
+    }
+
+    /// A 32-byte key for another purpose (e.g. signing audit digests), derived with
+    /// HKDF-SHA256 so the root key itself is never used outside sealing.
+    pub fn derive(&self, info: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {
+        let mut out = Zeroizing::new([0u8; KEY_LEN]);
+        hkdf::Hkdf::<sha2::Sha256>::new(None, self.key.as_ref())
+            .expand(info, out.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
         out
     }
 

@@ -23,6 +23,8 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Run the KMS alone (AWS KMS JSON API over HTTPS), for gateways that share one KMS.
     Kms(KmsArgs),
+    /// Print the KMS audit log filtered (by key, principal, event, time), or `audit verify` it.
+    Audit(crate::audit_cmd::AuditArgs),
     /// Copy a file to or from the gateway, with optional client-side encryption
     /// (--cse-kms KEY or --cse-c KEYFILE, AWS S3 Encryption Client v2 layout).
     Cp(Box<crate::cp::CpArgs>),
@@ -65,6 +67,7 @@ pub fn main() -> ExitCode {
         .init();
     let (args, kms_only) = match cli.command {
         Command::Serve(args) => (*args, false),
+        Command::Audit(a) => return crate::audit_cmd::run(a),
         Command::Cp(a) => return crate::cp::main(*a),
         Command::Demo(a) => return crate::demo::main(*a),
         Command::Inspect(a) => return crate::inspect::main(a),

@@ -2,6 +2,7 @@
 //! AWS-KMS-compatible key management service.
 #![forbid(unsafe_code)]
 
+pub mod audit_cmd;
 pub mod checksum;
 pub mod chunked;
 pub mod cli;

@@ -1375,6 +1375,7 @@ async fn keys_survive_restart() {
         test_clock: true,
         data_dir: Some(first.data_dir.clone()),
         kms_only: false,
+        ..Options::default()
     });
     let kms = second.kms().await;
     let dec = kms

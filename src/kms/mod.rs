@@ -13,6 +13,7 @@
 pub mod aliases;
 pub mod api;
 pub mod audit;
+pub mod audit_chain;
 pub mod blob;
 pub mod client;
 pub mod clock;
@@ -57,6 +58,8 @@ pub struct KmsConfig {
     pub account_id: String,
     pub clock: Arc<dyn Clock>,
     pub root_key_path: Option<PathBuf>,
+    /// Digest cadence and rotation size of the audit log.
+    pub audit: audit::AuditOptions,
 }
 
 impl Default for KmsConfig {
@@ -66,6 +69,7 @@ impl Default for KmsConfig {
             account_id: "000000000000".into(),
             clock: Arc::new(SystemClock),
             root_key_path: None,
+            audit: audit::AuditOptions::from_env(),
         }
     }
 }
@@ -134,7 +138,8 @@ impl KmsService {
             .unwrap_or_else(|| data_dir.join(rootkey::DEFAULT_FILE_NAME));
         let root = RootKey::load_or_create(&root_path)?;
         let store = Store::open(&data_dir.join(db::DEFAULT_FILE_NAME))?;
-        let audit = AuditLog::open(&data_dir.join(audit::DEFAULT_FILE_NAME))
+        let signer = Arc::new(audit_chain::SoftwareSigner::from_root(&root));
+        let audit = AuditLog::open(&data_dir.join(audit::DEFAULT_FILE_NAME), cfg.audit, signer)
             .map_err(KmsOpenError::Audit)?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -158,6 +163,13 @@ impl KmsService {
 
     pub fn audit_log_path(&self) -> &Path {
         self.inner.audit.path()
+    }
+
+    /// Writes a signed digest over the audit records since the last one (call at shutdown).
+    pub fn seal_audit_log(&self) {
+        if let Err(e) = self.inner.audit.seal() {
+            tracing::warn!(error = %e, "could not write the audit digest");
+        }
     }
 
     /// Runs one operation and writes its audit record. A failure to write the audit record

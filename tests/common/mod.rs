@@ -36,6 +36,8 @@ pub struct Options {
     pub data_dir: Option<PathBuf>,
     /// Run `sealgate kms` instead of `sealgate serve`.
     pub kms_only: bool,
+    /// Extra environment variables for the server process.
+    pub env: Vec<(String, String)>,
 }
 
 pub fn bin() -> PathBuf {
@@ -84,6 +86,7 @@ impl Server {
         if opts.test_clock {
             cmd.env("SEALGATE_TEST_CLOCK", "1");
         }
+        cmd.envs(opts.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let mut child = cmd.spawn().expect("start sealgate");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();

@@ -184,6 +184,12 @@ async fn main() {
     for bucket in ["plain", "enc"] {
         b.s3.create_bucket().bucket(bucket).send().await.unwrap();
     }
+    // `SEALGATE_BENCH_ONLY=rekey`: only the re-key-by-copy and KMS-call-count parts.
+    if std::env::var("SEALGATE_BENCH_ONLY").as_deref() == Ok("rekey") {
+        kms_calls_per_1000_puts(&b, &server, random(4096)).await;
+        rekey_by_copy(&b, &server).await;
+        return;
+    }
     let modes = [
         Mode::Plain,
         Mode::SseS3,
@@ -315,26 +321,229 @@ async fn main() {
 
     memory_and_range_io(&b, &server, big_data.clone()).await;
 
-    // KMS calls per 1,000 SSE-KMS PUTs, with and without bucket keys, from the audit log.
+    kms_calls_per_1000_puts(&b, &server, four_kib.clone()).await;
+    rekey_by_copy(&b, &server).await;
+}
+
+/// GenerateDataKey calls per 1,000 SSE-KMS PUTs, with and without bucket keys, counted in the
+/// KMS audit log. Each mode writes to a bucket of its own that nothing used before, so the
+/// bucket-key cache starts empty.
+async fn kms_calls_per_1000_puts(b: &Bench, server: &Server, data: Arc<Vec<u8>>) {
     let audit = server.data_dir.join("kms").join("kms-audit.log");
     let count = |op: &str| {
         std::fs::read_to_string(&audit)
             .unwrap_or_default()
             .lines()
-            .filter(|l| l.contains(&format!("\"{op}\"")))
+            .filter(|l| l.contains(&format!("\"event\":\"{op}\"")))
             .count()
     };
-    for mode in [Mode::SseKms, Mode::SseKmsBucketKey] {
+    println!();
+    for (mode, bucket) in [
+        (Mode::SseKms, "kms-count-object-keys"),
+        (Mode::SseKmsBucketKey, "kms-count-bucket-keys"),
+    ] {
+        b.s3.create_bucket().bucket(bucket).send().await.unwrap();
         let before = count("GenerateDataKey");
         run(1000, 8, |j| {
-            let (b, data, k) = (&b, four_kib.clone(), format!("kmscount-{:?}/{j}", mode));
-            async move { b.put(mode, &k, data).await }
+            let (data, k) = (data.clone(), format!("{j}"));
+            async move {
+                let r =
+                    b.s3.put_object()
+                        .bucket(bucket)
+                        .key(k)
+                        .body(ByteStream::from(data.as_ref().clone()))
+                        .server_side_encryption(ServerSideEncryption::AwsKms)
+                        .bucket_key_enabled(mode == Mode::SseKmsBucketKey);
+                r.send().await.expect("put");
+            }
         })
         .await;
         println!(
-            "{:<20} GenerateDataKey calls per 1,000 PUTs: {}",
+            "{:<20} GenerateDataKey calls per 1,000 PUTs (fresh bucket key cache): {}",
             mode.name(),
             count("GenerateDataKey") - before
         );
     }
+}
+
+const KEY_B: &str = "YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY=";
+
+/// Re-keying a 1 GiB object by copying it onto itself (the object key is resealed, the
+/// ciphertext kept: SSE-S3 → SSE-KMS, SSE-C key A → key B) against a copy that must rewrite
+/// the data (UploadPartCopy of the whole object in ranges, which decrypts and re-encrypts).
+async fn rekey_by_copy(b: &Bench, server: &Server) {
+    use base64::Engine as _;
+    use md5::Digest as _;
+    const GIB: u64 = 1 << 30;
+    const PART: u64 = 64 << 20;
+    let bucket = "rekey";
+    b.s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let file = server.dir.path().join("rekey-1gib.bin");
+    {
+        use std::io::Write as _;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+        let chunk = random(8 << 20);
+        for _ in 0..(GIB / (8 << 20)) {
+            f.write_all(&chunk).unwrap();
+        }
+    }
+    let key_b_md5 = {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(KEY_B)
+            .unwrap();
+        base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(&raw))
+    };
+    let t = Instant::now();
+    b.s3.put_object()
+        .bucket(bucket)
+        .key("big")
+        .body(ByteStream::from_path(&file).await.unwrap())
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .send()
+        .await
+        .expect("put 1 GiB");
+    let put_time = t.elapsed();
+    let _ = std::fs::remove_file(&file);
+    let src = format!("{bucket}/big");
+
+    // SSE-S3 -> SSE-KMS in place.
+    let t = Instant::now();
+    let out =
+        b.s3.copy_object()
+            .bucket(bucket)
+            .key("big")
+            .copy_source(&src)
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .send()
+            .await
+            .expect("re-key SSE-S3 -> SSE-KMS");
+    let s3_to_kms = t.elapsed();
+    assert_eq!(
+        out.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKms)
+    );
+    // SSE-KMS -> SSE-C key A, then key A -> key B (both in place).
+    b.s3.copy_object()
+        .bucket(bucket)
+        .key("big")
+        .copy_source(&src)
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(SSE_C_KEY)
+        .sse_customer_key_md5(SSE_C_MD5)
+        .send()
+        .await
+        .expect("re-key SSE-KMS -> SSE-C");
+    let t = Instant::now();
+    b.s3.copy_object()
+        .bucket(bucket)
+        .key("big")
+        .copy_source(&src)
+        .copy_source_sse_customer_algorithm("AES256")
+        .copy_source_sse_customer_key(SSE_C_KEY)
+        .copy_source_sse_customer_key_md5(SSE_C_MD5)
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(KEY_B)
+        .sse_customer_key_md5(&key_b_md5)
+        .send()
+        .await
+        .expect("re-key SSE-C A -> B");
+    let c_a_to_b = t.elapsed();
+
+    // Full rewrite: the whole object through UploadPartCopy ranges (decrypt + re-encrypt),
+    // from the SSE-C (key B) object into a new SSE-KMS object.
+    let t = Instant::now();
+    let upload =
+        b.s3.create_multipart_upload()
+            .bucket(bucket)
+            .key("rewritten")
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .send()
+            .await
+            .unwrap();
+    let upload_id = upload.upload_id().unwrap().to_owned();
+    let parts = (GIB / PART) as usize;
+    let mut done: Vec<(i32, String)> = Vec::new();
+    use futures::StreamExt;
+    let results: Vec<(i32, String)> = futures::stream::iter(0..parts)
+        .map(|i| {
+            let (src, upload_id, key_b_md5) = (src.clone(), upload_id.clone(), key_b_md5.clone());
+            async move {
+                let first = i as u64 * PART;
+                let out =
+                    b.s3.upload_part_copy()
+                        .bucket(bucket)
+                        .key("rewritten")
+                        .upload_id(upload_id)
+                        .part_number(i as i32 + 1)
+                        .copy_source(src)
+                        .copy_source_range(format!("bytes={first}-{}", first + PART - 1))
+                        .copy_source_sse_customer_algorithm("AES256")
+                        .copy_source_sse_customer_key(KEY_B)
+                        .copy_source_sse_customer_key_md5(key_b_md5)
+                        .send()
+                        .await
+                        .expect("upload part copy");
+                (
+                    i as i32 + 1,
+                    out.copy_part_result().unwrap().e_tag().unwrap().to_owned(),
+                )
+            }
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    done.extend(results);
+    done.sort();
+    let completed = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+        .set_parts(Some(
+            done.iter()
+                .map(|(n, e)| {
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(*n)
+                        .e_tag(e)
+                        .build()
+                })
+                .collect(),
+        ))
+        .build();
+    b.s3.complete_multipart_upload()
+        .bucket(bucket)
+        .key("rewritten")
+        .upload_id(&upload_id)
+        .multipart_upload(completed)
+        .send()
+        .await
+        .expect("complete");
+    let rewrite = t.elapsed();
+    let head =
+        b.s3.head_object()
+            .bucket(bucket)
+            .key("rewritten")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(head.content_length(), Some(GIB as i64));
+
+    println!("\nre-key a 1 GiB object by copy (reseal the object key, keep the ciphertext):");
+    println!(
+        "  initial PUT 1 GiB (SSE-S3)            {:>9.3} s",
+        put_time.as_secs_f64()
+    );
+    println!(
+        "  copy onto itself SSE-S3 -> SSE-KMS    {:>9.3} s",
+        s3_to_kms.as_secs_f64()
+    );
+    println!(
+        "  copy onto itself SSE-C key A -> B     {:>9.3} s",
+        c_a_to_b.as_secs_f64()
+    );
+    println!(
+        "  full rewrite (UploadPartCopy x{parts}, decrypt + re-encrypt) {:>9.3} s",
+        rewrite.as_secs_f64()
+    );
+    println!(
+        "  ratio full rewrite / re-key: SSE-S3->KMS {:.0}x, SSE-C A->B {:.0}x",
+        rewrite.as_secs_f64() / s3_to_kms.as_secs_f64(),
+        rewrite.as_secs_f64() / c_a_to_b.as_secs_f64()
+    );
 }

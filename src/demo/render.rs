@@ -452,9 +452,9 @@ ul.actions {{ font-size: 12px; color: #3c4043; }}
     }
     out.push_str("</tbody></table>\n<h2>Envelopes</h2>\n<div class=\"envelopes\">\n");
     for m in &r.methods {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<figure id=\"envelope-{}\"><figcaption>{}</figcaption>{}</figure>\n",
+            "<figure id=\"envelope-{}\"><figcaption>{}</figcaption>{}</figure>",
             m.method.name().to_lowercase(),
             esc(m.method.name()),
             envelope_svg(m, r.plaintext_size)
@@ -462,9 +462,9 @@ ul.actions {{ font-size: 12px; color: #3c4043; }}
     }
     out.push_str("</div>\n<h2>Events: what the demo did</h2>\n<ul class=\"actions\">\n");
     for e in &r.events {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<li><b>{}</b>: {}</li>\n",
+            "<li><b>{}</b>: {}</li>",
             esc(&e.title),
             esc(&e.actions.join("; "))
         );

@@ -350,8 +350,11 @@ impl MasterRing {
     }
 }
 
-/// `(version, path, key)` of every `v<N>.key` in `dir`.
-fn read_legacy(dir: &Path) -> std::io::Result<Vec<(u32, PathBuf, Zeroizing<[u8; 32]>)>> {
+/// One `v<N>.key` file of a pre-KMS ring: `(version, path, key)`.
+type LegacyVersion = (u32, PathBuf, Zeroizing<[u8; 32]>);
+
+/// Every `v<N>.key` in `dir`, by version.
+fn read_legacy(dir: &Path) -> std::io::Result<Vec<LegacyVersion>> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;

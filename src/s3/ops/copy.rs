@@ -41,7 +41,7 @@ pub async fn open_source(req: &Req, source: &router::CopySource) -> Result<CopyS
     let customer = sse_c::from_headers(
         &req.headers,
         sse_c::KeyHeaders::CopySource,
-        common::over_tls(&req),
+        common::over_tls(req),
     )?;
     let object_key = req
         .gw

@@ -143,7 +143,7 @@ async fn open_upload_key(req: &Req, rec: &UploadRecord) -> Result<ObjectKey, S3E
     let customer = sse_c::from_headers(
         &req.headers,
         sse_c::KeyHeaders::Target,
-        common::over_tls(&req),
+        common::over_tls(req),
     )?;
     match (&rec.sealing, customer.as_ref()) {
         (Sealing::SseC { key_md5, .. }, Some(c)) if key_md5 != c.md5_b64() => {

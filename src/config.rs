@@ -372,6 +372,29 @@ mod tests {
     }
 
     #[test]
+    fn metrics_listen_default_off_and_address() {
+        let cfg = Config::load(&ServeArgs::default()).unwrap();
+        assert_eq!(
+            cfg.metrics_listen.map(|a| a.to_string()).as_deref(),
+            Some(DEFAULT_METRICS_LISTEN)
+        );
+        assert!(cfg.metrics_listen_is_default);
+        let with = |v: &str| {
+            Config::load(&ServeArgs {
+                metrics_listen: Some(v.into()),
+                ..Default::default()
+            })
+        };
+        let off = with("off").unwrap();
+        assert!(off.metrics_listen.is_none() && !off.metrics_listen_is_default);
+        assert_eq!(
+            with("127.0.0.1:0").unwrap().metrics_listen,
+            Some("127.0.0.1:0".parse().unwrap())
+        );
+        assert!(matches!(with("nowhere"), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
     fn bad_values_are_refused() {
         let args = ServeArgs {
             account_id: Some("12".into()),

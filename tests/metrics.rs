@@ -50,7 +50,7 @@ fn parse_exposition(text: &str) -> Vec<Sample> {
             "stray line {line:?}"
         );
         let name_end = line
-            .find(|c: char| c == '{' || c == ' ')
+            .find(['{', ' '])
             .unwrap_or_else(|| panic!("no value in {line:?}"));
         let name = &line[..name_end];
         assert!(valid_name(name), "bad metric name in {line:?}");

@@ -22,6 +22,7 @@ pub mod db;
 pub mod error;
 pub mod gcm;
 pub mod grants;
+pub mod hsm;
 pub mod http;
 pub mod import;
 pub mod keys;

@@ -210,7 +210,7 @@ fn print(args: &FilterArgs) -> Result<(), String> {
     if args.format == Format::Table {
         let _ = writeln!(
             out,
-            "{:<8} {:<25} {:<32} {:<8} {:<36} {:<40} ERROR",
+            "{:<8} {:<31} {:<32} {:<8} {:<36} {:<40} ERROR",
             "SEQ", "TIME", "EVENT", "OUTCOME", "KEY", "PRINCIPAL"
         );
     }
@@ -250,7 +250,7 @@ fn table_row(r: &Value) -> String {
         s("outcome")
     };
     format!(
-        "{:<8} {:<25} {:<32} {:<8} {:<36} {:<40} {}",
+        "{:<8} {:<31} {:<32} {:<8} {:<36} {:<40} {}",
         r.get("seq")
             .and_then(Value::as_u64)
             .map(|n| n.to_string())

@@ -226,10 +226,14 @@ async fn backend_outage_is_503_and_loses_nothing() {
         .unwrap();
 }
 
-/// Two stores (two gateways) overwriting one key concurrently: every replaced record is
-/// handed to exactly one writer, so every superseded generation gets deleted and none twice.
+/// Two stores (two gateways) overwriting one key concurrently through conditional swaps. The
+/// exactly-once hand-back is asserted on `InMemory` (unit test in `store`), whose conditional
+/// put is atomic; moto checks `If-Match` and writes without a lock, so two racing writers can
+/// both pass the check there (observed under load). What must hold on any backend: the current
+/// record is never reported as replaced (its blobs are never deleted) and every reported one
+/// was really written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_overwrites_across_stores_hand_back_each_record_once() {
+async fn concurrent_overwrites_across_stores_never_hand_back_the_current_record() {
     use futures::StreamExt;
     use std::collections::BTreeSet;
 
@@ -257,29 +261,19 @@ async fn concurrent_overwrites_across_stores_hand_back_each_record_once() {
         .buffer_unordered(8)
         .collect()
         .await;
-    let replaced: Vec<String> = results.iter().flatten().cloned().collect();
-    let unique: BTreeSet<&String> = replaced.iter().collect();
-    assert_eq!(
-        unique.len(),
-        replaced.len(),
-        "a record replaced twice: {replaced:?}"
-    );
-    assert_eq!(
-        results.iter().filter(|r| r.is_none()).count(),
-        1,
-        "exactly one writer found no previous record"
-    );
-    let last = a
+    let replaced: BTreeSet<String> = results.iter().flatten().cloned().collect();
+    let written: BTreeSet<String> = writes.into_iter().map(|(_, g)| g).collect();
+    let current = a
         .get_meta("race-b", "hot")
         .await
         .unwrap()
         .unwrap()
         .generation;
-    let mut all: BTreeSet<String> = unique.into_iter().cloned().collect();
+    assert!(written.contains(&current));
     assert!(
-        all.insert(last),
-        "the current record was also reported replaced"
+        !replaced.contains(&current),
+        "the current record was reported replaced: its blobs would be deleted"
     );
-    let written: BTreeSet<String> = writes.into_iter().map(|(_, g)| g).collect();
-    assert_eq!(all, written, "replaced + current = every write");
+    assert!(replaced.is_subset(&written), "{replaced:?}");
+    assert!(!replaced.is_empty(), "overwrites report what they replaced");
 }

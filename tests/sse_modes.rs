@@ -1144,6 +1144,30 @@ async fn disabled_kms_key_blocks_reads_and_writes() {
         (400, "KMS.DisabledException"),
         "GET of an object whose KMS key is disabled"
     );
+    // HEAD reads no data, so S3 answers it without the KMS; with checksum mode it needs Decrypt.
+    let head = s3
+        .head_object()
+        .bucket(b)
+        .key("k")
+        .send()
+        .await
+        .expect("HEAD of an SSE-KMS object whose key is disabled");
+    assert_eq!(head.content_length(), Some(8), "HEAD size");
+    assert_eq!(
+        head.ssekms_key_id(),
+        Some(keys.kms_arn.as_str()),
+        "HEAD names the key"
+    );
+    let (status, _) = failure(
+        "HEAD with checksum mode and a disabled KMS key",
+        s3.head_object()
+            .bucket(b)
+            .key("k")
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+            .send()
+            .await,
+    );
+    assert_eq!(status, 400, "HEAD with checksum mode needs the KMS key");
     let (status, code) = failure(
         "PUT with a disabled KMS key",
         with_sse!(

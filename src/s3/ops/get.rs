@@ -7,7 +7,7 @@ use http_body_util::BodyExt;
 
 use super::common::{self, set};
 use crate::checksum::ChecksumAlgorithm;
-use crate::meta::ObjectMeta;
+use crate::meta::{ObjectMeta, Sealing};
 use crate::s3::Req;
 use crate::s3::error::S3Error;
 use crate::s3::object_io::{self, store_error};
@@ -154,19 +154,33 @@ pub async fn handle_get_object(
         sse_c::KeyHeaders::Target,
         common::over_tls(&req),
     )?;
-    let object_key = req
-        .gw
-        .crypto
-        .open(
-            &meta.sealing,
-            bucket,
-            key,
-            customer.as_ref(),
-            &Actor {
-                caller: &req.caller(),
-            },
+    let checksum_mode = req
+        .header("x-amz-checksum-mode")
+        .is_some_and(|v| v.eq_ignore_ascii_case("ENABLED"));
+    // A HEAD reads no data, so like S3 it asks the KMS nothing (an SSE-KMS object with a
+    // disabled key still answers HEAD) unless it reveals checksums; SSE-C keys are always checked.
+    let needs_key = !head
+        || checksum_mode
+        || customer.is_some()
+        || matches!(meta.sealing, Sealing::SseC { .. });
+    let object_key = if needs_key {
+        Some(
+            req.gw
+                .crypto
+                .open(
+                    &meta.sealing,
+                    bucket,
+                    key,
+                    customer.as_ref(),
+                    &Actor {
+                        caller: &req.caller(),
+                    },
+                )
+                .await?,
         )
-        .await?;
+    } else {
+        None
+    };
     check_conditions(&req.headers, &meta, "")?;
 
     let mut part_range = None;
@@ -222,9 +236,6 @@ pub async fn handle_get_object(
             &format!("bytes {start}-{end}/{}", meta.size),
         );
     }
-    let checksum_mode = req
-        .header("x-amz-checksum-mode")
-        .is_some_and(|v| v.eq_ignore_ascii_case("ENABLED"));
     if checksum_mode && let Some(c) = &meta.checksum {
         let whole = range.is_none() || (part_range.is_some() && meta.parts.len() == 1);
         if whole && let Some(alg) = ChecksumAlgorithm::from_name(&c.algorithm) {
@@ -239,9 +250,9 @@ pub async fn handle_get_object(
             set(h, "x-amz-checksum-type", "COMPOSITE");
         }
     }
-    if head || len == 0 {
+    let Some(object_key) = object_key.filter(|_| !head && len > 0) else {
         return Ok(resp);
-    }
+    };
     let (first, rest) = object_io::read_plain(
         req.gw.store.clone(),
         bucket.to_owned(),

@@ -12,15 +12,9 @@ use super::{Caller, KmsService};
 
 pub const TARGET_PREFIX: &str = "TrentService.";
 
-/// Real KMS operations this service does not implement (asymmetric, HMAC, custom key stores,
-/// multi-Region). Anything not in either list is an unknown operation.
+/// Real KMS operations this service does not implement (asymmetric, HMAC, multi-Region).
+/// Anything not in either list is an unknown operation.
 const UNIMPLEMENTED: &[&str] = &[
-    "ConnectCustomKeyStore",
-    "CreateCustomKeyStore",
-    "DeleteCustomKeyStore",
-    "DescribeCustomKeyStores",
-    "DisconnectCustomKeyStore",
-    "UpdateCustomKeyStore",
     "DeriveSharedSecret",
     "GenerateDataKeyPair",
     "GenerateDataKeyPairWithoutPlaintext",
@@ -96,9 +90,14 @@ pub fn dispatch_with_request_id(
             "GetParametersForImport" => svc.get_parameters_for_import(call, parse(body)?),
             "ImportKeyMaterial" => svc.import_key_material(call, parse(body)?),
             "DeleteImportedKeyMaterial" => svc.delete_imported_key_material(call, parse(body)?),
+            "CreateCustomKeyStore" => svc.create_custom_key_store(call, parse(body)?),
+            "ConnectCustomKeyStore" => svc.connect_custom_key_store(call, parse(body)?),
+            "DisconnectCustomKeyStore" => svc.disconnect_custom_key_store(call, parse(body)?),
+            "DescribeCustomKeyStores" => svc.describe_custom_key_stores(call, parse(body)?),
+            "UpdateCustomKeyStore" => svc.update_custom_key_store(call, parse(body)?),
+            "DeleteCustomKeyStore" => svc.delete_custom_key_store(call, parse(body)?),
             other if UNIMPLEMENTED.contains(&other) => Err(KmsError::unsupported(format!(
-                "{other} is not supported by this KMS: only symmetric encryption keys in the \
-                 default key store are available"
+                "{other} is not supported by this KMS: only symmetric encryption keys are available"
             ))),
             other => Err(KmsError::new(
                 ErrorKind::UnknownOperation,

@@ -46,7 +46,7 @@ impl BlobHeader {
         hex::encode(self.material_id)
     }
 
-    fn encode(&self) -> [u8; HEADER_LEN] {
+    pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut h = [0u8; HEADER_LEN];
         h[..4].copy_from_slice(MAGIC);
         h[4] = VERSION;
@@ -87,7 +87,9 @@ pub fn canonical_context(ctx: &BTreeMap<String, String>) -> Vec<u8> {
     out
 }
 
-fn aad(header: &[u8; HEADER_LEN], ctx: &BTreeMap<String, String>) -> Vec<u8> {
+/// The AAD of a blob: header ‖ canonical context. HSM-backed keys (custom key stores) use the
+/// same layout and AAD; the token does the AES-256-GCM with its own key and random nonce.
+pub fn aad(header: &[u8; HEADER_LEN], ctx: &BTreeMap<String, String>) -> Vec<u8> {
     let mut aad = header.to_vec();
     aad.extend_from_slice(&canonical_context(ctx));
     aad

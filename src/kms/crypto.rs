@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use super::blob::{self, BlobHeader};
-use super::db::KeyRecord;
+use super::db::{KeyRecord, Origin};
 use super::error::{ErrorKind, KmsError};
 use super::util::{self, required};
 use super::{Call, KmsService};
@@ -141,8 +141,23 @@ impl KmsService {
             .current_material
             .clone()
             .ok_or_else(|| KmsError::invalid_state(format!("{} is pending import.", key.arn)))?;
-        let backing = self.backing_key(tx, &key, &material_id)?;
         let header = header_for(&key, &material_id)?;
+        if key.origin == Origin::AwsCloudHsm {
+            // AES-256-GCM in the token: blob = header ‖ IV ‖ ciphertext ‖ tag, as below.
+            let (hsm, store_id) = self.hsm_for(tx, &key)?;
+            let head = header.encode();
+            let body = hsm
+                .encrypt(&key.key_id, &blob::aad(&head, ctx), plaintext)
+                .map_err(|e| super::custom_key_stores::hsm_use_error(&key, &store_id, e))?;
+            let mut out = head.to_vec();
+            out.extend_from_slice(&body);
+            return Ok(Sealed {
+                blob: out,
+                key_arn: key.arn,
+                material_id,
+            });
+        }
+        let backing = self.backing_key(tx, &key, &material_id)?;
         Ok(Sealed {
             blob: blob::seal(&backing, &header, ctx, plaintext),
             key_arn: key.arn,
@@ -182,6 +197,24 @@ impl KmsService {
         self.check_usable(call, &key)?;
         dry_run_ok(dry_run)?;
         let material_id = header.material_hex();
+        if key.origin == Origin::AwsCloudHsm {
+            if super::db::get_material(tx, &key.key_id, &material_id)?.is_none() {
+                return Err(KmsError::invalid_ciphertext());
+            }
+            let (hsm, store_id) = self.hsm_for(tx, &key)?;
+            let plaintext = hsm
+                .decrypt(
+                    &key.key_id,
+                    &blob::aad(&header.encode(), ctx),
+                    &ciphertext[blob::HEADER_LEN..],
+                )
+                .map_err(|e| super::custom_key_stores::hsm_use_error(&key, &store_id, e))?;
+            return Ok(Opened {
+                key_arn: key.arn,
+                material_id,
+                plaintext,
+            });
+        }
         let backing = self.backing_key(tx, &key, &material_id)?;
         let plaintext =
             blob::open(&backing, ciphertext, ctx).map_err(|_| KmsError::invalid_ciphertext())?;

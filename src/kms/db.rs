@@ -69,6 +69,19 @@ CREATE TABLE IF NOT EXISTS import_params (
     sealed_private_key BLOB NOT NULL,
     valid_to REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS custom_key_stores (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    store_type TEXT NOT NULL,
+    cluster_id TEXT NOT NULL,
+    trust_anchor TEXT,
+    sealed_pin BLOB NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS hsm_keys (
+    key_id TEXT PRIMARY KEY,
+    store_id TEXT NOT NULL
+);
 "#;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +117,8 @@ impl KeyState {
 pub enum Origin {
     AwsKms,
     External,
+    /// Material generated in and used by a PKCS#11 token (custom key store, see `hsm_keys`).
+    AwsCloudHsm,
 }
 
 impl Origin {
@@ -111,6 +126,7 @@ impl Origin {
         match self {
             Origin::AwsKms => "AWS_KMS",
             Origin::External => "EXTERNAL",
+            Origin::AwsCloudHsm => "AWS_CLOUDHSM",
         }
     }
 
@@ -118,6 +134,7 @@ impl Origin {
         match s {
             "AWS_KMS" => Ok(Origin::AwsKms),
             "EXTERNAL" => Ok(Origin::External),
+            "AWS_CLOUDHSM" => Ok(Origin::AwsCloudHsm),
             other => Err(bad_column(format!("unknown origin {other}"))),
         }
     }
@@ -299,7 +316,14 @@ pub fn put_key(c: &Connection, k: &KeyRecord) -> rusqlite::Result<()> {
 /// Removes a key and everything hanging off it (material, aliases, grants, tags, import
 /// parameters). Used when a deletion window has passed.
 pub fn purge_key(c: &Connection, key_id: &str) -> rusqlite::Result<()> {
-    for table in ["materials", "aliases", "grants", "tags", "import_params"] {
+    for table in [
+        "materials",
+        "aliases",
+        "grants",
+        "tags",
+        "import_params",
+        "hsm_keys",
+    ] {
         c.execute(&format!("DELETE FROM {table} WHERE key_id = ?1"), [key_id])?;
     }
     c.execute("DELETE FROM keys WHERE key_id = ?1", [key_id])?;
@@ -500,6 +524,92 @@ pub fn get_import_params(
 
 pub fn delete_expired_import_params(c: &Connection, now: f64) -> rusqlite::Result<usize> {
     c.execute("DELETE FROM import_params WHERE valid_to <= ?1", [now])
+}
+
+// ---- custom key stores ------------------------------------------------------------------
+
+/// One custom key store. `sealed_pin` is the token user's PIN sealed under the root key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyStoreRow {
+    pub id: String,
+    pub name: String,
+    pub store_type: String,
+    /// The PKCS#11 token label (AWS's CloudHsmClusterId).
+    pub cluster_id: String,
+    pub trust_anchor: Option<String>,
+    pub sealed_pin: Vec<u8>,
+    pub created: f64,
+}
+
+const STORE_COLUMNS: &str = "id, name, store_type, cluster_id, trust_anchor, sealed_pin, created";
+
+fn store_from_row(r: &Row<'_>) -> rusqlite::Result<KeyStoreRow> {
+    Ok(KeyStoreRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        store_type: r.get(2)?,
+        cluster_id: r.get(3)?,
+        trust_anchor: r.get(4)?,
+        sealed_pin: r.get(5)?,
+        created: r.get(6)?,
+    })
+}
+
+pub fn put_key_store(c: &Connection, s: &KeyStoreRow) -> rusqlite::Result<()> {
+    c.execute(
+        &format!(
+            "INSERT OR REPLACE INTO custom_key_stores ({STORE_COLUMNS}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        ),
+        params![
+            s.id,
+            s.name,
+            s.store_type,
+            s.cluster_id,
+            s.trust_anchor,
+            s.sealed_pin,
+            s.created
+        ],
+    )?;
+    Ok(())
+}
+
+/// Sorted by creation.
+pub fn all_key_stores(c: &Connection) -> rusqlite::Result<Vec<KeyStoreRow>> {
+    let mut st = c.prepare(&format!(
+        "SELECT {STORE_COLUMNS} FROM custom_key_stores ORDER BY created, id"
+    ))?;
+    st.query_map([], store_from_row)?.collect()
+}
+
+pub fn delete_key_store(c: &Connection, id: &str) -> rusqlite::Result<bool> {
+    Ok(c.execute("DELETE FROM custom_key_stores WHERE id = ?1", [id])? > 0)
+}
+
+/// Marks `key_id` as backed by the HSM of custom key store `store_id`.
+pub fn put_hsm_key(c: &Connection, key_id: &str, store_id: &str) -> rusqlite::Result<()> {
+    c.execute(
+        "INSERT OR REPLACE INTO hsm_keys (key_id, store_id) VALUES (?1, ?2)",
+        [key_id, store_id],
+    )?;
+    Ok(())
+}
+
+pub fn hsm_key_store(c: &Connection, key_id: &str) -> rusqlite::Result<Option<String>> {
+    c.query_row(
+        "SELECT store_id FROM hsm_keys WHERE key_id = ?1",
+        [key_id],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+pub fn hsm_key_count(c: &Connection, store_id: &str) -> rusqlite::Result<i64> {
+    c.query_row(
+        "SELECT COUNT(*) FROM hsm_keys WHERE store_id = ?1",
+        [store_id],
+        |r| r.get(0),
+    )
 }
 
 #[cfg(test)]

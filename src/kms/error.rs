@@ -7,6 +7,11 @@ use std::fmt;
 pub enum ErrorKind {
     AccessDenied,
     AlreadyExists,
+    CloudHsmClusterInUse,
+    CloudHsmClusterNotFound,
+    CustomKeyStoreHasCmks,
+    CustomKeyStoreInvalidState,
+    CustomKeyStoreNameInUse,
     CustomKeyStoreNotFound,
     Disabled,
     DryRunOperation,
@@ -40,6 +45,11 @@ impl ErrorKind {
         match self {
             AccessDenied => "AccessDeniedException",
             AlreadyExists => "AlreadyExistsException",
+            CloudHsmClusterInUse => "CloudHsmClusterInUseException",
+            CloudHsmClusterNotFound => "CloudHsmClusterNotFoundException",
+            CustomKeyStoreHasCmks => "CustomKeyStoreHasCMKsException",
+            CustomKeyStoreInvalidState => "CustomKeyStoreInvalidStateException",
+            CustomKeyStoreNameInUse => "CustomKeyStoreNameInUseException",
             CustomKeyStoreNotFound => "CustomKeyStoreNotFoundException",
             Disabled => "DisabledException",
             DryRunOperation => "DryRunOperationException",

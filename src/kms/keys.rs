@@ -216,13 +216,20 @@ impl KmsService {
                  symmetric encryption keys (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT)"
             )));
         }
-        let origin = match req.origin.as_deref().unwrap_or("AWS_KMS") {
+        let default_origin = if req.custom_key_store_id.is_some() {
+            "AWS_CLOUDHSM"
+        } else {
+            "AWS_KMS"
+        };
+        let origin = match req.origin.as_deref().unwrap_or(default_origin) {
             "AWS_KMS" => Origin::AwsKms,
             "EXTERNAL" => Origin::External,
-            o @ ("AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE") => {
-                return Err(KmsError::unsupported(format!(
-                    "Origin {o} is not supported: this KMS has no custom key stores"
-                )));
+            "AWS_CLOUDHSM" => Origin::AwsCloudHsm,
+            "EXTERNAL_KEY_STORE" => {
+                return Err(KmsError::unsupported(
+                    "Origin EXTERNAL_KEY_STORE is not supported: this KMS has no external key \
+                     stores",
+                ));
             }
             o => {
                 enum_value(
@@ -233,12 +240,25 @@ impl KmsService {
                 unreachable!("enum_value rejects unknown origins")
             }
         };
-        if req.custom_key_store_id.is_some() || req.xks_key_id.is_some() {
-            return Err(KmsError::new(
-                ErrorKind::CustomKeyStoreNotFound,
-                "Custom key stores are not supported by this KMS",
+        if req.xks_key_id.is_some() {
+            return Err(KmsError::unsupported(
+                "External key stores (XksKeyId) are not supported by this KMS",
             ));
         }
+        let store_id = match (origin, req.custom_key_store_id.clone()) {
+            (Origin::AwsCloudHsm, Some(id)) => Some(id),
+            (Origin::AwsCloudHsm, None) => {
+                return Err(KmsError::validation(
+                    "CustomKeyStoreId is required when Origin is AWS_CLOUDHSM",
+                ));
+            }
+            (_, Some(_)) => {
+                return Err(KmsError::validation(
+                    "CustomKeyStoreId requires Origin AWS_CLOUDHSM",
+                ));
+            }
+            (_, None) => None,
+        };
         if req.multi_region == Some(true) {
             return Err(KmsError::unsupported(
                 "Multi-Region keys are not supported by this KMS",
@@ -287,20 +307,45 @@ impl KmsService {
             valid_to: None,
         };
         call.note_key(&key);
-        self.inner.store.with_tx(|tx| {
+        let meta = self.inner.store.with_tx(|tx| {
             self.authorize(tx, call, "kms:CreateKey", None, &BTreeMap::new(), &[])?;
-            if origin == Origin::AwsKms {
-                key.current_material = Some(self.new_material(tx, &key_id, None)?);
-            } else {
-                key.state = KeyState::PendingImport;
+            match origin {
+                Origin::AwsKms => {
+                    key.current_material = Some(self.new_material(tx, &key_id, None)?);
+                }
+                Origin::AwsCloudHsm => {
+                    // One backing version, held by the token under the key id; the material
+                    // row (nothing sealed) names it in blobs.
+                    let material_id = hex::encode(super::gcm::random_array::<32>());
+                    db::put_material(
+                        tx,
+                        &db::MaterialRow {
+                            key_id: key_id.clone(),
+                            material_id: material_id.clone(),
+                            sealed: None,
+                            created: now,
+                            rotation_type: None,
+                            imported: false,
+                            fingerprint: None,
+                        },
+                    )?;
+                    key.current_material = Some(material_id);
+                }
+                Origin::External => key.state = KeyState::PendingImport,
             }
             db::put_key(tx, &key)?;
             for t in &tags {
                 db::put_tag(tx, &key_id, &t.tag_key, &t.tag_value)?;
             }
-            Ok(())
+            if let Some(store_id) = &store_id {
+                // Last, so a failed generation rolls the rows back.
+                self.create_hsm_key(tx, store_id, &key_id)?;
+            }
+            let mut meta = self.metadata(&key);
+            self.add_key_store_fields(tx, &key, &mut meta)?;
+            Ok(meta)
         })?;
-        Ok(json!({ "KeyMetadata": self.metadata(&key) }))
+        Ok(json!({ "KeyMetadata": meta }))
     }
 
     /// A new policy must still let the caller change it (unless the caller bypasses the check).
@@ -394,7 +439,9 @@ impl KmsService {
                 &BTreeMap::new(),
                 &tokens,
             )?;
-            Ok(json!({ "KeyMetadata": self.metadata(&key) }))
+            let mut meta = self.metadata(&key);
+            self.add_key_store_fields(tx, &key, &mut meta)?;
+            Ok(json!({ "KeyMetadata": meta }))
         })
     }
 

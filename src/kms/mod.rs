@@ -18,6 +18,7 @@ pub mod blob;
 pub mod client;
 pub mod clock;
 pub mod crypto;
+pub mod custom_key_stores;
 pub mod db;
 pub mod error;
 pub mod gcm;
@@ -61,6 +62,9 @@ pub struct KmsConfig {
     pub root_key_path: Option<PathBuf>,
     /// Digest cadence and rotation size of the audit log.
     pub audit: audit::AuditOptions,
+    /// The PKCS#11 module (shared library) of custom key stores; default from
+    /// SEALGATE_HSM_MODULE, none when unset (CreateCustomKeyStore then fails).
+    pub hsm_module: Option<PathBuf>,
 }
 
 impl Default for KmsConfig {
@@ -71,6 +75,9 @@ impl Default for KmsConfig {
             clock: Arc::new(SystemClock),
             root_key_path: None,
             audit: audit::AuditOptions::from_env(),
+            hsm_module: std::env::var_os("SEALGATE_HSM_MODULE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
         }
     }
 }
@@ -103,6 +110,9 @@ struct Inner {
     store: Store,
     root: RootKey,
     audit: AuditLog,
+    hsm_module: Option<PathBuf>,
+    /// In-memory connection state of custom key stores (DISCONNECTED after a restart).
+    key_stores: custom_key_stores::Connections,
 }
 
 /// What the audit record of one call needs; operations fill it in as they learn it.
@@ -150,6 +160,8 @@ impl KmsService {
                 store,
                 root,
                 audit,
+                hsm_module: cfg.hsm_module,
+                key_stores: Default::default(),
             }),
         })
     }
@@ -435,7 +447,7 @@ impl KmsService {
                 db::Origin::External => {
                     KmsError::invalid_state(format!("{} is pending import.", key.arn))
                 }
-                db::Origin::AwsKms => KmsError::invalid_ciphertext(),
+                db::Origin::AwsKms | db::Origin::AwsCloudHsm => KmsError::invalid_ciphertext(),
             });
         };
         let opened = self
@@ -495,7 +507,12 @@ impl KmsService {
                             return Ok(());
                         };
                         match event {
-                            "DeleteKey" => Ok(db::purge_key(tx, &fresh.key_id)?),
+                            "DeleteKey" => {
+                                if fresh.origin == db::Origin::AwsCloudHsm {
+                                    svc.destroy_hsm_key(tx, &fresh.key_id);
+                                }
+                                Ok(db::purge_key(tx, &fresh.key_id)?)
+                            }
                             "RotateKey" => rotation::rotate(svc, tx, &mut fresh, "AUTOMATIC"),
                             _ => import::apply_expiry(svc, tx, &mut fresh),
                         }

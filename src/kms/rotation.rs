@@ -63,6 +63,18 @@ fn external_unsupported(key: &KeyRecord) -> Result<(), KmsError> {
     Ok(())
 }
 
+/// Keys in custom key stores cannot be rotated (as in AWS).
+fn custom_key_store_unsupported(key: &KeyRecord) -> Result<(), KmsError> {
+    if key.origin == Origin::AwsCloudHsm {
+        return Err(KmsError::unsupported(format!(
+            "{} is in a custom key store; key rotation is not supported for keys in custom key \
+             stores.",
+            key.arn
+        )));
+    }
+    Ok(())
+}
+
 fn rotation_state(key: &KeyRecord) -> Result<(), KmsError> {
     match key.state {
         KeyState::Enabled => Ok(()),
@@ -96,6 +108,7 @@ impl KmsService {
             let mut key = self.key_for(tx, call, &key_ref, false, "kms:EnableKeyRotation")?;
             self.check_customer_managed(&key)?;
             external_unsupported(&key)?;
+            custom_key_store_unsupported(&key)?;
             rotation_state(&key)?;
             let period = days as f64 * clock::DAY_SECS;
             let since = if key.rotation_enabled {
@@ -163,6 +176,7 @@ impl KmsService {
         self.inner.store.with_tx(|tx| {
             let mut key = self.key_for(tx, call, &key_ref, false, "kms:RotateKeyOnDemand")?;
             self.check_customer_managed(&key)?;
+            custom_key_store_unsupported(&key)?;
             rotation_state(&key)?;
             if key.origin == Origin::External {
                 return Err(KmsError::unsupported(format!(

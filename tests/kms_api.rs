@@ -17,7 +17,7 @@ use aws_sdk_kms::types::{
     KeyState, KeyUsageType, OriginType, RotationType, Tag, WrappingKeySpec,
 };
 use base64::Engine as _;
-use common::{Options, Server};
+use common::{Options, Server, advance_clock};
 
 const ALICE: (&str, &str) = (
     "ALICEACCESSKEY000001",
@@ -69,24 +69,6 @@ fn failure<T: std::fmt::Debug, E: ProvideErrorMetadata>(r: Result<T, E>) -> (Str
 
 fn code<T: std::fmt::Debug, E: ProvideErrorMetadata>(r: Result<T, E>) -> String {
     failure(r).0
-}
-
-/// Moves the server's KMS clock forward (root only) and runs due rotations/deletions.
-async fn advance_clock(kms: &Client, secs: u64) {
-    let body = format!("{{\"Seconds\":{secs}}}");
-    kms.generate_random()
-        .number_of_bytes(1)
-        .customize()
-        .mutate_request(move |req| {
-            req.headers_mut()
-                .insert("x-amz-target", "Sealgate.AdvanceClock");
-            req.headers_mut()
-                .insert("content-length", body.len().to_string());
-            *req.body_mut() = body.clone().into();
-        })
-        .send()
-        .await
-        .expect("Sealgate.AdvanceClock");
 }
 
 async fn new_key(kms: &Client) -> (String, String) {

@@ -29,24 +29,6 @@ fn customer_key() -> CustomerKey {
     }
 }
 
-/// An S3 client for the plain HTTP listener.
-fn plain_client(server: &Server) -> Client {
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new(common::REGION))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            common::ACCESS_KEY,
-            common::SECRET_KEY,
-            None,
-            None,
-            "test",
-        ))
-        .endpoint_url(server.s3_http.clone().expect("plain HTTP listener"))
-        .force_path_style(true)
-        .build();
-    Client::from_conf(conf)
-}
-
 /// PUT of an SSE-C object over plain HTTP, with `forwarded` added as a request header.
 async fn put_sse_c(
     s3: &Client,
@@ -116,7 +98,7 @@ async fn trusted_proxy_may_forward_sse_c_over_plain_http() {
         ..Default::default()
     });
     let tls = server.s3().await;
-    let plain = plain_client(&server);
+    let plain = server.s3_plain();
     let b = "proxied";
     tls.create_bucket().bucket(b).send().await.unwrap();
     let ck = customer_key();
@@ -194,7 +176,7 @@ async fn forwarded_https_is_ignored_from_untrusted_peers() {
             .send()
             .await
             .unwrap();
-        let plain = plain_client(server);
+        let plain = server.s3_plain();
         let (status, code) = failure(
             what,
             put_sse_c(&plain, "untrusted", "x", b"x", &ck, XFP_HTTPS).await,

@@ -1058,21 +1058,7 @@ async fn sse_c_failure_modes() {
     );
 
     // Over plain HTTP SSE-C is refused, while a plain request works there.
-    let http_url = server.s3_http.clone().expect("plain HTTP S3 listener");
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new(common::REGION))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            common::ACCESS_KEY,
-            common::SECRET_KEY,
-            None,
-            None,
-            "test",
-        ))
-        .endpoint_url(http_url)
-        .force_path_style(true)
-        .build();
-    let plain = Client::from_conf(conf);
+    let plain = server.s3_plain();
     plain
         .put_object()
         .bucket(b)

@@ -175,6 +175,20 @@ impl Server {
         aws_sdk_s3::Client::from_conf(conf)
     }
 
+    /// An S3 client for the plain-HTTP listener (root credentials, path style).
+    pub fn s3_plain(&self) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new(REGION))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                ACCESS_KEY, SECRET_KEY, None, None, "test",
+            ))
+            .endpoint_url(self.s3_http.clone().expect("plain HTTP S3 listener"))
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
     pub async fn kms(&self) -> aws_sdk_kms::Client {
         self.kms_as(None).await
     }
@@ -275,4 +289,23 @@ where
             e.code().unwrap_or("").to_owned(),
         ),
     }
+}
+
+/// Moves the server's KMS clock forward with the test-only `Sealgate.AdvanceClock` (root only,
+/// server started with `test_clock`) and runs due rotations/deletions.
+pub async fn advance_clock(kms: &aws_sdk_kms::Client, secs: u64) {
+    let body = format!("{{\"Seconds\":{secs}}}");
+    kms.generate_random()
+        .number_of_bytes(1)
+        .customize()
+        .mutate_request(move |req| {
+            req.headers_mut()
+                .insert("x-amz-target", "Sealgate.AdvanceClock");
+            req.headers_mut()
+                .insert("content-length", body.len().to_string());
+            *req.body_mut() = body.clone().into();
+        })
+        .send()
+        .await
+        .expect("Sealgate.AdvanceClock");
 }

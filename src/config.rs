@@ -82,6 +82,10 @@ pub struct ServeArgs {
     /// [default: none].
     #[arg(long, env = "SEALGATE_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Option<Vec<String>>,
+    /// PKCS#11 module (shared library) of the HSM behind custom key stores [default: none].
+    /// The token PIN is not configured here: it is CreateCustomKeyStore's KeyStorePassword.
+    #[arg(long, env = "SEALGATE_HSM_MODULE")]
+    pub hsm_module: Option<PathBuf>,
 }
 
 /// Where `/metrics` is served unless configured otherwise.
@@ -112,6 +116,7 @@ struct FileConfig {
     no_fsync: Option<bool>,
     plaintext_buckets: Option<Vec<String>>,
     trusted_proxies: Option<Vec<String>>,
+    hsm_module: Option<PathBuf>,
     #[serde(default)]
     users: Vec<UserConfig>,
 }
@@ -156,6 +161,8 @@ pub struct Config {
     pub plaintext_buckets: Vec<String>,
     /// Peers whose forwarded-https header counts as TLS for SSE-C (empty: none).
     pub trusted_proxies: crate::server::proxy::TrustedProxies,
+    /// PKCS#11 module of custom key stores (embedded KMS).
+    pub hsm_module: Option<PathBuf>,
     pub users: Vec<UserConfig>,
 }
 
@@ -304,6 +311,7 @@ impl Config {
                     .unwrap_or_default(),
             )
             .map_err(ConfigError::Invalid)?,
+            hsm_module: args.hsm_module.clone().or(file.hsm_module),
             users: file.users,
         };
         for u in &cfg.users {
@@ -392,6 +400,36 @@ mod tests {
             Some("127.0.0.1:0".parse().unwrap())
         );
         assert!(matches!(with("nowhere"), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn hsm_module_from_file_and_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "hsm_module = \"/opt/hsm/libfile.so\"\n").unwrap();
+        let from_file = Config::load(&ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            from_file.hsm_module,
+            Some(PathBuf::from("/opt/hsm/libfile.so"))
+        );
+        let from_flag = Config::load(&ServeArgs {
+            config: Some(path),
+            hsm_module: Some("/opt/hsm/libflag.so".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            from_flag.hsm_module,
+            Some(PathBuf::from("/opt/hsm/libflag.so"))
+        );
+        assert_eq!(
+            Config::load(&ServeArgs::default()).unwrap().hsm_module,
+            None
+        );
     }
 
     #[test]

@@ -115,6 +115,12 @@ fn open_kms(cfg: &Config) -> Result<(KmsService, Option<Arc<TestClock>>), StartE
             account_id: cfg.account_id.clone(),
             clock,
             root_key_path: None,
+            // `sealgate kms` builds its args without clap's env twins: KmsConfig's default
+            // reads SEALGATE_HSM_MODULE then.
+            hsm_module: cfg
+                .hsm_module
+                .clone()
+                .or_else(|| KmsConfig::default().hsm_module),
             ..KmsConfig::default()
         },
     )?;

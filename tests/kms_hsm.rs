@@ -415,6 +415,41 @@ async fn custom_key_store_flow(module: PathBuf, conf: PathBuf) {
             .await,
     );
     assert_eq!(code, "CustomKeyStoreInvalidStateException");
+    // UpdateCustomKeyStore: the password only while DISCONNECTED; a rename is checked.
+    let (code, _) = err_code(
+        kms.update_custom_key_store()
+            .custom_key_store_id(&bad)
+            .key_store_password(PIN)
+            .send()
+            .await,
+    );
+    assert_eq!(
+        code, "CustomKeyStoreInvalidStateException",
+        "FAILED, not disconnected"
+    );
+    kms.disconnect_custom_key_store()
+        .custom_key_store_id(&bad)
+        .send()
+        .await
+        .unwrap();
+    let (code, _) = err_code(
+        kms.update_custom_key_store()
+            .custom_key_store_id(&bad)
+            .new_custom_key_store_name("ghost")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "CustomKeyStoreNameInUseException");
+    kms.update_custom_key_store()
+        .custom_key_store_id(&bad)
+        .new_custom_key_store_name("renamed")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        store_entry(&kms, &bad).await.custom_key_store_name(),
+        Some("renamed")
+    );
     for id in [&ghost, &bad] {
         kms.disconnect_custom_key_store()
             .custom_key_store_id(id)

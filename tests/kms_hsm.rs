@@ -334,6 +334,7 @@ async fn custom_key_store_flow(module: PathBuf, conf: PathBuf) {
             ("SOFTHSM2_CONF".into(), conf.display().to_string()),
             ("SEALGATE_HSM_MODULE".into(), module.display().to_string()),
         ],
+        test_clock: true,
         ..Options::default()
     };
     let mut server = Server::start_with(opts.clone());
@@ -814,4 +815,29 @@ async fn custom_key_store_flow(module: PathBuf, conf: PathBuf) {
         .await
         .unwrap();
     assert_eq!(del.key_state().unwrap().as_str(), "PendingDeletion");
+    // When the window ends the key is purged and its token object destroyed; the store,
+    // now without keys, can be deleted once disconnected.
+    assert!(token_key_attributes(&module, KMS_LABEL, &key_id).is_some());
+    common::advance_clock(&kms, 8 * 86_400).await;
+    let (code, _) = err_code(kms.describe_key().key_id(&key_id).send().await);
+    assert_eq!(code, "NotFoundException");
+    assert_eq!(token_key_attributes(&module, KMS_LABEL, &key_id), None);
+    kms.disconnect_custom_key_store()
+        .custom_key_store_id(&store)
+        .send()
+        .await
+        .unwrap();
+    kms.delete_custom_key_store()
+        .custom_key_store_id(&store)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        kms.describe_custom_key_stores()
+            .send()
+            .await
+            .unwrap()
+            .custom_key_stores()
+            .is_empty()
+    );
 }

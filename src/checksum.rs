@@ -1,4 +1,4 @@
-//! S3 flexible checksums: CRC32, CRC32C, CRC64NVME, SHA1, SHA256 (aws-semantics.md §3.3).
+//! S3 flexible checksums: CRC32, CRC32C, CRC64NVME, SHA1, SHA256 (S3 User Guide, "Checking object integrity").
 //!
 //! Values travel as base64 of the big-endian digest. A multipart object carries either a
 //! COMPOSITE checksum (the algorithm over the concatenated raw part checksums, suffixed `-N`)
@@ -387,7 +387,7 @@ mod tests {
             hex(ChecksumAlgorithm::Sha256),
             "15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225"
         );
-        // Recorded from AWS (aws-semantics.md §3.3).
+        // Recorded from AWS S3.
         assert_eq!(
             b64(&digest(ChecksumAlgorithm::Crc64Nvme, b"test data..")),
             "qUVrWYOrIAM="
@@ -485,7 +485,7 @@ mod tests {
 
     #[test]
     fn full_object_vector() {
-        // Three parts of 5 MiB+1, 5 MiB+1 and 10 bytes of 'a' (aws-semantics.md §3.3).
+        // Three parts of 5 MiB+1, 5 MiB+1 and 10 bytes of 'a', as AWS S3 computed them.
         let big = vec![b'a'; 5 * 1024 * 1024 + 1];
         let small = vec![b'a'; 10];
         let crc32 = ChecksumAlgorithm::Crc32;

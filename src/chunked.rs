@@ -1,6 +1,6 @@
 //! Incremental decoder for `Content-Encoding: aws-chunked` request bodies.
 //!
-//! The wire format (reference: `aws-semantics.md` §3.5), every line ending in CRLF:
+//! The wire format (reference: the S3 API Reference's SigV4 "chunked upload" pages, signed and unsigned with trailers), every line ending in CRLF:
 //!
 //! ```text
 //! chunk        = hex-size [ ";chunk-signature=" 64HEX ] CRLF data CRLF

@@ -98,9 +98,9 @@ pub fn main() -> ExitCode {
         }
     };
     let result = if kms_only {
-        rt.block_on(crate::gateway::run_kms(cfg))
+        rt.block_on(crate::serve::run_kms(cfg))
     } else {
-        rt.block_on(crate::gateway::run(cfg))
+        rt.block_on(crate::serve::run(cfg))
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

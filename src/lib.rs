@@ -21,6 +21,7 @@ pub mod meta;
 pub mod metrics;
 pub mod s3;
 pub mod seal;
+pub mod serve;
 pub mod server;
 pub mod sigv4;
 pub mod sse;

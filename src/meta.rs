@@ -34,7 +34,8 @@ pub enum Sealing {
         sealed: SealedKey,
     },
     /// SSE-C: sealed under a KEK derived from the customer's key; only the key's MD5 (public)
-    /// and an HMAC proving knowledge of the key are kept.
+    /// is kept: the sealed key itself proves a later request presents the same key, since it
+    /// opens under no other.
     SseC { key_md5: String, sealed: SealedKey },
 }
 

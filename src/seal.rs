@@ -25,10 +25,25 @@ use zeroize::Zeroizing;
 use crate::envelope::{KEY_LEN, ObjectKey};
 use crate::meta::SealedKey;
 
-/// Mode names as they appear in a [`Binding`].
-pub const MODE_SSE_S3: &str = "SSE-S3";
-pub const MODE_SSE_KMS: &str = "SSE-KMS";
-pub const MODE_SSE_C: &str = "SSE-C";
+/// The SSE mode a sealed object key belongs to. Its name is part of the KEK derivation, so a
+/// key sealed for one mode never opens under another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    SseS3,
+    SseKms,
+    SseC,
+}
+
+impl Mode {
+    /// The name as it is encoded in a [`Binding`] (docs/FORMAT.md); never change these.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::SseS3 => "SSE-S3",
+            Mode::SseKms => "SSE-KMS",
+            Mode::SseC => "SSE-C",
+        }
+    }
+}
 
 /// Bytes of the HKDF salt stored in [`SealedKey::salt`].
 pub const SALT_LEN: usize = 32;
@@ -49,14 +64,13 @@ pub enum SealError {
 /// What a sealed object key belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
-    /// `"SSE-S3"`, `"SSE-KMS"` or `"SSE-C"` (see the `MODE_*` constants).
-    pub mode: &'static str,
+    pub mode: Mode,
     pub bucket: String,
     pub key: String,
 }
 
 impl Binding {
-    pub fn new(mode: &'static str, bucket: impl Into<String>, key: impl Into<String>) -> Self {
+    pub fn new(mode: Mode, bucket: impl Into<String>, key: impl Into<String>) -> Self {
         Binding {
             mode,
             bucket: bucket.into(),
@@ -68,7 +82,7 @@ impl Binding {
     /// and a length before every field, so no two bindings encode alike.
     pub fn encode(&self) -> Vec<u8> {
         let fields = [
-            self.mode.as_bytes(),
+            self.mode.as_str().as_bytes(),
             self.bucket.as_bytes(),
             self.key.as_bytes(),
         ];
@@ -169,7 +183,7 @@ mod tests {
     use super::*;
 
     fn binding() -> Binding {
-        Binding::new(MODE_SSE_C, "bucket", "dir/object.txt")
+        Binding::new(Mode::SseC, "bucket", "dir/object.txt")
     }
 
     #[test]
@@ -200,10 +214,10 @@ mod tests {
     fn wrong_binding_fails() {
         let sealed = seal(&[1; 32], &binding(), &ObjectKey::generate());
         for b in [
-            Binding::new(MODE_SSE_S3, "bucket", "dir/object.txt"),
-            Binding::new(MODE_SSE_C, "bucket2", "dir/object.txt"),
-            Binding::new(MODE_SSE_C, "bucket", "dir/object.txt2"),
-            Binding::new(MODE_SSE_C, "bucketd", "ir/object.txt"),
+            Binding::new(Mode::SseS3, "bucket", "dir/object.txt"),
+            Binding::new(Mode::SseC, "bucket2", "dir/object.txt"),
+            Binding::new(Mode::SseC, "bucket", "dir/object.txt2"),
+            Binding::new(Mode::SseC, "bucketd", "ir/object.txt"),
         ] {
             assert_eq!(
                 unseal(&[1; 32], &b, &sealed).unwrap_err(),
@@ -244,14 +258,14 @@ mod tests {
 
     #[test]
     fn binding_encoding_is_length_prefixed() {
-        let enc = Binding::new(MODE_SSE_S3, "b", "k/").encode();
+        let enc = Binding::new(Mode::SseS3, "b", "k/").encode();
         assert_eq!(
             enc,
             b"sealgate/v1/kek\0\0\0\x06SSE-S3\0\0\0\x01b\0\0\0\x02k/".to_vec()
         );
         assert_ne!(
-            Binding::new(MODE_SSE_S3, "ab", "c").encode(),
-            Binding::new(MODE_SSE_S3, "a", "bc").encode()
+            Binding::new(Mode::SseS3, "ab", "c").encode(),
+            Binding::new(Mode::SseS3, "a", "bc").encode()
         );
     }
 
@@ -259,7 +273,7 @@ mod tests {
     fn reseal_moves_the_same_key() {
         let ok = ObjectKey::generate();
         let sealed = seal(&[1; 32], &binding(), &ok);
-        let target = Binding::new(MODE_SSE_S3, "other", "copy");
+        let target = Binding::new(Mode::SseS3, "other", "copy");
         let moved = reseal(&[1; 32], &binding(), &sealed, &[3; 32], &target).unwrap();
         assert_eq!(
             unseal(&[3; 32], &target, &moved).unwrap().as_bytes(),
@@ -275,7 +289,7 @@ mod tests {
         let material: [u8; 32] = std::array::from_fn(|i| 0x40 + i as u8);
         let salt: [u8; 32] = std::array::from_fn(|i| 0xc0 + i as u8);
         let nonce: [u8; 12] = std::array::from_fn(|i| 0xe0 + i as u8);
-        let b = Binding::new(MODE_SSE_C, "bucket", "photos/cat.jpg");
+        let b = Binding::new(Mode::SseC, "bucket", "photos/cat.jpg");
         assert_eq!(
             hex::encode(b.encode()),
             "7365616c676174652f76312f6b656b000000055353452d43\

@@ -3,8 +3,9 @@
 //!
 //! The S3 listener cannot serve `/metrics` itself: `GET /metrics` there is ListObjects of a
 //! bucket named "metrics". What is measured, and where:
-//! - S3 requests by operation and status, their latency, payload bytes and SSE modes: one hook
-//!   in `s3::handle` calls [`s3::observe`] once the response is known;
+//! - S3 requests by operation and status, their latency, payload bytes and SSE modes: one
+//!   [`s3::Probe`] per request in `s3::handle`, finished once the response is known; handlers
+//!   record the SSE mode they wrote or read as an [`s3::SseFact`] in the response;
 //! - KMS calls the gateway makes, and attempts to use unusable keys: [`kms::MeteredKms`] wraps
 //!   the gateway's `Kms` trait object, embedded or remote.
 //!

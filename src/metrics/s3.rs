@@ -1,17 +1,29 @@
 //! Observation of one S3 request: operation, status, latency, payload bytes and SSE mode.
 //!
-//! `s3::handle` starts a [`Probe`] when a request arrives, tells it the routed endpoint, and
-//! hands it the finished response; everything else about S3 metrics lives here.
+//! `s3::handle` starts a [`Probe`] when a request arrives, tells it the routed operation, and
+//! hands it the finished response; everything else about S3 metrics lives here. The probe reads
+//! only facts: the SSE mode a handler wrote or read is an [`SseFact`] it put in the response's
+//! extensions, never something re-derived from headers or the store.
 
 use std::time::Instant;
 
 use http::{HeaderMap, Response};
 use http_body_util::BodyExt;
 
-use crate::gateway::Gateway;
+use super::Metrics;
 use crate::meta::Sealing;
-use crate::s3::router::Endpoint;
 use crate::server::Body;
+
+/// The SSE mode of the object a response wrote or read (a label of [`super::SSE_MODES`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SseFact(pub &'static str);
+
+impl SseFact {
+    /// Records that `resp` wrote or read an object sealed as `sealing`.
+    pub fn attach<B>(resp: &mut Response<B>, sealing: &Sealing) {
+        resp.extensions_mut().insert(SseFact(sealing_mode(sealing)));
+    }
+}
 
 /// What is known about a request before its handler runs.
 pub struct Probe {
@@ -19,8 +31,6 @@ pub struct Probe {
     operation: &'static str,
     /// Payload length the client declared (decoded length for aws-chunked uploads).
     declared_len: Option<u64>,
-    /// Bucket and key of a CompleteMultipartUpload (see [`written_mode`]).
-    completed: Option<(String, String)>,
 }
 
 impl Probe {
@@ -35,21 +45,17 @@ impl Probe {
             started: Instant::now(),
             operation: "unknown",
             declared_len: num("x-amz-decoded-content-length").or_else(|| num("content-length")),
-            completed: None,
         }
     }
 
-    pub fn routed(&mut self, endpoint: &Endpoint) {
-        self.operation = endpoint.name();
-        if let Endpoint::CompleteMultipartUpload { bucket, key, .. } = endpoint {
-            self.completed = Some((bucket.clone(), key.clone()));
-        }
+    /// The operation the router chose (`Endpoint::name`).
+    pub fn routed(&mut self, operation: &'static str) {
+        self.operation = operation;
     }
 
     /// Records the request and returns the response, its body metered when it carries object
     /// payload (GetObject).
-    pub async fn finish(self, gw: &Gateway, resp: Response<Body>) -> Response<Body> {
-        let m = &gw.metrics;
+    pub fn finish(self, m: &Metrics, resp: Response<Body>) -> Response<Body> {
         let op = self.operation;
         let status = resp.status();
         m.s3_requests.with([op, status.as_str()]).inc();
@@ -57,6 +63,10 @@ impl Probe {
         if !status.is_success() {
             return resp;
         }
+        let mode = resp
+            .extensions()
+            .get::<SseFact>()
+            .map_or("none", |fact| fact.0);
         match op {
             "PutObject" | "UploadPart" => {
                 m.s3_bytes_received
@@ -67,16 +77,10 @@ impl Probe {
         }
         match op {
             "PutObject" | "CopyObject" | "CompleteMultipartUpload" => {
-                let mode = match header_mode(resp.headers()) {
-                    Some(mode) => mode,
-                    None => written_mode(gw, self.completed.as_ref()).await,
-                };
                 m.sse_written.with([mode]).inc();
             }
             "GetObject" => {
-                m.sse_read
-                    .with([header_mode(resp.headers()).unwrap_or("none")])
-                    .inc();
+                m.sse_read.with([mode]).inc();
                 let sent = m.s3_bytes_sent.with([op]);
                 return resp.map(|body| {
                     body.map_frame(move |frame| {
@@ -91,35 +95,6 @@ impl Probe {
             _ => {}
         }
         resp
-    }
-}
-
-/// The SSE mode the response headers describe (every handler describes the stored object
-/// through `sse::describe`), or `None` when they name none.
-fn header_mode(h: &HeaderMap) -> Option<&'static str> {
-    if h.contains_key("x-amz-server-side-encryption-customer-algorithm") {
-        return Some("SSE-C");
-    }
-    match h
-        .get("x-amz-server-side-encryption")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some("AES256") => Some("SSE-S3"),
-        Some(v) if v.starts_with("aws:kms") => Some("SSE-KMS"),
-        _ => None,
-    }
-}
-
-/// The mode of a write whose response names none: a plaintext object, except for
-/// CompleteMultipartUpload, which by AWS's rule never echoes SSE-C headers; for it the new
-/// meta record is read back (one small read per completed upload).
-async fn written_mode(gw: &Gateway, completed: Option<&(String, String)>) -> &'static str {
-    let Some((bucket, key)) = completed else {
-        return "none";
-    };
-    match gw.store.get_meta(bucket, key).await {
-        Ok(Some(meta)) => sealing_mode(&meta.sealing),
-        _ => "none",
     }
 }
 

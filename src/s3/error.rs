@@ -524,38 +524,68 @@ fn hex_bytes(s: &str) -> String {
     out
 }
 
-/// Turns a missing value into a 400 InvalidArgument (or InvalidRequest) without `map_err`
-/// noise at the call site.
-pub trait OkOrS3<T> {
-    /// `None`/`Err` → 400 InvalidArgument with `msg`.
-    fn ok_or_invalid_argument(self, msg: &str) -> Result<T, S3Error>;
-    /// `None`/`Err` → 400 InvalidRequest with `msg`.
-    fn ok_or_invalid_request(self, msg: &str) -> Result<T, S3Error>;
-    /// `None`/`Err` → 500 InternalError with `detail` (logged, not shown to the client).
-    fn ok_or_internal(self, detail: &str) -> Result<T, S3Error>;
-}
+// ---- errors of the layers below, mapped once ----
 
-impl<T> OkOrS3<T> for Option<T> {
-    fn ok_or_invalid_argument(self, msg: &str) -> Result<T, S3Error> {
-        self.ok_or_else(|| S3Error::invalid_argument(msg))
-    }
-    fn ok_or_invalid_request(self, msg: &str) -> Result<T, S3Error> {
-        self.ok_or_else(|| S3Error::InvalidRequest(msg.to_owned()))
-    }
-    fn ok_or_internal(self, detail: &str) -> Result<T, S3Error> {
-        self.ok_or_else(|| S3Error::InternalError(detail.to_owned()))
+use crate::kms::KmsClientError;
+use crate::sse::SseError;
+use crate::sse::master::MasterError;
+use crate::store::StoreError;
+
+impl From<StoreError> for S3Error {
+    /// Storage failures: an unreachable backend is 503 (clients retry); anything else about
+    /// stored data is the gateway's fault, 500.
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => S3Error::InternalError("object data is missing".into()),
+            StoreError::Backend(m) => S3Error::ServiceUnavailable(m),
+            other => S3Error::InternalError(other.to_string()),
+        }
     }
 }
 
-impl<T, E: std::fmt::Display> OkOrS3<T> for Result<T, E> {
-    fn ok_or_invalid_argument(self, msg: &str) -> Result<T, S3Error> {
-        self.map_err(|_| S3Error::invalid_argument(msg))
+impl From<KmsClientError> for S3Error {
+    /// As S3 surfaces KMS failures: the KMS exception as `KMS.<Exception>` with its status, and
+    /// 503 when the KMS cannot be reached.
+    fn from(e: KmsClientError) -> Self {
+        match e {
+            KmsClientError::Unavailable(m) => {
+                S3Error::ServiceUnavailable(format!("the KMS is unavailable: {m}"))
+            }
+            KmsClientError::Kms { type_name, message } => S3Error::kms(&type_name, message),
+        }
     }
-    fn ok_or_invalid_request(self, msg: &str) -> Result<T, S3Error> {
-        self.map_err(|_| S3Error::InvalidRequest(msg.to_owned()))
-    }
-    fn ok_or_internal(self, detail: &str) -> Result<T, S3Error> {
-        self.map_err(|e| S3Error::InternalError(format!("{detail}: {e}")))
+}
+
+impl From<SseError> for S3Error {
+    fn from(e: SseError) -> Self {
+        match e {
+            SseError::WrongCustomerKey => S3Error::AccessDenied(
+                "Requests specifying Server Side Encryption with Customer provided keys must provide the correct secret key.".into(),
+            ),
+            SseError::CustomerKeyRequired => S3Error::InvalidRequest(
+                "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.".into(),
+            ),
+            SseError::CustomerKeyNotApplicable => S3Error::InvalidRequest(
+                "The encryption parameters are not applicable to this object.".into(),
+            ),
+            SseError::PlainCopyMismatch => S3Error::InvalidRequest(
+                "Copying between a plaintext comparison bucket and encrypted objects is not supported".into(),
+            ),
+            SseError::Kms(e) => e.into(),
+            SseError::Master(MasterError::Kms(e)) => e.into(),
+            SseError::Master(MasterError::Store(StoreError::Backend(m))) => {
+                S3Error::ServiceUnavailable(format!("storage backend: {m}"))
+            }
+            SseError::Store(e) => e.into(),
+            // The client sent less than it announced; its own error was reported first.
+            SseError::SourceAborted => S3Error::IncompleteBody,
+            other @ (SseError::Master(_)
+            | SseError::SealedKeyCorrupt
+            | SseError::BadDataKey
+            | SseError::Envelope(_)
+            | SseError::Tampered(_)
+            | SseError::WriteStage(_)) => S3Error::InternalError(other.to_string()),
+        }
     }
 }
 
@@ -848,21 +878,48 @@ mod tests {
     }
 
     #[test]
-    fn helpers() {
-        let none: Option<u8> = None;
-        assert_eq!(
-            none.ok_or_invalid_argument("why").unwrap_err(),
-            S3Error::invalid_argument("why")
-        );
-        let bad: Result<u8, std::num::ParseIntError> = "x".parse();
-        assert_eq!(
-            bad.ok_or_invalid_request("nope").unwrap_err().code(),
-            "InvalidRequest"
-        );
-        let bad: Result<u8, std::num::ParseIntError> = "x".parse();
-        match bad.ok_or_internal("parse") {
-            Err(S3Error::InternalError(d)) => assert!(d.starts_with("parse: ")),
-            other => panic!("{other:?}"),
+    fn kms_failures_map_as_s3_surfaces_them() {
+        let kms = |t: &str| KmsClientError::Kms {
+            type_name: t.into(),
+            message: "m".into(),
+        };
+        let cases = [
+            (
+                kms("IncorrectKeyException"),
+                "KMS.IncorrectKeyException",
+                400,
+            ),
+            (kms("DisabledException"), "KMS.DisabledException", 400),
+            (kms("AccessDeniedException"), "AccessDenied", 403),
+            (
+                KmsClientError::Unavailable("down".into()),
+                "ServiceUnavailable",
+                503,
+            ),
+        ];
+        for (e, code, status) in cases {
+            let s3 = S3Error::from(SseError::Kms(e));
+            assert_eq!((s3.code(), s3.status().as_u16()), (code, status));
+        }
+        let master = S3Error::from(SseError::Master(MasterError::Kms(kms("DisabledException"))));
+        assert_eq!(master.code(), "KMS.DisabledException");
+    }
+
+    #[test]
+    fn sse_failures_map_to_aws_codes() {
+        for (e, code, status) in [
+            (SseError::WrongCustomerKey, "AccessDenied", 403),
+            (SseError::CustomerKeyRequired, "InvalidRequest", 400),
+            (SseError::CustomerKeyNotApplicable, "InvalidRequest", 400),
+            (SseError::SealedKeyCorrupt, "InternalError", 500),
+            (
+                SseError::Store(StoreError::Backend("x".into())),
+                "ServiceUnavailable",
+                503,
+            ),
+        ] {
+            let s3 = S3Error::from(e);
+            assert_eq!((s3.code(), s3.status().as_u16()), (code, status));
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The S3 front end: one request flows listener → auth → router → handler → sse → envelope →
 //! store, and every failure becomes one S3 error response here.
 
+pub mod encryption;
 pub mod error;
-pub mod object_io;
 pub mod ops;
 pub mod payload;
 pub mod router;
@@ -25,6 +25,8 @@ use crate::sigv4::{self, AuthError, Expectations, ServiceKind, Verified};
 use error::S3Error;
 use payload::{Payload, PayloadOptions};
 
+pub use crate::metrics::s3::SseFact;
+
 pub struct S3Service {
     gw: Arc<Gateway>,
 }
@@ -42,6 +44,14 @@ impl server::Service for S3Service {
         conn: ConnInfo,
     ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
         Box::pin(async move { handle(self.gw.clone(), req, conn).await })
+    }
+}
+
+/// A request payload is the plaintext source of a PUT or UploadPart.
+impl crate::sse::PlainSource for Payload {
+    type Error = S3Error;
+    async fn next_piece(&mut self) -> Result<Option<bytes::Bytes>, S3Error> {
+        self.next().await
     }
 }
 
@@ -103,8 +113,7 @@ impl Req {
         self.gw
             .store
             .get_bucket(name)
-            .await
-            .map_err(object_io::store_error)?
+            .await?
             .ok_or_else(|| S3Error::NoSuchBucket {
                 bucket: name.to_owned(),
             })
@@ -134,7 +143,7 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
             &gw.cfg.virtual_host_suffixes,
         )?;
         op_name = routed.name();
-        probe.routed(&routed);
+        probe.routed(op_name);
         let (user, verified) = authenticate(&gw, &parts)?;
         // Only valid names can exist: any other bucket is simply not there.
         if let Some(b) = routed.bucket()
@@ -185,7 +194,7 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
         h.insert("x-amz-id-2", v);
     }
     h.insert(http::header::SERVER, HeaderValue::from_static("sealgate"));
-    probe.finish(&gw, resp).await
+    probe.finish(&gw.metrics, resp)
 }
 
 pub fn error_response(

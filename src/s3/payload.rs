@@ -340,7 +340,7 @@ impl Payload {
     }
 }
 
-/// Works out which flexible checksum the payload carries (aws-semantics §3.3).
+/// Works out which flexible checksum the payload carries (S3 User Guide, "Checking object integrity").
 fn checksum_state(
     headers: &HeaderMap,
     trailer_names: &[String],

@@ -1,6 +1,6 @@
 //! The gateway's use of the KMS for SSE-KMS: data keys per object, or per bucket with S3 Bucket
-//! Keys, and KMS errors turned into the S3 errors AWS surfaces (`KMS.<Exception>`, 503 when the
-//! KMS cannot be reached).
+//! Keys. KMS failures pass up unchanged ([`SseError::Kms`]); the S3 front end turns them into
+//! the errors AWS surfaces (`KMS.<Exception>`, 503 when the KMS cannot be reached).
 //!
 //! A bucket key is a KMS data key generated for the bucket ARN and cached for a bounded time per
 //! (KMS key, context, caller), as AWS does, so a burst of writes costs one GenerateDataKey and a
@@ -8,15 +8,14 @@
 //! material is shared, and the per-object HKDF salt keeps each KEK distinct.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::kms::{Caller, DataKey, Kms, KmsClientError, Source};
-use crate::s3::error::S3Error;
+use super::SseError;
+use crate::kms::{Caller, DataKey, Kms, Source};
 
 /// How long a bucket key is reused (AWS: "a limited time").
 pub const BUCKET_KEY_TTL: Duration = Duration::from_secs(300);
@@ -29,24 +28,6 @@ pub struct KmsKeys {
     kms: Arc<dyn Kms>,
     issued: Mutex<HashMap<String, (Instant, Arc<DataKey>)>>,
     opened: Mutex<HashMap<String, (Instant, Material)>>,
-    generate_calls: AtomicU64,
-    decrypt_calls: AtomicU64,
-}
-
-/// KMS calls made so far (for the bucket-key benchmark and metrics).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct KmsCallCounts {
-    pub generate_data_key: u64,
-    pub decrypt: u64,
-}
-
-pub(crate) fn map_kms_error(e: KmsClientError) -> S3Error {
-    match e {
-        KmsClientError::Unavailable(m) => {
-            S3Error::ServiceUnavailable(format!("the KMS is unavailable: {m}"))
-        }
-        KmsClientError::Kms { type_name, message } => S3Error::kms(&type_name, message),
-    }
 }
 
 fn cache_key(parts: &[&str]) -> String {
@@ -82,19 +63,6 @@ impl KmsKeys {
             kms,
             issued: Mutex::new(HashMap::new()),
             opened: Mutex::new(HashMap::new()),
-            generate_calls: AtomicU64::new(0),
-            decrypt_calls: AtomicU64::new(0),
-        }
-    }
-
-    pub fn kms(&self) -> &Arc<dyn Kms> {
-        &self.kms
-    }
-
-    pub fn call_counts(&self) -> KmsCallCounts {
-        KmsCallCounts {
-            generate_data_key: self.generate_calls.load(Ordering::Relaxed),
-            decrypt: self.decrypt_calls.load(Ordering::Relaxed),
         }
     }
 
@@ -106,18 +74,16 @@ impl KmsKeys {
         bucket_key: bool,
         caller: &Caller,
         source: &Source,
-    ) -> Result<Arc<DataKey>, S3Error> {
+    ) -> Result<Arc<DataKey>, SseError> {
         let ctx_json = serde_json::to_string(context).unwrap_or_default();
         let ck = cache_key(&[key_id, &ctx_json, &caller.arn]);
         if bucket_key && let Some(dk) = fresh(&self.issued, &ck) {
             return Ok(dk);
         }
-        self.generate_calls.fetch_add(1, Ordering::Relaxed);
         let dk = Arc::new(
             self.kms
                 .generate_data_key(key_id, context, caller, source)
-                .await
-                .map_err(map_kms_error)?,
+                .await?,
         );
         if bucket_key {
             remember(&self.issued, ck, dk.clone());
@@ -137,20 +103,20 @@ impl KmsKeys {
         bucket_key: bool,
         caller: &Caller,
         source: &Source,
-    ) -> Result<Material, S3Error> {
+    ) -> Result<Material, SseError> {
         let ck = cache_key(&[&hex::encode(blob), &caller.arn]);
         if bucket_key && let Some(m) = fresh(&self.opened, &ck) {
             return Ok(m);
         }
-        self.decrypt_calls.fetch_add(1, Ordering::Relaxed);
         let d = self
             .kms
             .decrypt(blob, context, Some(key_arn), caller, source)
-            .await
-            .map_err(map_kms_error)?;
-        let material: [u8; 32] = d.plaintext.as_slice().try_into().map_err(|_| {
-            S3Error::InternalError("the KMS returned a data key of the wrong size".into())
-        })?;
+            .await?;
+        let material: [u8; 32] = d
+            .plaintext
+            .as_slice()
+            .try_into()
+            .map_err(|_| SseError::BadDataKey)?;
         let material = Arc::new(Zeroizing::new(material));
         if bucket_key {
             remember(&self.opened, ck, material.clone());

@@ -4,7 +4,8 @@
 //!
 //! The protocol that keeps readers safe without locks: a PUT writes its blobs into a fresh
 //! generation, then swaps the meta record with one atomic put ([`Store::put_meta`] returns the
-//! record it replaced), and only then does the caller delete the previous generation. A crash
+//! record it replaced), and only then is the previous generation deleted (the commits in
+//! `commit.rs` do the three steps for handlers). A crash
 //! in between leaves unreferenced blobs, which [`Store::sweep_orphans`] reclaims after a grace
 //! period. Keys are encoded by [`keyenc`] so every valid S3 key round-trips and sorts in S3
 //! order; listing is a range query on an in-memory index for the local filesystem
@@ -13,6 +14,7 @@
 
 pub mod backend;
 mod blob;
+mod commit;
 pub mod conformance;
 pub mod keyenc;
 pub mod layout;

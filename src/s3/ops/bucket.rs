@@ -6,7 +6,6 @@ use super::common::{self, set};
 use crate::meta::{BUCKET_FORMAT, BucketRecord};
 use crate::s3::Req;
 use crate::s3::error::S3Error;
-use crate::s3::object_io::store_error;
 use crate::s3::xml;
 use crate::server::Body;
 use crate::store::StoreError;
@@ -31,7 +30,7 @@ pub fn valid_bucket_name(name: &str) -> bool {
 
 pub async fn handle_list_buckets(mut req: Req) -> Result<Response<Body>, S3Error> {
     req.no_body().await?;
-    let buckets = req.gw.store.list_buckets().await.map_err(store_error)?;
+    let buckets = req.gw.store.list_buckets().await?;
     let result = xml::ListAllMyBucketsResult {
         owner: xml::Owner {
             id: req.gw.cfg.account_id.clone(),
@@ -82,7 +81,7 @@ pub async fn handle_create_bucket(mut req: Req, bucket: &str) -> Result<Response
                 bucket: bucket.to_owned(),
             });
         }
-        Err(e) => return Err(store_error(e)),
+        Err(e) => return Err(e.into()),
     }
     let mut resp = common::empty(StatusCode::OK);
     set(resp.headers_mut(), "location", &format!("/{bucket}"));
@@ -108,7 +107,7 @@ pub async fn handle_delete_bucket(mut req: Req, bucket: &str) -> Result<Response
         Err(StoreError::NotFound) => Err(S3Error::NoSuchBucket {
             bucket: bucket.to_owned(),
         }),
-        Err(e) => Err(store_error(e)),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -62,15 +62,6 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
     Some((pd.assume_utc().unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
-/// `2026-11-28T13:31:39.000Z`
-pub fn iso_date(ms: i64) -> String {
-    datetime(ms)
-        .format(format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-        ))
-        .unwrap_or_default()
-}
-
 pub fn quoted(etag: &str) -> String {
     format!("\"{etag}\"")
 }
@@ -151,19 +142,6 @@ pub fn set(h: &mut HeaderMap, name: &'static str, value: &str) {
     }
 }
 
-/// Value of query parameter `name`, percent-decoded.
-pub fn query_param(uri: &http::Uri, name: &str) -> Option<String> {
-    uri.query()?.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let k = percent_encoding::percent_decode_str(k).decode_utf8().ok()?;
-        (k == name).then(|| {
-            percent_encoding::percent_decode_str(&v.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-    })
-}
-
 pub fn xml(status: StatusCode, body: String) -> Response<Body> {
     Response::builder()
         .status(status)
@@ -190,14 +168,6 @@ pub fn check_key(key: &str) -> Result<(), S3Error> {
     Ok(())
 }
 
-/// A fresh opaque ETag for objects whose ETag must not reveal the plaintext MD5 (SSE-KMS, SSE-C).
-pub fn opaque_etag() -> String {
-    use rand::RngCore;
-    let mut b = [0u8; 16];
-    rand::rng().fill_bytes(&mut b);
-    hex::encode(b)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,7 +178,6 @@ mod tests {
         let h = http_date(ms);
         assert!(h.ends_with(" GMT"), "{h}");
         assert_eq!(parse_http_date(&h), Some(ms));
-        assert_eq!(iso_date(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
     }
 
@@ -227,16 +196,5 @@ mod tests {
                 .0
                 .contains_key("content-encoding")
         );
-    }
-
-    #[test]
-    fn query_params_decode() {
-        let uri: http::Uri = "/b/k?response-content-type=text%2Fplain&x".parse().unwrap();
-        assert_eq!(
-            query_param(&uri, "response-content-type").unwrap(),
-            "text/plain"
-        );
-        assert_eq!(query_param(&uri, "x").unwrap(), "");
-        assert!(query_param(&uri, "y").is_none());
     }
 }

@@ -8,24 +8,20 @@ use http::{Response, StatusCode};
 
 use super::common::{self, check_key};
 use super::get::{check_conditions, load_meta};
-use super::put::commit;
-use crate::envelope::ObjectKey;
-use crate::meta::{Checksum, META_FORMAT, ObjectMeta, Sealing};
+use crate::meta::{Checksum, ObjectMeta, Sealing};
+use crate::s3::encryption::{self, KeyHeaders};
 use crate::s3::error::S3Error;
-use crate::s3::object_io::store_error;
 use crate::s3::xml;
-use crate::s3::{Req, router};
+use crate::s3::{Req, SseFact, router};
 use crate::server::Body;
-use crate::sse::Actor;
-use crate::sse::{self, WriteMode, sse_c};
-use crate::store::Store;
+use crate::sse::{Actor, EtagRule, ObjectBody, ObjectCrypto};
 
-/// The decrypted handle on a copy source.
+/// The opened copy source.
 pub struct CopySource {
     pub bucket: String,
     pub key: String,
     pub meta: ObjectMeta,
-    pub object_key: ObjectKey,
+    pub crypto: ObjectCrypto,
 }
 
 /// Checks the copy-source conditions and opens the source's object key.
@@ -38,16 +34,14 @@ pub async fn open_source(req: &Req, source: &router::CopySource) -> Result<CopyS
     let (bucket, key) = (source.bucket.as_str(), source.key.as_str());
     let meta = load_meta(req, bucket, key).await?;
     check_conditions(&req.headers, &meta, "x-amz-copy-source-")?;
-    let customer = sse_c::from_headers(
-        &req.headers,
-        sse_c::KeyHeaders::CopySource,
-        common::over_tls(req),
-    )?;
-    let object_key = req
+    let customer =
+        encryption::from_headers(&req.headers, KeyHeaders::CopySource, common::over_tls(req))?;
+    let crypto = req
         .gw
         .crypto
         .open(
             &meta.sealing,
+            meta.segment_size,
             bucket,
             key,
             customer.as_ref(),
@@ -60,7 +54,7 @@ pub async fn open_source(req: &Req, source: &router::CopySource) -> Result<CopyS
         bucket: bucket.to_owned(),
         key: key.to_owned(),
         meta,
-        object_key,
+        crypto,
     })
 }
 
@@ -103,23 +97,17 @@ pub async fn handle_copy_object(
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into(),
         ));
     }
-    let mode = sse::choose_write_mode(
+    let mode = encryption::choose_write_mode(
         &req.headers,
         &dest_bucket,
         common::over_tls(&req),
         req.gw.cfg.plaintext_buckets.iter().any(|b| b == bucket),
     )?;
-    if matches!(mode, WriteMode::Plain) != matches!(src.meta.sealing, Sealing::None) {
-        return Err(S3Error::InvalidRequest(
-            "Copying between a plaintext comparison bucket and encrypted objects is not supported"
-                .into(),
-        ));
-    }
-    let sealing = req
+    let crypto = req
         .gw
         .crypto
         .reseal(
-            &src.object_key,
+            &src.crypto,
             &mode,
             bucket,
             key,
@@ -133,58 +121,40 @@ pub async fn handle_copy_object(
     } else {
         (src.meta.content_headers.clone(), src.meta.user_meta.clone())
     };
-    let store = req.gw.store.clone();
-    let generation = Store::new_generation();
-    for part in &src.meta.parts {
-        if let Err(e) = store
-            .copy_blob(
-                (&src.bucket, &src.meta.generation, &part.blob),
-                (bucket, &generation, &part.blob),
-            )
-            .await
-        {
-            let _ = store.delete_generation(bucket, &generation).await;
-            return Err(store_error(e));
-        }
-    }
     // The ETag follows the destination's mode: an opaque one for SSE-C/KMS; for SSE-S3 the
     // plaintext MD5 (single part) or the multipart ETag. A single-part SSE-KMS/SSE-C source has
     // no MD5 on record, so it is computed by reading the plaintext once; the data is still
     // not re-encrypted.
-    let etag = match (&mode, &src.meta.sealing) {
-        (WriteMode::SseS3, Sealing::SseS3 { .. }) | (WriteMode::Plain, _) => src.meta.etag.clone(),
-        (WriteMode::SseS3, _) if src.meta.parts.len() > 1 => src.meta.etag.clone(),
-        (WriteMode::SseS3, _) => match plaintext_md5(&req, &src).await {
-            Ok(md5) => md5,
-            Err(e) => {
-                let _ = store.delete_generation(bucket, &generation).await;
-                return Err(e);
-            }
-        },
-        _ => common::opaque_etag(),
+    let etag = match (crypto.etag_rule(), EtagRule::of(&src.meta.sealing)) {
+        (EtagRule::Opaque, _) => EtagRule::Opaque.etag(None),
+        (EtagRule::PlaintextMd5, EtagRule::PlaintextMd5) => src.meta.etag.clone(),
+        (EtagRule::PlaintextMd5, _) if src.meta.parts.len() > 1 => src.meta.etag.clone(),
+        (EtagRule::PlaintextMd5, _) => plaintext_md5(&req, &src).await?,
     };
-    let meta = ObjectMeta {
-        format: META_FORMAT.into(),
+    let store = &req.gw.store;
+    let generation = store
+        .copy_parts((&src.bucket, &src.meta.generation), &src.meta.parts, bucket)
+        .await?;
+    let meta = crypto.meta(ObjectBody {
         size: src.meta.size,
         etag: etag.clone(),
         last_modified_ms: common::now_ms(),
         content_headers,
         user_meta,
         checksum: src.meta.checksum.clone(),
-        segment_size: src.meta.segment_size,
         generation,
         parts: src.meta.parts.clone(),
-        sealing,
-    };
-    commit(&store, bucket, key, &meta).await?;
+    });
+    store.commit_object(bucket, key, &meta).await?;
     let result = xml::CopyResult {
         etag: etag.clone(),
         last_modified_ms: meta.last_modified_ms,
         checksum: meta.checksum.as_ref().map(xml_checksum),
     };
     let mut resp = common::xml(StatusCode::OK, result.to_copy_object_xml());
-    sse::describe(&meta.sealing, resp.headers_mut());
-    sse::describe_context(&meta.sealing, resp.headers_mut());
+    encryption::describe(&meta.sealing, resp.headers_mut());
+    encryption::describe_context(&meta.sealing, resp.headers_mut());
+    SseFact::attach(&mut resp, &meta.sealing);
     Ok(resp)
 }
 
@@ -193,19 +163,20 @@ async fn plaintext_md5(req: &Req, src: &CopySource) -> Result<String, S3Error> {
     use md5::{Digest, Md5};
     let mut md5 = Md5::new();
     if src.meta.size > 0 {
-        let (first, mut rest) = crate::s3::object_io::read_plain(
-            req.gw.store.clone(),
-            src.bucket.clone(),
-            &src.meta,
-            src.object_key.clone(),
-            0,
-            src.meta.size - 1,
-        )
-        .await?;
+        let (first, mut rest) = src
+            .crypto
+            .read_range(
+                req.gw.store.clone(),
+                src.bucket.clone(),
+                &src.meta,
+                0,
+                src.meta.size - 1,
+            )
+            .await?;
         if let Some(b) = first {
             md5.update(&b);
         }
-        while let Some(piece) = rest.0.recv().await {
+        while let Some(piece) = rest.next().await {
             md5.update(&piece?);
         }
     }

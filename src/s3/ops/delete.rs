@@ -5,20 +5,13 @@ use http::{Response, StatusCode};
 use super::common;
 use crate::s3::Req;
 use crate::s3::error::S3Error;
-use crate::s3::object_io::store_error;
 use crate::s3::xml;
 use crate::server::Body;
 
 /// Removes one object's meta record, then its data. Missing keys are not an error (S3 answers
 /// 204 either way).
 pub async fn delete_one(req: &Req, bucket: &str, key: &str) -> Result<(), S3Error> {
-    let store = &req.gw.store;
-    if let Some(prev) = store.delete_meta(bucket, key).await.map_err(store_error)?
-        && let Err(e) = store.delete_generation(bucket, &prev.generation).await
-    {
-        tracing::warn!(bucket, error = %e, "deleted object's data left for the orphan sweep");
-    }
-    Ok(())
+    Ok(req.gw.store.delete_object(bucket, key).await?)
 }
 
 pub async fn handle_delete_object(

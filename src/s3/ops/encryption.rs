@@ -1,4 +1,4 @@
-//! Get/Put/DeleteBucketEncryption (aws-semantics §1.10).
+//! Get/Put/DeleteBucketEncryption (S3 API Reference: PutBucketEncryption, GetBucketEncryption, DeleteBucketEncryption).
 
 use http::{Response, StatusCode};
 
@@ -6,7 +6,6 @@ use super::common;
 use crate::meta::BucketEncryption;
 use crate::s3::Req;
 use crate::s3::error::S3Error;
-use crate::s3::object_io::store_error;
 use crate::s3::xml::{self, BlockedEncryptionType, SseAlgorithm, SseConfiguration};
 use crate::server::Body;
 
@@ -59,7 +58,7 @@ pub async fn handle_put_bucket_encryption(
             .map(|t| t.as_str().to_owned())
             .collect(),
     });
-    req.gw.store.put_bucket(&rec).await.map_err(store_error)?;
+    req.gw.store.put_bucket(&rec).await?;
     Ok(common::empty(StatusCode::OK))
 }
 
@@ -70,7 +69,7 @@ pub async fn handle_delete_bucket_encryption(
     req.no_body().await?;
     let mut rec = req.bucket(bucket).await?;
     if rec.encryption.take().is_some() {
-        req.gw.store.put_bucket(&rec).await.map_err(store_error)?;
+        req.gw.store.put_bucket(&rec).await?;
     }
     Ok(common::empty(StatusCode::NO_CONTENT))
 }

@@ -1,6 +1,5 @@
 //! GetObject and HeadObject.
 
-use bytes::Bytes;
 use futures::StreamExt;
 use http::{HeaderMap, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -8,22 +7,16 @@ use http_body_util::BodyExt;
 use super::common::{self, set};
 use crate::checksum::ChecksumAlgorithm;
 use crate::meta::{ObjectMeta, Sealing};
-use crate::s3::Req;
+use crate::s3::encryption::{self, KeyHeaders};
 use crate::s3::error::S3Error;
-use crate::s3::object_io::{self, store_error};
+use crate::s3::router::ResponseOverrides;
+use crate::s3::{Req, SseFact};
 use crate::server::{self, Body};
 use crate::sse::Actor;
-use crate::sse::{self, sse_c};
 
 /// Loads an object's meta record or answers NoSuchKey (NoSuchBucket when the bucket is gone).
 pub async fn load_meta(req: &Req, bucket: &str, key: &str) -> Result<ObjectMeta, S3Error> {
-    match req
-        .gw
-        .store
-        .get_meta(bucket, key)
-        .await
-        .map_err(store_error)?
-    {
+    match req.gw.store.get_meta(bucket, key).await? {
         Some(m) => Ok(m),
         None => {
             req.bucket(bucket).await?;
@@ -145,15 +138,13 @@ pub async fn handle_get_object(
     bucket: &str,
     key: &str,
     part_number: Option<u32>,
+    overrides: &ResponseOverrides,
     head: bool,
 ) -> Result<Response<Body>, S3Error> {
-    sse::reject_write_headers(&req.headers)?;
+    encryption::reject_write_headers(&req.headers)?;
     let meta = load_meta(&req, bucket, key).await?;
-    let customer = sse_c::from_headers(
-        &req.headers,
-        sse_c::KeyHeaders::Target,
-        common::over_tls(&req),
-    )?;
+    let customer =
+        encryption::from_headers(&req.headers, KeyHeaders::Target, common::over_tls(&req))?;
     let checksum_mode = req
         .header("x-amz-checksum-mode")
         .is_some_and(|v| v.eq_ignore_ascii_case("ENABLED"));
@@ -163,12 +154,13 @@ pub async fn handle_get_object(
         || checksum_mode
         || customer.is_some()
         || matches!(meta.sealing, Sealing::SseC { .. });
-    let object_key = if needs_key {
+    let crypto = if needs_key {
         Some(
             req.gw
                 .crypto
                 .open(
                     &meta.sealing,
+                    meta.segment_size,
                     bucket,
                     key,
                     customer.as_ref(),
@@ -209,20 +201,13 @@ pub async fn handle_get_object(
         .expect("valid");
     let h = resp.headers_mut();
     common::put_object_headers(&meta, h);
-    for (q, name) in [
-        ("response-content-type", "content-type"),
-        ("response-content-language", "content-language"),
-        ("response-expires", "expires"),
-        ("response-cache-control", "cache-control"),
-        ("response-content-disposition", "content-disposition"),
-        ("response-content-encoding", "content-encoding"),
-    ] {
-        if let Some(v) = common::query_param(&req.uri, q) {
-            set(h, name, &v);
+    for (name, v) in overrides.headers() {
+        if let Ok(v) = http::HeaderValue::from_str(v) {
+            h.insert(name, v);
         }
     }
     set(h, "accept-ranges", "bytes");
-    sse::describe(&meta.sealing, h);
+    encryption::describe(&meta.sealing, h);
     if meta.parts.len() > 1 {
         set(h, "x-amz-mp-parts-count", &meta.parts.len().to_string());
     }
@@ -250,30 +235,21 @@ pub async fn handle_get_object(
             set(h, "x-amz-checksum-type", "COMPOSITE");
         }
     }
-    let Some(object_key) = object_key.filter(|_| !head && len > 0) else {
+    if !head {
+        SseFact::attach(&mut resp, &meta.sealing);
+    }
+    let Some(crypto) = crypto.filter(|_| !head && len > 0) else {
         return Ok(resp);
     };
-    let (first, rest) = object_io::read_plain(
-        req.gw.store.clone(),
-        bucket.to_owned(),
-        &meta,
-        object_key,
-        start,
-        end,
-    )
-    .await?;
+    let (first, rest) = crypto
+        .read_range(req.gw.store.clone(), bucket.to_owned(), &meta, start, end)
+        .await?;
     let stream = futures::stream::iter(first.map(Ok))
-        .chain(tokio_stream_from(rest))
-        .map(|r: Result<Bytes, S3Error>| {
+        .chain(rest.into_stream())
+        .map(|r| {
             r.map(hyper::body::Frame::data)
                 .map_err(|e| std::io::Error::other(e.to_string()))
         });
     *resp.body_mut() = BodyExt::boxed(http_body_util::StreamBody::new(stream));
     Ok(resp)
-}
-
-fn tokio_stream_from(
-    mut rest: object_io::PlainStream,
-) -> impl futures::Stream<Item = Result<Bytes, S3Error>> {
-    futures::stream::poll_fn(move |cx| rest.0.poll_recv(cx))
 }

@@ -11,7 +11,6 @@ use super::common;
 use crate::meta::ObjectMeta;
 use crate::s3::Req;
 use crate::s3::error::S3Error;
-use crate::s3::object_io::store_error;
 use crate::s3::xml::{self, ObjectEntry, Owner};
 use crate::server::Body;
 use crate::store::ListEntry;
@@ -47,8 +46,7 @@ async fn walk(
         .gw
         .store
         .list_delimited(bucket, prefix, delimiter.unwrap_or(""), start_after, limit)
-        .await
-        .map_err(store_error)?;
+        .await?;
     if max_keys == 0 {
         page.truncated = !entries.is_empty();
         return Ok(page);

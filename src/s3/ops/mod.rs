@@ -90,20 +90,20 @@ pub async fn dispatch(req: Req, endpoint: Endpoint) -> Result<Response<Body>, S3
             key,
             part_number,
             version_id,
-            ..
+            overrides,
         } => {
             no_versions(version_id.as_deref())?;
-            get::handle_get_object(req, &bucket, &key, part_number, false).await
+            get::handle_get_object(req, &bucket, &key, part_number, &overrides, false).await
         }
         HeadObject {
             bucket,
             key,
             part_number,
             version_id,
-            ..
+            overrides,
         } => {
             no_versions(version_id.as_deref())?;
-            get::handle_get_object(req, &bucket, &key, part_number, true).await
+            get::handle_get_object(req, &bucket, &key, part_number, &overrides, true).await
         }
         DeleteObject {
             bucket,

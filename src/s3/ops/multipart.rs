@@ -11,18 +11,14 @@ use md5::{Digest, Md5};
 use super::common::{self, check_key, quoted, set};
 use super::copy::open_source;
 use crate::checksum::{self, ChecksumAlgorithm};
-use crate::envelope::ObjectKey;
-use crate::meta::{
-    Checksum, META_FORMAT, ObjectMeta, PartLayout, Sealing, UPLOAD_FORMAT, UploadRecord,
-};
+use crate::meta::{Checksum, PartLayout, Sealing, UPLOAD_FORMAT, UploadRecord};
+use crate::s3::encryption::{self, KeyHeaders};
 use crate::s3::error::S3Error;
-use crate::s3::object_io::{self, SEGMENT_SIZE, store_error};
 use crate::s3::payload::PayloadOptions;
 use crate::s3::xml;
-use crate::s3::{Req, router};
+use crate::s3::{Req, SseFact, router};
 use crate::server::Body;
-use crate::sse::Actor;
-use crate::sse::{self, sse_c};
+use crate::sse::{Actor, ObjectBody, ObjectCrypto, PlainSource, PlainStream};
 use crate::store::Store;
 
 const MIN_PART: u64 = 5 * 1024 * 1024;
@@ -71,7 +67,7 @@ pub async fn handle_create_multipart_upload(
     check_key(key)?;
     req.no_body().await?;
     let brec = req.bucket(bucket).await?;
-    let mode = sse::choose_write_mode(
+    let mode = encryption::choose_write_mode(
         &req.headers,
         &brec,
         common::over_tls(&req),
@@ -79,7 +75,7 @@ pub async fn handle_create_multipart_upload(
     )?;
     let (checksum_algorithm, checksum_type) = checksum_settings(&req)?;
     let (content_headers, user_meta) = common::stored_headers(&req.headers)?;
-    let (_, sealing) = req
+    let crypto = req
         .gw
         .crypto
         .seal_new(
@@ -103,13 +99,9 @@ pub async fn handle_create_multipart_upload(
         checksum_algorithm: checksum_algorithm.map(|a| a.name().to_owned()),
         checksum_type: checksum_type.clone(),
         generation: Store::new_generation(),
-        sealing,
+        sealing: crypto.sealing().clone(),
     };
-    req.gw
-        .store
-        .create_upload(&rec)
-        .await
-        .map_err(store_error)?;
+    req.gw.store.create_upload(&rec).await?;
     let body = xml::InitiateMultipartUploadResult {
         bucket: bucket.to_owned(),
         key: key.to_owned(),
@@ -117,8 +109,8 @@ pub async fn handle_create_multipart_upload(
     };
     let mut resp = common::xml(StatusCode::OK, body.to_xml());
     let h = resp.headers_mut();
-    sse::describe(&rec.sealing, h);
-    sse::describe_context(&rec.sealing, h);
+    encryption::describe(&rec.sealing, h);
+    encryption::describe_context(&rec.sealing, h);
     if let (Some(a), Some(t)) = (checksum_algorithm, checksum_type) {
         set(h, "x-amz-checksum-algorithm", a.name());
         set(h, "x-amz-checksum-type", &t);
@@ -131,38 +123,30 @@ async fn load_upload(req: &Req, bucket: &str, upload_id: &str) -> Result<UploadR
     req.gw
         .store
         .get_upload(bucket, upload_id)
-        .await
-        .map_err(store_error)?
+        .await?
         .ok_or_else(|| S3Error::NoSuchUpload {
             upload_id: upload_id.to_owned(),
         })
 }
 
 /// Opens the upload's object key, enforcing that SSE-C parts carry the upload's key.
-async fn open_upload_key(req: &Req, rec: &UploadRecord) -> Result<ObjectKey, S3Error> {
-    let customer = sse_c::from_headers(
-        &req.headers,
-        sse_c::KeyHeaders::Target,
-        common::over_tls(req),
-    )?;
-    match (&rec.sealing, customer.as_ref()) {
-        (Sealing::SseC { key_md5, .. }, Some(c)) if key_md5 != c.md5_b64() => {
-            Err(S3Error::InvalidRequest(
-                "The provided encryption parameters did not match the ones used originally.".into(),
-            ))
-        }
-        (Sealing::SseC { .. }, None) | (Sealing::SseS3 { .. } | Sealing::SseKms { .. }, Some(_)) => {
-            Err(S3Error::InvalidRequest(
-                "The multipart upload initiate requested encryption. Subsequent part requests must include the appropriate encryption parameters.".into(),
-            ))
-        }
-        _ => {
-            req.gw
-                .crypto
-                .open(&rec.sealing, &rec.bucket, &rec.key, customer.as_ref(), &Actor { caller: &req.caller() })
-                .await
-        }
-    }
+async fn open_upload_key(req: &Req, rec: &UploadRecord) -> Result<ObjectCrypto, S3Error> {
+    let customer =
+        encryption::from_headers(&req.headers, KeyHeaders::Target, common::over_tls(req))?;
+    encryption::check_upload_key(&rec.sealing, customer.as_ref(), false)?;
+    Ok(req
+        .gw
+        .crypto
+        .open_upload(
+            &rec.sealing,
+            &rec.bucket,
+            &rec.key,
+            customer.as_ref(),
+            &Actor {
+                caller: &req.caller(),
+            },
+        )
+        .await?)
 }
 
 fn upload_alg(rec: &UploadRecord) -> Option<ChecksumAlgorithm> {
@@ -175,27 +159,6 @@ fn part_blob_name(part_number: u32) -> String {
     format!("p{part_number}-{}", uuid::Uuid::new_v4().simple())
 }
 
-/// Records a written part and reclaims the blob of the part it replaces.
-async fn record_part(
-    req: &Req,
-    bucket: &str,
-    rec: &UploadRecord,
-    part: &PartLayout,
-) -> Result<(), S3Error> {
-    let store = &req.gw.store;
-    match store.put_part(bucket, &rec.upload_id, part).await {
-        Ok(Some(old)) if old.blob != part.blob => {
-            let _ = store.delete_blob(bucket, &rec.generation, &old.blob).await;
-            Ok(())
-        }
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let _ = store.delete_blob(bucket, &rec.generation, &part.blob).await;
-            Err(store_error(e))
-        }
-    }
-}
-
 pub async fn handle_upload_part(
     mut req: Req,
     bucket: &str,
@@ -203,16 +166,15 @@ pub async fn handle_upload_part(
     upload_id: &str,
     part_number: u32,
 ) -> Result<Response<Body>, S3Error> {
-    sse::reject_write_headers(&req.headers)?;
+    encryption::reject_write_headers(&req.headers)?;
     let rec = load_upload(&req, bucket, upload_id).await?;
     if rec.key != key {
         return Err(S3Error::NoSuchUpload {
             upload_id: upload_id.to_owned(),
         });
     }
-    let object_key = open_upload_key(&req, &rec).await?;
+    let crypto = open_upload_key(&req, &rec).await?;
     let alg = upload_alg(&rec);
-    let plain_etag = matches!(rec.sealing, Sealing::SseS3 { .. } | Sealing::None);
     let mut payload = req.payload(PayloadOptions {
         want_md5: true,
         max_len: MAX_PART,
@@ -220,26 +182,17 @@ pub async fn handle_upload_part(
     })?;
     let store = req.gw.store.clone();
     let blob = part_blob_name(part_number);
-    let written = object_io::write_part(
-        &store,
-        bucket,
-        &rec.generation,
-        &blob,
-        part_number,
-        &object_key,
-        matches!(rec.sealing, Sealing::None),
-        &mut payload,
-    )
-    .await;
-    let written = match written {
-        Ok(w) => w,
-        Err(e) => {
-            let _ = store.delete_blob(bucket, &rec.generation, &blob).await;
-            return Err(e);
-        }
-    };
+    let mut part = crypto
+        .write_part(
+            &store,
+            bucket,
+            &rec.generation,
+            &blob,
+            part_number,
+            &mut payload,
+        )
+        .await?;
     let digest = payload.digest().clone();
-    let mut part = written.layout;
     if let (Some(expected), Some((got, _))) = (alg, digest.checksum.as_ref())
         && digest.client_sent_checksum
         && expected != *got
@@ -251,15 +204,12 @@ pub async fn handle_upload_part(
             got.name().to_ascii_lowercase()
         )));
     }
-    part.etag = match digest.md5 {
-        Some(m) if plain_etag => hex::encode(m),
-        _ => common::opaque_etag(),
-    };
+    part.etag = crypto.etag_rule().etag(digest.md5);
     part.checksum = digest
         .checksum
         .as_ref()
         .map(|(a, raw)| format!("{}:{}", a.name(), checksum::b64(raw)));
-    record_part(&req, bucket, &rec, &part).await?;
+    store.commit_part(bucket, &rec, &part).await?;
     let mut resp = common::empty(StatusCode::OK);
     let h = resp.headers_mut();
     set(h, "etag", &quoted(&part.etag));
@@ -268,7 +218,7 @@ pub async fn handle_upload_part(
     {
         set(h, a.header_name(), &checksum::b64(raw));
     }
-    sse::describe(&rec.sealing, h);
+    encryption::describe(&rec.sealing, h);
     Ok(resp)
 }
 
@@ -293,7 +243,7 @@ pub async fn handle_upload_part_copy(
             upload_id: upload_id.to_owned(),
         });
     }
-    let object_key = open_upload_key(&req, &rec).await?;
+    let crypto = open_upload_key(&req, &rec).await?;
     let src = open_source(&req, source).await?;
     let (start, end) = match req.header("x-amz-copy-source-range") {
         Some(v) => {
@@ -321,23 +271,15 @@ pub async fn handle_upload_part_copy(
         None => (0, src.meta.size.saturating_sub(1)),
     };
     let alg = upload_alg(&rec).unwrap_or(ChecksumAlgorithm::Crc64Nvme);
-    let plain_etag = matches!(rec.sealing, Sealing::SseS3 { .. } | Sealing::None);
     let store = req.gw.store.clone();
     let blob = part_blob_name(part_number);
     // A ranged copy re-encrypts: the destination's part key is not the source's.
     let (first, rest) = if src.meta.size == 0 {
-        let (_tx, rx) = tokio::sync::mpsc::channel(1);
-        (None, object_io::PlainStream(rx))
+        (None, PlainStream::empty())
     } else {
-        object_io::read_plain(
-            store.clone(),
-            src.bucket.clone(),
-            &src.meta,
-            src.object_key,
-            start,
-            end,
-        )
-        .await?
+        src.crypto
+            .read_range(store.clone(), src.bucket.clone(), &src.meta, start, end)
+            .await?
     };
     let mut source = HashingSource {
         first,
@@ -345,33 +287,21 @@ pub async fn handle_upload_part_copy(
         md5: Md5::new(),
         sum: checksum::Hasher::new(alg),
     };
-    let written = object_io::write_part(
-        &store,
-        bucket,
-        &rec.generation,
-        &blob,
-        part_number,
-        &object_key,
-        matches!(rec.sealing, Sealing::None),
-        &mut source,
-    )
-    .await;
-    let mut part = match written {
-        Ok(w) => w.layout,
-        Err(e) => {
-            let _ = store.delete_blob(bucket, &rec.generation, &blob).await;
-            return Err(e);
-        }
-    };
+    let mut part = crypto
+        .write_part(
+            &store,
+            bucket,
+            &rec.generation,
+            &blob,
+            part_number,
+            &mut source,
+        )
+        .await?;
     let md5: [u8; 16] = source.md5.finalize().into();
     let raw_sum = source.sum.finalize();
-    part.etag = if plain_etag {
-        hex::encode(md5)
-    } else {
-        common::opaque_etag()
-    };
+    part.etag = crypto.etag_rule().etag(Some(md5));
     part.checksum = Some(format!("{}:{}", alg.name(), checksum::b64(&raw_sum)));
-    record_part(&req, bucket, &rec, &part).await?;
+    store.commit_part(bucket, &rec, &part).await?;
     let body = xml::CopyResult {
         etag: part.etag.clone(),
         last_modified_ms: common::now_ms(),
@@ -382,23 +312,24 @@ pub async fn handle_upload_part_copy(
         }),
     };
     let mut resp = common::xml(StatusCode::OK, body.to_copy_part_xml());
-    sse::describe(&rec.sealing, resp.headers_mut());
+    encryption::describe(&rec.sealing, resp.headers_mut());
     Ok(resp)
 }
 
 /// Plaintext from a copy source, hashed on the way for the part's ETag and checksum.
 struct HashingSource {
     first: Option<bytes::Bytes>,
-    rest: object_io::PlainStream,
+    rest: PlainStream,
     md5: Md5,
     sum: checksum::Hasher,
 }
 
-impl object_io::PlainSource for HashingSource {
+impl PlainSource for HashingSource {
+    type Error = S3Error;
     async fn next_piece(&mut self) -> Result<Option<bytes::Bytes>, S3Error> {
         let piece = match self.first.take() {
             Some(b) => Some(b),
-            None => self.rest.0.recv().await.transpose()?,
+            None => self.rest.next().await.transpose()?,
         };
         if let Some(p) = &piece {
             self.md5.update(p);
@@ -420,17 +351,9 @@ pub async fn handle_complete_multipart_upload(
             upload_id: upload_id.to_owned(),
         });
     }
-    if let Some(k) = sse_c::from_headers(
-        &req.headers,
-        sse_c::KeyHeaders::Target,
-        common::over_tls(&req),
-    )? && let Sealing::SseC { key_md5, .. } = &rec.sealing
-        && *key_md5 != k.md5_b64()
-    {
-        return Err(S3Error::InvalidRequest(
-            "The provided encryption parameters did not match the ones used originally.".into(),
-        ));
-    }
+    let customer =
+        encryption::from_headers(&req.headers, KeyHeaders::Target, common::over_tls(&req))?;
+    encryption::check_upload_key(&rec.sealing, customer.as_ref(), true)?;
     let body = req.small_body(4 * 1024 * 1024).await?;
     let requested = xml::parse_complete_multipart_upload(&body)?;
     if requested.is_empty() {
@@ -446,12 +369,7 @@ pub async fn handle_complete_multipart_upload(
             "The upload was created using the {a} checksum mode. The complete request must use the same checksum mode."
         )));
     }
-    let stored = req
-        .gw
-        .store
-        .list_parts(bucket, upload_id)
-        .await
-        .map_err(store_error)?;
+    let stored = req.gw.store.list_parts(bucket, upload_id).await?;
     let mut chosen: Vec<PartLayout> = Vec::with_capacity(requested.len());
     let mut last = 0u32;
     for (i, p) in requested.iter().enumerate() {
@@ -497,35 +415,23 @@ pub async fn handle_complete_multipart_upload(
     let etag = format!("{}-{}", hex::encode(md5.finalize()), chosen.len());
     let object_checksum = object_checksum(alg, rec.checksum_type.as_deref(), &chosen);
     let size = chosen.iter().map(|p| p.size).sum();
-    let meta = ObjectMeta {
-        format: META_FORMAT.into(),
-        size,
-        etag: etag.clone(),
-        last_modified_ms: common::now_ms(),
-        content_headers: rec.content_headers.clone(),
-        user_meta: rec.user_meta.clone(),
-        checksum: object_checksum.clone(),
-        segment_size: SEGMENT_SIZE,
-        generation: rec.generation.clone(),
-        parts: chosen.clone(),
-        sealing: rec.sealing.clone(),
-    };
-    let store = req.gw.store.clone();
-    let previous = store
-        .put_meta(bucket, key, &meta)
-        .await
-        .map_err(store_error)?;
-    let _ = store.delete_upload(bucket, upload_id, false).await;
-    for p in &stored {
-        if !chosen.iter().any(|c| c.blob == p.blob) {
-            let _ = store.delete_blob(bucket, &rec.generation, &p.blob).await;
-        }
-    }
-    if let Some(prev) = previous
-        && prev.generation != meta.generation
-    {
-        let _ = store.delete_generation(bucket, &prev.generation).await;
-    }
+    let meta = crate::sse::completed_meta(
+        &rec,
+        ObjectBody {
+            size,
+            etag: etag.clone(),
+            last_modified_ms: common::now_ms(),
+            content_headers: rec.content_headers.clone(),
+            user_meta: rec.user_meta.clone(),
+            checksum: object_checksum.clone(),
+            generation: rec.generation.clone(),
+            parts: chosen,
+        },
+    );
+    req.gw
+        .store
+        .commit_upload(bucket, key, &meta, &rec, &stored)
+        .await?;
     let body = xml::CompleteMultipartUploadResult {
         location: format!("/{bucket}/{}", xml::url_encode_key(key)),
         bucket: bucket.to_owned(),
@@ -535,10 +441,12 @@ pub async fn handle_complete_multipart_upload(
     };
     let mut resp = common::xml(StatusCode::OK, body.to_xml());
     let h = resp.headers_mut();
-    // Complete echoes SSE/KMS headers only, never SSE-C ones (aws-semantics §1.2).
+    // Complete echoes SSE/KMS headers only, never SSE-C ones (CompleteMultipartUpload in the
+    // S3 API Reference lists no SSE-C response headers).
     if !matches!(meta.sealing, Sealing::SseC { .. }) {
-        sse::describe(&meta.sealing, h);
+        encryption::describe(&meta.sealing, h);
     }
+    SseFact::attach(&mut resp, &meta.sealing);
     Ok(resp)
 }
 
@@ -585,11 +493,7 @@ pub async fn handle_abort_multipart_upload(
             upload_id: upload_id.to_owned(),
         });
     }
-    req.gw
-        .store
-        .delete_upload(bucket, upload_id, true)
-        .await
-        .map_err(store_error)?;
+    req.gw.store.delete_upload(bucket, upload_id, true).await?;
     Ok(common::empty(StatusCode::NO_CONTENT))
 }
 
@@ -610,12 +514,7 @@ pub async fn handle_list_parts(
     }
     let max = max_parts.unwrap_or(1000).min(1000) as usize;
     let marker = part_number_marker.unwrap_or(0);
-    let all = req
-        .gw
-        .store
-        .list_parts(bucket, upload_id)
-        .await
-        .map_err(store_error)?;
+    let all = req.gw.store.list_parts(bucket, upload_id).await?;
     let after: Vec<&PartLayout> = all.iter().filter(|p| p.part_number > marker).collect();
     let truncated = after.len() > max;
     let page: Vec<&PartLayout> = after.into_iter().take(max).collect();
@@ -665,12 +564,7 @@ pub async fn handle_list_multipart_uploads(
     req.no_body().await?;
     req.bucket(bucket).await?;
     let prefix = prefix.unwrap_or_default();
-    let mut uploads = req
-        .gw
-        .store
-        .list_uploads(bucket)
-        .await
-        .map_err(store_error)?;
+    let mut uploads = req.gw.store.list_uploads(bucket).await?;
     uploads.retain(|u| u.key.starts_with(&prefix));
     uploads.sort_by(|a, b| (&a.key, a.initiated_ms).cmp(&(&b.key, b.initiated_ms)));
     let body = xml::ListMultipartUploadsResult {

@@ -1,0 +1,288 @@
+//! The serving loop: from a validated `Config` to running listeners (S3, KMS, metrics), the
+//! background work (KMS rotations and deletions, the orphan sweep), and shutdown on a signal.
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::Config;
+use crate::gateway::{Gateway, StartError};
+use crate::identity::Identities;
+use crate::kms::http::KmsHttp;
+use crate::kms::{Clock, KmsConfig, KmsService, SystemClock, TestClock};
+use crate::server::{self, Limits, tls};
+use crate::store::Store;
+
+/// Opens the embedded KMS in `<data dir>/kms`. With `SEALGATE_TEST_CLOCK=1` its clock is a
+/// test clock that `Sealgate.AdvanceClock` moves (tests of rotation and deletion windows).
+fn open_kms(cfg: &Config) -> Result<(KmsService, Option<Arc<TestClock>>), StartError> {
+    let test_clock = (std::env::var("SEALGATE_TEST_CLOCK").as_deref() == Ok("1"))
+        .then(|| Arc::new(TestClock::starting_now()));
+    let clock: Arc<dyn Clock> = match &test_clock {
+        Some(c) => c.clone(),
+        None => Arc::new(SystemClock),
+    };
+    let svc = KmsService::open(
+        &cfg.data_dir.join("kms"),
+        KmsConfig {
+            region: cfg.region.clone(),
+            account_id: cfg.account_id.clone(),
+            clock,
+            root_key_path: None,
+            // `sealgate kms` builds its args without clap's env twins: KmsConfig's default
+            // reads SEALGATE_HSM_MODULE then.
+            hsm_module: cfg
+                .hsm_module
+                .clone()
+                .or_else(|| KmsConfig::default().hsm_module),
+            ..KmsConfig::default()
+        },
+    )?;
+    Ok((svc, test_clock))
+}
+
+/// The client for a KMS on another host, signing as the configured KMS credential or root.
+fn remote_kms(
+    cfg: &Config,
+    endpoint: &str,
+    ids: &Identities,
+) -> Result<crate::kms::remote::RemoteKms, StartError> {
+    let ca = cfg.kms_ca_file.as_ref().ok_or_else(|| {
+        StartError::Unsupported(
+            "--kms-endpoint needs --kms-ca-file (the remote KMS's CA certificate)".into(),
+        )
+    })?;
+    let (ak, sk) = match (
+        std::env::var("SEALGATE_KMS_ACCESS_KEY"),
+        std::env::var("SEALGATE_KMS_SECRET_KEY"),
+    ) {
+        (Ok(a), Ok(s)) if !a.is_empty() && !s.is_empty() => (a, zeroize::Zeroizing::new(s)),
+        _ => {
+            let root = ids.root().ok_or_else(|| {
+                StartError::Unsupported("no credential to sign KMS requests with".into())
+            })?;
+            (root.access_key.clone(), root.secret_key.clone())
+        }
+    };
+    crate::kms::remote::RemoteKms::new(endpoint, ca, &ak, &sk, &cfg.region)
+        .map_err(|e| StartError::Unsupported(format!("--kms-endpoint: {e}")))
+}
+
+/// Binds `addr` and serves `service` on it (TLS when `tls` is given); returns the bound address.
+async fn listen(
+    addr: std::net::SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    service: Arc<dyn server::Service>,
+    stop: &watch::Receiver<bool>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Result<std::net::SocketAddr, StartError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| StartError::Listen(addr, e))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| StartError::Listen(addr, e))?;
+    tasks.push(tokio::spawn(server::serve(
+        listener,
+        tls.map(TlsAcceptor::from),
+        service,
+        Limits::default(),
+        stop.clone(),
+    )));
+    Ok(bound)
+}
+
+/// Runs `sealgate kms`: the KMS alone, for a gateway fleet sharing one KMS.
+pub async fn run_kms(cfg: Config) -> Result<(), StartError> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .map_err(|e| StartError::DataDir(cfg.data_dir.display().to_string(), e))?;
+    let (ids, generated) = Identities::load(&cfg)
+        .map_err(|e| StartError::DataDir(cfg.data_dir.display().to_string(), e))?;
+    let tls_paths = tls::TlsPaths::in_dir(&cfg.data_dir.join("tls"));
+    let tls_config = tls::load_or_generate(&tls_paths)?;
+    let (kms, test_clock) = open_kms(&cfg)?;
+    crate::kms::http::spawn_due_work(kms.clone());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let service = Arc::new(KmsHttp::new(kms, ids, cfg.region.clone(), test_clock));
+    let addr = listen(
+        cfg.kms_listen,
+        Some(tls_config),
+        service,
+        &stop_rx,
+        &mut tasks,
+    )
+    .await?;
+    println!("KMS API (HTTPS): https://{addr}");
+    print_common(&cfg, &tls_paths, generated);
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    Ok(())
+}
+
+fn print_common(
+    cfg: &Config,
+    tls_paths: &tls::TlsPaths,
+    generated: Option<crate::identity::GeneratedRoot>,
+) {
+    let ca = std::path::absolute(&tls_paths.ca).unwrap_or_else(|_| tls_paths.ca.clone());
+    println!("CA certificate:  {}", ca.display());
+    println!("Region:          {}", cfg.region);
+    if let Some(root) = generated {
+        println!("Root access key: {}", root.access_key);
+        println!("Root secret key: {}", root.secret_key.as_str());
+        println!(
+            "(generated once and kept in {}; set SEALGATE_ROOT_ACCESS_KEY/SEALGATE_ROOT_SECRET_KEY to choose your own)",
+            cfg.data_dir.join("root-credentials.json").display()
+        );
+    }
+    println!("Ready.");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+}
+
+/// Runs `sealgate serve` until SIGINT/SIGTERM.
+pub async fn run(cfg: Config) -> Result<(), StartError> {
+    let tls_paths = tls::TlsPaths::in_dir(&cfg.data_dir.join("tls"));
+    let (kms, test_clock) = match &cfg.kms_endpoint {
+        Some(_) => (None, None),
+        None => {
+            let (k, c) = open_kms(&cfg)?;
+            (Some(k), c)
+        }
+    };
+    // The first load generates (and persists) the root credential on a first start; keep it
+    // to print, since `Gateway::open` below then finds it already on disk.
+    let (ids, generated_here) = Identities::load(&cfg)
+        .map_err(|e| StartError::DataDir(cfg.data_dir.display().to_string(), e))?;
+    let kms_client: Arc<dyn crate::kms::Kms> = match (&cfg.kms_endpoint, &kms) {
+        (Some(endpoint), _) => Arc::new(remote_kms(&cfg, endpoint, &ids)?),
+        (None, Some(k)) => Arc::new(k.clone()),
+        (None, None) => unreachable!("the embedded KMS opens when no endpoint is given"),
+    };
+    let (gw, generated) = Gateway::open(cfg, kms_client)?;
+    let generated = generated.or(generated_here);
+    gw.crypto.master().load().await?;
+    let tls_config = tls::load_or_generate(&tls_paths)?;
+    if let Some(k) = &kms {
+        crate::kms::http::spawn_due_work(k.clone());
+    }
+    let gw = Arc::new(gw);
+    spawn_orphan_sweep(gw.store.clone());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    let s3: Arc<dyn server::Service> = Arc::new(crate::s3::S3Service::new(gw.clone()));
+    let addr = listen(
+        gw.cfg.s3_listen,
+        Some(tls_config.clone()),
+        s3.clone(),
+        &stop_rx,
+        &mut tasks,
+    )
+    .await?;
+    println!("S3 API (HTTPS):  https://{addr}");
+    if let Some(http) = gw.cfg.http_listen {
+        let addr = listen(http, None, s3.clone(), &stop_rx, &mut tasks).await?;
+        println!("S3 API (HTTP):   http://{addr}   (SSE-C is refused here)");
+    }
+    match kms {
+        Some(kms) => {
+            let kms_http = Arc::new(KmsHttp::new(
+                kms,
+                gw.ids.clone(),
+                gw.cfg.region.clone(),
+                test_clock,
+            ));
+            let addr = listen(
+                gw.cfg.kms_listen,
+                Some(tls_config),
+                kms_http,
+                &stop_rx,
+                &mut tasks,
+            )
+            .await?;
+            println!("KMS API (HTTPS): https://{addr}");
+        }
+        None => println!(
+            "KMS (remote):    {}",
+            gw.cfg.kms_endpoint.as_deref().unwrap_or_default()
+        ),
+    }
+    start_metrics(&gw, &stop_rx, &mut tasks).await?;
+    print_common(&gw.cfg, &tls_paths, generated);
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    Ok(())
+}
+
+/// Serves `/metrics` on the admin listener. Only an address someone asked for must bind: when
+/// the default port is taken (another gateway on this host), metrics are off for this one.
+async fn start_metrics(
+    gw: &Arc<Gateway>,
+    stop: &watch::Receiver<bool>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Result<(), StartError> {
+    let Some(addr) = gw.cfg.metrics_listen else {
+        println!("Metrics:         off");
+        return Ok(());
+    };
+    let service = Arc::new(crate::metrics::http::MetricsHttp::new(gw.metrics.clone()));
+    match listen(addr, None, service, stop, tasks).await {
+        Ok(bound) => println!("Metrics:         http://{bound}/metrics"),
+        Err(e) if gw.cfg.metrics_listen_is_default => {
+            tracing::warn!(error = %e, "metrics disabled: the default address is in use");
+            println!("Metrics:         off ({addr} is in use; set --metrics-listen)");
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+/// Data left behind by a crash between writing blobs and swapping the meta record is
+/// unreferenced; reclaim it once it is clearly not an upload in flight.
+const ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+fn spawn_orphan_sweep(store: Arc<Store>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let Ok(buckets) = store.list_buckets().await else {
+                continue;
+            };
+            for b in buckets {
+                match store.sweep_orphans(&b.name, ORPHAN_GRACE).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(bucket = %b.name, n, "swept orphaned data"),
+                    Err(e) => tracing::warn!(bucket = %b.name, error = %e, "orphan sweep failed"),
+                }
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,129 @@
+//! The store's commits: each makes a write visible with one atomic record swap and then
+//! releases what the swap made unreachable, so a handler hands over one finished write and
+//! never sequences the store itself.
+//!
+//! Order is what keeps readers and crashes safe: blobs are already written (immutable, in a
+//! fresh generation), the record swap is the single visible step, and only then is data the
+//! previous record referenced deleted. A crash between the swap and the release leaves
+//! unreferenced blobs for [`Store::sweep_orphans`]; a failed swap changes nothing visible.
+
+use super::{Store, StoreError};
+use crate::meta::{ObjectMeta, PartLayout, UploadRecord};
+
+impl Store {
+    /// Makes `meta` the record of `bucket/key` (PutObject, CopyObject), then releases the
+    /// generation it replaced. When the swap fails, `meta`'s own generation is deleted.
+    pub async fn commit_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        meta: &ObjectMeta,
+    ) -> Result<(), StoreError> {
+        let previous = match self.put_meta(bucket, key, meta).await {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = self.delete_generation(bucket, &meta.generation).await;
+                return Err(e);
+            }
+        };
+        self.release_replaced(bucket, meta, previous).await;
+        Ok(())
+    }
+
+    /// Completes a multipart upload: `meta` (whose parts are some of `stored`, the upload's
+    /// recorded parts) becomes the record of `bucket/key`; then the upload's records go, the
+    /// blobs of parts left out, and the generation the new record replaced. When the swap
+    /// fails the upload is left as it was, so the client can retry.
+    pub async fn commit_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        meta: &ObjectMeta,
+        upload: &UploadRecord,
+        stored: &[PartLayout],
+    ) -> Result<(), StoreError> {
+        let previous = self.put_meta(bucket, key, meta).await?;
+        let _ = self.delete_upload(bucket, &upload.upload_id, false).await;
+        for p in stored {
+            if !meta.parts.iter().any(|c| c.blob == p.blob) {
+                let _ = self.delete_blob(bucket, &upload.generation, &p.blob).await;
+            }
+        }
+        self.release_replaced(bucket, meta, previous).await;
+        Ok(())
+    }
+
+    /// Records an uploaded part (UploadPart, UploadPartCopy) and deletes the blob of the part
+    /// it replaced; when recording fails, the new part's blob is deleted.
+    pub async fn commit_part(
+        &self,
+        bucket: &str,
+        upload: &UploadRecord,
+        part: &PartLayout,
+    ) -> Result<(), StoreError> {
+        match self.put_part(bucket, &upload.upload_id, part).await {
+            Ok(Some(old)) if old.blob != part.blob => {
+                let _ = self
+                    .delete_blob(bucket, &upload.generation, &old.blob)
+                    .await;
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let _ = self
+                    .delete_blob(bucket, &upload.generation, &part.blob)
+                    .await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Copies the blobs of `parts` from `(bucket, generation)` into a fresh generation of
+    /// `to_bucket` (hard links on the local filesystem, server-side copies on S3) and returns
+    /// it. On failure the partial copy is deleted.
+    pub async fn copy_parts(
+        &self,
+        from: (&str, &str),
+        parts: &[PartLayout],
+        to_bucket: &str,
+    ) -> Result<String, StoreError> {
+        let generation = Store::new_generation();
+        for part in parts {
+            if let Err(e) = self
+                .copy_blob(
+                    (from.0, from.1, &part.blob),
+                    (to_bucket, &generation, &part.blob),
+                )
+                .await
+            {
+                let _ = self.delete_generation(to_bucket, &generation).await;
+                return Err(e);
+            }
+        }
+        Ok(generation)
+    }
+
+    /// Removes the record of `bucket/key`, then its data. A missing key is not an error.
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        if let Some(prev) = self.delete_meta(bucket, key).await?
+            && let Err(e) = self.delete_generation(bucket, &prev.generation).await
+        {
+            tracing::warn!(bucket, error = %e, "deleted object's data left for the orphan sweep");
+        }
+        Ok(())
+    }
+
+    async fn release_replaced(
+        &self,
+        bucket: &str,
+        meta: &ObjectMeta,
+        previous: Option<ObjectMeta>,
+    ) {
+        if let Some(prev) = previous
+            && prev.generation != meta.generation
+            && let Err(e) = self.delete_generation(bucket, &prev.generation).await
+        {
+            tracing::warn!(bucket, error = %e, "previous generation left for the orphan sweep");
+        }
+    }
+}

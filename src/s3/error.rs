@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 
 use http::StatusCode;
 
-use super::xml::escape_text;
+use super::xml::text::push_elem;
 
 /// One S3 error answer.
 ///
@@ -506,10 +506,6 @@ impl S3Error {
         out.push_str("</Error>");
         out
     }
-}
-
-fn push_elem(out: &mut String, name: &str, text: &str) {
-    let _ = write!(out, "<{name}>{}</{name}>", escape_text(text));
 }
 
 /// AWS's `StringToSignBytes` form: each byte as two lower-case hex digits, space-separated.

@@ -26,6 +26,12 @@ use http::{HeaderMap, Method, Uri, header};
 
 use super::error::S3Error;
 
+mod addressing;
+mod query;
+
+use addressing::{bucket_from_host, split_path};
+use query::{Query, percent_decode};
+
 /// Longest key S3 accepts, in bytes of UTF-8.
 pub const MAX_KEY_BYTES: usize = 1024;
 /// Highest part number of a multipart upload.
@@ -333,182 +339,6 @@ pub fn parse(
         (None, _) => route_service(method, &query),
         (Some(bucket), None) => route_bucket(method, bucket, &query),
         (Some(bucket), Some(key)) => route_object(method, bucket, key, &query, headers),
-    }
-}
-
-// ---- addressing ----
-
-fn bucket_from_host(uri: &Uri, headers: &HeaderMap, suffixes: &[String]) -> Option<String> {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| uri.authority().map(|a| a.as_str()))?;
-    let host = strip_port(host)?.to_ascii_lowercase();
-    let suffixes: Vec<&str> = suffixes
-        .iter()
-        .filter_map(|s| strip_port(s.trim_start_matches('.')))
-        .filter(|s| !s.is_empty())
-        .collect();
-    // The service endpoint itself (`s3.localhost`) is path style even when a shorter suffix
-    // (`localhost`) would make it look like bucket `s3`.
-    if suffixes.iter().any(|s| s.eq_ignore_ascii_case(&host)) {
-        return None;
-    }
-    let mut best: Option<&str> = None;
-    for suffix in suffixes {
-        if host.len() <= suffix.len() + 1 {
-            continue;
-        }
-        let (head, tail) = host.split_at(host.len() - suffix.len());
-        if tail.eq_ignore_ascii_case(suffix)
-            && head.ends_with('.')
-            && best.is_none_or(|b| b.len() < suffix.len())
-        {
-            best = Some(suffix);
-        }
-    }
-    let suffix = best?;
-    let bucket = &host[..host.len() - suffix.len() - 1];
-    (!bucket.is_empty()).then(|| bucket.to_owned())
-}
-
-/// The host part of `host[:port]`; `None` for IPv6 literals (never a bucket).
-fn strip_port(host: &str) -> Option<&str> {
-    if host.starts_with('[') {
-        return None;
-    }
-    match host.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => Some(h),
-        _ => Some(host),
-    }
-}
-
-/// `(bucket, key)` from the raw path; `key` is `None` for the empty key.
-fn split_path(
-    raw_path: &str,
-    host_bucket: Option<String>,
-) -> Result<(Option<String>, Option<String>), S3Error> {
-    let rest = raw_path.strip_prefix('/').unwrap_or(raw_path);
-    let non_empty = |s: String| (!s.is_empty()).then_some(s);
-    if let Some(bucket) = host_bucket {
-        return Ok((Some(bucket), non_empty(percent_decode(rest)?)));
-    }
-    if rest.is_empty() {
-        return Ok((None, None));
-    }
-    let (raw_bucket, raw_key) = rest.split_once('/').unwrap_or((rest, ""));
-    let bucket = percent_decode(raw_bucket)?;
-    if bucket.is_empty() {
-        return Err(S3Error::InvalidBucketName { bucket });
-    }
-    Ok((Some(bucket), non_empty(percent_decode(raw_key)?)))
-}
-
-/// Strict percent-decoding to UTF-8: a `%` not followed by two hex digits, or bytes that are
-/// not UTF-8, make the URI invalid rather than being guessed at.
-fn percent_decode(s: &str) -> Result<String, S3Error> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).ok_or(S3Error::InvalidURI)?;
-            let hi = (hex[0] as char).to_digit(16).ok_or(S3Error::InvalidURI)?;
-            let lo = (hex[1] as char).to_digit(16).ok_or(S3Error::InvalidURI)?;
-            out.push((hi * 16 + lo) as u8);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| S3Error::InvalidURI)
-}
-
-// ---- query ----
-
-/// Decoded query parameters in order; the first occurrence of a name wins.
-struct Query {
-    params: Vec<(String, String)>,
-}
-
-impl Query {
-    fn parse(raw: &str) -> Result<Self, S3Error> {
-        let mut params = Vec::new();
-        for pair in raw.split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            params.push((percent_decode(name)?, percent_decode(value)?));
-        }
-        Ok(Query { params })
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-
-    fn string(&self, name: &str) -> Option<String> {
-        self.get(name).map(str::to_owned)
-    }
-
-    /// An integer parameter in `min..=max`, InvalidArgument naming it otherwise.
-    fn int(&self, name: &str, min: u32, max: u32) -> Result<Option<u32>, S3Error> {
-        let Some(raw) = self.get(name) else {
-            return Ok(None);
-        };
-        match raw.parse::<i64>() {
-            Ok(n) if (i64::from(min)..=i64::from(max)).contains(&n) => Ok(Some(n as u32)),
-            _ => Err(S3Error::invalid_argument_named(
-                format!("Argument {name} must be an integer between {min} and {max}"),
-                name,
-                raw,
-            )),
-        }
-    }
-
-    fn part_number(&self) -> Result<Option<u32>, S3Error> {
-        let Some(raw) = self.get("partNumber") else {
-            return Ok(None);
-        };
-        match raw.parse::<u32>() {
-            Ok(n) if (1..=MAX_PART_NUMBER).contains(&n) => Ok(Some(n)),
-            _ => Err(S3Error::invalid_argument_named(
-                "Part number must be an integer between 1 and 10000, inclusive",
-                "partNumber",
-                raw,
-            )),
-        }
-    }
-
-    fn encoding_type_url(&self) -> Result<bool, S3Error> {
-        match self.get("encoding-type") {
-            None => Ok(false),
-            Some(v) if v.eq_ignore_ascii_case("url") => Ok(true),
-            Some(v) => Err(S3Error::invalid_argument_named(
-                "Invalid Encoding Method specified in Request",
-                "encoding-type",
-                v,
-            )),
-        }
-    }
-
-    fn bool(&self, name: &str) -> Result<bool, S3Error> {
-        match self.get(name) {
-            None => Ok(false),
-            Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
-            Some(v) if v.eq_ignore_ascii_case("false") || v.is_empty() => Ok(false),
-            Some(v) => Err(S3Error::invalid_argument_named(
-                format!("Invalid value for {name}"),
-                name,
-                v,
-            )),
-        }
     }
 }
 

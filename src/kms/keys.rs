@@ -1,7 +1,7 @@
 //! Key lifecycle operations: CreateKey, DescribeKey, ListKeys, Enable/DisableKey,
 //! Schedule/CancelKeyDeletion, UpdateKeyDescription, key policies and tags, and the
-//! AWS-managed `alias/aws/s3` key. State rules follow the AWS key-state table
-//! (aws-semantics §4.3).
+//! AWS-managed `alias/aws/s3` key. State rules follow the AWS key-state table (AWS KMS
+//! Developer Guide: "Key states of AWS KMS keys").
 
 use std::collections::BTreeMap;
 

@@ -19,6 +19,7 @@ pub mod inspect;
 pub mod kms;
 pub mod meta;
 pub mod metrics;
+pub mod policy;
 pub mod s3;
 pub mod seal;
 pub mod serve;

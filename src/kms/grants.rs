@@ -18,20 +18,11 @@ use super::error::{ErrorKind, KmsError};
 use super::util::{self, required};
 use super::{Call, KmsService, gcm, policy};
 
-const GRANT_OPERATIONS: &[&str] = &[
-    "Decrypt",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "ReEncryptFrom",
-    "ReEncryptTo",
-    "CreateGrant",
-    "RetireGrant",
-    "DescribeKey",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-];
-const ASYMMETRIC_OPERATIONS: &[&str] = &[
+/// Values of the `GrantOperation` enum that a grant on a symmetric encryption key may not list:
+/// they apply only to asymmetric or HMAC keys (AWS KMS Developer Guide: "Grants in AWS KMS",
+/// "Grant operations"). Every key here is a symmetric encryption key, so CreateGrant refuses them
+/// with a ValidationException; the full enum is `policy::grant_allows_operation`.
+const NOT_FOR_SYMMETRIC_ENCRYPTION_KEYS: &[&str] = &[
     "Sign",
     "Verify",
     "GetPublicKey",
@@ -196,12 +187,12 @@ impl KmsService {
             ));
         }
         for op in &operations {
-            if ASYMMETRIC_OPERATIONS.contains(&op.as_str()) {
+            if NOT_FOR_SYMMETRIC_ENCRYPTION_KEYS.contains(&op.as_str()) {
                 return Err(KmsError::validation(format!(
                     "Grant operation {op} is not valid for a symmetric encryption key"
                 )));
             }
-            if !GRANT_OPERATIONS.contains(&op.as_str()) {
+            if !policy::grant_allows_operation(op) {
                 return Err(KmsError::constraint(
                     &format!("'{op}'"),
                     "operations",

@@ -1,7 +1,7 @@
 //! Key lifecycle operations: CreateKey, DescribeKey, ListKeys, Enable/DisableKey,
 //! Schedule/CancelKeyDeletion, UpdateKeyDescription, key policies and tags, and the
-//! AWS-managed `alias/aws/s3` key. State rules follow the AWS key-state table
-//! (aws-semantics §4.3).
+//! AWS-managed `alias/aws/s3` key. State rules follow the AWS key-state table (AWS KMS
+//! Developer Guide: "Key states of AWS KMS keys").
 
 use std::collections::BTreeMap;
 
@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 
 use super::db::{self, KeyRecord, KeyState, Origin};
 use super::error::{ErrorKind, KmsError};
+use super::rotation::{self, DEFAULT_ROTATION_DAYS};
 use super::util::{self, required};
-use super::{Call, KmsService, aliases, clock, policy, rotation};
+use super::{Call, KmsService, aliases, clock, policy};
 
-pub const DEFAULT_ROTATION_DAYS: u32 = 365;
 const MAX_POLICY_LEN: usize = 131_072;
 const MAX_DESCRIPTION_LEN: usize = 8192;
 const MAX_TAGS: usize = 50;

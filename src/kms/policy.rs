@@ -1,6 +1,6 @@
 //! Authorization for the KMS: key policy + identity policy + grants, evaluated the way AWS KMS does.
 //!
-//! One entry point, [`authorize`], decides every KMS call. The rules (AWS KMS developer guide,
+//! One entry point, [`authorize`], decides every KMS call. The rules (AWS KMS Developer Guide,
 //! "Determining access to a KMS key"):
 //!
 //! 1. A matching `Deny` statement in the key policy or in the caller's identity policy refuses the
@@ -18,10 +18,11 @@
 //! 3. Account-level actions (`CreateKey`, `ListKeys`, ...; no key ARN) are IAM-only: the identity
 //!    policy must allow them, or the caller is its account's root.
 //!
+//! The policy language itself (parsing, wildcards, condition operators) is [`crate::policy`].
 //! Fail-closed choices: a stored key or identity policy that does not parse denies the request;
-//! a statement using a condition operator we do not implement never grants (as an `Allow` it does
-//! not match) but still refuses (as a `Deny` its conditions count as met). [`validate_policy`]
-//! rejects such documents up front, so these paths only guard data written by older versions.
+//! a statement using a condition operator we do not implement never grants but still refuses
+//! (see [`crate::policy`]). [`validate_policy`] rejects such documents up front, so these paths
+//! only guard data written by older versions.
 //!
 //! Condition keys come from the request: `kms:EncryptionContext:<k>` (key part case-insensitive,
 //! like all condition key names), `kms:EncryptionContextKeys` (multi-valued; absent when the
@@ -31,7 +32,10 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use crate::policy::{
+    ConditionKeys, Policy, PolicyError, PolicyKind, Principal, Request, Verdict, arn_account,
+    root_account,
+};
 
 /// The authenticated principal making a KMS call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +97,9 @@ pub enum Decision {
     Deny(String),
 }
 
-/// Operations that CreateGrant accepts in `Operations` (the KMS `GrantOperation` enum).
+/// Every value of the `GrantOperation` enum, i.e. what CreateGrant's `Operations` may name at
+/// all (AWS KMS API Reference: CreateGrant, `Operations`). Which of them a particular key
+/// accepts depends on its key spec: see `grants::NOT_FOR_SYMMETRIC_ENCRYPTION_KEYS`.
 const GRANT_OPERATIONS: &[&str] = &[
     "Decrypt",
     "Encrypt",
@@ -114,7 +120,8 @@ const GRANT_OPERATIONS: &[&str] = &[
     "DeriveSharedSecret",
 ];
 
-/// Grant operations that take no encryption context; AWS ignores grant constraints for them.
+/// Grant operations that take no encryption context; AWS ignores grant constraints for them
+/// (AWS KMS API Reference: GrantConstraints).
 const OPS_WITHOUT_CONTEXT: &[&str] = &[
     "DescribeKey",
     "RetireGrant",
@@ -126,7 +133,7 @@ const OPS_WITHOUT_CONTEXT: &[&str] = &[
     "DeriveSharedSecret",
 ];
 
-/// Whether `op` (no `kms:` prefix, exact case) may appear in CreateGrant's `Operations`.
+/// Whether `op` (no `kms:` prefix, exact case) is a value of the `GrantOperation` enum.
 pub fn grant_allows_operation(op: &str) -> bool {
     GRANT_OPERATIONS.contains(&op)
 }
@@ -141,13 +148,9 @@ pub fn default_key_policy(account: &str) -> String {
 /// Checks a key policy for PutKeyPolicy/CreateKey. `Err` is the
 /// `MalformedPolicyDocumentException` message.
 pub fn validate_policy(doc: &str) -> Result<(), String> {
-    let policy = Policy::parse(doc, Kind::Key).map_err(|e| e.to_string())?;
-    match policy
-        .statements
-        .iter()
-        .find_map(|s| s.unsupported.as_ref())
-    {
-        Some(op) => Err(PolicyError::UnknownOperator(op.clone()).to_string()),
+    let policy = Policy::parse(doc, PolicyKind::Resource).map_err(|e| e.to_string())?;
+    match policy.unsupported_operator() {
+        Some(op) => Err(PolicyError::UnknownOperator(op.to_owned()).to_string()),
         None => Ok(()),
     }
 }
@@ -170,13 +173,22 @@ pub fn authorize(req: &AuthzRequest) -> Decision {
         action: req.action,
         resource,
     };
-    let ctx = RequestContext { req, resource };
+    let conditions = condition_keys(req);
+    let ctx = Request {
+        principal: Principal {
+            arn: &caller.arn,
+            account: &caller.account,
+        },
+        action: req.action,
+        resource,
+        conditions: &conditions,
+    };
     let is_root = root_account(&caller.arn) == Some(caller.account.as_str());
 
     let identity = match caller
         .identity_policy
         .as_deref()
-        .map(|d| Policy::parse(d, Kind::Identity))
+        .map(|d| Policy::parse(d, PolicyKind::Identity))
     {
         None => Verdict::default(),
         Some(Ok(policy)) => policy.evaluate(&ctx),
@@ -195,7 +207,10 @@ pub fn authorize(req: &AuthzRequest) -> Decision {
         };
     };
 
-    let key = match req.key_policy.map(|d| Policy::parse(d, Kind::Key)) {
+    let key = match req
+        .key_policy
+        .map(|d| Policy::parse(d, PolicyKind::Resource))
+    {
         None => Verdict::default(),
         Some(Ok(policy)) => policy.evaluate(&ctx),
         Some(Err(_)) => return denial.no_resource_allow(),
@@ -223,6 +238,32 @@ pub fn authorize(req: &AuthzRequest) -> Decision {
     } else {
         denial.no_resource_allow()
     }
+}
+
+/// The condition keys a KMS request carries (see the module docs).
+fn condition_keys(req: &AuthzRequest) -> ConditionKeys {
+    let caller = req.caller;
+    let ec = req.encryption_context;
+    let mut keys = ConditionKeys::default();
+    keys.add("kms:CallerAccount", [caller.account.clone()]);
+    keys.add("aws:PrincipalAccount", [caller.account.clone()]);
+    keys.add("aws:PrincipalArn", [caller.arn.clone()]);
+    let root = root_account(&caller.arn).is_some();
+    keys.add(
+        "aws:PrincipalType",
+        [if root { "Account" } else { "User" }.to_owned()],
+    );
+    let op = strip_prefix_ignore_case(req.action, "kms:").unwrap_or_default();
+    if ["creategrant", "listgrants", "revokegrant"].contains(&op.to_ascii_lowercase().as_str()) {
+        keys.add("kms:GrantIsForAWSResource", ["false".to_owned()]);
+    }
+    keys.add("kms:EncryptionContextKeys", ec.keys().cloned());
+    for (k, v) in ec {
+        // The key part is lower-cased on its own, as condition key names in policies are.
+        let name = format!("kms:encryptioncontext:{}", k.to_lowercase());
+        keys.add(&name, [v.clone()]);
+    }
+    keys
 }
 
 /// Builds the AccessDeniedException messages AWS uses.
@@ -302,617 +343,16 @@ fn context_contains(
     })
 }
 
-/// The account of an ARN (`arn:<partition>:<service>:<region>:<account>:<resource>`).
-fn arn_account(arn: &str) -> Option<&str> {
-    let mut parts = arn.splitn(6, ':');
-    (parts.next() == Some("arn")).then_some(())?;
-    parts.nth(3).filter(|_| parts.next().is_some())
-}
-
-/// `Some(account)` when `arn` is an account root identity.
-fn root_account(arn: &str) -> Option<&str> {
-    let mut parts = arn.splitn(6, ':');
-    let ok = parts.next() == Some("arn") && parts.nth(1) == Some("iam");
-    let account = parts.nth(1)?;
-    (ok && parts.next() == Some("root")).then_some(account)
-}
-
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
         .then(|| &s[prefix.len()..])
 }
 
-/// `*` matches any run of characters, `?` exactly one (IAM wildcard semantics).
-fn glob(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let mut backtrack: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == t[ti])) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            backtrack = Some((pi, ti));
-            pi += 1;
-        } else if let Some((star, matched)) = backtrack {
-            pi = star + 1;
-            ti = matched + 1;
-            backtrack = Some((star, matched + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
-// ---------------------------------------------------------------------------------------------
-// The policy language.
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-enum PolicyError {
-    #[error("The policy is not a valid JSON document: {0}")]
-    Json(String),
-    #[error("The policy must be a JSON object with a Statement element")]
-    NoStatement,
-    #[error("Policy contains an unsupported element: {0}")]
-    UnknownElement(String),
-    #[error("Policy has an invalid Version: {0}")]
-    Version(String),
-    #[error("Policy contains a statement with an invalid or missing Effect")]
-    Effect,
-    #[error("Policy contains a statement with no principal")]
-    NoPrincipal,
-    #[error("Identity policies must not name a principal")]
-    PrincipalInIdentityPolicy,
-    #[error("Policy contains a statement with one or more invalid principals.")]
-    InvalidPrincipal,
-    #[error("Policy statement must contain exactly one of {0}")]
-    ExactlyOne(&'static str),
-    #[error("Policy element {0} has an invalid value")]
-    InvalidValue(String),
-    #[error("Policy contains an unsupported condition operator: {0}")]
-    UnknownOperator(String),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Key,
-    Identity,
-}
-
-#[derive(Debug)]
-struct Policy {
-    statements: Vec<Statement>,
-}
-
-#[derive(Debug)]
-struct Statement {
-    allow: bool,
-    /// `None` in identity policies.
-    principal: Option<Principals>,
-    actions: Patterns,
-    resources: Patterns,
-    conditions: Vec<Condition>,
-    /// The first condition operator we do not implement; see the module docs.
-    unsupported: Option<String>,
-}
-
-/// `Principal` or, with `negated`, `NotPrincipal`.
-#[derive(Debug)]
-struct Principals {
-    negated: bool,
-    entries: Vec<PrincipalEntry>,
-}
-
-#[derive(Debug)]
-enum PrincipalEntry {
-    Anyone,
-    Account(String),
-    Arn(String),
-    /// Service/Federated/CanonicalUser principals: valid syntax, never one of our callers.
-    Foreign,
-}
-
-/// `Action`/`Resource` or, with `negated`, `NotAction`/`NotResource`.
-#[derive(Debug)]
-struct Patterns {
-    negated: bool,
-    patterns: Vec<String>,
-}
-
-#[derive(Debug)]
-struct Condition {
-    test: Test,
-    negated: bool,
-    set: SetOp,
-    if_exists: bool,
-    /// Lower-cased: condition key names are case-insensitive.
-    key: String,
-    values: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Test {
-    Equals,
-    EqualsIgnoreCase,
-    Like,
-    Bool,
-    Null,
-    Numeric(NumCmp),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum NumCmp {
-    Eq,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SetOp {
-    Single,
-    ForAll,
-    ForAny,
-}
-
-/// How a principal entry relates to the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Hit {
-    None,
-    /// The caller's account is named; the caller is one of its IAM users (delegation to IAM).
-    Account,
-    /// The caller itself (or everyone) is named.
-    Direct,
-}
-
-/// What one policy says about a request.
-#[derive(Debug, Default)]
-struct Verdict {
-    deny: bool,
-    /// An Allow naming the caller directly (identity policies always name the caller).
-    direct: bool,
-    /// An Allow naming the caller's account.
-    account: bool,
-}
-
-impl Verdict {
-    fn allows(&self) -> bool {
-        self.direct
-    }
-}
-
-impl Policy {
-    fn parse(doc: &str, kind: Kind) -> Result<Self, PolicyError> {
-        let value: Value =
-            serde_json::from_str(doc).map_err(|e| PolicyError::Json(e.to_string()))?;
-        let obj = value.as_object().ok_or(PolicyError::NoStatement)?;
-        only_elements(obj, &["Version", "Id", "Statement"])?;
-        if let Some(v) = obj.get("Version")
-            && !matches!(v.as_str(), Some("2012-10-17" | "2008-10-17"))
-        {
-            return Err(PolicyError::Version(v.to_string()));
-        }
-        if obj.get("Id").is_some_and(|v| !v.is_string()) {
-            return Err(PolicyError::InvalidValue("Id".into()));
-        }
-        let statements = match obj.get("Statement").ok_or(PolicyError::NoStatement)? {
-            Value::Array(items) => items
-                .iter()
-                .map(|s| Statement::parse(s, kind))
-                .collect::<Result<_, _>>()?,
-            single @ Value::Object(_) => vec![Statement::parse(single, kind)?],
-            _ => return Err(PolicyError::InvalidValue("Statement".into())),
-        };
-        Ok(Policy { statements })
-    }
-
-    fn evaluate(&self, ctx: &RequestContext) -> Verdict {
-        let mut verdict = Verdict::default();
-        for stmt in &self.statements {
-            let hit = match &stmt.principal {
-                None => Hit::Direct,
-                Some(p) => p.hit(ctx.req.caller),
-            };
-            if hit == Hit::None || !stmt.targets(ctx) {
-                continue;
-            }
-            if stmt.allow {
-                if stmt.unsupported.is_none() && stmt.conditions.iter().all(|c| c.holds(ctx)) {
-                    verdict.direct |= hit == Hit::Direct;
-                    verdict.account |= hit == Hit::Account;
-                }
-            } else if stmt.conditions.iter().all(|c| c.holds(ctx)) {
-                // A Deny applies even if it also carries an operator we cannot evaluate.
-                verdict.deny = true;
-            }
-        }
-        verdict
-    }
-}
-
-impl Statement {
-    fn parse(value: &Value, kind: Kind) -> Result<Self, PolicyError> {
-        let obj = value
-            .as_object()
-            .ok_or(PolicyError::InvalidValue("Statement".into()))?;
-        only_elements(
-            obj,
-            &[
-                "Sid",
-                "Effect",
-                "Principal",
-                "NotPrincipal",
-                "Action",
-                "NotAction",
-                "Resource",
-                "NotResource",
-                "Condition",
-            ],
-        )?;
-        if obj.get("Sid").is_some_and(|v| !v.is_string()) {
-            return Err(PolicyError::InvalidValue("Sid".into()));
-        }
-        let allow = match obj.get("Effect").and_then(Value::as_str) {
-            Some("Allow") => true,
-            Some("Deny") => false,
-            _ => return Err(PolicyError::Effect),
-        };
-        let principal = match (obj.get("Principal"), obj.get("NotPrincipal"), kind) {
-            (None, None, Kind::Identity) => None,
-            (_, _, Kind::Identity) => return Err(PolicyError::PrincipalInIdentityPolicy),
-            (None, None, Kind::Key) => return Err(PolicyError::NoPrincipal),
-            (Some(_), Some(_), Kind::Key) => {
-                return Err(PolicyError::ExactlyOne("Principal, NotPrincipal"));
-            }
-            (Some(p), None, Kind::Key) => Some(Principals::parse(p, false)?),
-            (None, Some(p), Kind::Key) => Some(Principals::parse(p, true)?),
-        };
-        let actions = Patterns::parse(obj, "Action", "NotAction")?;
-        if actions
-            .patterns
-            .iter()
-            .any(|a| a != "*" && !a.contains(':'))
-        {
-            return Err(PolicyError::InvalidValue("Action".into()));
-        }
-        let resources = Patterns::parse(obj, "Resource", "NotResource")?;
-        let (conditions, unsupported) = match obj.get("Condition") {
-            None => (Vec::new(), None),
-            Some(c) => Condition::parse_block(c)?,
-        };
-        Ok(Statement {
-            allow,
-            principal,
-            actions,
-            resources,
-            conditions,
-            unsupported,
-        })
-    }
-
-    /// Action and Resource match the request.
-    fn targets(&self, ctx: &RequestContext) -> bool {
-        let action = ctx.req.action.to_ascii_lowercase();
-        self.actions
-            .matches(|p| glob(&p.to_ascii_lowercase(), &action))
-            && self.resources.matches(|p| glob(p, ctx.resource))
-    }
-}
-
-impl Principals {
-    fn parse(value: &Value, negated: bool) -> Result<Self, PolicyError> {
-        let mut entries = Vec::new();
-        match value {
-            Value::String(s) if s == "*" => entries.push(PrincipalEntry::Anyone),
-            Value::Object(map) if !map.is_empty() => {
-                for (kind, v) in map {
-                    let names = strings(v)
-                        .filter(|n| !n.is_empty())
-                        .ok_or(PolicyError::InvalidPrincipal)?;
-                    match kind.as_str() {
-                        "AWS" => {
-                            for name in names {
-                                entries.push(PrincipalEntry::parse_aws(&name)?);
-                            }
-                        }
-                        "Service" | "Federated" | "CanonicalUser" => {
-                            entries.push(PrincipalEntry::Foreign)
-                        }
-                        _ => return Err(PolicyError::InvalidPrincipal),
-                    }
-                }
-            }
-            _ => return Err(PolicyError::InvalidPrincipal),
-        }
-        Ok(Principals { negated, entries })
-    }
-
-    fn hit(&self, caller: &Caller) -> Hit {
-        let best = self
-            .entries
-            .iter()
-            .map(|e| e.hit(caller))
-            .max()
-            .unwrap_or(Hit::None);
-        if !self.negated {
-            return best;
-        }
-        // NotPrincipal excludes only principals it names exactly; naming an account root does
-        // not exclude that account's users (IAM NotPrincipal semantics).
-        if best == Hit::Direct {
-            Hit::None
-        } else {
-            Hit::Direct
-        }
-    }
-}
-
-impl PrincipalEntry {
-    fn parse_aws(name: &str) -> Result<Self, PolicyError> {
-        if name == "*" {
-            return Ok(PrincipalEntry::Anyone);
-        }
-        if name.len() == 12 && name.bytes().all(|b| b.is_ascii_digit()) {
-            return Ok(PrincipalEntry::Account(name.to_owned()));
-        }
-        if let Some(account) = root_account(name) {
-            return Ok(PrincipalEntry::Account(account.to_owned()));
-        }
-        // Principals name one identity: no wildcards besides a bare "*".
-        let is_iam_arn =
-            name.starts_with("arn:") && arn_account(name).is_some_and(|a| !a.is_empty());
-        if !is_iam_arn || name.contains('*') || name.contains('?') {
-            return Err(PolicyError::InvalidPrincipal);
-        }
-        Ok(PrincipalEntry::Arn(name.to_owned()))
-    }
-
-    fn hit(&self, caller: &Caller) -> Hit {
-        match self {
-            PrincipalEntry::Anyone => Hit::Direct,
-            PrincipalEntry::Arn(arn) if *arn == caller.arn => Hit::Direct,
-            PrincipalEntry::Account(acct) if *acct == caller.account => {
-                if root_account(&caller.arn) == Some(acct.as_str()) {
-                    Hit::Direct
-                } else {
-                    Hit::Account
-                }
-            }
-            _ => Hit::None,
-        }
-    }
-}
-
-impl Patterns {
-    fn parse(
-        obj: &Map<String, Value>,
-        positive: &'static str,
-        negative: &'static str,
-    ) -> Result<Self, PolicyError> {
-        let (name, negated) = match (obj.contains_key(positive), obj.contains_key(negative)) {
-            (true, false) => (positive, false),
-            (false, true) => (negative, true),
-            _ => {
-                return Err(PolicyError::ExactlyOne(if positive == "Action" {
-                    "Action, NotAction"
-                } else {
-                    "Resource, NotResource"
-                }));
-            }
-        };
-        let patterns = strings(&obj[name])
-            .filter(|p| !p.is_empty() && p.iter().all(|s| !s.is_empty()))
-            .ok_or_else(|| PolicyError::InvalidValue(name.into()))?;
-        Ok(Patterns { negated, patterns })
-    }
-
-    fn matches(&self, matcher: impl Fn(&str) -> bool) -> bool {
-        self.patterns.iter().any(|p| matcher(p)) != self.negated
-    }
-}
-
-impl Condition {
-    /// Parses a Condition block. Returns the conditions and the first unsupported operator.
-    fn parse_block(value: &Value) -> Result<(Vec<Condition>, Option<String>), PolicyError> {
-        let block = value
-            .as_object()
-            .ok_or(PolicyError::InvalidValue("Condition".into()))?;
-        let mut conditions = Vec::new();
-        let mut unsupported = None;
-        for (operator, tests) in block {
-            let tests = tests
-                .as_object()
-                .ok_or_else(|| PolicyError::InvalidValue(operator.clone()))?;
-            let Some((test, negated, set, if_exists)) = parse_operator(operator) else {
-                unsupported.get_or_insert_with(|| operator.clone());
-                continue;
-            };
-            for (key, values) in tests {
-                let values =
-                    scalars(values).ok_or_else(|| PolicyError::InvalidValue(key.clone()))?;
-                let well_typed = match test {
-                    Test::Bool | Test::Null => values.iter().all(|v| v == "true" || v == "false"),
-                    Test::Numeric(_) => values.iter().all(|v| v.parse::<f64>().is_ok()),
-                    _ => true,
-                };
-                if !well_typed || key.is_empty() {
-                    return Err(PolicyError::InvalidValue(format!("{operator}/{key}")));
-                }
-                conditions.push(Condition {
-                    test,
-                    negated,
-                    set,
-                    if_exists,
-                    key: key.to_lowercase(),
-                    values,
-                });
-            }
-        }
-        Ok((conditions, unsupported))
-    }
-
-    fn holds(&self, ctx: &RequestContext) -> bool {
-        let present = ctx.values(&self.key);
-        if self.test == Test::Null {
-            let absent = present.is_none();
-            return self.values.iter().any(|v| (v == "true") == absent);
-        }
-        let Some(present) = present else {
-            // Missing keys: IfExists and negated operators are satisfied, ForAllValues is vacuously
-            // true, everything else fails (IAM condition evaluation rules).
-            return self.if_exists
-                || self.set == SetOp::ForAll
-                || (self.negated && self.set == SetOp::Single);
-        };
-        let one =
-            |v: &str| self.values.iter().any(|want| self.test.matches(want, v)) != self.negated;
-        match self.set {
-            SetOp::ForAll => present.iter().all(|v| one(v)),
-            SetOp::ForAny => present.iter().any(|v| one(v)),
-            // A multi-valued key under a plain operator: a positive test needs one hit, a negated
-            // test needs no value to hit.
-            SetOp::Single if self.negated => present.iter().all(|v| one(v)),
-            SetOp::Single => present.iter().any(|v| one(v)),
-        }
-    }
-}
-
-impl Test {
-    fn matches(self, want: &str, got: &str) -> bool {
-        match self {
-            Test::Equals => want == got,
-            Test::EqualsIgnoreCase => want.to_lowercase() == got.to_lowercase(),
-            Test::Like => glob(want, got),
-            Test::Bool => want.eq_ignore_ascii_case(got),
-            Test::Null => false,
-            Test::Numeric(cmp) => match (got.parse::<f64>(), want.parse::<f64>()) {
-                (Ok(g), Ok(w)) => match cmp {
-                    NumCmp::Eq => g == w,
-                    NumCmp::Lt => g < w,
-                    NumCmp::Le => g <= w,
-                    NumCmp::Gt => g > w,
-                    NumCmp::Ge => g >= w,
-                },
-                _ => false,
-            },
-        }
-    }
-}
-
-/// `[ForAllValues:|ForAnyValue:]<Operator>[IfExists]` → (test, negated, set, if_exists).
-fn parse_operator(operator: &str) -> Option<(Test, bool, SetOp, bool)> {
-    let (set, rest) = if let Some(r) = operator.strip_prefix("ForAllValues:") {
-        (SetOp::ForAll, r)
-    } else if let Some(r) = operator.strip_prefix("ForAnyValue:") {
-        (SetOp::ForAny, r)
-    } else {
-        (SetOp::Single, operator)
-    };
-    let (base, if_exists) = match rest.strip_suffix("IfExists") {
-        Some(b) => (b, true),
-        None => (rest, false),
-    };
-    let (test, negated) = match base {
-        "StringEquals" => (Test::Equals, false),
-        "StringNotEquals" => (Test::Equals, true),
-        "StringEqualsIgnoreCase" => (Test::EqualsIgnoreCase, false),
-        "StringNotEqualsIgnoreCase" => (Test::EqualsIgnoreCase, true),
-        "StringLike" | "ArnEquals" | "ArnLike" => (Test::Like, false),
-        "StringNotLike" | "ArnNotEquals" | "ArnNotLike" => (Test::Like, true),
-        "Bool" => (Test::Bool, false),
-        "Null" if !if_exists && set == SetOp::Single => (Test::Null, false),
-        "NumericEquals" => (Test::Numeric(NumCmp::Eq), false),
-        "NumericNotEquals" => (Test::Numeric(NumCmp::Eq), true),
-        "NumericLessThan" => (Test::Numeric(NumCmp::Lt), false),
-        "NumericLessThanEquals" => (Test::Numeric(NumCmp::Le), false),
-        "NumericGreaterThan" => (Test::Numeric(NumCmp::Gt), false),
-        "NumericGreaterThanEquals" => (Test::Numeric(NumCmp::Ge), false),
-        _ => return None,
-    };
-    Some((test, negated, set, if_exists))
-}
-
-fn only_elements(obj: &Map<String, Value>, allowed: &[&str]) -> Result<(), PolicyError> {
-    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(PolicyError::UnknownElement(k.clone())),
-        None => Ok(()),
-    }
-}
-
-/// A string or an array of strings.
-fn strings(value: &Value) -> Option<Vec<String>> {
-    match value {
-        Value::String(s) => Some(vec![s.clone()]),
-        Value::Array(items) => items
-            .iter()
-            .map(|v| v.as_str().map(str::to_owned))
-            .collect(),
-        _ => None,
-    }
-}
-
-/// Condition values: strings, booleans or numbers (IAM compares them as strings), or arrays.
-fn scalars(value: &Value) -> Option<Vec<String>> {
-    let one = |v: &Value| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    };
-    match value {
-        Value::Array(items) => items.iter().map(one).collect(),
-        v => one(v).map(|s| vec![s]),
-    }
-}
-
-/// The condition keys a request carries.
-struct RequestContext<'a> {
-    req: &'a AuthzRequest<'a>,
-    resource: &'a str,
-}
-
-impl RequestContext<'_> {
-    /// Values of a (lower-cased) condition key; `None` when the request does not carry it.
-    fn values(&self, key: &str) -> Option<Vec<String>> {
-        let caller = self.req.caller;
-        let ec = self.req.encryption_context;
-        let found = match key {
-            "kms:encryptioncontextkeys" => ec.keys().cloned().collect(),
-            "kms:calleraccount" | "aws:principalaccount" => vec![caller.account.clone()],
-            "aws:principalarn" => vec![caller.arn.clone()],
-            "aws:principaltype" => {
-                let root = root_account(&caller.arn).is_some();
-                vec![if root { "Account" } else { "User" }.to_owned()]
-            }
-            "kms:grantisforawsresource" => {
-                let op = strip_prefix_ignore_case(self.req.action, "kms:").unwrap_or_default();
-                let grant_op = ["creategrant", "listgrants", "revokegrant"]
-                    .contains(&op.to_ascii_lowercase().as_str());
-                if grant_op {
-                    vec!["false".to_owned()]
-                } else {
-                    Vec::new()
-                }
-            }
-            _ => match key.strip_prefix("kms:encryptioncontext:") {
-                Some(k) => ec
-                    .iter()
-                    .filter(|(ck, _)| ck.to_lowercase() == k)
-                    .map(|(_, v)| v.clone())
-                    .collect(),
-                None => Vec::new(),
-            },
-        };
-        (!found.is_empty()).then_some(found)
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     const ACCT: &str = "111122223333";
@@ -1427,16 +867,6 @@ mod tests {
     }
 
     #[test]
-    fn identity_policy_must_not_name_principal() {
-        let doc =
-            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}"#;
-        assert_eq!(
-            Policy::parse(doc, Kind::Identity).unwrap_err(),
-            PolicyError::PrincipalInIdentityPolicy
-        );
-    }
-
-    #[test]
     fn grant_operations() {
         for op in [
             "Decrypt",
@@ -1475,37 +905,5 @@ mod tests {
         assert!(!can_retire_grant(&caller(OTHER_ROOT, None), &g));
         g.operations.push("RetireGrant".into());
         assert!(can_retire_grant(&caller(BOB, None), &g));
-    }
-
-    #[test]
-    fn glob_semantics() {
-        let cases = [
-            ("*", "", true),
-            ("kms:*", "kms:Decrypt", true),
-            ("kms:Gen*Key", "kms:GenerateDataKey", true),
-            ("kms:Gen*Key", "kms:GenerateDataKeyPair", false),
-            ("a*b*c", "aXbYbZc", true),
-            ("a?c", "abc", true),
-            ("a?c", "ac", false),
-            ("abc", "abcd", false),
-            ("**", "x", true),
-        ];
-        for (p, t, want) in cases {
-            assert_eq!(glob(p, t), want, "{p} vs {t}");
-        }
-    }
-
-    #[test]
-    fn arn_helpers() {
-        assert_eq!(arn_account(KEY), Some(ACCT));
-        assert_eq!(arn_account(ALICE), Some(ACCT));
-        assert_eq!(arn_account("not-an-arn"), None);
-        assert_eq!(root_account(ROOT), Some(ACCT));
-        assert_eq!(
-            root_account("arn:aws-cn:iam::111122223333:root"),
-            Some(ACCT)
-        );
-        assert_eq!(root_account(ALICE), None);
-        assert_eq!(root_account("arn:aws:sts::111122223333:root"), None);
     }
 }

@@ -13,8 +13,10 @@ use serde_json::{Value, json};
 use super::db::{self, KeyRecord, KeyState, Origin};
 use super::error::{ErrorKind, KmsError};
 use super::util::{self, required};
-use super::{Call, KmsService, clock, keys};
+use super::{Call, KmsService, clock};
 
+/// The automatic rotation period of a key that names none (AWS default: one year).
+pub const DEFAULT_ROTATION_DAYS: u32 = 365;
 pub const MAX_ON_DEMAND_ROTATIONS: u32 = 25;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -102,7 +104,7 @@ impl KmsService {
         let key_ref = required(req.key_id, "keyId")?;
         let days = req
             .rotation_period_in_days
-            .unwrap_or(i64::from(keys::DEFAULT_ROTATION_DAYS));
+            .unwrap_or(i64::from(DEFAULT_ROTATION_DAYS));
         util::check_range(days, "rotationPeriodInDays", 90, 2560)?;
         self.inner.store.with_tx(|tx| {
             let mut key = self.key_for(tx, call, &key_ref, false, "kms:EnableKeyRotation")?;

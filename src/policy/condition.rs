@@ -1,0 +1,205 @@
+//! The `Condition` element: operators, and their evaluation against the request's condition keys.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{PolicyError, glob};
+
+/// The condition keys a request carries, each with one or more values. Names are
+/// case-insensitive (they are stored lower-cased); values are compared as the operator says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConditionKeys(BTreeMap<String, Vec<String>>);
+
+impl ConditionKeys {
+    /// Adds `values` to the key `name`. A key that never receives a value is absent from the
+    /// request (what `Null` and the `IfExists` forms test).
+    pub fn add(&mut self, name: &str, values: impl IntoIterator<Item = String>) {
+        let mut values = values.into_iter().peekable();
+        if values.peek().is_some() {
+            self.0
+                .entry(name.to_lowercase())
+                .or_default()
+                .extend(values);
+        }
+    }
+
+    /// The values of `name`; `None` when the request does not carry it.
+    pub fn get(&self, name: &str) -> Option<&[String]> {
+        self.0.get(&name.to_lowercase()).map(Vec::as_slice)
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct Condition {
+    test: Test,
+    negated: bool,
+    set: SetOp,
+    if_exists: bool,
+    /// Lower-cased: condition key names are case-insensitive.
+    key: String,
+    values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Test {
+    Equals,
+    EqualsIgnoreCase,
+    Like,
+    Bool,
+    Null,
+    Numeric(NumCmp),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NumCmp {
+    Eq,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SetOp {
+    Single,
+    ForAll,
+    ForAny,
+}
+
+impl Condition {
+    /// Parses a Condition block. Returns the conditions and the first unsupported operator.
+    pub(super) fn parse_block(
+        value: &Value,
+    ) -> Result<(Vec<Condition>, Option<String>), PolicyError> {
+        let block = value
+            .as_object()
+            .ok_or(PolicyError::InvalidValue("Condition".into()))?;
+        let mut conditions = Vec::new();
+        let mut unsupported = None;
+        for (operator, tests) in block {
+            let tests = tests
+                .as_object()
+                .ok_or_else(|| PolicyError::InvalidValue(operator.clone()))?;
+            let Some((test, negated, set, if_exists)) = parse_operator(operator) else {
+                unsupported.get_or_insert_with(|| operator.clone());
+                continue;
+            };
+            for (key, values) in tests {
+                let values =
+                    scalars(values).ok_or_else(|| PolicyError::InvalidValue(key.clone()))?;
+                let well_typed = match test {
+                    Test::Bool | Test::Null => values.iter().all(|v| v == "true" || v == "false"),
+                    Test::Numeric(_) => values.iter().all(|v| v.parse::<f64>().is_ok()),
+                    _ => true,
+                };
+                if !well_typed || key.is_empty() {
+                    return Err(PolicyError::InvalidValue(format!("{operator}/{key}")));
+                }
+                conditions.push(Condition {
+                    test,
+                    negated,
+                    set,
+                    if_exists,
+                    key: key.to_lowercase(),
+                    values,
+                });
+            }
+        }
+        Ok((conditions, unsupported))
+    }
+
+    pub(super) fn holds(&self, keys: &ConditionKeys) -> bool {
+        let present = keys.0.get(&self.key);
+        if self.test == Test::Null {
+            let absent = present.is_none();
+            return self.values.iter().any(|v| (v == "true") == absent);
+        }
+        let Some(present) = present else {
+            // Missing keys: IfExists and negated operators are satisfied, ForAllValues is vacuously
+            // true, everything else fails (IAM condition evaluation rules).
+            return self.if_exists
+                || self.set == SetOp::ForAll
+                || (self.negated && self.set == SetOp::Single);
+        };
+        let one =
+            |v: &str| self.values.iter().any(|want| self.test.matches(want, v)) != self.negated;
+        match self.set {
+            SetOp::ForAll => present.iter().all(|v| one(v)),
+            SetOp::ForAny => present.iter().any(|v| one(v)),
+            // A multi-valued key under a plain operator: a positive test needs one hit, a negated
+            // test needs no value to hit.
+            SetOp::Single if self.negated => present.iter().all(|v| one(v)),
+            SetOp::Single => present.iter().any(|v| one(v)),
+        }
+    }
+}
+
+impl Test {
+    fn matches(self, want: &str, got: &str) -> bool {
+        match self {
+            Test::Equals => want == got,
+            Test::EqualsIgnoreCase => want.to_lowercase() == got.to_lowercase(),
+            Test::Like => glob(want, got),
+            Test::Bool => want.eq_ignore_ascii_case(got),
+            Test::Null => false,
+            Test::Numeric(cmp) => match (got.parse::<f64>(), want.parse::<f64>()) {
+                (Ok(g), Ok(w)) => match cmp {
+                    NumCmp::Eq => g == w,
+                    NumCmp::Lt => g < w,
+                    NumCmp::Le => g <= w,
+                    NumCmp::Gt => g > w,
+                    NumCmp::Ge => g >= w,
+                },
+                _ => false,
+            },
+        }
+    }
+}
+
+/// `[ForAllValues:|ForAnyValue:]<Operator>[IfExists]` → (test, negated, set, if_exists).
+fn parse_operator(operator: &str) -> Option<(Test, bool, SetOp, bool)> {
+    let (set, rest) = if let Some(r) = operator.strip_prefix("ForAllValues:") {
+        (SetOp::ForAll, r)
+    } else if let Some(r) = operator.strip_prefix("ForAnyValue:") {
+        (SetOp::ForAny, r)
+    } else {
+        (SetOp::Single, operator)
+    };
+    let (base, if_exists) = match rest.strip_suffix("IfExists") {
+        Some(b) => (b, true),
+        None => (rest, false),
+    };
+    let (test, negated) = match base {
+        "StringEquals" => (Test::Equals, false),
+        "StringNotEquals" => (Test::Equals, true),
+        "StringEqualsIgnoreCase" => (Test::EqualsIgnoreCase, false),
+        "StringNotEqualsIgnoreCase" => (Test::EqualsIgnoreCase, true),
+        "StringLike" | "ArnEquals" | "ArnLike" => (Test::Like, false),
+        "StringNotLike" | "ArnNotEquals" | "ArnNotLike" => (Test::Like, true),
+        "Bool" => (Test::Bool, false),
+        "Null" if !if_exists && set == SetOp::Single => (Test::Null, false),
+        "NumericEquals" => (Test::Numeric(NumCmp::Eq), false),
+        "NumericNotEquals" => (Test::Numeric(NumCmp::Eq), true),
+        "NumericLessThan" => (Test::Numeric(NumCmp::Lt), false),
+        "NumericLessThanEquals" => (Test::Numeric(NumCmp::Le), false),
+        "NumericGreaterThan" => (Test::Numeric(NumCmp::Gt), false),
+        "NumericGreaterThanEquals" => (Test::Numeric(NumCmp::Ge), false),
+        _ => return None,
+    };
+    Some((test, negated, set, if_exists))
+}
+
+/// Condition values: strings, booleans or numbers (IAM compares them as strings), or arrays.
+fn scalars(value: &Value) -> Option<Vec<String>> {
+    let one = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    match value {
+        Value::Array(items) => items.iter().map(one).collect(),
+        v => one(v).map(|s| vec![s]),
+    }
+}

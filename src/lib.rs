@@ -14,6 +14,7 @@ pub mod demo;
 pub mod envelope;
 pub mod fsutil;
 pub mod gateway;
+pub mod http_client;
 pub mod identity;
 pub mod inspect;
 pub mod kms;

@@ -1,7 +1,7 @@
 //! [`HttpEndpoint`]: one outbound HTTP/1.1 endpoint (HTTPS, or plain HTTP where the caller
 //! allows it) reached with reqwest. Shared by the remote KMS client
 //! ([`crate::kms::remote::RemoteKms`]) and the command line's S3 client
-//! ([`crate::tools::client::s3::S3Client`]); it depends on no other part of sealgate.
+//! (`tools::client::s3::S3Client`); it depends on no other part of sealgate.
 //!
 //! Transport decisions:
 //! - reqwest over rustls, the client object_store already builds for the storage backends.

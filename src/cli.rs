@@ -24,16 +24,16 @@ enum Command {
     /// Run the KMS alone (AWS KMS JSON API over HTTPS), for gateways that share one KMS.
     Kms(KmsArgs),
     /// Print the KMS audit log filtered (by key, principal, event, time), or `audit verify` it.
-    Audit(crate::audit_cmd::AuditArgs),
+    Audit(crate::tools::audit::AuditArgs),
     /// Copy a file to or from the gateway, with optional client-side encryption
     /// (--cse-kms KEY or --cse-c KEYFILE, AWS S3 Encryption Client v2 layout).
-    Cp(Box<crate::cp::CpArgs>),
+    Cp(Box<crate::tools::cp::CpArgs>),
     /// Show SSE-S3, SSE-KMS, SSE-C, CSE-KMS and CSE-C side by side on real data
     /// (--format text|json|html).
-    Demo(Box<crate::demo::DemoArgs>),
+    Demo(Box<crate::tools::demo::DemoArgs>),
     /// Show a stored object's envelope (mode, key ids, context, parts, sizes; never key
     /// material): `inspect s3://bucket/key` or a meta record or blob file in the data dir.
-    Inspect(crate::inspect::InspectArgs),
+    Inspect(crate::tools::inspect::InspectArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -67,10 +67,10 @@ pub fn main() -> ExitCode {
         .init();
     let (args, kms_only) = match cli.command {
         Command::Serve(args) => (*args, false),
-        Command::Audit(a) => return crate::audit_cmd::run(a),
-        Command::Cp(a) => return crate::cp::main(*a),
-        Command::Demo(a) => return crate::demo::main(*a),
-        Command::Inspect(a) => return crate::inspect::main(a),
+        Command::Audit(a) => return crate::tools::audit::run(a),
+        Command::Cp(a) => return crate::tools::cp::main(*a),
+        Command::Demo(a) => return crate::tools::demo::main(*a),
+        Command::Inspect(a) => return crate::tools::inspect::main(a),
         Command::Kms(k) => (
             ServeArgs {
                 config: k.config,

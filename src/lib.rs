@@ -2,20 +2,15 @@
 //! AWS-KMS-compatible key management service.
 #![forbid(unsafe_code)]
 
-pub mod audit_cmd;
 pub mod checksum;
 pub mod chunked;
 pub mod cli;
-pub mod client;
 pub mod config;
-pub mod cp;
-pub mod cse;
-pub mod demo;
 pub mod envelope;
 pub mod fsutil;
 pub mod gateway;
+pub mod http_client;
 pub mod identity;
-pub mod inspect;
 pub mod kms;
 pub mod meta;
 pub mod metrics;
@@ -27,3 +22,4 @@ pub mod server;
 pub mod sigv4;
 pub mod sse;
 pub mod store;
+pub mod tools;

@@ -118,6 +118,14 @@ impl From<KmsError> for KmsClientError {
 
 /// What the S3 gateway needs from a KMS. Every call carries the end user's identity (so key
 /// policies and grants apply to them) and the source (bucket/key) for the audit log.
+///
+/// Three implementations, each for a reason of its own (the signatures repeat because the
+/// futures are boxed for `dyn Kms`):
+/// - [`KmsService`] (below): the embedded KMS, called in process with the end user's
+///   [`Caller`] and audit [`Source`], which the wire protocol cannot carry;
+/// - [`super::remote::RemoteKms`]: the same calls as AWS KMS JSON requests to another host;
+/// - `crate::metrics::kms::MeteredKms`: a decorator over either that counts calls and
+///   unusable-key refusals (one line per method over a generic helper).
 pub trait Kms: Send + Sync {
     /// GenerateDataKey with KeySpec AES_256 (key id, key ARN, alias name or alias ARN).
     fn generate_data_key<'a>(

@@ -12,11 +12,10 @@
 //!   such channel.) A consequence: the AWS-managed key `alias/aws/s3` of a sealgate KMS refuses
 //!   cryptographic use on its public API, so SSE-KMS with the default key needs a customer
 //!   managed key when the KMS is remote. The audit `Source` is not forwarded either.
-//! - Trust is only the CA certificate(s) given at construction; platform or webpki roots are
-//!   not available (no such crate among our dependencies), so pointing at AWS KMS needs its CA
-//!   chain in that PEM file.
-//! - Transport: [`crate::client::http::HttpConnection`] (hyper's HTTP/1.1 connection API over
-//!   tokio-rustls, a small pool of idle keep-alive connections), shared with the CLI's S3 client.
+//! - Trust is the platform's roots plus the CA certificate(s) given at construction (a
+//!   sealgate KMS's CA from its data dir).
+//! - Transport: [`crate::http_client::HttpEndpoint`] (reqwest over rustls, HTTP/1.1, a small
+//!   pool of idle keep-alive connections), shared with the CLI's S3 client.
 //! - Failure mapping: `__type` (any `namespace#` prefix stripped) and `message` become
 //!   [`KmsClientError::Kms`]; connection and TLS failures, a 10 s timeout, 5xx answers and
 //!   unintelligible bodies become [`KmsClientError::Unavailable`] (S3 answers 503).
@@ -29,15 +28,14 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Request, Uri};
-use http_body_util::Full;
+use http::{HeaderMap, HeaderValue, Method, Uri};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use super::audit::Source;
 use super::client::{DataKey, Decrypted, KeyDescription, Kms, KmsClientError, KmsFuture};
 use super::policy::Caller;
-use crate::client::http::{EndpointError, HttpConnection};
+use crate::http_client::{EndpointError, HttpEndpoint};
 use crate::sigv4;
 
 /// Default bound on one call: connect, TLS, request and response.
@@ -58,7 +56,7 @@ pub enum RemoteKmsError {
     #[error("KMS CA file {0}: no usable certificate")]
     NoCertificate(String),
     #[error("KMS TLS configuration: {0}")]
-    Tls(#[from] rustls::Error),
+    Tls(String),
 }
 
 impl From<EndpointError> for RemoteKmsError {
@@ -74,7 +72,7 @@ impl From<EndpointError> for RemoteKmsError {
 
 /// A KMS reached over HTTPS. Cheap to share (`Arc<dyn Kms>`); connections are pooled.
 pub struct RemoteKms {
-    conn: HttpConnection,
+    conn: HttpEndpoint,
     access_key: String,
     secret_key: Zeroizing<String>,
     region: String,
@@ -93,7 +91,8 @@ impl fmt::Debug for RemoteKms {
 }
 
 impl RemoteKms {
-    /// `endpoint` is `https://host[:port]`; `ca_pem` holds the CA certificate(s) to trust; the
+    /// `endpoint` is `https://host[:port]`; `ca_pem` holds the CA certificate(s) to trust
+    /// besides the platform's roots; the
     /// credential is the gateway's own, scoped to `region`.
     pub fn new(
         endpoint: &str,
@@ -103,7 +102,7 @@ impl RemoteKms {
         region: &str,
     ) -> Result<RemoteKms, RemoteKmsError> {
         Ok(RemoteKms {
-            conn: HttpConnection::new(endpoint, Some(ca_pem), false)?,
+            conn: HttpEndpoint::new(endpoint, Some(ca_pem), false)?,
             access_key: access_key.to_string(),
             secret_key: Zeroizing::new(secret_key.to_string()),
             region: region.to_string(),
@@ -137,16 +136,9 @@ impl RemoteKms {
             KmsClientError::Unavailable(format!("KMS at {}: {what}", self.conn.authority()))
         };
         let headers = self.signed_headers(operation, &body).map_err(unavailable)?;
-        let request = || {
-            let mut req = Request::new(Full::new(body.clone()));
-            *req.method_mut() = Method::POST;
-            *req.uri_mut() = Uri::from_static("/");
-            *req.headers_mut() = headers.clone();
-            req
-        };
         let resp = self
             .conn
-            .exchange(request, MAX_RESPONSE)
+            .exchange(Method::POST, "/", headers, Some(body), MAX_RESPONSE)
             .await
             .map_err(|e| unavailable(e.0))?;
         let status = resp.status();

@@ -23,6 +23,22 @@ impl MeteredKms {
         MeteredKms { inner, metrics }
     }
 
+    /// `call`, counted when it completes: the key label is `answered_key` of a success, else
+    /// `requested_key`.
+    fn metered<'a, T: Send + 'a>(
+        &'a self,
+        operation: &'static str,
+        requested_key: &'a str,
+        call: KmsFuture<'a, T>,
+        answered_key: impl FnOnce(&T) -> String + Send + 'a,
+    ) -> KmsFuture<'a, T> {
+        Box::pin(async move {
+            let result = call.await;
+            self.record(operation, requested_key, &result, answered_key);
+            result
+        })
+    }
+
     fn record<T>(
         &self,
         operation: &str,
@@ -83,14 +99,10 @@ impl Kms for MeteredKms {
         caller: &'a Caller,
         source: &'a Source,
     ) -> KmsFuture<'a, DataKey> {
-        Box::pin(async move {
-            let r = self
-                .inner
-                .generate_data_key(key_id, context, caller, source)
-                .await;
-            self.record("GenerateDataKey", key_id, &r, |d| d.key_arn.clone());
-            r
-        })
+        let call = self
+            .inner
+            .generate_data_key(key_id, context, caller, source);
+        self.metered("GenerateDataKey", key_id, call, |d| d.key_arn.clone())
     }
 
     fn decrypt<'a>(
@@ -101,16 +113,11 @@ impl Kms for MeteredKms {
         caller: &'a Caller,
         source: &'a Source,
     ) -> KmsFuture<'a, Decrypted> {
-        Box::pin(async move {
-            let r = self
-                .inner
-                .decrypt(ciphertext_blob, context, key_id, caller, source)
-                .await;
-            self.record("Decrypt", key_id.unwrap_or("unknown"), &r, |d| {
-                d.key_arn.clone()
-            });
-            r
-        })
+        let call = self
+            .inner
+            .decrypt(ciphertext_blob, context, key_id, caller, source);
+        let requested = key_id.unwrap_or("unknown");
+        self.metered("Decrypt", requested, call, |d| d.key_arn.clone())
     }
 
     fn resolve_key_arn<'a>(
@@ -119,14 +126,8 @@ impl Kms for MeteredKms {
         caller: &'a Caller,
         source: &'a Source,
     ) -> KmsFuture<'a, String> {
-        Box::pin(async move {
-            let r = self
-                .inner
-                .resolve_key_arn(key_id_or_alias, caller, source)
-                .await;
-            self.record("ResolveKey", key_id_or_alias, &r, |arn| arn.clone());
-            r
-        })
+        let call = self.inner.resolve_key_arn(key_id_or_alias, caller, source);
+        self.metered("ResolveKey", key_id_or_alias, call, String::clone)
     }
 
     fn describe<'a>(
@@ -135,11 +136,8 @@ impl Kms for MeteredKms {
         caller: &'a Caller,
         source: &'a Source,
     ) -> KmsFuture<'a, KeyDescription> {
-        Box::pin(async move {
-            let r = self.inner.describe(key_id, caller, source).await;
-            self.record("DescribeKey", key_id, &r, |d| d.key_arn.clone());
-            r
-        })
+        let call = self.inner.describe(key_id, caller, source);
+        self.metered("DescribeKey", key_id, call, |d| d.key_arn.clone())
     }
 
     fn encrypt<'a>(
@@ -150,14 +148,10 @@ impl Kms for MeteredKms {
         caller: &'a Caller,
         source: &'a Source,
     ) -> KmsFuture<'a, Vec<u8>> {
-        Box::pin(async move {
-            let r = self
-                .inner
-                .encrypt(key_id, plaintext, context, caller, source)
-                .await;
-            self.record("Encrypt", key_id, &r, |_| key_id.to_owned());
-            r
-        })
+        let call = self
+            .inner
+            .encrypt(key_id, plaintext, context, caller, source);
+        self.metered("Encrypt", key_id, call, |_| key_id.to_owned())
     }
 
     fn create_key_with_alias<'a>(
@@ -167,14 +161,10 @@ impl Kms for MeteredKms {
         caller: &'a Caller,
         source: &'a Source,
     ) -> KmsFuture<'a, String> {
-        Box::pin(async move {
-            let r = self
-                .inner
-                .create_key_with_alias(alias, description, caller, source)
-                .await;
-            self.record("CreateKeyWithAlias", alias, &r, |arn| arn.clone());
-            r
-        })
+        let call = self
+            .inner
+            .create_key_with_alias(alias, description, caller, source);
+        self.metered("CreateKeyWithAlias", alias, call, String::clone)
     }
 }
 

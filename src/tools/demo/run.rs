@@ -14,11 +14,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::observe::{AuditCursor, KmsCall, Stored, stored_object};
-use crate::client::s3::{S3Client, S3Response};
-use crate::cp::{self, CpError, CseKey};
-use crate::cse::{self, CseError};
 use crate::kms::KmsClientError;
 use crate::kms::remote::RemoteKms;
+use crate::tools::client::s3::{S3Client, S3Response};
+use crate::tools::cp::{self, CpError, CseKey};
+use crate::tools::cse::{self, CseError};
 
 /// The five methods, in the order AWS lists them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

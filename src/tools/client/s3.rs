@@ -1,6 +1,9 @@
 //! [`S3Client`]: the few S3 calls the command line needs (PUT, GET, HEAD, DELETE object and
 //! CreateBucket), path-style, SigV4-signed with [`crate::sigv4::sign_request`] over an
-//! [`HttpConnection`]. Whole bodies are buffered: callers cap what they send and accept.
+//! [`HttpEndpoint`]. Whole bodies are buffered: callers cap what they send and accept.
+//!
+//! A key with a `.` or `..` path segment (`a/../b`) is refused before sending: the HTTP
+//! client's URL parser would resolve the segment away and address another key.
 //!
 //! Answers are returned as they came (status, headers, body); [`S3Response::error_code`] reads
 //! the `<Code>` of an S3 error body so callers can report `403 AccessDenied` and the like.
@@ -8,12 +11,11 @@
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
-use http_body_util::Full;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use zeroize::Zeroizing;
 
-use super::http::{EndpointError, HttpConnection};
+use crate::http_client::{EndpointError, HttpEndpoint};
 use crate::sigv4;
 
 /// Characters left as they are in a path-style object path: S3's unreserved set and `/`.
@@ -35,6 +37,8 @@ pub enum S3ClientError {
     Transport { endpoint: String, message: String },
     #[error("bad request header {0}")]
     Header(String),
+    #[error("key {0:?}: a `.` or `..` path segment cannot be sent path-style")]
+    DotSegment(String),
 }
 
 /// One answer: status, headers and the whole body.
@@ -95,7 +99,7 @@ fn xml_element(body: &[u8], name: &str) -> Option<String> {
 
 /// A gateway (or any S3 endpoint) reached with one credential.
 pub struct S3Client {
-    conn: HttpConnection,
+    conn: HttpEndpoint,
     access_key: String,
     secret_key: Zeroizing<String>,
     region: String,
@@ -124,7 +128,7 @@ impl S3Client {
         max_body: usize,
     ) -> Result<S3Client, S3ClientError> {
         Ok(S3Client {
-            conn: HttpConnection::new(endpoint, ca_pem, true)?,
+            conn: HttpEndpoint::new(endpoint, ca_pem, true)?,
             access_key: access_key.to_string(),
             secret_key: Zeroizing::new(secret_key.to_string()),
             region: region.to_string(),
@@ -190,6 +194,11 @@ impl S3Client {
         headers: &[(String, String)],
         body: Bytes,
     ) -> Result<S3Response, S3ClientError> {
+        if key.is_some_and(|k| k.split('/').any(|s| s == "." || s == "..")) {
+            return Err(S3ClientError::DotSegment(
+                key.unwrap_or_default().to_string(),
+            ));
+        }
         let path = match key {
             Some(key) => format!("/{bucket}/{}", utf8_percent_encode(key, PATH)),
             None => format!("/{bucket}"),
@@ -228,18 +237,13 @@ impl S3Client {
             SystemTime::now(),
         )
         .map_err(|_| header_err("authorization"))?;
-        let request = || {
-            let mut req = Request::new(Full::new(body.clone()));
-            *req.method_mut() = method.clone();
-            *req.uri_mut() = uri.clone();
-            *req.headers_mut() = map.clone();
-            req
-        };
+        let body = (!body.is_empty() || method == Method::PUT).then_some(body);
         let transport = |message: String| S3ClientError::Transport {
             endpoint: self.conn.authority().to_string(),
             message,
         };
-        let resp = tokio::time::timeout(TIMEOUT, self.conn.exchange(request, self.max_body))
+        let exchange = self.conn.exchange(method, &path, map, body, self.max_body);
+        let resp = tokio::time::timeout(TIMEOUT, exchange)
             .await
             .map_err(|_| transport(format!("no answer within {TIMEOUT:?}")))?
             .map_err(|e| transport(e.0))?;

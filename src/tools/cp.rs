@@ -1,5 +1,5 @@
 //! `sealgate cp`: copy a file to or from the gateway, optionally with client-side encryption
-//! (`--cse-kms <key>` or `--cse-c <keyfile>`, format in [`crate::cse`]). With CSE the gateway
+//! (`--cse-kms <key>` or `--cse-c <keyfile>`, format in [`crate::tools::cse`]). With CSE the gateway
 //! receives and returns only ciphertext; the data key comes from the KMS (`GenerateDataKey` /
 //! `Decrypt`, signed with the caller's own credential) or is wrapped under the user's key file.
 //!
@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use zeroize::Zeroizing;
 
-use crate::client::s3::{S3Client, S3ClientError, S3Response};
-use crate::client::settings::{EndpointArgs, SettingsError};
-use crate::cse::{self, CseError, Envelope, Wrap};
 use crate::kms::remote::RemoteKms;
 use crate::kms::{Caller, Kms, KmsClientError, Source};
+use crate::tools::client::s3::{S3Client, S3ClientError, S3Response};
+use crate::tools::client::settings::{EndpointArgs, SettingsError};
+use crate::tools::cse::{self, CseError, Envelope, Wrap};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct CpArgs {

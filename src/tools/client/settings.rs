@@ -35,7 +35,7 @@ pub enum SettingsError {
 }
 
 /// Largest S3 answer body the CLI accepts: the CSE size cap plus its tag, with room to spare.
-pub const MAX_BODY: usize = (crate::cse::MAX_PLAINTEXT as usize) + 64 * 1024;
+pub const MAX_BODY: usize = (crate::tools::cse::MAX_PLAINTEXT as usize) + 64 * 1024;
 
 /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
 pub fn credentials_from_env() -> Result<(String, String), SettingsError> {

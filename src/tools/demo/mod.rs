@@ -19,9 +19,9 @@ pub mod run;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::client::s3::S3Client;
-use crate::client::settings::{EndpointArgs, MAX_BODY, credentials_from_env};
 use crate::kms::remote::RemoteKms;
+use crate::tools::client::s3::S3Client;
+use crate::tools::client::settings::{EndpointArgs, MAX_BODY, credentials_from_env};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -93,11 +93,11 @@ async fn run(args: &DemoArgs) -> Result<run::Report, String> {
         Some(p) => std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?,
         None => sample_plaintext(),
     };
-    if plaintext.len() as u64 > crate::cse::MAX_PLAINTEXT {
+    if plaintext.len() as u64 > crate::tools::cse::MAX_PLAINTEXT {
         return Err(format!(
             "{} bytes is more than the demo's limit of {} bytes",
             plaintext.len(),
-            crate::cse::MAX_PLAINTEXT
+            crate::tools::cse::MAX_PLAINTEXT
         ));
     }
     // The embedded gateway lives until the report is built.

@@ -1,0 +1,6 @@
+//! Clients the command line uses to talk to a running gateway: a small SigV4-signing S3 client
+//! (over [`crate::http_client`], the transport shared with the remote KMS client), and where
+//! their endpoint and credentials come from (flags or the usual `AWS_*` environment).
+
+pub mod s3;
+pub mod settings;

@@ -1,0 +1,11 @@
+//! The command-line tools besides `serve` and `kms`: `cp` (with client-side encryption,
+//! [`cse`]), `demo`, `inspect` and `audit`, and the [`client`]s they use to reach a running
+//! gateway. They sit on top of the rest of sealgate; nothing outside `tools` and `cli`
+//! depends on them.
+
+pub mod audit;
+pub mod client;
+pub mod cp;
+pub mod cse;
+pub mod demo;
+pub mod inspect;

@@ -44,6 +44,7 @@ pub enum ChecksumType {
 }
 
 impl ChecksumType {
+    #[cfg(test)]
     /// Case-insensitive `FULL_OBJECT` / `COMPOSITE`.
     pub fn from_name(name: &str) -> Option<Self> {
         if name.eq_ignore_ascii_case("FULL_OBJECT") {
@@ -85,13 +86,6 @@ impl ChecksumAlgorithm {
             .find(|alg| alg.name().eq_ignore_ascii_case(name))
     }
 
-    /// The algorithm for a request header name such as `x-amz-checksum-crc32` (any case).
-    pub fn from_header_name(header: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|alg| alg.header_name().eq_ignore_ascii_case(header))
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             ChecksumAlgorithm::Crc32 => "CRC32",
@@ -109,17 +103,6 @@ impl ChecksumAlgorithm {
             ChecksumAlgorithm::Crc64Nvme => "x-amz-checksum-crc64nvme",
             ChecksumAlgorithm::Sha1 => "x-amz-checksum-sha1",
             ChecksumAlgorithm::Sha256 => "x-amz-checksum-sha256",
-        }
-    }
-
-    /// Element name in CompleteMultipartUpload, ListParts, GetObjectAttributes XML.
-    pub fn xml_element(self) -> &'static str {
-        match self {
-            ChecksumAlgorithm::Crc32 => "ChecksumCRC32",
-            ChecksumAlgorithm::Crc32c => "ChecksumCRC32C",
-            ChecksumAlgorithm::Crc64Nvme => "ChecksumCRC64NVME",
-            ChecksumAlgorithm::Sha1 => "ChecksumSHA1",
-            ChecksumAlgorithm::Sha256 => "ChecksumSHA256",
         }
     }
 
@@ -144,11 +127,6 @@ impl ChecksumAlgorithm {
     /// Only CRCs can be combined into a FULL_OBJECT multipart checksum.
     pub fn supports_full_object(self) -> bool {
         self.crc_spec().is_some()
-    }
-
-    /// AWS refuses COMPOSITE for CRC64NVME.
-    pub fn supports_composite(self) -> bool {
-        self != ChecksumAlgorithm::Crc64Nvme
     }
 
     fn crc_spec(self) -> Option<CrcSpec> {
@@ -236,6 +214,7 @@ impl fmt::Debug for Hasher {
     }
 }
 
+#[cfg(test)]
 /// Raw digest of `data` in one call.
 pub fn digest(alg: ChecksumAlgorithm, data: &[u8]) -> Vec<u8> {
     let mut h = Hasher::new(alg);
@@ -424,16 +403,8 @@ mod tests {
         );
         assert_eq!(ChecksumAlgorithm::from_name("md5"), None);
         assert_eq!(
-            ChecksumAlgorithm::from_header_name("X-Amz-Checksum-SHA1"),
-            Some(ChecksumAlgorithm::Sha1)
-        );
-        assert_eq!(
             ChecksumAlgorithm::Crc32.header_name(),
             "x-amz-checksum-crc32"
-        );
-        assert_eq!(
-            ChecksumAlgorithm::Crc64Nvme.xml_element(),
-            "ChecksumCRC64NVME"
         );
         assert_eq!(
             ChecksumAlgorithm::Crc64Nvme.default_type(),
@@ -445,7 +416,6 @@ mod tests {
         );
         assert!(ChecksumAlgorithm::Crc32c.supports_full_object());
         assert!(!ChecksumAlgorithm::Sha256.supports_full_object());
-        assert!(!ChecksumAlgorithm::Crc64Nvme.supports_composite());
         assert_eq!(
             ChecksumType::from_name("full_object"),
             Some(ChecksumType::FullObject)

@@ -148,7 +148,6 @@ pub struct ChunkedDecoder {
     previous_signature: String,
     /// Bytes of the current line already searched for CRLF (keeps byte-wise feeding linear).
     scanned: usize,
-    decoded_len: u64,
     /// A signed chunk below the minimum size has been seen; only the zero chunk may follow.
     small_chunk_seen: bool,
 }
@@ -166,7 +165,6 @@ impl ChunkedDecoder {
             state: State::ChunkHeader,
             previous_signature,
             scanned: 0,
-            decoded_len: 0,
             small_chunk_seen: false,
         }
     }
@@ -175,11 +173,6 @@ impl ChunkedDecoder {
     pub fn for_request(verified: &Verified) -> Option<Self> {
         ChunkMode::from_verified(verified)
             .map(|mode| Self::new(mode, verified.payload.has_trailer()))
-    }
-
-    /// Payload bytes returned so far (compare with `x-amz-decoded-content-length`).
-    pub fn decoded_len(&self) -> u64 {
-        self.decoded_len
     }
 
     /// Consumes what it can from `buf`. `Ok(Some(frame))` when a frame is complete, `Ok(None)`
@@ -212,7 +205,6 @@ impl ChunkedDecoder {
                     if *remaining == 0 {
                         self.state = State::ChunkEnd;
                     }
-                    self.decoded_len += n as u64;
                     return Ok(Some(Frame::Data(buf.split_to(n).freeze())));
                 }
                 State::ChunkData {
@@ -234,7 +226,6 @@ impl ChunkedDecoder {
                     buf.advance(2);
                     self.check_chunk_signature(&data, &signature)?;
                     self.state = State::ChunkHeader;
-                    self.decoded_len += len as u64;
                     return Ok(Some(Frame::Data(data)));
                 }
                 State::ChunkEnd => {
@@ -565,7 +556,6 @@ mod tests {
         }
         decoder.finish()?;
         assert!(ended, "finish succeeded without End");
-        assert_eq!(decoder.decoded_len(), out.data.len() as u64);
         Ok(out)
     }
 
@@ -967,16 +957,13 @@ mod tests {
 
     #[test]
     fn decoder_follows_the_verified_payload_hash() {
-        use crate::sigv4::{AuthForm, PayloadHash};
+        use crate::sigv4::PayloadHash;
         let verified = |payload| Verified {
-            access_key: "AKIAIOSFODNN7EXAMPLE".into(),
             signing_key: SigningKey::derive(SECRET, "20130524", "us-east-1", "s3"),
             seed_signature: AWS_TRAILER_SEED.into(),
             amz_date: DATE.into(),
             scope: SCOPE.into(),
             payload,
-            form: AuthForm::Header,
-            security_token: None,
         };
         assert!(ChunkedDecoder::for_request(&verified(PayloadHash::Unsigned)).is_none());
         let decoder =

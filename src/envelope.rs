@@ -95,6 +95,7 @@ impl ObjectKey {
         key
     }
 
+    #[cfg(test)]
     pub fn from_bytes(bytes: &[u8; KEY_LEN]) -> Self {
         ObjectKey(*bytes)
     }
@@ -125,10 +126,7 @@ impl fmt::Debug for ObjectKey {
 pub struct PartKey([u8; KEY_LEN]);
 
 impl PartKey {
-    pub fn from_bytes(bytes: &[u8; KEY_LEN]) -> Self {
-        PartKey(*bytes)
-    }
-
+    #[cfg(test)]
     pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
         &self.0
     }
@@ -298,11 +296,6 @@ impl Sealer {
         self.seal_buffered(true)
     }
 
-    /// Number of segments sealed so far.
-    pub fn segments_sealed(&self) -> u64 {
-        self.next_index
-    }
-
     fn seal_buffered(&mut self, last: bool) -> Bytes {
         let capacity = self.segment_size + TAG_LEN as usize;
         let mut segment = std::mem::replace(&mut self.buf, Vec::with_capacity(capacity));
@@ -325,6 +318,7 @@ impl fmt::Debug for Sealer {
     }
 }
 
+#[cfg(test)]
 /// Seals a whole part in memory (small inputs and tests).
 pub fn seal_all(
     key: &PartKey,
@@ -386,16 +380,9 @@ impl Opener {
         Opener::new(&key, params.nonce_prefix, segment_size, plaintext_len)
     }
 
+    #[cfg(test)]
     pub fn segment_count(&self) -> u64 {
         self.segments
-    }
-
-    pub fn segment_size(&self) -> u32 {
-        self.segment_size
-    }
-
-    pub fn plaintext_len(&self) -> u64 {
-        self.plaintext_len
     }
 
     /// Exact stored length of segment `index` (plaintext + tag).
@@ -435,6 +422,7 @@ impl fmt::Debug for Opener {
     }
 }
 
+#[cfg(test)]
 /// Decrypts a whole part in memory (small inputs and tests).
 pub fn open_all(opener: &Opener, ciphertext: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
     let mut decoder = RangeDecoder::new(
@@ -497,6 +485,7 @@ pub fn plan_range(
     })
 }
 
+#[cfg(test)]
 /// The plan that reads (and authenticates) a whole part, including a 0-byte one.
 ///
 /// # Panics

@@ -165,19 +165,6 @@ pub fn unseal(
     ObjectKey::from_slice(&buf).ok_or(SealError::Unseal)
 }
 
-/// Opens `sealed` and seals the same object key again for a new material and/or binding
-/// (CopyObject, a change of mode, SSE-C re-keying): the data is never re-encrypted.
-pub fn reseal(
-    old_material: &[u8],
-    old_binding: &Binding,
-    sealed: &SealedKey,
-    new_material: &[u8],
-    new_binding: &Binding,
-) -> Result<SealedKey, SealError> {
-    let ok = unseal(old_material, old_binding, sealed)?;
-    Ok(seal(new_material, new_binding, &ok))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,19 +254,6 @@ mod tests {
             Binding::new(Mode::SseS3, "ab", "c").encode(),
             Binding::new(Mode::SseS3, "a", "bc").encode()
         );
-    }
-
-    #[test]
-    fn reseal_moves_the_same_key() {
-        let ok = ObjectKey::generate();
-        let sealed = seal(&[1; 32], &binding(), &ok);
-        let target = Binding::new(Mode::SseS3, "other", "copy");
-        let moved = reseal(&[1; 32], &binding(), &sealed, &[3; 32], &target).unwrap();
-        assert_eq!(
-            unseal(&[3; 32], &target, &moved).unwrap().as_bytes(),
-            ok.as_bytes()
-        );
-        assert!(reseal(&[2; 32], &binding(), &sealed, &[3; 32], &target).is_err());
     }
 
     /// The vector of docs/FORMAT.md §7; keep the two identical.

@@ -1,5 +1,5 @@
 //! The S3 error catalogue as SDK users meet it: each row is one request built with the SDK and
-//! the (HTTP status, S3 error code) AWS answers it with (aws-semantics.md §2, §3 and the S3
+//! the (HTTP status, S3 error code) AWS answers it with (the S3 API Reference's error list, operation pages and the
 //! ErrorResponses list). Every row is run and every mismatch reported together.
 mod common;
 
@@ -468,7 +468,7 @@ async fn error_catalogue() {
         "SignatureDoesNotMatch",
     ));
 
-    // ---- SSE (aws-semantics §2) ----
+    // ---- SSE ----
     rows.push(row(
         "SSE-C together with x-amz-server-side-encryption",
         outcome(

@@ -160,7 +160,7 @@ macro_rules! seen_complete {
     }};
 }
 
-/// What a response describing an object in `mode` must carry (aws-semantics §1.1/§1.2):
+/// What a response describing an object in `mode` must carry:
 /// SSE-KMS names the full key ARN, the bucket-key header only when true, SSE-C echoes the key
 /// MD5 and never `x-amz-server-side-encryption`.
 fn expected(mode: Mode, keys: &Keys) -> Seen {
@@ -614,7 +614,7 @@ async fn multipart_20mib_in_every_mode() {
 
 #[tokio::test]
 async fn copy_to_sse_s3_restores_md5_etag() {
-    // aws-semantics §3.1: "CopyObject ETag follows the destination's mode (copying to SSE-S3
+    // AWS: "CopyObject ETag follows the destination's mode (copying to SSE-S3
     // yields the MD5 again [R])".
     let server = Server::start();
     let s3 = server.s3().await;

@@ -84,24 +84,6 @@ impl KmsClientError {
     pub fn is_access_denied(&self) -> bool {
         self.type_name() == "AccessDeniedException"
     }
-
-    /// The S3 error code: `AccessDenied`, `KMS.<Exception>`, or `ServiceUnavailable`.
-    pub fn s3_code(&self) -> String {
-        match self {
-            _ if self.is_access_denied() => "AccessDenied".into(),
-            Self::Kms { type_name, .. } => format!("KMS.{type_name}"),
-            Self::Unavailable(_) => "ServiceUnavailable".into(),
-        }
-    }
-
-    /// The S3 HTTP status: 403 for access denial, 503 when the KMS is unavailable, else 400.
-    pub fn s3_status(&self) -> u16 {
-        match self {
-            _ if self.is_access_denied() => 403,
-            Self::Unavailable(_) => 503,
-            Self::Kms { .. } => 400,
-        }
-    }
 }
 
 impl From<KmsError> for KmsClientError {

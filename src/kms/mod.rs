@@ -10,27 +10,27 @@
 //!
 //! Only symmetric keys (SYMMETRIC_DEFAULT = AES-256-GCM, ENCRYPT_DECRYPT) are supported.
 
-pub mod aliases;
+pub(crate) mod aliases;
 pub mod api;
 pub mod audit;
-pub mod audit_chain;
-pub mod blob;
+pub(crate) mod audit_chain;
+pub(crate) mod blob;
 pub mod client;
 pub mod clock;
-pub mod crypto;
-pub mod custom_key_stores;
+pub(crate) mod crypto;
+pub(crate) mod custom_key_stores;
 pub mod db;
 pub mod error;
-pub mod gcm;
-pub mod grants;
+pub(crate) mod gcm;
+pub(crate) mod grants;
 pub mod hsm;
-pub mod http;
-pub mod import;
-pub mod keys;
+pub(crate) mod http;
+pub(crate) mod import;
+pub(crate) mod keys;
 pub mod policy;
 pub mod remote;
-pub mod rootkey;
-pub mod rotation;
+pub(crate) mod rootkey;
+pub(crate) mod rotation;
 mod util;
 
 #[cfg(test)]

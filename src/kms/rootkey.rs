@@ -43,6 +43,7 @@ impl std::fmt::Debug for RootKey {
 }
 
 impl RootKey {
+    #[cfg(test)]
     pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
         Self {
             key: Zeroizing::new(bytes),

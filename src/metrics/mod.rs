@@ -83,10 +83,6 @@ impl Histogram {
         self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
     }
-
-    pub fn count(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
-    }
 }
 
 /// One metric family: series keyed by their label values (`N` labels, names fixed).

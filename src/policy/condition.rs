@@ -12,6 +12,12 @@ use super::{PolicyError, glob};
 pub struct ConditionKeys(BTreeMap<String, Vec<String>>);
 
 impl ConditionKeys {
+    /// The values of `name`; `None` when the request does not carry it.
+    #[cfg(test)]
+    pub fn get(&self, name: &str) -> Option<&[String]> {
+        self.0.get(&name.to_lowercase()).map(Vec::as_slice)
+    }
+
     /// Adds `values` to the key `name`. A key that never receives a value is absent from the
     /// request (what `Null` and the `IfExists` forms test).
     pub fn add(&mut self, name: &str, values: impl IntoIterator<Item = String>) {
@@ -22,11 +28,6 @@ impl ConditionKeys {
                 .or_default()
                 .extend(values);
         }
-    }
-
-    /// The values of `name`; `None` when the request does not carry it.
-    pub fn get(&self, name: &str) -> Option<&[String]> {
-        self.0.get(&name.to_lowercase()).map(Vec::as_slice)
     }
 }
 

@@ -58,14 +58,11 @@ impl crate::sse::PlainSource for Payload {
 /// One authenticated request on its way to a handler.
 pub struct Req {
     pub gw: Arc<Gateway>,
-    pub method: Method,
-    pub uri: http::Uri,
     pub headers: HeaderMap,
     body: Option<Incoming>,
     pub conn: ConnInfo,
     pub user: User,
     pub verified: Verified,
-    pub request_id: String,
 }
 
 impl Req {
@@ -156,14 +153,11 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
         }
         let req = Req {
             gw: gw.clone(),
-            method: parts.method,
-            uri: parts.uri,
             headers: parts.headers,
             body: Some(body),
             conn,
             user,
             verified,
-            request_id: request_id.clone(),
         };
         ops::dispatch(req, routed).await
     }

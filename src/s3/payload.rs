@@ -184,6 +184,10 @@ impl Payload {
                 match self.read_frame().await? {
                     Some(bytes) => self.buf.extend_from_slice(&bytes),
                     None => {
+                        // The body ended before the decoder reached the final chunk.
+                        if let Some(decoder) = &self.decoder {
+                            decoder.finish().map_err(chunk_error)?;
+                        }
                         return Err(S3Error::IncompleteBody);
                     }
                 }

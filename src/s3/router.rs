@@ -50,6 +50,7 @@ pub struct ResponseOverrides {
 }
 
 impl ResponseOverrides {
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.headers().next().is_none()
     }
@@ -286,6 +287,7 @@ impl Endpoint {
         }
     }
 
+    #[cfg(test)]
     /// The object key addressed, if any.
     pub fn key(&self) -> Option<&str> {
         use Endpoint::*;

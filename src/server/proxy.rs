@@ -42,10 +42,6 @@ impl TrustedProxies {
         Ok(TrustedProxies { nets })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.nets.is_empty()
-    }
-
     /// Whether `ip` is one of the trusted addresses (IPv4-mapped IPv6 counts as IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = match ip {

@@ -40,7 +40,7 @@ mod sign;
 mod verify;
 
 pub use canonical::{SigningKey, sha256_hex};
-pub use parse::{Credential, PayloadHash, SignedRequest, parse};
+pub use parse::{PayloadHash, parse};
 pub use sign::sign_request;
 pub use verify::{Expectations, Verified, signatures_match, verify};
 

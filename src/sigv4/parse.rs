@@ -65,14 +65,6 @@ impl PayloadHash {
         }
     }
 
-    /// The body is aws-chunked framed.
-    pub fn is_streaming(&self) -> bool {
-        matches!(
-            self,
-            Self::StreamingSigned | Self::StreamingSignedTrailer | Self::StreamingUnsignedTrailer
-        )
-    }
-
     /// The aws-chunked body ends with trailing headers.
     pub fn has_trailer(&self) -> bool {
         matches!(
@@ -152,8 +144,6 @@ pub struct SignedRequest {
     /// The declared payload hash. `None` only where the body hash is used instead (KMS without
     /// `x-amz-content-sha256`); always `Some` for S3.
     pub payload: Option<PayloadHash>,
-    /// `X-Amz-Security-Token` (header or query) — temporary credentials; the caller decides.
-    pub security_token: Option<String>,
 }
 
 /// Extracts the authentication data of a request. `Ok(None)` means anonymous: no
@@ -248,7 +238,6 @@ fn parse_header_form(
         amz_date,
         request_time,
         payload,
-        security_token: header_str(headers, "x-amz-security-token").map(str::to_owned),
     })
 }
 
@@ -306,9 +295,6 @@ fn parse_query_form<'q>(
         (None, ServiceKind::S3) => Some(PayloadHash::Unsigned),
         (None, ServiceKind::Kms) => None,
     };
-    let security_token = param("X-Amz-Security-Token")
-        .or_else(|| header_str(headers, "x-amz-security-token"))
-        .map(str::to_owned);
     Ok(SignedRequest {
         kind,
         credential,
@@ -318,7 +304,6 @@ fn parse_query_form<'q>(
         amz_date: date.to_owned(),
         request_time,
         payload,
-        security_token,
     })
 }
 
@@ -513,7 +498,6 @@ mod tests {
         }
         assert!(PayloadHash::StreamingUnsignedTrailer.has_trailer());
         assert!(!PayloadHash::StreamingSigned.has_trailer());
-        assert!(PayloadHash::StreamingSigned.is_streaming());
         assert!(matches!(
             PayloadHash::parse("STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD"),
             Err(AuthError::UnsupportedAlgorithm(_))

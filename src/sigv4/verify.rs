@@ -49,7 +49,6 @@ impl Expectations {
 /// A request whose signature checked out, with what the aws-chunked decoder needs.
 #[derive(Clone, Debug)]
 pub struct Verified {
-    pub access_key: String,
     pub signing_key: SigningKey,
     /// The request signature: the first "previous signature" of a chunk chain.
     pub seed_signature: String,
@@ -58,8 +57,6 @@ pub struct Verified {
     pub scope: String,
     /// The payload hash that was signed (for KMS without a header: the body hash).
     pub payload: PayloadHash,
-    pub form: AuthForm,
-    pub security_token: Option<String>,
 }
 
 /// Constant-time equality of two signatures (hex strings).
@@ -125,14 +122,11 @@ pub fn verify(
         let string_to_sign = string_to_sign(&req.amz_date, &scope, &canonical_request);
         if signatures_match(&signing_key.sign(string_to_sign.as_bytes()), &req.signature) {
             return Ok(Verified {
-                access_key: cred.access_key.clone(),
                 signing_key,
                 seed_signature: req.signature.clone(),
                 amz_date: req.amz_date.clone(),
                 scope,
                 payload,
-                form: req.form,
-                security_token: req.security_token.clone(),
             });
         }
         first_attempt.get_or_insert((string_to_sign, canonical_request));
@@ -238,7 +232,6 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(v.access_key, "AKIAIOSFODNN7EXAMPLE");
         assert_eq!(v.scope, "20130524/us-east-1/s3/aws4_request");
         assert_eq!(v.amz_date, "20130524T000000Z");
         assert_eq!(
@@ -246,7 +239,6 @@ mod tests {
             "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
         );
         assert_eq!(v.payload, PayloadHash::Hex(EMPTY_SHA256_HEX.into()));
-        assert_eq!(v.form, AuthForm::Header);
     }
 
     #[test]
@@ -325,12 +317,6 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(
-            v.form,
-            AuthForm::Presigned {
-                expires_secs: 86400
-            }
-        );
         assert_eq!(v.payload, PayloadHash::Unsigned);
         // The content hash header is exempt from the unsigned-header rule on presigned URLs.
         let r = presigned(PRESIGNED, &[("x-amz-content-sha256", "UNSIGNED-PAYLOAD")]);

@@ -15,9 +15,10 @@
 pub mod backend;
 mod blob;
 mod commit;
+#[cfg(any(test, feature = "testing"))]
 pub mod conformance;
-pub mod keyenc;
-pub mod layout;
+pub(crate) mod keyenc;
+pub(crate) mod layout;
 mod listing;
 mod local_index;
 mod records;

@@ -23,16 +23,15 @@ pub(crate) mod text;
 mod write;
 
 pub use read::{
-    CompletedPart, DeleteRequest, ObjectIdentifier, parse_complete_multipart_upload,
-    parse_create_bucket_configuration, parse_delete_objects, parse_sse_configuration,
+    parse_complete_multipart_upload, parse_create_bucket_configuration, parse_delete_objects,
+    parse_sse_configuration,
 };
-pub use text::{escape_text, push_elem};
 pub use write::{
     BucketEntry, CompleteMultipartUploadResult, CopyResult, DeleteErrorEntry, DeleteResult,
     DeletedEntry, InitiateMultipartUploadResult, ListAllMyBucketsResult,
     ListMultipartUploadsResult, ListObjectsV1Result, ListObjectsV2Result, ListPartsResult,
-    ObjectEntry, Owner, PartEntry, UploadEntry, XmlChecksum, format_timestamp_ms,
-    location_constraint_xml, url_encode_key,
+    ObjectEntry, Owner, PartEntry, UploadEntry, XmlChecksum, location_constraint_xml,
+    url_encode_key,
 };
 
 /// The S3 XML namespace put on every response root.

@@ -885,7 +885,7 @@ mod tests {
             errors: vec![DeleteErrorEntry::from_error(
                 "b<",
                 None,
-                &S3Error::access_denied(),
+                &S3Error::AccessDenied("Access Denied".into()),
             )],
         };
         let err = "<Error><Key>b&lt;</Key><Code>AccessDenied</Code>\

@@ -176,15 +176,6 @@ impl S3Client {
             .await
     }
 
-    pub async fn delete_object(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<S3Response, S3ClientError> {
-        self.send(Method::DELETE, bucket, Some(key), &[], Bytes::new())
-            .await
-    }
-
     /// One signed request; `headers` are added as given (names lower-case).
     pub async fn send(
         &self,

@@ -45,10 +45,6 @@ impl AuditCursor {
         AuditCursor { path, offset }
     }
 
-    pub fn available(&self) -> bool {
-        self.path.as_ref().is_some_and(|p| p.exists())
-    }
-
     pub fn take_new(&mut self) -> Vec<KmsCall> {
         let Some(path) = &self.path else {
             return Vec::new();

@@ -19,7 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use sha2::Digest as _;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ChecksumError {
+pub(crate) enum ChecksumError {
     /// Not base64, or not the algorithm's digest length.
     #[error("Value for {} header is invalid.", .0.header_name())]
     InvalidValue(ChecksumAlgorithm),
@@ -28,7 +28,7 @@ pub enum ChecksumError {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ChecksumAlgorithm {
+pub(crate) enum ChecksumAlgorithm {
     Crc32,
     Crc32c,
     Crc64Nvme,
@@ -38,7 +38,7 @@ pub enum ChecksumAlgorithm {
 
 /// How a multipart object's checksum is formed (`x-amz-checksum-type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ChecksumType {
+pub(crate) enum ChecksumType {
     FullObject,
     Composite,
 }
@@ -46,7 +46,7 @@ pub enum ChecksumType {
 impl ChecksumType {
     #[cfg(test)]
     /// Case-insensitive `FULL_OBJECT` / `COMPOSITE`.
-    pub fn from_name(name: &str) -> Option<Self> {
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
         if name.eq_ignore_ascii_case("FULL_OBJECT") {
             Some(ChecksumType::FullObject)
         } else if name.eq_ignore_ascii_case("COMPOSITE") {
@@ -56,7 +56,7 @@ impl ChecksumType {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ChecksumType::FullObject => "FULL_OBJECT",
             ChecksumType::Composite => "COMPOSITE",
@@ -71,7 +71,7 @@ impl fmt::Display for ChecksumType {
 }
 
 impl ChecksumAlgorithm {
-    pub const ALL: [ChecksumAlgorithm; 5] = [
+    pub(crate) const ALL: [ChecksumAlgorithm; 5] = [
         ChecksumAlgorithm::Crc32,
         ChecksumAlgorithm::Crc32c,
         ChecksumAlgorithm::Crc64Nvme,
@@ -80,13 +80,13 @@ impl ChecksumAlgorithm {
     ];
 
     /// Case-insensitive `CRC32`, `CRC32C`, `CRC64NVME`, `SHA1`, `SHA256`.
-    pub fn from_name(name: &str) -> Option<Self> {
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
             .find(|alg| alg.name().eq_ignore_ascii_case(name))
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             ChecksumAlgorithm::Crc32 => "CRC32",
             ChecksumAlgorithm::Crc32c => "CRC32C",
@@ -96,7 +96,7 @@ impl ChecksumAlgorithm {
         }
     }
 
-    pub fn header_name(self) -> &'static str {
+    pub(crate) fn header_name(self) -> &'static str {
         match self {
             ChecksumAlgorithm::Crc32 => "x-amz-checksum-crc32",
             ChecksumAlgorithm::Crc32c => "x-amz-checksum-crc32c",
@@ -107,7 +107,7 @@ impl ChecksumAlgorithm {
     }
 
     /// Bytes of the raw digest.
-    pub fn digest_len(self) -> usize {
+    pub(crate) fn digest_len(self) -> usize {
         match self {
             ChecksumAlgorithm::Crc32 | ChecksumAlgorithm::Crc32c => 4,
             ChecksumAlgorithm::Crc64Nvme => 8,
@@ -117,7 +117,7 @@ impl ChecksumAlgorithm {
     }
 
     /// Multipart checksum type when CreateMultipartUpload names none.
-    pub fn default_type(self) -> ChecksumType {
+    pub(crate) fn default_type(self) -> ChecksumType {
         match self {
             ChecksumAlgorithm::Crc64Nvme => ChecksumType::FullObject,
             _ => ChecksumType::Composite,
@@ -125,7 +125,7 @@ impl ChecksumAlgorithm {
     }
 
     /// Only CRCs can be combined into a FULL_OBJECT multipart checksum.
-    pub fn supports_full_object(self) -> bool {
+    pub(crate) fn supports_full_object(self) -> bool {
         self.crc_spec().is_some()
     }
 
@@ -155,7 +155,7 @@ impl fmt::Display for ChecksumAlgorithm {
 }
 
 /// Incremental checksum of one algorithm.
-pub struct Hasher(State);
+pub(crate) struct Hasher(State);
 
 enum State {
     Crc32(crc32fast::Hasher),
@@ -166,7 +166,7 @@ enum State {
 }
 
 impl Hasher {
-    pub fn new(alg: ChecksumAlgorithm) -> Self {
+    pub(crate) fn new(alg: ChecksumAlgorithm) -> Self {
         Hasher(match alg {
             ChecksumAlgorithm::Crc32 => State::Crc32(crc32fast::Hasher::new()),
             ChecksumAlgorithm::Crc32c => State::Crc32c(0),
@@ -176,7 +176,7 @@ impl Hasher {
         })
     }
 
-    pub fn algorithm(&self) -> ChecksumAlgorithm {
+    pub(crate) fn algorithm(&self) -> ChecksumAlgorithm {
         match self.0 {
             State::Crc32(_) => ChecksumAlgorithm::Crc32,
             State::Crc32c(_) => ChecksumAlgorithm::Crc32c,
@@ -186,7 +186,7 @@ impl Hasher {
         }
     }
 
-    pub fn update(&mut self, data: &[u8]) {
+    pub(crate) fn update(&mut self, data: &[u8]) {
         match &mut self.0 {
             State::Crc32(h) => h.update(data),
             State::Crc32c(crc) => *crc = crc32c::crc32c_append(*crc, data),
@@ -197,7 +197,7 @@ impl Hasher {
     }
 
     /// The raw big-endian digest ([`ChecksumAlgorithm::digest_len`] bytes).
-    pub fn finalize(self) -> Vec<u8> {
+    pub(crate) fn finalize(self) -> Vec<u8> {
         match self.0 {
             State::Crc32(h) => h.finalize().to_be_bytes().to_vec(),
             State::Crc32c(crc) => crc.to_be_bytes().to_vec(),
@@ -216,20 +216,20 @@ impl fmt::Debug for Hasher {
 
 #[cfg(test)]
 /// Raw digest of `data` in one call.
-pub fn digest(alg: ChecksumAlgorithm, data: &[u8]) -> Vec<u8> {
+pub(crate) fn digest(alg: ChecksumAlgorithm, data: &[u8]) -> Vec<u8> {
     let mut h = Hasher::new(alg);
     h.update(data);
     h.finalize()
 }
 
 /// Standard base64 (with padding), as in `x-amz-checksum-*` headers.
-pub fn b64(raw: &[u8]) -> String {
+pub(crate) fn b64(raw: &[u8]) -> String {
     STANDARD.encode(raw)
 }
 
 /// Decodes a header or XML checksum value; anything but canonical base64 of exactly the
 /// algorithm's digest length is [`ChecksumError::InvalidValue`].
-pub fn parse_b64(alg: ChecksumAlgorithm, value: &str) -> Result<Vec<u8>, ChecksumError> {
+pub(crate) fn parse_b64(alg: ChecksumAlgorithm, value: &str) -> Result<Vec<u8>, ChecksumError> {
     match STANDARD.decode(value.trim()) {
         Ok(raw) if raw.len() == alg.digest_len() => Ok(raw),
         _ => Err(ChecksumError::InvalidValue(alg)),
@@ -237,7 +237,7 @@ pub fn parse_b64(alg: ChecksumAlgorithm, value: &str) -> Result<Vec<u8>, Checksu
 }
 
 /// COMPOSITE multipart checksum: `base64(ALG(raw_1 ‖ … ‖ raw_N)) + "-" + N`.
-pub fn composite(alg: ChecksumAlgorithm, part_raw_checksums: &[Vec<u8>]) -> String {
+pub(crate) fn composite(alg: ChecksumAlgorithm, part_raw_checksums: &[Vec<u8>]) -> String {
     let mut h = Hasher::new(alg);
     for raw in part_raw_checksums {
         h.update(raw);
@@ -247,7 +247,7 @@ pub fn composite(alg: ChecksumAlgorithm, part_raw_checksums: &[Vec<u8>]) -> Stri
 
 /// FULL_OBJECT multipart checksum from each part's raw CRC and plaintext length: equal to the
 /// CRC of the concatenated parts. Only for CRC algorithms.
-pub fn combine_full_object(
+pub(crate) fn combine_full_object(
     alg: ChecksumAlgorithm,
     parts: &[(Vec<u8>, u64)],
 ) -> Result<Vec<u8>, ChecksumError> {

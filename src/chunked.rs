@@ -27,19 +27,19 @@ use bytes::{Buf, Bytes, BytesMut};
 use crate::sigv4::{EMPTY_SHA256_HEX, SigningKey, Verified, sha256_hex, signatures_match};
 
 /// Longest chunk-header line accepted (size, extensions), excluding the CRLF.
-pub const MAX_CHUNK_HEADER: usize = 4 * 1024;
+pub(crate) const MAX_CHUNK_HEADER: usize = 4 * 1024;
 /// Longest trailer section accepted, all lines and line ends included.
-pub const MAX_TRAILER_SECTION: usize = 16 * 1024;
+pub(crate) const MAX_TRAILER_SECTION: usize = 16 * 1024;
 /// Largest chunk accepted in signed mode, where a chunk is buffered until verified.
-pub const MAX_SIGNED_CHUNK: u64 = 16 * 1024 * 1024;
+pub(crate) const MAX_SIGNED_CHUNK: u64 = 16 * 1024 * 1024;
 /// AWS's minimum size for every signed chunk except the last one carrying data.
-pub const MIN_SIGNED_CHUNK: u64 = 8 * 1024;
+pub(crate) const MIN_SIGNED_CHUNK: u64 = 8 * 1024;
 
 const TRAILER_SIGNATURE: &str = "x-amz-trailer-signature";
 
 /// How the chunks are authenticated.
 #[derive(Clone, Debug)]
-pub enum ChunkMode {
+pub(crate) enum ChunkMode {
     /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`: no chunk signatures.
     Unsigned,
     /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]`: a signature chain seeded by the request
@@ -57,7 +57,7 @@ pub enum ChunkMode {
 impl ChunkMode {
     /// The mode a verified request's payload hash announces; `None` if the body is not
     /// aws-chunked.
-    pub fn from_verified(verified: &Verified) -> Option<Self> {
+    pub(crate) fn from_verified(verified: &Verified) -> Option<Self> {
         use crate::sigv4::PayloadHash as P;
         match verified.payload {
             P::StreamingUnsignedTrailer => Some(Self::Unsigned),
@@ -74,7 +74,7 @@ impl ChunkMode {
 
 /// One decoded unit of the body.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Frame {
+pub(crate) enum Frame {
     /// Payload bytes, in order. A large unsigned chunk may arrive as several frames.
     Data(Bytes),
     /// The trailing headers: lower-case names, trimmed values, without
@@ -86,7 +86,7 @@ pub enum Frame {
 
 /// Why a body was rejected. S3 mapping in the variant docs.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ChunkedError {
+pub(crate) enum ChunkedError {
     /// 400 IncompleteBody.
     #[error("The request body terminated unexpectedly")]
     IncompleteBody,
@@ -140,7 +140,7 @@ enum Line {
 
 /// Decodes an aws-chunked body fed to it piece by piece.
 #[derive(Debug)]
-pub struct ChunkedDecoder {
+pub(crate) struct ChunkedDecoder {
     mode: ChunkMode,
     expect_trailer: bool,
     state: State,
@@ -154,7 +154,7 @@ pub struct ChunkedDecoder {
 
 impl ChunkedDecoder {
     /// A decoder for `mode`; `expect_trailer` when the payload hash ends in `-TRAILER`.
-    pub fn new(mode: ChunkMode, expect_trailer: bool) -> Self {
+    pub(crate) fn new(mode: ChunkMode, expect_trailer: bool) -> Self {
         let previous_signature = match &mode {
             ChunkMode::Signed { seed_signature, .. } => seed_signature.clone(),
             ChunkMode::Unsigned => String::new(),
@@ -170,7 +170,7 @@ impl ChunkedDecoder {
     }
 
     /// The decoder a verified request calls for, or `None` if its body is not aws-chunked.
-    pub fn for_request(verified: &Verified) -> Option<Self> {
+    pub(crate) fn for_request(verified: &Verified) -> Option<Self> {
         ChunkMode::from_verified(verified)
             .map(|mode| Self::new(mode, verified.payload.has_trailer()))
     }
@@ -178,7 +178,7 @@ impl ChunkedDecoder {
     /// Consumes what it can from `buf`. `Ok(Some(frame))` when a frame is complete, `Ok(None)`
     /// when more input is needed. Call again after every frame; after `End`, further input
     /// is an error.
-    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ChunkedError> {
+    pub(crate) fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ChunkedError> {
         loop {
             match &mut self.state {
                 State::ChunkHeader => match self.take_line(buf, MAX_CHUNK_HEADER) {
@@ -271,7 +271,7 @@ impl ChunkedDecoder {
     }
 
     /// Call once the body has ended (after draining `decode`): an error if it ended early.
-    pub fn finish(&self) -> Result<(), ChunkedError> {
+    pub(crate) fn finish(&self) -> Result<(), ChunkedError> {
         match self.state {
             State::Finished | State::Done => Ok(()),
             _ => Err(ChunkedError::IncompleteBody),

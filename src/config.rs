@@ -12,84 +12,84 @@ use serde::Deserialize;
 /// Options of `sealgate serve`. Every flag has a `SEALGATE_*` twin and a TOML key of the same
 /// name with `_` for `-`.
 #[derive(Args, Debug, Clone, Default)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// TOML configuration file.
     #[arg(long, env = "SEALGATE_CONFIG")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Data directory: objects (local backend), KMS database, keys, certificate, credentials.
     #[arg(long, env = "SEALGATE_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
     /// HTTPS S3 API address [default: 127.0.0.1:9443].
     #[arg(long, env = "SEALGATE_S3_LISTEN")]
-    pub s3_listen: Option<SocketAddr>,
+    pub(crate) s3_listen: Option<SocketAddr>,
     /// Plain-HTTP S3 API address (off unless given; SSE-C is refused there).
     #[arg(long, env = "SEALGATE_HTTP_LISTEN")]
-    pub http_listen: Option<SocketAddr>,
+    pub(crate) http_listen: Option<SocketAddr>,
     /// HTTPS KMS API address [default: 127.0.0.1:9444].
     #[arg(long, env = "SEALGATE_KMS_LISTEN")]
-    pub kms_listen: Option<SocketAddr>,
+    pub(crate) kms_listen: Option<SocketAddr>,
     /// Prometheus /metrics address (plain HTTP), or `off` [default: 127.0.0.1:9445].
     #[arg(long, env = "SEALGATE_METRICS_LISTEN")]
-    pub metrics_listen: Option<String>,
+    pub(crate) metrics_listen: Option<String>,
     /// Use a remote AWS-KMS-compatible endpoint instead of the embedded KMS. The gateway signs
     /// with SEALGATE_KMS_ACCESS_KEY/SEALGATE_KMS_SECRET_KEY, else its root credential.
     #[arg(long, env = "SEALGATE_KMS_ENDPOINT")]
-    pub kms_endpoint: Option<String>,
+    pub(crate) kms_endpoint: Option<String>,
     /// CA certificate (PEM) that signed the remote KMS's TLS certificate (with --kms-endpoint).
     #[arg(long, env = "SEALGATE_KMS_CA_FILE")]
-    pub kms_ca_file: Option<PathBuf>,
+    pub(crate) kms_ca_file: Option<PathBuf>,
     /// Storage backend: `local` (alias `fs`, under the data dir), `s3` (any S3-compatible
     /// service), `gcs` or `azure` [default: local]. With a remote backend the gateway keeps no
     /// object state locally, so several gateways may share the backend. Backend credentials:
     /// SEALGATE_BACKEND_ACCESS_KEY/SEALGATE_BACKEND_SECRET_KEY, else the AWS_* variables (s3);
     /// GOOGLE_* (gcs) and AZURE_* (azure) variables as object_store reads them.
     #[arg(long, env = "SEALGATE_BACKEND")]
-    pub backend: Option<String>,
+    pub(crate) backend: Option<String>,
     /// S3 backend endpoint URL (with --backend s3).
     #[arg(long, env = "SEALGATE_BACKEND_ENDPOINT")]
-    pub backend_endpoint: Option<String>,
+    pub(crate) backend_endpoint: Option<String>,
     /// S3 backend bucket (with --backend s3).
     #[arg(long, env = "SEALGATE_BACKEND_BUCKET")]
-    pub backend_bucket: Option<String>,
+    pub(crate) backend_bucket: Option<String>,
     /// S3 backend region (with --backend s3).
     #[arg(long, env = "SEALGATE_BACKEND_REGION")]
-    pub backend_region: Option<String>,
+    pub(crate) backend_region: Option<String>,
     /// Key prefix inside the backend bucket under which sealgate keeps everything.
     #[arg(long, env = "SEALGATE_BACKEND_PREFIX")]
-    pub backend_prefix: Option<String>,
+    pub(crate) backend_prefix: Option<String>,
     /// Seconds one backend response (or body read) may take before the request fails with
     /// 503 [default: 30].
     #[arg(long, env = "SEALGATE_BACKEND_TIMEOUT")]
-    pub backend_timeout: Option<u64>,
+    pub(crate) backend_timeout: Option<u64>,
     /// Region this gateway answers for [default: us-east-1].
     #[arg(long, env = "SEALGATE_REGION")]
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
     /// Account id used in ARNs [default: 000000000000].
     #[arg(long, env = "SEALGATE_ACCOUNT_ID")]
-    pub account_id: Option<String>,
+    pub(crate) account_id: Option<String>,
     /// Domain suffixes for virtual-hosted-style requests, comma separated [default: s3.localhost].
     #[arg(long, env = "SEALGATE_VIRTUAL_HOST_SUFFIXES", value_delimiter = ',')]
-    pub virtual_host_suffixes: Option<Vec<String>>,
+    pub(crate) virtual_host_suffixes: Option<Vec<String>>,
     /// Skip fsync of data and meta records (faster; a crash may lose acknowledged writes).
     #[arg(long, env = "SEALGATE_NO_FSYNC")]
-    pub no_fsync: bool,
+    pub(crate) no_fsync: bool,
     /// Buckets whose objects are stored WITHOUT encryption when a request names none, comma
     /// separated. For benchmarks and demonstrations only.
     #[arg(long, env = "SEALGATE_PLAINTEXT_BUCKETS", value_delimiter = ',')]
-    pub plaintext_buckets: Option<Vec<String>>,
+    pub(crate) plaintext_buckets: Option<Vec<String>>,
     /// TLS-terminating proxies (IPs or CIDR blocks, comma separated) whose plain-HTTP requests
     /// with `X-Forwarded-Proto: https` / `Forwarded: proto=https` count as TLS for SSE-C
     /// [default: none].
     #[arg(long, env = "SEALGATE_TRUSTED_PROXIES", value_delimiter = ',')]
-    pub trusted_proxies: Option<Vec<String>>,
+    pub(crate) trusted_proxies: Option<Vec<String>>,
     /// PKCS#11 module (shared library) of the HSM behind custom key stores [default: none].
     /// The token PIN is not configured here: it is CreateCustomKeyStore's KeyStorePassword.
     #[arg(long, env = "SEALGATE_HSM_MODULE")]
-    pub hsm_module: Option<PathBuf>,
+    pub(crate) hsm_module: Option<PathBuf>,
 }
 
 /// Where `/metrics` is served unless configured otherwise.
-pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9445";
+pub(crate) const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9445";
 
 /// The TOML file: the same names as the flags, plus the users table.
 #[derive(Deserialize, Debug, Default)]
@@ -124,15 +124,15 @@ struct FileConfig {
 /// A user: an access-key pair with a principal name and an optional IAM identity policy (JSON).
 #[derive(Deserialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct UserConfig {
-    pub name: String,
-    pub access_key: String,
-    pub secret_key: String,
-    pub policy: Option<String>,
+pub(crate) struct UserConfig {
+    pub(crate) name: String,
+    pub(crate) access_key: String,
+    pub(crate) secret_key: String,
+    pub(crate) policy: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Backend {
+pub(crate) enum Backend {
     Local,
     /// An S3-compatible service, GCS or Azure (see `store::backend`).
     Remote(crate::store::backend::RemoteBackend),
@@ -140,34 +140,34 @@ pub enum Backend {
 
 /// The validated configuration the server runs with.
 #[derive(Clone, Debug)]
-pub struct Config {
-    pub data_dir: PathBuf,
-    pub s3_listen: SocketAddr,
-    pub http_listen: Option<SocketAddr>,
-    pub kms_listen: SocketAddr,
+pub(crate) struct Config {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) s3_listen: SocketAddr,
+    pub(crate) http_listen: Option<SocketAddr>,
+    pub(crate) kms_listen: SocketAddr,
     /// The /metrics listener; `None` when configured `off`.
-    pub metrics_listen: Option<SocketAddr>,
+    pub(crate) metrics_listen: Option<SocketAddr>,
     /// True when `metrics_listen` is the built-in default (nobody asked for it): a busy
     /// default port then only disables metrics instead of failing the start.
-    pub metrics_listen_is_default: bool,
-    pub kms_endpoint: Option<String>,
-    pub kms_ca_file: Option<PathBuf>,
-    pub backend: Backend,
-    pub region: String,
-    pub account_id: String,
-    pub virtual_host_suffixes: Vec<String>,
-    pub fsync: bool,
+    pub(crate) metrics_listen_is_default: bool,
+    pub(crate) kms_endpoint: Option<String>,
+    pub(crate) kms_ca_file: Option<PathBuf>,
+    pub(crate) backend: Backend,
+    pub(crate) region: String,
+    pub(crate) account_id: String,
+    pub(crate) virtual_host_suffixes: Vec<String>,
+    pub(crate) fsync: bool,
     /// Buckets stored unencrypted when a request names no encryption (comparison only).
-    pub plaintext_buckets: Vec<String>,
+    pub(crate) plaintext_buckets: Vec<String>,
     /// Peers whose forwarded-https header counts as TLS for SSE-C (empty: none).
-    pub trusted_proxies: crate::server::proxy::TrustedProxies,
+    pub(crate) trusted_proxies: crate::server::proxy::TrustedProxies,
     /// PKCS#11 module of custom key stores (embedded KMS).
-    pub hsm_module: Option<PathBuf>,
-    pub users: Vec<UserConfig>,
+    pub(crate) hsm_module: Option<PathBuf>,
+    pub(crate) users: Vec<UserConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
     Read {
         path: PathBuf,
@@ -183,7 +183,7 @@ pub enum ConfigError {
 }
 
 impl Config {
-    pub fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
+    pub(crate) fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
         let file = match &args.config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),

@@ -37,25 +37,25 @@ use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Default plaintext bytes per segment.
-pub const DEFAULT_SEGMENT_SIZE: u32 = 64 * 1024;
+pub(crate) const DEFAULT_SEGMENT_SIZE: u32 = 64 * 1024;
 /// Largest accepted segment size; it bounds the memory a sealer or decoder holds.
-pub const MAX_SEGMENT_SIZE: u32 = 16 * 1024 * 1024;
+pub(crate) const MAX_SEGMENT_SIZE: u32 = 16 * 1024 * 1024;
 /// Bytes of the GCM tag appended to every segment.
-pub const TAG_LEN: u64 = 16;
+pub(crate) const TAG_LEN: u64 = 16;
 /// Bytes of an object key or part key.
-pub const KEY_LEN: usize = 32;
+pub(crate) const KEY_LEN: usize = 32;
 /// Bytes of a part's key salt.
-pub const PART_SALT_LEN: usize = 16;
+pub(crate) const PART_SALT_LEN: usize = 16;
 /// Bytes of a part's STREAM nonce prefix.
-pub const NONCE_PREFIX_LEN: usize = 7;
+pub(crate) const NONCE_PREFIX_LEN: usize = 7;
 /// Most segments a part can have: the counter in the nonce is a `u32`.
-pub const MAX_SEGMENTS: u64 = 1 << 32;
+pub(crate) const MAX_SEGMENTS: u64 = 1 << 32;
 
 const PART_KEY_INFO: &[u8] = b"sealgate/v1/part-key";
 
 /// Errors of the envelope. Authentication failures say only which segment failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EnvelopeError {
+pub(crate) enum EnvelopeError {
     #[error("segment size {0} is outside 1..={MAX_SEGMENT_SIZE}")]
     InvalidSegmentSize(u32),
     #[error("a part may have at most 2^32 segments")]
@@ -86,22 +86,22 @@ pub enum EnvelopeError {
 
 /// A random 256-bit key that encrypts one object's data (through per-part [`PartKey`]s).
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct ObjectKey([u8; KEY_LEN]);
+pub(crate) struct ObjectKey([u8; KEY_LEN]);
 
 impl ObjectKey {
-    pub fn generate() -> Self {
+    pub(crate) fn generate() -> Self {
         let mut key = ObjectKey([0; KEY_LEN]);
         rand::rng().fill_bytes(&mut key.0);
         key
     }
 
     #[cfg(test)]
-    pub fn from_bytes(bytes: &[u8; KEY_LEN]) -> Self {
+    pub(crate) fn from_bytes(bytes: &[u8; KEY_LEN]) -> Self {
         ObjectKey(*bytes)
     }
 
     /// `None` unless `bytes` is exactly [`KEY_LEN`] long.
-    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+    pub(crate) fn from_slice(bytes: &[u8]) -> Option<Self> {
         if bytes.len() != KEY_LEN {
             return None;
         }
@@ -110,7 +110,7 @@ impl ObjectKey {
         Some(key)
     }
 
-    pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
+    pub(crate) fn as_bytes(&self) -> &[u8; KEY_LEN] {
         &self.0
     }
 }
@@ -123,11 +123,11 @@ impl fmt::Debug for ObjectKey {
 
 /// The key that seals one part's segments; see [`derive_part_key`].
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct PartKey([u8; KEY_LEN]);
+pub(crate) struct PartKey([u8; KEY_LEN]);
 
 impl PartKey {
     #[cfg(test)]
-    pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
+    pub(crate) fn as_bytes(&self) -> &[u8; KEY_LEN] {
         &self.0
     }
 
@@ -143,7 +143,7 @@ impl fmt::Debug for PartKey {
 }
 
 /// `HKDF-SHA256(ikm = object key, salt = part key_salt, info = "sealgate/v1/part-key")`.
-pub fn derive_part_key(object_key: &ObjectKey, salt: &[u8]) -> PartKey {
+pub(crate) fn derive_part_key(object_key: &ObjectKey, salt: &[u8]) -> PartKey {
     let mut key = PartKey([0; KEY_LEN]);
     Hkdf::<Sha256>::new(Some(salt), object_key.as_bytes())
         .expand(PART_KEY_INFO, &mut key.0)
@@ -154,13 +154,13 @@ pub fn derive_part_key(object_key: &ObjectKey, salt: &[u8]) -> PartKey {
 /// The fresh random values a new part upload needs; both are persisted in the part's layout
 /// (`key_salt`, `nonce_prefix`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PartParams {
-    pub key_salt: [u8; PART_SALT_LEN],
-    pub nonce_prefix: [u8; NONCE_PREFIX_LEN],
+pub(crate) struct PartParams {
+    pub(crate) key_salt: [u8; PART_SALT_LEN],
+    pub(crate) nonce_prefix: [u8; NONCE_PREFIX_LEN],
 }
 
 impl PartParams {
-    pub fn generate() -> Self {
+    pub(crate) fn generate() -> Self {
         let mut params = PartParams {
             key_salt: [0; PART_SALT_LEN],
             nonce_prefix: [0; NONCE_PREFIX_LEN],
@@ -171,7 +171,7 @@ impl PartParams {
     }
 
     /// From the byte fields of a persisted part layout.
-    pub fn from_slices(key_salt: &[u8], nonce_prefix: &[u8]) -> Result<Self, EnvelopeError> {
+    pub(crate) fn from_slices(key_salt: &[u8], nonce_prefix: &[u8]) -> Result<Self, EnvelopeError> {
         Ok(PartParams {
             key_salt: key_salt
                 .try_into()
@@ -184,7 +184,7 @@ impl PartParams {
 }
 
 /// `Ok` if `segment_size` is in `1..=MAX_SEGMENT_SIZE`.
-pub fn check_segment_size(segment_size: u32) -> Result<(), EnvelopeError> {
+pub(crate) fn check_segment_size(segment_size: u32) -> Result<(), EnvelopeError> {
     if segment_size == 0 || segment_size > MAX_SEGMENT_SIZE {
         return Err(EnvelopeError::InvalidSegmentSize(segment_size));
     }
@@ -195,7 +195,7 @@ pub fn check_segment_size(segment_size: u32) -> Result<(), EnvelopeError> {
 ///
 /// # Panics
 /// If `segment_size` is 0 (constructors of [`Sealer`] and [`Opener`] reject that).
-pub fn segment_count(plain_len: u64, segment_size: u32) -> u64 {
+pub(crate) fn segment_count(plain_len: u64, segment_size: u32) -> u64 {
     assert!(segment_size > 0, "segment size must be nonzero");
     plain_len.div_ceil(u64::from(segment_size)).max(1)
 }
@@ -204,7 +204,7 @@ pub fn segment_count(plain_len: u64, segment_size: u32) -> u64 {
 ///
 /// # Panics
 /// If `segment_size` is 0.
-pub fn ciphertext_len(plain_len: u64, segment_size: u32) -> u64 {
+pub(crate) fn ciphertext_len(plain_len: u64, segment_size: u32) -> u64 {
     plain_len + TAG_LEN * segment_count(plain_len, segment_size)
 }
 
@@ -228,7 +228,7 @@ fn nonce(prefix: &[u8; NONCE_PREFIX_LEN], index: u64, last: bool) -> Nonce<Aes25
 }
 
 /// Streaming encryptor for one part.
-pub struct Sealer {
+pub(crate) struct Sealer {
     cipher: Aes256Gcm,
     prefix: [u8; NONCE_PREFIX_LEN],
     segment_size: usize,
@@ -239,7 +239,7 @@ pub struct Sealer {
 }
 
 impl Sealer {
-    pub fn new(
+    pub(crate) fn new(
         key: &PartKey,
         nonce_prefix: [u8; NONCE_PREFIX_LEN],
         segment_size: u32,
@@ -257,7 +257,7 @@ impl Sealer {
 
     /// A sealer for a new part of the object keyed by `object_key`, with fresh random
     /// parameters that the caller must persist in the part's layout.
-    pub fn for_new_part(
+    pub(crate) fn for_new_part(
         object_key: &ObjectKey,
         segment_size: u32,
     ) -> Result<(Self, PartParams), EnvelopeError> {
@@ -274,7 +274,7 @@ impl Sealer {
     /// A full segment is only sealed once at least one more byte arrives, because whether it
     /// is the last one decides its nonce. After [`EnvelopeError::TooLong`] the part must be
     /// abandoned.
-    pub fn push(&mut self, mut data: &[u8]) -> Result<Vec<Bytes>, EnvelopeError> {
+    pub(crate) fn push(&mut self, mut data: &[u8]) -> Result<Vec<Bytes>, EnvelopeError> {
         let mut sealed = Vec::new();
         while !data.is_empty() {
             if self.buf.len() == self.segment_size {
@@ -292,7 +292,7 @@ impl Sealer {
     }
 
     /// Seals what is buffered as the final segment (possibly empty).
-    pub fn finish(mut self) -> Bytes {
+    pub(crate) fn finish(mut self) -> Bytes {
         self.seal_buffered(true)
     }
 
@@ -320,7 +320,7 @@ impl fmt::Debug for Sealer {
 
 #[cfg(test)]
 /// Seals a whole part in memory (small inputs and tests).
-pub fn seal_all(
+pub(crate) fn seal_all(
     key: &PartKey,
     nonce_prefix: [u8; NONCE_PREFIX_LEN],
     segment_size: u32,
@@ -337,7 +337,7 @@ pub fn seal_all(
 
 /// Decryptor for the segments of one part whose plaintext length is known (from meta).
 #[derive(Clone)]
-pub struct Opener {
+pub(crate) struct Opener {
     cipher: Aes256Gcm,
     prefix: [u8; NONCE_PREFIX_LEN],
     segment_size: u32,
@@ -346,7 +346,7 @@ pub struct Opener {
 }
 
 impl Opener {
-    pub fn new(
+    pub(crate) fn new(
         key: &PartKey,
         nonce_prefix: [u8; NONCE_PREFIX_LEN],
         segment_size: u32,
@@ -368,7 +368,7 @@ impl Opener {
 
     /// An opener from the persisted fields of a part: its `key_salt` and `nonce_prefix` as
     /// stored, the object's segment size and the part's plaintext size.
-    pub fn for_part(
+    pub(crate) fn for_part(
         object_key: &ObjectKey,
         key_salt: &[u8],
         nonce_prefix: &[u8],
@@ -381,12 +381,12 @@ impl Opener {
     }
 
     #[cfg(test)]
-    pub fn segment_count(&self) -> u64 {
+    pub(crate) fn segment_count(&self) -> u64 {
         self.segments
     }
 
     /// Exact stored length of segment `index` (plaintext + tag).
-    pub fn segment_ciphertext_len(&self, index: u64) -> Result<u64, EnvelopeError> {
+    pub(crate) fn segment_ciphertext_len(&self, index: u64) -> Result<u64, EnvelopeError> {
         if index >= self.segments {
             return Err(EnvelopeError::NoSuchSegment { index });
         }
@@ -394,7 +394,11 @@ impl Opener {
     }
 
     /// Authenticates and decrypts segment `index` (ciphertext ‖ tag, exactly as stored).
-    pub fn open_segment(&self, index: u64, ciphertext: &[u8]) -> Result<Bytes, EnvelopeError> {
+    pub(crate) fn open_segment(
+        &self,
+        index: u64,
+        ciphertext: &[u8],
+    ) -> Result<Bytes, EnvelopeError> {
         let expected = self.segment_ciphertext_len(index)?;
         if ciphertext.len() as u64 != expected {
             return Err(EnvelopeError::SegmentLength {
@@ -424,7 +428,7 @@ impl fmt::Debug for Opener {
 
 #[cfg(test)]
 /// Decrypts a whole part in memory (small inputs and tests).
-pub fn open_all(opener: &Opener, ciphertext: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+pub(crate) fn open_all(opener: &Opener, ciphertext: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
     let mut decoder = RangeDecoder::new(
         opener.clone(),
         plan_whole(opener.plaintext_len, opener.segment_size),
@@ -439,24 +443,24 @@ pub fn open_all(opener: &Opener, ciphertext: &[u8]) -> Result<Vec<u8>, EnvelopeE
 
 /// Which stored bytes a plaintext range needs and how to cut the decrypted segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RangePlan {
-    pub first_segment: u64,
-    pub last_segment: u64,
+pub(crate) struct RangePlan {
+    pub(crate) first_segment: u64,
+    pub(crate) last_segment: u64,
     /// Offset in the part's blob of `first_segment`.
-    pub ciphertext_start: u64,
+    pub(crate) ciphertext_start: u64,
     /// End (exclusive) in the part's blob of `last_segment`.
-    pub ciphertext_end_exclusive: u64,
+    pub(crate) ciphertext_end_exclusive: u64,
     /// Bytes to drop from the front of the first decrypted segment.
-    pub skip_front: usize,
+    pub(crate) skip_front: usize,
     /// Plaintext bytes the range yields.
-    pub take: u64,
+    pub(crate) take: u64,
 }
 
 /// Maps the plaintext range `start..=end_inclusive` of a part to segments and blob offsets.
 ///
 /// # Panics
 /// If `segment_size` is 0.
-pub fn plan_range(
+pub(crate) fn plan_range(
     plain_len: u64,
     segment_size: u32,
     start: u64,
@@ -490,7 +494,7 @@ pub fn plan_range(
 ///
 /// # Panics
 /// If `segment_size` is 0.
-pub fn plan_whole(plain_len: u64, segment_size: u32) -> RangePlan {
+pub(crate) fn plan_whole(plain_len: u64, segment_size: u32) -> RangePlan {
     if plain_len == 0 {
         assert!(segment_size > 0, "segment size must be nonzero");
         return RangePlan {
@@ -508,7 +512,7 @@ pub fn plan_whole(plain_len: u64, segment_size: u32) -> RangePlan {
 /// Turns the stored bytes `plan.ciphertext_start..plan.ciphertext_end_exclusive`, arriving in
 /// chunks of any size, into the plaintext of the planned range.
 #[derive(Debug)]
-pub struct RangeDecoder {
+pub(crate) struct RangeDecoder {
     opener: Opener,
     next_segment: u64,
     last_segment: u64,
@@ -521,7 +525,7 @@ pub struct RangeDecoder {
 }
 
 impl RangeDecoder {
-    pub fn new(opener: Opener, plan: RangePlan) -> Self {
+    pub(crate) fn new(opener: Opener, plan: RangePlan) -> Self {
         RangeDecoder {
             opener,
             next_segment: plan.first_segment,
@@ -535,7 +539,7 @@ impl RangeDecoder {
 
     /// Feeds stored bytes; returns the plaintext of every segment they completed, trimmed to
     /// the range. Once an error is returned, every later call returns it again.
-    pub fn push(&mut self, ciphertext: &[u8]) -> Result<Vec<Bytes>, EnvelopeError> {
+    pub(crate) fn push(&mut self, ciphertext: &[u8]) -> Result<Vec<Bytes>, EnvelopeError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
@@ -571,7 +575,7 @@ impl RangeDecoder {
     }
 
     /// Confirms that every segment of the range arrived.
-    pub fn finish(self) -> Result<(), EnvelopeError> {
+    pub(crate) fn finish(self) -> Result<(), EnvelopeError> {
         if let Some(e) = self.failed {
             return Err(e);
         }
@@ -586,7 +590,7 @@ impl RangeDecoder {
 /// part, end within part inclusive)` for every part the range touches, in order. Empty parts
 /// are never listed. The range is clipped to the object; an empty result means nothing of
 /// `start..=end_inclusive` lies inside it.
-pub fn split_range_over_parts(
+pub(crate) fn split_range_over_parts(
     part_sizes: &[u64],
     start: u64,
     end_inclusive: u64,

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 /// Writes `data` to `path` atomically (temp file + rename), 0600 when `secret`, fsynced.
-pub fn write_private(path: &Path, data: &[u8], secret: bool) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, data: &[u8], secret: bool) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
     let mut opts = std::fs::OpenOptions::new();

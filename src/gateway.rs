@@ -12,17 +12,17 @@ use crate::sse::master::MasterRing;
 use crate::store::Store;
 
 /// Everything a request handler may reach.
-pub struct Gateway {
-    pub cfg: Config,
-    pub ids: Identities,
-    pub store: Arc<Store>,
-    pub crypto: Crypto,
+pub(crate) struct Gateway {
+    pub(crate) cfg: Config,
+    pub(crate) ids: Identities,
+    pub(crate) store: Arc<Store>,
+    pub(crate) crypto: Crypto,
     /// Prometheus metrics, served by the admin listener.
-    pub metrics: Arc<crate::metrics::Metrics>,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum StartError {
+pub(crate) enum StartError {
     #[error("data dir {0}: {1}")]
     DataDir(String, std::io::Error),
     #[error("{0}")]
@@ -40,7 +40,7 @@ pub enum StartError {
 }
 
 impl Gateway {
-    pub fn open(
+    pub(crate) fn open(
         cfg: Config,
         kms: Arc<dyn crate::kms::Kms>,
     ) -> Result<(Gateway, Option<crate::identity::GeneratedRoot>), StartError> {
@@ -83,7 +83,7 @@ fn gateway_caller(cfg: &Config) -> crate::kms::Caller {
 }
 
 /// Opens the object store the configuration names (also used read-only by `sealgate inspect`).
-pub fn open_store(cfg: &Config) -> Result<Store, StartError> {
+pub(crate) fn open_store(cfg: &Config) -> Result<Store, StartError> {
     match &cfg.backend {
         Backend::Local => Store::local_with(
             &cfg.data_dir.join("objects"),

@@ -25,7 +25,7 @@ use http::{HeaderMap, Method, Response, Uri};
 const MAX_IDLE: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
-pub enum EndpointError {
+pub(crate) enum EndpointError {
     #[error("endpoint {0:?}: expected http(s)://host[:port][/]")]
     Endpoint(String),
     #[error("CA file {path}: {source}")]
@@ -44,10 +44,10 @@ pub enum EndpointError {
 /// A failed exchange: nothing usable came back (connect, TLS, I/O, body too large).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct TransportError(pub String);
+pub(crate) struct TransportError(pub String);
 
 /// One endpoint, `http(s)://host[:port]`. Cheap to share behind an `Arc`.
-pub struct HttpEndpoint {
+pub(crate) struct HttpEndpoint {
     /// `scheme://host[:port]`, to which request paths are appended.
     base: String,
     /// `host[:port]`, as the `Host` header.
@@ -68,7 +68,7 @@ impl std::fmt::Debug for HttpEndpoint {
 impl HttpEndpoint {
     /// `endpoint` is `https://host[:port][/]` (then `ca_pem` must name the CA file to trust
     /// besides the platform's roots) or, when `allow_plain` is set, `http://host[:port][/]`.
-    pub fn new(
+    pub(crate) fn new(
         endpoint: &str,
         ca_pem: Option<&Path>,
         allow_plain: bool,
@@ -111,17 +111,17 @@ impl HttpEndpoint {
     }
 
     /// `host[:port]`, for the `Host` header.
-    pub fn authority(&self) -> &str {
+    pub(crate) fn authority(&self) -> &str {
         &self.authority
     }
 
-    pub fn is_tls(&self) -> bool {
+    pub(crate) fn is_tls(&self) -> bool {
         self.https
     }
 
     /// Sends `method path` with exactly `headers` (the caller's `Host` included) and `body`
     /// (none: no body at all), and collects an answer body of at most `max_body` bytes.
-    pub async fn exchange(
+    pub(crate) async fn exchange(
         &self,
         method: Method,
         path: &str,

@@ -14,15 +14,15 @@ use crate::config::Config;
 
 /// A principal able to sign requests.
 #[derive(Clone)]
-pub struct User {
-    pub name: String,
-    pub access_key: String,
-    pub secret_key: Zeroizing<String>,
+pub(crate) struct User {
+    pub(crate) name: String,
+    pub(crate) access_key: String,
+    pub(crate) secret_key: Zeroizing<String>,
     /// `arn:aws:iam::<account>:root` or `arn:aws:iam::<account>:user/<name>`.
-    pub arn: String,
-    pub account: String,
+    pub(crate) arn: String,
+    pub(crate) account: String,
     /// IAM identity policy (JSON), if any.
-    pub policy: Option<String>,
+    pub(crate) policy: Option<String>,
 }
 
 impl std::fmt::Debug for User {
@@ -37,14 +37,14 @@ impl std::fmt::Debug for User {
 
 /// All known users, by access key.
 #[derive(Clone, Debug, Default)]
-pub struct Identities {
+pub(crate) struct Identities {
     by_access_key: HashMap<String, User>,
 }
 
 /// A root credential generated on this start; printed once by the caller.
-pub struct GeneratedRoot {
-    pub access_key: String,
-    pub secret_key: Zeroizing<String>,
+pub(crate) struct GeneratedRoot {
+    pub(crate) access_key: String,
+    pub(crate) secret_key: Zeroizing<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -54,12 +54,12 @@ struct RootFile {
 }
 
 impl Identities {
-    pub fn lookup(&self, access_key: &str) -> Option<&User> {
+    pub(crate) fn lookup(&self, access_key: &str) -> Option<&User> {
         self.by_access_key.get(access_key)
     }
 
     /// Builds the user table; generates and persists the root credential on first start.
-    pub fn load(cfg: &Config) -> std::io::Result<(Identities, Option<GeneratedRoot>)> {
+    pub(crate) fn load(cfg: &Config) -> std::io::Result<(Identities, Option<GeneratedRoot>)> {
         let env_root = (
             std::env::var("SEALGATE_ROOT_ACCESS_KEY").ok(),
             std::env::var("SEALGATE_ROOT_SECRET_KEY").ok(),
@@ -114,13 +114,13 @@ impl Identities {
     }
 
     /// The root principal.
-    pub fn root(&self) -> Option<&User> {
+    pub(crate) fn root(&self) -> Option<&User> {
         self.by_access_key
             .values()
             .find(|u| u.arn.ends_with(":root"))
     }
 
-    pub fn insert(&mut self, user: User) {
+    pub(crate) fn insert(&mut self, user: User) {
         self.by_access_key.insert(user.access_key.clone(), user);
     }
 }

@@ -28,7 +28,7 @@ use crate::meta::SealedKey;
 /// The SSE mode a sealed object key belongs to. Its name is part of the KEK derivation, so a
 /// key sealed for one mode never opens under another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     SseS3,
     SseKms,
     SseC,
@@ -36,7 +36,7 @@ pub enum Mode {
 
 impl Mode {
     /// The name as it is encoded in a [`Binding`] (docs/FORMAT.md); never change these.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Mode::SseS3 => "SSE-S3",
             Mode::SseKms => "SSE-KMS",
@@ -46,31 +46,31 @@ impl Mode {
 }
 
 /// Bytes of the HKDF salt stored in [`SealedKey::salt`].
-pub const SALT_LEN: usize = 32;
+pub(crate) const SALT_LEN: usize = 32;
 /// Bytes of the AES-GCM nonce stored in [`SealedKey::nonce`].
-pub const NONCE_LEN: usize = 12;
+pub(crate) const NONCE_LEN: usize = 12;
 /// Bytes of [`SealedKey::ciphertext`]: the sealed OK and its tag.
-pub const SEALED_LEN: usize = KEY_LEN + 16;
+pub(crate) const SEALED_LEN: usize = KEY_LEN + 16;
 
 /// Version tag that starts every binding encoding.
 const BINDING_TAG: &[u8] = b"sealgate/v1/kek";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SealError {
+pub(crate) enum SealError {
     #[error("the object key could not be unsealed")]
     Unseal,
 }
 
 /// What a sealed object key belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Binding {
-    pub mode: Mode,
-    pub bucket: String,
-    pub key: String,
+pub(crate) struct Binding {
+    pub(crate) mode: Mode,
+    pub(crate) bucket: String,
+    pub(crate) key: String,
 }
 
 impl Binding {
-    pub fn new(mode: Mode, bucket: impl Into<String>, key: impl Into<String>) -> Self {
+    pub(crate) fn new(mode: Mode, bucket: impl Into<String>, key: impl Into<String>) -> Self {
         Binding {
             mode,
             bucket: bucket.into(),
@@ -80,7 +80,7 @@ impl Binding {
 
     /// `"sealgate/v1/kek" ‖ (u32_be(len) ‖ bytes) for mode, bucket, key`: the fixed tag first
     /// and a length before every field, so no two bindings encode alike.
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let fields = [
             self.mode.as_str().as_bytes(),
             self.bucket.as_bytes(),
@@ -114,7 +114,7 @@ fn derive_kek(kek_material: &[u8], salt: &[u8], binding: &[u8]) -> Aes256Gcm {
 /// Seals `ok` under the KEK derived from `kek_material` for `binding`, with fresh randomness.
 ///
 /// `kek_material` must be secret key material of at least 32 bytes.
-pub fn seal(kek_material: &[u8], binding: &Binding, ok: &ObjectKey) -> SealedKey {
+pub(crate) fn seal(kek_material: &[u8], binding: &Binding, ok: &ObjectKey) -> SealedKey {
     let mut salt = [0u8; SALT_LEN];
     let mut nonce = [0u8; NONCE_LEN];
     rand::rng().fill_bytes(&mut salt);
@@ -144,7 +144,7 @@ fn seal_with(
 }
 
 /// Opens a sealed object key. Every failure is [`SealError::Unseal`].
-pub fn unseal(
+pub(crate) fn unseal(
     kek_material: &[u8],
     binding: &Binding,
     sealed: &SealedKey,

@@ -95,7 +95,7 @@ async fn listen(
 }
 
 /// Runs `sealgate kms`: the KMS alone, for a gateway fleet sharing one KMS.
-pub async fn run_kms(cfg: Config) -> Result<(), StartError> {
+pub(crate) async fn run_kms(cfg: Config) -> Result<(), StartError> {
     std::fs::create_dir_all(&cfg.data_dir)
         .map_err(|e| StartError::DataDir(cfg.data_dir.display().to_string(), e))?;
     let (ids, generated) = Identities::load(&cfg)
@@ -147,7 +147,7 @@ fn print_common(
 }
 
 /// Runs `sealgate serve` until SIGINT/SIGTERM.
-pub async fn run(cfg: Config) -> Result<(), StartError> {
+pub(crate) async fn run(cfg: Config) -> Result<(), StartError> {
     let tls_paths = tls::TlsPaths::in_dir(&cfg.data_dir.join("tls"));
     let (kms, test_clock) = match &cfg.kms_endpoint {
         Some(_) => (None, None),

@@ -12,21 +12,21 @@ use super::error::{ErrorKind, KmsError};
 use super::util::{self, required};
 use super::{Call, KmsService};
 
-pub const AWS_S3_ALIAS: &str = "alias/aws/s3";
+pub(crate) const AWS_S3_ALIAS: &str = "alias/aws/s3";
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct AliasRequest {
-    pub alias_name: Option<String>,
-    pub target_key_id: Option<String>,
+pub(crate) struct AliasRequest {
+    pub(crate) alias_name: Option<String>,
+    pub(crate) target_key_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ListAliasesRequest {
-    pub key_id: Option<String>,
-    pub limit: Option<i64>,
-    pub marker: Option<String>,
+pub(crate) struct ListAliasesRequest {
+    pub(crate) key_id: Option<String>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) marker: Option<String>,
 }
 
 fn validate_alias_name(name: &str) -> Result<(), KmsError> {
@@ -63,7 +63,11 @@ impl KmsService {
         KmsError::not_found(format!("Alias {} is not found.", self.alias_arn(name)))
     }
 
-    pub fn create_alias(&self, call: &mut Call<'_>, req: AliasRequest) -> Result<Value, KmsError> {
+    pub(crate) fn create_alias(
+        &self,
+        call: &mut Call<'_>,
+        req: AliasRequest,
+    ) -> Result<Value, KmsError> {
         let name = required(req.alias_name, "aliasName")?;
         let target = required(req.target_key_id, "targetKeyId")?;
         validate_alias_name(&name)?;
@@ -94,7 +98,11 @@ impl KmsService {
         })
     }
 
-    pub fn update_alias(&self, call: &mut Call<'_>, req: AliasRequest) -> Result<Value, KmsError> {
+    pub(crate) fn update_alias(
+        &self,
+        call: &mut Call<'_>,
+        req: AliasRequest,
+    ) -> Result<Value, KmsError> {
         let name = required(req.alias_name, "aliasName")?;
         let target = required(req.target_key_id, "targetKeyId")?;
         validate_alias_name(&name)?;
@@ -119,7 +127,11 @@ impl KmsService {
         })
     }
 
-    pub fn delete_alias(&self, call: &mut Call<'_>, req: AliasRequest) -> Result<Value, KmsError> {
+    pub(crate) fn delete_alias(
+        &self,
+        call: &mut Call<'_>,
+        req: AliasRequest,
+    ) -> Result<Value, KmsError> {
         let name = required(req.alias_name, "aliasName")?;
         validate_alias_name(&name)?;
         self.inner.store.with_tx(|tx| {
@@ -139,7 +151,7 @@ impl KmsService {
         })
     }
 
-    pub fn list_aliases(
+    pub(crate) fn list_aliases(
         &self,
         call: &mut Call<'_>,
         req: ListAliasesRequest,

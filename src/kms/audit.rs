@@ -181,7 +181,7 @@ impl AuditLog {
     /// Opens (or creates) the log at `path`, continuing the chain from its last line (or the
     /// newest rotated file's). A pre-chain log is moved aside to `<name>.legacy-<time>` so the
     /// chained log starts clean.
-    pub fn open(
+    pub(crate) fn open(
         path: &Path,
         opts: AuditOptions,
         signer: Arc<dyn DigestSigner>,

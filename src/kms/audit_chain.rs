@@ -22,35 +22,35 @@ use zeroize::Zeroizing;
 
 use super::rootkey::RootKey;
 
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-pub const DIGEST_EVENT: &str = "AuditDigest";
-pub const HEAD_FILE_NAME: &str = "kms-audit.head";
+pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const DIGEST_EVENT: &str = "AuditDigest";
+pub(crate) const HEAD_FILE_NAME: &str = "kms-audit.head";
 /// The `signing_key` of digests signed with the root-derived HMAC key.
-pub const ROOT_DERIVED_KEY_ID: &str = "root-hkdf:sealgate/audit-digest/v1";
+pub(crate) const ROOT_DERIVED_KEY_ID: &str = "root-hkdf:sealgate/audit-digest/v1";
 /// The fixed size the head file is padded to, so it can be rewritten in place with one write.
-pub const HEAD_LEN: usize = 384;
+pub(crate) const HEAD_LEN: usize = 384;
 
 type HmacSha256 = Hmac<Sha256>;
 
 /// Hex SHA-256 of one line (without its trailing newline).
-pub fn line_hash(line: &[u8]) -> String {
+pub(crate) fn line_hash(line: &[u8]) -> String {
     hex::encode(Sha256::digest(line))
 }
 
 /// Something that signs digest records: the root-derived HMAC key, or a key in an HSM.
-pub trait DigestSigner: Send + Sync {
+pub(crate) trait DigestSigner: Send + Sync {
     /// Names the key in each digest so a verifier knows which key to check with.
     fn key_id(&self) -> String;
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, String>;
 }
 
 /// HMAC-SHA256 under a key derived from the KMS root key (HKDF, info = the key id).
-pub struct SoftwareSigner {
+pub(crate) struct SoftwareSigner {
     key: Zeroizing<[u8; 32]>,
 }
 
 impl SoftwareSigner {
-    pub fn from_root(root: &RootKey) -> Self {
+    pub(crate) fn from_root(root: &RootKey) -> Self {
         Self {
             key: root.derive(ROOT_DERIVED_KEY_ID.as_bytes()),
         }
@@ -70,7 +70,7 @@ impl DigestSigner for SoftwareSigner {
 }
 
 /// Constant-time check of a hex signature against what `signer` computes for `msg`.
-pub fn check_signature(signer: &dyn DigestSigner, msg: &[u8], sig_hex: &str) -> bool {
+pub(crate) fn check_signature(signer: &dyn DigestSigner, msg: &[u8], sig_hex: &str) -> bool {
     let Ok(given) = hex::decode(sig_hex) else {
         return false;
     };
@@ -82,22 +82,22 @@ pub fn check_signature(signer: &dyn DigestSigner, msg: &[u8], sig_hex: &str) -> 
 
 /// The fields of a digest record after `seq`/`prev`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DigestBody {
-    pub time: String,
-    pub epoch: f64,
-    pub event: String,
+pub(crate) struct DigestBody {
+    pub(crate) time: String,
+    pub(crate) epoch: f64,
+    pub(crate) event: String,
     /// The first and last record this digest seals since the previous digest.
-    pub first_seq: u64,
-    pub last_seq: u64,
-    pub records: u64,
-    pub signing_key: String,
-    pub signature: String,
+    pub(crate) first_seq: u64,
+    pub(crate) last_seq: u64,
+    pub(crate) records: u64,
+    pub(crate) signing_key: String,
+    pub(crate) signature: String,
 }
 
 impl DigestBody {
     /// What is signed: everything in the record but the signature and `epoch` (a float does not
     /// survive a JSON round trip bit-exactly; `time` says the same), in a fixed layout.
-    pub fn message(&self, seq: u64, prev: &str) -> Vec<u8> {
+    pub(crate) fn message(&self, seq: u64, prev: &str) -> Vec<u8> {
         format!(
             "sealgate-audit-digest-v1\n{seq}\n{prev}\n{}\n{}\n{}\n{}\n{}",
             self.time, self.first_seq, self.last_seq, self.records, self.signing_key
@@ -108,19 +108,19 @@ impl DigestBody {
 
 /// The signed pointer to the newest line.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Head {
-    pub seq: u64,
-    pub hash: String,
-    pub signing_key: String,
-    pub signature: String,
+pub(crate) struct Head {
+    pub(crate) seq: u64,
+    pub(crate) hash: String,
+    pub(crate) signing_key: String,
+    pub(crate) signature: String,
 }
 
 impl Head {
-    pub fn message(seq: u64, hash: &str, key_id: &str) -> Vec<u8> {
+    pub(crate) fn message(seq: u64, hash: &str, key_id: &str) -> Vec<u8> {
         format!("sealgate-audit-head-v1\n{seq}\n{hash}\n{key_id}").into_bytes()
     }
 
-    pub fn signed(seq: u64, hash: &str, signer: &dyn DigestSigner) -> Result<Head, String> {
+    pub(crate) fn signed(seq: u64, hash: &str, signer: &dyn DigestSigner) -> Result<Head, String> {
         let key_id = signer.key_id();
         let sig = signer.sign(&Head::message(seq, hash, &key_id))?;
         Ok(Head {
@@ -132,7 +132,7 @@ impl Head {
     }
 
     /// The padded bytes written to the head file.
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = serde_json::to_vec(self).unwrap_or_default();
         out.push(b'\n');
         if out.len() < HEAD_LEN {
@@ -141,7 +141,7 @@ impl Head {
         out
     }
 
-    pub fn decode(bytes: &[u8]) -> Option<Head> {
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Head> {
         let text = std::str::from_utf8(bytes).ok()?;
         serde_json::from_str(text.trim()).ok()
     }
@@ -149,7 +149,7 @@ impl Head {
 
 /// The log files of `dir`, oldest first: `kms-audit.log.N`, …, `kms-audit.log.1`,
 /// `kms-audit.log`.
-pub fn log_files(dir: &Path, base: &str) -> std::io::Result<Vec<PathBuf>> {
+pub(crate) fn log_files(dir: &Path, base: &str) -> std::io::Result<Vec<PathBuf>> {
     let mut rotated: Vec<(u64, PathBuf)> = Vec::new();
     let prefix = format!("{base}.");
     for entry in fs::read_dir(dir)? {
@@ -174,12 +174,12 @@ pub fn log_files(dir: &Path, base: &str) -> std::io::Result<Vec<PathBuf>> {
 
 /// Where verification stopped: the first bad record.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Finding {
-    pub file: PathBuf,
+pub(crate) struct Finding {
+    pub(crate) file: PathBuf,
     /// 1-based line number (0 for findings about a whole file, e.g. the head file).
-    pub line: usize,
-    pub seq: Option<u64>,
-    pub reason: String,
+    pub(crate) line: usize,
+    pub(crate) seq: Option<u64>,
+    pub(crate) reason: String,
 }
 
 impl std::fmt::Display for Finding {
@@ -193,13 +193,13 @@ impl std::fmt::Display for Finding {
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Report {
-    pub files: usize,
-    pub records: u64,
-    pub digests: u64,
-    pub first_seq: Option<u64>,
-    pub last_seq: Option<u64>,
-    pub head_hash: Option<String>,
+pub(crate) struct Report {
+    pub(crate) files: usize,
+    pub(crate) records: u64,
+    pub(crate) digests: u64,
+    pub(crate) first_seq: Option<u64>,
+    pub(crate) last_seq: Option<u64>,
+    pub(crate) head_hash: Option<String>,
 }
 
 /// The previous good line, for naming it when the next line's `prev` does not match.
@@ -212,7 +212,7 @@ struct Prev {
 
 /// Verifies the chain in `dir` (log files named `base`, `base.1`, …) from `from` (or from
 /// seq 0), every digest signature, and the head. The first problem found is returned.
-pub fn verify(
+pub(crate) fn verify(
     dir: &Path,
     base: &str,
     signer: &dyn DigestSigner,

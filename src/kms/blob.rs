@@ -29,24 +29,24 @@ use zeroize::Zeroizing;
 
 use super::gcm::{self, KEY_LEN, NONCE_LEN, TAG_LEN};
 
-pub const MAGIC: &[u8; 4] = b"SGKM";
-pub const VERSION: u8 = 1;
-pub const HEADER_LEN: usize = 4 + 1 + 16 + 32;
-pub const MIN_LEN: usize = HEADER_LEN + NONCE_LEN + TAG_LEN;
+pub(crate) const MAGIC: &[u8; 4] = b"SGKM";
+pub(crate) const VERSION: u8 = 1;
+pub(crate) const HEADER_LEN: usize = 4 + 1 + 16 + 32;
+pub(crate) const MIN_LEN: usize = HEADER_LEN + NONCE_LEN + TAG_LEN;
 
 /// The cleartext part of a blob: which key and which material sealed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BlobHeader {
-    pub key_id: Uuid,
-    pub material_id: [u8; 32],
+pub(crate) struct BlobHeader {
+    pub(crate) key_id: Uuid,
+    pub(crate) material_id: [u8; 32],
 }
 
 impl BlobHeader {
-    pub fn material_hex(&self) -> String {
+    pub(crate) fn material_hex(&self) -> String {
         hex::encode(self.material_id)
     }
 
-    pub fn encode(&self) -> [u8; HEADER_LEN] {
+    pub(crate) fn encode(&self) -> [u8; HEADER_LEN] {
         let mut h = [0u8; HEADER_LEN];
         h[..4].copy_from_slice(MAGIC);
         h[4] = VERSION;
@@ -58,10 +58,10 @@ impl BlobHeader {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("invalid ciphertext")]
-pub struct InvalidBlob;
+pub(crate) struct InvalidBlob;
 
 /// Reads the header without authenticating anything (the key lookup needs it first).
-pub fn parse_header(blob: &[u8]) -> Result<BlobHeader, InvalidBlob> {
+pub(crate) fn parse_header(blob: &[u8]) -> Result<BlobHeader, InvalidBlob> {
     if blob.len() < MIN_LEN || &blob[..4] != MAGIC || blob[4] != VERSION {
         return Err(InvalidBlob);
     }
@@ -74,7 +74,7 @@ pub fn parse_header(blob: &[u8]) -> Result<BlobHeader, InvalidBlob> {
     })
 }
 
-pub fn canonical_context(ctx: &BTreeMap<String, String>) -> Vec<u8> {
+pub(crate) fn canonical_context(ctx: &BTreeMap<String, String>) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&(ctx.len() as u32).to_be_bytes());
     // BTreeMap<String, _> iterates in byte-wise key order, which is the canonical order.
@@ -89,13 +89,13 @@ pub fn canonical_context(ctx: &BTreeMap<String, String>) -> Vec<u8> {
 
 /// The AAD of a blob: header ‖ canonical context. HSM-backed keys (custom key stores) use the
 /// same layout and AAD; the token does the AES-256-GCM with its own key and random nonce.
-pub fn aad(header: &[u8; HEADER_LEN], ctx: &BTreeMap<String, String>) -> Vec<u8> {
+pub(crate) fn aad(header: &[u8; HEADER_LEN], ctx: &BTreeMap<String, String>) -> Vec<u8> {
     let mut aad = header.to_vec();
     aad.extend_from_slice(&canonical_context(ctx));
     aad
 }
 
-pub fn seal(
+pub(crate) fn seal(
     backing_key: &[u8; KEY_LEN],
     header: &BlobHeader,
     ctx: &BTreeMap<String, String>,
@@ -110,7 +110,7 @@ pub fn seal(
     out
 }
 
-pub fn open(
+pub(crate) fn open(
     backing_key: &[u8; KEY_LEN],
     blob: &[u8],
     ctx: &BTreeMap<String, String>,

@@ -15,7 +15,7 @@ use super::util::{self, required};
 use super::{Call, KmsService};
 
 /// Actions that use key material; AWS-managed keys allow them only via the gateway.
-pub const USE_ACTIONS: &[&str] = &[
+pub(crate) const USE_ACTIONS: &[&str] = &[
     "kms:Encrypt",
     "kms:Decrypt",
     "kms:ReEncryptFrom",
@@ -29,46 +29,46 @@ const MAX_PLAINTEXT: usize = 4096;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct CryptoRequest {
-    pub key_id: Option<String>,
-    pub plaintext: Option<String>,
-    pub ciphertext_blob: Option<String>,
-    pub encryption_context: Option<serde_json::Map<String, Value>>,
-    pub grant_tokens: Option<Vec<String>>,
-    pub encryption_algorithm: Option<String>,
-    pub key_spec: Option<String>,
-    pub number_of_bytes: Option<i64>,
-    pub dry_run: Option<bool>,
-    pub custom_key_store_id: Option<String>,
-    pub recipient: Option<Value>,
+pub(crate) struct CryptoRequest {
+    pub(crate) key_id: Option<String>,
+    pub(crate) plaintext: Option<String>,
+    pub(crate) ciphertext_blob: Option<String>,
+    pub(crate) encryption_context: Option<serde_json::Map<String, Value>>,
+    pub(crate) grant_tokens: Option<Vec<String>>,
+    pub(crate) encryption_algorithm: Option<String>,
+    pub(crate) key_spec: Option<String>,
+    pub(crate) number_of_bytes: Option<i64>,
+    pub(crate) dry_run: Option<bool>,
+    pub(crate) custom_key_store_id: Option<String>,
+    pub(crate) recipient: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ReEncryptRequest {
-    pub ciphertext_blob: Option<String>,
-    pub source_encryption_context: Option<serde_json::Map<String, Value>>,
-    pub source_key_id: Option<String>,
-    pub destination_key_id: Option<String>,
-    pub destination_encryption_context: Option<serde_json::Map<String, Value>>,
-    pub source_encryption_algorithm: Option<String>,
-    pub destination_encryption_algorithm: Option<String>,
-    pub grant_tokens: Option<Vec<String>>,
-    pub dry_run: Option<bool>,
+pub(crate) struct ReEncryptRequest {
+    pub(crate) ciphertext_blob: Option<String>,
+    pub(crate) source_encryption_context: Option<serde_json::Map<String, Value>>,
+    pub(crate) source_key_id: Option<String>,
+    pub(crate) destination_key_id: Option<String>,
+    pub(crate) destination_encryption_context: Option<serde_json::Map<String, Value>>,
+    pub(crate) source_encryption_algorithm: Option<String>,
+    pub(crate) destination_encryption_algorithm: Option<String>,
+    pub(crate) grant_tokens: Option<Vec<String>>,
+    pub(crate) dry_run: Option<bool>,
 }
 
 /// A fresh blob and the key that made it.
 pub(crate) struct Sealed {
-    pub key_arn: String,
-    pub material_id: String,
-    pub blob: Vec<u8>,
+    pub(crate) key_arn: String,
+    pub(crate) material_id: String,
+    pub(crate) blob: Vec<u8>,
 }
 
 /// An opened blob. The plaintext zeroizes on drop.
 pub(crate) struct Opened {
-    pub key_arn: String,
-    pub material_id: String,
-    pub plaintext: Zeroizing<Vec<u8>>,
+    pub(crate) key_arn: String,
+    pub(crate) material_id: String,
+    pub(crate) plaintext: Zeroizing<Vec<u8>>,
 }
 
 fn check_algorithm(alg: Option<&str>, member: &str) -> Result<(), KmsError> {
@@ -225,7 +225,11 @@ impl KmsService {
         })
     }
 
-    pub fn encrypt(&self, call: &mut Call<'_>, req: CryptoRequest) -> Result<Value, KmsError> {
+    pub(crate) fn encrypt(
+        &self,
+        call: &mut Call<'_>,
+        req: CryptoRequest,
+    ) -> Result<Value, KmsError> {
         let key_ref = required(req.key_id, "keyId")?;
         let plaintext = Zeroizing::new(util::unb64(
             &required(req.plaintext, "plaintext")?,
@@ -263,7 +267,11 @@ impl KmsService {
         }))
     }
 
-    pub fn decrypt(&self, call: &mut Call<'_>, req: CryptoRequest) -> Result<Value, KmsError> {
+    pub(crate) fn decrypt(
+        &self,
+        call: &mut Call<'_>,
+        req: CryptoRequest,
+    ) -> Result<Value, KmsError> {
         let ciphertext = util::unb64(
             &required(req.ciphertext_blob, "ciphertextBlob")?,
             "CiphertextBlob",
@@ -296,7 +304,7 @@ impl KmsService {
         }))
     }
 
-    pub fn re_encrypt(
+    pub(crate) fn re_encrypt(
         &self,
         call: &mut Call<'_>,
         req: ReEncryptRequest,
@@ -371,7 +379,7 @@ impl KmsService {
         Ok((data_key, sealed))
     }
 
-    pub fn generate_data_key(
+    pub(crate) fn generate_data_key(
         &self,
         call: &mut Call<'_>,
         req: CryptoRequest,
@@ -404,7 +412,7 @@ impl KmsService {
         Ok(out)
     }
 
-    pub fn generate_random(
+    pub(crate) fn generate_random(
         &self,
         call: &mut Call<'_>,
         req: CryptoRequest,

@@ -32,7 +32,7 @@ use super::hsm::{Hsm, HsmError};
 use super::util::{self, required};
 use super::{Call, KmsService};
 
-pub const STORE_TYPE: &str = "AWS_CLOUDHSM";
+pub(crate) const STORE_TYPE: &str = "AWS_CLOUDHSM";
 
 /// The live state of one store; a store without an entry is DISCONNECTED.
 enum ConnState {
@@ -67,16 +67,16 @@ impl Connections {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct KeyStoreRequest {
-    pub custom_key_store_id: Option<String>,
-    pub custom_key_store_name: Option<String>,
-    pub new_custom_key_store_name: Option<String>,
-    pub cloud_hsm_cluster_id: Option<String>,
-    pub trust_anchor_certificate: Option<String>,
-    pub key_store_password: Option<String>,
-    pub custom_key_store_type: Option<String>,
-    pub limit: Option<i64>,
-    pub marker: Option<String>,
+pub(crate) struct KeyStoreRequest {
+    pub(crate) custom_key_store_id: Option<String>,
+    pub(crate) custom_key_store_name: Option<String>,
+    pub(crate) new_custom_key_store_name: Option<String>,
+    pub(crate) cloud_hsm_cluster_id: Option<String>,
+    pub(crate) trust_anchor_certificate: Option<String>,
+    pub(crate) key_store_password: Option<String>,
+    pub(crate) custom_key_store_type: Option<String>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) marker: Option<String>,
 }
 
 fn not_found(what: &str) -> KmsError {
@@ -181,7 +181,7 @@ impl KmsService {
         self.authorize(tx, call, action, None, &BTreeMap::new(), &[])
     }
 
-    pub fn create_custom_key_store(
+    pub(crate) fn create_custom_key_store(
         &self,
         call: &mut Call<'_>,
         req: KeyStoreRequest,
@@ -249,7 +249,7 @@ impl KmsService {
         })
     }
 
-    pub fn connect_custom_key_store(
+    pub(crate) fn connect_custom_key_store(
         &self,
         call: &mut Call<'_>,
         req: KeyStoreRequest,
@@ -298,7 +298,7 @@ impl KmsService {
         Ok(json!({}))
     }
 
-    pub fn disconnect_custom_key_store(
+    pub(crate) fn disconnect_custom_key_store(
         &self,
         call: &mut Call<'_>,
         req: KeyStoreRequest,
@@ -313,7 +313,7 @@ impl KmsService {
         Ok(json!({}))
     }
 
-    pub fn describe_custom_key_stores(
+    pub(crate) fn describe_custom_key_stores(
         &self,
         call: &mut Call<'_>,
         req: KeyStoreRequest,
@@ -330,7 +330,7 @@ impl KmsService {
         Ok(util::with_page(json!({ "CustomKeyStores": page }), next))
     }
 
-    pub fn update_custom_key_store(
+    pub(crate) fn update_custom_key_store(
         &self,
         call: &mut Call<'_>,
         req: KeyStoreRequest,
@@ -380,7 +380,7 @@ impl KmsService {
         })
     }
 
-    pub fn delete_custom_key_store(
+    pub(crate) fn delete_custom_key_store(
         &self,
         call: &mut Call<'_>,
         req: KeyStoreRequest,

@@ -6,24 +6,29 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use rand::RngCore;
 use zeroize::Zeroizing;
 
-pub const KEY_LEN: usize = 32;
-pub const NONCE_LEN: usize = 12;
-pub const TAG_LEN: usize = 16;
+pub(crate) const KEY_LEN: usize = 32;
+pub(crate) const NONCE_LEN: usize = 12;
+pub(crate) const TAG_LEN: usize = 16;
 
 /// Fills a fresh array from the thread-local CSPRNG (ChaCha, seeded from the OS).
-pub fn random_array<const N: usize>() -> [u8; N] {
+pub(crate) fn random_array<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];
     rand::rng().fill_bytes(&mut out);
     out
 }
 
-pub fn random_key() -> Zeroizing<[u8; KEY_LEN]> {
+pub(crate) fn random_key() -> Zeroizing<[u8; KEY_LEN]> {
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
     rand::rng().fill_bytes(key.as_mut());
     key
 }
 
-pub fn seal(key: &[u8; KEY_LEN], nonce: &[u8; NONCE_LEN], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+pub(crate) fn seal(
+    key: &[u8; KEY_LEN],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Vec<u8> {
     let cipher = Aes256Gcm::new(&(*key).into());
     let nonce = Nonce::from(*nonce);
     cipher
@@ -39,7 +44,7 @@ pub fn seal(key: &[u8; KEY_LEN], nonce: &[u8; NONCE_LEN], aad: &[u8], plaintext:
 }
 
 /// `None` on any authentication failure.
-pub fn open(
+pub(crate) fn open(
     key: &[u8; KEY_LEN],
     nonce: &[u8; NONCE_LEN],
     aad: &[u8],

@@ -33,32 +33,32 @@ const NOT_FOR_SYMMETRIC_ENCRYPTION_KEYS: &[&str] = &[
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct GrantConstraintsIn {
+pub(crate) struct GrantConstraintsIn {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub encryption_context_subset: Option<BTreeMap<String, String>>,
+    pub(crate) encryption_context_subset: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub encryption_context_equals: Option<BTreeMap<String, String>>,
+    pub(crate) encryption_context_equals: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing)]
-    pub source_arn: Option<String>,
+    pub(crate) source_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct GrantRequest {
-    pub key_id: Option<String>,
-    pub grantee_principal: Option<String>,
-    pub grantee_service_principal: Option<String>,
-    pub retiring_principal: Option<String>,
-    pub retiring_service_principal: Option<String>,
-    pub operations: Option<Vec<String>>,
-    pub constraints: Option<GrantConstraintsIn>,
-    pub grant_tokens: Option<Vec<String>>,
-    pub name: Option<String>,
-    pub dry_run: Option<bool>,
-    pub grant_token: Option<String>,
-    pub grant_id: Option<String>,
-    pub limit: Option<i64>,
-    pub marker: Option<String>,
+pub(crate) struct GrantRequest {
+    pub(crate) key_id: Option<String>,
+    pub(crate) grantee_principal: Option<String>,
+    pub(crate) grantee_service_principal: Option<String>,
+    pub(crate) retiring_principal: Option<String>,
+    pub(crate) retiring_service_principal: Option<String>,
+    pub(crate) operations: Option<Vec<String>>,
+    pub(crate) constraints: Option<GrantConstraintsIn>,
+    pub(crate) grant_tokens: Option<Vec<String>>,
+    pub(crate) name: Option<String>,
+    pub(crate) dry_run: Option<bool>,
+    pub(crate) grant_token: Option<String>,
+    pub(crate) grant_id: Option<String>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) marker: Option<String>,
 }
 
 /// What the `grants.body` column holds.
@@ -164,7 +164,11 @@ pub(crate) fn policy_grants(
 }
 
 impl KmsService {
-    pub fn create_grant(&self, call: &mut Call<'_>, req: GrantRequest) -> Result<Value, KmsError> {
+    pub(crate) fn create_grant(
+        &self,
+        call: &mut Call<'_>,
+        req: GrantRequest,
+    ) -> Result<Value, KmsError> {
         let key_ref = required(req.key_id, "keyId")?;
         if req.grantee_service_principal.is_some()
             || req.retiring_service_principal.is_some()
@@ -261,7 +265,11 @@ impl KmsService {
         })
     }
 
-    pub fn list_grants(&self, call: &mut Call<'_>, req: GrantRequest) -> Result<Value, KmsError> {
+    pub(crate) fn list_grants(
+        &self,
+        call: &mut Call<'_>,
+        req: GrantRequest,
+    ) -> Result<Value, KmsError> {
         let key_ref = required(req.key_id, "keyId")?;
         let records = self.inner.store.with_tx(|tx| {
             let key = self.key_for(tx, call, &key_ref, false, "kms:ListGrants")?;
@@ -292,7 +300,7 @@ impl KmsService {
         Ok(util::with_page(json!({ "Grants": page }), next))
     }
 
-    pub fn list_retirable_grants(
+    pub(crate) fn list_retirable_grants(
         &self,
         call: &mut Call<'_>,
         req: GrantRequest,
@@ -319,7 +327,11 @@ impl KmsService {
 
     /// Retire: whoever `policy::can_retire_grant` accepts (retiring principal, grantee with
     /// RetireGrant, issuing account root), or anyone the key policy allows kms:RetireGrant.
-    pub fn retire_grant(&self, call: &mut Call<'_>, req: GrantRequest) -> Result<Value, KmsError> {
+    pub(crate) fn retire_grant(
+        &self,
+        call: &mut Call<'_>,
+        req: GrantRequest,
+    ) -> Result<Value, KmsError> {
         self.inner.store.with_tx(|tx| {
             let record = match (&req.grant_token, &req.key_id, &req.grant_id) {
                 (Some(token), _, _) => {
@@ -375,7 +387,11 @@ impl KmsService {
         })
     }
 
-    pub fn revoke_grant(&self, call: &mut Call<'_>, req: GrantRequest) -> Result<Value, KmsError> {
+    pub(crate) fn revoke_grant(
+        &self,
+        call: &mut Call<'_>,
+        req: GrantRequest,
+    ) -> Result<Value, KmsError> {
         let key_ref = required(req.key_id, "keyId")?;
         let grant_id = required(req.grant_id, "grantId")?;
         self.inner.store.with_tx(|tx| {

@@ -33,17 +33,16 @@ const DOES_NOT_EXPIRE: &str = "KEY_MATERIAL_DOES_NOT_EXPIRE";
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ImportRequest {
-    pub key_id: Option<String>,
-    pub wrapping_algorithm: Option<String>,
-    pub wrapping_key_spec: Option<String>,
-    pub import_token: Option<String>,
-    pub encrypted_key_material: Option<String>,
-    pub expiration_model: Option<String>,
-    pub valid_to: Option<f64>,
-    pub import_type: Option<String>,
-    pub key_material_description: Option<String>,
-    pub key_material_id: Option<String>,
+pub(crate) struct ImportRequest {
+    pub(crate) key_id: Option<String>,
+    pub(crate) wrapping_algorithm: Option<String>,
+    pub(crate) wrapping_key_spec: Option<String>,
+    pub(crate) import_token: Option<String>,
+    pub(crate) encrypted_key_material: Option<String>,
+    pub(crate) expiration_model: Option<String>,
+    pub(crate) valid_to: Option<f64>,
+    pub(crate) import_type: Option<String>,
+    pub(crate) key_material_id: Option<String>,
 }
 
 /// rand 0.9's thread RNG seen through the rand_core 0.10 traits that `rsa` 0.10 expects.
@@ -151,7 +150,7 @@ fn decode_token(token: &str) -> Result<(String, String), KmsError> {
 }
 
 impl KmsService {
-    pub fn get_parameters_for_import(
+    pub(crate) fn get_parameters_for_import(
         &self,
         call: &mut Call<'_>,
         req: ImportRequest,
@@ -240,7 +239,7 @@ impl KmsService {
         }))
     }
 
-    pub fn import_key_material(
+    pub(crate) fn import_key_material(
         &self,
         call: &mut Call<'_>,
         req: ImportRequest,
@@ -375,7 +374,7 @@ impl KmsService {
         Ok(opened)
     }
 
-    pub fn delete_imported_key_material(
+    pub(crate) fn delete_imported_key_material(
         &self,
         call: &mut Call<'_>,
         req: ImportRequest,

@@ -20,72 +20,72 @@ const MAX_TAGS: usize = 50;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Tag {
-    pub tag_key: String,
+pub(crate) struct Tag {
+    pub(crate) tag_key: String,
     #[serde(default)]
-    pub tag_value: String,
+    pub(crate) tag_value: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct CreateKeyRequest {
-    pub policy: Option<String>,
-    pub description: Option<String>,
-    pub key_usage: Option<String>,
-    pub key_spec: Option<String>,
-    pub customer_master_key_spec: Option<String>,
-    pub origin: Option<String>,
-    pub custom_key_store_id: Option<String>,
-    pub bypass_policy_lockout_safety_check: Option<bool>,
-    pub tags: Option<Vec<Tag>>,
-    pub multi_region: Option<bool>,
-    pub xks_key_id: Option<String>,
+pub(crate) struct CreateKeyRequest {
+    pub(crate) policy: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) key_usage: Option<String>,
+    pub(crate) key_spec: Option<String>,
+    pub(crate) customer_master_key_spec: Option<String>,
+    pub(crate) origin: Option<String>,
+    pub(crate) custom_key_store_id: Option<String>,
+    pub(crate) bypass_policy_lockout_safety_check: Option<bool>,
+    pub(crate) tags: Option<Vec<Tag>>,
+    pub(crate) multi_region: Option<bool>,
+    pub(crate) xks_key_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct KeyIdRequest {
-    pub key_id: Option<String>,
-    pub grant_tokens: Option<Vec<String>>,
+pub(crate) struct KeyIdRequest {
+    pub(crate) key_id: Option<String>,
+    pub(crate) grant_tokens: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ListRequest {
-    pub key_id: Option<String>,
-    pub limit: Option<i64>,
-    pub marker: Option<String>,
+pub(crate) struct ListRequest {
+    pub(crate) key_id: Option<String>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) marker: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ScheduleKeyDeletionRequest {
-    pub key_id: Option<String>,
-    pub pending_window_in_days: Option<i64>,
+pub(crate) struct ScheduleKeyDeletionRequest {
+    pub(crate) key_id: Option<String>,
+    pub(crate) pending_window_in_days: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct UpdateKeyDescriptionRequest {
-    pub key_id: Option<String>,
-    pub description: Option<String>,
+pub(crate) struct UpdateKeyDescriptionRequest {
+    pub(crate) key_id: Option<String>,
+    pub(crate) description: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct KeyPolicyRequest {
-    pub key_id: Option<String>,
-    pub policy_name: Option<String>,
-    pub policy: Option<String>,
-    pub bypass_policy_lockout_safety_check: Option<bool>,
+pub(crate) struct KeyPolicyRequest {
+    pub(crate) key_id: Option<String>,
+    pub(crate) policy_name: Option<String>,
+    pub(crate) policy: Option<String>,
+    pub(crate) bypass_policy_lockout_safety_check: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct TagResourceRequest {
-    pub key_id: Option<String>,
-    pub tags: Option<Vec<Tag>>,
-    pub tag_keys: Option<Vec<String>>,
+pub(crate) struct TagResourceRequest {
+    pub(crate) key_id: Option<String>,
+    pub(crate) tags: Option<Vec<Tag>>,
+    pub(crate) tag_keys: Option<Vec<String>>,
 }
 
 const SUPPORTED_KEY_USAGES: &[&str] = &["ENCRYPT_DECRYPT"];
@@ -197,7 +197,7 @@ impl KmsService {
         m
     }
 
-    pub fn create_key(
+    pub(crate) fn create_key(
         &self,
         call: &mut Call<'_>,
         req: CreateKeyRequest,
@@ -415,17 +415,11 @@ impl KmsService {
         Ok(key)
     }
 
-    /// ARN of the AWS-managed key behind `alias` (only `alias/aws/s3`), creating it on first use.
-    pub fn get_or_create_aws_managed(&self, alias: &str) -> Result<String, KmsError> {
-        self.inner
-            .store
-            .with_tx(|tx| match db::get_alias(tx, alias)? {
-                Some(a) => Ok(self.load_key(tx, &a.key_id)?.arn),
-                None => Ok(self.create_aws_managed(tx, alias)?.arn),
-            })
-    }
-
-    pub fn describe_key(&self, call: &mut Call<'_>, req: KeyIdRequest) -> Result<Value, KmsError> {
+    pub(crate) fn describe_key(
+        &self,
+        call: &mut Call<'_>,
+        req: KeyIdRequest,
+    ) -> Result<Value, KmsError> {
         let key_ref = required(req.key_id, "keyId")?;
         let tokens = util::grant_tokens(req.grant_tokens)?;
         self.inner.store.with_tx(|tx| {
@@ -445,7 +439,11 @@ impl KmsService {
         })
     }
 
-    pub fn list_keys(&self, call: &mut Call<'_>, req: ListRequest) -> Result<Value, KmsError> {
+    pub(crate) fn list_keys(
+        &self,
+        call: &mut Call<'_>,
+        req: ListRequest,
+    ) -> Result<Value, KmsError> {
         let keys = self.inner.store.with_tx(|tx| {
             self.authorize(tx, call, "kms:ListKeys", None, &BTreeMap::new(), &[])?;
             Ok(db::all_keys(tx)?)
@@ -458,11 +456,19 @@ impl KmsService {
         Ok(util::with_page(json!({ "Keys": keys }), next))
     }
 
-    pub fn enable_key(&self, call: &mut Call<'_>, req: KeyIdRequest) -> Result<Value, KmsError> {
+    pub(crate) fn enable_key(
+        &self,
+        call: &mut Call<'_>,
+        req: KeyIdRequest,
+    ) -> Result<Value, KmsError> {
         self.set_enabled(call, req, true)
     }
 
-    pub fn disable_key(&self, call: &mut Call<'_>, req: KeyIdRequest) -> Result<Value, KmsError> {
+    pub(crate) fn disable_key(
+        &self,
+        call: &mut Call<'_>,
+        req: KeyIdRequest,
+    ) -> Result<Value, KmsError> {
         self.set_enabled(call, req, false)
     }
 
@@ -502,7 +508,7 @@ impl KmsService {
         })
     }
 
-    pub fn schedule_key_deletion(
+    pub(crate) fn schedule_key_deletion(
         &self,
         call: &mut Call<'_>,
         req: ScheduleKeyDeletionRequest,
@@ -527,7 +533,7 @@ impl KmsService {
         })
     }
 
-    pub fn cancel_key_deletion(
+    pub(crate) fn cancel_key_deletion(
         &self,
         call: &mut Call<'_>,
         req: KeyIdRequest,
@@ -554,7 +560,7 @@ impl KmsService {
         })
     }
 
-    pub fn update_key_description(
+    pub(crate) fn update_key_description(
         &self,
         call: &mut Call<'_>,
         req: UpdateKeyDescriptionRequest,
@@ -587,7 +593,7 @@ impl KmsService {
         }
     }
 
-    pub fn put_key_policy(
+    pub(crate) fn put_key_policy(
         &self,
         call: &mut Call<'_>,
         req: KeyPolicyRequest,
@@ -608,7 +614,7 @@ impl KmsService {
         })
     }
 
-    pub fn get_key_policy(
+    pub(crate) fn get_key_policy(
         &self,
         call: &mut Call<'_>,
         req: KeyPolicyRequest,
@@ -621,7 +627,7 @@ impl KmsService {
         })
     }
 
-    pub fn list_key_policies(
+    pub(crate) fn list_key_policies(
         &self,
         call: &mut Call<'_>,
         req: ListRequest,
@@ -636,7 +642,7 @@ impl KmsService {
         Ok(util::with_page(json!({ "PolicyNames": page }), next))
     }
 
-    pub fn tag_resource(
+    pub(crate) fn tag_resource(
         &self,
         call: &mut Call<'_>,
         req: TagResourceRequest,
@@ -658,7 +664,7 @@ impl KmsService {
         })
     }
 
-    pub fn untag_resource(
+    pub(crate) fn untag_resource(
         &self,
         call: &mut Call<'_>,
         req: TagResourceRequest,
@@ -676,7 +682,7 @@ impl KmsService {
         })
     }
 
-    pub fn list_resource_tags(
+    pub(crate) fn list_resource_tags(
         &self,
         call: &mut Call<'_>,
         req: ListRequest,

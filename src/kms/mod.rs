@@ -48,6 +48,7 @@ pub use clock::{Clock, SystemClock, TestClock};
 pub use db::KeyState;
 pub use error::{ErrorKind, KmsError};
 pub use policy::Caller;
+pub use rootkey::RootKeyError;
 
 use audit::{AuditLog, AuditRecord};
 use db::{KeyRecord, Store};

@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 
 use super::gcm::{self, KEY_LEN, NONCE_LEN};
 
-pub const DEFAULT_FILE_NAME: &str = "kms-root.key";
+pub(crate) const DEFAULT_FILE_NAME: &str = "kms-root.key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RootKeyError {
@@ -32,7 +32,7 @@ pub enum RootKeyError {
 }
 
 /// Root key; the bytes zeroize on drop and never appear in `Debug`.
-pub struct RootKey {
+pub(crate) struct RootKey {
     key: Zeroizing<[u8; KEY_LEN]>,
 }
 
@@ -44,14 +44,14 @@ impl std::fmt::Debug for RootKey {
 
 impl RootKey {
     #[cfg(test)]
-    pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
+    pub(crate) fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
         Self {
             key: Zeroizing::new(bytes),
         }
     }
 
     /// Loads an existing key (tools such as `sealgate audit verify` must never create one).
-    pub fn load(path: &Path) -> Result<Self, RootKeyError> {
+    pub(crate) fn load(path: &Path) -> Result<Self, RootKeyError> {
         let meta = fs::metadata(path).map_err(|source| RootKeyError::Io {
             path: path.to_path_buf(),
             source,
@@ -65,7 +65,7 @@ impl RootKey {
     }
 
     /// Loads the key at `path`, creating it (0600, random) if the file does not exist.
-    pub fn load_or_create(path: &Path) -> Result<Self, RootKeyError> {
+    pub(crate) fn load_or_create(path: &Path) -> Result<Self, RootKeyError> {
         let io = |source| RootKeyError::Io {
             path: path.to_path_buf(),
             source,
@@ -107,7 +107,7 @@ impl RootKey {
 
     /// Seals `secret`; output is nonce ‖ ciphertext ‖ tag. `aad` names what is sealed (e.g.
     /// key id + material id) so a sealed value cannot be swapped onto another row.
-    pub fn seal(&self, aad: &[u8], secret: &[u8]) -> Vec<u8> {
+    pub(crate) fn seal(&self, aad: &[u8], secret: &[u8]) -> Vec<u8> {
         let nonce: [u8; NONCE_LEN] = gcm::random_array();
         let mut out = nonce.to_vec();
         out.extend_from_slice(&gcm::seal(&self.key, &nonce, aad, secret));
@@ -116,7 +116,7 @@ impl RootKey {
 
     /// A 32-byte key for another purpose (e.g. signing audit digests), derived with
     /// HKDF-SHA256 so the root key itself is never used outside sealing.
-    pub fn derive(&self, info: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {
+    pub(crate) fn derive(&self, info: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {
         let mut out = Zeroizing::new([0u8; KEY_LEN]);
         hkdf::Hkdf::<sha2::Sha256>::new(None, self.key.as_ref())
             .expand(info, out.as_mut())
@@ -125,7 +125,7 @@ impl RootKey {
     }
 
     /// `None` when the value was not sealed by this root key under this `aad`.
-    pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    pub(crate) fn open(&self, aad: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         if sealed.len() < NONCE_LEN + gcm::TAG_LEN {
             return None;
         }

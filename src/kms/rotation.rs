@@ -16,17 +16,17 @@ use super::util::{self, required};
 use super::{Call, KmsService, clock};
 
 /// The automatic rotation period of a key that names none (AWS default: one year).
-pub const DEFAULT_ROTATION_DAYS: u32 = 365;
-pub const MAX_ON_DEMAND_ROTATIONS: u32 = 25;
+pub(crate) const DEFAULT_ROTATION_DAYS: u32 = 365;
+pub(crate) const MAX_ON_DEMAND_ROTATIONS: u32 = 25;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct RotationRequest {
-    pub key_id: Option<String>,
-    pub rotation_period_in_days: Option<i64>,
-    pub include_key_material: Option<String>,
-    pub limit: Option<i64>,
-    pub marker: Option<String>,
+pub(crate) struct RotationRequest {
+    pub(crate) key_id: Option<String>,
+    pub(crate) rotation_period_in_days: Option<i64>,
+    pub(crate) include_key_material: Option<String>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) marker: Option<String>,
 }
 
 pub(crate) fn is_due(key: &KeyRecord, now: f64) -> bool {
@@ -96,7 +96,7 @@ fn rotation_state(key: &KeyRecord) -> Result<(), KmsError> {
 }
 
 impl KmsService {
-    pub fn enable_key_rotation(
+    pub(crate) fn enable_key_rotation(
         &self,
         call: &mut Call<'_>,
         req: RotationRequest,
@@ -129,7 +129,7 @@ impl KmsService {
         })
     }
 
-    pub fn disable_key_rotation(
+    pub(crate) fn disable_key_rotation(
         &self,
         call: &mut Call<'_>,
         req: RotationRequest,
@@ -147,7 +147,7 @@ impl KmsService {
         })
     }
 
-    pub fn get_key_rotation_status(
+    pub(crate) fn get_key_rotation_status(
         &self,
         call: &mut Call<'_>,
         req: RotationRequest,
@@ -169,7 +169,7 @@ impl KmsService {
         })
     }
 
-    pub fn rotate_key_on_demand(
+    pub(crate) fn rotate_key_on_demand(
         &self,
         call: &mut Call<'_>,
         req: RotationRequest,
@@ -202,7 +202,7 @@ impl KmsService {
         })
     }
 
-    pub fn list_key_rotations(
+    pub(crate) fn list_key_rotations(
         &self,
         call: &mut Call<'_>,
         req: RotationRequest,

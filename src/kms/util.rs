@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::error::{ErrorKind, KmsError};
 
-pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, KmsError> {
+pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, KmsError> {
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
@@ -19,15 +19,15 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, KmsError> {
     serde_json::from_slice(body).map_err(|e| KmsError::new(ErrorKind::Serialization, e.to_string()))
 }
 
-pub fn required<T>(v: Option<T>, member: &str) -> Result<T, KmsError> {
+pub(crate) fn required<T>(v: Option<T>, member: &str) -> Result<T, KmsError> {
     v.ok_or_else(|| KmsError::missing(member))
 }
 
-pub fn b64(bytes: &[u8]) -> String {
+pub(crate) fn b64(bytes: &[u8]) -> String {
     B64.encode(bytes)
 }
 
-pub fn unb64(s: &str, member: &str) -> Result<Vec<u8>, KmsError> {
+pub(crate) fn unb64(s: &str, member: &str) -> Result<Vec<u8>, KmsError> {
     B64.decode(s).map_err(|_| {
         KmsError::new(
             ErrorKind::Serialization,
@@ -37,7 +37,7 @@ pub fn unb64(s: &str, member: &str) -> Result<Vec<u8>, KmsError> {
 }
 
 /// AWS reads non-string context values as strings; nested values and null are refused.
-pub fn context(
+pub(crate) fn context(
     v: Option<serde_json::Map<String, Value>>,
 ) -> Result<BTreeMap<String, String>, KmsError> {
     let mut out = BTreeMap::new();
@@ -57,7 +57,7 @@ pub fn context(
     Ok(out)
 }
 
-pub fn grant_tokens(v: Option<Vec<String>>) -> Result<Vec<String>, KmsError> {
+pub(crate) fn grant_tokens(v: Option<Vec<String>>) -> Result<Vec<String>, KmsError> {
     let v = v.unwrap_or_default();
     if v.len() > 10 {
         return Err(KmsError::constraint(
@@ -69,7 +69,7 @@ pub fn grant_tokens(v: Option<Vec<String>>) -> Result<Vec<String>, KmsError> {
     Ok(v)
 }
 
-pub fn check_range(value: i64, member: &str, min: i64, max: i64) -> Result<(), KmsError> {
+pub(crate) fn check_range(value: i64, member: &str, min: i64, max: i64) -> Result<(), KmsError> {
     if value < min {
         return Err(KmsError::constraint(
             &format!("'{value}'"),
@@ -88,7 +88,7 @@ pub fn check_range(value: i64, member: &str, min: i64, max: i64) -> Result<(), K
 }
 
 /// One page of `items`. Markers are opaque to clients; ours encode the next offset.
-pub fn paginate<T>(
+pub(crate) fn paginate<T>(
     items: Vec<T>,
     limit: Option<i64>,
     default_limit: i64,
@@ -117,7 +117,7 @@ pub fn paginate<T>(
 }
 
 /// Adds `NextMarker`/`Truncated` to a list response.
-pub fn with_page(mut v: Value, next: Option<String>) -> Value {
+pub(crate) fn with_page(mut v: Value, next: Option<String>) -> Value {
     v["Truncated"] = Value::Bool(next.is_some());
     if let Some(m) = next {
         v["NextMarker"] = Value::String(m);

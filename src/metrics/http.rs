@@ -11,12 +11,12 @@ use hyper::body::Incoming;
 use super::Metrics;
 use crate::server::{self, Body, ConnInfo};
 
-pub struct MetricsHttp {
+pub(crate) struct MetricsHttp {
     metrics: Arc<Metrics>,
 }
 
 impl MetricsHttp {
-    pub fn new(metrics: Arc<Metrics>) -> MetricsHttp {
+    pub(crate) fn new(metrics: Arc<Metrics>) -> MetricsHttp {
         MetricsHttp { metrics }
     }
 }

@@ -13,13 +13,13 @@ use super::Metrics;
 use crate::kms::client::{KeyDescription, KmsFuture};
 use crate::kms::{Caller, DataKey, Decrypted, Kms, KmsClientError, Source};
 
-pub struct MeteredKms {
+pub(crate) struct MeteredKms {
     inner: Arc<dyn Kms>,
     metrics: Arc<Metrics>,
 }
 
 impl MeteredKms {
-    pub fn new(inner: Arc<dyn Kms>, metrics: Arc<Metrics>) -> MeteredKms {
+    pub(crate) fn new(inner: Arc<dyn Kms>, metrics: Arc<Metrics>) -> MeteredKms {
         MeteredKms { inner, metrics }
     }
 
@@ -71,7 +71,7 @@ impl MeteredKms {
 /// The key state behind a refusal to use a key, if that is what `e` is. AWS and sealgate both
 /// answer `DisabledException` for a disabled key and `KMSInvalidStateException` with "pending
 /// deletion" / "pending import" in the message for the other unusable states.
-pub fn unusable_state(e: &KmsClientError) -> Option<&'static str> {
+pub(crate) fn unusable_state(e: &KmsClientError) -> Option<&'static str> {
     let KmsClientError::Kms { type_name, message } = e else {
         return None;
     };

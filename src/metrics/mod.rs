@@ -14,9 +14,9 @@
 //! of series and folds the excess into one `_other` series, so no caller can grow memory
 //! without bound.
 
-pub mod http;
-pub mod kms;
-pub mod s3;
+pub(crate) mod http;
+pub(crate) mod kms;
+pub(crate) mod s3;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -30,34 +30,34 @@ const MAX_SERIES: usize = 2000;
 const OVERFLOW: &str = "_other";
 
 /// Upper bounds (seconds) of the latency histogram buckets; `+Inf` is implied.
-pub const LATENCY_BUCKETS: [f64; 12] = [
+pub(crate) const LATENCY_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
 /// The SSE modes objects are counted by (`none` is a plaintext comparison bucket).
-pub const SSE_MODES: [&str; 4] = ["SSE-S3", "SSE-KMS", "SSE-C", "none"];
+pub(crate) const SSE_MODES: [&str; 4] = ["SSE-S3", "SSE-KMS", "SSE-C", "none"];
 
 /// A monotonically increasing count.
 #[derive(Default)]
-pub struct Counter(AtomicU64);
+pub(crate) struct Counter(AtomicU64);
 
 impl Counter {
-    pub fn add(&self, n: u64) {
+    pub(crate) fn add(&self, n: u64) {
         self.0.fetch_add(n, Ordering::Relaxed);
     }
 
-    pub fn inc(&self) {
+    pub(crate) fn inc(&self) {
         self.add(1);
     }
 
-    pub fn get(&self) -> u64 {
+    pub(crate) fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
 }
 
 /// A latency histogram with [`LATENCY_BUCKETS`]. Counts are per bucket (not cumulative) and
 /// made cumulative when rendered; the sum is kept in nanoseconds so it stays an integer atomic.
-pub struct Histogram {
+pub(crate) struct Histogram {
     buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     sum_nanos: AtomicU64,
     count: AtomicU64,
@@ -74,7 +74,7 @@ impl Default for Histogram {
 }
 
 impl Histogram {
-    pub fn observe(&self, d: Duration) {
+    pub(crate) fn observe(&self, d: Duration) {
         let secs = d.as_secs_f64();
         if let Some(i) = LATENCY_BUCKETS.iter().position(|b| secs <= *b) {
             self.buckets[i].fetch_add(1, Ordering::Relaxed);
@@ -86,7 +86,7 @@ impl Histogram {
 }
 
 /// One metric family: series keyed by their label values (`N` labels, names fixed).
-pub struct Family<const N: usize, V> {
+pub(crate) struct Family<const N: usize, V> {
     name: &'static str,
     help: &'static str,
     labels: [&'static str; N],
@@ -104,7 +104,7 @@ impl<const N: usize, V: Default> Family<N, V> {
     }
 
     /// The series for `values`, created on first use.
-    pub fn with(&self, values: [&str; N]) -> Arc<V> {
+    pub(crate) fn with(&self, values: [&str; N]) -> Arc<V> {
         let key: [String; N] = values.map(str::to_owned);
         if let Some(v) = self.series.read().expect("metrics lock").get(&key) {
             return v.clone();
@@ -221,15 +221,15 @@ fn escape_label(v: &str) -> String {
 }
 
 /// Every metric the gateway exports.
-pub struct Metrics {
-    pub s3_requests: Family<2, Counter>,
-    pub s3_duration: Family<1, Histogram>,
-    pub s3_bytes_received: Family<1, Counter>,
-    pub s3_bytes_sent: Family<1, Counter>,
-    pub sse_written: Family<1, Counter>,
-    pub sse_read: Family<1, Counter>,
-    pub kms_calls: Family<3, Counter>,
-    pub kms_unusable_key_use: Family<2, Counter>,
+pub(crate) struct Metrics {
+    pub(crate) s3_requests: Family<2, Counter>,
+    pub(crate) s3_duration: Family<1, Histogram>,
+    pub(crate) s3_bytes_received: Family<1, Counter>,
+    pub(crate) s3_bytes_sent: Family<1, Counter>,
+    pub(crate) sse_written: Family<1, Counter>,
+    pub(crate) sse_read: Family<1, Counter>,
+    pub(crate) kms_calls: Family<3, Counter>,
+    pub(crate) kms_unusable_key_use: Family<2, Counter>,
 }
 
 impl Default for Metrics {
@@ -239,7 +239,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
+    pub(crate) fn new() -> Metrics {
         let m = Metrics {
             s3_requests: Family::new(
                 "sealgate_s3_requests_total",
@@ -291,7 +291,7 @@ impl Metrics {
     }
 
     /// The text exposition of every family.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = String::new();
         self.s3_requests.render(&mut out);
         self.s3_duration.render(&mut out);

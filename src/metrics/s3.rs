@@ -16,17 +16,17 @@ use crate::server::Body;
 
 /// The SSE mode of the object a response wrote or read (a label of [`super::SSE_MODES`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SseFact(pub &'static str);
+pub(crate) struct SseFact(pub &'static str);
 
 impl SseFact {
     /// Records that `resp` wrote or read an object sealed as `sealing`.
-    pub fn attach<B>(resp: &mut Response<B>, sealing: &Sealing) {
+    pub(crate) fn attach<B>(resp: &mut Response<B>, sealing: &Sealing) {
         resp.extensions_mut().insert(SseFact(sealing_mode(sealing)));
     }
 }
 
 /// What is known about a request before its handler runs.
-pub struct Probe {
+pub(crate) struct Probe {
     started: Instant,
     operation: &'static str,
     /// Payload length the client declared (decoded length for aws-chunked uploads).
@@ -34,7 +34,7 @@ pub struct Probe {
 }
 
 impl Probe {
-    pub fn start(headers: &HeaderMap) -> Probe {
+    pub(crate) fn start(headers: &HeaderMap) -> Probe {
         let num = |name: &str| {
             headers
                 .get(name)
@@ -49,13 +49,13 @@ impl Probe {
     }
 
     /// The operation the router chose (`Endpoint::name`).
-    pub fn routed(&mut self, operation: &'static str) {
+    pub(crate) fn routed(&mut self, operation: &'static str) {
         self.operation = operation;
     }
 
     /// Records the request and returns the response, its body metered when it carries object
     /// payload (GetObject).
-    pub fn finish(self, m: &Metrics, resp: Response<Body>) -> Response<Body> {
+    pub(crate) fn finish(self, m: &Metrics, resp: Response<Body>) -> Response<Body> {
         let op = self.operation;
         let status = resp.status();
         m.s3_requests.with([op, status.as_str()]).inc();
@@ -98,7 +98,7 @@ impl Probe {
     }
 }
 
-pub fn sealing_mode(s: &Sealing) -> &'static str {
+pub(crate) fn sealing_mode(s: &Sealing) -> &'static str {
     match s {
         Sealing::None => "none",
         Sealing::SseS3 { .. } => "SSE-S3",

@@ -9,18 +9,18 @@ use super::{PolicyError, glob};
 /// The condition keys a request carries, each with one or more values. Names are
 /// case-insensitive (they are stored lower-cased); values are compared as the operator says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ConditionKeys(BTreeMap<String, Vec<String>>);
+pub(crate) struct ConditionKeys(BTreeMap<String, Vec<String>>);
 
 impl ConditionKeys {
     /// The values of `name`; `None` when the request does not carry it.
     #[cfg(test)]
-    pub fn get(&self, name: &str) -> Option<&[String]> {
+    pub(crate) fn get(&self, name: &str) -> Option<&[String]> {
         self.0.get(&name.to_lowercase()).map(Vec::as_slice)
     }
 
     /// Adds `values` to the key `name`. A key that never receives a value is absent from the
     /// request (what `Null` and the `IfExists` forms test).
-    pub fn add(&mut self, name: &str, values: impl IntoIterator<Item = String>) {
+    pub(crate) fn add(&mut self, name: &str, values: impl IntoIterator<Item = String>) {
         let mut values = values.into_iter().peekable();
         if values.peek().is_some() {
             self.0

@@ -23,8 +23,8 @@ mod principal;
 
 use serde_json::{Map, Value};
 
-pub use condition::ConditionKeys;
-pub use principal::{arn_account, root_account};
+pub(crate) use condition::ConditionKeys;
+pub(crate) use principal::{arn_account, root_account};
 
 use condition::Condition;
 use principal::{Hit, Principals};
@@ -32,7 +32,7 @@ use principal::{Hit, Principals};
 /// Why a policy document is refused. The messages are the `MalformedPolicyDocumentException`
 /// texts the KMS answers with.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum PolicyError {
+pub(crate) enum PolicyError {
     #[error("The policy is not a valid JSON document: {0}")]
     Json(String),
     #[error("The policy must be a JSON object with a Statement element")]
@@ -59,7 +59,7 @@ pub enum PolicyError {
 
 /// Which kind of document is parsed: it decides whether statements name principals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicyKind {
+pub(crate) enum PolicyKind {
     /// Attached to a resource (a KMS key policy, an S3 bucket policy): every statement names a
     /// `Principal` or `NotPrincipal`.
     Resource,
@@ -69,46 +69,46 @@ pub enum PolicyKind {
 
 /// The authenticated principal of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Principal<'a> {
+pub(crate) struct Principal<'a> {
     /// `arn:aws:iam::<acct>:user/<name>` or `arn:aws:iam::<acct>:root`.
-    pub arn: &'a str,
-    pub account: &'a str,
+    pub(crate) arn: &'a str,
+    pub(crate) account: &'a str,
 }
 
 /// What a policy is evaluated against.
 #[derive(Debug, Clone, Copy)]
-pub struct Request<'a> {
-    pub principal: Principal<'a>,
+pub(crate) struct Request<'a> {
+    pub(crate) principal: Principal<'a>,
     /// `"kms:Encrypt"`; matched case-insensitively.
-    pub action: &'a str,
+    pub(crate) action: &'a str,
     /// The resource ARN, or `"*"` for actions on no resource; matched case-sensitively.
-    pub resource: &'a str,
+    pub(crate) resource: &'a str,
     /// The condition keys the request carries.
-    pub conditions: &'a ConditionKeys,
+    pub(crate) conditions: &'a ConditionKeys,
 }
 
 /// What one policy says about a request.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     /// A matching `Deny`.
-    pub deny: bool,
+    pub(crate) deny: bool,
     /// A matching `Allow` naming the principal directly (or everyone); identity policies always
     /// name their principal.
-    pub direct: bool,
+    pub(crate) direct: bool,
     /// A matching `Allow` naming the principal's account (delegation to the account's IAM).
-    pub account: bool,
+    pub(crate) account: bool,
 }
 
 impl Verdict {
     /// The policy allows the principal by itself.
-    pub fn allows(&self) -> bool {
+    pub(crate) fn allows(&self) -> bool {
         self.direct
     }
 }
 
 /// A parsed policy document.
 #[derive(Debug)]
-pub struct Policy {
+pub(crate) struct Policy {
     statements: Vec<Statement>,
 }
 
@@ -133,7 +133,7 @@ struct Patterns {
 
 impl Policy {
     /// Parses and validates a document of the given kind.
-    pub fn parse(doc: &str, kind: PolicyKind) -> Result<Self, PolicyError> {
+    pub(crate) fn parse(doc: &str, kind: PolicyKind) -> Result<Self, PolicyError> {
         let value: Value =
             serde_json::from_str(doc).map_err(|e| PolicyError::Json(e.to_string()))?;
         let obj = value.as_object().ok_or(PolicyError::NoStatement)?;
@@ -158,14 +158,14 @@ impl Policy {
     }
 
     /// The first condition operator in the document that we do not implement.
-    pub fn unsupported_operator(&self) -> Option<&str> {
+    pub(crate) fn unsupported_operator(&self) -> Option<&str> {
         self.statements
             .iter()
             .find_map(|s| s.unsupported.as_deref())
     }
 
     /// What this policy says about `req`.
-    pub fn evaluate(&self, req: &Request) -> Verdict {
+    pub(crate) fn evaluate(&self, req: &Request) -> Verdict {
         let mut verdict = Verdict::default();
         for stmt in &self.statements {
             let hit = match &stmt.principal {

@@ -116,14 +116,14 @@ impl PrincipalEntry {
 }
 
 /// The account of an ARN (`arn:<partition>:<service>:<region>:<account>:<resource>`).
-pub fn arn_account(arn: &str) -> Option<&str> {
+pub(crate) fn arn_account(arn: &str) -> Option<&str> {
     let mut parts = arn.splitn(6, ':');
     (parts.next() == Some("arn")).then_some(())?;
     parts.nth(3).filter(|_| parts.next().is_some())
 }
 
 /// `Some(account)` when `arn` is an account root identity (`arn:<partition>:iam::<acct>:root`).
-pub fn root_account(arn: &str) -> Option<&str> {
+pub(crate) fn root_account(arn: &str) -> Option<&str> {
     let mut parts = arn.splitn(6, ':');
     let ok = parts.next() == Some("arn") && parts.nth(1) == Some("iam");
     let account = parts.nth(1)?;

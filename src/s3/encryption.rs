@@ -25,7 +25,7 @@ const SSE_BUCKET_KEY: &str = "x-amz-server-side-encryption-bucket-key-enabled";
 
 /// Chooses the encryption of a write (PutObject, CopyObject target, CreateMultipartUpload),
 /// in AWS's order of checks.
-pub fn choose_write_mode(
+pub(crate) fn choose_write_mode(
     headers: &HeaderMap,
     bucket: &BucketRecord,
     tls: bool,
@@ -152,7 +152,7 @@ fn kms_requires_header() -> S3Error {
 }
 
 /// GET, HEAD and UploadPart take no SSE-S3/KMS headers (GetObject, HeadObject and UploadPart in the S3 API Reference).
-pub fn reject_write_headers(headers: &HeaderMap) -> Result<(), S3Error> {
+pub(crate) fn reject_write_headers(headers: &HeaderMap) -> Result<(), S3Error> {
     for name in [SSE, SSE_KMS_KEY] {
         if let Some(v) = headers.get(name) {
             return Err(S3Error::InvalidArgument {
@@ -168,7 +168,7 @@ pub fn reject_write_headers(headers: &HeaderMap) -> Result<(), S3Error> {
 
 /// Adds `x-amz-server-side-encryption-context` (base64 JSON of the full stored context), which
 /// Put, Copy and CreateMultipartUpload return and GET/HEAD never do.
-pub fn describe_context(sealing: &Sealing, out: &mut HeaderMap) {
+pub(crate) fn describe_context(sealing: &Sealing, out: &mut HeaderMap) {
     if let Sealing::SseKms { context, .. } = sealing
         && let Ok(json) = serde_json::to_vec(context)
         && let Ok(v) = HeaderValue::from_str(&STANDARD.encode(json))
@@ -178,7 +178,7 @@ pub fn describe_context(sealing: &Sealing, out: &mut HeaderMap) {
 }
 
 /// The SSE response headers that describe a stored object .
-pub fn describe(sealing: &Sealing, out: &mut HeaderMap) {
+pub(crate) fn describe(sealing: &Sealing, out: &mut HeaderMap) {
     let mut put = |name: &'static str, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
             out.insert(name, v);
@@ -207,7 +207,7 @@ pub fn describe(sealing: &Sealing, out: &mut HeaderMap) {
 
 /// Which header family carries the key: the object's own, or a copy source's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyHeaders {
+pub(crate) enum KeyHeaders {
     Target,
     CopySource,
 }
@@ -232,7 +232,7 @@ impl KeyHeaders {
 /// A part request (UploadPart, UploadPartCopy, CompleteMultipartUpload) must present the
 /// upload's SSE-C key, and only for an SSE-C upload; `completing` relaxes "must present":
 /// Complete may omit the key.
-pub fn check_upload_key(
+pub(crate) fn check_upload_key(
     sealing: &Sealing,
     customer: Option<&CustomerKey>,
     completing: bool,
@@ -257,14 +257,14 @@ pub fn check_upload_key(
 const NEED_TLS: &str = "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.";
 
 /// True when any header of the family is present.
-pub fn present(headers: &HeaderMap, which: KeyHeaders) -> bool {
+pub(crate) fn present(headers: &HeaderMap, which: KeyHeaders) -> bool {
     let (a, k, m) = which.names();
     headers.contains_key(a) || headers.contains_key(k) || headers.contains_key(m)
 }
 
 /// Parses and validates the key headers, in the order AWS checks them (S3 User Guide, "Using server-side encryption with customer-provided keys").
 /// `Ok(None)` when none of the headers is present.
-pub fn from_headers(
+pub(crate) fn from_headers(
     headers: &HeaderMap,
     which: KeyHeaders,
     tls: bool,

@@ -28,7 +28,7 @@ use super::xml::text::push_elem;
 /// Object Lock and archived objects, back-pressure on a full disk — and are kept with their
 /// tested status and code so those features only construct them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum S3Error {
+pub(crate) enum S3Error {
     // ---- authentication and authorization ----
     /// Status 403. The message is free text; AWS's default is "Access Denied".
     #[error("{0}")]
@@ -252,7 +252,7 @@ pub enum S3Error {
 
 impl S3Error {
     /// 400 InvalidArgument without argument name/value.
-    pub fn invalid_argument(msg: impl Into<String>) -> Self {
+    pub(crate) fn invalid_argument(msg: impl Into<String>) -> Self {
         S3Error::InvalidArgument {
             msg: msg.into(),
             name: None,
@@ -261,7 +261,7 @@ impl S3Error {
     }
 
     /// 400 InvalidArgument naming the argument and the value received.
-    pub fn invalid_argument_named(
+    pub(crate) fn invalid_argument_named(
         msg: impl Into<String>,
         name: impl Into<String>,
         value: impl Into<String>,
@@ -274,7 +274,7 @@ impl S3Error {
     }
 
     /// 400 InvalidPart with AWS's default message.
-    pub fn invalid_part() -> Self {
+    pub(crate) fn invalid_part() -> Self {
         S3Error::InvalidPart(
             "One or more of the specified parts could not be found.  The part may not have been \
              uploaded, or the specified entity tag may not match the part's entity tag."
@@ -284,7 +284,7 @@ impl S3Error {
 
     /// A KMS failure as S3 reports it: `KMS.<exception>` with 400, except access denial which
     /// S3 reports as a plain 403 AccessDenied.
-    pub fn kms(exception: &str, msg: impl Into<String>) -> Self {
+    pub(crate) fn kms(exception: &str, msg: impl Into<String>) -> Self {
         let msg = msg.into();
         match exception {
             "AccessDeniedException" => S3Error::AccessDenied(msg),
@@ -297,7 +297,7 @@ impl S3Error {
     }
 
     /// The HTTP status of this error.
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         use S3Error::*;
         match self {
             AccessDenied(_)
@@ -351,7 +351,7 @@ impl S3Error {
     }
 
     /// The S3 error code (`<Code>`).
-    pub fn code(&self) -> &str {
+    pub(crate) fn code(&self) -> &str {
         use S3Error::*;
         match self {
             AccessDenied(_) | RequestExpired { .. } | HeadersNotSigned { .. } => "AccessDenied",
@@ -407,13 +407,13 @@ impl S3Error {
     }
 
     /// The message sent to the client (`<Message>`).
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         self.to_string()
     }
 
     /// Whether a response may carry a body at all (304 never does). `HEAD` is the caller's
     /// concern.
-    pub fn has_body(&self) -> bool {
+    pub(crate) fn has_body(&self) -> bool {
         !matches!(self, S3Error::NotModified)
     }
 
@@ -506,7 +506,7 @@ impl S3Error {
     /// The XML error document. `resource` is the request path (AWS puts the bucket/key path
     /// there), `request_id` goes into both `<RequestId>` and `<HostId>`: the gateway has no
     /// separate host identifier, and clients only log it.
-    pub fn to_xml(&self, resource: &str, request_id: &str) -> String {
+    pub(crate) fn to_xml(&self, resource: &str, request_id: &str) -> String {
         let mut out = String::with_capacity(256);
         out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>");
         push_elem(&mut out, "Code", self.code());

@@ -1,12 +1,12 @@
 //! The S3 front end: one request flows listener → auth → router → handler → sse → envelope →
 //! store, and every failure becomes one S3 error response here.
 
-pub mod encryption;
-pub mod error;
-pub mod ops;
-pub mod payload;
-pub mod router;
-pub mod xml;
+pub(crate) mod encryption;
+pub(crate) mod error;
+pub(crate) mod ops;
+pub(crate) mod payload;
+pub(crate) mod router;
+pub(crate) mod xml;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,14 +25,14 @@ use crate::sigv4::{self, AuthError, Expectations, ServiceKind, Verified};
 use error::S3Error;
 use payload::{Payload, PayloadOptions};
 
-pub use crate::metrics::s3::SseFact;
+pub(crate) use crate::metrics::s3::SseFact;
 
-pub struct S3Service {
+pub(crate) struct S3Service {
     gw: Arc<Gateway>,
 }
 
 impl S3Service {
-    pub fn new(gw: Arc<Gateway>) -> S3Service {
+    pub(crate) fn new(gw: Arc<Gateway>) -> S3Service {
         S3Service { gw }
     }
 }
@@ -56,22 +56,22 @@ impl crate::sse::PlainSource for Payload {
 }
 
 /// One authenticated request on its way to a handler.
-pub struct Req {
-    pub gw: Arc<Gateway>,
-    pub headers: HeaderMap,
+pub(crate) struct Req {
+    pub(crate) gw: Arc<Gateway>,
+    pub(crate) headers: HeaderMap,
     body: Option<Incoming>,
-    pub conn: ConnInfo,
-    pub user: User,
-    pub verified: Verified,
+    pub(crate) conn: ConnInfo,
+    pub(crate) user: User,
+    pub(crate) verified: Verified,
 }
 
 impl Req {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// The request payload, decoded and verified as it streams.
-    pub fn payload(&mut self, opts: PayloadOptions) -> Result<Payload, S3Error> {
+    pub(crate) fn payload(&mut self, opts: PayloadOptions) -> Result<Payload, S3Error> {
         let body = self
             .body
             .take()
@@ -80,7 +80,7 @@ impl Req {
     }
 
     /// A small request body (XML documents), fully read and verified.
-    pub async fn small_body(&mut self, max_len: u64) -> Result<bytes::Bytes, S3Error> {
+    pub(crate) async fn small_body(&mut self, max_len: u64) -> Result<bytes::Bytes, S3Error> {
         let p = self.payload(PayloadOptions {
             want_md5: false,
             max_len,
@@ -90,7 +90,7 @@ impl Req {
     }
 
     /// Drains a body the operation does not use, so signed hashes are still enforced.
-    pub async fn no_body(&mut self) -> Result<(), S3Error> {
+    pub(crate) async fn no_body(&mut self) -> Result<(), S3Error> {
         if self.body.is_some() {
             self.small_body(1024 * 1024).await?;
         }
@@ -98,7 +98,7 @@ impl Req {
     }
 
     /// The caller as the KMS sees it (authorization and audit of SSE-KMS key use).
-    pub fn caller(&self) -> crate::kms::Caller {
+    pub(crate) fn caller(&self) -> crate::kms::Caller {
         crate::kms::Caller {
             arn: self.user.arn.clone(),
             account: self.user.account.clone(),
@@ -106,7 +106,7 @@ impl Req {
         }
     }
 
-    pub async fn bucket(&self, name: &str) -> Result<BucketRecord, S3Error> {
+    pub(crate) async fn bucket(&self, name: &str) -> Result<BucketRecord, S3Error> {
         self.gw
             .store
             .get_bucket(name)
@@ -191,7 +191,7 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
     probe.finish(&gw.metrics, resp)
 }
 
-pub fn error_response(
+pub(crate) fn error_response(
     e: &S3Error,
     resource: &str,
     request_id: &str,

@@ -22,28 +22,28 @@ use crate::s3::error::S3Error;
 use crate::sigv4::{PayloadHash, Verified};
 
 /// How long a client may stay silent in the middle of a body.
-pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the handler wants computed besides the checks the client asked for.
 #[derive(Clone, Copy, Debug)]
-pub struct PayloadOptions {
+pub(crate) struct PayloadOptions {
     /// Compute the MD5 of the payload (the ETag of SSE-S3 objects and parts).
-    pub want_md5: bool,
+    pub(crate) want_md5: bool,
     /// Largest payload accepted.
-    pub max_len: u64,
+    pub(crate) max_len: u64,
     /// Checksum algorithm to compute when the client sends none (S3's CRC64NVME default).
-    pub default_checksum: Option<ChecksumAlgorithm>,
+    pub(crate) default_checksum: Option<ChecksumAlgorithm>,
 }
 
 /// Digests of a fully received payload.
 #[derive(Clone, Debug, Default)]
-pub struct PayloadDigest {
-    pub len: u64,
-    pub md5: Option<[u8; 16]>,
+pub(crate) struct PayloadDigest {
+    pub(crate) len: u64,
+    pub(crate) md5: Option<[u8; 16]>,
     /// Algorithm and raw checksum of the payload; `client_sent` says whether the client
     /// supplied it (header or trailer) or it is our default.
-    pub checksum: Option<(ChecksumAlgorithm, Vec<u8>)>,
-    pub client_sent_checksum: bool,
+    pub(crate) checksum: Option<(ChecksumAlgorithm, Vec<u8>)>,
+    pub(crate) client_sent_checksum: bool,
 }
 
 struct ChecksumState {
@@ -55,7 +55,7 @@ struct ChecksumState {
     client_sent: bool,
 }
 
-pub struct Payload {
+pub(crate) struct Payload {
     body: Option<Incoming>,
     decoder: Option<ChunkedDecoder>,
     buf: BytesMut,
@@ -77,7 +77,7 @@ impl Payload {
     /// Validates the payload headers and prepares the decoding. `verified` is the request's
     /// verified signature (`None` for anonymous requests, which only reach operations without
     /// a body anyway).
-    pub fn new(
+    pub(crate) fn new(
         body: Incoming,
         headers: &HeaderMap,
         verified: Option<&Verified>,
@@ -156,7 +156,7 @@ impl Payload {
 
     /// The next piece of plaintext payload; `Ok(None)` once the whole payload has arrived and
     /// passed every check.
-    pub async fn next(&mut self) -> Result<Option<Bytes>, S3Error> {
+    pub(crate) async fn next(&mut self) -> Result<Option<Bytes>, S3Error> {
         loop {
             if let Some(decoder) = self.decoder.as_mut() {
                 match decoder.decode(&mut self.buf).map_err(chunk_error)? {
@@ -214,7 +214,7 @@ impl Payload {
     }
 
     /// Reads the whole payload into memory (small bodies: XML documents). Bounded by max_len.
-    pub async fn collect(mut self) -> Result<(Bytes, PayloadDigest), S3Error> {
+    pub(crate) async fn collect(mut self) -> Result<(Bytes, PayloadDigest), S3Error> {
         let mut out = BytesMut::new();
         while let Some(piece) = self.next().await? {
             out.extend_from_slice(&piece);
@@ -224,7 +224,7 @@ impl Payload {
     }
 
     /// Digests of the payload; valid after `next` returned `Ok(None)`.
-    pub fn digest(&self) -> &PayloadDigest {
+    pub(crate) fn digest(&self) -> &PayloadDigest {
         self.digest
             .as_ref()
             .expect("digest is only read after the payload ended")

@@ -33,30 +33,30 @@ use addressing::{bucket_from_host, split_path};
 use query::{Query, percent_decode};
 
 /// Longest key S3 accepts, in bytes of UTF-8.
-pub const MAX_KEY_BYTES: usize = 1024;
+pub(crate) const MAX_KEY_BYTES: usize = 1024;
 /// Highest part number of a multipart upload.
-pub const MAX_PART_NUMBER: u32 = 10_000;
+pub(crate) const MAX_PART_NUMBER: u32 = 10_000;
 
 /// `response-*` query parameters of GetObject/HeadObject: header values to put on the
 /// response instead of the stored ones.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ResponseOverrides {
-    pub content_type: Option<String>,
-    pub content_language: Option<String>,
-    pub expires: Option<String>,
-    pub cache_control: Option<String>,
-    pub content_disposition: Option<String>,
-    pub content_encoding: Option<String>,
+pub(crate) struct ResponseOverrides {
+    pub(crate) content_type: Option<String>,
+    pub(crate) content_language: Option<String>,
+    pub(crate) expires: Option<String>,
+    pub(crate) cache_control: Option<String>,
+    pub(crate) content_disposition: Option<String>,
+    pub(crate) content_encoding: Option<String>,
 }
 
 impl ResponseOverrides {
     #[cfg(test)]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.headers().next().is_none()
     }
 
     /// `(response header name, value)` for each override given.
-    pub fn headers(&self) -> impl Iterator<Item = (http::HeaderName, &str)> {
+    pub(crate) fn headers(&self) -> impl Iterator<Item = (http::HeaderName, &str)> {
         [
             (header::CONTENT_TYPE, &self.content_type),
             (header::CONTENT_LANGUAGE, &self.content_language),
@@ -84,10 +84,10 @@ impl ResponseOverrides {
 
 /// The source named by `x-amz-copy-source` (`[/]bucket/key[?versionId=v]`, percent-encoded).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CopySource {
-    pub bucket: String,
-    pub key: String,
-    pub version_id: Option<String>,
+pub(crate) struct CopySource {
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) version_id: Option<String>,
 }
 
 /// One S3 operation with its target and query parameters.
@@ -95,7 +95,7 @@ pub struct CopySource {
 /// Strings from the query are percent-decoded and otherwise as sent (an empty `delimiter=` is
 /// `Some("")`). `encoding_type_url` is true for `encoding-type=url`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Endpoint {
+pub(crate) enum Endpoint {
     ListBuckets {
         prefix: Option<String>,
         continuation_token: Option<String>,
@@ -226,7 +226,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// The S3 operation name (for logs, metrics and audit).
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         use Endpoint::*;
         match self {
             ListBuckets { .. } => "ListBuckets",
@@ -257,7 +257,7 @@ impl Endpoint {
     }
 
     /// The bucket addressed, if any.
-    pub fn bucket(&self) -> Option<&str> {
+    pub(crate) fn bucket(&self) -> Option<&str> {
         use Endpoint::*;
         match self {
             ListBuckets { .. } => None,
@@ -289,7 +289,7 @@ impl Endpoint {
 
     #[cfg(test)]
     /// The object key addressed, if any.
-    pub fn key(&self) -> Option<&str> {
+    pub(crate) fn key(&self) -> Option<&str> {
         use Endpoint::*;
         match self {
             Unsupported { key, .. } => key.as_deref(),
@@ -309,7 +309,7 @@ impl Endpoint {
     }
 
     /// The 501 answer for [`Endpoint::Unsupported`] (and a generic one for anything else).
-    pub fn not_implemented(&self) -> S3Error {
+    pub(crate) fn not_implemented(&self) -> S3Error {
         S3Error::NotImplemented(format!(
             "{} is not implemented by this gateway",
             self.name()
@@ -319,7 +319,7 @@ impl Endpoint {
 
 /// Routes one request. `virtual_host_suffixes` are the DNS names under which buckets are
 /// addressed as `<bucket>.<suffix>` (e.g. `s3.localhost`); ports are ignored on both sides.
-pub fn parse(
+pub(crate) fn parse(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -745,7 +745,7 @@ fn check_key_length(key: &str) -> Result<(), S3Error> {
 
 /// Parses `x-amz-copy-source`: `[/]bucket/key[?versionId=v]`, with the key percent-encoded
 /// (a literal `?` in a key arrives as `%3F`, so the first raw `?` starts the query).
-pub fn parse_copy_source(value: &http::HeaderValue) -> Result<CopySource, S3Error> {
+pub(crate) fn parse_copy_source(value: &http::HeaderValue) -> Result<CopySource, S3Error> {
     let raw = value.to_str().unwrap_or("");
     let bad = || {
         S3Error::invalid_argument_named(

@@ -3,8 +3,8 @@
 //! Whether a request arrived over TLS is a property of its connection and travels with the
 //! request as [`ConnInfo`]; SSE-C decides from it, never from a global flag.
 
-pub mod proxy;
-pub mod tls;
+pub(crate) mod proxy;
+pub(crate) mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -22,17 +22,17 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 /// Response body of every handler.
-pub type Body = BoxBody<Bytes, std::io::Error>;
+pub(crate) type Body = BoxBody<Bytes, std::io::Error>;
 
 /// Facts about the connection a request came in on.
 #[derive(Clone, Copy, Debug)]
-pub struct ConnInfo {
-    pub tls: bool,
-    pub peer: SocketAddr,
+pub(crate) struct ConnInfo {
+    pub(crate) tls: bool,
+    pub(crate) peer: SocketAddr,
 }
 
 /// A request handler for one listener.
-pub trait Service: Send + Sync + 'static {
+pub(crate) trait Service: Send + Sync + 'static {
     fn call(
         self: Arc<Self>,
         req: Request<Incoming>,
@@ -42,11 +42,11 @@ pub trait Service: Send + Sync + 'static {
 
 /// Limits that protect the listener from slow or greedy clients.
 #[derive(Clone, Copy, Debug)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Time allowed to receive the request line and headers.
-    pub header_timeout: Duration,
+    pub(crate) header_timeout: Duration,
     /// Largest request head (request line + headers).
-    pub max_header_bytes: usize,
+    pub(crate) max_header_bytes: usize,
 }
 
 impl Default for Limits {
@@ -59,7 +59,7 @@ impl Default for Limits {
 }
 
 /// Accepts connections until `shutdown` flips to true, then lets open requests finish (bounded).
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     service: Arc<dyn Service>,
@@ -133,7 +133,7 @@ pub async fn serve(
 }
 
 /// Builds a response body from bytes.
-pub fn full(data: impl Into<Bytes>) -> Body {
+pub(crate) fn full(data: impl Into<Bytes>) -> Body {
     use http_body_util::BodyExt;
     http_body_util::Full::new(data.into())
         .map_err(|never| match never {})
@@ -141,6 +141,6 @@ pub fn full(data: impl Into<Bytes>) -> Body {
 }
 
 /// An empty response body.
-pub fn empty() -> Body {
+pub(crate) fn empty() -> Body {
     full(Bytes::new())
 }

@@ -13,13 +13,13 @@ use super::ConnInfo;
 
 /// A list of IP addresses and CIDR blocks (`10.0.0.0/8`, `::1`, `fd00::/8`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TrustedProxies {
+pub(crate) struct TrustedProxies {
     nets: Vec<(IpAddr, u8)>,
 }
 
 impl TrustedProxies {
     /// Parses each entry; the error names the first bad one.
-    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<TrustedProxies, String> {
+    pub(crate) fn parse<S: AsRef<str>>(entries: &[S]) -> Result<TrustedProxies, String> {
         let mut nets = Vec::new();
         for entry in entries {
             let entry = entry.as_ref().trim();
@@ -43,7 +43,7 @@ impl TrustedProxies {
     }
 
     /// Whether `ip` is one of the trusted addresses (IPv4-mapped IPv6 counts as IPv4).
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
             v4 => v4,
@@ -55,7 +55,7 @@ impl TrustedProxies {
 
     /// Whether a request on `conn` with `headers` counts as arriving over TLS: a TLS
     /// connection, or a trusted proxy's connection saying the client used https.
-    pub fn request_is_tls(&self, conn: &ConnInfo, headers: &HeaderMap) -> bool {
+    pub(crate) fn request_is_tls(&self, conn: &ConnInfo, headers: &HeaderMap) -> bool {
         conn.tls || (self.contains(conn.peer.ip()) && forwarded_https(headers))
     }
 }

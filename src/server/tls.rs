@@ -14,7 +14,7 @@ use rustls::ServerConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 #[derive(Debug, thiserror::Error)]
-pub enum TlsError {
+pub(crate) enum TlsError {
     #[error("TLS file {path}: {source}")]
     Io {
         path: PathBuf,
@@ -29,14 +29,14 @@ pub enum TlsError {
 }
 
 /// Where the persisted identity lives.
-pub struct TlsPaths {
-    pub ca: PathBuf,
-    pub cert: PathBuf,
-    pub key: PathBuf,
+pub(crate) struct TlsPaths {
+    pub(crate) ca: PathBuf,
+    pub(crate) cert: PathBuf,
+    pub(crate) key: PathBuf,
 }
 
 impl TlsPaths {
-    pub fn in_dir(dir: &Path) -> TlsPaths {
+    pub(crate) fn in_dir(dir: &Path) -> TlsPaths {
         TlsPaths {
             ca: dir.join("ca.pem"),
             cert: dir.join("cert.pem"),
@@ -46,7 +46,7 @@ impl TlsPaths {
 }
 
 /// Loads the identity from `paths`, generating it first when absent.
-pub fn load_or_generate(paths: &TlsPaths) -> Result<Arc<ServerConfig>, TlsError> {
+pub(crate) fn load_or_generate(paths: &TlsPaths) -> Result<Arc<ServerConfig>, TlsError> {
     if !paths.cert.exists() || !paths.key.exists() {
         generate(paths)?;
     }

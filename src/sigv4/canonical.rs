@@ -36,11 +36,11 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// A SigV4 signing key (`kSigning`). Zeroised on drop; never printed.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct SigningKey([u8; 32]);
+pub(crate) struct SigningKey([u8; 32]);
 
 impl SigningKey {
     /// Derives `kSigning` from the secret and the credential scope.
-    pub fn derive(secret: &str, date: &str, region: &str, service: &str) -> Self {
+    pub(crate) fn derive(secret: &str, date: &str, region: &str, service: &str) -> Self {
         let mut seed = Zeroizing::new(Vec::with_capacity(4 + secret.len()));
         seed.extend_from_slice(b"AWS4");
         seed.extend_from_slice(secret.as_bytes());
@@ -51,7 +51,7 @@ impl SigningKey {
     }
 
     /// Lower-case hex HMAC-SHA256 of `string_to_sign` under this key.
-    pub fn sign(&self, string_to_sign: &[u8]) -> String {
+    pub(crate) fn sign(&self, string_to_sign: &[u8]) -> String {
         hex::encode(hmac_sha256(&self.0, string_to_sign))
     }
 }
@@ -69,7 +69,7 @@ fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 }
 
 /// Lower-case hex SHA-256.
-pub fn sha256_hex(data: &[u8]) -> String {
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 

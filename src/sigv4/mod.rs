@@ -39,33 +39,33 @@ mod parse;
 mod sign;
 mod verify;
 
-pub use canonical::{SigningKey, sha256_hex};
-pub use parse::{PayloadHash, parse};
-pub use sign::sign_request;
-pub use verify::{Expectations, Verified, signatures_match, verify};
+pub(crate) use canonical::{SigningKey, sha256_hex};
+pub(crate) use parse::{PayloadHash, parse};
+pub(crate) use sign::sign_request;
+pub(crate) use verify::{Expectations, Verified, signatures_match, verify};
 
 /// The only algorithm accepted (SigV4a is not supported).
-pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+pub(crate) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// Hex SHA-256 of the empty string.
-pub const EMPTY_SHA256_HEX: &str =
+pub(crate) const EMPTY_SHA256_HEX: &str =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 /// Longest presigned lifetime AWS accepts (one week).
-pub const MAX_PRESIGN_EXPIRES_SECS: u64 = 604_800;
+pub(crate) const MAX_PRESIGN_EXPIRES_SECS: u64 = 604_800;
 /// Clock-skew window for S3 header authentication.
-pub const S3_MAX_SKEW: Duration = Duration::from_secs(15 * 60);
+pub(crate) const S3_MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 /// Clock-skew window for KMS (JSON protocol) requests.
-pub const KMS_MAX_SKEW: Duration = Duration::from_secs(5 * 60);
+pub(crate) const KMS_MAX_SKEW: Duration = Duration::from_secs(5 * 60);
 
 /// Which canonicalisation rules apply: S3's, or those of the JSON services (KMS).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ServiceKind {
+pub(crate) enum ServiceKind {
     S3,
     Kms,
 }
 
 /// Where the signature travelled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuthForm {
+pub(crate) enum AuthForm {
     Header,
     Presigned { expires_secs: u64 },
 }
@@ -73,7 +73,7 @@ pub enum AuthForm {
 /// Why a request failed authentication. Neutral: the S3 and KMS front ends map these to their
 /// own error codes (see the variant docs for the S3 mapping).
 #[derive(Debug, thiserror::Error)]
-pub enum AuthError {
+pub(crate) enum AuthError {
     /// S3: 400 InvalidArgument "Unsupported Authorization Type" (SigV2, SigV4a, unknown).
     #[error("unsupported authorization type: {0}")]
     UnsupportedAlgorithm(String),

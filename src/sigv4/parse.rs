@@ -23,7 +23,7 @@ const QUERY_CREDENTIAL_MALFORMED: &str = "Error parsing the X-Amz-Credential par
 
 /// What the client declared its payload hash to be.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PayloadHash {
+pub(crate) enum PayloadHash {
     /// `UNSIGNED-PAYLOAD`: the body is not covered by the signature.
     Unsigned,
     /// A hex SHA-256 of the body, as sent (the caller must check it against the body).
@@ -38,7 +38,7 @@ pub enum PayloadHash {
 
 impl PayloadHash {
     /// Parses an `x-amz-content-sha256` value.
-    pub fn parse(value: &str) -> Result<Self, AuthError> {
+    pub(crate) fn parse(value: &str) -> Result<Self, AuthError> {
         match value {
             UNSIGNED_PAYLOAD => Ok(Self::Unsigned),
             STREAMING_SIGNED => Ok(Self::StreamingSigned),
@@ -55,7 +55,7 @@ impl PayloadHash {
     }
 
     /// The value as it appears in the canonical request.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Self::Unsigned => UNSIGNED_PAYLOAD,
             Self::Hex(hex) => hex,
@@ -66,7 +66,7 @@ impl PayloadHash {
     }
 
     /// The aws-chunked body ends with trailing headers.
-    pub fn has_trailer(&self) -> bool {
+    pub(crate) fn has_trailer(&self) -> bool {
         matches!(
             self,
             Self::StreamingSignedTrailer | Self::StreamingUnsignedTrailer
@@ -75,7 +75,7 @@ impl PayloadHash {
 
     /// For `Hex`: whether `body_sha256_hex` (what the server computed) matches the declaration.
     /// Other variants make no claim about the body and return `true`.
-    pub fn matches_body(&self, body_sha256_hex: &str) -> bool {
+    pub(crate) fn matches_body(&self, body_sha256_hex: &str) -> bool {
         match self {
             Self::Hex(declared) => declared.eq_ignore_ascii_case(body_sha256_hex),
             _ => true,
@@ -85,17 +85,17 @@ impl PayloadHash {
 
 /// The credential scope named by the request.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Credential {
-    pub access_key: String,
+pub(crate) struct Credential {
+    pub(crate) access_key: String,
     /// `yyyymmdd`
-    pub date: String,
-    pub region: String,
-    pub service: String,
+    pub(crate) date: String,
+    pub(crate) region: String,
+    pub(crate) service: String,
 }
 
 impl Credential {
     /// Parses `<AKID>/<yyyymmdd>/<region>/<service>/aws4_request`.
-    pub fn parse(value: &str) -> Option<Self> {
+    pub(crate) fn parse(value: &str) -> Option<Self> {
         let mut parts = value.rsplitn(5, '/');
         let terminator = parts.next()?;
         let service = parts.next()?;
@@ -120,7 +120,7 @@ impl Credential {
     }
 
     /// `yyyymmdd/region/service/aws4_request`
-    pub fn scope(&self) -> String {
+    pub(crate) fn scope(&self) -> String {
         format!(
             "{}/{}/{}/aws4_request",
             self.date, self.region, self.service
@@ -130,25 +130,25 @@ impl Credential {
 
 /// Authentication data parsed from a request, not yet verified.
 #[derive(Clone, Debug)]
-pub struct SignedRequest {
-    pub kind: ServiceKind,
-    pub credential: Credential,
-    pub form: AuthForm,
+pub(crate) struct SignedRequest {
+    pub(crate) kind: ServiceKind,
+    pub(crate) credential: Credential,
+    pub(crate) form: AuthForm,
     /// Lower-case header names in the order the client listed them.
-    pub signed_headers: Vec<String>,
+    pub(crate) signed_headers: Vec<String>,
     /// Lower-case hex.
-    pub signature: String,
+    pub(crate) signature: String,
     /// `yyyymmddTHHMMSSZ` (converted from `Date` when `X-Amz-Date` is absent).
-    pub amz_date: String,
-    pub request_time: SystemTime,
+    pub(crate) amz_date: String,
+    pub(crate) request_time: SystemTime,
     /// The declared payload hash. `None` only where the body hash is used instead (KMS without
     /// `x-amz-content-sha256`); always `Some` for S3.
-    pub payload: Option<PayloadHash>,
+    pub(crate) payload: Option<PayloadHash>,
 }
 
 /// Extracts the authentication data of a request. `Ok(None)` means anonymous: no
 /// `Authorization` header and no presigned query parameters.
-pub fn parse(
+pub(crate) fn parse(
     uri: &Uri,
     headers: &HeaderMap,
     kind: ServiceKind,

@@ -19,7 +19,7 @@ use super::{ALGORITHM, ServiceKind};
 /// `service` is `"s3"`, else with the JSON services' (KMS) rules. The payload hash signed is
 /// the `x-amz-content-sha256` header when present, else `body_sha256_hex`.
 #[allow(clippy::too_many_arguments)]
-pub fn sign_request(
+pub(crate) fn sign_request(
     method: &Method,
     uri: &Uri,
     headers: &mut HeaderMap,

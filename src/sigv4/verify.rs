@@ -16,17 +16,17 @@ use super::{AuthError, AuthForm, KMS_MAX_SKEW, S3_MAX_SKEW};
 
 /// What the server expects of a request's scope and time.
 #[derive(Clone, Debug)]
-pub struct Expectations {
-    pub region: String,
+pub(crate) struct Expectations {
+    pub(crate) region: String,
     /// `"s3"` or `"kms"`.
-    pub service: &'static str,
-    pub now: SystemTime,
-    pub max_skew: Duration,
+    pub(crate) service: &'static str,
+    pub(crate) now: SystemTime,
+    pub(crate) max_skew: Duration,
 }
 
 impl Expectations {
     /// S3 defaults: service `s3`, 15-minute skew.
-    pub fn s3(region: impl Into<String>, now: SystemTime) -> Self {
+    pub(crate) fn s3(region: impl Into<String>, now: SystemTime) -> Self {
         Self {
             region: region.into(),
             service: "s3",
@@ -36,7 +36,7 @@ impl Expectations {
     }
 
     /// KMS defaults: service `kms`, 5-minute skew.
-    pub fn kms(region: impl Into<String>, now: SystemTime) -> Self {
+    pub(crate) fn kms(region: impl Into<String>, now: SystemTime) -> Self {
         Self {
             region: region.into(),
             service: "kms",
@@ -48,19 +48,19 @@ impl Expectations {
 
 /// A request whose signature checked out, with what the aws-chunked decoder needs.
 #[derive(Clone, Debug)]
-pub struct Verified {
-    pub signing_key: SigningKey,
+pub(crate) struct Verified {
+    pub(crate) signing_key: SigningKey,
     /// The request signature: the first "previous signature" of a chunk chain.
-    pub seed_signature: String,
-    pub amz_date: String,
+    pub(crate) seed_signature: String,
+    pub(crate) amz_date: String,
     /// `yyyymmdd/region/service/aws4_request`
-    pub scope: String,
+    pub(crate) scope: String,
     /// The payload hash that was signed (for KMS without a header: the body hash).
-    pub payload: PayloadHash,
+    pub(crate) payload: PayloadHash,
 }
 
 /// Constant-time equality of two signatures (hex strings).
-pub fn signatures_match(computed: &str, provided: &str) -> bool {
+pub(crate) fn signatures_match(computed: &str, provided: &str) -> bool {
     computed.as_bytes().ct_eq(provided.as_bytes()).into()
 }
 
@@ -69,7 +69,7 @@ pub fn signatures_match(computed: &str, provided: &str) -> bool {
 /// for KMS requests without `x-amz-content-sha256` and is checked against a declared hex hash
 /// when given. S3 callers pass `None` and check a `PayloadHash::Hex` against the body once it
 /// has been read.
-pub fn verify(
+pub(crate) fn verify(
     req: &SignedRequest,
     method: &Method,
     uri: &Uri,

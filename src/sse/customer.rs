@@ -12,7 +12,7 @@ use md5::{Digest, Md5};
 use zeroize::Zeroizing;
 
 /// A customer-provided key, validated. Never logged: `Debug` shows only the MD5.
-pub struct CustomerKey {
+pub(crate) struct CustomerKey {
     key: Zeroizing<[u8; 32]>,
     md5_b64: String,
 }
@@ -24,17 +24,17 @@ impl std::fmt::Debug for CustomerKey {
 }
 
 impl CustomerKey {
-    pub fn new(key: Zeroizing<[u8; 32]>) -> CustomerKey {
+    pub(crate) fn new(key: Zeroizing<[u8; 32]>) -> CustomerKey {
         let md5_b64 = STANDARD.encode(Md5::digest(*key));
         CustomerKey { key, md5_b64 }
     }
 
-    pub fn material(&self) -> &[u8; 32] {
+    pub(crate) fn material(&self) -> &[u8; 32] {
         &self.key
     }
 
     /// Base64 of the key's MD5, as S3 echoes it in `…-customer-key-MD5`.
-    pub fn md5_b64(&self) -> &str {
+    pub(crate) fn md5_b64(&self) -> &str {
         &self.md5_b64
     }
 }

@@ -18,13 +18,13 @@ use super::SseError;
 use crate::kms::{Caller, DataKey, Kms, Source};
 
 /// How long a bucket key is reused (AWS: "a limited time").
-pub const BUCKET_KEY_TTL: Duration = Duration::from_secs(300);
+pub(crate) const BUCKET_KEY_TTL: Duration = Duration::from_secs(300);
 /// Bound on cached bucket keys, so a hostile caller cannot grow the caches without limit.
 const MAX_CACHED: usize = 4096;
 
 type Material = Arc<Zeroizing<[u8; 32]>>;
 
-pub struct KmsKeys {
+pub(crate) struct KmsKeys {
     kms: Arc<dyn Kms>,
     issued: Mutex<HashMap<String, (Instant, Arc<DataKey>)>>,
     opened: Mutex<HashMap<String, (Instant, Material)>>,
@@ -58,7 +58,7 @@ fn remember<T>(map: &Mutex<HashMap<String, (Instant, T)>>, k: String, v: T) {
 }
 
 impl KmsKeys {
-    pub fn new(kms: Arc<dyn Kms>) -> KmsKeys {
+    pub(crate) fn new(kms: Arc<dyn Kms>) -> KmsKeys {
         KmsKeys {
             kms,
             issued: Mutex::new(HashMap::new()),
@@ -67,7 +67,7 @@ impl KmsKeys {
     }
 
     /// A data key for sealing: fresh per object, or the cached bucket key.
-    pub async fn data_key(
+    pub(crate) async fn data_key(
         &self,
         key_id: &str,
         context: &BTreeMap<String, String>,
@@ -95,7 +95,7 @@ impl KmsKeys {
     }
 
     /// The plaintext of a stored data key (KMS Decrypt, or the cached bucket key).
-    pub async fn open_data_key(
+    pub(crate) async fn open_data_key(
         &self,
         blob: &[u8],
         context: &BTreeMap<String, String>,

@@ -32,7 +32,7 @@ use crate::kms::{Caller, Kms, KmsClientError, Source};
 use crate::store::{Store, StoreError};
 
 /// The service-owned KMS key that wraps the ring.
-pub const SERVICE_KEY_ALIAS: &str = "alias/sealgate/sse-s3";
+pub(crate) const SERVICE_KEY_ALIAS: &str = "alias/sealgate/sse-s3";
 const SERVICE_KEY_DESCRIPTION: &str = "sealgate: wraps the SSE-S3 master keys (service-owned; deleting it makes every SSE-S3 object unreadable)";
 /// The store area of the wrapped versions.
 const AREA: &str = "sse-s3";
@@ -42,10 +42,10 @@ const CTX_PURPOSE: &str = "sealgate:purpose";
 const PURPOSE: &str = "sse-s3-master-key";
 const CTX_VERSION: &str = "sealgate:version";
 
-pub type MasterKey = Arc<Zeroizing<[u8; 32]>>;
+pub(crate) type MasterKey = Arc<Zeroizing<[u8; 32]>>;
 
 #[derive(Debug, thiserror::Error)]
-pub enum MasterError {
+pub(crate) enum MasterError {
     #[error("KMS: {0}")]
     Kms(#[from] KmsClientError),
     #[error("storage: {0}")]
@@ -68,7 +68,7 @@ struct WrappedRecord {
     blob: String,
 }
 
-pub struct MasterRing {
+pub(crate) struct MasterRing {
     store: Store,
     kms: Arc<dyn Kms>,
     /// The gateway's own identity at the KMS (the embedded KMS audits it; a remote KMS sees
@@ -105,7 +105,7 @@ fn is_not_found(e: &KmsClientError) -> bool {
 
 impl MasterRing {
     /// A ring over `store`; nothing is read until [`MasterRing::load`] or first use.
-    pub fn new(
+    pub(crate) fn new(
         store: Store,
         kms: Arc<dyn Kms>,
         caller: Caller,
@@ -123,7 +123,7 @@ impl MasterRing {
 
     /// Migrates a legacy local ring, creates version 1 if the store has none, and unwraps
     /// every stored version. Run at start so a KMS or store problem stops the gateway early.
-    pub async fn load(&self) -> Result<(), MasterError> {
+    pub(crate) async fn load(&self) -> Result<(), MasterError> {
         let _guard = self.load.lock().await;
         self.migrate_legacy().await?;
         let mut versions = self.stored_versions().await?;
@@ -141,7 +141,7 @@ impl MasterRing {
     }
 
     /// The version that seals new objects, with its key (loading the ring on first use).
-    pub async fn current(&self) -> Result<(u32, MasterKey), MasterError> {
+    pub(crate) async fn current(&self) -> Result<(u32, MasterKey), MasterError> {
         if let Some((v, k)) = self.newest() {
             return Ok((v, k));
         }
@@ -150,7 +150,7 @@ impl MasterRing {
     }
 
     /// A version's key; one this gateway has not seen yet is fetched and unwrapped.
-    pub async fn get(&self, version: u32) -> Result<MasterKey, MasterError> {
+    pub(crate) async fn get(&self, version: u32) -> Result<MasterKey, MasterError> {
         if let Some(k) = self.keys.read().expect("ring lock").get(&version) {
             return Ok(k.clone());
         }
@@ -169,7 +169,7 @@ impl MasterRing {
     #[cfg(test)]
     /// Adds a new current version (the next number after the highest stored one). Old
     /// versions stay, so objects sealed under them remain readable.
-    pub async fn rotate(&self) -> Result<u32, MasterError> {
+    pub(crate) async fn rotate(&self) -> Result<u32, MasterError> {
         let _guard = self.load.lock().await;
         let next = self.stored_versions().await?.last().map_or(1, |v| v + 1);
         self.create_version(next).await?;

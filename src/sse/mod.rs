@@ -9,9 +9,9 @@
 //! This module knows nothing of S3's wire format: its failures are [`SseError`], which the S3
 //! front end turns into AWS's errors in one place (`s3::error`).
 
-pub mod customer;
-pub mod kms_keys;
-pub mod master;
+pub(crate) mod customer;
+pub(crate) mod kms_keys;
+pub(crate) mod master;
 mod object;
 
 use std::collections::BTreeMap;
@@ -22,17 +22,19 @@ use crate::kms::{Caller, Kms, KmsClientError, Source};
 use crate::meta::Sealing;
 use crate::seal::{self, Binding, Mode};
 use crate::store::StoreError;
-pub use customer::CustomerKey;
+pub(crate) use customer::CustomerKey;
 use kms_keys::KmsKeys;
 use master::{MasterError, MasterRing};
-pub use object::{EtagRule, ObjectBody, ObjectCrypto, PlainSource, PlainStream, completed_meta};
+pub(crate) use object::{
+    EtagRule, ObjectBody, ObjectCrypto, PlainSource, PlainStream, completed_meta,
+};
 
 /// The key S3 uses when `aws:kms` names none.
-pub const DEFAULT_KMS_KEY: &str = "alias/aws/s3";
+pub(crate) const DEFAULT_KMS_KEY: &str = "alias/aws/s3";
 
 /// The encryption a write asked for (or inherited from the bucket default).
 #[derive(Debug)]
-pub enum WriteMode {
+pub(crate) enum WriteMode {
     /// No encryption: only in buckets the operator configured as plaintext comparison buckets,
     /// and only when the request names no encryption.
     Plain,
@@ -50,7 +52,7 @@ pub enum WriteMode {
 /// Why a key or object operation failed, in this layer's terms; `s3::error` maps each to the
 /// S3 error AWS returns.
 #[derive(Debug, thiserror::Error)]
-pub enum SseError {
+pub(crate) enum SseError {
     /// The request presented an SSE-C key other than the one the object was sealed with.
     #[error("the customer key does not match the object's")]
     WrongCustomerKey,
@@ -91,18 +93,18 @@ pub enum SseError {
 }
 
 /// Who a key operation is for: the caller's identity (KMS authorizes and audits against it).
-pub struct Actor<'a> {
-    pub caller: &'a Caller,
+pub(crate) struct Actor<'a> {
+    pub(crate) caller: &'a Caller,
 }
 
 /// Owner of the key hierarchy for all modes.
-pub struct Crypto {
+pub(crate) struct Crypto {
     master: MasterRing,
     kms: KmsKeys,
 }
 
 impl Crypto {
-    pub fn new(master: MasterRing, kms: Arc<dyn Kms>) -> Crypto {
+    pub(crate) fn new(master: MasterRing, kms: Arc<dyn Kms>) -> Crypto {
         Crypto {
             master,
             kms: KmsKeys::new(kms),
@@ -110,12 +112,12 @@ impl Crypto {
     }
 
     /// The SSE-S3 master key ring (loaded at start; see [`MasterRing::load`]).
-    pub fn master(&self) -> &MasterRing {
+    pub(crate) fn master(&self) -> &MasterRing {
         &self.master
     }
 
     /// A fresh object key for a new object (or multipart upload), sealed for `mode`.
-    pub async fn seal_new(
+    pub(crate) async fn seal_new(
         &self,
         mode: &WriteMode,
         bucket: &str,
@@ -132,7 +134,7 @@ impl Crypto {
 
     /// The same object key sealed for `mode` under `bucket/key` (CopyObject, a change of mode,
     /// SSE-C re-keying): the data it encrypts is never re-encrypted.
-    pub async fn reseal(
+    pub(crate) async fn reseal(
         &self,
         source: &ObjectCrypto,
         mode: &WriteMode,
@@ -210,7 +212,7 @@ impl Crypto {
 
     /// Opens the object key of a multipart upload (its parts use the segment size of new
     /// objects).
-    pub async fn open_upload(
+    pub(crate) async fn open_upload(
         &self,
         sealing: &Sealing,
         bucket: &str,
@@ -224,7 +226,7 @@ impl Crypto {
 
     /// Opens the object key of a stored object whose data uses `segment_size`.
     /// `customer` is the SSE-C key the request presented, if any.
-    pub async fn open(
+    pub(crate) async fn open(
         &self,
         sealing: &Sealing,
         segment_size: u32,

@@ -22,7 +22,7 @@ pub(super) const SEGMENT_SIZE: u32 = DEFAULT_SEGMENT_SIZE;
 
 /// An object's key, opened or freshly sealed, with how it is stored. Plaintext comparison
 /// objects have no key and bypass the envelope.
-pub struct ObjectCrypto {
+pub(crate) struct ObjectCrypto {
     key: Option<ObjectKey>,
     sealing: Sealing,
     segment_size: u32,
@@ -32,13 +32,13 @@ pub struct ObjectCrypto {
 /// objects, and an opaque value for SSE-KMS and SSE-C, whose ETag must not reveal a digest
 /// of the plaintext.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EtagRule {
+pub(crate) enum EtagRule {
     PlaintextMd5,
     Opaque,
 }
 
 impl EtagRule {
-    pub fn of(sealing: &Sealing) -> EtagRule {
+    pub(crate) fn of(sealing: &Sealing) -> EtagRule {
         match sealing {
             Sealing::None | Sealing::SseS3 { .. } => EtagRule::PlaintextMd5,
             Sealing::SseKms { .. } | Sealing::SseC { .. } => EtagRule::Opaque,
@@ -46,7 +46,7 @@ impl EtagRule {
     }
 
     /// The ETag (unquoted) for content whose MD5 is `md5`, when it was computed.
-    pub fn etag(self, md5: Option<[u8; 16]>) -> String {
+    pub(crate) fn etag(self, md5: Option<[u8; 16]>) -> String {
         match (self, md5) {
             (EtagRule::PlaintextMd5, Some(md5)) => hex::encode(md5),
             _ => opaque_etag(),
@@ -62,15 +62,15 @@ fn opaque_etag() -> String {
 }
 
 /// What a write knows about a new object besides its crypto.
-pub struct ObjectBody {
-    pub size: u64,
-    pub etag: String,
-    pub last_modified_ms: i64,
-    pub content_headers: std::collections::BTreeMap<String, String>,
-    pub user_meta: std::collections::BTreeMap<String, String>,
-    pub checksum: Option<Checksum>,
-    pub generation: String,
-    pub parts: Vec<PartLayout>,
+pub(crate) struct ObjectBody {
+    pub(crate) size: u64,
+    pub(crate) etag: String,
+    pub(crate) last_modified_ms: i64,
+    pub(crate) content_headers: std::collections::BTreeMap<String, String>,
+    pub(crate) user_meta: std::collections::BTreeMap<String, String>,
+    pub(crate) checksum: Option<Checksum>,
+    pub(crate) generation: String,
+    pub(crate) parts: Vec<PartLayout>,
 }
 
 fn object_meta(body: ObjectBody, sealing: Sealing, segment_size: u32) -> ObjectMeta {
@@ -91,13 +91,13 @@ fn object_meta(body: ObjectBody, sealing: Sealing, segment_size: u32) -> ObjectM
 
 /// The meta record of a completed multipart upload: its parts were written by
 /// [`ObjectCrypto::write_part`] under the upload's sealing, so Complete needs no key.
-pub fn completed_meta(upload: &UploadRecord, body: ObjectBody) -> ObjectMeta {
+pub(crate) fn completed_meta(upload: &UploadRecord, body: ObjectBody) -> ObjectMeta {
     object_meta(body, upload.sealing.clone(), SEGMENT_SIZE)
 }
 
 /// Where plaintext comes from when writing: a request payload or another object's data.
 /// Its errors pass through [`ObjectCrypto::write_part`] unchanged.
-pub trait PlainSource: Send {
+pub(crate) trait PlainSource: Send {
     type Error: From<SseError> + Send;
     fn next_piece(
         &mut self,
@@ -105,19 +105,19 @@ pub trait PlainSource: Send {
 }
 
 /// Plaintext produced by [`ObjectCrypto::read_range`].
-pub struct PlainStream(mpsc::Receiver<Result<Bytes, SseError>>);
+pub(crate) struct PlainStream(mpsc::Receiver<Result<Bytes, SseError>>);
 
 impl PlainStream {
     /// A stream with nothing in it (a zero-length object).
-    pub fn empty() -> PlainStream {
+    pub(crate) fn empty() -> PlainStream {
         PlainStream(mpsc::channel(1).1)
     }
 
-    pub async fn next(&mut self) -> Option<Result<Bytes, SseError>> {
+    pub(crate) async fn next(&mut self) -> Option<Result<Bytes, SseError>> {
         self.0.recv().await
     }
 
-    pub fn into_stream(mut self) -> impl futures::Stream<Item = Result<Bytes, SseError>> {
+    pub(crate) fn into_stream(mut self) -> impl futures::Stream<Item = Result<Bytes, SseError>> {
         futures::stream::poll_fn(move |cx| self.0.poll_recv(cx))
     }
 }
@@ -148,23 +148,23 @@ impl ObjectCrypto {
     }
 
     /// How the object key is stored: what the meta or upload record keeps.
-    pub fn sealing(&self) -> &Sealing {
+    pub(crate) fn sealing(&self) -> &Sealing {
         &self.sealing
     }
 
-    pub fn etag_rule(&self) -> EtagRule {
+    pub(crate) fn etag_rule(&self) -> EtagRule {
         EtagRule::of(&self.sealing)
     }
 
     /// The meta record of a new object written with this crypto.
-    pub fn meta(&self, body: ObjectBody) -> ObjectMeta {
+    pub(crate) fn meta(&self, body: ObjectBody) -> ObjectMeta {
         object_meta(body, self.sealing.clone(), self.segment_size)
     }
 
     /// Seals everything `source` yields into blob `blob` of `generation` and returns its
     /// layout (ETag and checksum left for the caller). On any error the blob is removed and
     /// nothing refers to it.
-    pub async fn write_part<S: PlainSource>(
+    pub(crate) async fn write_part<S: PlainSource>(
         &self,
         store: &Store,
         bucket: &str,
@@ -253,7 +253,7 @@ impl ObjectCrypto {
     /// must be the one opened for it). The first item is produced before this returns, so a
     /// failure to read or authenticate the first segment surfaces as an error response rather
     /// than a truncated body.
-    pub async fn read_range(
+    pub(crate) async fn read_range(
         &self,
         store: Arc<Store>,
         bucket: String,

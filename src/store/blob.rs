@@ -21,24 +21,29 @@ use tokio::io::AsyncWriteExt;
 use super::{StoreError, backend_err};
 
 /// Parts uploaded concurrently by one writer.
-pub const MAX_PARTS_IN_FLIGHT: usize = 2;
+pub(crate) const MAX_PARTS_IN_FLIGHT: usize = 2;
 
 /// Generations written or linked recently by this process, so that a sweep never reclaims a
 /// generation whose meta record is still being written. Needed because a hard link (local
 /// copy) keeps the source's old mtime.
 #[derive(Default)]
-pub struct RecentGenerations {
+pub(crate) struct RecentGenerations {
     touched: Mutex<HashMap<(String, String), Instant>>,
 }
 
 impl RecentGenerations {
-    pub fn touch(&self, bucket: &str, generation: &str) {
+    pub(crate) fn touch(&self, bucket: &str, generation: &str) {
         let mut map = self.touched.lock().unwrap_or_else(|e| e.into_inner());
         map.insert((bucket.to_string(), generation.to_string()), Instant::now());
     }
 
     /// Whether the generation was touched within `grace`; forgets entries older than that.
-    pub fn is_recent(&self, bucket: &str, generation: &str, grace: std::time::Duration) -> bool {
+    pub(crate) fn is_recent(
+        &self,
+        bucket: &str,
+        generation: &str,
+        grace: std::time::Duration,
+    ) -> bool {
         let mut map = self.touched.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, t| t.elapsed() < grace);
         map.contains_key(&(bucket.to_string(), generation.to_string()))
@@ -48,7 +53,7 @@ impl RecentGenerations {
 /// A blob being written. Call [`BlobWriter::finish`] to publish it; dropping or aborting it
 /// leaves nothing visible (an S3 backend may keep an incomplete multipart upload until its
 /// lifecycle rule removes it).
-pub struct BlobWriter {
+pub(crate) struct BlobWriter {
     inner: BufWriter,
     written: u64,
     bucket: String,
@@ -78,7 +83,7 @@ impl BlobWriter {
     }
 
     /// Appends `data`; waits when the writer's in-flight parts are at their limit.
-    pub async fn write(&mut self, data: Bytes) -> Result<(), StoreError> {
+    pub(crate) async fn write(&mut self, data: Bytes) -> Result<(), StoreError> {
         self.written += data.len() as u64;
         if data.is_empty() {
             return Ok(());
@@ -87,7 +92,7 @@ impl BlobWriter {
     }
 
     /// Publishes the blob and returns its size in bytes.
-    pub async fn finish(mut self) -> Result<u64, StoreError> {
+    pub(crate) async fn finish(mut self) -> Result<u64, StoreError> {
         self.inner
             .shutdown()
             .await
@@ -97,7 +102,7 @@ impl BlobWriter {
     }
 
     /// Discards everything written so far.
-    pub async fn abort(mut self) -> Result<(), StoreError> {
+    pub(crate) async fn abort(mut self) -> Result<(), StoreError> {
         self.inner.abort().await.map_err(backend_err)
     }
 }

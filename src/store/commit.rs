@@ -13,7 +13,7 @@ use crate::meta::{ObjectMeta, PartLayout, UploadRecord};
 impl Store {
     /// Makes `meta` the record of `bucket/key` (PutObject, CopyObject), then releases the
     /// generation it replaced. When the swap fails, `meta`'s own generation is deleted.
-    pub async fn commit_object(
+    pub(crate) async fn commit_object(
         &self,
         bucket: &str,
         key: &str,
@@ -34,7 +34,7 @@ impl Store {
     /// recorded parts) becomes the record of `bucket/key`; then the upload's records go, the
     /// blobs of parts left out, and the generation the new record replaced. When the swap
     /// fails the upload is left as it was, so the client can retry.
-    pub async fn commit_upload(
+    pub(crate) async fn commit_upload(
         &self,
         bucket: &str,
         key: &str,
@@ -55,7 +55,7 @@ impl Store {
 
     /// Records an uploaded part (UploadPart, UploadPartCopy) and deletes the blob of the part
     /// it replaced; when recording fails, the new part's blob is deleted.
-    pub async fn commit_part(
+    pub(crate) async fn commit_part(
         &self,
         bucket: &str,
         upload: &UploadRecord,
@@ -81,7 +81,7 @@ impl Store {
     /// Copies the blobs of `parts` from `(bucket, generation)` into a fresh generation of
     /// `to_bucket` (hard links on the local filesystem, server-side copies on S3) and returns
     /// it. On failure the partial copy is deleted.
-    pub async fn copy_parts(
+    pub(crate) async fn copy_parts(
         &self,
         from: (&str, &str),
         parts: &[PartLayout],
@@ -104,7 +104,7 @@ impl Store {
     }
 
     /// Removes the record of `bucket/key`, then its data. A missing key is not an error.
-    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+    pub(crate) async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
         if let Some(prev) = self.delete_meta(bucket, key).await?
             && let Err(e) = self.delete_generation(bucket, &prev.generation).await
         {

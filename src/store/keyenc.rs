@@ -22,14 +22,14 @@
 use std::fmt::Write as _;
 
 /// Hex characters per directory segment (99 key bytes). The file segment is at most one longer.
-pub const CHUNK_HEX: usize = 198;
+pub(crate) const CHUNK_HEX: usize = 198;
 
 /// Ends every encoded key. Must sort below `/` and `0`, and must not be `#` (reserved by
 /// `object_store`'s local staging files) or `.`.
-pub const TERMINATOR: char = '-';
+pub(crate) const TERMINATOR: char = '-';
 
 /// The encoding of `key` as `/`-separated path segments (no leading or trailing `/`).
-pub fn encode_key(key: &str) -> String {
+pub(crate) fn encode_key(key: &str) -> String {
     let mut out = chunked_hex(key.as_bytes());
     out.push(TERMINATOR);
     out
@@ -38,7 +38,7 @@ pub fn encode_key(key: &str) -> String {
 /// The hex of `bytes` with a `/` after every full chunk except at the very end. Every encoded
 /// key having `bytes` as a prefix starts with this string, and every encoded key below
 /// `bytes` sorts below it.
-pub fn chunked_hex(bytes: &[u8]) -> String {
+pub(crate) fn chunked_hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2 + bytes.len() * 2 / CHUNK_HEX + 1);
     for (i, b) in bytes.iter().enumerate() {
         if i > 0 && (i * 2) % CHUNK_HEX == 0 {
@@ -51,7 +51,7 @@ pub fn chunked_hex(bytes: &[u8]) -> String {
 
 /// Why a stored path is not an encoded key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KeyDecodeError {
+pub(crate) enum KeyDecodeError {
     #[error("missing terminator")]
     NoTerminator,
     #[error("segment {0} has the wrong length")]
@@ -64,7 +64,7 @@ pub enum KeyDecodeError {
 
 /// Inverts [`encode_key`]. Strict: only the exact encoding of some key decodes, so two paths
 /// can never decode to the same key.
-pub fn decode_key(encoded: &str) -> Result<String, KeyDecodeError> {
+pub(crate) fn decode_key(encoded: &str) -> Result<String, KeyDecodeError> {
     let body = encoded
         .strip_suffix(TERMINATOR)
         .ok_or(KeyDecodeError::NoTerminator)?;

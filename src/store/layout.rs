@@ -19,14 +19,14 @@ use object_store::path::Path;
 use super::StoreError;
 use super::keyenc;
 
-pub const BUCKETS: &str = "buckets";
-pub const META: &str = "meta";
-pub const DATA: &str = "data";
-pub const UPLOADS: &str = "uploads";
-pub const SYSTEM: &str = "system";
+pub(crate) const BUCKETS: &str = "buckets";
+pub(crate) const META: &str = "meta";
+pub(crate) const DATA: &str = "data";
+pub(crate) const UPLOADS: &str = "uploads";
+pub(crate) const SYSTEM: &str = "system";
 
 /// A bucket name as S3 allows it: 3–63 of `[a-z0-9.-]`.
-pub fn check_bucket(name: &str) -> Result<(), StoreError> {
+pub(crate) fn check_bucket(name: &str) -> Result<(), StoreError> {
     let ok = (3..=63).contains(&name.len())
         && name
             .bytes()
@@ -39,7 +39,7 @@ pub fn check_bucket(name: &str) -> Result<(), StoreError> {
 }
 
 /// A generation, upload id or blob name: 1–200 of `[A-Za-z0-9_.-]`, not `.` or `..`.
-pub fn check_name(what: &str, name: &str) -> Result<(), StoreError> {
+pub(crate) fn check_name(what: &str, name: &str) -> Result<(), StoreError> {
     let ok = (1..=200).contains(&name.len())
         && name != "."
         && name != ".."
@@ -57,23 +57,23 @@ fn path(s: String) -> Result<Path, StoreError> {
     Path::parse(&s).map_err(|e| StoreError::InvalidName(e.to_string()))
 }
 
-pub fn buckets_dir() -> Path {
+pub(crate) fn buckets_dir() -> Path {
     Path::from(BUCKETS)
 }
 
-pub fn bucket_record(bucket: &str) -> Result<Path, StoreError> {
+pub(crate) fn bucket_record(bucket: &str) -> Result<Path, StoreError> {
     check_bucket(bucket)?;
     path(format!("{BUCKETS}/{bucket}"))
 }
 
-pub fn meta_dir(bucket: &str) -> Result<Path, StoreError> {
+pub(crate) fn meta_dir(bucket: &str) -> Result<Path, StoreError> {
     check_bucket(bucket)?;
     path(format!("{META}/{bucket}"))
 }
 
 /// S3 keys are 1..=1024 bytes; the empty key is refused (it would also be indistinguishable
 /// from "no start" in listings). Longer keys are stored fine, the limit is the caller's.
-pub fn meta(bucket: &str, key: &str) -> Result<Path, StoreError> {
+pub(crate) fn meta(bucket: &str, key: &str) -> Result<Path, StoreError> {
     check_bucket(bucket)?;
     if key.is_empty() {
         return Err(StoreError::InvalidName("empty object key".into()));
@@ -82,7 +82,7 @@ pub fn meta(bucket: &str, key: &str) -> Result<Path, StoreError> {
 }
 
 /// The key a listed meta path stands for, if it is one.
-pub fn key_of_meta(bucket_meta_dir: &Path, location: &Path) -> Option<String> {
+pub(crate) fn key_of_meta(bucket_meta_dir: &Path, location: &Path) -> Option<String> {
     let rest = location
         .as_ref()
         .strip_prefix(bucket_meta_dir.as_ref())?
@@ -90,18 +90,18 @@ pub fn key_of_meta(bucket_meta_dir: &Path, location: &Path) -> Option<String> {
     keyenc::decode_key(rest).ok()
 }
 
-pub fn data_dir(bucket: &str) -> Result<Path, StoreError> {
+pub(crate) fn data_dir(bucket: &str) -> Result<Path, StoreError> {
     check_bucket(bucket)?;
     path(format!("{DATA}/{bucket}"))
 }
 
-pub fn generation_dir(bucket: &str, generation: &str) -> Result<Path, StoreError> {
+pub(crate) fn generation_dir(bucket: &str, generation: &str) -> Result<Path, StoreError> {
     check_bucket(bucket)?;
     check_name("generation", generation)?;
     path(format!("{DATA}/{bucket}/{generation}"))
 }
 
-pub fn blob(bucket: &str, generation: &str, blob: &str) -> Result<Path, StoreError> {
+pub(crate) fn blob(bucket: &str, generation: &str, blob: &str) -> Result<Path, StoreError> {
     check_bucket(bucket)?;
     check_name("generation", generation)?;
     check_name("blob", blob)?;
@@ -109,33 +109,33 @@ pub fn blob(bucket: &str, generation: &str, blob: &str) -> Result<Path, StoreErr
 }
 
 /// The generation segment of a listed `data/<bucket>/<generation>/<blob>` path.
-pub fn generation_of_blob(location: &Path) -> Option<String> {
+pub(crate) fn generation_of_blob(location: &Path) -> Option<String> {
     let mut parts = location.parts();
     let (_, _, generation) = (parts.next()?, parts.next()?, parts.next()?);
     parts.next()?;
     Some(generation.as_ref().to_string())
 }
 
-pub fn uploads_dir(bucket: &str) -> Result<Path, StoreError> {
+pub(crate) fn uploads_dir(bucket: &str) -> Result<Path, StoreError> {
     check_bucket(bucket)?;
     path(format!("{UPLOADS}/{bucket}"))
 }
 
-pub fn upload_dir(bucket: &str, upload_id: &str) -> Result<Path, StoreError> {
+pub(crate) fn upload_dir(bucket: &str, upload_id: &str) -> Result<Path, StoreError> {
     check_bucket(bucket)?;
     check_name("upload id", upload_id)?;
     path(format!("{UPLOADS}/{bucket}/{upload_id}"))
 }
 
-pub fn upload_record(bucket: &str, upload_id: &str) -> Result<Path, StoreError> {
+pub(crate) fn upload_record(bucket: &str, upload_id: &str) -> Result<Path, StoreError> {
     Ok(upload_dir(bucket, upload_id)?.join("record"))
 }
 
-pub fn parts_dir(bucket: &str, upload_id: &str) -> Result<Path, StoreError> {
+pub(crate) fn parts_dir(bucket: &str, upload_id: &str) -> Result<Path, StoreError> {
     Ok(upload_dir(bucket, upload_id)?.join("parts"))
 }
 
-pub fn part(bucket: &str, upload_id: &str, part_number: u32) -> Result<Path, StoreError> {
+pub(crate) fn part(bucket: &str, upload_id: &str, part_number: u32) -> Result<Path, StoreError> {
     if !(1..=10_000).contains(&part_number) {
         return Err(StoreError::InvalidName(format!(
             "part number {part_number}"
@@ -145,7 +145,7 @@ pub fn part(bucket: &str, upload_id: &str, part_number: u32) -> Result<Path, Sto
 }
 
 /// `(upload id, is the record)` of a listed `uploads/<bucket>/<id>/...` path.
-pub fn upload_entry(location: &Path) -> Option<(String, bool)> {
+pub(crate) fn upload_entry(location: &Path) -> Option<(String, bool)> {
     let parts: Vec<_> = location.parts().collect();
     match parts.as_slice() {
         [_, _, id, rec] if rec.as_ref() == "record" => Some((id.as_ref().to_string(), true)),
@@ -155,13 +155,13 @@ pub fn upload_entry(location: &Path) -> Option<(String, bool)> {
 }
 
 /// The folder of one area of gateway-wide records, e.g. `system/sse-s3`.
-pub fn system_dir(area: &str) -> Result<Path, StoreError> {
+pub(crate) fn system_dir(area: &str) -> Result<Path, StoreError> {
     check_name("system area", area)?;
     path(format!("{SYSTEM}/{area}"))
 }
 
 /// One gateway-wide record, e.g. `system/sse-s3/v1`.
-pub fn system_record(area: &str, name: &str) -> Result<Path, StoreError> {
+pub(crate) fn system_record(area: &str, name: &str) -> Result<Path, StoreError> {
     check_name("system record", name)?;
     Ok(system_dir(area)?.join(name))
 }

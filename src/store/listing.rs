@@ -27,7 +27,7 @@ pub enum ListEntry {
 
 impl ListEntry {
     /// The key or common prefix: what a continuation resumes after.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match self {
             ListEntry::Object { key, .. } => key,
             ListEntry::CommonPrefix(p) => p,
@@ -114,7 +114,7 @@ impl Store {
     /// counting one) after `start_after`, and whether more follow. When `start_after` is itself
     /// a common prefix (as when resuming after one), everything beneath it is skipped. An
     /// empty `delimiter` lists plain objects.
-    pub async fn list_delimited(
+    pub(crate) async fn list_delimited(
         &self,
         bucket: &str,
         prefix: &str,

@@ -24,7 +24,7 @@ use super::StoreError;
 type Slot = Arc<RwLock<Option<BTreeSet<String>>>>;
 
 #[derive(Default)]
-pub struct LocalIndex {
+pub(crate) struct LocalIndex {
     buckets: Mutex<HashMap<String, Slot>>,
 }
 
@@ -35,28 +35,28 @@ impl LocalIndex {
     }
 
     /// Records that `key` now exists (no-op until the bucket's index is built).
-    pub async fn insert(&self, bucket: &str, key: &str) {
+    pub(crate) async fn insert(&self, bucket: &str, key: &str) {
         if let Some(set) = self.slot(bucket).write().await.as_mut() {
             set.insert(key.to_string());
         }
     }
 
     /// Records that `key` no longer exists.
-    pub async fn remove(&self, bucket: &str, key: &str) {
+    pub(crate) async fn remove(&self, bucket: &str, key: &str) {
         if let Some(set) = self.slot(bucket).write().await.as_mut() {
             set.remove(key);
         }
     }
 
     /// Drops a bucket's index (bucket deleted or created afresh).
-    pub fn forget(&self, bucket: &str) {
+    pub(crate) fn forget(&self, bucket: &str) {
         let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         map.remove(bucket);
     }
 
     /// Up to `n` keys starting with `prefix` and within `lower`, in order. `build` walks the
     /// backend once if the bucket has no index yet.
-    pub async fn page<F, Fut>(
+    pub(crate) async fn page<F, Fut>(
         &self,
         bucket: &str,
         prefix: &str,

@@ -36,7 +36,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions};
 use tokio::sync::Mutex;
 
-pub use blob::BlobWriter;
+pub(crate) use blob::BlobWriter;
 pub use listing::ListEntry;
 
 use crate::meta::{
@@ -378,7 +378,7 @@ impl Store {
     }
 
     /// Starts a streaming write of `data/<bucket>/<generation>/<blob>`.
-    pub async fn blob_writer(
+    pub(crate) async fn blob_writer(
         &self,
         bucket: &str,
         generation: &str,

@@ -30,26 +30,26 @@ fn decode_marked<T: DeserializeOwned>(bytes: &[u8], expected: &str) -> Result<T,
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-pub fn encode<T: serde::Serialize>(rec: &T) -> Result<Bytes, StoreError> {
+pub(crate) fn encode<T: serde::Serialize>(rec: &T) -> Result<Bytes, StoreError> {
     serde_json::to_vec(rec)
         .map(Bytes::from)
         .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-pub fn decode_meta(bytes: &[u8]) -> Result<ObjectMeta, StoreError> {
+pub(crate) fn decode_meta(bytes: &[u8]) -> Result<ObjectMeta, StoreError> {
     decode_marked(bytes, META_FORMAT)
 }
 
-pub fn decode_bucket(bytes: &[u8]) -> Result<BucketRecord, StoreError> {
+pub(crate) fn decode_bucket(bytes: &[u8]) -> Result<BucketRecord, StoreError> {
     decode_marked(bytes, BUCKET_FORMAT)
 }
 
-pub fn decode_upload(bytes: &[u8]) -> Result<UploadRecord, StoreError> {
+pub(crate) fn decode_upload(bytes: &[u8]) -> Result<UploadRecord, StoreError> {
     decode_marked(bytes, UPLOAD_FORMAT)
 }
 
 /// Part records carry no marker of their own: they live only as long as their upload, whose
 /// record is versioned.
-pub fn decode_part(bytes: &[u8]) -> Result<PartLayout, StoreError> {
+pub(crate) fn decode_part(bytes: &[u8]) -> Result<PartLayout, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }

@@ -16,7 +16,7 @@ use crate::kms::rootkey::{self, RootKey};
 
 #[derive(Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
-pub struct AuditArgs {
+pub(crate) struct AuditArgs {
     #[command(subcommand)]
     command: Option<AuditCommand>,
     #[command(flatten)]
@@ -77,7 +77,7 @@ struct FilterArgs {
     format: Format,
 }
 
-pub fn run(args: AuditArgs) -> ExitCode {
+pub(crate) fn run(args: AuditArgs) -> ExitCode {
     match args.command {
         Some(AuditCommand::Verify(v)) => verify(&v),
         None => match print(&args.filter) {

@@ -20,23 +20,23 @@ use crate::tools::client::settings::{EndpointArgs, SettingsError};
 use crate::tools::cse::{self, CseError, Envelope, Wrap};
 
 #[derive(clap::Args, Debug, Clone)]
-pub struct CpArgs {
+pub(crate) struct CpArgs {
     /// Source: a local file or s3://bucket/key.
-    pub src: String,
+    pub(crate) src: String,
     /// Destination: s3://bucket/key or a local file (or directory).
-    pub dst: String,
+    pub(crate) dst: String,
     /// Client-side encryption with a KMS data key from this key (id, ARN, alias/name).
     #[arg(long, value_name = "KEY", conflicts_with = "cse_c")]
-    pub cse_kms: Option<String>,
+    pub(crate) cse_kms: Option<String>,
     /// Client-side encryption with the 256-bit key in this file (32 raw bytes, hex or base64).
     #[arg(long, value_name = "KEYFILE")]
-    pub cse_c: Option<PathBuf>,
+    pub(crate) cse_c: Option<PathBuf>,
     #[command(flatten)]
-    pub endpoint: EndpointArgs,
+    pub(crate) endpoint: EndpointArgs,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum CpError {
+pub(crate) enum CpError {
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -61,7 +61,7 @@ pub enum CpError {
 }
 
 /// The key material of a client-side encryption method.
-pub enum CseKey<'a> {
+pub(crate) enum CseKey<'a> {
     /// `kms+context` with a KMS key (id, ARN or alias).
     Kms { kms: &'a RemoteKms, key_id: &'a str },
     /// `AES/GCM` under the user's 256-bit key.
@@ -82,7 +82,10 @@ fn remote_caller() -> (Caller, Source) {
 }
 
 /// Encrypts `plaintext`: the object body and the envelope to store as metadata.
-pub async fn encrypt(key: &CseKey<'_>, plaintext: &[u8]) -> Result<(Vec<u8>, Envelope), CpError> {
+pub(crate) async fn encrypt(
+    key: &CseKey<'_>,
+    plaintext: &[u8],
+) -> Result<(Vec<u8>, Envelope), CpError> {
     cse::check_size(plaintext.len() as u64)?;
     let iv = cse::new_iv();
     let (cek, wrap, wrapped_key, matdesc) = match key {
@@ -112,7 +115,7 @@ pub async fn encrypt(key: &CseKey<'_>, plaintext: &[u8]) -> Result<(Vec<u8>, Env
 }
 
 /// Decrypts an object body given its user metadata; the key must match the envelope's kind.
-pub async fn decrypt(
+pub(crate) async fn decrypt(
     key: &CseKey<'_>,
     user_meta: &BTreeMap<String, String>,
     body: &[u8],
@@ -160,7 +163,7 @@ pub async fn decrypt(
 }
 
 /// The metadata request headers of an envelope.
-pub fn metadata_headers(envelope: &Envelope) -> Vec<(String, String)> {
+pub(crate) fn metadata_headers(envelope: &Envelope) -> Vec<(String, String)> {
     envelope
         .to_metadata()
         .into_iter()
@@ -180,14 +183,14 @@ fn s3_failure(op: &'static str, bucket: &str, key: &str, r: &S3Response) -> CpEr
 }
 
 /// `s3://bucket/key` → `(bucket, key)`.
-pub fn parse_s3_url(url: &str) -> Option<(String, String)> {
+pub(crate) fn parse_s3_url(url: &str) -> Option<(String, String)> {
     let rest = url.strip_prefix("s3://")?;
     let (bucket, key) = rest.split_once('/')?;
     (!bucket.is_empty()).then(|| (bucket.to_string(), key.to_string()))
 }
 
 /// Uploads `plaintext` (encrypted first when `key` is given); returns the PUT answer.
-pub async fn upload(
+pub(crate) async fn upload(
     s3: &S3Client,
     key: Option<&CseKey<'_>>,
     plaintext: &[u8],
@@ -211,7 +214,7 @@ pub async fn upload(
 }
 
 /// Downloads an object and, when `key` is given, decrypts and verifies it.
-pub async fn download(
+pub(crate) async fn download(
     s3: &S3Client,
     key: Option<&CseKey<'_>>,
     bucket: &str,
@@ -253,7 +256,7 @@ fn write_atomically(path: &Path, data: &[u8]) -> Result<(), CpError> {
 }
 
 /// Runs the command; returns what to print on success.
-pub async fn run(args: &CpArgs) -> Result<String, CpError> {
+pub(crate) async fn run(args: &CpArgs) -> Result<String, CpError> {
     let s3 = args.endpoint.s3()?;
     let kms = match &args.cse_kms {
         Some(_) => Some(args.endpoint.kms()?),
@@ -318,7 +321,7 @@ pub async fn run(args: &CpArgs) -> Result<String, CpError> {
 }
 
 /// `sealgate cp`: prints one line on success; errors go to stderr with exit status 1.
-pub fn main(args: CpArgs) -> std::process::ExitCode {
+pub(crate) fn main(args: CpArgs) -> std::process::ExitCode {
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

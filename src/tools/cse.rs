@@ -38,25 +38,25 @@ use zeroize::Zeroizing;
 
 use crate::kms::gcm;
 
-pub const CEK_ALG: &str = "AES/GCM/NoPadding";
-pub const WRAP_KMS: &str = "kms+context";
-pub const WRAP_AES_GCM: &str = "AES/GCM";
-pub const TAG_LEN_BITS: &str = "128";
+pub(crate) const CEK_ALG: &str = "AES/GCM/NoPadding";
+pub(crate) const WRAP_KMS: &str = "kms+context";
+pub(crate) const WRAP_AES_GCM: &str = "AES/GCM";
+pub(crate) const TAG_LEN_BITS: &str = "128";
 /// The encryption-context key the reference client reserves for the content algorithm.
-pub const CONTEXT_CEK_ALG: &str = "aws:x-amz-cek-alg";
+pub(crate) const CONTEXT_CEK_ALG: &str = "aws:x-amz-cek-alg";
 /// Largest plaintext `sealgate cp` encrypts or decrypts (whole-object GCM is done in memory).
-pub const MAX_PLAINTEXT: u64 = 1 << 30;
+pub(crate) const MAX_PLAINTEXT: u64 = 1 << 30;
 
-pub const META_KEY: &str = "x-amz-key-v2";
-pub const META_IV: &str = "x-amz-iv";
-pub const META_CEK_ALG: &str = "x-amz-cek-alg";
-pub const META_TAG_LEN: &str = "x-amz-tag-len";
-pub const META_WRAP_ALG: &str = "x-amz-wrap-alg";
-pub const META_MATDESC: &str = "x-amz-matdesc";
-pub const META_PLAIN_LEN: &str = "x-amz-unencrypted-content-length";
+pub(crate) const META_KEY: &str = "x-amz-key-v2";
+pub(crate) const META_IV: &str = "x-amz-iv";
+pub(crate) const META_CEK_ALG: &str = "x-amz-cek-alg";
+pub(crate) const META_TAG_LEN: &str = "x-amz-tag-len";
+pub(crate) const META_WRAP_ALG: &str = "x-amz-wrap-alg";
+pub(crate) const META_MATDESC: &str = "x-amz-matdesc";
+pub(crate) const META_PLAIN_LEN: &str = "x-amz-unencrypted-content-length";
 
 #[derive(Debug, thiserror::Error)]
-pub enum CseError {
+pub(crate) enum CseError {
     #[error("the object is not client-side encrypted (no x-amz-key-v2/x-amz-iv metadata)")]
     NotEncrypted,
     #[error("client-side encryption metadata: {0}")]
@@ -77,7 +77,7 @@ pub enum CseError {
 
 /// How the CEK is wrapped.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Wrap {
+pub(crate) enum Wrap {
     /// `kms+context`: the KMS ciphertext blob of the data key.
     Kms,
     /// `AES/GCM` under a user-held 256-bit key.
@@ -85,7 +85,7 @@ pub enum Wrap {
 }
 
 impl Wrap {
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Wrap::Kms => WRAP_KMS,
             Wrap::AesGcm => WRAP_AES_GCM,
@@ -95,23 +95,23 @@ impl Wrap {
 
 /// Everything stored beside the ciphertext.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Envelope {
-    pub wrap: Wrap,
-    pub wrapped_key: Vec<u8>,
-    pub iv: [u8; gcm::NONCE_LEN],
+pub(crate) struct Envelope {
+    pub(crate) wrap: Wrap,
+    pub(crate) wrapped_key: Vec<u8>,
+    pub(crate) iv: [u8; gcm::NONCE_LEN],
     /// Encryption context (`kms+context`) or material description (`AES/GCM`).
-    pub matdesc: BTreeMap<String, String>,
-    pub plaintext_len: u64,
+    pub(crate) matdesc: BTreeMap<String, String>,
+    pub(crate) plaintext_len: u64,
 }
 
 /// The encryption context of a `kms+context` data key.
-pub fn kms_context() -> BTreeMap<String, String> {
+pub(crate) fn kms_context() -> BTreeMap<String, String> {
     BTreeMap::from([(CONTEXT_CEK_ALG.to_string(), CEK_ALG.to_string())])
 }
 
 impl Envelope {
     /// The user-metadata pairs (names without `x-amz-meta-`).
-    pub fn to_metadata(&self) -> Vec<(String, String)> {
+    pub(crate) fn to_metadata(&self) -> Vec<(String, String)> {
         let matdesc = serde_json::to_string(&self.matdesc).unwrap_or_else(|_| "{}".into());
         vec![
             (META_KEY.into(), B64.encode(&self.wrapped_key)),
@@ -125,7 +125,7 @@ impl Envelope {
     }
 
     /// Reads the V2 layout from user metadata (names without `x-amz-meta-`).
-    pub fn from_metadata(meta: &BTreeMap<String, String>) -> Result<Envelope, CseError> {
+    pub(crate) fn from_metadata(meta: &BTreeMap<String, String>) -> Result<Envelope, CseError> {
         let (Some(key), Some(iv)) = (meta.get(META_KEY), meta.get(META_IV)) else {
             return Err(CseError::NotEncrypted);
         };
@@ -182,7 +182,7 @@ impl Envelope {
 
     /// For `kms+context`: the stored context, checked to name our content algorithm (a context
     /// naming another algorithm would let an attacker change how the content is read).
-    pub fn kms_context(&self) -> Result<&BTreeMap<String, String>, CseError> {
+    pub(crate) fn kms_context(&self) -> Result<&BTreeMap<String, String>, CseError> {
         match self.matdesc.get(CONTEXT_CEK_ALG) {
             Some(alg) if alg == CEK_ALG => Ok(&self.matdesc),
             _ => Err(CseError::BadMetadata(format!(
@@ -192,7 +192,7 @@ impl Envelope {
     }
 }
 
-pub fn check_size(len: u64) -> Result<(), CseError> {
+pub(crate) fn check_size(len: u64) -> Result<(), CseError> {
     if len > MAX_PLAINTEXT {
         return Err(CseError::TooLarge(len));
     }
@@ -200,20 +200,20 @@ pub fn check_size(len: u64) -> Result<(), CseError> {
 }
 
 /// A fresh random IV for the content.
-pub fn new_iv() -> [u8; gcm::NONCE_LEN] {
+pub(crate) fn new_iv() -> [u8; gcm::NONCE_LEN] {
     gcm::random_array()
 }
 
 /// A fresh random CEK (for `AES/GCM` wrapping; KMS wrapping gets its CEK from the KMS).
-pub fn new_cek() -> Zeroizing<[u8; gcm::KEY_LEN]> {
+pub(crate) fn new_cek() -> Zeroizing<[u8; gcm::KEY_LEN]> {
     gcm::random_key()
 }
 
-pub fn encrypt_content(cek: &[u8; 32], iv: &[u8; 12], plaintext: &[u8]) -> Vec<u8> {
+pub(crate) fn encrypt_content(cek: &[u8; 32], iv: &[u8; 12], plaintext: &[u8]) -> Vec<u8> {
     gcm::seal(cek, iv, b"", plaintext)
 }
 
-pub fn decrypt_content(
+pub(crate) fn decrypt_content(
     cek: &[u8; 32],
     iv: &[u8; 12],
     ciphertext: &[u8],
@@ -222,14 +222,17 @@ pub fn decrypt_content(
 }
 
 /// `AES/GCM` key wrapping: `nonce ‖ GCM(kek, nonce, aad = "AES/GCM/NoPadding").encrypt(cek)`.
-pub fn wrap_aes_gcm(kek: &[u8; 32], cek: &[u8; 32]) -> Vec<u8> {
+pub(crate) fn wrap_aes_gcm(kek: &[u8; 32], cek: &[u8; 32]) -> Vec<u8> {
     let nonce: [u8; gcm::NONCE_LEN] = gcm::random_array();
     let mut out = nonce.to_vec();
     out.extend(gcm::seal(kek, &nonce, CEK_ALG.as_bytes(), cek));
     out
 }
 
-pub fn unwrap_aes_gcm(kek: &[u8; 32], wrapped: &[u8]) -> Result<Zeroizing<[u8; 32]>, CseError> {
+pub(crate) fn unwrap_aes_gcm(
+    kek: &[u8; 32],
+    wrapped: &[u8],
+) -> Result<Zeroizing<[u8; 32]>, CseError> {
     if wrapped.len() != gcm::NONCE_LEN + gcm::KEY_LEN + gcm::TAG_LEN {
         return Err(CseError::WrongKey);
     }
@@ -240,14 +243,14 @@ pub fn unwrap_aes_gcm(kek: &[u8; 32], wrapped: &[u8]) -> Result<Zeroizing<[u8; 3
 }
 
 /// A 32-byte key from a slice (a KMS plaintext or an unwrapped CEK).
-pub fn cek_from(bytes: &[u8]) -> Option<Zeroizing<[u8; 32]>> {
+pub(crate) fn cek_from(bytes: &[u8]) -> Option<Zeroizing<[u8; 32]>> {
     let arr: [u8; 32] = bytes.try_into().ok()?;
     Some(Zeroizing::new(arr))
 }
 
 /// A CSE-C key file: 32 raw bytes, or 64 hex characters, or base64 of 32 bytes (surrounding
 /// whitespace ignored).
-pub fn read_key_file(path: &std::path::Path) -> Result<Zeroizing<[u8; 32]>, CseError> {
+pub(crate) fn read_key_file(path: &std::path::Path) -> Result<Zeroizing<[u8; 32]>, CseError> {
     let shown = path.display().to_string();
     let raw = Zeroizing::new(
         std::fs::read(path).map_err(|e| CseError::KeyFile(shown.clone(), e.to_string()))?,

@@ -24,7 +24,7 @@ use crate::meta::{ObjectMeta, PartLayout, Sealing};
 use crate::store::{Store, StoreError, keyenc, layout};
 
 #[derive(clap::Args, Debug)]
-pub struct InspectArgs {
+pub(crate) struct InspectArgs {
     /// `s3://bucket/key`, or a meta record or data blob file in a local data dir.
     target: String,
     /// TOML configuration file (same as `serve`; locates the store).
@@ -45,7 +45,7 @@ enum Format {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum InspectError {
+pub(crate) enum InspectError {
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -58,7 +58,7 @@ pub enum InspectError {
     NoSuchObject(String),
 }
 
-pub fn main(args: InspectArgs) -> ExitCode {
+pub(crate) fn main(args: InspectArgs) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -289,83 +289,83 @@ async fn find_upload(
 
 /// The blob file a path-form inspect was given.
 #[derive(Serialize, Clone, Debug)]
-pub struct BlobFocus {
-    pub path: String,
-    pub blob: String,
-    pub size: u64,
+pub(crate) struct BlobFocus {
+    pub(crate) path: String,
+    pub(crate) blob: String,
+    pub(crate) size: u64,
 }
 
 #[derive(Serialize, Debug)]
-pub struct Report {
-    pub object: String,
-    pub status: String,
-    pub meta_record: Option<String>,
-    pub record_format: Option<String>,
-    pub mode: String,
-    pub key: KeyInfo,
-    pub object_key: String,
-    pub envelope: EnvelopeInfo,
-    pub plaintext_size: Option<u64>,
-    pub stored_size: Option<u64>,
-    pub etag: Option<String>,
-    pub checksum: Option<ChecksumInfo>,
-    pub last_modified: Option<String>,
-    pub content_headers: BTreeMap<String, String>,
-    pub user_metadata: BTreeMap<String, String>,
-    pub generation: String,
-    pub parts: Vec<PartInfo>,
-    pub blob: Option<BlobFocus>,
+pub(crate) struct Report {
+    pub(crate) object: String,
+    pub(crate) status: String,
+    pub(crate) meta_record: Option<String>,
+    pub(crate) record_format: Option<String>,
+    pub(crate) mode: String,
+    pub(crate) key: KeyInfo,
+    pub(crate) object_key: String,
+    pub(crate) envelope: EnvelopeInfo,
+    pub(crate) plaintext_size: Option<u64>,
+    pub(crate) stored_size: Option<u64>,
+    pub(crate) etag: Option<String>,
+    pub(crate) checksum: Option<ChecksumInfo>,
+    pub(crate) last_modified: Option<String>,
+    pub(crate) content_headers: BTreeMap<String, String>,
+    pub(crate) user_metadata: BTreeMap<String, String>,
+    pub(crate) generation: String,
+    pub(crate) parts: Vec<PartInfo>,
+    pub(crate) blob: Option<BlobFocus>,
 }
 
 /// Which key opens the object, as far as the record says — identifiers only.
 #[derive(Serialize, Debug, Default)]
-pub struct KeyInfo {
+pub(crate) struct KeyInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kms_key_arn: Option<String>,
+    pub(crate) kms_key_arn: Option<String>,
     /// The KMS key id and the key material id (backing key version) in the blob's header.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kms_key_id: Option<String>,
+    pub(crate) kms_key_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kms_key_material_id: Option<String>,
+    pub(crate) kms_key_material_id: Option<String>,
     /// Description of the wrapped data key (never its bytes).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub wrapped_data_key: Option<String>,
+    pub(crate) wrapped_data_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub encryption_context: Option<BTreeMap<String, String>>,
+    pub(crate) encryption_context: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub bucket_key: Option<bool>,
+    pub(crate) bucket_key: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sse_s3_master_version: Option<u32>,
+    pub(crate) sse_s3_master_version: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sse_c_key_md5: Option<String>,
+    pub(crate) sse_c_key_md5: Option<String>,
 }
 
 #[derive(Serialize, Debug)]
-pub struct EnvelopeInfo {
-    pub format: String,
-    pub segment_size: u32,
+pub(crate) struct EnvelopeInfo {
+    pub(crate) format: String,
+    pub(crate) segment_size: u32,
 }
 
 #[derive(Serialize, Debug)]
-pub struct ChecksumInfo {
-    pub algorithm: String,
-    pub kind: String,
-    pub value: String,
+pub(crate) struct ChecksumInfo {
+    pub(crate) algorithm: String,
+    pub(crate) kind: String,
+    pub(crate) value: String,
 }
 
 #[derive(Serialize, Debug)]
-pub struct PartInfo {
-    pub part_number: u32,
-    pub plaintext_size: u64,
-    pub segments: u64,
+pub(crate) struct PartInfo {
+    pub(crate) part_number: u32,
+    pub(crate) plaintext_size: u64,
+    pub(crate) segments: u64,
     /// Ciphertext length the format gives for this part.
-    pub stored_size: u64,
+    pub(crate) stored_size: u64,
     /// Size of the blob in the store, when it could be read.
-    pub blob_size: Option<u64>,
-    pub blob: String,
-    pub etag: String,
-    pub nonce_prefix: String,
-    pub checksum: Option<String>,
+    pub(crate) blob_size: Option<u64>,
+    pub(crate) blob: String,
+    pub(crate) etag: String,
+    pub(crate) nonce_prefix: String,
+    pub(crate) checksum: Option<String>,
 }
 
 impl Report {
@@ -446,7 +446,7 @@ impl Report {
         }
     }
 
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         use std::fmt::Write as _;
         let mut o = String::new();
         let mut row = |name: &str, value: &str| {

@@ -3,9 +3,9 @@
 //! gateway. They sit on top of the rest of sealgate; nothing outside `tools` and `cli`
 //! depends on them.
 
-pub mod audit;
-pub mod client;
-pub mod cp;
-pub mod cse;
-pub mod demo;
-pub mod inspect;
+pub(crate) mod audit;
+pub(crate) mod client;
+pub(crate) mod cp;
+pub(crate) mod cse;
+pub(crate) mod demo;
+pub(crate) mod inspect;

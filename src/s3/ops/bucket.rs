@@ -11,7 +11,7 @@ use crate::server::Body;
 use crate::store::StoreError;
 
 /// S3's naming rules for general-purpose buckets.
-pub fn valid_bucket_name(name: &str) -> bool {
+pub(crate) fn valid_bucket_name(name: &str) -> bool {
     let b = name.as_bytes();
     let edge_ok = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
     (3..=63).contains(&b.len())
@@ -28,7 +28,7 @@ pub fn valid_bucket_name(name: &str) -> bool {
         && !name.ends_with("--ol-s3")
 }
 
-pub async fn handle_list_buckets(mut req: Req) -> Result<Response<Body>, S3Error> {
+pub(crate) async fn handle_list_buckets(mut req: Req) -> Result<Response<Body>, S3Error> {
     req.no_body().await?;
     let buckets = req.gw.store.list_buckets().await?;
     let result = xml::ListAllMyBucketsResult {
@@ -50,7 +50,10 @@ pub async fn handle_list_buckets(mut req: Req) -> Result<Response<Body>, S3Error
     Ok(common::xml(StatusCode::OK, result.to_xml()))
 }
 
-pub async fn handle_create_bucket(mut req: Req, bucket: &str) -> Result<Response<Body>, S3Error> {
+pub(crate) async fn handle_create_bucket(
+    mut req: Req,
+    bucket: &str,
+) -> Result<Response<Body>, S3Error> {
     if !valid_bucket_name(bucket) {
         return Err(S3Error::InvalidBucketName {
             bucket: bucket.to_owned(),
@@ -88,7 +91,10 @@ pub async fn handle_create_bucket(mut req: Req, bucket: &str) -> Result<Response
     Ok(resp)
 }
 
-pub async fn handle_head_bucket(mut req: Req, bucket: &str) -> Result<Response<Body>, S3Error> {
+pub(crate) async fn handle_head_bucket(
+    mut req: Req,
+    bucket: &str,
+) -> Result<Response<Body>, S3Error> {
     req.no_body().await?;
     let rec = req.bucket(bucket).await?;
     let mut resp = common::empty(StatusCode::OK);
@@ -96,7 +102,10 @@ pub async fn handle_head_bucket(mut req: Req, bucket: &str) -> Result<Response<B
     Ok(resp)
 }
 
-pub async fn handle_delete_bucket(mut req: Req, bucket: &str) -> Result<Response<Body>, S3Error> {
+pub(crate) async fn handle_delete_bucket(
+    mut req: Req,
+    bucket: &str,
+) -> Result<Response<Body>, S3Error> {
     req.no_body().await?;
     req.bucket(bucket).await?;
     match req.gw.store.delete_bucket(bucket).await {
@@ -111,7 +120,7 @@ pub async fn handle_delete_bucket(mut req: Req, bucket: &str) -> Result<Response
     }
 }
 
-pub async fn handle_get_bucket_location(
+pub(crate) async fn handle_get_bucket_location(
     mut req: Req,
     bucket: &str,
 ) -> Result<Response<Body>, S3Error> {

@@ -12,7 +12,7 @@ use crate::s3::error::S3Error;
 use crate::server::{self, Body};
 
 /// Content headers stored with an object and returned on GET/HEAD.
-pub const CONTENT_HEADERS: [&str; 6] = [
+pub(crate) const CONTENT_HEADERS: [&str; 6] = [
     "content-type",
     "content-encoding",
     "content-disposition",
@@ -26,14 +26,14 @@ const MAX_USER_META: usize = 2048;
 
 /// Whether the request counts as arriving over TLS, which SSE-C requires: its own
 /// connection's TLS, or a configured trusted proxy's forwarded-https header.
-pub fn over_tls(req: &crate::s3::Req) -> bool {
+pub(crate) fn over_tls(req: &crate::s3::Req) -> bool {
     req.gw
         .cfg
         .trusted_proxies
         .request_is_tls(&req.conn, &req.headers)
 }
 
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
@@ -43,7 +43,7 @@ fn datetime(ms: i64) -> OffsetDateTime {
 }
 
 /// `Sat, 28 Nov 2026 13:31:39 GMT`
-pub fn http_date(ms: i64) -> String {
+pub(crate) fn http_date(ms: i64) -> String {
     datetime(ms)
         .format(format_description!(
             "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
@@ -51,7 +51,7 @@ pub fn http_date(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-pub fn parse_http_date(s: &str) -> Option<i64> {
+pub(crate) fn parse_http_date(s: &str) -> Option<i64> {
     let pd = time::PrimitiveDateTime::parse(
         s.trim(),
         format_description!(
@@ -62,15 +62,15 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
     Some((pd.assume_utc().unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
-pub fn quoted(etag: &str) -> String {
+pub(crate) fn quoted(etag: &str) -> String {
     format!("\"{etag}\"")
 }
 
 /// Content headers and `x-amz-meta-*` pairs of a write request.
 /// Stored content headers and user metadata, both by lower-case name.
-pub type StoredHeaders = (BTreeMap<String, String>, BTreeMap<String, String>);
+pub(crate) type StoredHeaders = (BTreeMap<String, String>, BTreeMap<String, String>);
 
-pub fn stored_headers(headers: &HeaderMap) -> Result<StoredHeaders, S3Error> {
+pub(crate) fn stored_headers(headers: &HeaderMap) -> Result<StoredHeaders, S3Error> {
     let mut content = BTreeMap::new();
     for name in CONTENT_HEADERS {
         if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {
@@ -109,7 +109,7 @@ pub fn stored_headers(headers: &HeaderMap) -> Result<StoredHeaders, S3Error> {
 }
 
 /// Writes an object's stored headers into a response.
-pub fn put_object_headers(meta: &ObjectMeta, h: &mut HeaderMap) {
+pub(crate) fn put_object_headers(meta: &ObjectMeta, h: &mut HeaderMap) {
     for (k, v) in &meta.content_headers {
         if let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(k.as_bytes()),
@@ -136,13 +136,13 @@ pub fn put_object_headers(meta: &ObjectMeta, h: &mut HeaderMap) {
     set(h, "last-modified", &http_date(meta.last_modified_ms));
 }
 
-pub fn set(h: &mut HeaderMap, name: &'static str, value: &str) {
+pub(crate) fn set(h: &mut HeaderMap, name: &'static str, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         h.insert(name, v);
     }
 }
 
-pub fn xml(status: StatusCode, body: String) -> Response<Body> {
+pub(crate) fn xml(status: StatusCode, body: String) -> Response<Body> {
     Response::builder()
         .status(status)
         .header(http::header::CONTENT_TYPE, "application/xml")
@@ -150,7 +150,7 @@ pub fn xml(status: StatusCode, body: String) -> Response<Body> {
         .expect("static headers are valid")
 }
 
-pub fn empty(status: StatusCode) -> Response<Body> {
+pub(crate) fn empty(status: StatusCode) -> Response<Body> {
     Response::builder()
         .status(status)
         .body(server::empty())
@@ -158,7 +158,7 @@ pub fn empty(status: StatusCode) -> Response<Body> {
 }
 
 /// S3 keys are at most 1024 bytes of UTF-8.
-pub fn check_key(key: &str) -> Result<(), S3Error> {
+pub(crate) fn check_key(key: &str) -> Result<(), S3Error> {
     if key.len() > 1024 {
         return Err(S3Error::KeyTooLongError);
     }

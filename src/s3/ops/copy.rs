@@ -17,15 +17,18 @@ use crate::server::Body;
 use crate::sse::{Actor, EtagRule, ObjectBody, ObjectCrypto};
 
 /// The opened copy source.
-pub struct CopySource {
-    pub bucket: String,
-    pub key: String,
-    pub meta: ObjectMeta,
-    pub crypto: ObjectCrypto,
+pub(crate) struct CopySource {
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) meta: ObjectMeta,
+    pub(crate) crypto: ObjectCrypto,
 }
 
 /// Checks the copy-source conditions and opens the source's object key.
-pub async fn open_source(req: &Req, source: &router::CopySource) -> Result<CopySource, S3Error> {
+pub(crate) async fn open_source(
+    req: &Req,
+    source: &router::CopySource,
+) -> Result<CopySource, S3Error> {
     if source.version_id.as_deref().is_some_and(|v| v != "null") {
         return Err(S3Error::NotImplemented(
             "Versioning is not supported: x-amz-copy-source cannot name a versionId".into(),
@@ -65,7 +68,7 @@ fn sse_headers_present(req: &Req) -> bool {
     })
 }
 
-pub async fn handle_copy_object(
+pub(crate) async fn handle_copy_object(
     mut req: Req,
     bucket: &str,
     key: &str,
@@ -184,7 +187,7 @@ async fn plaintext_md5(req: &Req, src: &CopySource) -> Result<String, S3Error> {
 }
 
 /// A stored checksum as a response element.
-pub fn xml_checksum(c: &Checksum) -> xml::XmlChecksum {
+pub(crate) fn xml_checksum(c: &Checksum) -> xml::XmlChecksum {
     xml::XmlChecksum {
         algorithm: c.algorithm.clone(),
         value: c.value.clone(),

@@ -10,11 +10,11 @@ use crate::server::Body;
 
 /// Removes one object's meta record, then its data. Missing keys are not an error (S3 answers
 /// 204 either way).
-pub async fn delete_one(req: &Req, bucket: &str, key: &str) -> Result<(), S3Error> {
+pub(crate) async fn delete_one(req: &Req, bucket: &str, key: &str) -> Result<(), S3Error> {
     Ok(req.gw.store.delete_object(bucket, key).await?)
 }
 
-pub async fn handle_delete_object(
+pub(crate) async fn handle_delete_object(
     mut req: Req,
     bucket: &str,
     key: &str,
@@ -25,7 +25,10 @@ pub async fn handle_delete_object(
     Ok(common::empty(StatusCode::NO_CONTENT))
 }
 
-pub async fn handle_delete_objects(mut req: Req, bucket: &str) -> Result<Response<Body>, S3Error> {
+pub(crate) async fn handle_delete_objects(
+    mut req: Req,
+    bucket: &str,
+) -> Result<Response<Body>, S3Error> {
     req.bucket(bucket).await?;
     let body = req.small_body(2 * 1024 * 1024).await?;
     let request = xml::parse_delete_objects(&body)?;

@@ -9,7 +9,7 @@ use crate::s3::error::S3Error;
 use crate::s3::xml::{self, BlockedEncryptionType, SseAlgorithm, SseConfiguration};
 use crate::server::Body;
 
-pub async fn handle_get_bucket_encryption(
+pub(crate) async fn handle_get_bucket_encryption(
     mut req: Req,
     bucket: &str,
 ) -> Result<Response<Body>, S3Error> {
@@ -32,7 +32,7 @@ pub async fn handle_get_bucket_encryption(
     Ok(common::xml(StatusCode::OK, cfg.to_xml()))
 }
 
-pub async fn handle_put_bucket_encryption(
+pub(crate) async fn handle_put_bucket_encryption(
     mut req: Req,
     bucket: &str,
 ) -> Result<Response<Body>, S3Error> {
@@ -62,7 +62,7 @@ pub async fn handle_put_bucket_encryption(
     Ok(common::empty(StatusCode::OK))
 }
 
-pub async fn handle_delete_bucket_encryption(
+pub(crate) async fn handle_delete_bucket_encryption(
     mut req: Req,
     bucket: &str,
 ) -> Result<Response<Body>, S3Error> {

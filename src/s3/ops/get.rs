@@ -15,7 +15,7 @@ use crate::server::{self, Body};
 use crate::sse::Actor;
 
 /// Loads an object's meta record or answers NoSuchKey (NoSuchBucket when the bucket is gone).
-pub async fn load_meta(req: &Req, bucket: &str, key: &str) -> Result<ObjectMeta, S3Error> {
+pub(crate) async fn load_meta(req: &Req, bucket: &str, key: &str) -> Result<ObjectMeta, S3Error> {
     match req.gw.store.get_meta(bucket, key).await? {
         Some(m) => Ok(m),
         None => {
@@ -28,7 +28,7 @@ pub async fn load_meta(req: &Req, bucket: &str, key: &str) -> Result<ObjectMeta,
 }
 
 /// If-Match / If-None-Match / If-(Un)Modified-Since, in the order S3 evaluates them.
-pub fn check_conditions(
+pub(crate) fn check_conditions(
     headers: &HeaderMap,
     meta: &ObjectMeta,
     prefix: &str,
@@ -89,7 +89,7 @@ pub fn check_conditions(
 
 /// Parses a single `bytes=` range against an object size. `Ok(None)`: serve everything (no
 /// header, or a form S3 ignores such as several ranges).
-pub fn parse_range(value: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, S3Error> {
+pub(crate) fn parse_range(value: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, S3Error> {
     let Some(v) = value else { return Ok(None) };
     let Some(spec) = v.trim().strip_prefix("bytes=") else {
         return Ok(None);
@@ -133,7 +133,7 @@ pub fn parse_range(value: Option<&str>, size: u64) -> Result<Option<(u64, u64)>,
     Ok(Some(range))
 }
 
-pub async fn handle_get_object(
+pub(crate) async fn handle_get_object(
     req: Req,
     bucket: &str,
     key: &str,

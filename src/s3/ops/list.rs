@@ -89,18 +89,18 @@ fn owner(req: &Req) -> Owner {
     }
 }
 
-pub struct ListParams {
-    pub prefix: Option<String>,
-    pub delimiter: Option<String>,
-    pub max_keys: Option<u32>,
-    pub encoding_type_url: bool,
+pub(crate) struct ListParams {
+    pub(crate) prefix: Option<String>,
+    pub(crate) delimiter: Option<String>,
+    pub(crate) max_keys: Option<u32>,
+    pub(crate) encoding_type_url: bool,
     /// V1 `marker`, V2 `start-after`.
-    pub start_after: Option<String>,
-    pub continuation_token: Option<String>,
-    pub fetch_owner: bool,
+    pub(crate) start_after: Option<String>,
+    pub(crate) continuation_token: Option<String>,
+    pub(crate) fetch_owner: bool,
 }
 
-pub async fn handle_list_objects_v2(
+pub(crate) async fn handle_list_objects_v2(
     mut req: Req,
     bucket: &str,
     p: ListParams,
@@ -157,7 +157,7 @@ pub async fn handle_list_objects_v2(
     Ok(common::xml(StatusCode::OK, result.to_xml()))
 }
 
-pub async fn handle_list_objects_v1(
+pub(crate) async fn handle_list_objects_v1(
     mut req: Req,
     bucket: &str,
     p: ListParams,

@@ -1,15 +1,15 @@
 //! S3 operations, one file per family. `dispatch` is the only place an [`Endpoint`] turns into
 //! a handler call.
 
-pub mod bucket;
-pub mod common;
-pub mod copy;
-pub mod delete;
-pub mod encryption;
-pub mod get;
-pub mod list;
-pub mod multipart;
-pub mod put;
+pub(crate) mod bucket;
+pub(crate) mod common;
+pub(crate) mod copy;
+pub(crate) mod delete;
+pub(crate) mod encryption;
+pub(crate) mod get;
+pub(crate) mod list;
+pub(crate) mod multipart;
+pub(crate) mod put;
 
 use http::Response;
 
@@ -18,7 +18,7 @@ use crate::s3::error::S3Error;
 use crate::s3::router::Endpoint;
 use crate::server::Body;
 
-pub async fn dispatch(req: Req, endpoint: Endpoint) -> Result<Response<Body>, S3Error> {
+pub(crate) async fn dispatch(req: Req, endpoint: Endpoint) -> Result<Response<Body>, S3Error> {
     use Endpoint::*;
     match endpoint {
         ListBuckets { .. } => bucket::handle_list_buckets(req).await,

@@ -59,7 +59,7 @@ fn checksum_settings(req: &Req) -> Result<(Option<ChecksumAlgorithm>, Option<Str
     }
 }
 
-pub async fn handle_create_multipart_upload(
+pub(crate) async fn handle_create_multipart_upload(
     mut req: Req,
     bucket: &str,
     key: &str,
@@ -159,7 +159,7 @@ fn part_blob_name(part_number: u32) -> String {
     format!("p{part_number}-{}", uuid::Uuid::new_v4().simple())
 }
 
-pub async fn handle_upload_part(
+pub(crate) async fn handle_upload_part(
     mut req: Req,
     bucket: &str,
     key: &str,
@@ -228,7 +228,7 @@ fn stored_part_checksum(part: &PartLayout) -> Option<(ChecksumAlgorithm, String)
     Some((ChecksumAlgorithm::from_name(a)?, v.to_owned()))
 }
 
-pub async fn handle_upload_part_copy(
+pub(crate) async fn handle_upload_part_copy(
     mut req: Req,
     bucket: &str,
     key: &str,
@@ -339,7 +339,7 @@ impl PlainSource for HashingSource {
     }
 }
 
-pub async fn handle_complete_multipart_upload(
+pub(crate) async fn handle_complete_multipart_upload(
     mut req: Req,
     bucket: &str,
     key: &str,
@@ -480,7 +480,7 @@ fn object_checksum(
     })
 }
 
-pub async fn handle_abort_multipart_upload(
+pub(crate) async fn handle_abort_multipart_upload(
     mut req: Req,
     bucket: &str,
     key: &str,
@@ -497,7 +497,7 @@ pub async fn handle_abort_multipart_upload(
     Ok(common::empty(StatusCode::NO_CONTENT))
 }
 
-pub async fn handle_list_parts(
+pub(crate) async fn handle_list_parts(
     mut req: Req,
     bucket: &str,
     key: &str,
@@ -556,7 +556,7 @@ pub async fn handle_list_parts(
     Ok(common::xml(StatusCode::OK, body.to_xml()))
 }
 
-pub async fn handle_list_multipart_uploads(
+pub(crate) async fn handle_list_multipart_uploads(
     mut req: Req,
     bucket: &str,
     prefix: Option<String>,

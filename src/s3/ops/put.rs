@@ -14,9 +14,9 @@ use crate::sse::{Actor, EtagRule, ObjectBody};
 use crate::store::Store;
 
 /// Largest single PUT, as S3 allows.
-pub const MAX_PUT: u64 = 5 * 1024 * 1024 * 1024;
+pub(crate) const MAX_PUT: u64 = 5 * 1024 * 1024 * 1024;
 
-pub async fn handle_put_object(
+pub(crate) async fn handle_put_object(
     mut req: Req,
     bucket: &str,
     key: &str,

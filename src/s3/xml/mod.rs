@@ -22,11 +22,11 @@ mod read;
 pub(crate) mod text;
 mod write;
 
-pub use read::{
+pub(crate) use read::{
     parse_complete_multipart_upload, parse_create_bucket_configuration, parse_delete_objects,
     parse_sse_configuration,
 };
-pub use write::{
+pub(crate) use write::{
     BucketEntry, CompleteMultipartUploadResult, CopyResult, DeleteErrorEntry, DeleteResult,
     DeletedEntry, InitiateMultipartUploadResult, ListAllMyBucketsResult,
     ListMultipartUploadsResult, ListObjectsV1Result, ListObjectsV2Result, ListPartsResult,
@@ -35,13 +35,14 @@ pub use write::{
 };
 
 /// The S3 XML namespace put on every response root.
-pub const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+pub(crate) const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
 /// The most objects one DeleteObjects request may name.
-pub const MAX_DELETE_OBJECTS: usize = 1000;
+pub(crate) const MAX_DELETE_OBJECTS: usize = 1000;
 
 /// Checksum algorithms S3 names in `Checksum<ALG>` elements.
-pub const CHECKSUM_ALGORITHMS: [&str; 5] = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"];
+pub(crate) const CHECKSUM_ALGORITHMS: [&str; 5] =
+    ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"];
 
 /// `"etag"` with exactly one pair of quotes, whether or not the caller already quoted it.
 pub(super) fn quoted_etag(etag: &str) -> String {
@@ -49,7 +50,7 @@ pub(super) fn quoted_etag(etag: &str) -> String {
 }
 
 /// The ETag without surrounding quotes (clients send both forms in CompleteMultipartUpload).
-pub fn unquote_etag(etag: &str) -> &str {
+pub(crate) fn unquote_etag(etag: &str) -> &str {
     let t = etag.trim();
     t.strip_prefix('"')
         .and_then(|x| x.strip_suffix('"'))
@@ -58,7 +59,7 @@ pub fn unquote_etag(etag: &str) -> &str {
 
 /// Default encryption algorithm of a bucket (`SSEAlgorithm`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SseAlgorithm {
+pub(crate) enum SseAlgorithm {
     /// `AES256` (SSE-S3).
     Aes256,
     /// `aws:kms` (SSE-KMS).
@@ -68,7 +69,7 @@ pub enum SseAlgorithm {
 }
 
 impl SseAlgorithm {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SseAlgorithm::Aes256 => "AES256",
             SseAlgorithm::AwsKms => "aws:kms",
@@ -76,7 +77,7 @@ impl SseAlgorithm {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "AES256" => Some(SseAlgorithm::Aes256),
             "aws:kms" => Some(SseAlgorithm::AwsKms),
@@ -88,7 +89,7 @@ impl SseAlgorithm {
 
 /// `<EncryptionType>` inside `<BlockedEncryptionTypes>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum BlockedEncryptionType {
+pub(crate) enum BlockedEncryptionType {
     /// `NONE`.
     None,
     /// `SSE-C`.
@@ -96,14 +97,14 @@ pub enum BlockedEncryptionType {
 }
 
 impl BlockedEncryptionType {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             BlockedEncryptionType::None => "NONE",
             BlockedEncryptionType::SseC => "SSE-C",
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "NONE" => Some(BlockedEncryptionType::None),
             "SSE-C" => Some(BlockedEncryptionType::SseC),
@@ -116,18 +117,18 @@ impl BlockedEncryptionType {
 /// `<ServerSideEncryptionConfiguration>`, used for both PutBucketEncryption (parsed by
 /// [`parse_sse_configuration`]) and GetBucketEncryption (written by `to_xml`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SseConfiguration {
-    pub algorithm: SseAlgorithm,
+pub(crate) struct SseConfiguration {
+    pub(crate) algorithm: SseAlgorithm,
     /// Only with `aws:kms` / `aws:kms:dsse`; echoed as given (id, ARN or alias).
-    pub kms_master_key_id: Option<String>,
-    pub bucket_key_enabled: bool,
+    pub(crate) kms_master_key_id: Option<String>,
+    pub(crate) bucket_key_enabled: bool,
     /// Sorted, without duplicates; `<BlockedEncryptionTypes>` is written only when non-empty.
-    pub blocked_encryption_types: Vec<BlockedEncryptionType>,
+    pub(crate) blocked_encryption_types: Vec<BlockedEncryptionType>,
 }
 
 impl SseConfiguration {
     /// The SSE-S3 default every bucket has without configuration.
-    pub fn sse_s3_default() -> Self {
+    pub(crate) fn sse_s3_default() -> Self {
         SseConfiguration {
             algorithm: SseAlgorithm::Aes256,
             kms_master_key_id: None,

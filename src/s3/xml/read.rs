@@ -45,12 +45,12 @@ fn parse_xml_bool(s: &str) -> Result<bool, S3Error> {
 
 /// One `<Part>` of a CompleteMultipartUpload request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompletedPart {
-    pub part_number: u32,
+pub(crate) struct CompletedPart {
+    pub(crate) part_number: u32,
     /// Without surrounding quotes (clients send either form).
-    pub etag: String,
+    pub(crate) etag: String,
     /// `Checksum<ALG>` elements by algorithm name (`CRC32`, …), base64 as sent.
-    pub checksums: BTreeMap<String, String>,
+    pub(crate) checksums: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -80,7 +80,7 @@ struct CompletePartXml {
 /// Parses a `<CompleteMultipartUpload>` body into its parts, in request order. Order,
 /// duplicates and part existence are the handler's checks (InvalidPartOrder / InvalidPart).
 /// No parts at all is MalformedXML, as S3 answers.
-pub fn parse_complete_multipart_upload(body: &[u8]) -> Result<Vec<CompletedPart>, S3Error> {
+pub(crate) fn parse_complete_multipart_upload(body: &[u8]) -> Result<Vec<CompletedPart>, S3Error> {
     let text = body_with_root(body, "CompleteMultipartUpload")?;
     let parsed: CompleteXml = from_xml(text)?;
     if parsed.parts.is_empty() {
@@ -118,17 +118,17 @@ pub fn parse_complete_multipart_upload(body: &[u8]) -> Result<Vec<CompletedPart>
 
 /// One `<Object>` of a DeleteObjects request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectIdentifier {
+pub(crate) struct ObjectIdentifier {
     /// Exactly as sent (whitespace and character references preserved).
-    pub key: String,
-    pub version_id: Option<String>,
+    pub(crate) key: String,
+    pub(crate) version_id: Option<String>,
 }
 
 /// A parsed DeleteObjects request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeleteRequest {
-    pub quiet: bool,
-    pub objects: Vec<ObjectIdentifier>,
+pub(crate) struct DeleteRequest {
+    pub(crate) quiet: bool,
+    pub(crate) objects: Vec<ObjectIdentifier>,
 }
 
 #[derive(Deserialize)]
@@ -149,7 +149,7 @@ struct DeleteObjectXml {
 
 /// Parses a `<Delete>` body. Zero objects or more than [`MAX_DELETE_OBJECTS`] is MalformedXML,
 /// as S3 answers.
-pub fn parse_delete_objects(body: &[u8]) -> Result<DeleteRequest, S3Error> {
+pub(crate) fn parse_delete_objects(body: &[u8]) -> Result<DeleteRequest, S3Error> {
     let text = body_with_root(body, "Delete")?;
     let parsed: DeleteXml = from_xml(text)?;
     if parsed.objects.is_empty() || parsed.objects.len() > MAX_DELETE_OBJECTS {
@@ -180,7 +180,7 @@ struct CreateBucketXml {
 
 /// Parses a CreateBucket body and returns its `LocationConstraint`. An empty body (the usual
 /// us-east-1 request) and an empty constraint give `None`.
-pub fn parse_create_bucket_configuration(body: &[u8]) -> Result<Option<String>, S3Error> {
+pub(crate) fn parse_create_bucket_configuration(body: &[u8]) -> Result<Option<String>, S3Error> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -228,7 +228,7 @@ struct BlockedXml {
 /// `ApplyServerSideEncryptionByDefault`. The KMS key itself is not checked here (AWS checks it
 /// at write time). A rule without `ApplyServerSideEncryptionByDefault` is refused as
 /// MalformedXML (AWS's answer is undocumented).
-pub fn parse_sse_configuration(body: &[u8]) -> Result<SseConfiguration, S3Error> {
+pub(crate) fn parse_sse_configuration(body: &[u8]) -> Result<SseConfiguration, S3Error> {
     let text = body_with_root(body, "ServerSideEncryptionConfiguration")?;
     let parsed: SseConfigXml = from_xml(text)?;
     let [rule]: [SseRuleXml; 1] = parsed.rules.try_into().map_err(|_| S3Error::MalformedXML)?;

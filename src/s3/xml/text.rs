@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 /// Escapes text for XML element content so that every UTF-8 key reads back unchanged:
 /// the five predefined entities, `\r`, `\n` and `\t` as character references, and the other
 /// C0 controls as `&#xN;` (what S3 does; such keys are only portable with `encoding-type=url`).
-pub fn escape_text(s: &str) -> Cow<'_, str> {
+pub(crate) fn escape_text(s: &str) -> Cow<'_, str> {
     let needs = |c: char| matches!(c, '&' | '<' | '>' | '"' | '\'') || (c as u32) < 0x20;
     if !s.chars().any(needs) {
         return Cow::Borrowed(s);
@@ -35,7 +35,7 @@ pub fn escape_text(s: &str) -> Cow<'_, str> {
 
 /// Appends `<name>text</name>` with `text` escaped by [`escape_text`]. `name` is trusted: the
 /// callers pass constant element names.
-pub fn push_elem(out: &mut String, name: &str, text: &str) {
+pub(crate) fn push_elem(out: &mut String, name: &str, text: &str) {
     let _ = write!(out, "<{name}>{}</{name}>", escape_text(text));
 }
 #[cfg(test)]

@@ -21,13 +21,13 @@ const KEY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'/');
 
 /// `encoding-type=url` encoding of a key, prefix, delimiter, marker or start-after value.
-pub fn url_encode_key(key: &str) -> String {
+pub(crate) fn url_encode_key(key: &str) -> String {
     utf8_percent_encode(key, KEY_ENCODE).to_string()
 }
 
 /// Formats milliseconds since the Unix epoch as S3 does in XML: `2026-11-28T13:31:39.000Z`.
 /// Values outside `time`'s range are clamped to the epoch (they cannot come from a real clock).
-pub fn format_timestamp_ms(ms: i64) -> String {
+pub(crate) fn format_timestamp_ms(ms: i64) -> String {
     let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let fmt =
@@ -107,40 +107,40 @@ impl Doc {
 
 /// `<Owner>` / `<Initiator>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Owner {
-    pub id: String,
-    pub display_name: Option<String>,
+pub(crate) struct Owner {
+    pub(crate) id: String,
+    pub(crate) display_name: Option<String>,
 }
 
 /// A flexible checksum in a response: `algorithm` is one of [`CHECKSUM_ALGORITHMS`], `value`
 /// base64 (with `-N` for composite), `kind` `FULL_OBJECT`/`COMPOSITE` where the element exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct XmlChecksum {
-    pub algorithm: String,
-    pub value: String,
-    pub kind: Option<String>,
+pub(crate) struct XmlChecksum {
+    pub(crate) algorithm: String,
+    pub(crate) value: String,
+    pub(crate) kind: Option<String>,
 }
 
 /// One `<Bucket>` of ListBuckets.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BucketEntry {
-    pub name: String,
-    pub creation_date_ms: i64,
+pub(crate) struct BucketEntry {
+    pub(crate) name: String,
+    pub(crate) creation_date_ms: i64,
     /// `<BucketRegion>` (sent by AWS since 2024).
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
 }
 
 /// ListBuckets response.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListAllMyBucketsResult {
-    pub owner: Owner,
-    pub buckets: Vec<BucketEntry>,
-    pub continuation_token: Option<String>,
-    pub prefix: Option<String>,
+pub(crate) struct ListAllMyBucketsResult {
+    pub(crate) owner: Owner,
+    pub(crate) buckets: Vec<BucketEntry>,
+    pub(crate) continuation_token: Option<String>,
+    pub(crate) prefix: Option<String>,
 }
 
 impl ListAllMyBucketsResult {
-    pub fn to_xml(&self) -> String {
+    pub(crate) fn to_xml(&self) -> String {
         let root = "ListAllMyBucketsResult";
         let mut d = Doc::new(root);
         d.owner("Owner", &self.owner);
@@ -160,7 +160,7 @@ impl ListAllMyBucketsResult {
 }
 
 /// GetBucketLocation response. S3 answers an empty constraint for `us-east-1`.
-pub fn location_constraint_xml(region: &str) -> String {
+pub(crate) fn location_constraint_xml(region: &str) -> String {
     let root = "LocationConstraint";
     if region.is_empty() || region == "us-east-1" {
         return format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root} xmlns=\"{S3_NS}\"/>");
@@ -172,16 +172,16 @@ pub fn location_constraint_xml(region: &str) -> String {
 
 /// One `<Contents>` of a listing. `key` already url-encoded when the listing asked for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectEntry {
-    pub key: String,
-    pub last_modified_ms: i64,
+pub(crate) struct ObjectEntry {
+    pub(crate) key: String,
+    pub(crate) last_modified_ms: i64,
     /// Unquoted.
-    pub etag: String,
-    pub size: u64,
+    pub(crate) etag: String,
+    pub(crate) size: u64,
     /// Only when the listing asked for owners (V2 `fetch-owner`; V1 always).
-    pub owner: Option<Owner>,
-    pub checksum_algorithm: Option<String>,
-    pub checksum_type: Option<String>,
+    pub(crate) owner: Option<Owner>,
+    pub(crate) checksum_algorithm: Option<String>,
+    pub(crate) checksum_type: Option<String>,
 }
 
 fn write_contents(d: &mut Doc, entries: &[ObjectEntry]) {
@@ -203,23 +203,23 @@ fn write_contents(d: &mut Doc, entries: &[ObjectEntry]) {
 
 /// ListObjects (V1) response. All strings are written as given (url-encode before).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ListObjectsV1Result {
-    pub name: String,
-    pub prefix: String,
-    pub marker: String,
+pub(crate) struct ListObjectsV1Result {
+    pub(crate) name: String,
+    pub(crate) prefix: String,
+    pub(crate) marker: String,
     /// Only when truncated and a delimiter was given (S3's rule).
-    pub next_marker: Option<String>,
-    pub max_keys: u32,
-    pub delimiter: Option<String>,
-    pub is_truncated: bool,
+    pub(crate) next_marker: Option<String>,
+    pub(crate) max_keys: u32,
+    pub(crate) delimiter: Option<String>,
+    pub(crate) is_truncated: bool,
     /// Echo `<EncodingType>url</EncodingType>`.
-    pub encoding_type_url: bool,
-    pub contents: Vec<ObjectEntry>,
-    pub common_prefixes: Vec<String>,
+    pub(crate) encoding_type_url: bool,
+    pub(crate) contents: Vec<ObjectEntry>,
+    pub(crate) common_prefixes: Vec<String>,
 }
 
 impl ListObjectsV1Result {
-    pub fn to_xml(&self) -> String {
+    pub(crate) fn to_xml(&self) -> String {
         let root = "ListBucketResult";
         let mut d = Doc::new(root);
         d.elem("Name", &self.name);
@@ -240,22 +240,22 @@ impl ListObjectsV1Result {
 
 /// ListObjectsV2 response. `KeyCount` is computed (contents + common prefixes).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ListObjectsV2Result {
-    pub name: String,
-    pub prefix: String,
-    pub continuation_token: Option<String>,
-    pub next_continuation_token: Option<String>,
-    pub start_after: Option<String>,
-    pub max_keys: u32,
-    pub delimiter: Option<String>,
-    pub is_truncated: bool,
-    pub encoding_type_url: bool,
-    pub contents: Vec<ObjectEntry>,
-    pub common_prefixes: Vec<String>,
+pub(crate) struct ListObjectsV2Result {
+    pub(crate) name: String,
+    pub(crate) prefix: String,
+    pub(crate) continuation_token: Option<String>,
+    pub(crate) next_continuation_token: Option<String>,
+    pub(crate) start_after: Option<String>,
+    pub(crate) max_keys: u32,
+    pub(crate) delimiter: Option<String>,
+    pub(crate) is_truncated: bool,
+    pub(crate) encoding_type_url: bool,
+    pub(crate) contents: Vec<ObjectEntry>,
+    pub(crate) common_prefixes: Vec<String>,
 }
 
 impl ListObjectsV2Result {
-    pub fn to_xml(&self) -> String {
+    pub(crate) fn to_xml(&self) -> String {
         let root = "ListBucketResult";
         let mut d = Doc::new(root);
         d.elem("Name", &self.name);
@@ -281,11 +281,11 @@ impl ListObjectsV2Result {
 
 /// CopyObject / UploadPartCopy result body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CopyResult {
+pub(crate) struct CopyResult {
     /// Unquoted.
-    pub etag: String,
-    pub last_modified_ms: i64,
-    pub checksum: Option<XmlChecksum>,
+    pub(crate) etag: String,
+    pub(crate) last_modified_ms: i64,
+    pub(crate) checksum: Option<XmlChecksum>,
 }
 
 impl CopyResult {
@@ -301,26 +301,26 @@ impl CopyResult {
     }
 
     /// `<CopyObjectResult>`.
-    pub fn to_copy_object_xml(&self) -> String {
+    pub(crate) fn to_copy_object_xml(&self) -> String {
         self.write("CopyObjectResult")
     }
 
     /// `<CopyPartResult>`.
-    pub fn to_copy_part_xml(&self) -> String {
+    pub(crate) fn to_copy_part_xml(&self) -> String {
         self.write("CopyPartResult")
     }
 }
 
 /// CreateMultipartUpload response.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InitiateMultipartUploadResult {
-    pub bucket: String,
-    pub key: String,
-    pub upload_id: String,
+pub(crate) struct InitiateMultipartUploadResult {
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) upload_id: String,
 }
 
 impl InitiateMultipartUploadResult {
-    pub fn to_xml(&self) -> String {
+    pub(crate) fn to_xml(&self) -> String {
         let root = "InitiateMultipartUploadResult";
         let mut d = Doc::new(root);
         d.elem("Bucket", &self.bucket);
@@ -332,18 +332,18 @@ impl InitiateMultipartUploadResult {
 
 /// CompleteMultipartUpload response.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompleteMultipartUploadResult {
+pub(crate) struct CompleteMultipartUploadResult {
     /// URL of the object, e.g. `https://host/bucket/key`.
-    pub location: String,
-    pub bucket: String,
-    pub key: String,
+    pub(crate) location: String,
+    pub(crate) bucket: String,
+    pub(crate) key: String,
     /// Unquoted (`hex-N`).
-    pub etag: String,
-    pub checksum: Option<XmlChecksum>,
+    pub(crate) etag: String,
+    pub(crate) checksum: Option<XmlChecksum>,
 }
 
 impl CompleteMultipartUploadResult {
-    pub fn to_xml(&self) -> String {
+    pub(crate) fn to_xml(&self) -> String {
         let root = "CompleteMultipartUploadResult";
         let mut d = Doc::new(root);
         d.elem("Location", &self.location);
@@ -360,36 +360,36 @@ impl CompleteMultipartUploadResult {
 
 /// One `<Part>` of ListParts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartEntry {
-    pub part_number: u32,
-    pub last_modified_ms: i64,
+pub(crate) struct PartEntry {
+    pub(crate) part_number: u32,
+    pub(crate) last_modified_ms: i64,
     /// Unquoted.
-    pub etag: String,
-    pub size: u64,
+    pub(crate) etag: String,
+    pub(crate) size: u64,
     /// The part checksum (`kind` is ignored here).
-    pub checksum: Option<XmlChecksum>,
+    pub(crate) checksum: Option<XmlChecksum>,
 }
 
 /// ListParts response.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListPartsResult {
-    pub bucket: String,
-    pub key: String,
-    pub upload_id: String,
-    pub part_number_marker: u32,
+pub(crate) struct ListPartsResult {
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) upload_id: String,
+    pub(crate) part_number_marker: u32,
     /// Set when truncated: the last part number returned.
-    pub next_part_number_marker: Option<u32>,
-    pub max_parts: u32,
-    pub is_truncated: bool,
+    pub(crate) next_part_number_marker: Option<u32>,
+    pub(crate) max_parts: u32,
+    pub(crate) is_truncated: bool,
     /// Written as both `<Initiator>` and `<Owner>`.
-    pub owner: Option<Owner>,
-    pub checksum_algorithm: Option<String>,
-    pub checksum_type: Option<String>,
-    pub parts: Vec<PartEntry>,
+    pub(crate) owner: Option<Owner>,
+    pub(crate) checksum_algorithm: Option<String>,
+    pub(crate) checksum_type: Option<String>,
+    pub(crate) parts: Vec<PartEntry>,
 }
 
 impl ListPartsResult {
-    pub fn to_xml(&self) -> String {
+    pub(crate) fn to_xml(&self) -> String {
         let root = "ListPartsResult";
         let mut d = Doc::new(root);
         d.elem("Bucket", &self.bucket);
@@ -425,36 +425,36 @@ impl ListPartsResult {
 
 /// One `<Upload>` of ListMultipartUploads.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UploadEntry {
+pub(crate) struct UploadEntry {
     /// Already url-encoded when asked for.
-    pub key: String,
-    pub upload_id: String,
-    pub initiated_ms: i64,
+    pub(crate) key: String,
+    pub(crate) upload_id: String,
+    pub(crate) initiated_ms: i64,
     /// Written as both `<Initiator>` and `<Owner>`.
-    pub owner: Option<Owner>,
-    pub checksum_algorithm: Option<String>,
-    pub checksum_type: Option<String>,
+    pub(crate) owner: Option<Owner>,
+    pub(crate) checksum_algorithm: Option<String>,
+    pub(crate) checksum_type: Option<String>,
 }
 
 /// ListMultipartUploads response.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ListMultipartUploadsResult {
-    pub bucket: String,
-    pub key_marker: String,
-    pub upload_id_marker: String,
-    pub next_key_marker: Option<String>,
-    pub next_upload_id_marker: Option<String>,
-    pub prefix: String,
-    pub delimiter: Option<String>,
-    pub max_uploads: u32,
-    pub is_truncated: bool,
-    pub encoding_type_url: bool,
-    pub uploads: Vec<UploadEntry>,
-    pub common_prefixes: Vec<String>,
+pub(crate) struct ListMultipartUploadsResult {
+    pub(crate) bucket: String,
+    pub(crate) key_marker: String,
+    pub(crate) upload_id_marker: String,
+    pub(crate) next_key_marker: Option<String>,
+    pub(crate) next_upload_id_marker: Option<String>,
+    pub(crate) prefix: String,
+    pub(crate) delimiter: Option<String>,
+    pub(crate) max_uploads: u32,
+    pub(crate) is_truncated: bool,
+    pub(crate) encoding_type_url: bool,
+    pub(crate) uploads: Vec<UploadEntry>,
+    pub(crate) common_prefixes: Vec<String>,
 }
 
 impl ListMultipartUploadsResult {
-    pub fn to_xml(&self) -> String {
+    pub(crate) fn to_xml(&self) -> String {
         let root = "ListMultipartUploadsResult";
         let mut d = Doc::new(root);
         d.elem("Bucket", &self.bucket);
@@ -490,23 +490,23 @@ impl ListMultipartUploadsResult {
 
 /// A successfully deleted key in DeleteObjects.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeletedEntry {
-    pub key: String,
-    pub version_id: Option<String>,
+pub(crate) struct DeletedEntry {
+    pub(crate) key: String,
+    pub(crate) version_id: Option<String>,
 }
 
 /// A key DeleteObjects failed to delete.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeleteErrorEntry {
-    pub key: String,
-    pub version_id: Option<String>,
-    pub code: String,
-    pub message: String,
+pub(crate) struct DeleteErrorEntry {
+    pub(crate) key: String,
+    pub(crate) version_id: Option<String>,
+    pub(crate) code: String,
+    pub(crate) message: String,
 }
 
 impl DeleteErrorEntry {
     /// The per-key error entry for `err`.
-    pub fn from_error(key: &str, version_id: Option<&str>, err: &S3Error) -> Self {
+    pub(crate) fn from_error(key: &str, version_id: Option<&str>, err: &S3Error) -> Self {
         DeleteErrorEntry {
             key: key.to_owned(),
             version_id: version_id.map(str::to_owned),
@@ -518,14 +518,14 @@ impl DeleteErrorEntry {
 
 /// DeleteObjects response.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct DeleteResult {
-    pub deleted: Vec<DeletedEntry>,
-    pub errors: Vec<DeleteErrorEntry>,
+pub(crate) struct DeleteResult {
+    pub(crate) deleted: Vec<DeletedEntry>,
+    pub(crate) errors: Vec<DeleteErrorEntry>,
 }
 
 impl DeleteResult {
     /// In quiet mode S3 reports only the failures.
-    pub fn to_xml(&self, quiet: bool) -> String {
+    pub(crate) fn to_xml(&self, quiet: bool) -> String {
         let root = "DeleteResult";
         let mut d = Doc::new(root);
         if !quiet {
@@ -549,7 +549,7 @@ impl DeleteResult {
 }
 
 impl SseConfiguration {
-    pub fn to_xml(&self) -> String {
+    pub(crate) fn to_xml(&self) -> String {
         let root = "ServerSideEncryptionConfiguration";
         let mut d = Doc::new(root);
         d.open("Rule");

@@ -2,5 +2,5 @@
 //! (over [`crate::http_client`], the transport shared with the remote KMS client), and where
 //! their endpoint and credentials come from (flags or the usual `AWS_*` environment).
 
-pub mod s3;
-pub mod settings;
+pub(crate) mod s3;
+pub(crate) mod settings;

@@ -30,7 +30,7 @@ const PATH: &AsciiSet = &NON_ALPHANUMERIC
 const TIMEOUT: Duration = Duration::from_secs(300);
 
 #[derive(Debug, thiserror::Error)]
-pub enum S3ClientError {
+pub(crate) enum S3ClientError {
     #[error("{0}")]
     Endpoint(#[from] EndpointError),
     #[error("S3 at {endpoint}: {message}")]
@@ -43,41 +43,41 @@ pub enum S3ClientError {
 
 /// One answer: status, headers and the whole body.
 #[derive(Debug)]
-pub struct S3Response {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Bytes,
+pub(crate) struct S3Response {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
 }
 
 impl S3Response {
-    pub fn is_success(&self) -> bool {
+    pub(crate) fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
 
     /// The `<Code>` of an S3 error body, if there is one.
-    pub fn error_code(&self) -> Option<String> {
+    pub(crate) fn error_code(&self) -> Option<String> {
         xml_element(&self.body, "Code")
     }
 
     /// The `<Message>` of an S3 error body, if there is one.
-    pub fn error_message(&self) -> Option<String> {
+    pub(crate) fn error_message(&self) -> Option<String> {
         xml_element(&self.body, "Message")
     }
 
     /// `"403 AccessDenied"`, or just the status when the body names no code (HEAD).
-    pub fn outcome(&self) -> String {
+    pub(crate) fn outcome(&self) -> String {
         match self.error_code() {
             Some(code) if !self.is_success() => format!("{} {code}", self.status),
             _ => self.status.to_string(),
         }
     }
 
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// The user metadata (`x-amz-meta-<name>`), names without the prefix.
-    pub fn user_metadata(&self) -> std::collections::BTreeMap<String, String> {
+    pub(crate) fn user_metadata(&self) -> std::collections::BTreeMap<String, String> {
         self.headers
             .iter()
             .filter_map(|(name, value)| {
@@ -98,7 +98,7 @@ fn xml_element(body: &[u8], name: &str) -> Option<String> {
 }
 
 /// A gateway (or any S3 endpoint) reached with one credential.
-pub struct S3Client {
+pub(crate) struct S3Client {
     conn: HttpEndpoint,
     access_key: String,
     secret_key: Zeroizing<String>,
@@ -119,7 +119,7 @@ impl std::fmt::Debug for S3Client {
 
 impl S3Client {
     /// `endpoint` is `https://host[:port]` (trusting `ca_pem`) or `http://host[:port]`.
-    pub fn new(
+    pub(crate) fn new(
         endpoint: &str,
         ca_pem: Option<&std::path::Path>,
         access_key: &str,
@@ -136,16 +136,16 @@ impl S3Client {
         })
     }
 
-    pub fn is_tls(&self) -> bool {
+    pub(crate) fn is_tls(&self) -> bool {
         self.conn.is_tls()
     }
 
-    pub async fn create_bucket(&self, bucket: &str) -> Result<S3Response, S3ClientError> {
+    pub(crate) async fn create_bucket(&self, bucket: &str) -> Result<S3Response, S3ClientError> {
         self.send(Method::PUT, bucket, None, &[], Bytes::new())
             .await
     }
 
-    pub async fn put_object(
+    pub(crate) async fn put_object(
         &self,
         bucket: &str,
         key: &str,
@@ -156,7 +156,7 @@ impl S3Client {
             .await
     }
 
-    pub async fn get_object(
+    pub(crate) async fn get_object(
         &self,
         bucket: &str,
         key: &str,
@@ -166,7 +166,7 @@ impl S3Client {
             .await
     }
 
-    pub async fn head_object(
+    pub(crate) async fn head_object(
         &self,
         bucket: &str,
         key: &str,
@@ -177,7 +177,7 @@ impl S3Client {
     }
 
     /// One signed request; `headers` are added as given (names lower-case).
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         bucket: &str,

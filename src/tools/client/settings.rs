@@ -9,23 +9,23 @@ use super::s3::{S3Client, S3ClientError};
 use crate::kms::remote::RemoteKms;
 
 #[derive(clap::Args, Debug, Clone, Default)]
-pub struct EndpointArgs {
+pub(crate) struct EndpointArgs {
     /// S3 endpoint of the gateway, e.g. https://localhost:9443.
     #[arg(long, env = "AWS_ENDPOINT_URL")]
-    pub endpoint_url: Option<String>,
+    pub(crate) endpoint_url: Option<String>,
     /// KMS endpoint, e.g. https://localhost:9444 (for --cse-kms).
     #[arg(long, env = "AWS_ENDPOINT_URL_KMS")]
-    pub kms_endpoint: Option<String>,
+    pub(crate) kms_endpoint: Option<String>,
     /// CA certificate(s) to trust for HTTPS (the gateway prints its path on start).
     #[arg(long, env = "AWS_CA_BUNDLE")]
-    pub ca_bundle: Option<PathBuf>,
+    pub(crate) ca_bundle: Option<PathBuf>,
     /// Region used in signatures.
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
-    pub region: String,
+    pub(crate) region: String,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
+pub(crate) enum SettingsError {
     #[error("no {0}: give {1}")]
     Missing(&'static str, &'static str),
     #[error("{0}")]
@@ -35,10 +35,10 @@ pub enum SettingsError {
 }
 
 /// Largest S3 answer body the CLI accepts: the CSE size cap plus its tag, with room to spare.
-pub const MAX_BODY: usize = (crate::tools::cse::MAX_PLAINTEXT as usize) + 64 * 1024;
+pub(crate) const MAX_BODY: usize = (crate::tools::cse::MAX_PLAINTEXT as usize) + 64 * 1024;
 
 /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
-pub fn credentials_from_env() -> Result<(String, String), SettingsError> {
+pub(crate) fn credentials_from_env() -> Result<(String, String), SettingsError> {
     let get = |name: &'static str| {
         std::env::var(name)
             .ok()
@@ -52,7 +52,7 @@ pub fn credentials_from_env() -> Result<(String, String), SettingsError> {
 }
 
 impl EndpointArgs {
-    pub fn s3(&self) -> Result<S3Client, SettingsError> {
+    pub(crate) fn s3(&self) -> Result<S3Client, SettingsError> {
         let endpoint = self.endpoint_url.as_deref().ok_or(SettingsError::Missing(
             "S3 endpoint",
             "--endpoint-url or AWS_ENDPOINT_URL",
@@ -68,7 +68,7 @@ impl EndpointArgs {
         )?)
     }
 
-    pub fn kms(&self) -> Result<RemoteKms, SettingsError> {
+    pub(crate) fn kms(&self) -> Result<RemoteKms, SettingsError> {
         let endpoint = self.kms_endpoint.as_deref().ok_or(SettingsError::Missing(
             "KMS endpoint",
             "--kms-endpoint or AWS_ENDPOINT_URL_KMS",

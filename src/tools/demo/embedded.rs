@@ -11,15 +11,15 @@ use rand::RngCore;
 use zeroize::Zeroizing;
 
 /// A running child gateway; killed (and waited for) on drop.
-pub struct Embedded {
+pub(crate) struct Embedded {
     child: Child,
-    pub data_dir: PathBuf,
-    pub s3_https: String,
-    pub s3_http: Option<String>,
-    pub kms_https: String,
-    pub ca_path: PathBuf,
-    pub access_key: String,
-    pub secret_key: Zeroizing<String>,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) s3_https: String,
+    pub(crate) s3_http: Option<String>,
+    pub(crate) kms_https: String,
+    pub(crate) ca_path: PathBuf,
+    pub(crate) access_key: String,
+    pub(crate) secret_key: Zeroizing<String>,
 }
 
 impl Drop for Embedded {
@@ -38,7 +38,7 @@ fn random_hex(bytes: usize) -> String {
 impl Embedded {
     /// Starts `sealgate serve` with its data dir in `work/data` and its log in
     /// `work/server.log`; returns once it prints `Ready.`.
-    pub fn start(work: &Path) -> Result<Embedded, String> {
+    pub(crate) fn start(work: &Path) -> Result<Embedded, String> {
         let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
         let data_dir = work.join("data");
         let log_path = work.join("server.log");

@@ -11,10 +11,10 @@
 //! Modules: [`embedded`] starts the gateway, [`run`] acts and records outcomes, [`observe`]
 //! reads the store and audit log, [`render`] prints.
 
-pub mod embedded;
-pub mod observe;
-pub mod render;
-pub mod run;
+pub(crate) mod embedded;
+pub(crate) mod observe;
+pub(crate) mod render;
+pub(crate) mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,34 +24,34 @@ use crate::tools::client::s3::S3Client;
 use crate::tools::client::settings::{EndpointArgs, MAX_BODY, credentials_from_env};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Text,
     Json,
     Html,
 }
 
 #[derive(clap::Args, Debug, Clone)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
+    pub(crate) format: Format,
     /// The file to upload [default: 100 KiB of generated text].
     #[arg(long)]
-    pub file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
     /// Run the embedded gateway in this directory and keep it afterwards (data in DIR/data).
     #[arg(long, value_name = "DIR")]
-    pub keep_dir: Option<PathBuf>,
+    pub(crate) keep_dir: Option<PathBuf>,
     /// Use a running gateway at this S3 endpoint instead of starting one (credentials from
     /// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; needs --kms-endpoint and --ca-bundle too).
     #[command(flatten)]
-    pub endpoint: EndpointArgs,
+    pub(crate) endpoint: EndpointArgs,
     /// With --endpoint-url: the gateway's plain-HTTP endpoint, for the plain-HTTP event.
     #[arg(long)]
-    pub http_endpoint_url: Option<String>,
+    pub(crate) http_endpoint_url: Option<String>,
     /// With --endpoint-url: the gateway's data dir (local backend), to read stored bytes and
     /// the KMS audit log.
     #[arg(long)]
-    pub data_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
 }
 
 /// The embedded gateway's work directory, removed on drop (after the gateway has stopped:
@@ -194,7 +194,7 @@ async fn run(args: &DemoArgs) -> Result<run::Report, String> {
 }
 
 /// `sealgate demo`: the report on stdout; errors on stderr with exit status 1.
-pub fn main(args: DemoArgs) -> ExitCode {
+pub(crate) fn main(args: DemoArgs) -> ExitCode {
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

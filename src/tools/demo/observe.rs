@@ -11,33 +11,33 @@ use serde_json::Value;
 
 /// One KMS audit record, the fields the demo shows.
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct KmsCall {
-    pub event: String,
-    pub principal: String,
+pub(crate) struct KmsCall {
+    pub(crate) event: String,
+    pub(crate) principal: String,
     /// `kms-api`, `s3-gateway` or `internal`.
-    pub source: String,
+    pub(crate) source: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub bucket: Option<String>,
+    pub(crate) bucket: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_arn: Option<String>,
-    pub outcome: String,
+    pub(crate) key_arn: Option<String>,
+    pub(crate) outcome: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<String>,
-    pub request_id: String,
+    pub(crate) error_code: Option<String>,
+    pub(crate) request_id: String,
 }
 
 /// The audit log, read incrementally: [`AuditCursor::take_new`] returns the records appended
 /// since the previous call, so each demo step sees exactly the KMS calls it caused.
-pub struct AuditCursor {
+pub(crate) struct AuditCursor {
     path: Option<PathBuf>,
     offset: u64,
 }
 
 impl AuditCursor {
     /// Starts at the current end of the log (`None`: no log to observe).
-    pub fn new(path: Option<PathBuf>) -> AuditCursor {
+    pub(crate) fn new(path: Option<PathBuf>) -> AuditCursor {
         let offset = path
             .as_ref()
             .and_then(|p| std::fs::metadata(p).ok())
@@ -45,7 +45,7 @@ impl AuditCursor {
         AuditCursor { path, offset }
     }
 
-    pub fn take_new(&mut self) -> Vec<KmsCall> {
+    pub(crate) fn take_new(&mut self) -> Vec<KmsCall> {
         let Some(path) = &self.path else {
             return Vec::new();
         };
@@ -91,31 +91,31 @@ fn parse_record(v: &Value) -> Option<KmsCall> {
 
 /// One stored ciphertext file.
 #[derive(Clone, Debug, Serialize)]
-pub struct StoredFile {
+pub(crate) struct StoredFile {
     /// Relative to the data dir.
-    pub path: String,
-    pub size: u64,
+    pub(crate) path: String,
+    pub(crate) size: u64,
 }
 
 /// The object as the gateway stored it.
 #[derive(Clone, Debug, Serialize)]
-pub struct Stored {
+pub(crate) struct Stored {
     /// The meta record, relative to the data dir.
-    pub meta_record: String,
+    pub(crate) meta_record: String,
     /// `sealing.mode` of the record: how the gateway sealed its object key.
-    pub gateway_sealing: String,
+    pub(crate) gateway_sealing: String,
     /// What the record holds to reopen the object key (never key material).
-    pub sealing_fields: Vec<String>,
-    pub files: Vec<StoredFile>,
-    pub stored_size: u64,
+    pub(crate) sealing_fields: Vec<String>,
+    pub(crate) files: Vec<StoredFile>,
+    pub(crate) stored_size: u64,
     /// First bytes of the first blob, hex.
-    pub first_bytes_hex: String,
+    pub(crate) first_bytes_hex: String,
     /// Whether any stored file (blob or record) contains a 32-byte run of the plaintext.
-    pub contains_plaintext: bool,
+    pub(crate) contains_plaintext: bool,
 }
 
 /// Reads the meta record and blobs of `bucket/key` from the local store under `data_dir`.
-pub fn stored_object(
+pub(crate) fn stored_object(
     data_dir: &Path,
     bucket: &str,
     key: &str,
@@ -211,7 +211,7 @@ fn sealing_fields(sealing: &Value) -> Vec<String> {
 }
 
 /// True when `haystack` contains the first 32 bytes of `plaintext` (or all of a shorter one).
-pub fn contains_run(haystack: &[u8], plaintext: &[u8]) -> bool {
+pub(crate) fn contains_run(haystack: &[u8], plaintext: &[u8]) -> bool {
     let needle = &plaintext[..plaintext.len().min(32)];
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }

@@ -232,7 +232,7 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 const LABEL_W: usize = 22;
 const CELL_W: usize = 30;
 
-pub fn text(r: &Report) -> String {
+pub(crate) fn text(r: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -305,7 +305,7 @@ pub fn text(r: &Report) -> String {
     out
 }
 
-pub fn json(r: &Report) -> String {
+pub(crate) fn json(r: &Report) -> String {
     let mut s =
         serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     s.push('\n');
@@ -383,7 +383,7 @@ fn envelope_svg(m: &MethodReport, plaintext: u64) -> String {
     )
 }
 
-pub fn html(r: &Report) -> String {
+pub(crate) fn html(r: &Report) -> String {
     let mut out = String::new();
     let _ = write!(
         out,

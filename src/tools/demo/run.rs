@@ -22,7 +22,7 @@ use crate::tools::cse::{self, CseError};
 
 /// The five methods, in the order AWS lists them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Method {
+pub(crate) enum Method {
     #[serde(rename = "SSE-S3")]
     SseS3,
     #[serde(rename = "SSE-KMS")]
@@ -35,7 +35,7 @@ pub enum Method {
     CseC,
 }
 
-pub const METHODS: [Method; 5] = [
+pub(crate) const METHODS: [Method; 5] = [
     Method::SseS3,
     Method::SseKms,
     Method::SseC,
@@ -44,7 +44,7 @@ pub const METHODS: [Method; 5] = [
 ];
 
 impl Method {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Method::SseS3 => "SSE-S3",
             Method::SseKms => "SSE-KMS",
@@ -72,17 +72,17 @@ impl Method {
 
 /// What one request (or one client-side decryption) came to.
 #[derive(Clone, Debug, Serialize)]
-pub struct Outcome {
-    pub ok: bool,
+pub(crate) struct Outcome {
+    pub(crate) ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
+    pub(crate) status: Option<u16>,
     /// S3 error code (`AccessDenied`, `KMS.DisabledException`), KMS `__type`, or `client:<what>`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    pub detail: String,
+    pub(crate) code: Option<String>,
+    pub(crate) detail: String,
     /// For reads over plain HTTP: whether the response body was the plaintext.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub plaintext_on_wire: Option<bool>,
+    pub(crate) plaintext_on_wire: Option<bool>,
 }
 
 impl Outcome {
@@ -164,108 +164,108 @@ impl Outcome {
 
 /// One action of an event and its outcome.
 #[derive(Clone, Debug, Serialize)]
-pub struct Step {
-    pub action: String,
-    pub outcome: Outcome,
+pub(crate) struct Step {
+    pub(crate) action: String,
+    pub(crate) outcome: Outcome,
     /// KMS calls the action caused (from the audit log).
-    pub kms_calls: Vec<KmsCall>,
+    pub(crate) kms_calls: Vec<KmsCall>,
 }
 
 /// One method's cell of an event.
 #[derive(Clone, Debug, Serialize, Default)]
-pub struct EventCell {
-    pub applicable: bool,
-    pub steps: Vec<Step>,
+pub(crate) struct EventCell {
+    pub(crate) applicable: bool,
+    pub(crate) steps: Vec<Step>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct EventInfo {
-    pub id: String,
-    pub title: String,
+pub(crate) struct EventInfo {
+    pub(crate) id: String,
+    pub(crate) title: String,
     /// What the demo did to set the event up (KMS calls with their answers).
-    pub actions: Vec<String>,
+    pub(crate) actions: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kms_key_arn: Option<String>,
+    pub(crate) kms_key_arn: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct WrappedKey {
+pub(crate) struct WrappedKey {
     /// Where the wrapped data key is kept.
-    pub location: String,
+    pub(crate) location: String,
     /// The gateway's meta record of the object, relative to the data dir.
-    pub meta_record: Option<String>,
-    pub details: Vec<String>,
+    pub(crate) meta_record: Option<String>,
+    pub(crate) details: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct MethodReport {
-    pub method: Method,
-    pub bucket: String,
-    pub key: String,
-    pub put: Outcome,
+pub(crate) struct MethodReport {
+    pub(crate) method: Method,
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) put: Outcome,
     /// Who generated the data key, from the audit log and the stored metadata.
-    pub data_key_generated_by: String,
-    pub wrapped_key: WrappedKey,
+    pub(crate) data_key_generated_by: String,
+    pub(crate) wrapped_key: WrappedKey,
     /// `x-amz-meta-*` the object carries (client-side envelopes).
-    pub object_metadata: BTreeMap<String, String>,
-    pub kms_calls_put: Vec<KmsCall>,
-    pub kms_calls_get: Vec<KmsCall>,
+    pub(crate) object_metadata: BTreeMap<String, String>,
+    pub(crate) kms_calls_put: Vec<KmsCall>,
+    pub(crate) kms_calls_get: Vec<KmsCall>,
     /// Object size as S3 reports it (Content-Length of HEAD).
-    pub object_size: Option<u64>,
-    pub stored: Option<Stored>,
+    pub(crate) object_size: Option<u64>,
+    pub(crate) stored: Option<Stored>,
     /// Stored bytes minus plaintext bytes.
-    pub stored_overhead: Option<i64>,
+    pub(crate) stored_overhead: Option<i64>,
     /// A GET with S3 credentials only (no customer key, no client decryption).
-    pub plain_get: Outcome,
+    pub(crate) plain_get: Outcome,
     /// The normal read with everything the method needs.
-    pub full_read: Outcome,
-    pub reader_must_present: String,
-    pub events: BTreeMap<String, EventCell>,
+    pub(crate) full_read: Outcome,
+    pub(crate) reader_must_present: String,
+    pub(crate) events: BTreeMap<String, EventCell>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct GatewayInfo {
-    pub embedded: bool,
-    pub s3_endpoint: String,
-    pub http_endpoint: Option<String>,
-    pub kms_endpoint: String,
-    pub data_dir: Option<String>,
-    pub audit_log: Option<String>,
-    pub test_clock: bool,
+pub(crate) struct GatewayInfo {
+    pub(crate) embedded: bool,
+    pub(crate) s3_endpoint: String,
+    pub(crate) http_endpoint: Option<String>,
+    pub(crate) kms_endpoint: String,
+    pub(crate) data_dir: Option<String>,
+    pub(crate) audit_log: Option<String>,
+    pub(crate) test_clock: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct Report {
-    pub format: &'static str,
-    pub generated_at: String,
-    pub gateway: GatewayInfo,
-    pub plaintext_size: u64,
-    pub plaintext_sha256: String,
-    pub plaintext_first_bytes_hex: String,
-    pub main_kms_key_arn: String,
-    pub methods: Vec<MethodReport>,
-    pub events: Vec<EventInfo>,
+pub(crate) struct Report {
+    pub(crate) format: &'static str,
+    pub(crate) generated_at: String,
+    pub(crate) gateway: GatewayInfo,
+    pub(crate) plaintext_size: u64,
+    pub(crate) plaintext_sha256: String,
+    pub(crate) plaintext_first_bytes_hex: String,
+    pub(crate) main_kms_key_arn: String,
+    pub(crate) methods: Vec<MethodReport>,
+    pub(crate) events: Vec<EventInfo>,
 }
 
 /// Everything the run needs.
-pub struct Demo {
-    pub s3: S3Client,
-    pub http: Option<S3Client>,
-    pub kms: RemoteKms,
-    pub data_dir: Option<PathBuf>,
-    pub audit: AuditCursor,
-    pub plaintext: Vec<u8>,
-    pub bucket: String,
-    pub gateway: GatewayInfo,
+pub(crate) struct Demo {
+    pub(crate) s3: S3Client,
+    pub(crate) http: Option<S3Client>,
+    pub(crate) kms: RemoteKms,
+    pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) audit: AuditCursor,
+    pub(crate) plaintext: Vec<u8>,
+    pub(crate) bucket: String,
+    pub(crate) gateway: GatewayInfo,
     sse_c_key: [u8; 32],
     cse_c_key: [u8; 32],
 }
 
-pub const EVENT_DISABLED: &str = "kms_key_disabled";
-pub const EVENT_ROTATED: &str = "kms_key_rotated";
-pub const EVENT_DELETED: &str = "kms_key_deleted";
-pub const EVENT_SSE_C_LOST: &str = "customer_key_lost";
-pub const EVENT_PLAIN_HTTP: &str = "plain_http";
+pub(crate) const EVENT_DISABLED: &str = "kms_key_disabled";
+pub(crate) const EVENT_ROTATED: &str = "kms_key_rotated";
+pub(crate) const EVENT_DELETED: &str = "kms_key_deleted";
+pub(crate) const EVENT_SSE_C_LOST: &str = "customer_key_lost";
+pub(crate) const EVENT_PLAIN_HTTP: &str = "plain_http";
 
 fn random_key() -> [u8; 32] {
     *crate::kms::gcm::random_key()
@@ -298,7 +298,7 @@ fn kms_outcome(r: &Result<Value, KmsClientError>) -> String {
 }
 
 impl Demo {
-    pub fn new(
+    pub(crate) fn new(
         s3: S3Client,
         http: Option<S3Client>,
         kms: RemoteKms,
@@ -483,7 +483,7 @@ impl Demo {
     }
 
     /// The whole demo.
-    pub async fn run(mut self) -> Result<Report, String> {
+    pub(crate) async fn run(mut self) -> Result<Report, String> {
         let created = self
             .s3
             .create_bucket(&self.bucket)

@@ -52,6 +52,7 @@ pub(crate) const NONCE_PREFIX_LEN: usize = 7;
 pub(crate) const MAX_SEGMENTS: u64 = 1 << 32;
 
 const PART_KEY_INFO: &[u8] = b"sealgate/v1/part-key";
+const PART_KEY_INFO_V2: &[u8] = b"sealgate/v2/part-key";
 
 /// Errors of the envelope. Authentication failures say only which segment failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -142,12 +143,32 @@ impl fmt::Debug for PartKey {
     }
 }
 
-/// `HKDF-SHA256(ikm = object key, salt = part key_salt, info = "sealgate/v1/part-key")`.
-pub(crate) fn derive_part_key(object_key: &ObjectKey, salt: &[u8]) -> PartKey {
+/// Whether a part's key binds its part number (docs/FORMAT.md §2): version 2 objects do, so a
+/// part moved to another position of the part list no longer decrypts; version 1 objects (and
+/// copies of them, which share their blobs) do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PartBinding {
+    V1,
+    /// The part's number.
+    Number(u32),
+}
+
+/// Version 1: `HKDF-SHA256(ikm = object key, salt = key_salt, info = "sealgate/v1/part-key")`.
+/// Version 2: `info = "sealgate/v2/part-key" ‖ u32be(part number)`.
+pub(crate) fn derive_part_key(
+    object_key: &ObjectKey,
+    salt: &[u8],
+    binding: PartBinding,
+) -> PartKey {
     let mut key = PartKey([0; KEY_LEN]);
-    Hkdf::<Sha256>::new(Some(salt), object_key.as_bytes())
-        .expand(PART_KEY_INFO, &mut key.0)
-        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    let hk = Hkdf::<Sha256>::new(Some(salt), object_key.as_bytes());
+    match binding {
+        PartBinding::V1 => hk.expand(PART_KEY_INFO, &mut key.0),
+        PartBinding::Number(n) => {
+            hk.expand_multi_info(&[PART_KEY_INFO_V2, &n.to_be_bytes()], &mut key.0)
+        }
+    }
+    .expect("32 bytes is a valid HKDF-SHA256 output length");
     key
 }
 
@@ -259,10 +280,11 @@ impl Sealer {
     /// parameters that the caller must persist in the part's layout.
     pub(crate) fn for_new_part(
         object_key: &ObjectKey,
+        binding: PartBinding,
         segment_size: u32,
     ) -> Result<(Self, PartParams), EnvelopeError> {
         let params = PartParams::generate();
-        let key = derive_part_key(object_key, &params.key_salt);
+        let key = derive_part_key(object_key, &params.key_salt, binding);
         Ok((
             Sealer::new(&key, params.nonce_prefix, segment_size)?,
             params,
@@ -370,13 +392,14 @@ impl Opener {
     /// stored, the object's segment size and the part's plaintext size.
     pub(crate) fn for_part(
         object_key: &ObjectKey,
+        binding: PartBinding,
         key_salt: &[u8],
         nonce_prefix: &[u8],
         segment_size: u32,
         plaintext_len: u64,
     ) -> Result<Self, EnvelopeError> {
         let params = PartParams::from_slices(key_salt, nonce_prefix)?;
-        let key = derive_part_key(object_key, &params.key_salt);
+        let key = derive_part_key(object_key, &params.key_salt, binding);
         Opener::new(&key, params.nonce_prefix, segment_size, plaintext_len)
     }
 
@@ -619,7 +642,7 @@ mod tests {
     const SEG: u32 = 16;
 
     fn key() -> PartKey {
-        derive_part_key(&ObjectKey::from_bytes(&[7; 32]), &[9; 16])
+        derive_part_key(&ObjectKey::from_bytes(&[7; 32]), &[9; 16], PartBinding::V1)
     }
 
     fn data(len: usize) -> Vec<u8> {
@@ -771,8 +794,9 @@ mod tests {
     fn wrong_key_prefix_or_salt_fails() {
         let pt = data(20);
         let ct = seal_all(&key(), [1; 7], SEG, &pt).unwrap();
-        let other = derive_part_key(&ObjectKey::from_bytes(&[8; 32]), &[9; 16]);
-        let other_salt = derive_part_key(&ObjectKey::from_bytes(&[7; 32]), &[10; 16]);
+        let other = derive_part_key(&ObjectKey::from_bytes(&[8; 32]), &[9; 16], PartBinding::V1);
+        let other_salt =
+            derive_part_key(&ObjectKey::from_bytes(&[7; 32]), &[10; 16], PartBinding::V1);
         for k in [other, other_salt] {
             let o = Opener::new(&k, [1; 7], SEG, 20).unwrap();
             assert_eq!(
@@ -872,18 +896,33 @@ mod tests {
         assert!(Opener::new(&key(), [0; 7], 1, MAX_SEGMENTS).is_ok());
         assert!(opener(10).open_segment(1, &[0; 16]).is_err());
         let ok = ObjectKey::from_bytes(&[7; 32]);
-        assert!(Opener::for_part(&ok, &[9; 15], &[1; 7], SEG, 1).is_err());
-        assert!(Opener::for_part(&ok, &[9; 16], &[1; 8], SEG, 1).is_err());
+        assert!(Opener::for_part(&ok, PartBinding::V1, &[9; 15], &[1; 7], SEG, 1).is_err());
+        assert!(Opener::for_part(&ok, PartBinding::V1, &[9; 16], &[1; 8], SEG, 1).is_err());
     }
 
     #[test]
     fn for_part_matches_explicit_keys() {
         let ok = ObjectKey::generate();
-        let (mut sealer, params) = Sealer::for_new_part(&ok, SEG).unwrap();
+        let bound = PartBinding::Number(2);
+        let (mut sealer, params) = Sealer::for_new_part(&ok, bound, SEG).unwrap();
         let mut ct: Vec<u8> = sealer.push(&data(33)).unwrap().concat();
         ct.extend_from_slice(&sealer.finish());
-        let o = Opener::for_part(&ok, &params.key_salt, &params.nonce_prefix, SEG, 33).unwrap();
-        assert_eq!(open_all(&o, &ct).unwrap(), data(33));
+        let open = |binding| {
+            let o = Opener::for_part(
+                &ok,
+                binding,
+                &params.key_salt,
+                &params.nonce_prefix,
+                SEG,
+                33,
+            )
+            .unwrap();
+            open_all(&o, &ct)
+        };
+        assert_eq!(open(bound).unwrap(), data(33));
+        // The part number is in the key: the same blob at another position does not open.
+        assert!(open(PartBinding::Number(1)).is_err());
+        assert!(open(PartBinding::V1).is_err());
         assert_ne!(PartParams::generate(), params);
     }
 
@@ -921,7 +960,7 @@ mod tests {
         let ok = ObjectKey::from_bytes(&[0xab; 32]);
         assert_eq!(format!("{ok:?}"), "ObjectKey(<redacted>)");
         assert_eq!(
-            format!("{:?}", derive_part_key(&ok, &[0; 16])),
+            format!("{:?}", derive_part_key(&ok, &[0; 16], PartBinding::V1)),
             "PartKey(<redacted>)"
         );
         assert!(ObjectKey::from_slice(&[0; 31]).is_none());
@@ -937,7 +976,7 @@ mod tests {
         let ok = ObjectKey::from_bytes(&std::array::from_fn(|i| i as u8));
         let salt: [u8; 16] = std::array::from_fn(|i| 0xa0 + i as u8);
         let prefix: [u8; 7] = std::array::from_fn(|i| 0xb0 + i as u8);
-        let pk = derive_part_key(&ok, &salt);
+        let pk = derive_part_key(&ok, &salt, PartBinding::V1);
         assert_eq!(
             hex::encode(pk.as_bytes()),
             "dbe59217136a19d8dbc90ec8f0677b9c6d6d691bedbfe6f6f902996a2e3f79d4"
@@ -952,6 +991,18 @@ mod tests {
         );
         let o = Opener::new(&pk, prefix, 16, pt.len() as u64).unwrap();
         assert_eq!(open_all(&o, &ct).unwrap(), pt);
+        // Version 2: the same part as part number 3 (docs/FORMAT.md §7, version 2 vectors).
+        let pk3 = derive_part_key(&ok, &salt, PartBinding::Number(3));
+        assert_eq!(
+            hex::encode(pk3.as_bytes()),
+            "295033521bb1b935087b3061495558674788a01cf3ed79c56c9026202712406d"
+        );
+        assert_eq!(
+            hex::encode(seal_all(&pk3, prefix, 16, pt).unwrap()),
+            "d56022c1bd9c8b1c6d11bee2d1263df24694a0c9de3efb0ef2927175e2d4c052\
+             d604c0a3902134b23ab4eaa4922ccb146e0b0c7446421d70b4a8bbfe66b51dad\
+             3d0f978ce93aa23a3ae3e29e6b8842fbeab94c0344767dd0c1f280"
+        );
         assert_eq!(
             hex::encode(seal_all(&pk, prefix, 16, b"").unwrap()),
             "548ec81f1b160bb3a3e528ddfb7db9d6"

@@ -8,8 +8,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Marker and version of the object meta record.
-pub const META_FORMAT: &str = "sealgate-meta/1";
+/// Marker and version of the object meta record: version 2 carries a MAC over the whole record
+/// and binds every part key to its part number (docs/FORMAT.md §6).
+pub const META_FORMAT: &str = "sealgate-meta/2";
+/// Version 1 records (written before whole-record authentication, and copies of such objects,
+/// which share their blobs) stay readable and are reported as unauthenticated.
+pub const META_FORMAT_V1: &str = "sealgate-meta/1";
 /// Marker and version of the bucket record.
 pub const BUCKET_FORMAT: &str = "sealgate-bucket/1";
 /// Marker and version of the multipart upload record.
@@ -104,6 +108,17 @@ pub struct ObjectMeta {
     pub generation: String,
     pub parts: Vec<PartLayout>,
     pub sealing: Sealing,
+    /// Version 2: base64 HMAC-SHA256 over the record (docs/FORMAT.md §6), keyed from the object
+    /// key, so only a holder of the object's key can write a record its readers accept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+}
+
+impl ObjectMeta {
+    /// Whether this record is authenticated as a whole (version 2).
+    pub fn is_authenticated(&self) -> bool {
+        self.format == META_FORMAT
+    }
 }
 
 /// Default encryption of a bucket.
@@ -145,6 +160,19 @@ pub struct UploadRecord {
     /// The generation the parts are written to; it becomes the object's generation.
     pub generation: String,
     pub sealing: Sealing,
+    /// The completed object's record-MAC key, sealed under the SSE-S3 master ring, so that
+    /// CompleteMultipartUpload can authenticate the record without the customer's or the KMS's
+    /// key (it opens no data). Uploads created before record authentication have none; their
+    /// objects are version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_key: Option<RecordKey>,
+}
+
+/// A record-MAC key sealed under version `key_version` of the SSE-S3 master ring.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordKey {
+    pub key_version: u32,
+    pub sealed: SealedKey,
 }
 
 /// base64 (standard alphabet) for byte fields, so records stay readable JSON.

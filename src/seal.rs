@@ -32,6 +32,9 @@ pub(crate) enum Mode {
     SseS3,
     SseKms,
     SseC,
+    /// Not an SSE mode: a multipart upload's record-MAC key, sealed under the SSE-S3 master
+    /// ring (the binding's `key` is the upload id).
+    RecordKey,
 }
 
 impl Mode {
@@ -41,6 +44,7 @@ impl Mode {
             Mode::SseS3 => "SSE-S3",
             Mode::SseKms => "SSE-KMS",
             Mode::SseC => "SSE-C",
+            Mode::RecordKey => "record-mac-key",
         }
     }
 }

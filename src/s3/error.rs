@@ -591,6 +591,7 @@ impl From<SseError> for S3Error {
             SseError::SourceAborted => S3Error::IncompleteBody,
             other @ (SseError::Master(_)
             | SseError::SealedKeyCorrupt
+            | SseError::RecordTampered
             | SseError::BadDataKey
             | SseError::Envelope(_)
             | SseError::Tampered(_)

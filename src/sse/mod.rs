@@ -13,21 +13,25 @@ pub(crate) mod customer;
 pub(crate) mod kms_keys;
 pub(crate) mod master;
 mod object;
+mod record_mac;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
 use crate::envelope::{EnvelopeError, ObjectKey};
 use crate::kms::{Caller, Kms, KmsClientError, Source};
-use crate::meta::Sealing;
+use crate::meta::{ObjectMeta, RecordKey, Sealing, UploadRecord};
 use crate::seal::{self, Binding, Mode};
 use crate::store::StoreError;
 pub(crate) use customer::CustomerKey;
 use kms_keys::KmsKeys;
 use master::{MasterError, MasterRing};
-pub(crate) use object::{
-    EtagRule, ObjectBody, ObjectCrypto, PlainSource, PlainStream, completed_meta,
-};
+use object::Version;
+pub(crate) use object::{EtagRule, ObjectBody, ObjectCrypto, PlainSource, PlainStream};
+use record_mac::RecordMacKey;
 
 /// The key S3 uses when `aws:kms` names none.
 pub(crate) const DEFAULT_KMS_KEY: &str = "alias/aws/s3";
@@ -72,6 +76,10 @@ pub(crate) enum SseError {
     /// A sealed object key did not open under the right KEK: the record was altered.
     #[error("the object's key record failed authentication")]
     SealedKeyCorrupt,
+    /// A version 2 meta record whose MAC does not match: its parts, sizes, headers, checksums
+    /// or sealing were changed, or it was moved under another name.
+    #[error("the object's meta record failed authentication")]
+    RecordTampered,
     /// The KMS returned plaintext of the wrong length for a data key.
     #[error("the KMS returned a data key of the wrong size")]
     BadDataKey,
@@ -129,7 +137,71 @@ impl Crypto {
         }
         let ok = ObjectKey::generate();
         let sealing = self.seal_key(&ok, mode, bucket, key, actor).await?;
-        Ok(ObjectCrypto::sealed(ok, sealing, object::SEGMENT_SIZE))
+        Ok(ObjectCrypto::sealed(
+            ok,
+            sealing,
+            object::SEGMENT_SIZE,
+            Version::V2,
+        ))
+    }
+
+    /// The record-MAC key of a new multipart upload, sealed under the current SSE-S3 master
+    /// version (bound to the upload id), for its upload record: Complete then authenticates
+    /// the object's record without the customer's or the KMS's key. `None` for plaintext
+    /// uploads. Only the MAC key is sealed for the gateway, never the object key: the gateway
+    /// cannot read SSE-C or SSE-KMS data with it.
+    pub(crate) async fn seal_record_key(
+        &self,
+        upload: &ObjectCrypto,
+        bucket: &str,
+        upload_id: &str,
+    ) -> Result<Option<RecordKey>, SseError> {
+        let Some(ok) = upload.object_key() else {
+            return Ok(None);
+        };
+        let mac_key = RecordMacKey::derive(ok);
+        let as_key = ObjectKey::from_slice(mac_key.as_bytes()).expect("32 bytes");
+        let (version, material) = self.master.current().await?;
+        let sealed = seal::seal(
+            &material[..],
+            &binding(Mode::RecordKey, bucket, upload_id),
+            &as_key,
+        );
+        Ok(Some(RecordKey {
+            key_version: version,
+            sealed,
+        }))
+    }
+
+    /// The record of a completed multipart upload: its parts were written by
+    /// [`ObjectCrypto::write_part`] under the upload's sealing; the record is authenticated
+    /// with the upload's sealed record-MAC key (version 1 for uploads that have none).
+    pub(crate) async fn completed_meta(
+        &self,
+        upload: &UploadRecord,
+        body: ObjectBody,
+    ) -> Result<ObjectMeta, SseError> {
+        let mac_key = match &upload.record_key {
+            None => None,
+            Some(rk) => {
+                let material = self.master.get(rk.key_version).await?;
+                let opened = seal::unseal(
+                    &material[..],
+                    &binding(Mode::RecordKey, &upload.bucket, &upload.upload_id),
+                    &rk.sealed,
+                )
+                .map_err(|_| SseError::SealedKeyCorrupt)?;
+                Some(RecordMacKey::from_bytes(opened.as_bytes()))
+            }
+        };
+        Ok(object::object_meta(
+            body,
+            upload.sealing.clone(),
+            object::SEGMENT_SIZE,
+            mac_key
+                .as_ref()
+                .map(|k| (k, upload.bucket.as_str(), upload.key.as_str())),
+        ))
     }
 
     /// The same object key sealed for `mode` under `bucket/key` (CopyObject, a change of mode,
@@ -151,6 +223,7 @@ impl Crypto {
                     ok.clone(),
                     sealing,
                     source.segment_size(),
+                    source.version(),
                 ))
             }
         }
@@ -211,25 +284,72 @@ impl Crypto {
     }
 
     /// Opens the object key of a multipart upload (its parts use the segment size of new
-    /// objects).
+    /// objects, and bind their part numbers when the upload has a record key).
     pub(crate) async fn open_upload(
         &self,
-        sealing: &Sealing,
+        upload: &UploadRecord,
+        customer: Option<&CustomerKey>,
+        actor: &Actor<'_>,
+    ) -> Result<ObjectCrypto, SseError> {
+        let version = match upload.record_key {
+            Some(_) => Version::V2,
+            None => Version::V1,
+        };
+        self.open(
+            &upload.sealing,
+            object::SEGMENT_SIZE,
+            version,
+            &upload.bucket,
+            &upload.key,
+            customer,
+            actor,
+        )
+        .await
+    }
+
+    /// Opens the object key of the stored object `meta` of `bucket/key` and, for a version 2
+    /// record, checks its MAC before anything of it is used. `customer` is the SSE-C key the
+    /// request presented, if any.
+    pub(crate) async fn open_object(
+        &self,
+        meta: &ObjectMeta,
         bucket: &str,
         key: &str,
         customer: Option<&CustomerKey>,
         actor: &Actor<'_>,
     ) -> Result<ObjectCrypto, SseError> {
-        self.open(sealing, object::SEGMENT_SIZE, bucket, key, customer, actor)
-            .await
+        let version = Version::of(meta);
+        let crypto = self
+            .open(
+                &meta.sealing,
+                meta.segment_size,
+                version,
+                bucket,
+                key,
+                customer,
+                actor,
+            )
+            .await?;
+        if version == Version::V2 {
+            let ok = crypto.object_key().ok_or(SseError::RecordTampered)?;
+            let tag = meta
+                .mac
+                .as_deref()
+                .and_then(|m| STANDARD.decode(m).ok())
+                .ok_or(SseError::RecordTampered)?;
+            if !RecordMacKey::derive(ok).verify(bucket, key, meta, &tag) {
+                return Err(SseError::RecordTampered);
+            }
+        }
+        Ok(crypto)
     }
 
-    /// Opens the object key of a stored object whose data uses `segment_size`.
-    /// `customer` is the SSE-C key the request presented, if any.
-    pub(crate) async fn open(
+    #[allow(clippy::too_many_arguments)]
+    async fn open(
         &self,
         sealing: &Sealing,
         segment_size: u32,
+        version: Version,
         bucket: &str,
         key: &str,
         customer: Option<&CustomerKey>,
@@ -283,7 +403,12 @@ impl Crypto {
             // Plaintext comparison objects carry no key; the envelope is bypassed for them.
             (Sealing::None, None) => return Ok(ObjectCrypto::plain()),
         };
-        Ok(ObjectCrypto::sealed(ok, sealing.clone(), segment_size))
+        Ok(ObjectCrypto::sealed(
+            ok,
+            sealing.clone(),
+            segment_size,
+            version,
+        ))
     }
 }
 

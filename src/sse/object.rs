@@ -12,9 +12,15 @@ use futures::StreamExt;
 use rand::RngCore;
 use tokio::sync::mpsc;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
 use super::SseError;
-use crate::envelope::{self, DEFAULT_SEGMENT_SIZE, ObjectKey, Opener, RangeDecoder, Sealer};
-use crate::meta::{Checksum, META_FORMAT, ObjectMeta, PartLayout, Sealing, UploadRecord};
+use super::record_mac::RecordMacKey;
+use crate::envelope::{
+    self, DEFAULT_SEGMENT_SIZE, ObjectKey, Opener, PartBinding, RangeDecoder, Sealer,
+};
+use crate::meta::{Checksum, META_FORMAT, META_FORMAT_V1, ObjectMeta, PartLayout, Sealing};
 use crate::store::{BlobWriter, Store};
 
 /// Segment size of new objects.
@@ -26,6 +32,35 @@ pub(crate) struct ObjectCrypto {
     key: Option<ObjectKey>,
     sealing: Sealing,
     segment_size: u32,
+    version: Version,
+}
+
+/// The envelope version an object's data and record use (docs/FORMAT.md §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Version {
+    /// Part keys do not bind part numbers; the record is not authenticated. Objects written
+    /// before version 2, copies of them (which share their blobs), and plaintext comparison
+    /// objects (which have no key to authenticate with).
+    V1,
+    /// Part keys bind part numbers; the record carries a MAC.
+    V2,
+}
+
+impl Version {
+    pub(crate) fn of(meta: &ObjectMeta) -> Version {
+        if meta.is_authenticated() {
+            Version::V2
+        } else {
+            Version::V1
+        }
+    }
+
+    fn part_binding(self, part_number: u32) -> PartBinding {
+        match self {
+            Version::V1 => PartBinding::V1,
+            Version::V2 => PartBinding::Number(part_number),
+        }
+    }
 }
 
 /// Which ETag an object gets: S3 returns the plaintext MD5 for SSE-S3 (and unencrypted)
@@ -73,9 +108,21 @@ pub(crate) struct ObjectBody {
     pub(crate) parts: Vec<PartLayout>,
 }
 
-fn object_meta(body: ObjectBody, sealing: Sealing, segment_size: u32) -> ObjectMeta {
-    ObjectMeta {
-        format: META_FORMAT.into(),
+/// The record of a new object; with `mac_key` (version 2) it is authenticated as the record of
+/// `bucket/key`.
+pub(super) fn object_meta(
+    body: ObjectBody,
+    sealing: Sealing,
+    segment_size: u32,
+    mac_key: Option<(&RecordMacKey, &str, &str)>,
+) -> ObjectMeta {
+    let mut meta = ObjectMeta {
+        format: if mac_key.is_some() {
+            META_FORMAT
+        } else {
+            META_FORMAT_V1
+        }
+        .into(),
         size: body.size,
         etag: body.etag,
         last_modified_ms: body.last_modified_ms,
@@ -86,13 +133,12 @@ fn object_meta(body: ObjectBody, sealing: Sealing, segment_size: u32) -> ObjectM
         generation: body.generation,
         parts: body.parts,
         sealing,
+        mac: None,
+    };
+    if let Some((k, bucket, key)) = mac_key {
+        meta.mac = Some(STANDARD.encode(k.sign(bucket, key, &meta)));
     }
-}
-
-/// The meta record of a completed multipart upload: its parts were written by
-/// [`ObjectCrypto::write_part`] under the upload's sealing, so Complete needs no key.
-pub(crate) fn completed_meta(upload: &UploadRecord, body: ObjectBody) -> ObjectMeta {
-    object_meta(body, upload.sealing.clone(), SEGMENT_SIZE)
+    meta
 }
 
 /// Where plaintext comes from when writing: a request payload or another object's data.
@@ -128,15 +174,26 @@ impl ObjectCrypto {
             key: None,
             sealing: Sealing::None,
             segment_size: SEGMENT_SIZE,
+            version: Version::V1,
         }
     }
 
-    pub(super) fn sealed(key: ObjectKey, sealing: Sealing, segment_size: u32) -> ObjectCrypto {
+    pub(super) fn sealed(
+        key: ObjectKey,
+        sealing: Sealing,
+        segment_size: u32,
+        version: Version,
+    ) -> ObjectCrypto {
         ObjectCrypto {
             key: Some(key),
             sealing,
             segment_size,
+            version,
         }
+    }
+
+    pub(super) fn version(&self) -> Version {
+        self.version
     }
 
     pub(super) fn object_key(&self) -> Option<&ObjectKey> {
@@ -156,9 +213,19 @@ impl ObjectCrypto {
         EtagRule::of(&self.sealing)
     }
 
-    /// The meta record of a new object written with this crypto.
-    pub(crate) fn meta(&self, body: ObjectBody) -> ObjectMeta {
-        object_meta(body, self.sealing.clone(), self.segment_size)
+    /// The meta record of a new object `bucket/key` written with this crypto: authenticated
+    /// (version 2) unless the data is version 1 or there is no key.
+    pub(crate) fn meta(&self, bucket: &str, key: &str, body: ObjectBody) -> ObjectMeta {
+        let mac_key = match (&self.key, self.version) {
+            (Some(ok), Version::V2) => Some(RecordMacKey::derive(ok)),
+            _ => None,
+        };
+        object_meta(
+            body,
+            self.sealing.clone(),
+            self.segment_size,
+            mac_key.as_ref().map(|k| (k, bucket, key)),
+        )
     }
 
     /// Seals everything `source` yields into blob `blob` of `generation` and returns its
@@ -193,8 +260,9 @@ impl ObjectCrypto {
     ) -> Result<PartLayout, S::Error> {
         let (sealer, salt, prefix) = match &self.key {
             Some(ok) => {
+                let binding = self.version.part_binding(part_number);
                 let (sealer, params) =
-                    Sealer::for_new_part(ok, self.segment_size).map_err(SseError::from)?;
+                    Sealer::for_new_part(ok, binding, self.segment_size).map_err(SseError::from)?;
                 (
                     Some(sealer),
                     params.key_salt.to_vec(),
@@ -274,6 +342,7 @@ impl ObjectCrypto {
             generation: meta.generation.clone(),
             segment_size: meta.segment_size,
             key: self.key.clone(),
+            version: self.version,
         };
         let parts = meta.parts.clone();
         tokio::spawn(async move {
@@ -304,6 +373,7 @@ struct PartReader {
     generation: String,
     segment_size: u32,
     key: Option<ObjectKey>,
+    version: Version,
 }
 
 type Sender = mpsc::Sender<Result<Bytes, SseError>>;
@@ -331,6 +401,7 @@ impl PartReader {
         };
         let opener = Opener::for_part(
             ok,
+            self.version.part_binding(part.part_number),
             &part.key_salt,
             &part.nonce_prefix,
             self.segment_size,
@@ -400,6 +471,98 @@ async fn seal_and_write(
         Err(e) => {
             let _ = writer.abort().await;
             Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::SealedKey;
+
+    /// Plaintext from memory, one piece at a time.
+    struct Pieces(std::vec::IntoIter<Bytes>);
+
+    impl PlainSource for Pieces {
+        type Error = SseError;
+        async fn next_piece(&mut self) -> Result<Option<Bytes>, SseError> {
+            Ok(self.0.next())
+        }
+    }
+
+    fn crypto(version: Version) -> ObjectCrypto {
+        let sealing = Sealing::SseC {
+            key_md5: String::new(),
+            sealed: SealedKey {
+                salt: vec![],
+                nonce: vec![],
+                ciphertext: vec![],
+            },
+        };
+        ObjectCrypto::sealed(ObjectKey::from_bytes(&[5; 32]), sealing, 16, version)
+    }
+
+    async fn read_all(
+        c: &ObjectCrypto,
+        store: &Arc<Store>,
+        meta: &ObjectMeta,
+    ) -> Result<Vec<u8>, SseError> {
+        let (first, mut rest) = c
+            .read_range(store.clone(), "bkt".into(), meta, 0, meta.size - 1)
+            .await?;
+        let mut out = first.map(|b| b.to_vec()).unwrap_or_default();
+        while let Some(piece) = rest.next().await {
+            out.extend_from_slice(&piece?);
+        }
+        Ok(out)
+    }
+
+    /// Both versions write and read back; a record of either version does not open as the
+    /// other (the part keys differ), and only version 2 records carry a MAC.
+    #[tokio::test]
+    async fn version_1_and_2_objects_round_trip_and_do_not_cross() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::local(dir.path()).unwrap());
+        let data: Vec<u8> = (0..100u8).collect();
+        for version in [Version::V1, Version::V2] {
+            let c = crypto(version);
+            let generation = Store::new_generation();
+            let mut parts = Vec::new();
+            for (i, chunk) in data.chunks(60).enumerate() {
+                let mut src = Pieces(vec![Bytes::copy_from_slice(chunk)].into_iter());
+                let n = i as u32 + 1;
+                let blob = n.to_string();
+                parts.push(
+                    c.write_part(&store, "bkt", &generation, &blob, n, &mut src)
+                        .await
+                        .unwrap(),
+                );
+            }
+            let meta = c.meta(
+                "bkt",
+                "k",
+                ObjectBody {
+                    size: data.len() as u64,
+                    etag: "e".into(),
+                    last_modified_ms: 0,
+                    content_headers: Default::default(),
+                    user_meta: Default::default(),
+                    checksum: None,
+                    generation,
+                    parts,
+                },
+            );
+            assert_eq!(Version::of(&meta), version);
+            assert_eq!(meta.mac.is_some(), version == Version::V2);
+            assert_eq!(read_all(&c, &store, &meta).await.unwrap(), data);
+            let other = crypto(match version {
+                Version::V1 => Version::V2,
+                Version::V2 => Version::V1,
+            });
+            assert!(
+                read_all(&other, &store, &meta).await.is_err(),
+                "{version:?}"
+            );
         }
     }
 }

@@ -52,6 +52,7 @@ pub fn object_meta(generation: &str, size: u64) -> ObjectMeta {
         generation: generation.to_string(),
         parts: vec![part_layout(1, "p1")],
         sealing: Sealing::None,
+        mac: None,
     }
 }
 
@@ -80,6 +81,7 @@ fn upload_record(bucket: &str, id: &str, key: &str, generation: &str) -> UploadR
         checksum_type: None,
         generation: generation.to_string(),
         sealing: Sealing::None,
+        record_key: None,
     }
 }
 

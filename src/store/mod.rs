@@ -40,7 +40,8 @@ pub(crate) use blob::BlobWriter;
 pub use listing::ListEntry;
 
 use crate::meta::{
-    BUCKET_FORMAT, BucketRecord, META_FORMAT, ObjectMeta, PartLayout, UPLOAD_FORMAT, UploadRecord,
+    BUCKET_FORMAT, BucketRecord, META_FORMAT, META_FORMAT_V1, ObjectMeta, PartLayout,
+    UPLOAD_FORMAT, UploadRecord,
 };
 use blob::RecentGenerations;
 use local_index::LocalIndex;
@@ -471,7 +472,10 @@ impl Store {
         key: &str,
         meta: &ObjectMeta,
     ) -> Result<Option<ObjectMeta>, StoreError> {
-        check_format(&meta.format, META_FORMAT)?;
+        // Version 1 is still written for copies of version 1 objects (they share its blobs).
+        if meta.format != META_FORMAT_V1 {
+            check_format(&meta.format, META_FORMAT)?;
+        }
         let path = layout::meta(bucket, key)?;
         let body = records::encode(meta)?;
         let _guard = self.lock("meta", bucket, key).await;

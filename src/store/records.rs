@@ -10,7 +10,8 @@ use serde::de::DeserializeOwned;
 
 use super::StoreError;
 use crate::meta::{
-    BUCKET_FORMAT, BucketRecord, META_FORMAT, ObjectMeta, PartLayout, UPLOAD_FORMAT, UploadRecord,
+    BUCKET_FORMAT, BucketRecord, META_FORMAT, META_FORMAT_V1, ObjectMeta, PartLayout,
+    UPLOAD_FORMAT, UploadRecord,
 };
 
 #[derive(Deserialize)]
@@ -18,10 +19,10 @@ struct Marker {
     format: String,
 }
 
-fn decode_marked<T: DeserializeOwned>(bytes: &[u8], expected: &str) -> Result<T, StoreError> {
+fn decode_marked<T: DeserializeOwned>(bytes: &[u8], expected: &[&str]) -> Result<T, StoreError> {
     let marker: Marker =
         serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    if marker.format != expected {
+    if !expected.contains(&marker.format.as_str()) {
         return Err(StoreError::Corrupt(format!(
             "unknown record format {:?} (expected {expected:?})",
             marker.format
@@ -37,15 +38,16 @@ pub(crate) fn encode<T: serde::Serialize>(rec: &T) -> Result<Bytes, StoreError> 
 }
 
 pub(crate) fn decode_meta(bytes: &[u8]) -> Result<ObjectMeta, StoreError> {
-    decode_marked(bytes, META_FORMAT)
+    // Version 1 has the same shape without `mac`; the reader treats it as unauthenticated.
+    decode_marked(bytes, &[META_FORMAT, META_FORMAT_V1])
 }
 
 pub(crate) fn decode_bucket(bytes: &[u8]) -> Result<BucketRecord, StoreError> {
-    decode_marked(bytes, BUCKET_FORMAT)
+    decode_marked(bytes, &[BUCKET_FORMAT])
 }
 
 pub(crate) fn decode_upload(bytes: &[u8]) -> Result<UploadRecord, StoreError> {
-    decode_marked(bytes, UPLOAD_FORMAT)
+    decode_marked(bytes, &[UPLOAD_FORMAT])
 }
 
 /// Part records carry no marker of their own: they live only as long as their upload, whose

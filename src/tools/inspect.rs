@@ -266,8 +266,14 @@ async fn find_upload(
             continue;
         }
         let parts = store.list_parts(bucket, &up.upload_id).await?;
+        // The parts' envelope version follows the upload's: version 2 when it has a record key.
+        let version = if up.record_key.is_some() {
+            crate::meta::META_FORMAT
+        } else {
+            crate::meta::META_FORMAT_V1
+        };
         let meta = ObjectMeta {
-            format: up.format.clone(),
+            format: version.into(),
             size: parts.iter().map(|p| p.size).sum(),
             etag: String::new(),
             last_modified_ms: up.initiated_ms,
@@ -278,9 +284,16 @@ async fn find_upload(
             generation: up.generation.clone(),
             parts,
             sealing: up.sealing.clone(),
+            mac: None,
         };
         let mut report = Report::build(store, bucket, &up.key, None, &meta, Some(focus)).await;
         report.status = format!("multipart upload in progress ({})", up.upload_id);
+        report.record_format = Some(up.format.clone());
+        report.record_authentication = if up.record_key.is_some() {
+            "at completion (version 2: the upload holds its sealed record-MAC key)".into()
+        } else {
+            "no (upload created before version 2; completes as version 1)".into()
+        };
         report.etag = None;
         return Ok(Some(report));
     }
@@ -295,12 +308,28 @@ pub(crate) struct BlobFocus {
     pub(crate) size: u64,
 }
 
+fn record_authentication(meta: &ObjectMeta) -> String {
+    if matches!(meta.sealing, Sealing::None) {
+        "no (plaintext comparison object: no key, no MAC)".into()
+    } else if meta.is_authenticated() && meta.mac.is_some() {
+        "yes (version 2): HMAC-SHA256 over parts, sizes, headers, checksums, sealing and name; every reader checks it".into()
+    } else if meta.is_authenticated() {
+        "MISSING: a version 2 record without its MAC; readers refuse it".into()
+    } else {
+        "no (version 1 legacy record): part list, headers and checksums are not authenticated"
+            .into()
+    }
+}
+
 #[derive(Serialize, Debug)]
 pub(crate) struct Report {
     pub(crate) object: String,
     pub(crate) status: String,
     pub(crate) meta_record: Option<String>,
     pub(crate) record_format: Option<String>,
+    /// Whether the record is authenticated as a whole (docs/FORMAT.md §6); inspect holds no
+    /// key, so it reports what the record carries, not whether the MAC verifies.
+    pub(crate) record_authentication: String,
     pub(crate) mode: String,
     pub(crate) key: KeyInfo,
     pub(crate) object_key: String,
@@ -388,12 +417,15 @@ impl Report {
             status: "stored".into(),
             meta_record: record,
             record_format: Some(meta.format.clone()),
+            record_authentication: record_authentication(meta),
             mode: mode.into(),
             key: key_info,
             object_key: sealed,
             envelope: EnvelopeInfo {
                 format: if matches!(meta.sealing, Sealing::None) {
                     "plaintext (no envelope)".into()
+                } else if meta.is_authenticated() {
+                    "sealgate envelope v2: AES-256-GCM STREAM segments, per-part key HKDF-SHA256(object key, part salt, part number)".into()
                 } else {
                     "sealgate envelope v1: AES-256-GCM STREAM segments, per-part key HKDF-SHA256(object key, part salt)".into()
                 },
@@ -426,6 +458,7 @@ impl Report {
             status: "unreferenced: no object or upload names this generation (the orphan sweep reclaims it)".into(),
             meta_record: None,
             record_format: None,
+            record_authentication: "unknown".into(),
             mode: "unknown".into(),
             key: KeyInfo::default(),
             object_key: "unknown: blobs carry no header; the meta record holds every parameter".into(),
@@ -458,6 +491,7 @@ impl Report {
             let fmt = self.record_format.as_deref().unwrap_or("?");
             row("meta record", &format!("{r}  ({fmt})"));
         }
+        row("record authenticated", &self.record_authentication);
         row("mode", &self.mode);
         let k = &self.key;
         if let Some(v) = &k.kms_key_arn {

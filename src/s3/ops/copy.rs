@@ -42,9 +42,8 @@ pub(crate) async fn open_source(
     let crypto = req
         .gw
         .crypto
-        .open(
-            &meta.sealing,
-            meta.segment_size,
+        .open_object(
+            &meta,
             bucket,
             key,
             customer.as_ref(),
@@ -138,16 +137,20 @@ pub(crate) async fn handle_copy_object(
     let generation = store
         .copy_parts((&src.bucket, &src.meta.generation), &src.meta.parts, bucket)
         .await?;
-    let meta = crypto.meta(ObjectBody {
-        size: src.meta.size,
-        etag: etag.clone(),
-        last_modified_ms: common::now_ms(),
-        content_headers,
-        user_meta,
-        checksum: src.meta.checksum.clone(),
-        generation,
-        parts: src.meta.parts.clone(),
-    });
+    let meta = crypto.meta(
+        bucket,
+        key,
+        ObjectBody {
+            size: src.meta.size,
+            etag: etag.clone(),
+            last_modified_ms: common::now_ms(),
+            content_headers,
+            user_meta,
+            checksum: src.meta.checksum.clone(),
+            generation,
+            parts: src.meta.parts.clone(),
+        },
+    );
     store.commit_object(bucket, key, &meta).await?;
     let result = xml::CopyResult {
         etag: etag.clone(),

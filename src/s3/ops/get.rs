@@ -149,18 +149,20 @@ pub(crate) async fn handle_get_object(
         .header("x-amz-checksum-mode")
         .is_some_and(|v| v.eq_ignore_ascii_case("ENABLED"));
     // A HEAD reads no data, so like S3 it asks the KMS nothing (an SSE-KMS object with a
-    // disabled key still answers HEAD) unless it reveals checksums; SSE-C keys are always checked.
+    // disabled key still answers HEAD) unless it reveals checksums; SSE-C keys are always
+    // checked. Opening the key also authenticates the record, so HEAD opens it whenever that
+    // costs no KMS call (SSE-S3 keys are in memory): only an SSE-KMS HEAD without checksum
+    // mode answers from an unauthenticated record (docs/FORMAT.md §6).
     let needs_key = !head
         || checksum_mode
         || customer.is_some()
-        || matches!(meta.sealing, Sealing::SseC { .. });
+        || matches!(meta.sealing, Sealing::SseC { .. } | Sealing::SseS3 { .. });
     let crypto = if needs_key {
         Some(
             req.gw
                 .crypto
-                .open(
-                    &meta.sealing,
-                    meta.segment_size,
+                .open_object(
+                    &meta,
                     bucket,
                     key,
                     customer.as_ref(),

@@ -100,6 +100,11 @@ pub(crate) async fn handle_create_multipart_upload(
         checksum_type: checksum_type.clone(),
         generation: Store::new_generation(),
         sealing: crypto.sealing().clone(),
+        record_key: req
+            .gw
+            .crypto
+            .seal_record_key(&crypto, bucket, &upload_id)
+            .await?,
     };
     req.gw.store.create_upload(&rec).await?;
     let body = xml::InitiateMultipartUploadResult {
@@ -138,9 +143,7 @@ async fn open_upload_key(req: &Req, rec: &UploadRecord) -> Result<ObjectCrypto, 
         .gw
         .crypto
         .open_upload(
-            &rec.sealing,
-            &rec.bucket,
-            &rec.key,
+            rec,
             customer.as_ref(),
             &Actor {
                 caller: &req.caller(),
@@ -415,19 +418,23 @@ pub(crate) async fn handle_complete_multipart_upload(
     let etag = format!("{}-{}", hex::encode(md5.finalize()), chosen.len());
     let object_checksum = object_checksum(alg, rec.checksum_type.as_deref(), &chosen);
     let size = chosen.iter().map(|p| p.size).sum();
-    let meta = crate::sse::completed_meta(
-        &rec,
-        ObjectBody {
-            size,
-            etag: etag.clone(),
-            last_modified_ms: common::now_ms(),
-            content_headers: rec.content_headers.clone(),
-            user_meta: rec.user_meta.clone(),
-            checksum: object_checksum.clone(),
-            generation: rec.generation.clone(),
-            parts: chosen,
-        },
-    );
+    let meta = req
+        .gw
+        .crypto
+        .completed_meta(
+            &rec,
+            ObjectBody {
+                size,
+                etag: etag.clone(),
+                last_modified_ms: common::now_ms(),
+                content_headers: rec.content_headers.clone(),
+                user_meta: rec.user_meta.clone(),
+                checksum: object_checksum.clone(),
+                generation: rec.generation.clone(),
+                parts: chosen,
+            },
+        )
+        .await?;
     req.gw
         .store
         .commit_upload(bucket, key, &meta, &rec, &stored)

@@ -60,16 +60,20 @@ pub(crate) async fn handle_put_object(
         kind: "FULL_OBJECT".into(),
     });
     part.etag = etag.clone();
-    let meta = crypto.meta(ObjectBody {
-        size: digest.len,
-        etag: etag.clone(),
-        last_modified_ms: common::now_ms(),
-        content_headers,
-        user_meta,
-        checksum: checksum.clone(),
-        generation,
-        parts: vec![part],
-    });
+    let meta = crypto.meta(
+        bucket,
+        key,
+        ObjectBody {
+            size: digest.len,
+            etag: etag.clone(),
+            last_modified_ms: common::now_ms(),
+            content_headers,
+            user_meta,
+            checksum: checksum.clone(),
+            generation,
+            parts: vec![part],
+        },
+    );
     store.commit_object(bucket, key, &meta).await?;
     let mut resp = common::empty(StatusCode::OK);
     let h = resp.headers_mut();

@@ -1,0 +1,293 @@
+//! The record MAC of version 2 meta records (docs/FORMAT.md §6): HMAC-SHA256 over everything in
+//! the record that decides what a reader gets, keyed from the object key, so whoever can write
+//! the backend but holds no object key cannot reorder, drop, repeat or resize parts, change a
+//! header, a checksum or the sealing, or move a record under another name without the next
+//! reader refusing it.
+//!
+//! ```text
+//! record MAC key = HKDF(ikm = OK, salt = empty, info = "sealgate/v2/record-mac", 32)
+//! mac            = HMAC-SHA256(record MAC key, encode(bucket, key, version, record))
+//! ```
+//!
+//! The encoding is injective by construction: a fixed tag, then every field as
+//! `u32be(len) ‖ bytes` in a fixed order, integers as 8-byte big-endian fields, counts before
+//! lists, and a one-byte presence field before every optional value.
+
+use hkdf::Hkdf;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::envelope::ObjectKey;
+use crate::meta::{ObjectMeta, SealedKey, Sealing};
+
+const RECORD_MAC_INFO: &[u8] = b"sealgate/v2/record-mac";
+const RECORD_TAG: &[u8] = b"sealgate/v2/record";
+/// The version id a record is authenticated under until buckets are versioned.
+pub(crate) const NULL_VERSION: &str = "null";
+
+/// The record MAC key of the object whose key is `ok`.
+pub(crate) struct RecordMacKey(Zeroizing<[u8; 32]>);
+
+impl RecordMacKey {
+    pub(crate) fn derive(ok: &ObjectKey) -> RecordMacKey {
+        let mut key = Zeroizing::new([0u8; 32]);
+        Hkdf::<Sha256>::new(Some(&[]), ok.as_bytes())
+            .expand(RECORD_MAC_INFO, key.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        RecordMacKey(key)
+    }
+
+    /// Re-creates a key that was sealed for later use (a multipart upload's Complete).
+    pub(crate) fn from_bytes(bytes: &[u8; 32]) -> RecordMacKey {
+        RecordMacKey(Zeroizing::new(*bytes))
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    fn hmac(&self) -> Hmac<Sha256> {
+        <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.as_ref())
+            .expect("HMAC takes any key length")
+    }
+
+    /// The MAC of `meta` (its own `mac` field excluded) as the record of `bucket/key`.
+    pub(crate) fn sign(&self, bucket: &str, key: &str, meta: &ObjectMeta) -> Vec<u8> {
+        let mut mac = self.hmac();
+        mac.update(&encode(bucket, key, NULL_VERSION, meta));
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// Constant-time check of `tag` against the MAC of `meta` as the record of `bucket/key`.
+    pub(crate) fn verify(&self, bucket: &str, key: &str, meta: &ObjectMeta, tag: &[u8]) -> bool {
+        let mut mac = self.hmac();
+        mac.update(&encode(bucket, key, NULL_VERSION, meta));
+        mac.verify_slice(tag).is_ok()
+    }
+}
+
+/// The bytes the MAC covers. Field order is docs/FORMAT.md §6's; never reorder.
+pub(crate) fn encode(bucket: &str, key: &str, version: &str, meta: &ObjectMeta) -> Vec<u8> {
+    let mut e = Encoder(Vec::with_capacity(512));
+    e.0.extend_from_slice(RECORD_TAG);
+    e.str(bucket);
+    e.str(key);
+    e.str(version);
+    e.str(&meta.format);
+    e.u64(meta.size);
+    e.str(&meta.etag);
+    e.u64(meta.last_modified_ms as u64);
+    e.map(&meta.content_headers);
+    e.map(&meta.user_meta);
+    match &meta.checksum {
+        None => e.absent(),
+        Some(c) => {
+            e.present();
+            e.str(&c.algorithm);
+            e.str(&c.value);
+            e.str(&c.kind);
+        }
+    }
+    e.u64(u64::from(meta.segment_size));
+    e.str(&meta.generation);
+    e.u64(meta.parts.len() as u64);
+    for p in &meta.parts {
+        e.u64(u64::from(p.part_number));
+        e.u64(p.size);
+        e.str(&p.blob);
+        e.bytes(&p.key_salt);
+        e.bytes(&p.nonce_prefix);
+        e.str(&p.etag);
+        match &p.checksum {
+            None => e.absent(),
+            Some(c) => {
+                e.present();
+                e.str(c);
+            }
+        }
+    }
+    match &meta.sealing {
+        Sealing::None => e.str("none"),
+        Sealing::SseS3 {
+            key_version,
+            sealed,
+        } => {
+            e.str("SSE-S3");
+            e.u64(u64::from(*key_version));
+            e.sealed(sealed);
+        }
+        Sealing::SseKms {
+            key_arn,
+            kms_blob,
+            context,
+            bucket_key,
+            sealed,
+        } => {
+            e.str("SSE-KMS");
+            e.str(key_arn);
+            e.bytes(kms_blob);
+            e.map(context);
+            e.bytes(&[u8::from(*bucket_key)]);
+            e.sealed(sealed);
+        }
+        Sealing::SseC { key_md5, sealed } => {
+            e.str("SSE-C");
+            e.str(key_md5);
+            e.sealed(sealed);
+        }
+    }
+    e.0
+}
+
+struct Encoder(Vec<u8>);
+
+impl Encoder {
+    fn bytes(&mut self, b: &[u8]) {
+        let len = u32::try_from(b.len()).expect("record fields are far below 4 GiB");
+        self.0.extend_from_slice(&len.to_be_bytes());
+        self.0.extend_from_slice(b);
+    }
+
+    fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+
+    fn u64(&mut self, n: u64) {
+        self.bytes(&n.to_be_bytes());
+    }
+
+    fn absent(&mut self) {
+        self.bytes(&[0]);
+    }
+
+    fn present(&mut self) {
+        self.bytes(&[1]);
+    }
+
+    fn map(&mut self, m: &std::collections::BTreeMap<String, String>) {
+        self.u64(m.len() as u64);
+        for (k, v) in m {
+            self.str(k);
+            self.str(v);
+        }
+    }
+
+    fn sealed(&mut self, s: &SealedKey) {
+        self.bytes(&s.salt);
+        self.bytes(&s.nonce);
+        self.bytes(&s.ciphertext);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::{Checksum, PartLayout};
+
+    pub(crate) fn sample() -> ObjectMeta {
+        ObjectMeta {
+            format: crate::meta::META_FORMAT.into(),
+            size: 43,
+            etag: "9e107d9d372bb6826bd81d3542a419d6".into(),
+            last_modified_ms: 1_795_873_899_000,
+            content_headers: [("content-type".to_string(), "text/plain".to_string())].into(),
+            user_meta: [("color".to_string(), "blue".to_string())].into(),
+            checksum: Some(Checksum {
+                algorithm: "CRC64NVME".into(),
+                value: "AAAAAAAAAAA=".into(),
+                kind: "FULL_OBJECT".into(),
+            }),
+            segment_size: 16,
+            generation: "g1".into(),
+            parts: vec![PartLayout {
+                part_number: 1,
+                size: 43,
+                blob: "1".into(),
+                key_salt: (0xa0..0xb0).collect(),
+                nonce_prefix: (0xb0..0xb7).collect(),
+                etag: "9e107d9d372bb6826bd81d3542a419d6".into(),
+                checksum: None,
+            }],
+            sealing: Sealing::SseC {
+                key_md5: "JMwgiexXqwuPqIPjYFmIZQ==".into(),
+                sealed: SealedKey {
+                    salt: vec![0xc0; 32],
+                    nonce: vec![0xe0; 12],
+                    ciphertext: vec![0x0d; 48],
+                },
+            },
+            mac: None,
+        }
+    }
+
+    fn ok() -> ObjectKey {
+        ObjectKey::from_bytes(&std::array::from_fn(|i| i as u8))
+    }
+
+    /// The vector of docs/FORMAT.md §7 (record MAC); keep the two identical.
+    #[test]
+    fn format_doc_vector() {
+        let k = RecordMacKey::derive(&ok());
+        assert_eq!(
+            hex::encode(k.as_bytes()),
+            "1ef1dd84a4c5b84d6c85b26b48d23142756bf8b54c3903f8acb259bdfe380e71"
+        );
+        let meta = sample();
+        let tag = k.sign("bucket", "photos/cat.jpg", &meta);
+        assert_eq!(
+            hex::encode(&tag),
+            "01be4e1e606fc1ef241287085a03b5423150de3e32c3c87e74dce5edce739074"
+        );
+        assert!(k.verify("bucket", "photos/cat.jpg", &meta, &tag));
+    }
+
+    #[test]
+    fn every_field_is_covered() {
+        let k = RecordMacKey::derive(&ok());
+        let meta = sample();
+        let tag = k.sign("b", "k", &meta);
+        assert!(k.verify("b", "k", &meta, &tag));
+        assert!(!k.verify("b", "k2", &meta, &tag), "moved to another key");
+        assert!(!k.verify("b2", "k", &meta, &tag), "moved to another bucket");
+        let edits: Vec<fn(&mut ObjectMeta)> = vec![
+            |m| m.size += 1,
+            |m| m.etag.push('0'),
+            |m| m.last_modified_ms += 1,
+            |m| {
+                m.content_headers
+                    .insert("content-type".into(), "text/html".into());
+            },
+            |m| {
+                m.user_meta.insert("x".into(), String::new());
+            },
+            |m| m.checksum = None,
+            |m| m.segment_size *= 2,
+            |m| m.generation.push('x'),
+            |m| {
+                let p = m.parts[0].clone();
+                m.parts.push(p);
+            },
+            |m| m.parts.clear(),
+            |m| m.parts[0].part_number = 2,
+            |m| m.parts[0].blob.push('x'),
+            |m| m.parts[0].key_salt[0] ^= 1,
+            |m| m.parts[0].checksum = Some(String::new()),
+            |m| {
+                if let Sealing::SseC { key_md5, .. } = &mut m.sealing {
+                    key_md5.push('x');
+                }
+            },
+            |m| m.format = crate::meta::META_FORMAT_V1.into(),
+        ];
+        for (i, edit) in edits.into_iter().enumerate() {
+            let mut m = sample();
+            edit(&mut m);
+            assert!(!k.verify("b", "k", &m, &tag), "edit {i} went unnoticed");
+        }
+        // The MAC field itself is not covered (it is the tag).
+        let mut m = sample();
+        m.mac = Some("anything".into());
+        assert!(k.verify("b", "k", &m, &tag));
+    }
+}

@@ -5,8 +5,9 @@
 //! end; byte 9: how the stored bytes are cut into pieces; the rest is data.
 //! - Open mode: the data is stored ciphertext of a part of the given length; opening it (whole
 //!   and as a range) must fail cleanly, and so must unsealing it as a sealed object key.
-//! - Round-trip mode: the data is plaintext; sealed and opened again (whole, as a range, in
-//!   pieces) it must come back, and any flipped, dropped or added byte must be refused.
+//! - Round-trip mode: the data is plaintext (its first 32 segments, at most 2 KiB); sealed and
+//!   opened again (whole, as a range, in pieces) it must come back, and any flipped, dropped or
+//!   added byte must be refused.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -40,7 +41,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
 
-    let plaintext = body;
+    // At most 32 segments and 2 KiB: every round trip opens the part seven times, and longer
+    // plaintexts only repeat what 32 segments already exercise.
+    let plaintext = &body[..body.len().min(32 * segment_size as usize).min(2048)];
     let len = plaintext.len() as u64;
     let ct = envelope_seal(segment_size, plaintext).expect("valid segment size");
     assert_eq!(ct.len() as u64, ciphertext_len(len, segment_size));

@@ -12,6 +12,9 @@ pub mod cli;
 pub(crate) mod config;
 pub(crate) mod envelope;
 pub(crate) mod fsutil;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod gateway;
 pub(crate) mod http_client;
 pub(crate) mod identity;

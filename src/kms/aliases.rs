@@ -29,7 +29,7 @@ pub(crate) struct ListAliasesRequest {
     pub(crate) marker: Option<String>,
 }
 
-fn validate_alias_name(name: &str) -> Result<(), KmsError> {
+pub(super) fn validate_alias_name(name: &str) -> Result<(), KmsError> {
     if !name.starts_with("alias/") {
         return Err(KmsError::validation(
             "Alias must start with the prefix \"alias/\". Please see \

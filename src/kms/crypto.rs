@@ -71,7 +71,7 @@ pub(crate) struct Opened {
     pub(crate) plaintext: Zeroizing<Vec<u8>>,
 }
 
-fn check_algorithm(alg: Option<&str>, member: &str) -> Result<(), KmsError> {
+pub(super) fn check_algorithm(alg: Option<&str>, member: &str) -> Result<(), KmsError> {
     match alg {
         None | Some(ALGORITHM) => Ok(()),
         Some(a @ ("RSAES_OAEP_SHA_1" | "RSAES_OAEP_SHA_256" | "SM2PKE")) => Err(KmsError::new(
@@ -98,7 +98,10 @@ fn dry_run_ok(dry_run: Option<bool>) -> Result<(), KmsError> {
 }
 
 /// Data key length from exactly one of KeySpec / NumberOfBytes.
-fn data_key_len(key_spec: Option<&str>, number_of_bytes: Option<i64>) -> Result<usize, KmsError> {
+pub(super) fn data_key_len(
+    key_spec: Option<&str>,
+    number_of_bytes: Option<i64>,
+) -> Result<usize, KmsError> {
     match (key_spec, number_of_bytes) {
         (Some("AES_256"), None) => Ok(32),
         (Some("AES_128"), None) => Ok(16),

@@ -86,7 +86,7 @@ fn not_found(what: &str) -> KmsError {
     )
 }
 
-fn check_len(value: &str, member: &str, min: usize, max: usize) -> Result<(), KmsError> {
+pub(super) fn check_len(value: &str, member: &str, min: usize, max: usize) -> Result<(), KmsError> {
     let n = value.chars().count();
     if n < min {
         return Err(KmsError::constraint(
@@ -106,7 +106,7 @@ fn check_len(value: &str, member: &str, min: usize, max: usize) -> Result<(), Km
 }
 
 /// The token label rules (PKCS#11 labels are at most 32 bytes).
-fn check_cluster_id(v: &str) -> Result<(), KmsError> {
+pub(super) fn check_cluster_id(v: &str) -> Result<(), KmsError> {
     if v.is_empty() || v.len() > 32 {
         return Err(KmsError::constraint(
             &format!("'{v}'"),

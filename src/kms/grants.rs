@@ -143,7 +143,7 @@ fn new_token(grant_id: &str) -> Result<String, KmsError> {
     Ok(B64.encode(raw))
 }
 
-fn grant_id_from_token(token: &str) -> Option<String> {
+pub(super) fn grant_id_from_token(token: &str) -> Option<String> {
     let raw = B64.decode(token).ok()?;
     (raw.len() == 65 && raw[0] == 1).then(|| hex::encode(&raw[1..33]))
 }

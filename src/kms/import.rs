@@ -140,7 +140,7 @@ fn encode_token(key_id: &uuid::Uuid, token_id: &[u8; 32]) -> String {
 }
 
 /// (key id, token id hex)
-fn decode_token(token: &str) -> Result<(String, String), KmsError> {
+pub(super) fn decode_token(token: &str) -> Result<(String, String), KmsError> {
     let raw = B64.decode(token).map_err(|_| invalid_token())?;
     if raw.len() != 49 || raw[0] != 1 {
         return Err(invalid_token());

@@ -126,7 +126,7 @@ fn enum_value(value: &str, member: &str, known: &[&str]) -> Result<(), KmsError>
     ))
 }
 
-fn validate_policy_document(policy: &str) -> Result<(), KmsError> {
+pub(super) fn validate_policy_document(policy: &str) -> Result<(), KmsError> {
     if policy.len() > MAX_POLICY_LEN {
         return Err(KmsError::constraint(
             "'<policy>'",

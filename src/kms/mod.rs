@@ -21,6 +21,8 @@ pub(crate) mod crypto;
 pub(crate) mod custom_key_stores;
 pub mod db;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzzing;
 pub(crate) mod gcm;
 pub(crate) mod grants;
 pub mod hsm;

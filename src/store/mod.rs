@@ -21,7 +21,7 @@ pub(crate) mod keyenc;
 pub(crate) mod layout;
 mod listing;
 mod local_index;
-mod records;
+pub(crate) mod records;
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};

@@ -1,0 +1,9 @@
+//! Every request-body XML reader (CompleteMultipartUpload, Delete, the bucket encryption
+//! configuration, CreateBucketConfiguration) on the same input.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = sealgate::fuzzing::xml_bodies(data);
+});

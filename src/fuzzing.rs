@@ -7,7 +7,7 @@ use bytes::BytesMut;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
 use crate::chunked::{ChunkMode, ChunkedDecoder, Frame};
-use crate::envelope::{self, ObjectKey, Opener, RangeDecoder, Sealer};
+use crate::envelope::{self, ObjectKey, Opener, PartBinding, RangeDecoder, Sealer};
 use crate::meta::{SealedKey, Sealing};
 use crate::seal::{self, Binding, Mode};
 use crate::sigv4::{self, EMPTY_SHA256_HEX, Expectations, ServiceKind, SigningKey};
@@ -205,7 +205,7 @@ const NONCE_PREFIX: [u8; envelope::NONCE_PREFIX_LEN] = [2; envelope::NONCE_PREFI
 /// Seals `plaintext` as one part under a fixed object key, salt and nonce prefix.
 pub fn envelope_seal(segment_size: u32, plaintext: &[u8]) -> Result<Vec<u8>, String> {
     let ok = ObjectKey::from_slice(&OBJECT_KEY).expect("32 bytes");
-    let key = envelope::derive_part_key(&ok, &KEY_SALT);
+    let key = envelope::derive_part_key(&ok, &KEY_SALT, PartBinding::Number(1));
     let mut sealer = Sealer::new(&key, NONCE_PREFIX, segment_size).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for segment in sealer.push(plaintext).map_err(|e| e.to_string())? {
@@ -225,8 +225,15 @@ pub fn envelope_open<'a>(
     pieces: impl IntoIterator<Item = &'a [u8]>,
 ) -> Result<Vec<u8>, String> {
     let ok = ObjectKey::from_slice(&OBJECT_KEY).expect("32 bytes");
-    let opener = Opener::for_part(&ok, &KEY_SALT, &NONCE_PREFIX, segment_size, plain_len)
-        .map_err(|e| e.to_string())?;
+    let opener = Opener::for_part(
+        &ok,
+        PartBinding::Number(1),
+        &KEY_SALT,
+        &NONCE_PREFIX,
+        segment_size,
+        plain_len,
+    )
+    .map_err(|e| e.to_string())?;
     let plan = match range {
         Some((start, end)) => envelope::plan_range(plain_len, segment_size, start, end),
         None if plain_len == 0 => Ok(envelope::RangePlan {
@@ -298,6 +305,7 @@ fn plan_object_read(meta: &crate::meta::ObjectMeta, range: Option<&str>) {
         }
         let Ok(_opener) = Opener::for_part(
             &ok,
+            PartBinding::Number(part.part_number),
             &part.key_salt,
             &part.nonce_prefix,
             meta.segment_size,

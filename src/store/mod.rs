@@ -21,6 +21,7 @@ pub(crate) mod keyenc;
 pub(crate) mod layout;
 mod listing;
 mod local_index;
+mod private_fs;
 pub(crate) mod records;
 
 use std::collections::{HashMap, HashSet};
@@ -156,13 +157,14 @@ impl Store {
 
     /// A store in directory `root` (created if missing) with explicit options.
     pub fn local_with(root: &std::path::Path, opts: LocalOptions) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(root)
+        crate::fsutil::create_private_dir_all(root)
             .map_err(|e| StoreError::Backend(format!("create {}: {e}", root.display())))?;
         let fs = LocalFileSystem::new_with_prefix(root)
             .map_err(backend_err)?
             // Long keys and generations are directories; remove them when they empty.
             .with_automatic_cleanup(true)
             .with_fsync(opts.fsync);
+        let fs = private_fs::PrivateFs::new(fs, root.to_path_buf());
         let mut store = Self::new(Arc::new(fs), ListingMode::LocalIndex);
         store.blob_buffer = LOCAL_BLOB_BUFFER;
         Ok(store)

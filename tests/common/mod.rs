@@ -38,6 +38,8 @@ pub struct Options {
     pub kms_only: bool,
     /// Extra environment variables for the server process.
     pub env: Vec<(String, String)>,
+    /// Start the server under this umask (octal, e.g. "022"), through `sh -c 'umask ..'`.
+    pub umask: Option<&'static str>,
 }
 
 pub fn bin() -> PathBuf {
@@ -56,7 +58,16 @@ impl Server {
             .clone()
             .unwrap_or_else(|| dir.path().join("data"));
         let log_path = dir.path().join("server.log");
-        let mut cmd = Command::new(bin());
+        let mut cmd = match opts.umask {
+            Some(mask) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("umask {mask} && exec \"$0\" \"$@\""))
+                    .arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
         if opts.kms_only {
             cmd.arg("kms").args(["--listen", "127.0.0.1:0"]);
         } else {

@@ -78,7 +78,7 @@ fn start(data_dir: Option<PathBuf>) -> Server {
 async fn traffic(server: &Server) {
     let s3 = server.s3().await;
     let kms = server.kms().await;
-    s3.create_bucket().bucket("b").send().await.unwrap();
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
     let key_id = kms
         .create_key()
         .send()
@@ -88,7 +88,7 @@ async fn traffic(server: &Server) {
         .unwrap()
         .key_id;
     s3.put_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("s3")
         .server_side_encryption(ServerSideEncryption::Aes256)
         .body(ByteStream::from(common::random(10_000)))
@@ -96,7 +96,7 @@ async fn traffic(server: &Server) {
         .await
         .unwrap();
     s3.put_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("kms")
         .server_side_encryption(ServerSideEncryption::AwsKms)
         .ssekms_key_id(&key_id)
@@ -106,7 +106,7 @@ async fn traffic(server: &Server) {
         .unwrap();
     let raw = common::random(32);
     s3.put_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("dir/ssec")
         .sse_customer_algorithm("AES256")
         .sse_customer_key(STANDARD.encode(&raw))
@@ -118,7 +118,7 @@ async fn traffic(server: &Server) {
     for (key, complete) in [("mpu", true), ("open-mpu", false)] {
         let id = s3
             .create_multipart_upload()
-            .bucket("b")
+            .bucket("bkt")
             .key(key)
             .send()
             .await
@@ -129,7 +129,7 @@ async fn traffic(server: &Server) {
         for (n, len) in [(1, 5 << 20), (2, 1000)] {
             let out = s3
                 .upload_part()
-                .bucket("b")
+                .bucket("bkt")
                 .key(key)
                 .upload_id(&id)
                 .part_number(n)
@@ -146,7 +146,7 @@ async fn traffic(server: &Server) {
         }
         if complete {
             s3.complete_multipart_upload()
-                .bucket("b")
+                .bucket("bkt")
                 .key(key)
                 .upload_id(&id)
                 .multipart_upload(
@@ -203,6 +203,6 @@ async fn a_data_dir_with_wider_modes_is_tightened_at_start() {
     );
     // And it still serves what it had.
     let s3 = server.s3().await;
-    let got = s3.get_object().bucket("b").key("mpu").send().await.unwrap();
+    let got = s3.get_object().bucket("bkt").key("mpu").send().await.unwrap();
     assert_eq!(got.content_length(), Some((5 << 20) + 1000));
 }

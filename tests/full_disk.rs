@@ -124,7 +124,7 @@ where
 
 async fn put(s3: &aws_sdk_s3::Client, key: &str, body: &[u8]) {
     s3.put_object()
-        .bucket("b")
+        .bucket("bkt")
         .key(key)
         .body(ByteStream::from(body.to_vec()))
         .send()
@@ -134,7 +134,7 @@ async fn put(s3: &aws_sdk_s3::Client, key: &str, body: &[u8]) {
 
 async fn get(s3: &aws_sdk_s3::Client, key: &str) -> Vec<u8> {
     s3.get_object()
-        .bucket("b")
+        .bucket("bkt")
         .key(key)
         .send()
         .await
@@ -153,7 +153,7 @@ async fn a_full_disk_fails_writes_cleanly_and_keeps_the_audit_chain() {
     let server = start(&data_dir);
     let s3 = server.s3().await;
     let kms = server.kms().await;
-    s3.create_bucket().bucket("b").send().await.unwrap();
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
     let kept = common::random(100_000);
     put(&s3, "kept", &kept).await;
     let key = kms
@@ -164,15 +164,13 @@ async fn a_full_disk_fails_writes_cleanly_and_keeps_the_audit_chain() {
         .key_metadata
         .unwrap()
         .key_id;
-    let log_before = std::fs::read(audit_log(&data_dir)).unwrap();
-
     let filler = fill(&fs.mnt);
 
     // Writes fail with the gateway's storage-outage error; reads still work.
     let (status, code) = common::failure(
         "PUT on a full disk",
         s3.put_object()
-            .bucket("b")
+            .bucket("bkt")
             .key("new")
             .body(ByteStream::from(common::random(200_000)))
             .send()
@@ -181,25 +179,42 @@ async fn a_full_disk_fails_writes_cleanly_and_keeps_the_audit_chain() {
     assert_eq!((status, code.as_str()), (503, "ServiceUnavailable"));
     assert_eq!(get(&s3, "kept").await, kept);
 
-    // KMS calls that must write (a key row, an audit record) fail cleanly, repeatedly.
+    // KMS calls that must write an audit record fail cleanly once the record no longer fits
+    // (the first few may still fit in the unused end of the log's last page).
+    let encrypt = || async {
+        kms.encrypt()
+            .key_id(&key)
+            .plaintext(Blob::new(b"secret".to_vec()))
+            .send()
+            .await
+    };
+    let mut fitted = 0;
+    while encrypt().await.is_ok() {
+        fitted += 1;
+        assert!(fitted < 100, "Encrypt never failed on a full disk");
+    }
+    let log_full = std::fs::read(audit_log(&data_dir)).unwrap();
+    let head_full = std::fs::read(data_dir.join("kms").join("kms-audit.head")).unwrap();
     for _ in 0..3 {
-        let (status, code) = kms_failure(
-            "Encrypt on a full disk",
-            kms.encrypt()
-                .key_id(&key)
-                .plaintext(Blob::new(b"secret".to_vec()))
-                .send()
-                .await,
-        );
+        let (status, code) = kms_failure("Encrypt on a full disk", encrypt().await);
         assert_eq!((status, code.as_str()), (500, "KMSInternalException"));
     }
     let (status, code) = kms_failure("CreateKey on a full disk", kms.create_key().send().await);
     assert_eq!((status, code.as_str()), (500, "KMSInternalException"));
 
-    // No failed append left a partial record behind.
-    let log_full = std::fs::read(audit_log(&data_dir)).unwrap();
+    // The failed appends (some written in part before the disk ran out) were cut back.
     assert!(log_full.ends_with(b"\n"), "the log ends with a whole line");
-    assert_eq!(log_full, log_before, "unacknowledged calls left no bytes");
+    assert_eq!(
+        std::fs::read(audit_log(&data_dir)).unwrap(),
+        log_full,
+        "unacknowledged calls left no bytes in the log"
+    );
+    assert_eq!(
+        std::fs::read(data_dir.join("kms").join("kms-audit.head")).unwrap(),
+        head_full
+    );
+    let (code, out) = verify(&data_dir);
+    assert_eq!(code, 0, "verifies while the disk is still full: {out}");
 
     std::fs::remove_file(&filler).unwrap();
     put(&s3, "after", b"space is back").await;
@@ -227,53 +242,64 @@ async fn the_gateway_starts_at_zero_free_bytes_and_serves_reads_and_deletes() {
     let data_dir = fs.mnt.join("data");
     let mut server = start(&data_dir);
     let s3 = server.s3().await;
-    s3.create_bucket().bucket("b").send().await.unwrap();
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
     let a = common::random(300_000);
     put(&s3, "a", &a).await;
     put(&s3, "b", b"to be deleted").await;
+    put(&s3, "c", b"also deleted").await;
     // As an operator would: SIGTERM, so SQLite closes cleanly and removes its -wal/-shm files
     // (which then cannot be recreated at 0 bytes free).
     stop_gracefully(&mut server);
-    let decrypts_before = count_events(&data_dir, "Decrypt");
 
     let filler = fill(&fs.mnt);
-    let server = start(&data_dir);
+    let mut server = start(&data_dir);
     assert_eq!(free_bytes(&fs.mnt), 0, "still full after the start");
     let s3 = server.s3().await;
-
     assert_eq!(get(&s3, "a").await, a);
-    let head = s3.head_object().bucket("b").key("a").send().await.unwrap();
+    let head = s3.head_object().bucket("bkt").key("a").send().await.unwrap();
     assert_eq!(head.content_length(), Some(a.len() as i64));
-    let listed: Vec<String> = s3
-        .list_objects_v2()
-        .bucket("b")
-        .send()
-        .await
-        .unwrap()
-        .contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect();
-    assert_eq!(listed, ["a", "b"]);
-    s3.delete_object().bucket("b").key("b").send().await.unwrap();
+    assert_eq!(list(&s3).await, ["a", "b", "c"]);
+    s3.delete_object().bucket("bkt").key("b").send().await.unwrap();
     let (status, code) = common::failure(
         "GET of the deleted object",
-        s3.get_object().bucket("b").key("b").send().await,
+        s3.get_object().bucket("bkt").key("b").send().await,
     );
     assert_eq!((status, code.as_str()), (404, "NoSuchKey"));
     let (status, code) = common::failure(
         "PUT on a full disk",
         s3.put_object()
-            .bucket("b")
-            .key("c")
+            .bucket("bkt")
+            .key("d")
             .body(ByteStream::from(common::random(100_000)))
             .send()
             .await,
     );
     assert_eq!((status, code.as_str()), (503, "ServiceUnavailable"));
 
-    // The start-up's audit records (unwrapping the SSE-S3 ring) waited in memory; once there
-    // is space they are written, in the chain, without another request.
+    // Use up the unused end of the audit log's last page with small records (GenerateRandom),
+    // until one no longer fits: then the next start's records (larger) cannot be written.
+    let kms = server.kms().await;
+    let mut fitted = 0;
+    while kms.generate_random().number_of_bytes(1).send().await.is_ok() {
+        fitted += 1;
+        assert!(fitted < 100, "GenerateRandom never failed on a full disk");
+    }
+    stop_gracefully(&mut server);
+    let decrypts_before = count_events(&data_dir, "Decrypt");
+
+    let server = start(&data_dir);
+    assert!(
+        server.log().contains("audit record deferred"),
+        "{}",
+        server.log()
+    );
+    let s3 = server.s3().await;
+    assert_eq!(get(&s3, "a").await, a);
+    s3.delete_object().bucket("bkt").key("c").send().await.unwrap();
+    assert_eq!(list(&s3).await, ["a"]);
+
+    // The start-up's audit record (unwrapping the SSE-S3 ring) waited in memory; once there is
+    // space it is written, in the chain, without another request.
     assert_eq!(count_events(&data_dir, "Decrypt"), decrypts_before);
     std::fs::remove_file(&filler).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -289,7 +315,19 @@ async fn the_gateway_starts_at_zero_free_bytes_and_serves_reads_and_deletes() {
     let (code, out) = verify(&data_dir);
     assert_eq!(code, 0, "{out}");
     assert!(out.starts_with("OK: "), "{out}");
-    put(&s3, "c", b"space is back").await;
+    put(&s3, "d", b"space is back").await;
+}
+
+async fn list(s3: &aws_sdk_s3::Client) -> Vec<String> {
+    s3.list_objects_v2()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect()
 }
 
 /// SIGTERM, then waits until the process has exited (a zombie until `stop` reaps it).

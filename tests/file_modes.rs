@@ -13,8 +13,11 @@ use base64::engine::general_purpose::STANDARD;
 use common::{Options, Server};
 use md5::Digest;
 
-/// `(path, mode)` of every entry under `root` (and `root`), split into files and directories.
-fn walk(root: &Path) -> (Vec<(PathBuf, u32)>, Vec<(PathBuf, u32)>) {
+/// `(path, permission bits)` of one entry.
+type Entry = (PathBuf, u32);
+
+/// Every entry under `root` (and `root`), split into files and directories.
+fn walk(root: &Path) -> (Vec<Entry>, Vec<Entry>) {
     let (mut files, mut dirs) = (Vec::new(), Vec::new());
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -35,7 +38,7 @@ fn walk(root: &Path) -> (Vec<(PathBuf, u32)>, Vec<(PathBuf, u32)>) {
 
 fn assert_owner_only(root: &Path) {
     let (files, dirs) = walk(root);
-    let wide = |entries: &[(PathBuf, u32)], want: u32| -> Vec<String> {
+    let wide = |entries: &[Entry], want: u32| -> Vec<String> {
         entries
             .iter()
             .filter(|(_, m)| *m != want)
@@ -59,11 +62,23 @@ fn assert_owner_only(root: &Path) {
         "tls/key.pem",
         "objects/system/sse-s3/v1",
     ] {
-        assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
     }
-    assert!(names.iter().any(|n| n.starts_with("objects/meta/")), "{names:?}");
-    assert!(names.iter().any(|n| n.starts_with("objects/data/")), "{names:?}");
-    assert!(names.iter().any(|n| n.starts_with("objects/uploads/")), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.starts_with("objects/meta/")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.starts_with("objects/data/")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.starts_with("objects/uploads/")),
+        "{names:?}"
+    );
 }
 
 fn start(data_dir: Option<PathBuf>) -> Server {
@@ -203,6 +218,12 @@ async fn a_data_dir_with_wider_modes_is_tightened_at_start() {
     );
     // And it still serves what it had.
     let s3 = server.s3().await;
-    let got = s3.get_object().bucket("bkt").key("mpu").send().await.unwrap();
+    let got = s3
+        .get_object()
+        .bucket("bkt")
+        .key("mpu")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.content_length(), Some((5 << 20) + 1000));
 }

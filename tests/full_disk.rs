@@ -256,10 +256,21 @@ async fn the_gateway_starts_at_zero_free_bytes_and_serves_reads_and_deletes() {
     assert_eq!(free_bytes(&fs.mnt), 0, "still full after the start");
     let s3 = server.s3().await;
     assert_eq!(get(&s3, "a").await, a);
-    let head = s3.head_object().bucket("bkt").key("a").send().await.unwrap();
+    let head = s3
+        .head_object()
+        .bucket("bkt")
+        .key("a")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.content_length(), Some(a.len() as i64));
     assert_eq!(list(&s3).await, ["a", "b", "c"]);
-    s3.delete_object().bucket("bkt").key("b").send().await.unwrap();
+    s3.delete_object()
+        .bucket("bkt")
+        .key("b")
+        .send()
+        .await
+        .unwrap();
     let (status, code) = common::failure(
         "GET of the deleted object",
         s3.get_object().bucket("bkt").key("b").send().await,
@@ -280,7 +291,13 @@ async fn the_gateway_starts_at_zero_free_bytes_and_serves_reads_and_deletes() {
     // until one no longer fits: then the next start's records (larger) cannot be written.
     let kms = server.kms().await;
     let mut fitted = 0;
-    while kms.generate_random().number_of_bytes(1).send().await.is_ok() {
+    while kms
+        .generate_random()
+        .number_of_bytes(1)
+        .send()
+        .await
+        .is_ok()
+    {
         fitted += 1;
         assert!(fitted < 100, "GenerateRandom never failed on a full disk");
     }
@@ -295,7 +312,12 @@ async fn the_gateway_starts_at_zero_free_bytes_and_serves_reads_and_deletes() {
     );
     let s3 = server.s3().await;
     assert_eq!(get(&s3, "a").await, a);
-    s3.delete_object().bucket("bkt").key("c").send().await.unwrap();
+    s3.delete_object()
+        .bucket("bkt")
+        .key("c")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(list(&s3).await, ["a"]);
 
     // The start-up's audit record (unwrapping the SSE-S3 ring) waited in memory; once there is
@@ -333,7 +355,13 @@ async fn list(s3: &aws_sdk_s3::Client) -> Vec<String> {
 /// SIGTERM, then waits until the process has exited (a zombie until `stop` reaps it).
 fn stop_gracefully(server: &mut Server) {
     let pid = server.pid().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -342,7 +370,10 @@ fn stop_gracefully(server: &mut Server) {
         if matches!(state, Some('Z') | None) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "gateway did not exit on SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gateway did not exit on SIGTERM"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     server.stop();

@@ -183,8 +183,7 @@ fn last_chained_line(path: &Path) -> std::io::Result<Option<(u64, String)>> {
     Ok(complete
         .split(|b| *b == b'\n')
         .rev()
-        .find_map(|line| audit_chain::chain_fields(line).map(|(seq, _)| (seq, line))
-        )
+        .find_map(|line| audit_chain::chain_fields(line).map(|(seq, _)| (seq, line)))
         .map(|(seq, line)| (seq, audit_chain::line_hash(line))))
 }
 

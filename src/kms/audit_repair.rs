@@ -188,12 +188,10 @@ mod tests {
         assert_eq!(report.repairs.len(), 1, "{report:?}");
         assert_eq!(report.repairs[0].0, 3);
         assert!(
-            report.repairs[0]
-                .1
-                .contains(&format!(
-                    "{} bytes cut from the end of kms-audit.log at offset {good_len}",
-                    torn.len()
-                )),
+            report.repairs[0].1.contains(&format!(
+                "{} bytes cut from the end of kms-audit.log at offset {good_len}",
+                torn.len()
+            )),
             "{report:?}"
         );
 
@@ -202,9 +200,11 @@ mod tests {
         let path = log_with_records(dir.path(), &signer);
         let data = std::fs::read(&path).unwrap();
         std::fs::write(&path, &data[..data.len() - 10]).unwrap();
-        assert!(cut_torn_tail(dir.path(), audit::DEFAULT_FILE_NAME, signer.as_ref())
-            .unwrap()
-            .is_none());
+        assert!(
+            cut_torn_tail(dir.path(), audit::DEFAULT_FILE_NAME, signer.as_ref())
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(std::fs::read(&path).unwrap(), &data[..data.len() - 10]);
         let finding =
             audit_chain::verify(dir.path(), audit::DEFAULT_FILE_NAME, signer.as_ref(), None)

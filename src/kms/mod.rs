@@ -143,9 +143,11 @@ impl<'a> Call<'a> {
 
 impl KmsService {
     pub fn open(data_dir: &Path, cfg: KmsConfig) -> Result<Self, KmsOpenError> {
-        crate::fsutil::create_private_dir_all(data_dir).map_err(|source| KmsOpenError::DataDir {
-            path: data_dir.to_path_buf(),
-            source,
+        crate::fsutil::create_private_dir_all(data_dir).map_err(|source| {
+            KmsOpenError::DataDir {
+                path: data_dir.to_path_buf(),
+                source,
+            }
         })?;
         let root_path = cfg
             .root_key_path

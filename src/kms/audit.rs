@@ -383,10 +383,16 @@ impl AuditLog {
             tracing::error!(error = %e, "could not cut a failed audit append back; \
                 the next start repairs the torn tail");
         }
-        if let Some(last) = w.next_seq.checked_sub(1)
-            && let Ok(head) = Head::signed(last, &w.prev, self.signer.as_ref())
-        {
-            let _ = write_head(&w.head, &head.encode());
+        match w.next_seq.checked_sub(1) {
+            Some(last) => {
+                if let Ok(head) = Head::signed(last, &w.prev, self.signer.as_ref()) {
+                    let _ = write_head(&w.head, &head.encode());
+                }
+            }
+            // No record yet: no head either (a partly written one would read as forged).
+            None => {
+                let _ = w.head.set_len(0);
+            }
         }
     }
 

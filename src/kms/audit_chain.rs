@@ -246,6 +246,8 @@ pub(crate) fn verify(
     };
     // The head is read before the log: a writer appending meanwhile only makes the log longer.
     let head = match fs::read(&head_path) {
+        // Created empty with the log, before its first record.
+        Ok(bytes) if bytes.is_empty() => None,
         Ok(bytes) => {
             let head = Head::decode(&bytes).ok_or_else(|| {
                 finding(&head_path, 0, None, "head file is not valid".to_string())

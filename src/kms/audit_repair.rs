@@ -71,9 +71,11 @@ fn last_record(data: &[u8]) -> Option<(u64, String)> {
 /// no head, or it names `last` itself or an earlier record. A head that does not verify, or
 /// names a record that would not be kept, forbids the repair.
 fn head_allows(dir: &Path, signer: &dyn DigestSigner, last: Option<&(u64, String)>) -> bool {
-    let Ok(bytes) = std::fs::read(dir.join(HEAD_FILE_NAME)) else {
-        return true;
-    };
+    let bytes = std::fs::read(dir.join(HEAD_FILE_NAME)).unwrap_or_default();
+    if bytes.is_empty() {
+        // No head yet (or only the empty file created with the log): nothing acknowledged.
+        return last.is_none();
+    }
     let Some(head) = Head::decode(&bytes) else {
         return false;
     };

@@ -86,6 +86,11 @@ pub(crate) struct ServeArgs {
     /// The token PIN is not configured here: it is CreateCustomKeyStore's KeyStorePassword.
     #[arg(long, env = "SEALGATE_HSM_MODULE")]
     pub(crate) hsm_module: Option<PathBuf>,
+    /// Principal ARNs (comma separated) whose KMS API calls are the gateway service's own:
+    /// only they may use the service-owned keys (`alias/sealgate/sse-s3`, `alias/aws/s3`) on
+    /// the KMS API. List the credential remote gateways sign with [default: none].
+    #[arg(long, env = "SEALGATE_KMS_SERVICE_PRINCIPALS", value_delimiter = ',')]
+    pub(crate) kms_service_principals: Option<Vec<String>>,
 }
 
 /// Where `/metrics` is served unless configured otherwise.
@@ -117,6 +122,7 @@ struct FileConfig {
     plaintext_buckets: Option<Vec<String>>,
     trusted_proxies: Option<Vec<String>>,
     hsm_module: Option<PathBuf>,
+    kms_service_principals: Option<Vec<String>>,
     #[serde(default)]
     users: Vec<UserConfig>,
 }
@@ -163,6 +169,8 @@ pub(crate) struct Config {
     pub(crate) trusted_proxies: crate::server::proxy::TrustedProxies,
     /// PKCS#11 module of custom key stores (embedded KMS).
     pub(crate) hsm_module: Option<PathBuf>,
+    /// Signing principals of the gateway service on the KMS API (remote gateways).
+    pub(crate) kms_service_principals: Vec<String>,
     pub(crate) users: Vec<UserConfig>,
 }
 
@@ -312,6 +320,11 @@ impl Config {
             )
             .map_err(ConfigError::Invalid)?,
             hsm_module: args.hsm_module.clone().or(file.hsm_module),
+            kms_service_principals: args
+                .kms_service_principals
+                .clone()
+                .or(file.kms_service_principals)
+                .unwrap_or_default(),
             users: file.users,
         };
         for u in &cfg.users {

@@ -37,6 +37,7 @@ fn open_kms(cfg: &Config) -> Result<(KmsService, Option<Arc<TestClock>>), StartE
                 .hsm_module
                 .clone()
                 .or_else(|| KmsConfig::default().hsm_module),
+            service_principals: cfg.kms_service_principals.clone(),
             ..KmsConfig::default()
         },
     )?;

@@ -18,7 +18,10 @@ use common::{Options, Server};
 
 const SERVICE_ALIAS: &str = "alias/sealgate/sse-s3";
 const AWS_S3_ALIAS: &str = "alias/aws/s3";
-const ALICE: (&str, &str) = ("ALICEACCESSKEY000001", "alice-secret-key-0000000000000000000001");
+const ALICE: (&str, &str) = (
+    "ALICEACCESSKEY000001",
+    "alice-secret-key-0000000000000000000001",
+);
 
 fn alice_toml() -> String {
     format!(
@@ -164,7 +167,10 @@ async fn service_keys_refuse_every_principal_and_keep_serving_s3() {
             Some(&aws_sdk_kms::types::KeyManagerType::Aws),
             "{alias}"
         );
-        assert_eq!(meta.key_state(), Some(&aws_sdk_kms::types::KeyState::Enabled));
+        assert_eq!(
+            meta.key_state(),
+            Some(&aws_sdk_kms::types::KeyState::Enabled)
+        );
         if alias == SERVICE_ALIAS {
             assert_eq!(meta.arn(), Some(ring_arn.as_str()));
         }
@@ -179,9 +185,9 @@ async fn service_keys_refuse_every_principal_and_keep_serving_s3() {
         .await
         .unwrap_err();
     assert!(
-        err.message().unwrap_or("").ends_with(
-            "because no resource-based policy allows the kms:DisableKey action"
-        ),
+        err.message()
+            .unwrap_or("")
+            .ends_with("because no resource-based policy allows the kms:DisableKey action"),
         "{err:?}"
     );
 
@@ -221,7 +227,11 @@ async fn service_keys_refuse_every_principal_and_keep_serving_s3() {
                 .key_spec(aws_sdk_kms::types::DataKeySpec::Aes256)
                 .send()
                 .await;
-            assert_eq!(code("GenerateDataKey", r), "AccessDeniedException", "{alias}");
+            assert_eq!(
+                code("GenerateDataKey", r),
+                "AccessDeniedException",
+                "{alias}"
+            );
         }
     }
 
@@ -333,7 +343,10 @@ async fn an_earlier_builds_customer_managed_service_key_is_converted() {
         meta.key_manager(),
         Some(&aws_sdk_kms::types::KeyManagerType::Aws)
     );
-    assert_eq!(meta.key_state(), Some(&aws_sdk_kms::types::KeyState::Enabled));
+    assert_eq!(
+        meta.key_state(),
+        Some(&aws_sdk_kms::types::KeyState::Enabled)
+    );
     management_refused(&alice, SERVICE_ALIAS).await;
     let more = common::random(1000);
     put(&s3, "new", &more, false).await;

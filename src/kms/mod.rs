@@ -330,10 +330,10 @@ impl KmsService {
     ) -> Result<(), KmsError> {
         // AWS-managed and service keys have a fixed policy: no principal manages them, and
         // only their service uses them (see `service_keys`).
-        if let Some(k) = key {
-            if self.managed_key_rule(call, action, k)? == service_keys::ManagedRule::Service {
-                return Ok(());
-            }
+        if let Some(k) = key
+            && self.managed_key_rule(call, action, k)? == service_keys::ManagedRule::Service
+        {
+            return Ok(());
         }
         let grants = match key {
             Some(k) => grants::policy_grants(tx, k)?,

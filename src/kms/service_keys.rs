@@ -148,7 +148,11 @@ impl KmsService {
 
     /// Creates the SSE-S3 service key when the service first names it (`key_ref` is its
     /// alias or alias ARN) and it does not exist yet; audited as the service's CreateKey.
-    pub(crate) fn ensure_service_key(&self, call: &Call<'_>, key_ref: &str) -> Result<(), KmsError> {
+    pub(crate) fn ensure_service_key(
+        &self,
+        call: &Call<'_>,
+        key_ref: &str,
+    ) -> Result<(), KmsError> {
         if !call.source.is_service()
             || (key_ref != SSE_S3_SERVICE_ALIAS && key_ref != self.alias_arn(SSE_S3_SERVICE_ALIAS))
         {

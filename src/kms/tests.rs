@@ -1257,7 +1257,11 @@ fn service_key_of_an_earlier_build_is_converted_and_only_the_service_uses_it() {
     let svc = KmsService::open(dir.path(), cfg).unwrap();
     let m = describe(&svc, SSE_S3_SERVICE_ALIAS);
     assert_eq!(
-        (m["Arn"].as_str(), m["KeyManager"].as_str(), m["KeyState"].as_str()),
+        (
+            m["Arn"].as_str(),
+            m["KeyManager"].as_str(),
+            m["KeyState"].as_str()
+        ),
         (Some(arn.as_str()), Some("AWS"), Some("Enabled"))
     );
     let converted: Vec<Value> = audit_lines(&svc)
@@ -1275,7 +1279,10 @@ fn service_key_of_an_earlier_build_is_converted_and_only_the_service_uses_it() {
         "root may not use the service key"
     );
     let opened = call_as(&svc, &gateway, "Decrypt", body).unwrap();
-    assert_eq!(B64.decode(opened["Plaintext"].as_str().unwrap()).unwrap(), b"ring");
+    assert_eq!(
+        B64.decode(opened["Plaintext"].as_str().unwrap()).unwrap(),
+        b"ring"
+    );
     assert_eq!(
         call_as(&svc, &gateway, "DisableKey", json!({"KeyId": id}))
             .unwrap_err()

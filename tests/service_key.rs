@@ -174,6 +174,27 @@ async fn service_keys_refuse_every_principal_and_keep_serving_s3() {
         if alias == SERVICE_ALIAS {
             assert_eq!(meta.arn(), Some(ring_arn.as_str()));
         }
+        // Its policy reads as AWS's fixed one: the account may only read it.
+        let policy = alice
+            .get_key_policy()
+            .key_id(meta.key_id())
+            .policy_name("default")
+            .send()
+            .await;
+        let policy = policy.unwrap_or_else(|e| panic!("GetKeyPolicy {alias}: {e:?}"));
+        let policy: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+        let statements = policy["Statement"].as_array().unwrap();
+        assert!(
+            statements.iter().all(|s| s["Action"] != "kms:*"),
+            "{policy}"
+        );
+        assert!(
+            statements
+                .iter()
+                .any(|s| s["Action"]
+                    == serde_json::json!(["kms:Describe*", "kms:Get*", "kms:List*"])),
+            "{policy}"
+        );
         management_refused(&alice, alias).await;
         management_refused(&root, alias).await;
     }
@@ -362,4 +383,50 @@ async fn an_earlier_builds_customer_managed_service_key_is_converted() {
     assert_eq!(converted[0]["outcome"], "success");
     assert_eq!(converted[0]["source"]["kind"], "internal");
     assert_eq!(converted[0]["unusable_key_state"], "Disabled");
+}
+
+#[tokio::test]
+async fn a_remote_kms_that_does_not_know_the_gateway_refuses_it_the_service_key() {
+    // No kms_service_principals: the gateway's signing principal (the root credential) is an
+    // ordinary principal there, which may not create or use alias/sealgate/sse-s3.
+    let kms_host = Server::start_with(Options {
+        kms_only: true,
+        ..Default::default()
+    });
+    let gateway_opts = Options {
+        config_toml: Some(format!(
+            "kms_endpoint = \"{}\"\nkms_ca_file = \"{}\"\n",
+            kms_host.kms_https,
+            kms_host.ca_path.display()
+        )),
+        ..Default::default()
+    };
+    let started = std::panic::catch_unwind(|| Server::start_with(gateway_opts));
+    let Err(panic) = started else {
+        panic!("the gateway started without the service key");
+    };
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.contains("kms_service_principals"),
+        "the start error names the option: {message}"
+    );
+    // The key the gateway made while trying is retired, and no alias points at one.
+    let kms = kms_host.kms().await;
+    let r = kms.describe_key().key_id(SERVICE_ALIAS).send().await;
+    assert_eq!(code("DescribeKey", r), "NotFoundException");
+    let keys = kms.list_keys().send().await.unwrap();
+    for k in keys.keys() {
+        let meta = kms
+            .describe_key()
+            .key_id(k.key_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let meta = meta.key_metadata().unwrap();
+        assert_eq!(
+            meta.key_state(),
+            Some(&aws_sdk_kms::types::KeyState::PendingDeletion),
+            "{meta:?}"
+        );
+    }
 }

@@ -580,7 +580,9 @@ impl KmsService {
         Self::check_policy_name(req.policy_name.as_deref())?;
         self.inner.store.with_tx(|tx| {
             let key = self.key_for(tx, call, &key_ref, false, "kms:GetKeyPolicy")?;
-            Ok(json!({ "Policy": key.policy, "PolicyName": "default" }))
+            let policy =
+                super::service_keys::shown_policy(&key, &self.inner.account, &self.inner.region);
+            Ok(json!({ "Policy": policy, "PolicyName": "default" }))
         })
     }
 

@@ -245,6 +245,51 @@ impl KmsService {
     }
 }
 
+/// The key policy GetKeyPolicy shows for a key. An AWS-managed or service key shows its fixed
+/// policy in AWS's form (what [`KmsService::managed_key_rule`] enforces: the account reads,
+/// only the service uses); the stored default policy then decides only the read-only actions,
+/// where it is equivalent (the account root delegating to IAM policies).
+pub(crate) fn shown_policy(key: &KeyRecord, account: &str, region: &str) -> String {
+    if !key.aws_managed {
+        return key.policy.clone();
+    }
+    let (id, sid, via) = if key.service_only {
+        (
+            "auto-sealgate-1",
+            "Allow use only by the sealgate gateway service itself",
+            "sealgate".to_owned(),
+        )
+    } else {
+        (
+            "auto-s3-2",
+            "Allow access through S3 for all principals in the account that are authorized to use S3",
+            format!("s3.{region}.amazonaws.com"),
+        )
+    };
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Id": id,
+        "Statement": [
+            {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:CallerAccount": account, "kms:ViaService": via}}
+            },
+            {
+                "Sid": "Allow direct access to key metadata to the account",
+                "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+                "Action": ["kms:Describe*", "kms:Get*", "kms:List*"],
+                "Resource": "*"
+            }
+        ]
+    })
+    .to_string()
+}
+
 /// Whether `name` is under a prefix no principal may create, retarget or delete.
 pub(crate) fn reserved_alias(name: &str) -> bool {
     name.starts_with("alias/aws/") || name.starts_with(SERVICE_ALIAS_PREFIX)

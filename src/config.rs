@@ -372,7 +372,7 @@ mod tests {
         let path = dir.path().join("c.toml");
         std::fs::write(
             &path,
-            "region = \"eu-west-1\"\naccount_id = \"123456789012\"\n[[users]]\nname = \"alice\"\naccess_key = \"AK\"\nsecret_key = \"SK\"\n",
+            "region = \"eu-west-1\"\naccount_id = \"123456789012\"\nkms_service_principals = [\"arn:aws:iam::123456789012:user/gw\"]\n[[users]]\nname = \"alice\"\naccess_key = \"AK\"\nsecret_key = \"SK\"\n",
         )
         .unwrap();
         let args = ServeArgs {
@@ -384,6 +384,10 @@ mod tests {
         assert_eq!(cfg.region, "ap-south-1");
         assert_eq!(cfg.account_id, "123456789012");
         assert_eq!(cfg.users[0].name, "alice");
+        assert_eq!(
+            cfg.kms_service_principals,
+            ["arn:aws:iam::123456789012:user/gw"]
+        );
 
         std::fs::write(&path, "bogus = 1\n").unwrap();
         assert!(matches!(

@@ -53,6 +53,10 @@ struct KmsArgs {
     /// Account id used in key ARNs [default: 000000000000].
     #[arg(long, env = "SEALGATE_ACCOUNT_ID")]
     account_id: Option<String>,
+    /// Most connections open at once; the longest-idle one is closed to make room
+    /// [default: derived from the open-file limit].
+    #[arg(long, env = "SEALGATE_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
 }
 
 pub fn main() -> ExitCode {
@@ -78,6 +82,7 @@ pub fn main() -> ExitCode {
                 kms_listen: k.listen,
                 region: k.region,
                 account_id: k.account_id,
+                max_connections: k.max_connections,
                 ..Default::default()
             },
             true,

@@ -102,8 +102,7 @@ fn socket_count(pid: u32) -> usize {
         .expect("server fd table")
         .flatten()
         .filter(|e| {
-            std::fs::read_link(e.path())
-                .is_ok_and(|t| t.to_string_lossy().starts_with("socket:"))
+            std::fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy().starts_with("socket:"))
         })
         .count()
 }
@@ -155,11 +154,7 @@ async fn idle_flood_over_the_fd_limit_does_not_lock_out_clients() {
     let mut flood = idle_sockets(&s3_addr, 1000);
     flood.extend(idle_sockets(&kms_addr, 500));
     // Each connection beyond the cap evicted an idle one.
-    let evicted = wait_for_metric(
-        &server,
-        "sealgate_connections_evicted_total",
-        1500 - max,
-    );
+    let evicted = wait_for_metric(&server, "sealgate_connections_evicted_total", 1500 - max);
     assert!(metric(&server, "sealgate_connections_open") <= max);
     // The first flood connection was the longest idle: the gateway closed it.
     assert!(
@@ -261,7 +256,10 @@ async fn max_connections_bounds_the_sockets_held_and_clients_are_served() {
         if metric(&server, "sealgate_connections_evicted_total") >= 150 {
             break;
         }
-        assert!(Instant::now() < deadline, "the flood was not worked through");
+        assert!(
+            Instant::now() < deadline,
+            "the flood was not worked through"
+        );
     }
     most = most.max(socket_count(pid));
     assert!(

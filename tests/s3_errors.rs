@@ -810,7 +810,12 @@ const COPY_SOURCE_BUCKET_ROWS: &[(&str, &str, u16, &str)] = &[
         400,
         "InvalidArgument",
     ),
-    ("copy source with an empty bucket", "//k", 400, "InvalidArgument"),
+    (
+        "copy source with an empty bucket",
+        "//k",
+        400,
+        "InvalidArgument",
+    ),
     (
         "copy source bucket that is an IP address",
         "192.168.1.1/k",

@@ -1422,7 +1422,13 @@ mod tests {
             Err(S3Error::InvalidArgument { msg, .. }) => msg,
             other => panic!("{v}: {other:?}"),
         };
-        for bad_bucket in ["/Bad_Bucket!/k", "/ab/k", "//k", "/192.168.1.1/k", "%41bc/k"] {
+        for bad_bucket in [
+            "/Bad_Bucket!/k",
+            "/ab/k",
+            "//k",
+            "/192.168.1.1/k",
+            "%41bc/k",
+        ] {
             assert_eq!(message(bad_bucket), "Invalid copy source bucket name");
         }
         assert_ne!(message("/bkt/"), "Invalid copy source bucket name");

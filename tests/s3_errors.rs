@@ -149,7 +149,7 @@ async fn error_catalogue() {
                     .await,
             ),
             *status,
-            *code,
+            code,
         ));
     }
     rows.push(row(
@@ -316,7 +316,7 @@ async fn error_catalogue() {
                     .await,
             ),
             *status,
-            *code,
+            code,
         ));
     }
     // The refused copies left no part behind.

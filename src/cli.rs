@@ -57,6 +57,10 @@ struct KmsArgs {
     /// the service-owned keys (`alias/sealgate/sse-s3`, `alias/aws/s3`) [default: none].
     #[arg(long, env = "SEALGATE_KMS_SERVICE_PRINCIPALS", value_delimiter = ',')]
     service_principals: Option<Vec<String>>,
+    /// Most connections open at once; the longest-idle one is closed to make room
+    /// [default: derived from the open-file limit].
+    #[arg(long, env = "SEALGATE_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
 }
 
 pub fn main() -> ExitCode {
@@ -83,6 +87,7 @@ pub fn main() -> ExitCode {
                 region: k.region,
                 account_id: k.account_id,
                 kms_service_principals: k.service_principals,
+                max_connections: k.max_connections,
                 ..Default::default()
             },
             true,

@@ -86,6 +86,16 @@ pub(crate) struct ServeArgs {
     /// The token PIN is not configured here: it is CreateCustomKeyStore's KeyStorePassword.
     #[arg(long, env = "SEALGATE_HSM_MODULE")]
     pub(crate) hsm_module: Option<PathBuf>,
+    /// Principal ARNs (comma separated) whose KMS API calls are the gateway service's own:
+    /// only they may use the service-owned keys (`alias/sealgate/sse-s3`, `alias/aws/s3`) on
+    /// the KMS API. List the credential remote gateways sign with [default: none].
+    #[arg(long, env = "SEALGATE_KMS_SERVICE_PRINCIPALS", value_delimiter = ',')]
+    pub(crate) kms_service_principals: Option<Vec<String>>,
+    /// Most connections open at once over all listeners; at the cap the longest-idle
+    /// connection is closed to make room [default: derived from the open-file limit, which is
+    /// raised to its hard limit at start: three quarters of it, at most 4096 below it].
+    #[arg(long, env = "SEALGATE_MAX_CONNECTIONS")]
+    pub(crate) max_connections: Option<usize>,
 }
 
 /// Where `/metrics` is served unless configured otherwise.
@@ -117,6 +127,8 @@ struct FileConfig {
     plaintext_buckets: Option<Vec<String>>,
     trusted_proxies: Option<Vec<String>>,
     hsm_module: Option<PathBuf>,
+    kms_service_principals: Option<Vec<String>>,
+    max_connections: Option<usize>,
     #[serde(default)]
     users: Vec<UserConfig>,
 }
@@ -163,6 +175,10 @@ pub(crate) struct Config {
     pub(crate) trusted_proxies: crate::server::proxy::TrustedProxies,
     /// PKCS#11 module of custom key stores (embedded KMS).
     pub(crate) hsm_module: Option<PathBuf>,
+    /// Signing principals of the gateway service on the KMS API (remote gateways).
+    pub(crate) kms_service_principals: Vec<String>,
+    /// The connection cap over all listeners; `None`: derived from the open-file limit.
+    pub(crate) max_connections: Option<usize>,
     pub(crate) users: Vec<UserConfig>,
 }
 
@@ -266,6 +282,12 @@ impl Config {
                 ))
             })?),
         };
+        let max_connections = args.max_connections.or(file.max_connections);
+        if max_connections == Some(0) {
+            return Err(ConfigError::Invalid(
+                "max_connections must be at least 1".into(),
+            ));
+        }
         let cfg = Config {
             data_dir: args
                 .data_dir
@@ -312,6 +334,12 @@ impl Config {
             )
             .map_err(ConfigError::Invalid)?,
             hsm_module: args.hsm_module.clone().or(file.hsm_module),
+            kms_service_principals: args
+                .kms_service_principals
+                .clone()
+                .or(file.kms_service_principals)
+                .unwrap_or_default(),
+            max_connections,
             users: file.users,
         };
         for u in &cfg.users {
@@ -359,7 +387,7 @@ mod tests {
         let path = dir.path().join("c.toml");
         std::fs::write(
             &path,
-            "region = \"eu-west-1\"\naccount_id = \"123456789012\"\n[[users]]\nname = \"alice\"\naccess_key = \"AK\"\nsecret_key = \"SK\"\n",
+            "region = \"eu-west-1\"\naccount_id = \"123456789012\"\nkms_service_principals = [\"arn:aws:iam::123456789012:user/gw\"]\n[[users]]\nname = \"alice\"\naccess_key = \"AK\"\nsecret_key = \"SK\"\n",
         )
         .unwrap();
         let args = ServeArgs {
@@ -371,6 +399,10 @@ mod tests {
         assert_eq!(cfg.region, "ap-south-1");
         assert_eq!(cfg.account_id, "123456789012");
         assert_eq!(cfg.users[0].name, "alice");
+        assert_eq!(
+            cfg.kms_service_principals,
+            ["arn:aws:iam::123456789012:user/gw"]
+        );
 
         std::fs::write(&path, "bogus = 1\n").unwrap();
         assert!(matches!(
@@ -430,6 +462,32 @@ mod tests {
             Config::load(&ServeArgs::default()).unwrap().hsm_module,
             None
         );
+    }
+
+    #[test]
+    fn max_connections_from_file_and_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "max_connections = 300\n").unwrap();
+        let file_args = ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        assert_eq!(Config::load(&file_args).unwrap().max_connections, Some(300));
+        let flag = ServeArgs {
+            max_connections: Some(50),
+            ..file_args
+        };
+        assert_eq!(Config::load(&flag).unwrap().max_connections, Some(50));
+        assert_eq!(
+            Config::load(&ServeArgs::default()).unwrap().max_connections,
+            None
+        );
+        let zero = ServeArgs {
+            max_connections: Some(0),
+            ..Default::default()
+        };
+        assert!(matches!(Config::load(&zero), Err(ConfigError::Invalid(_))));
     }
 
     #[test]

@@ -84,7 +84,9 @@ fn assert_owner_only(root: &Path) {
 fn start(data_dir: Option<PathBuf>) -> Server {
     Server::start_with(Options {
         data_dir,
-        umask: Some("022"),
+        launcher: ["sh", "-c", "umask 022 && exec \"$0\" \"$@\""]
+            .map(String::from)
+            .to_vec(),
         ..Options::default()
     })
 }

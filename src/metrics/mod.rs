@@ -7,13 +7,16 @@
 //!   [`s3::Probe`] per request in `s3::handle`, finished once the response is known; handlers
 //!   record the SSE mode they wrote or read as an [`s3::SseFact`] in the response;
 //! - KMS calls the gateway makes, and attempts to use unusable keys: [`kms::MeteredKms`] wraps
-//!   the gateway's `Kms` trait object, embedded or remote.
+//!   the gateway's `Kms` trait object, embedded or remote;
+//! - connections (open, cap, evicted, failed accepts): the listeners count them in the
+//!   [`ConnStats`](crate::server::ConnStats) held here, `conn.rs` renders them.
 //!
 //! Label values come from closed sets (operation names, status codes, SSE modes, KMS error
 //! types) except KMS key ids, which a client can choose; every family therefore caps its number
 //! of series and folds the excess into one `_other` series, so no caller can grow memory
 //! without bound.
 
+mod conn;
 pub(crate) mod http;
 pub(crate) mod kms;
 pub(crate) mod s3;
@@ -230,6 +233,8 @@ pub(crate) struct Metrics {
     pub(crate) sse_read: Family<1, Counter>,
     pub(crate) kms_calls: Family<3, Counter>,
     pub(crate) kms_unusable_key_use: Family<2, Counter>,
+    /// Shared with the listeners, which update it.
+    pub(crate) connections: Arc<crate::server::ConnStats>,
 }
 
 impl Default for Metrics {
@@ -281,6 +286,7 @@ impl Metrics {
                 "Attempts to use a KMS key that is disabled, pending deletion or pending import (alarm on any increase).",
                 ["key", "state"],
             ),
+            connections: Arc::default(),
         };
         // Known-in-advance series start at 0, so a rate() has a baseline from the first scrape.
         for mode in SSE_MODES {
@@ -301,6 +307,7 @@ impl Metrics {
         self.sse_read.render(&mut out);
         self.kms_calls.render(&mut out);
         self.kms_unusable_key_use.render(&mut out);
+        conn::render(&self.connections, &mut out);
         out
     }
 }

@@ -38,8 +38,9 @@ pub struct Options {
     pub kms_only: bool,
     /// Extra environment variables for the server process.
     pub env: Vec<(String, String)>,
-    /// Start the server under this umask (octal, e.g. "022"), through `sh -c 'umask ..'`.
-    pub umask: Option<&'static str>,
+    /// Run the binary through this command, which must exec it (so `pid()` is the server's),
+    /// e.g. `["prlimit", "--nofile=1024:1024", "--"]`.
+    pub launcher: Vec<String>,
 }
 
 pub fn bin() -> PathBuf {
@@ -58,12 +59,10 @@ impl Server {
             .clone()
             .unwrap_or_else(|| dir.path().join("data"));
         let log_path = dir.path().join("server.log");
-        let mut cmd = match opts.umask {
-            Some(mask) => {
-                let mut c = Command::new("sh");
-                c.arg("-c")
-                    .arg(format!("umask {mask} && exec \"$0\" \"$@\""))
-                    .arg(bin());
+        let mut cmd = match opts.launcher.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(bin());
                 c
             }
             None => Command::new(bin()),

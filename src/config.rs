@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 use serde::Deserialize;
@@ -86,6 +87,18 @@ pub(crate) struct ServeArgs {
     /// The token PIN is not configured here: it is CreateCustomKeyStore's KeyStorePassword.
     #[arg(long, env = "SEALGATE_HSM_MODULE")]
     pub(crate) hsm_module: Option<PathBuf>,
+    /// How long data that lost its object (overwritten, deleted, crash leftovers, staging
+    /// files) is kept before the sweep deletes it, so reads that started before finish; a
+    /// duration such as `900`, `30s`, `15m`, `2h`, `1d` [default: 15m].
+    #[arg(long, env = "SEALGATE_SWEEP_GRACE")]
+    pub(crate) sweep_grace: Option<String>,
+    /// How often the sweep runs (it also runs on SIGUSR1) [default: 1h].
+    #[arg(long, env = "SEALGATE_SWEEP_INTERVAL")]
+    pub(crate) sweep_interval: Option<String>,
+    /// Multipart uploads with no activity for this long are aborted by the sweep, their parts
+    /// deleted [default: 7d].
+    #[arg(long, env = "SEALGATE_ABORT_INCOMPLETE_UPLOADS_AFTER")]
+    pub(crate) abort_incomplete_uploads_after: Option<String>,
 }
 
 /// Where `/metrics` is served unless configured otherwise.
@@ -117,6 +130,9 @@ struct FileConfig {
     plaintext_buckets: Option<Vec<String>>,
     trusted_proxies: Option<Vec<String>>,
     hsm_module: Option<PathBuf>,
+    sweep_grace: Option<String>,
+    sweep_interval: Option<String>,
+    abort_incomplete_uploads_after: Option<String>,
     #[serde(default)]
     users: Vec<UserConfig>,
 }
@@ -163,7 +179,50 @@ pub(crate) struct Config {
     pub(crate) trusted_proxies: crate::server::proxy::TrustedProxies,
     /// PKCS#11 module of custom key stores (embedded KMS).
     pub(crate) hsm_module: Option<PathBuf>,
+    /// What the background sweep reclaims and when.
+    pub(crate) sweep: crate::store::SweepPolicy,
+    /// Time between two sweeps (never zero).
+    pub(crate) sweep_interval: Duration,
     pub(crate) users: Vec<UserConfig>,
+}
+
+/// Defaults of the sweep options (see `store::sweep` for what they protect).
+pub(crate) const DEFAULT_SWEEP_GRACE: Duration = Duration::from_secs(15 * 60);
+pub(crate) const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
+pub(crate) const DEFAULT_ABORT_UPLOADS_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Parses a duration option: a number of seconds, or a number with one of the units `s`,
+/// `m`, `h`, `d`.
+fn parse_duration(name: &str, value: &str) -> Result<Duration, ConfigError> {
+    let v = value.trim();
+    let (digits, unit) = match v.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => v.split_at(i),
+        None => (v, "s"),
+    };
+    let bad = || {
+        ConfigError::Invalid(format!(
+            "{name} must be a duration such as 30s, 15m, 2h or 7d, got {value:?}"
+        ))
+    };
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(unit_secs)
+        .map(Duration::from_secs)
+        .ok_or_else(bad)
+}
+
+fn duration_option(
+    name: &str,
+    value: Option<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    value.map_or(Ok(default), |v| parse_duration(name, &v))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -266,6 +325,30 @@ impl Config {
                 ))
             })?),
         };
+        let sweep = crate::store::SweepPolicy {
+            grace: duration_option(
+                "sweep_grace",
+                args.sweep_grace.clone().or(file.sweep_grace),
+                DEFAULT_SWEEP_GRACE,
+            )?,
+            abort_uploads_after: duration_option(
+                "abort_incomplete_uploads_after",
+                args.abort_incomplete_uploads_after
+                    .clone()
+                    .or(file.abort_incomplete_uploads_after),
+                DEFAULT_ABORT_UPLOADS_AFTER,
+            )?,
+        };
+        let sweep_interval = duration_option(
+            "sweep_interval",
+            args.sweep_interval.clone().or(file.sweep_interval),
+            DEFAULT_SWEEP_INTERVAL,
+        )?;
+        if sweep_interval.is_zero() {
+            return Err(ConfigError::Invalid(
+                "sweep_interval must be at least 1s".into(),
+            ));
+        }
         let cfg = Config {
             data_dir: args
                 .data_dir
@@ -312,6 +395,8 @@ impl Config {
             )
             .map_err(ConfigError::Invalid)?,
             hsm_module: args.hsm_module.clone().or(file.hsm_module),
+            sweep,
+            sweep_interval,
             users: file.users,
         };
         for u in &cfg.users {
@@ -430,6 +515,43 @@ mod tests {
             Config::load(&ServeArgs::default()).unwrap().hsm_module,
             None
         );
+    }
+
+    #[test]
+    fn sweep_options_parse_with_units_and_defaults() {
+        let cfg = Config::load(&ServeArgs::default()).unwrap();
+        assert_eq!(cfg.sweep.grace, Duration::from_secs(900));
+        assert_eq!(cfg.sweep.abort_uploads_after, Duration::from_secs(7 * 86_400));
+        assert_eq!(cfg.sweep_interval, Duration::from_secs(3600));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "sweep_grace = \"2h\"\nsweep_interval = \"90\"\nabort_incomplete_uploads_after = \"1d\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            sweep_grace: Some("0s".into()),
+            ..Default::default()
+        };
+        let cfg = Config::load(&args).unwrap();
+        assert_eq!(cfg.sweep.grace, Duration::ZERO, "the flag wins");
+        assert_eq!(cfg.sweep_interval, Duration::from_secs(90));
+        assert_eq!(cfg.sweep.abort_uploads_after, Duration::from_secs(86_400));
+
+        for (grace, interval) in [("15x", "1h"), ("m", "1h"), ("-1s", "1h"), ("1s", "0s")] {
+            let args = ServeArgs {
+                sweep_grace: Some(grace.into()),
+                sweep_interval: Some(interval.into()),
+                ..Default::default()
+            };
+            assert!(
+                matches!(Config::load(&args), Err(ConfigError::Invalid(_))),
+                "{grace} {interval}"
+            );
+        }
     }
 
     #[test]

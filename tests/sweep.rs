@@ -85,31 +85,31 @@ const HOUR: Duration = Duration::from_secs(3600);
 async fn grace_zero_reclaims_everything_unreferenced() {
     let server = server_with(&[("SEALGATE_SWEEP_GRACE", "0s")]);
     let s3 = server.s3().await;
-    s3.create_bucket().bucket("b").send().await.unwrap();
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
     let keep = random(100_000);
-    put(&s3, "b", "keep", keep.clone()).await;
-    let before = generations(&server, "b");
-    put(&s3, "b", "over", random(200_000)).await;
-    let v1_generation: Vec<String> = generations(&server, "b")
+    put(&s3, "bkt", "keep", keep.clone()).await;
+    let before = generations(&server, "bkt");
+    put(&s3, "bkt", "over", random(200_000)).await;
+    let v1_generation: Vec<String> = generations(&server, "bkt")
         .into_iter()
         .filter(|g| !before.contains(g))
         .collect();
     assert_eq!(v1_generation.len(), 1);
-    let v1_dir = objects(&server).join("data/b").join(&v1_generation[0]);
+    let v1_dir = objects(&server).join("data/bkt").join(&v1_generation[0]);
     let v1_bytes = dir_bytes(&v1_dir);
     let v2 = random(50_000);
-    put(&s3, "b", "over", v2.clone()).await;
+    put(&s3, "bkt", "over", v2.clone()).await;
     assert!(
         v1_dir.exists(),
         "an overwrite retires the old generation instead of deleting it"
     );
 
-    let data = objects(&server).join("data/b");
+    let data = objects(&server).join("data/bkt");
     crash_file(&data.join("11111111-crash-one/p1"), 1000, None);
     crash_file(&data.join("22222222-crash-two/a"), 500, None);
     crash_file(&data.join("22222222-crash-two/b"), 700, None);
     crash_file(&data.join("33333333-in-flight/blob#7"), 300, None);
-    crash_file(&objects(&server).join("meta/b/6b6b-#3"), 40, None);
+    crash_file(&objects(&server).join("meta/bkt/6b6b-#3"), 40, None);
 
     sweep(&server);
     assert_eq!(
@@ -117,28 +117,28 @@ async fn grace_zero_reclaims_everything_unreferenced() {
         (3, 2, 0, 1000 + 500 + 700 + v1_bytes + 300 + 40)
     );
     assert!(!v1_dir.exists());
-    let names = generations(&server, "b");
+    let names = generations(&server, "bkt");
     assert_eq!(names.len(), 2, "the two live generations remain: {names:?}");
     let staging: Vec<PathBuf> = common::all_files(&objects(&server))
         .into_iter()
         .filter(|p| p.to_string_lossy().contains('#'))
         .collect();
     assert!(staging.is_empty(), "{staging:?}");
-    assert!(get(&s3, "b", "keep").await == keep);
-    assert!(get(&s3, "b", "over").await == v2);
+    assert!(get(&s3, "bkt", "keep").await == keep);
+    assert!(get(&s3, "bkt", "over").await == v2);
 
     // A delete retires too: the data stays until the next sweep.
-    s3.delete_object().bucket("b").key("keep").send().await.unwrap();
-    assert_eq!(generations(&server, "b").len(), 2);
+    s3.delete_object().bucket("bkt").key("keep").send().await.unwrap();
+    assert_eq!(generations(&server, "bkt").len(), 2);
     let (status, code) = failure(
         "GET after delete",
-        s3.get_object().bucket("b").key("keep").send().await,
+        s3.get_object().bucket("bkt").key("keep").send().await,
     );
     assert_eq!((status, code.as_str()), (404, "NoSuchKey"));
     sweep(&server);
     assert_eq!(reclaimed(&server).0, 4);
-    assert_eq!(generations(&server, "b").len(), 1);
-    assert!(get(&s3, "b", "over").await == v2);
+    assert_eq!(generations(&server, "bkt").len(), 1);
+    assert!(get(&s3, "bkt", "over").await == v2);
 }
 
 /// Grace 1h: young leftovers and a freshly replaced generation stay; an old staging file goes;
@@ -148,12 +148,12 @@ async fn grace_zero_reclaims_everything_unreferenced() {
 async fn young_garbage_stays_within_the_grace() {
     let server = server_with(&[("SEALGATE_SWEEP_GRACE", "1h")]);
     let s3 = server.s3().await;
-    s3.create_bucket().bucket("b").send().await.unwrap();
-    put(&s3, "b", "over", random(10_000)).await;
-    let v1 = generations(&server, "b");
-    put(&s3, "b", "over", random(10_000)).await;
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
+    put(&s3, "bkt", "over", random(10_000)).await;
+    let v1 = generations(&server, "bkt");
+    put(&s3, "bkt", "over", random(10_000)).await;
 
-    let data = objects(&server).join("data/b");
+    let data = objects(&server).join("data/bkt");
     crash_file(&data.join("11111111-young/p1"), 1000, None);
     crash_file(&data.join("22222222-old/p1"), 1000, Some(2 * HOUR));
     crash_file(&data.join("33333333-young/p1#1"), 300, None);
@@ -161,7 +161,7 @@ async fn young_garbage_stays_within_the_grace() {
 
     sweep(&server);
     assert_eq!(reclaimed(&server), (0, 1, 0, 333));
-    let names = generations(&server, "b");
+    let names = generations(&server, "bkt");
     for g in v1
         .iter()
         .map(String::as_str)
@@ -182,19 +182,19 @@ async fn idle_multipart_uploads_are_aborted() {
         ("SEALGATE_ABORT_INCOMPLETE_UPLOADS_AFTER", "1d"),
     ]);
     let s3 = server.s3().await;
-    s3.create_bucket().bucket("b").send().await.unwrap();
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
     let mut ids = Vec::new();
     for key in ["idle", "recent"] {
         let up = s3
             .create_multipart_upload()
-            .bucket("b")
+            .bucket("bkt")
             .key(key)
             .send()
             .await
             .unwrap();
         let id = up.upload_id().unwrap().to_owned();
         s3.upload_part()
-            .bucket("b")
+            .bucket("bkt")
             .key(key)
             .upload_id(&id)
             .part_number(1)
@@ -205,11 +205,11 @@ async fn idle_multipart_uploads_are_aborted() {
         ids.push(id);
     }
     // Age the idle upload by two days, as if its client had vanished then.
-    let upload_dir = objects(&server).join("uploads/b").join(&ids[0]);
+    let upload_dir = objects(&server).join("uploads/bkt").join(&ids[0]);
     let record: serde_json::Value =
         serde_json::from_slice(&std::fs::read(upload_dir.join("record")).unwrap()).unwrap();
     let idle_generation = record["generation"].as_str().unwrap().to_owned();
-    let idle_data = objects(&server).join("data/b").join(&idle_generation);
+    let idle_data = objects(&server).join("data/bkt").join(&idle_generation);
     let idle_bytes = dir_bytes(&idle_data);
     assert!(idle_bytes > 70_000);
     for f in common::all_files(&upload_dir)
@@ -221,7 +221,7 @@ async fn idle_multipart_uploads_are_aborted() {
 
     sweep(&server);
     assert_eq!(reclaimed(&server), (1, 0, 1, idle_bytes));
-    let listed = s3.list_multipart_uploads().bucket("b").send().await.unwrap();
+    let listed = s3.list_multipart_uploads().bucket("bkt").send().await.unwrap();
     let left: Vec<&str> = listed
         .uploads()
         .iter()
@@ -233,7 +233,7 @@ async fn idle_multipart_uploads_are_aborted() {
     let (status, code) = failure(
         "UploadPart to the aborted upload",
         s3.upload_part()
-            .bucket("b")
+            .bucket("bkt")
             .key("idle")
             .upload_id(&ids[0])
             .part_number(2)
@@ -258,20 +258,20 @@ async fn s3_backend_orphans_are_reclaimed() {
         ..Default::default()
     });
     let s3 = server.s3().await;
-    s3.create_bucket().bucket("b").send().await.unwrap();
-    put(&s3, "b", "over", random(30_000)).await;
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
+    put(&s3, "bkt", "over", random(30_000)).await;
     let blobs = |dump: Vec<(String, Vec<u8>)>| -> Vec<(String, usize)> {
         dump.into_iter()
-            .filter(|(k, _)| k.starts_with("gw/data/b/"))
+            .filter(|(k, _)| k.starts_with("gw/data/bkt/"))
             .map(|(k, v)| (k, v.len()))
             .collect()
     };
     let v1 = blobs(moto.dump(&backend).await);
     assert_eq!(v1.len(), 1);
     let v2 = random(20_000);
-    put(&s3, "b", "over", v2.clone()).await;
+    put(&s3, "bkt", "over", v2.clone()).await;
     let backend_s3 = moto.client();
-    for (key, len) in [("gw/data/b/orphan-1/p1", 1234), ("gw/data/b/orphan-2/p1", 99)] {
+    for (key, len) in [("gw/data/bkt/orphan-1/p1", 1234), ("gw/data/bkt/orphan-2/p1", 99)] {
         backend_s3
             .put_object()
             .bucket(&backend)
@@ -289,5 +289,5 @@ async fn s3_backend_orphans_are_reclaimed() {
     let left = blobs(moto.dump(&backend).await);
     assert_eq!(left.len(), 1, "{left:?}");
     assert!(!left.iter().any(|(k, _)| k == &v1[0].0));
-    assert!(get(&s3, "b", "over").await == v2);
+    assert!(get(&s3, "bkt", "over").await == v2);
 }

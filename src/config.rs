@@ -521,7 +521,10 @@ mod tests {
     fn sweep_options_parse_with_units_and_defaults() {
         let cfg = Config::load(&ServeArgs::default()).unwrap();
         assert_eq!(cfg.sweep.grace, Duration::from_secs(900));
-        assert_eq!(cfg.sweep.abort_uploads_after, Duration::from_secs(7 * 86_400));
+        assert_eq!(
+            cfg.sweep.abort_uploads_after,
+            Duration::from_secs(7 * 86_400)
+        );
         assert_eq!(cfg.sweep_interval, Duration::from_secs(3600));
 
         let dir = tempfile::tempdir().unwrap();

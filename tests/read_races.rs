@@ -81,7 +81,13 @@ fn big_multipart() -> (Vec<u8>, Option<usize>) {
 
 /// Starts a GET and reads its first chunk; returns the response body to finish later.
 async fn start_get(s3: &Client, bucket: &str, key: &str) -> (Vec<u8>, ByteStream) {
-    let mut resp = s3.get_object().bucket(bucket).key(key).send().await.unwrap();
+    let mut resp = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
     let first = resp.body.next().await.expect("a first chunk").unwrap();
     (first.to_vec(), resp.body)
 }

@@ -73,7 +73,13 @@ async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>) {
 }
 
 async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
-    let r = s3.get_object().bucket(bucket).key(key).send().await.unwrap();
+    let r = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
     r.body.collect().await.unwrap().into_bytes().to_vec()
 }
 
@@ -128,7 +134,12 @@ async fn grace_zero_reclaims_everything_unreferenced() {
     assert!(get(&s3, "bkt", "over").await == v2);
 
     // A delete retires too: the data stays until the next sweep.
-    s3.delete_object().bucket("bkt").key("keep").send().await.unwrap();
+    s3.delete_object()
+        .bucket("bkt")
+        .key("keep")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(generations(&server, "bkt").len(), 2);
     let (status, code) = failure(
         "GET after delete",
@@ -162,10 +173,10 @@ async fn young_garbage_stays_within_the_grace() {
     sweep(&server);
     assert_eq!(reclaimed(&server), (0, 1, 0, 333));
     let names = generations(&server, "bkt");
-    for g in v1
-        .iter()
-        .map(String::as_str)
-        .chain(["11111111-young", "22222222-old", "33333333-young"])
+    for g in
+        v1.iter()
+            .map(String::as_str)
+            .chain(["11111111-young", "22222222-old", "33333333-young"])
     {
         assert!(names.iter().any(|n| n == g), "{g} stays: {names:?}");
     }
@@ -221,7 +232,12 @@ async fn idle_multipart_uploads_are_aborted() {
 
     sweep(&server);
     assert_eq!(reclaimed(&server), (1, 0, 1, idle_bytes));
-    let listed = s3.list_multipart_uploads().bucket("bkt").send().await.unwrap();
+    let listed = s3
+        .list_multipart_uploads()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap();
     let left: Vec<&str> = listed
         .uploads()
         .iter()
@@ -271,7 +287,10 @@ async fn s3_backend_orphans_are_reclaimed() {
     let v2 = random(20_000);
     put(&s3, "bkt", "over", v2.clone()).await;
     let backend_s3 = moto.client();
-    for (key, len) in [("gw/data/bkt/orphan-1/p1", 1234), ("gw/data/bkt/orphan-2/p1", 99)] {
+    for (key, len) in [
+        ("gw/data/bkt/orphan-1/p1", 1234),
+        ("gw/data/bkt/orphan-2/p1", 99),
+    ] {
         backend_s3
             .put_object()
             .bucket(&backend)
@@ -282,10 +301,7 @@ async fn s3_backend_orphans_are_reclaimed() {
             .unwrap();
     }
     sweep(&server);
-    assert_eq!(
-        reclaimed(&server),
-        (3, 0, 0, 1234 + 99 + v1[0].1 as u64)
-    );
+    assert_eq!(reclaimed(&server), (3, 0, 0, 1234 + 99 + v1[0].1 as u64));
     let left = blobs(moto.dump(&backend).await);
     assert_eq!(left.len(), 1, "{left:?}");
     assert!(!left.iter().any(|(k, _)| k == &v1[0].0));

@@ -768,7 +768,10 @@ async fn sweep(store: &Store, run: &str) {
     assert_eq!(read_all(store, &b, &live, "p1", 0..3).await, b"cip");
 
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let report = store.sweep_bucket(&b, &policy(Duration::ZERO, week)).await.unwrap();
+    let report = store
+        .sweep_bucket(&b, &policy(Duration::ZERO, week))
+        .await
+        .unwrap();
     assert_eq!(
         (report.generations, report.bytes, report.uploads),
         (2, 20, 0),

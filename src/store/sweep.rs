@@ -189,7 +189,8 @@ impl Store {
             }
         }
         for (id, e) in part_records {
-            if !uploads.contains_key(&id) && older_than(now, e.last_modified.timestamp_millis(), grace)
+            if !uploads.contains_key(&id)
+                && older_than(now, e.last_modified.timestamp_millis(), grace)
             {
                 self.delete_path(&e.location).await?;
             }
@@ -198,7 +199,9 @@ impl Store {
             let activity = [
                 *record_ms,
                 part_activity.get(id).copied().unwrap_or(i64::MIN),
-                generations.get(generation).map_or(i64::MIN, |g| g.newest_ms),
+                generations
+                    .get(generation)
+                    .map_or(i64::MIN, |g| g.newest_ms),
             ]
             .into_iter()
             .max()
@@ -233,7 +236,8 @@ impl Store {
                 }
                 continue;
             }
-            if !older_than(now, g.newest_ms, grace) || self.recent.is_recent(bucket, generation, grace)
+            if !older_than(now, g.newest_ms, grace)
+                || self.recent.is_recent(bucket, generation, grace)
             {
                 continue;
             }
@@ -273,12 +277,7 @@ impl Store {
     async fn meta_generations(&self, bucket: &str) -> Result<HashSet<String>, StoreError> {
         let metas = self.list_paths(&layout::meta_dir(bucket)?).await?;
         let results: Vec<Result<Option<String>, StoreError>> = futures::stream::iter(metas)
-            .map(|e| async move {
-                Ok(self
-                    .read_meta_at(&e.location)
-                    .await?
-                    .map(|m| m.generation))
-            })
+            .map(|e| async move { Ok(self.read_meta_at(&e.location).await?.map(|m| m.generation)) })
             .buffered(READ_CONCURRENCY)
             .collect()
             .await;
@@ -373,6 +372,9 @@ mod tests {
         assert!(older_than(1000, 1000, Duration::ZERO));
         assert!(older_than(2000, 1000, Duration::from_secs(1)));
         assert!(!older_than(1999, 1000, Duration::from_secs(1)));
-        assert!(!older_than(0, 1000, Duration::ZERO), "a future stamp is young");
+        assert!(
+            !older_than(0, 1000, Duration::ZERO),
+            "a future stamp is young"
+        );
     }
 }

@@ -20,7 +20,10 @@ pub fn metrics_text(server: &Server) -> String {
     .unwrap();
     let mut raw = String::new();
     s.read_to_string(&mut raw).unwrap();
-    raw.split_once("\r\n\r\n").expect("HTTP response").1.to_owned()
+    raw.split_once("\r\n\r\n")
+        .expect("HTTP response")
+        .1
+        .to_owned()
 }
 
 /// The value of the unlabelled counter `name`.

@@ -53,6 +53,14 @@ struct KmsArgs {
     /// Account id used in key ARNs [default: 000000000000].
     #[arg(long, env = "SEALGATE_ACCOUNT_ID")]
     account_id: Option<String>,
+    /// Principal ARNs (comma separated) the gateways sign with: the only callers that may use
+    /// the service-owned keys (`alias/sealgate/sse-s3`, `alias/aws/s3`) [default: none].
+    #[arg(long, env = "SEALGATE_KMS_SERVICE_PRINCIPALS", value_delimiter = ',')]
+    service_principals: Option<Vec<String>>,
+    /// Most connections open at once; the longest-idle one is closed to make room
+    /// [default: derived from the open-file limit].
+    #[arg(long, env = "SEALGATE_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
 }
 
 pub fn main() -> ExitCode {
@@ -78,6 +86,8 @@ pub fn main() -> ExitCode {
                 kms_listen: k.listen,
                 region: k.region,
                 account_id: k.account_id,
+                kms_service_principals: k.service_principals,
+                max_connections: k.max_connections,
                 ..Default::default()
             },
             true,

@@ -99,6 +99,16 @@ pub(crate) struct ServeArgs {
     /// deleted [default: 7d].
     #[arg(long, env = "SEALGATE_ABORT_INCOMPLETE_UPLOADS_AFTER")]
     pub(crate) abort_incomplete_uploads_after: Option<String>,
+    /// Principal ARNs (comma separated) whose KMS API calls are the gateway service's own:
+    /// only they may use the service-owned keys (`alias/sealgate/sse-s3`, `alias/aws/s3`) on
+    /// the KMS API. List the credential remote gateways sign with [default: none].
+    #[arg(long, env = "SEALGATE_KMS_SERVICE_PRINCIPALS", value_delimiter = ',')]
+    pub(crate) kms_service_principals: Option<Vec<String>>,
+    /// Most connections open at once over all listeners; at the cap the longest-idle
+    /// connection is closed to make room [default: derived from the open-file limit, which is
+    /// raised to its hard limit at start: three quarters of it, at most 4096 below it].
+    #[arg(long, env = "SEALGATE_MAX_CONNECTIONS")]
+    pub(crate) max_connections: Option<usize>,
 }
 
 /// Where `/metrics` is served unless configured otherwise.
@@ -133,6 +143,8 @@ struct FileConfig {
     sweep_grace: Option<String>,
     sweep_interval: Option<String>,
     abort_incomplete_uploads_after: Option<String>,
+    kms_service_principals: Option<Vec<String>>,
+    max_connections: Option<usize>,
     #[serde(default)]
     users: Vec<UserConfig>,
 }
@@ -183,6 +195,10 @@ pub(crate) struct Config {
     pub(crate) sweep: crate::store::SweepPolicy,
     /// Time between two sweeps (never zero).
     pub(crate) sweep_interval: Duration,
+    /// Signing principals of the gateway service on the KMS API (remote gateways).
+    pub(crate) kms_service_principals: Vec<String>,
+    /// The connection cap over all listeners; `None`: derived from the open-file limit.
+    pub(crate) max_connections: Option<usize>,
     pub(crate) users: Vec<UserConfig>,
 }
 
@@ -349,6 +365,12 @@ impl Config {
                 "sweep_interval must be at least 1s".into(),
             ));
         }
+        let max_connections = args.max_connections.or(file.max_connections);
+        if max_connections == Some(0) {
+            return Err(ConfigError::Invalid(
+                "max_connections must be at least 1".into(),
+            ));
+        }
         let cfg = Config {
             data_dir: args
                 .data_dir
@@ -397,6 +419,12 @@ impl Config {
             hsm_module: args.hsm_module.clone().or(file.hsm_module),
             sweep,
             sweep_interval,
+            kms_service_principals: args
+                .kms_service_principals
+                .clone()
+                .or(file.kms_service_principals)
+                .unwrap_or_default(),
+            max_connections,
             users: file.users,
         };
         for u in &cfg.users {
@@ -444,7 +472,7 @@ mod tests {
         let path = dir.path().join("c.toml");
         std::fs::write(
             &path,
-            "region = \"eu-west-1\"\naccount_id = \"123456789012\"\n[[users]]\nname = \"alice\"\naccess_key = \"AK\"\nsecret_key = \"SK\"\n",
+            "region = \"eu-west-1\"\naccount_id = \"123456789012\"\nkms_service_principals = [\"arn:aws:iam::123456789012:user/gw\"]\n[[users]]\nname = \"alice\"\naccess_key = \"AK\"\nsecret_key = \"SK\"\n",
         )
         .unwrap();
         let args = ServeArgs {
@@ -456,6 +484,10 @@ mod tests {
         assert_eq!(cfg.region, "ap-south-1");
         assert_eq!(cfg.account_id, "123456789012");
         assert_eq!(cfg.users[0].name, "alice");
+        assert_eq!(
+            cfg.kms_service_principals,
+            ["arn:aws:iam::123456789012:user/gw"]
+        );
 
         std::fs::write(&path, "bogus = 1\n").unwrap();
         assert!(matches!(
@@ -555,6 +587,32 @@ mod tests {
                 "{grace} {interval}"
             );
         }
+    }
+
+    #[test]
+    fn max_connections_from_file_and_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "max_connections = 300\n").unwrap();
+        let file_args = ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        assert_eq!(Config::load(&file_args).unwrap().max_connections, Some(300));
+        let flag = ServeArgs {
+            max_connections: Some(50),
+            ..file_args
+        };
+        assert_eq!(Config::load(&flag).unwrap().max_connections, Some(50));
+        assert_eq!(
+            Config::load(&ServeArgs::default()).unwrap().max_connections,
+            None
+        );
+        let zero = ServeArgs {
+            max_connections: Some(0),
+            ..Default::default()
+        };
+        assert!(matches!(Config::load(&zero), Err(ConfigError::Invalid(_))));
     }
 
     #[test]

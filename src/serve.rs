@@ -12,7 +12,7 @@ use crate::gateway::{Gateway, StartError};
 use crate::identity::Identities;
 use crate::kms::http::KmsHttp;
 use crate::kms::{Clock, KmsConfig, KmsService, SystemClock, TestClock};
-use crate::server::{self, Limits, tls};
+use crate::server::{self, ConnLimit, ConnStats, Limits, fdlimit, tls};
 
 /// Opens the embedded KMS in `<data dir>/kms`. With `SEALGATE_TEST_CLOCK=1` its clock is a
 /// test clock that `Sealgate.AdvanceClock` moves (tests of rotation and deletion windows).
@@ -36,6 +36,7 @@ fn open_kms(cfg: &Config) -> Result<(KmsService, Option<Arc<TestClock>>), StartE
                 .hsm_module
                 .clone()
                 .or_else(|| KmsConfig::default().hsm_module),
+            service_principals: cfg.kms_service_principals.clone(),
             ..KmsConfig::default()
         },
     )?;
@@ -74,23 +75,50 @@ async fn listen(
     addr: std::net::SocketAddr,
     tls: Option<Arc<rustls::ServerConfig>>,
     service: Arc<dyn server::Service>,
+    conns: &Arc<ConnLimit>,
     stop: &watch::Receiver<bool>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> Result<std::net::SocketAddr, StartError> {
-    let listener = TcpListener::bind(addr)
+    let socket = TcpListener::bind(addr)
         .await
         .map_err(|e| StartError::Listen(addr, e))?;
-    let bound = listener
+    let bound = socket
         .local_addr()
         .map_err(|e| StartError::Listen(addr, e))?;
     tasks.push(tokio::spawn(server::serve(
-        listener,
-        tls.map(TlsAcceptor::from),
-        service,
-        Limits::default(),
+        server::Listener {
+            socket,
+            tls: tls.map(TlsAcceptor::from),
+            service,
+            limits: Limits::default(),
+            conns: conns.clone(),
+        },
         stop.clone(),
     )));
     Ok(bound)
+}
+
+/// Raises the open-file limit and sets the connection cap every listener of this process
+/// shares: the configured one, else one derived from the limit.
+fn connection_limit(cfg: &Config, stats: Arc<ConnStats>) -> Arc<ConnLimit> {
+    let fds = fdlimit::raise_nofile();
+    let derived = fdlimit::default_max_connections(fds.after);
+    let max = match cfg.max_connections {
+        Some(n) => {
+            if n > derived {
+                tracing::warn!(
+                    max_connections = n,
+                    open_file_limit = ?fds.after,
+                    "max_connections leaves few descriptors for store files; \
+                     accept may fail with EMFILE under load"
+                );
+            }
+            n
+        }
+        None => derived,
+    };
+    tracing::info!(max_connections = max, "connection cap (all listeners)");
+    ConnLimit::new(max, stats)
 }
 
 /// Runs `sealgate kms`: the KMS alone, for a gateway fleet sharing one KMS.
@@ -106,10 +134,13 @@ pub(crate) async fn run_kms(cfg: Config) -> Result<(), StartError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let service = Arc::new(KmsHttp::new(kms, ids, cfg.region.clone(), test_clock));
+    // No /metrics here: the counts are kept but not served.
+    let conns = connection_limit(&cfg, Arc::new(ConnStats::default()));
     let addr = listen(
         cfg.kms_listen,
         Some(tls_config),
         service,
+        &conns,
         &stop_rx,
         &mut tasks,
     )
@@ -184,18 +215,20 @@ pub(crate) async fn run(cfg: Config) -> Result<(), StartError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
 
+    let conns = connection_limit(&gw.cfg, gw.metrics.connections.clone());
     let s3: Arc<dyn server::Service> = Arc::new(crate::s3::S3Service::new(gw.clone()));
     let addr = listen(
         gw.cfg.s3_listen,
         Some(tls_config.clone()),
         s3.clone(),
+        &conns,
         &stop_rx,
         &mut tasks,
     )
     .await?;
     println!("S3 API (HTTPS):  https://{addr}");
     if let Some(http) = gw.cfg.http_listen {
-        let addr = listen(http, None, s3.clone(), &stop_rx, &mut tasks).await?;
+        let addr = listen(http, None, s3.clone(), &conns, &stop_rx, &mut tasks).await?;
         println!("S3 API (HTTP):   http://{addr}   (SSE-C is refused here)");
     }
     match kms {
@@ -210,6 +243,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), StartError> {
                 gw.cfg.kms_listen,
                 Some(tls_config),
                 kms_http,
+                &conns,
                 &stop_rx,
                 &mut tasks,
             )
@@ -221,7 +255,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), StartError> {
             gw.cfg.kms_endpoint.as_deref().unwrap_or_default()
         ),
     }
-    start_metrics(&gw, &stop_rx, &mut tasks).await?;
+    start_metrics(&gw, &conns, &stop_rx, &mut tasks).await?;
     print_common(&gw.cfg, &tls_paths, generated);
 
     shutdown_signal().await;
@@ -237,6 +271,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), StartError> {
 /// the default port is taken (another gateway on this host), metrics are off for this one.
 async fn start_metrics(
     gw: &Arc<Gateway>,
+    conns: &Arc<ConnLimit>,
     stop: &watch::Receiver<bool>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> Result<(), StartError> {
@@ -245,7 +280,7 @@ async fn start_metrics(
         return Ok(());
     };
     let service = Arc::new(crate::metrics::http::MetricsHttp::new(gw.metrics.clone()));
-    match listen(addr, None, service, stop, tasks).await {
+    match listen(addr, None, service, conns, stop, tasks).await {
         Ok(bound) => println!("Metrics:         http://{bound}/metrics"),
         Err(e) if gw.cfg.metrics_listen_is_default => {
             tracing::warn!(error = %e, "metrics disabled: the default address is in use");

@@ -328,6 +328,14 @@ async fn metrics_count_known_traffic_exactly() {
         .map(|s| s.value)
         .sum();
     assert_eq!(total, 16.0, "no other S3 request was counted");
+    // The scrape itself is an open connection; nothing hit the cap in this light traffic.
+    assert!(value(&samples, "sealgate_connections_open", &[]) >= 1.0);
+    assert!(value(&samples, "sealgate_connections_max", &[]) >= 16.0);
+    assert_eq!(
+        value(&samples, "sealgate_connections_evicted_total", &[]),
+        0.0
+    );
+    assert_eq!(value(&samples, "sealgate_accept_errors_total", &[]), 0.0);
 
     let by_op = |name: &str, op: &str| value(&samples, name, &[("operation", op)]);
     assert_eq!(

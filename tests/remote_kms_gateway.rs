@@ -11,6 +11,8 @@ use common::{Options, Server};
 async fn sse_kms_through_a_remote_kms() {
     let mut kms_host = Server::start_with(Options {
         kms_only: true,
+        // The gateways sign with the root credential: the KMS's service identity.
+        config_toml: Some("kms_service_principals = [\"arn:aws:iam::000000000000:root\"]\n".into()),
         ..Default::default()
     });
     let key = kms_host

@@ -30,16 +30,16 @@ fn outcome<T, E: ProvideErrorMetadata>(r: Result<T, SdkError<E, HttpResponse>>) 
 }
 
 struct Row {
-    name: &'static str,
+    name: String,
     got: (u16, String),
     want_status: u16,
     /// `None` for HEAD-like answers that carry no body (status only).
     want_code: Option<&'static str>,
 }
 
-fn row(name: &'static str, got: (u16, String), status: u16, code: &'static str) -> Row {
+fn row(name: impl Into<String>, got: (u16, String), status: u16, code: &'static str) -> Row {
     Row {
-        name,
+        name: name.into(),
         got,
         want_status: status,
         want_code: Some(code),
@@ -104,7 +104,7 @@ async fn error_catalogue() {
         "NoSuchBucket",
     ));
     rows.push(Row {
-        name: "HeadBucket of a missing bucket",
+        name: "HeadBucket of a missing bucket".into(),
         got: outcome(s3.head_bucket().bucket("no-such-bucket-x").send().await),
         want_status: 404,
         want_code: None,
@@ -116,7 +116,7 @@ async fn error_catalogue() {
         "NoSuchKey",
     ));
     rows.push(Row {
-        name: "HeadObject of a missing key",
+        name: "HeadObject of a missing key".into(),
         got: outcome(s3.head_object().bucket(b).key("missing").send().await),
         want_status: 404,
         want_code: None,
@@ -134,6 +134,24 @@ async fn error_catalogue() {
         404,
         "NoSuchKey",
     ));
+    // A copy source whose bucket no bucket could be named is the client's error (400
+    // InvalidArgument "Invalid copy source bucket name"); a valid name that does not exist is
+    // 404 NoSuchBucket. Both once answered 500.
+    for (name, source, status, code) in COPY_SOURCE_BUCKET_ROWS {
+        rows.push(row(
+            format!("CopyObject: {name}"),
+            outcome(
+                s3.copy_object()
+                    .bucket(b)
+                    .key("dst")
+                    .copy_source(*source)
+                    .send()
+                    .await,
+            ),
+            *status,
+            code,
+        ));
+    }
     rows.push(row(
         "DeleteBucket of a non-empty bucket",
         outcome(s3.delete_bucket().bucket(b).send().await),
@@ -282,6 +300,35 @@ async fn error_catalogue() {
             )
         }
     };
+
+    let id = upload("part-copy").await;
+    for (name, source, status, code) in COPY_SOURCE_BUCKET_ROWS {
+        rows.push(row(
+            format!("UploadPartCopy: {name}"),
+            outcome(
+                s3.upload_part_copy()
+                    .bucket(b)
+                    .key("part-copy")
+                    .upload_id(&id)
+                    .part_number(1)
+                    .copy_source(*source)
+                    .send()
+                    .await,
+            ),
+            *status,
+            code,
+        ));
+    }
+    // The refused copies left no part behind.
+    let parts = s3
+        .list_parts()
+        .bucket(b)
+        .key("part-copy")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert!(parts.parts().is_empty(), "{:?}", parts.parts());
 
     let id = upload("too-small").await;
     let e1 = part("too-small", id.clone(), 1, 1024).await;
@@ -747,6 +794,41 @@ async fn error_catalogue() {
         problems.join("\n")
     );
 }
+
+/// Copy sources with a bad or missing bucket: (row name, `x-amz-copy-source`, status, code),
+/// run as CopyObject and as UploadPartCopy.
+const COPY_SOURCE_BUCKET_ROWS: &[(&str, &str, u16, &str)] = &[
+    (
+        "copy source bucket with invalid characters",
+        "/Bad_Bucket!/k",
+        400,
+        "InvalidArgument",
+    ),
+    (
+        "copy source bucket name too short",
+        "/ab/k",
+        400,
+        "InvalidArgument",
+    ),
+    (
+        "copy source with an empty bucket",
+        "//k",
+        400,
+        "InvalidArgument",
+    ),
+    (
+        "copy source bucket that is an IP address",
+        "192.168.1.1/k",
+        400,
+        "InvalidArgument",
+    ),
+    (
+        "copy source bucket (valid name) that does not exist",
+        "no-such-bucket-x/k",
+        404,
+        "NoSuchBucket",
+    ),
+];
 
 fn rule(alg: ServerSideEncryption, key: Option<&str>) -> ServerSideEncryptionRule {
     ServerSideEncryptionRule::builder()

@@ -106,7 +106,7 @@ async fn master_ring_is_wrapped_by_the_kms_and_survives_restart() {
     assert!(key_arn.starts_with("arn:aws:kms:"), "{record}");
     assert!(record["blob"].as_str().unwrap().len() > 40);
 
-    // The service key: customer-managed-style, enabled, automatic rotation on.
+    // The service key: service-owned (KeyManager AWS), enabled, automatic rotation on.
     let kms = server.kms().await;
     let meta = kms
         .describe_key()
@@ -116,6 +116,10 @@ async fn master_ring_is_wrapped_by_the_kms_and_survives_restart() {
         .unwrap();
     let meta = meta.key_metadata().unwrap();
     assert_eq!(meta.arn(), Some(key_arn.as_str()));
+    assert_eq!(
+        meta.key_manager(),
+        Some(&aws_sdk_kms::types::KeyManagerType::Aws)
+    );
     let rotation = kms
         .get_key_rotation_status()
         .key_id(meta.key_id())
@@ -142,7 +146,8 @@ async fn master_ring_is_wrapped_by_the_kms_and_survives_restart() {
     assert_eq!(generated.len(), 1, "one GenerateDataKey for v1");
     assert_eq!(generated[0]["key_arn"], key_arn.as_str());
     assert_eq!(generated[0]["encryption_context"]["sealgate:version"], "1");
-    assert_eq!(generated[0]["source"]["kind"], "s3-gateway");
+    assert_eq!(generated[0]["source"]["kind"], "service");
+    assert_eq!(generated[0]["source"]["resource"], "system/sse-s3/v1");
     assert!(
         records
             .iter()
@@ -219,6 +224,8 @@ async fn a_local_ring_is_migrated_under_the_kms() {
 async fn master_ring_with_a_remote_kms() {
     let kms_host = Server::start_with(Options {
         kms_only: true,
+        // The gateways sign with the root credential: the KMS's service identity.
+        config_toml: Some("kms_service_principals = [\"arn:aws:iam::000000000000:root\"]\n".into()),
         ..Default::default()
     });
     let dir = tempfile::tempdir().unwrap();
@@ -238,7 +245,8 @@ async fn master_ring_with_a_remote_kms() {
     let data = common::random(200_000);
     put(&s3, "rem", "k", &data).await;
 
-    // The service key lives in the remote KMS, created by the gateway through its API.
+    // The service key lives in the remote KMS, created there on the first use by the
+    // gateway's principal (listed as the KMS's service identity).
     let kms = kms_host.kms().await;
     let meta = kms
         .describe_key()
@@ -250,14 +258,17 @@ async fn master_ring_with_a_remote_kms() {
     assert_eq!(stored_v1(&data_dir)["key_arn"], arn.as_str());
     let audit_path = kms_host.data_dir.join("kms").join("kms-audit.log");
     let records = audit_records(&audit_path);
-    for event in ["CreateKey", "CreateAlias", "EnableKeyRotation"] {
-        assert!(
-            records
-                .iter()
-                .any(|r| r["event"] == event && r["outcome"] == "success"),
-            "{event} in the remote audit log"
-        );
-    }
+    assert!(
+        records.iter().any(|r| r["event"] == "CreateKey"
+            && r["outcome"] == "success"
+            && r["key_arn"] == arn.as_str()
+            && r["source"]["kind"] == "service"),
+        "the service key's creation in the remote audit log"
+    );
+    assert_eq!(
+        meta.key_metadata().unwrap().key_manager(),
+        Some(&aws_sdk_kms::types::KeyManagerType::Aws)
+    );
     assert_eq!(master_uses(&records, "GenerateDataKey").len(), 1);
 
     gateway.stop();

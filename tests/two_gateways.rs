@@ -27,6 +27,8 @@ async fn topology() -> Option<Topology> {
     let backend_bucket = moto.bucket("fleet").await;
     let kms = Server::start_with(Options {
         kms_only: true,
+        // The gateways sign with the root credential: the KMS's service identity.
+        config_toml: Some("kms_service_principals = [\"arn:aws:iam::000000000000:root\"]\n".into()),
         ..Default::default()
     });
     let key = kms.kms().await.create_key().send().await.unwrap();

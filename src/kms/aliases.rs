@@ -1,6 +1,7 @@
 //! Aliases: CreateAlias, UpdateAlias, DeleteAlias, ListAliases. Names are `alias/` +
 //! `[a-zA-Z0-9/_-]`, at most 256 characters; `alias/aws/` is reserved for AWS-managed keys,
-//! of which only `alias/aws/s3` exists (created on first use).
+//! of which only `alias/aws/s3` exists (created on first use), and `alias/sealgate/` for the
+//! gateway's service keys (see `service_keys`).
 
 use std::collections::BTreeMap;
 
@@ -10,9 +11,9 @@ use serde_json::{Value, json};
 use super::db::{self, AliasRow};
 use super::error::{ErrorKind, KmsError};
 use super::util::{self, required};
-use super::{Call, KmsService};
+use super::{Call, KmsService, service_keys};
 
-pub(crate) const AWS_S3_ALIAS: &str = "alias/aws/s3";
+pub(crate) use super::service_keys::AWS_S3_ALIAS;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -49,10 +50,17 @@ pub(super) fn validate_alias_name(name: &str) -> Result<(), KmsError> {
             "Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$",
         ));
     }
-    if name.starts_with("alias/aws/") {
+    // AWS answers NotAuthorizedException for its reserved prefix; the gateway's own
+    // service keys are reserved the same way.
+    if service_keys::reserved_alias(name) {
+        let prefix = if name.starts_with("alias/aws/") {
+            "alias/aws/"
+        } else {
+            service_keys::SERVICE_ALIAS_PREFIX
+        };
         return Err(KmsError::new(
             ErrorKind::NotAuthorized,
-            "The alias prefix alias/aws/ is reserved for AWS managed keys",
+            format!("The alias prefix {prefix} is reserved for AWS managed keys"),
         ));
     }
     Ok(())

@@ -5,7 +5,6 @@
 
 use serde_json::Value;
 
-use super::audit::Source;
 use super::error::{ErrorKind, KmsError};
 use super::util::parse;
 use super::{Caller, KmsService};
@@ -50,7 +49,7 @@ pub fn dispatch_with_request_id(
     svc.run(
         op,
         caller,
-        Source::KmsApi,
+        svc.api_source(caller),
         request_id,
         |svc, call| match op {
             "CreateKey" => svc.create_key(call, parse(body)?),

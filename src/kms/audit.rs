@@ -22,18 +22,34 @@ use super::audit_chain::{self, DigestBody, DigestSigner, Head};
 
 pub const DEFAULT_FILE_NAME: &str = "kms-audit.log";
 
-/// Who is using the KMS: a client on the KMS API, or the S3 gateway on behalf of a request.
+/// Who is using the KMS: a client on the KMS API, the S3 gateway on behalf of a request, or
+/// the gateway service for itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Source {
     KmsApi,
+    /// The gateway service's own use of its service keys (the SSE-S3 master ring): in process,
+    /// or on the KMS API signed by a principal listed as the service identity. Only this
+    /// source may use `alias/sealgate/...` keys or use AWS-managed keys without a request.
+    Service {
+        /// What the key was used for (`system/sse-s3/v1`); absent on the KMS API.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        resource: Option<String>,
+    },
     S3Gateway {
         bucket: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         key: Option<String>,
     },
-    /// Background work (rotation, deletion, expiry).
+    /// Background work (rotation, deletion, expiry, service-key conversion).
     Internal,
+}
+
+impl Source {
+    /// The gateway service acting for itself (not for an S3 request, not a KMS API client).
+    pub fn is_service(&self) -> bool {
+        matches!(self, Source::Service { .. })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

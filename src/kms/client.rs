@@ -206,7 +206,16 @@ where
             .await;
             arn_of(&call("DescribeKey", json!({ "KeyId": alias })).await?)
         }
-        Err(e) => Err(e),
+        Err(e) => {
+            // The alias is refused (e.g. reserved by a sealgate KMS that does not count us as
+            // the service): leave no orphan key behind.
+            let _ = call(
+                "ScheduleKeyDeletion",
+                json!({ "KeyId": arn, "PendingWindowInDays": 7 }),
+            )
+            .await;
+            Err(e)
+        }
     }
 }
 
@@ -371,6 +380,7 @@ impl Kms for KmsService {
                 source,
                 &new_request_id(),
                 |svc, call| {
+                    svc.ensure_service_key(call, &key_ref)?;
                     let key = svc
                         .inner
                         .store

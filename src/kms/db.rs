@@ -153,7 +153,12 @@ pub struct KeyRecord {
     pub description: String,
     pub state: KeyState,
     pub origin: Origin,
+    /// `KeyManager: AWS`: no principal may manage the key or use it directly.
     pub aws_managed: bool,
+    /// A service key of the gateway itself (`alias/sealgate/...`): usable only by a service
+    /// caller, never through S3 requests. Implies `aws_managed`. Stored as `aws_managed = 2`,
+    /// so the column stays readable by earlier builds (any non-zero value is AWS-managed).
+    pub service_only: bool,
     pub policy: String,
     pub rotation_enabled: bool,
     pub rotation_period_days: u32,
@@ -175,7 +180,8 @@ impl KeyRecord {
             description: r.get(3)?,
             state: KeyState::parse(&r.get::<_, String>(4)?)?,
             origin: Origin::parse(&r.get::<_, String>(5)?)?,
-            aws_managed: r.get(6)?,
+            aws_managed: r.get::<_, i64>(6)? != 0,
+            service_only: r.get::<_, i64>(6)? == MANAGER_SERVICE,
             policy: r.get(7)?,
             rotation_enabled: r.get(8)?,
             rotation_period_days: r.get(9)?,
@@ -188,6 +194,9 @@ impl KeyRecord {
         })
     }
 }
+
+/// The `aws_managed` column value of a service-owned key (0 customer, 1 AWS-managed).
+const MANAGER_SERVICE: i64 = 2;
 
 const KEY_COLUMNS: &str = "key_id, arn, created, description, state, origin, aws_managed, policy, \
      rotation_enabled, rotation_period_days, next_rotation, deletion_date, on_demand_rotations, \
@@ -298,7 +307,10 @@ pub fn put_key(c: &Connection, k: &KeyRecord) -> rusqlite::Result<()> {
             k.description,
             k.state.as_str(),
             k.origin.as_str(),
-            k.aws_managed,
+            match (k.service_only, k.aws_managed) {
+                (true, _) => MANAGER_SERVICE,
+                (false, managed) => i64::from(managed),
+            },
             k.policy,
             k.rotation_enabled,
             k.rotation_period_days,
@@ -625,6 +637,7 @@ mod tests {
             state: KeyState::Enabled,
             origin: Origin::AwsKms,
             aws_managed: false,
+            service_only: false,
             policy: "{}".into(),
             rotation_enabled: false,
             rotation_period_days: 365,

@@ -1,6 +1,6 @@
 //! Key lifecycle operations: CreateKey, DescribeKey, ListKeys, Enable/DisableKey,
-//! Schedule/CancelKeyDeletion, UpdateKeyDescription, key policies and tags, and the
-//! AWS-managed `alias/aws/s3` key. State rules follow the AWS key-state table (AWS KMS
+//! Schedule/CancelKeyDeletion, UpdateKeyDescription, key policies and tags (the AWS-managed
+//! and service keys are in `service_keys`). State rules follow the AWS key-state table (AWS KMS
 //! Developer Guide: "Key states of AWS KMS keys").
 
 use std::collections::BTreeMap;
@@ -12,7 +12,7 @@ use super::db::{self, KeyRecord, KeyState, Origin};
 use super::error::{ErrorKind, KmsError};
 use super::rotation::{self, DEFAULT_ROTATION_DAYS};
 use super::util::{self, required};
-use super::{Call, KmsService, aliases, clock, policy};
+use super::{Call, KmsService, clock, policy};
 
 const MAX_POLICY_LEN: usize = 131_072;
 const MAX_DESCRIPTION_LEN: usize = 8192;
@@ -296,6 +296,7 @@ impl KmsService {
             state: KeyState::Enabled,
             origin,
             aws_managed: false,
+            service_only: false,
             policy,
             rotation_enabled: false,
             rotation_period_days: DEFAULT_ROTATION_DAYS,
@@ -368,53 +369,6 @@ impl KmsService {
         }
     }
 
-    /// Creates the AWS-managed key behind a predefined alias (only `alias/aws/s3`).
-    pub(crate) fn create_aws_managed(
-        &self,
-        tx: &rusqlite::Connection,
-        alias: &str,
-    ) -> Result<KeyRecord, KmsError> {
-        if alias != aliases::AWS_S3_ALIAS {
-            return Err(KmsError::not_found(format!(
-                "Alias {} is not found.",
-                self.alias_arn(alias)
-            )));
-        }
-        let key_id = uuid::Uuid::new_v4().hyphenated().to_string();
-        let now = self.now();
-        let material = self.new_material(tx, &key_id, None)?;
-        let key = KeyRecord {
-            key_id: key_id.clone(),
-            arn: self.key_arn(&key_id),
-            created: now,
-            description: "Default key that protects my S3 objects when no other key is defined"
-                .into(),
-            state: KeyState::Enabled,
-            origin: Origin::AwsKms,
-            aws_managed: true,
-            policy: policy::default_key_policy(&self.inner.account),
-            rotation_enabled: true,
-            rotation_period_days: DEFAULT_ROTATION_DAYS,
-            next_rotation: Some(now + f64::from(DEFAULT_ROTATION_DAYS) * clock::DAY_SECS),
-            deletion_date: None,
-            on_demand_rotations: 0,
-            current_material: Some(material),
-            expiration_model: None,
-            valid_to: None,
-        };
-        db::put_key(tx, &key)?;
-        db::put_alias(
-            tx,
-            &db::AliasRow {
-                name: alias.to_string(),
-                key_id,
-                created: now,
-                updated: now,
-            },
-        )?;
-        Ok(key)
-    }
-
     pub(crate) fn describe_key(
         &self,
         call: &mut Call<'_>,
@@ -422,6 +376,9 @@ impl KmsService {
     ) -> Result<Value, KmsError> {
         let key_ref = required(req.key_id, "keyId")?;
         let tokens = util::grant_tokens(req.grant_tokens)?;
+        // A remote gateway's first DescribeKey of its service key creates it, as AWS services
+        // create their AWS-managed keys.
+        self.ensure_service_key(call, &key_ref)?;
         self.inner.store.with_tx(|tx| {
             let key = self.resolve(tx, &key_ref, true)?;
             call.note_key(&key);
@@ -623,7 +580,9 @@ impl KmsService {
         Self::check_policy_name(req.policy_name.as_deref())?;
         self.inner.store.with_tx(|tx| {
             let key = self.key_for(tx, call, &key_ref, false, "kms:GetKeyPolicy")?;
-            Ok(json!({ "Policy": key.policy, "PolicyName": "default" }))
+            let policy =
+                super::service_keys::shown_policy(&key, &self.inner.account, &self.inner.region);
+            Ok(json!({ "Policy": policy, "PolicyName": "default" }))
         })
     }
 

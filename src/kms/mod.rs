@@ -33,6 +33,7 @@ pub mod policy;
 pub mod remote;
 pub(crate) mod rootkey;
 pub(crate) mod rotation;
+pub(crate) mod service_keys;
 mod util;
 
 #[cfg(test)]
@@ -51,6 +52,7 @@ pub use db::KeyState;
 pub use error::{ErrorKind, KmsError};
 pub use policy::Caller;
 pub use rootkey::RootKeyError;
+pub use service_keys::SSE_S3_SERVICE_ALIAS;
 
 use audit::{AuditLog, AuditRecord};
 use db::{KeyRecord, Store};
@@ -68,6 +70,9 @@ pub struct KmsConfig {
     /// The PKCS#11 module (shared library) of custom key stores; default from
     /// SEALGATE_HSM_MODULE, none when unset (CreateCustomKeyStore then fails).
     pub hsm_module: Option<PathBuf>,
+    /// Principal ARNs whose KMS API calls are the gateway service's own (remote gateways):
+    /// the only API callers that may use service-owned keys (see `service_keys`).
+    pub service_principals: Vec<String>,
 }
 
 impl Default for KmsConfig {
@@ -81,6 +86,7 @@ impl Default for KmsConfig {
             hsm_module: std::env::var_os("SEALGATE_HSM_MODULE")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
+            service_principals: Vec::new(),
         }
     }
 }
@@ -98,6 +104,8 @@ pub enum KmsOpenError {
     Store(#[from] rusqlite::Error),
     #[error("KMS audit log: {0}")]
     Audit(std::io::Error),
+    #[error("KMS service key: {0}")]
+    ServiceKey(KmsError),
 }
 
 /// The KMS. Cheap to clone (one `Arc`).
@@ -114,6 +122,7 @@ struct Inner {
     root: RootKey,
     audit: AuditLog,
     hsm_module: Option<PathBuf>,
+    service_principals: Vec<String>,
     /// In-memory connection state of custom key stores (DISCONNECTED after a restart).
     key_stores: custom_key_stores::Connections,
 }
@@ -155,7 +164,7 @@ impl KmsService {
         let signer = Arc::new(audit_chain::SoftwareSigner::from_root(&root));
         let audit = AuditLog::open(&data_dir.join(audit::DEFAULT_FILE_NAME), cfg.audit, signer)
             .map_err(KmsOpenError::Audit)?;
-        Ok(Self {
+        let svc = Self {
             inner: Arc::new(Inner {
                 region: cfg.region,
                 account: cfg.account_id,
@@ -164,9 +173,12 @@ impl KmsService {
                 root,
                 audit,
                 hsm_module: cfg.hsm_module,
+                service_principals: cfg.service_principals,
                 key_stores: Default::default(),
             }),
-        })
+        };
+        svc.adopt_service_keys().map_err(KmsOpenError::ServiceKey)?;
+        Ok(svc)
     }
 
     pub fn region(&self) -> &str {
@@ -316,27 +328,17 @@ impl KmsService {
         ctx: &BTreeMap<String, String>,
         grant_tokens: &[String],
     ) -> Result<(), KmsError> {
+        // AWS-managed and service keys have a fixed policy: no principal manages them, and
+        // only their service uses them (see `service_keys`).
+        if let Some(k) = key
+            && self.managed_key_rule(call, action, k)? == service_keys::ManagedRule::Service
+        {
+            return Ok(());
+        }
         let grants = match key {
             Some(k) => grants::policy_grants(tx, k)?,
             None => Vec::new(),
         };
-        if let Some(k) = key {
-            // AWS-managed keys are usable only through the service that owns them
-            // (kms:ViaService in their fixed key policy), never directly on the KMS API.
-            if k.aws_managed
-                && call.source == Source::KmsApi
-                && crypto::USE_ACTIONS.contains(&action)
-            {
-                return Err(KmsError::new(
-                    ErrorKind::AccessDenied,
-                    format!(
-                        "User: {} is not authorized to perform: {action} on resource: {} \
-                         because the AWS managed key may only be used via Amazon S3",
-                        call.caller.arn, k.arn
-                    ),
-                ));
-            }
-        }
         let req = policy::AuthzRequest {
             caller: call.caller,
             action,

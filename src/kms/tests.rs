@@ -591,9 +591,24 @@ fn aliases_and_aws_managed_key() {
         json!({"KeyId": "alias/aws/s3", "Plaintext": "AA=="}),
     );
     assert_eq!(denied.type_name(), "AccessDeniedException");
+    // As AWS: its fixed key policy allows no management, whatever the caller's own policy.
+    let refused = err(&e.svc, "DisableKey", json!({"KeyId": m["KeyId"]}));
+    assert_eq!(refused.type_name(), "AccessDeniedException");
+    assert!(
+        refused
+            .message()
+            .ends_with("because no resource-based policy allows the kms:DisableKey action"),
+        "{}",
+        refused.message()
+    );
     assert_eq!(
-        err(&e.svc, "DisableKey", json!({"KeyId": m["KeyId"]})).type_name(),
-        "UnsupportedOperationException"
+        err(
+            &e.svc,
+            "CreateAlias",
+            json!({"AliasName": "alias/sealgate/mine", "TargetKeyId": id})
+        )
+        .type_name(),
+        "NotAuthorizedException"
     );
     let st = ok(&e.svc, "GetKeyRotationStatus", json!({"KeyId": m["KeyId"]}));
     assert_eq!(st["KeyRotationEnabled"], true);
@@ -1204,4 +1219,96 @@ fn s3_code(e: &KmsClientError) -> String {
 
 fn s3_status(e: &KmsClientError) -> u16 {
     crate::s3::error::S3Error::from(e.clone()).status().as_u16()
+}
+
+#[test]
+fn service_key_of_an_earlier_build_is_converted_and_only_the_service_uses_it() {
+    let Env { dir, clock, svc } = env();
+    // What an earlier build did: CreateKey + the alias, then someone disabled the key.
+    let (id, arn) = create(&svc);
+    let blob = encrypt(&svc, &id, b"ring", json!({"p": "1"}));
+    svc.inner
+        .store
+        .with_tx(|tx| {
+            Ok(db::put_alias(
+                tx,
+                &db::AliasRow {
+                    name: SSE_S3_SERVICE_ALIAS.into(),
+                    key_id: id.clone(),
+                    created: 1.0,
+                    updated: 1.0,
+                },
+            )?)
+        })
+        .unwrap();
+    ok(&svc, "DisableKey", json!({"KeyId": id}));
+    drop(svc);
+
+    let gateway = Caller {
+        arn: format!("arn:aws:iam::{ACCT}:user/gateway"),
+        account: ACCT.into(),
+        identity_policy: None,
+    };
+    let cfg = KmsConfig {
+        clock: clock.clone(),
+        service_principals: vec![gateway.arn.clone()],
+        ..KmsConfig::default()
+    };
+    let svc = KmsService::open(dir.path(), cfg).unwrap();
+    let m = describe(&svc, SSE_S3_SERVICE_ALIAS);
+    assert_eq!(
+        (
+            m["Arn"].as_str(),
+            m["KeyManager"].as_str(),
+            m["KeyState"].as_str()
+        ),
+        (Some(arn.as_str()), Some("AWS"), Some("Enabled"))
+    );
+    let converted: Vec<Value> = audit_lines(&svc)
+        .into_iter()
+        .filter(|l| l["event"] == service_keys::CONVERT_EVENT)
+        .collect();
+    assert_eq!(converted.len(), 1);
+    assert_eq!(converted[0]["key_arn"], arn.as_str());
+    assert_eq!(converted[0]["unusable_key_state"], "Disabled");
+
+    let body = json!({"CiphertextBlob": blob, "EncryptionContext": {"p": "1"}});
+    assert_eq!(
+        call(&svc, "Decrypt", body.clone()).unwrap_err().type_name(),
+        "AccessDeniedException",
+        "root may not use the service key"
+    );
+    let opened = call_as(&svc, &gateway, "Decrypt", body).unwrap();
+    assert_eq!(
+        B64.decode(opened["Plaintext"].as_str().unwrap()).unwrap(),
+        b"ring"
+    );
+    assert_eq!(
+        call_as(&svc, &gateway, "DisableKey", json!({"KeyId": id}))
+            .unwrap_err()
+            .type_name(),
+        "AccessDeniedException",
+        "not even the service manages it over the API"
+    );
+    // A service principal gets nothing more on customer-managed keys.
+    let (other, _) = create(&svc);
+    assert_eq!(
+        call_as(
+            &svc,
+            &gateway,
+            "Encrypt",
+            json!({"KeyId": other, "Plaintext": "AA=="})
+        )
+        .unwrap_err()
+        .type_name(),
+        "AccessDeniedException"
+    );
+    // Reopening converts nothing more.
+    drop(svc);
+    let svc = open(&dir, &clock);
+    let count = audit_lines(&svc)
+        .iter()
+        .filter(|l| l["event"] == service_keys::CONVERT_EVENT)
+        .count();
+    assert_eq!(count, 1);
 }

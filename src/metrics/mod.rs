@@ -9,13 +9,16 @@
 //! - KMS calls the gateway makes, and attempts to use unusable keys: [`kms::MeteredKms`] wraps
 //!   the gateway's `Kms` trait object, embedded or remote;
 //! - the storage sweep (runs, what it reclaimed): [`Metrics::record_sweep`], called by the
-//!   sweeper after each run.
+//!   sweeper after each run;
+//! - connections (open, cap, evicted, failed accepts): the listeners count them in the
+//!   [`ConnStats`](crate::server::ConnStats) held here, `conn.rs` renders them.
 //!
 //! Label values come from closed sets (operation names, status codes, SSE modes, KMS error
 //! types) except KMS key ids, which a client can choose; every family therefore caps its number
 //! of series and folds the excess into one `_other` series, so no caller can grow memory
 //! without bound.
 
+mod conn;
 pub(crate) mod http;
 pub(crate) mod kms;
 pub(crate) mod s3;
@@ -238,6 +241,8 @@ pub(crate) struct Metrics {
     pub(crate) sweep_staging_files: Family<0, Counter>,
     pub(crate) sweep_uploads: Family<0, Counter>,
     pub(crate) sweep_bytes: Family<0, Counter>,
+    /// Shared with the listeners, which update it.
+    pub(crate) connections: Arc<crate::server::ConnStats>,
 }
 
 impl Default for Metrics {
@@ -319,6 +324,7 @@ impl Metrics {
                 "Bytes of blobs and staging files the sweep deleted.",
                 [],
             ),
+            connections: Arc::default(),
         };
         for f in [
             &m.sweep_runs,
@@ -359,6 +365,7 @@ impl Metrics {
         ] {
             f.render(&mut out);
         }
+        conn::render(&self.connections, &mut out);
         out
     }
 

@@ -582,7 +582,7 @@ impl From<SseError> for S3Error {
                 "Copying between a plaintext comparison bucket and encrypted objects is not supported".into(),
             ),
             SseError::Kms(e) => e.into(),
-            SseError::Master(MasterError::Kms(e)) => e.into(),
+            SseError::Master(MasterError::Kms(e) | MasterError::NotService(e)) => e.into(),
             SseError::Master(MasterError::Store(StoreError::Backend(m))) => {
                 S3Error::ServiceUnavailable(format!("storage backend: {m}"))
             }

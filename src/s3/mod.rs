@@ -3,6 +3,7 @@
 
 pub(crate) mod encryption;
 pub(crate) mod error;
+pub(crate) mod names;
 pub(crate) mod ops;
 pub(crate) mod payload;
 pub(crate) mod router;
@@ -145,7 +146,7 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
         // Only valid names can exist: any other bucket is simply not there.
         if let Some(b) = routed.bucket()
             && !matches!(routed, router::Endpoint::CreateBucket { .. })
-            && !ops::bucket::valid_bucket_name(b)
+            && !names::valid_bucket_name(b)
         {
             return Err(S3Error::NoSuchBucket {
                 bucket: b.to_owned(),

@@ -758,7 +758,16 @@ pub(crate) fn parse_copy_source(value: &http::HeaderValue) -> Result<CopySource,
     let path = percent_decode(path).map_err(|_| bad())?;
     let path = path.strip_prefix('/').unwrap_or(&path);
     let (bucket, key) = path.split_once('/').ok_or_else(bad)?;
-    if bucket.is_empty() || key.is_empty() {
+    // A name no bucket can have is the client's mistake (400, as AWS answers it), not a lookup:
+    // only a valid name that does not exist is 404 NoSuchBucket, later.
+    if !crate::s3::names::valid_bucket_name(bucket) {
+        return Err(S3Error::invalid_argument_named(
+            "Invalid copy source bucket name",
+            "x-amz-copy-source",
+            raw,
+        ));
+    }
+    if key.is_empty() {
         return Err(bad());
     }
     let version_id = Query::parse(query).map_err(|_| bad())?.string("versionId");
@@ -1280,13 +1289,13 @@ mod tests {
             (
                 "PUT",
                 "/b/k",
-                &[("x-amz-copy-source", "/b/")],
+                &[("x-amz-copy-source", "/bkt/")],
                 "InvalidArgument",
             ),
             (
                 "PUT",
                 "/b/k",
-                &[("x-amz-copy-source", "/b/%ZZ")],
+                &[("x-amz-copy-source", "/bkt/%ZZ")],
                 "InvalidArgument",
             ),
             ("PATCH", "/b/k", &[], "MethodNotAllowed"),
@@ -1400,14 +1409,28 @@ mod tests {
     #[test]
     fn copy_source_forms() {
         let parse = |v: &str| parse_copy_source(&v.parse().unwrap());
-        assert_eq!(parse("b/k"), Ok(copy_source("b", "k", None)));
-        assert_eq!(parse("/b/a//b/"), Ok(copy_source("b", "a//b/", None)));
+        assert_eq!(parse("bkt/k"), Ok(copy_source("bkt", "k", None)));
+        assert_eq!(parse("/bkt/a//b/"), Ok(copy_source("bkt", "a//b/", None)));
         assert_eq!(
-            parse("b/%E2%9C%93%20x?versionId=3%2F4"),
-            Ok(copy_source("b", "✓ x", Some("3/4")))
+            parse("bkt/%E2%9C%93%20x?versionId=3%2F4"),
+            Ok(copy_source("bkt", "✓ x", Some("3/4")))
         );
-        assert!(parse("b").is_err());
-        assert!(parse("/b").is_err());
+        assert!(parse("bkt").is_err());
+        assert!(parse("/bkt").is_err());
         assert!(parse("").is_err());
+        let message = |v: &str| match parse(v) {
+            Err(S3Error::InvalidArgument { msg, .. }) => msg,
+            other => panic!("{v}: {other:?}"),
+        };
+        for bad_bucket in [
+            "/Bad_Bucket!/k",
+            "/ab/k",
+            "//k",
+            "/192.168.1.1/k",
+            "%41bc/k",
+        ] {
+            assert_eq!(message(bad_bucket), "Invalid copy source bucket name");
+        }
+        assert_ne!(message("/bkt/"), "Invalid copy source bucket name");
     }
 }

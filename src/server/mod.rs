@@ -1,8 +1,13 @@
 //! Listeners: TCP accept, TLS (per connection), HTTP/1.1, limits and graceful shutdown.
+//! Connections are capped across all listeners, idle ones evicted first (`conns`); the cap's
+//! default follows the open-file limit (`fdlimit`).
 //!
 //! Whether a request arrived over TLS is a property of its connection and travels with the
 //! request as [`ConnInfo`]; SSE-C decides from it, never from a global flag.
 
+mod connection;
+pub(crate) mod conns;
+pub(crate) mod fdlimit;
 pub(crate) mod proxy;
 pub(crate) mod tls;
 
@@ -16,10 +21,11 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
+
+pub(crate) use conns::{ConnLimit, ConnStats};
 
 /// Response body of every handler.
 pub(crate) type Body = BoxBody<Bytes, std::io::Error>;
@@ -58,77 +64,86 @@ impl Default for Limits {
     }
 }
 
+/// Pause after a failed accept. Out of descriptors, the pending connection stays in the
+/// backlog and accept fails again at once: without a pause the loop would spin.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_millis(100);
+
+/// How long open requests may run after shutdown is signalled.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// One listener: what it serves and under which limits.
+pub(crate) struct Listener {
+    pub(crate) socket: TcpListener,
+    pub(crate) tls: Option<TlsAcceptor>,
+    pub(crate) service: Arc<dyn Service>,
+    pub(crate) limits: Limits,
+    /// The cap shared with the process's other listeners.
+    pub(crate) conns: Arc<ConnLimit>,
+}
+
 /// Accepts connections until `shutdown` flips to true, then lets open requests finish (bounded).
-pub(crate) async fn serve(
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
-    service: Arc<dyn Service>,
-    limits: Limits,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+pub(crate) async fn serve(l: Listener, mut shutdown: watch::Receiver<bool>) {
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut backoff = ACCEPT_BACKOFF_MIN;
+    let mut slot = None;
     loop {
+        // Reap finished connections so the set stays as small as the open ones.
+        while tasks.try_join_next().is_some() {}
+        let reserved = match slot.take() {
+            Some(s) => s,
+            None => tokio::select! {
+                s = l.conns.reserve() => s,
+                _ = shutdown.changed() => break,
+            },
+        };
         let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
+            r = l.socket.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    l.conns.stats().accept_failed();
+                    if fdlimit::is_fd_exhaustion(&e) {
+                        // Another descriptor user (store files, the KMS) took what the cap
+                        // left over: give one back so the waiting client gets in.
+                        l.conns.shed_one();
+                    }
+                    tracing::warn!(error = %e, pause_ms = backoff.as_millis(), "accept failed");
+                    slot = Some(reserved);
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {},
+                        _ = shutdown.changed() => break,
+                    }
+                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
                     continue;
                 }
             },
             _ = shutdown.changed() => break,
         };
+        backoff = ACCEPT_BACKOFF_MIN;
+        let conn = reserved.register();
         // Small requests and responses must not wait for Nagle.
         let _ = stream.set_nodelay(true);
-        let service = service.clone();
-        let tls = tls.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let info = ConnInfo {
-                tls: tls.is_some(),
-                peer,
-            };
-            let svc = hyper::service::service_fn(move |req| {
-                let service = service.clone();
-                async move { Ok::<_, std::convert::Infallible>(service.call(req, info).await) }
-            });
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout)
-                .max_buf_size(limits.max_header_bytes.max(8192));
-            let result = match tls {
-                Some(acceptor) => {
-                    let handshake =
-                        tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await;
-                    match handshake {
-                        Ok(Ok(stream)) => {
-                            let conn = builder.serve_connection(TokioIo::new(stream), svc);
-                            watcher.watch(conn).await
-                        }
-                        Ok(Err(e)) => {
-                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => return,
-                    }
-                }
-                None => {
-                    let conn = builder.serve_connection(TokioIo::new(stream), svc);
-                    watcher.watch(conn).await
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
+        let info = ConnInfo {
+            tls: l.tls.is_some(),
+            peer,
+        };
+        tasks.spawn(connection::run(
+            stream,
+            l.tls.clone(),
+            l.service.clone(),
+            l.limits,
+            info,
+            conn,
+            shutdown.clone(),
+        ));
     }
-    tokio::select! {
-        _ = graceful.shutdown() => {},
-        _ = tokio::time::sleep(Duration::from_secs(10)) => {
-            tracing::warn!("open connections did not finish within 10 s of shutdown");
-        }
+    if tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!("open connections did not finish within 10 s of shutdown");
     }
 }
 

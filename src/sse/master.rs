@@ -1,8 +1,10 @@
 //! The SSE-S3 master key ring: versioned 256-bit keys that seal SSE-S3 object keys, rooted in
 //! the KMS.
 //!
-//! Each version is stored only wrapped by a service-owned KMS key ([`SERVICE_KEY_ALIAS`],
-//! created on first use with automatic rotation), as a system record `system/sse-s3/v<N>` in
+//! Each version is stored only wrapped by a service-owned KMS key ([`SERVICE_KEY_ALIAS`]: a
+//! sealgate KMS creates it on the service's first use, with `KeyManager: AWS` and automatic
+//! rotation, and lets nobody but the gateway service manage or use it — see
+//! `kms::service_keys`), as a system record `system/sse-s3/v<N>` in
 //! the object store, so every gateway sharing a backend reads every SSE-S3 object. The wrapping
 //! is a KMS data key (GenerateDataKey, or Encrypt when migrating a key the gateway already had)
 //! under an encryption context naming the purpose and the version, so a record cannot be
@@ -28,11 +30,12 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::kms::{Caller, Kms, KmsClientError, Source};
+use crate::kms::{Caller, Kms, KmsClientError, SSE_S3_SERVICE_ALIAS, Source};
 use crate::store::{Store, StoreError};
 
 /// The service-owned KMS key that wraps the ring.
-pub(crate) const SERVICE_KEY_ALIAS: &str = "alias/sealgate/sse-s3";
+pub(crate) const SERVICE_KEY_ALIAS: &str = SSE_S3_SERVICE_ALIAS;
+/// Used only with a KMS that does not create the service key itself (AWS KMS).
 const SERVICE_KEY_DESCRIPTION: &str = "sealgate: wraps the SSE-S3 master keys (service-owned; deleting it makes every SSE-S3 object unreadable)";
 /// The store area of the wrapped versions.
 const AREA: &str = "sse-s3";
@@ -48,6 +51,12 @@ pub(crate) type MasterKey = Arc<Zeroizing<[u8; 32]>>;
 pub(crate) enum MasterError {
     #[error("KMS: {0}")]
     Kms(#[from] KmsClientError),
+    #[error(
+        "the KMS refused the gateway's use of its service key {SERVICE_KEY_ALIAS} ({0}); \
+         with a remote sealgate KMS, list the principal the gateway signs with in that KMS's \
+         kms_service_principals"
+    )]
+    NotService(KmsClientError),
     #[error("storage: {0}")]
     Store(#[from] StoreError),
     #[error("SSE-S3 master key version {0} does not exist")]
@@ -92,15 +101,24 @@ fn context(version: u32) -> BTreeMap<String, String> {
     ])
 }
 
+/// The ring's calls are the service's own use of its key, not an S3 request's.
 fn source(version: u32) -> Source {
-    Source::S3Gateway {
-        bucket: String::new(),
-        key: Some(format!("system/{AREA}/{}", record_name(version))),
+    Source::Service {
+        resource: Some(format!("system/{AREA}/{}", record_name(version))),
     }
 }
 
 fn is_not_found(e: &KmsClientError) -> bool {
     e.type_name() == "NotFoundException"
+}
+
+/// A refusal of the service key names the likely cause: a remote KMS that does not know the
+/// gateway's principal as the service identity.
+fn service_err(e: KmsClientError) -> MasterError {
+    match e.type_name() {
+        "AccessDeniedException" | "NotAuthorizedException" => MasterError::NotService(e),
+        _ => MasterError::Kms(e),
+    }
 }
 
 impl MasterRing {
@@ -201,7 +219,9 @@ impl MasterRing {
         Ok(versions)
     }
 
-    /// The service key's ARN, creating the key when it does not exist yet.
+    /// The service key's ARN. A sealgate KMS (embedded, or remote with this gateway's
+    /// principal listed as the service's) creates it on this first use; a KMS that answers
+    /// NotFound instead (AWS KMS) gets an ordinary key made through its API.
     async fn service_key(&self, version: u32) -> Result<String, KmsClientError> {
         let src = source(version);
         match self
@@ -232,11 +252,12 @@ impl MasterRing {
     async fn create_version(&self, version: u32) -> Result<(), MasterError> {
         let ctx = context(version);
         let src = source(version);
-        let key_arn = self.service_key(version).await?;
+        let key_arn = self.service_key(version).await.map_err(service_err)?;
         let dk = self
             .kms
             .generate_data_key(&key_arn, &ctx, &self.caller, &src)
-            .await?;
+            .await
+            .map_err(service_err)?;
         if self
             .store_wrapped(version, &dk.key_arn, &dk.ciphertext_blob)
             .await?
@@ -302,7 +323,8 @@ impl MasterRing {
                 &self.caller,
                 &source(version),
             )
-            .await?;
+            .await
+            .map_err(service_err)?;
         let key: [u8; 32] = opened
             .plaintext
             .as_slice()
@@ -326,11 +348,12 @@ impl MasterRing {
         for (version, path, key) in found {
             let ctx = context(version);
             let src = source(version);
-            let arn = self.service_key(version).await?;
+            let arn = self.service_key(version).await.map_err(service_err)?;
             let blob = self
                 .kms
                 .encrypt(&arn, &key[..], &ctx, &self.caller, &src)
-                .await?;
+                .await
+                .map_err(service_err)?;
             self.store_wrapped(version, &arn, &blob).await?;
             let stored = self.unwrap_stored(version).await?;
             if stored[..] != key[..] {

@@ -38,6 +38,9 @@ pub struct Options {
     pub kms_only: bool,
     /// Extra environment variables for the server process.
     pub env: Vec<(String, String)>,
+    /// Run the binary through this command, which must exec it (so `pid()` is the server's),
+    /// e.g. `["prlimit", "--nofile=1024:1024", "--"]`.
+    pub launcher: Vec<String>,
 }
 
 pub fn bin() -> PathBuf {
@@ -56,7 +59,14 @@ impl Server {
             .clone()
             .unwrap_or_else(|| dir.path().join("data"));
         let log_path = dir.path().join("server.log");
-        let mut cmd = Command::new(bin());
+        let mut cmd = match opts.launcher.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
         if opts.kms_only {
             cmd.arg("kms").args(["--listen", "127.0.0.1:0"]);
         } else {

@@ -29,4 +29,5 @@ pub(crate) mod server;
 pub(crate) mod sigv4;
 pub(crate) mod sse;
 pub mod store;
+pub(crate) mod sweeper;
 pub(crate) mod tools;

@@ -1,5 +1,5 @@
 //! The serving loop: from a validated `Config` to running listeners (S3, KMS, metrics), the
-//! background work (KMS rotations and deletions, the orphan sweep), and shutdown on a signal.
+//! background work (KMS rotations and deletions, the storage sweep), and shutdown on a signal.
 
 use std::sync::Arc;
 
@@ -13,7 +13,6 @@ use crate::identity::Identities;
 use crate::kms::http::KmsHttp;
 use crate::kms::{Clock, KmsConfig, KmsService, SystemClock, TestClock};
 use crate::server::{self, ConnLimit, ConnStats, Limits, fdlimit, tls};
-use crate::store::Store;
 
 /// Opens the embedded KMS in `<data dir>/kms`. With `SEALGATE_TEST_CLOCK=1` its clock is a
 /// test clock that `Sealgate.AdvanceClock` moves (tests of rotation and deletion windows).
@@ -238,7 +237,15 @@ pub(crate) async fn run(cfg: Config) -> Result<(), StartError> {
         crate::kms::http::spawn_audit_flush(k.clone());
     }
     let gw = Arc::new(gw);
-    spawn_orphan_sweep(gw.store.clone());
+    let trigger = crate::sweeper::Trigger::install()
+        .map_err(|e| StartError::Unsupported(format!("SIGUSR1 handler: {e}")))?;
+    crate::sweeper::spawn(
+        gw.store.clone(),
+        gw.metrics.clone(),
+        gw.cfg.sweep,
+        gw.cfg.sweep_interval,
+        trigger,
+    );
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
 
@@ -316,29 +323,6 @@ async fn start_metrics(
         Err(e) => return Err(e),
     }
     Ok(())
-}
-
-/// Data left behind by a crash between writing blobs and swapping the meta record is
-/// unreferenced; reclaim it once it is clearly not an upload in flight.
-const ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-
-fn spawn_orphan_sweep(store: Arc<Store>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            let Ok(buckets) = store.list_buckets().await else {
-                continue;
-            };
-            for b in buckets {
-                match store.sweep_orphans(&b.name, ORPHAN_GRACE).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(bucket = %b.name, n, "swept orphaned data"),
-                    Err(e) => tracing::warn!(bucket = %b.name, error = %e, "orphan sweep failed"),
-                }
-            }
-        }
-    });
 }
 
 async fn shutdown_signal() {

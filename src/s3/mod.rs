@@ -199,6 +199,9 @@ pub(crate) fn error_response(
     is_head: bool,
 ) -> Response<Body> {
     let mut b = Response::builder().status(e.status());
+    for (name, value) in e.response_headers() {
+        b = b.header(*name, value.as_str());
+    }
     let body = if is_head || !e.has_body() {
         server::empty()
     } else {

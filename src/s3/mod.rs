@@ -133,6 +133,13 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
     let started = std::time::Instant::now();
     let mut probe = crate::metrics::s3::Probe::start(&parts.headers);
     let mut op_name = "unknown";
+    // The body stays here until a handler takes it, so an early error (routing, auth) can
+    // read what the client is still sending before answering.
+    let declared_len = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let mut unread = Some(body);
     let result = async {
         let routed = router::parse(
             &parts.method,
@@ -155,7 +162,7 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
         let req = Req {
             gw: gw.clone(),
             headers: parts.headers,
-            body: Some(body),
+            body: unread.take(),
             conn,
             user,
             verified,
@@ -171,6 +178,9 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
                 S3Error::InternalError(_) | S3Error::ServiceUnavailable(_)
             ) {
                 tracing::warn!(request_id, op = op_name, error = ?e, "request failed");
+            }
+            if let Some(body) = unread.take() {
+                discard_body(body, declared_len).await;
             }
             error_response(&e, &resource, &request_id, is_head)
         }
@@ -190,6 +200,28 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
     }
     h.insert(http::header::SERVER, HeaderValue::from_static("sealgate"));
     probe.finish(&gw.metrics, resp)
+}
+
+/// The most of an unused request body read before an early error answer: the whole of a
+/// single PUT as the common transfer managers send it (their multipart threshold is 8 MiB).
+const DISCARD_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// Reads and drops a request body an error answer does not need (an expired presigned PUT, a
+/// bad signature). A client that writes its whole body before reading the answer (Python's
+/// http.client, urllib) otherwise meets a closed connection mid-upload and never sees the
+/// 403. Bodies declared larger than [`DISCARD_LIMIT`] are not read: the connection closes.
+async fn discard_body(mut body: Incoming, declared_len: Option<u64>) {
+    use http_body_util::BodyExt as _;
+    if declared_len.is_some_and(|n| n > DISCARD_LIMIT) {
+        return;
+    }
+    let mut seen = 0u64;
+    while seen <= DISCARD_LIMIT {
+        match body.frame().await {
+            Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len() as u64),
+            _ => break,
+        }
+    }
 }
 
 pub(crate) fn error_response(

@@ -135,10 +135,7 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
     let mut op_name = "unknown";
     // The body stays here until a handler takes it, so an early error (routing, auth) can
     // read what the client is still sending before answering.
-    let declared_len = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let discard_unused = worth_discarding(&parts.headers);
     let mut unread = Some(body);
     let result = async {
         let routed = router::parse(
@@ -179,8 +176,8 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
             ) {
                 tracing::warn!(request_id, op = op_name, error = ?e, "request failed");
             }
-            if let Some(body) = unread.take() {
-                discard_body(body, declared_len).await;
+            if let Some(body) = unread.take().filter(|_| discard_unused) {
+                discard_body(body).await;
             }
             error_response(&e, &resource, &request_id, is_head)
         }
@@ -206,15 +203,25 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
 /// single PUT as the common transfer managers send it (their multipart threshold is 8 MiB).
 const DISCARD_LIMIT: u64 = 8 * 1024 * 1024;
 
+/// Whether an unused body is read before an early error answer: not when the client waits for
+/// `100 Continue` (reading would ask it to send; answering at once spares it the upload) nor
+/// when it declared more than [`DISCARD_LIMIT`] (the connection closes instead).
+fn worth_discarding(headers: &HeaderMap) -> bool {
+    let expects_continue = headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    !expects_continue && declared.is_none_or(|n| n <= DISCARD_LIMIT)
+}
+
 /// Reads and drops a request body an error answer does not need (an expired presigned PUT, a
-/// bad signature). A client that writes its whole body before reading the answer (Python's
-/// http.client, urllib) otherwise meets a closed connection mid-upload and never sees the
-/// 403. Bodies declared larger than [`DISCARD_LIMIT`] are not read: the connection closes.
-async fn discard_body(mut body: Incoming, declared_len: Option<u64>) {
+/// bad signature), at most [`DISCARD_LIMIT`] bytes of it. A client that writes its whole body
+/// before reading the answer (Python's http.client, urllib) otherwise meets a closed
+/// connection mid-upload and never sees the 403.
+async fn discard_body(mut body: Incoming) {
     use http_body_util::BodyExt as _;
-    if declared_len.is_some_and(|n| n > DISCARD_LIMIT) {
-        return;
-    }
     let mut seen = 0u64;
     while seen <= DISCARD_LIMIT {
         match body.frame().await {

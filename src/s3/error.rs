@@ -207,7 +207,9 @@ pub(crate) enum S3Error {
     /// (ETag, Last-Modified, Cache-Control, Expires): AWS sends them and caches need them
     /// (RFC 9110 §15.4.5).
     #[error("Not Modified")]
-    NotModified { headers: Vec<(&'static str, String)> },
+    NotModified {
+        headers: Vec<(&'static str, String)>,
+    },
     /// Status 405. `resource_type` is `OBJECT`, `BUCKET` or `SERVICE`.
     #[error("The specified method is not allowed against this resource.")]
     MethodNotAllowed {

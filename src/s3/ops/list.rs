@@ -48,7 +48,13 @@ async fn walk(
     let (entries, more) = req
         .gw
         .store
-        .list_delimited(bucket, prefix, delimiter.unwrap_or(""), start_after, max_keys)
+        .list_delimited(
+            bucket,
+            prefix,
+            delimiter.unwrap_or(""),
+            start_after,
+            max_keys,
+        )
         .await?;
     page.truncated = more;
     page.last = entries.last().map(|e| e.name().to_owned());

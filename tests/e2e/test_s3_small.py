@@ -1,6 +1,6 @@
 """Smaller S3 behaviours, as boto3 and a plain HTTP client meet them: empty listings, 304
 validators, Content-Encoding, partNumber reads, expired presigned PUTs and CreateBucket of an
-owned bucket. Each asserts what AWS answers (docs/S3.md notes the sources)."""
+owned bucket. Each asserts what AWS answers (docs/DESIGN.md, "Small S3 behaviours")."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
 
+import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -276,8 +277,6 @@ def test_create_owned_bucket_in_us_east_1_succeeds(s3, server):
 
 
 def test_create_owned_bucket_elsewhere_is_409(tmp_path):
-    import boto3
-
     with launch(tmp_path, extra_env={"SEALGATE_REGION": "eu-west-1"}) as srv:
         assert srv.region == "eu-west-1"
         s3 = boto3.session.Session().client(

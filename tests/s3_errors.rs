@@ -158,12 +158,8 @@ async fn error_catalogue() {
         409,
         "BucketNotEmpty",
     ));
-    rows.push(row(
-        "CreateBucket of an owned bucket",
-        outcome(s3.create_bucket().bucket(b).send().await),
-        409,
-        "BucketAlreadyOwnedByYou",
-    ));
+    // CreateBucket of an owned bucket is 200 in us-east-1 (AWS's legacy rule) and 409
+    // BucketAlreadyOwnedByYou elsewhere: tests/e2e/test_s3_small.py runs both regions.
     rows.push(row(
         "CreateBucket with an upper-case name",
         outcome(s3.create_bucket().bucket("Bad_Bucket_Name").send().await),

@@ -97,11 +97,8 @@ async fn two_gateways_share_backend_and_kms() {
         listed.buckets().iter().any(|x| x.name() == Some("fleet")),
         "a bucket created through A is listed by B"
     );
-    let (status, code) = failure(
-        "create the same bucket through B",
-        b.create_bucket().bucket("fleet").send().await,
-    );
-    assert_eq!((status, code.as_str()), (409, "BucketAlreadyOwnedByYou"));
+    // Both gateways answer for us-east-1, where creating a bucket you own again succeeds.
+    b.create_bucket().bucket("fleet").send().await.unwrap();
 
     // SSE-KMS: written through A; read, listed, copied and deleted through B.
     let kms_data = marked("SEALGATE-PLAINTEXT-KMS-", 100_000);

@@ -9,7 +9,7 @@
 //! for unsigned headers), there is one variant per situation and they share the code.
 //!
 //! Responses to `HEAD` carry no body; the HTTP layer decides that, not this type.
-//! [`S3Error::NotModified`] never has a body.
+//! [`S3Error::NotModified`] never has a body; it carries headers instead.
 
 use std::fmt::Write as _;
 
@@ -140,9 +140,9 @@ pub(crate) enum S3Error {
     /// Status 416. `range` is the header as sent, `size` the object size.
     #[error("The requested range is not satisfiable")]
     InvalidRange { range: String, size: u64 },
-    /// 416: `?partNumber=` beyond the object's parts.
+    /// 416: `?partNumber=` beyond the object's parts (`requested` > `actual`).
     #[error("The requested partnumber is not satisfiable")]
-    InvalidPartNumber,
+    InvalidPartNumber { requested: u32, actual: usize },
     /// Status 400.
     #[error("The Content-MD5 you specified was invalid.")]
     InvalidDigest,
@@ -203,9 +203,13 @@ pub(crate) enum S3Error {
     /// Status 412. `condition` is the failing header, e.g. `If-Match`.
     #[error("At least one of the pre-conditions you specified did not hold")]
     PreconditionFailed { condition: String },
-    /// 304, no body.
+    /// 304, no body. `headers` are the validators and caching headers a 200 would have carried
+    /// (ETag, Last-Modified, Cache-Control, Expires): AWS sends them and caches need them
+    /// (RFC 9110 §15.4.5).
     #[error("Not Modified")]
-    NotModified,
+    NotModified {
+        headers: Vec<(&'static str, String)>,
+    },
     /// Status 405. `resource_type` is `OBJECT`, `BUCKET` or `SERVICE`.
     #[error("The specified method is not allowed against this resource.")]
     MethodNotAllowed {
@@ -315,10 +319,10 @@ impl S3Error {
             | BucketAlreadyExists { .. }
             | BucketNotEmpty { .. }
             | OperationAborted => StatusCode::CONFLICT,
-            InvalidRange { .. } | InvalidPartNumber => StatusCode::RANGE_NOT_SATISFIABLE,
+            InvalidRange { .. } | InvalidPartNumber { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             MissingContentLength => StatusCode::LENGTH_REQUIRED,
             PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
-            NotModified => StatusCode::NOT_MODIFIED,
+            NotModified { .. } => StatusCode::NOT_MODIFIED,
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Kms { status, .. } => *status,
@@ -378,7 +382,7 @@ impl S3Error {
             InvalidRequest(_) => "InvalidRequest",
             InvalidURI => "InvalidURI",
             InvalidRange { .. } => "InvalidRange",
-            InvalidPartNumber => "InvalidPartNumber",
+            InvalidPartNumber { .. } => "InvalidPartNumber",
             InvalidDigest => "InvalidDigest",
             BadDigest { .. } => "BadDigest",
             MalformedXML => "MalformedXML",
@@ -394,7 +398,7 @@ impl S3Error {
             MissingContentLength => "MissingContentLength",
             RequestTimeout => "RequestTimeout",
             PreconditionFailed { .. } => "PreconditionFailed",
-            NotModified => "NotModified",
+            NotModified { .. } => "NotModified",
             MethodNotAllowed { .. } => "MethodNotAllowed",
             NotImplemented(_) => "NotImplemented",
             InvalidObjectState => "InvalidObjectState",
@@ -414,7 +418,15 @@ impl S3Error {
     /// Whether a response may carry a body at all (304 never does). `HEAD` is the caller's
     /// concern.
     pub(crate) fn has_body(&self) -> bool {
-        !matches!(self, S3Error::NotModified)
+        !matches!(self, S3Error::NotModified { .. })
+    }
+
+    /// Headers the response carries besides the common ones (a 304's validators).
+    pub(crate) fn response_headers(&self) -> &[(&'static str, String)] {
+        match self {
+            S3Error::NotModified { headers } => headers,
+            _ => &[],
+        }
     }
 
     /// The extra elements AWS puts between `<Message>` and `<Resource>`, in AWS's order.
@@ -489,6 +501,10 @@ impl S3Error {
             InvalidRange { range, size } => {
                 out.push(("RangeRequested", range.clone()));
                 out.push(("ActualObjectSize", size.to_string()));
+            }
+            InvalidPartNumber { requested, actual } => {
+                out.push(("PartNumberRequested", requested.to_string()));
+                out.push(("ActualPartCount", actual.to_string()));
             }
             PreconditionFailed { condition } => out.push(("Condition", condition.clone())),
             MethodNotAllowed {
@@ -728,7 +744,14 @@ mod tests {
                 416,
                 "InvalidRange",
             ),
-            (S3Error::InvalidPartNumber, 416, "InvalidPartNumber"),
+            (
+                S3Error::InvalidPartNumber {
+                    requested: 3,
+                    actual: 1,
+                },
+                416,
+                "InvalidPartNumber",
+            ),
             (S3Error::InvalidDigest, 400, "InvalidDigest"),
             (S3Error::BadDigest { msg: s("m") }, 400, "BadDigest"),
             (S3Error::MalformedXML, 400, "MalformedXML"),
@@ -758,7 +781,13 @@ mod tests {
                 412,
                 "PreconditionFailed",
             ),
-            (S3Error::NotModified, 304, "NotModified"),
+            (
+                S3Error::NotModified {
+                    headers: Vec::new(),
+                },
+                304,
+                "NotModified",
+            ),
             (
                 S3Error::MethodNotAllowed {
                     method: s("PATCH"),
@@ -888,7 +917,12 @@ mod tests {
 
     #[test]
     fn not_modified_has_no_body() {
-        assert!(!S3Error::NotModified.has_body());
+        assert!(
+            !S3Error::NotModified {
+                headers: Vec::new()
+            }
+            .has_body()
+        );
         assert!(S3Error::MalformedXML.has_body());
     }
 

@@ -133,6 +133,10 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
     let started = std::time::Instant::now();
     let mut probe = crate::metrics::s3::Probe::start(&parts.headers);
     let mut op_name = "unknown";
+    // The body stays here until a handler takes it, so an early error (routing, auth) can
+    // read what the client is still sending before answering.
+    let discard_unused = worth_discarding(&parts.headers);
+    let mut unread = Some(body);
     let result = async {
         let routed = router::parse(
             &parts.method,
@@ -155,7 +159,7 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
         let req = Req {
             gw: gw.clone(),
             headers: parts.headers,
-            body: Some(body),
+            body: unread.take(),
             conn,
             user,
             verified,
@@ -171,6 +175,9 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
                 S3Error::InternalError(_) | S3Error::ServiceUnavailable(_)
             ) {
                 tracing::warn!(request_id, op = op_name, error = ?e, "request failed");
+            }
+            if let Some(body) = unread.take().filter(|_| discard_unused) {
+                discard_body(body).await;
             }
             error_response(&e, &resource, &request_id, is_head)
         }
@@ -192,6 +199,38 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
     probe.finish(&gw.metrics, resp)
 }
 
+/// The most of an unused request body read before an early error answer: the whole of a
+/// single PUT as the common transfer managers send it (their multipart threshold is 8 MiB).
+const DISCARD_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// Whether an unused body is read before an early error answer: not when the client waits for
+/// `100 Continue` (reading would ask it to send; answering at once spares it the upload) nor
+/// when it declared more than [`DISCARD_LIMIT`] (the connection closes instead).
+fn worth_discarding(headers: &HeaderMap) -> bool {
+    let expects_continue = headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    !expects_continue && declared.is_none_or(|n| n <= DISCARD_LIMIT)
+}
+
+/// Reads and drops a request body an error answer does not need (an expired presigned PUT, a
+/// bad signature), at most [`DISCARD_LIMIT`] bytes of it. A client that writes its whole body
+/// before reading the answer (Python's http.client, urllib) otherwise meets a closed
+/// connection mid-upload and never sees the 403.
+async fn discard_body(mut body: Incoming) {
+    use http_body_util::BodyExt as _;
+    let mut seen = 0u64;
+    while seen <= DISCARD_LIMIT {
+        match body.frame().await {
+            Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len() as u64),
+            _ => break,
+        }
+    }
+}
+
 pub(crate) fn error_response(
     e: &S3Error,
     resource: &str,
@@ -199,6 +238,9 @@ pub(crate) fn error_response(
     is_head: bool,
 ) -> Response<Body> {
     let mut b = Response::builder().status(e.status());
+    for (name, value) in e.response_headers() {
+        b = b.header(*name, value.as_str());
+    }
     let body = if is_head || !e.has_body() {
         server::empty()
     } else {

@@ -62,6 +62,10 @@ pub(crate) async fn handle_create_bucket(
     };
     match req.gw.store.create_bucket(&rec).await {
         Ok(()) => {}
+        // The gateway is one account, so an existing bucket is always the caller's own. AWS keeps
+        // a legacy rule for us-east-1: creating a bucket you already own there succeeds (200,
+        // the bucket unchanged); every other region answers 409 BucketAlreadyOwnedByYou.
+        Err(StoreError::AlreadyExists) if req.gw.cfg.region == "us-east-1" => {}
         Err(StoreError::AlreadyExists) => {
             return Err(S3Error::BucketAlreadyOwnedByYou {
                 bucket: bucket.to_owned(),

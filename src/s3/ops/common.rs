@@ -66,6 +66,18 @@ pub(crate) fn quoted(etag: &str) -> String {
     format!("\"{etag}\"")
 }
 
+/// A Content-Encoding without its `aws-chunked` coding, which is framing, not a property of the
+/// object. The rest stays exactly as sent, spacing included, as S3 returns it
+/// (`aws-chunked, deflate, gzip` → `deflate, gzip`).
+fn without_aws_chunked(v: &str) -> String {
+    v.split(',')
+        .filter(|c| !c.trim().eq_ignore_ascii_case("aws-chunked"))
+        .collect::<Vec<_>>()
+        .join(",")
+        .trim()
+        .to_owned()
+}
+
 /// Content headers and `x-amz-meta-*` pairs of a write request.
 /// Stored content headers and user metadata, both by lower-case name.
 pub(crate) type StoredHeaders = (BTreeMap<String, String>, BTreeMap<String, String>);
@@ -75,12 +87,7 @@ pub(crate) fn stored_headers(headers: &HeaderMap) -> Result<StoredHeaders, S3Err
     for name in CONTENT_HEADERS {
         if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {
             let v = if name == "content-encoding" {
-                // aws-chunked is framing, not a property of the object.
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|c| !c.eq_ignore_ascii_case("aws-chunked") && !c.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(",")
+                without_aws_chunked(v)
             } else {
                 v.to_owned()
             };
@@ -189,6 +196,17 @@ mod tests {
         let (c, u) = stored_headers(&h).unwrap();
         assert_eq!(c.get("content-encoding").unwrap(), "gzip");
         assert_eq!(u.get("color").unwrap(), "blue");
+        for (sent, kept) in [
+            ("aws-chunked, deflate, gzip", "deflate, gzip"),
+            ("deflate, gzip", "deflate, gzip"),
+            ("deflate,gzip", "deflate,gzip"),
+            ("deflate, aws-chunked, gzip", "deflate, gzip"),
+            ("deflate, gzip,aws-chunked", "deflate, gzip"),
+        ] {
+            h.insert("content-encoding", sent.parse().unwrap());
+            let (c, _) = stored_headers(&h).unwrap();
+            assert_eq!(c.get("content-encoding").unwrap(), kept, "{sent}");
+        }
         h.insert("content-encoding", "aws-chunked".parse().unwrap());
         assert!(
             !stored_headers(&h)

@@ -65,7 +65,7 @@ pub(crate) fn check_conditions(
         && etag_matches(list)
     {
         return Err(if prefix.is_empty() {
-            S3Error::NotModified
+            not_modified(meta)
         } else {
             S3Error::PreconditionFailed {
                 condition: "x-amz-copy-source-If-None-Match".into(),
@@ -77,7 +77,7 @@ pub(crate) fn check_conditions(
         && meta.last_modified_ms / 1000 <= since / 1000
     {
         return Err(if prefix.is_empty() {
-            S3Error::NotModified
+            not_modified(meta)
         } else {
             S3Error::PreconditionFailed {
                 condition: "x-amz-copy-source-If-Modified-Since".into(),
@@ -85,6 +85,20 @@ pub(crate) fn check_conditions(
         });
     }
     Ok(())
+}
+
+/// A 304 carrying the validators and caching headers the 200 would have carried.
+fn not_modified(meta: &ObjectMeta) -> S3Error {
+    let mut headers = vec![
+        ("etag", common::quoted(&meta.etag)),
+        ("last-modified", common::http_date(meta.last_modified_ms)),
+    ];
+    for name in ["cache-control", "expires"] {
+        if let Some(v) = meta.content_headers.get(name) {
+            headers.push((name, v.clone()));
+        }
+    }
+    S3Error::NotModified { headers }
 }
 
 /// Parses a single `bytes=` range against an object size. `Ok(None)`: serve everything (no
@@ -181,7 +195,10 @@ pub(crate) async fn handle_get_object(
     if let Some(n) = part_number {
         let idx = n as usize - 1;
         if idx >= meta.parts.len() {
-            return Err(S3Error::InvalidPartNumber);
+            return Err(S3Error::InvalidPartNumber {
+                requested: n,
+                actual: meta.parts.len(),
+            });
         }
         let start: u64 = meta.parts[..idx].iter().map(|p| p.size).sum();
         let size = meta.parts[idx].size;
@@ -210,7 +227,9 @@ pub(crate) async fn handle_get_object(
     }
     set(h, "accept-ranges", "bytes");
     encryption::describe(&meta.sealing, h);
-    if meta.parts.len() > 1 {
+    // AWS sends PartsCount only when a part was asked for and the object was uploaded in
+    // parts (its ETag has the `-N` suffix): not on whole-object reads, not for a single PUT.
+    if part_number.is_some() && meta.etag.contains('-') {
         set(h, "x-amz-mp-parts-count", &meta.parts.len().to_string());
     }
     let (start, end) = range.unwrap_or((0, meta.size.saturating_sub(1)));

@@ -38,19 +38,24 @@ async fn walk(
         truncated: false,
         last: None,
     };
-    // MaxKeys=0 returns nothing, truncated when anything is there to list.
-    let limit = max_keys.max(1);
+    // MaxKeys=0 asks for nothing: AWS answers an empty page that is not truncated (KeyCount 0,
+    // no continuation token), whatever the bucket holds.
+    if max_keys == 0 {
+        return Ok(page);
+    }
     // The store skips everything beneath `start_after` when it is a common prefix returned on
     // the previous page, and reads meta records only for the objects it returns.
     let (entries, more) = req
         .gw
         .store
-        .list_delimited(bucket, prefix, delimiter.unwrap_or(""), start_after, limit)
+        .list_delimited(
+            bucket,
+            prefix,
+            delimiter.unwrap_or(""),
+            start_after,
+            max_keys,
+        )
         .await?;
-    if max_keys == 0 {
-        page.truncated = !entries.is_empty();
-        return Ok(page);
-    }
     page.truncated = more;
     page.last = entries.last().map(|e| e.name().to_owned());
     for entry in entries {
@@ -87,6 +92,12 @@ fn owner(req: &Req) -> Owner {
         id: req.gw.cfg.account_id.clone(),
         display_name: Some("sealgate".into()),
     }
+}
+
+/// The delimiter a listing groups by: an empty `delimiter=` groups nothing and, like AWS, is
+/// not echoed in the response.
+fn delimiter(p: &ListParams) -> Option<&str> {
+    p.delimiter.as_deref().filter(|d| !d.is_empty())
 }
 
 pub(crate) struct ListParams {
@@ -128,7 +139,7 @@ pub(crate) async fn handle_list_objects_v2(
         &req,
         bucket,
         &prefix,
-        p.delimiter.as_deref(),
+        delimiter(&p),
         &cursor,
         max_keys as usize,
     )
@@ -144,7 +155,7 @@ pub(crate) async fn handle_list_objects_v2(
             .flatten(),
         start_after: p.start_after.as_deref().map(|s| encode(s, url)),
         max_keys,
-        delimiter: p.delimiter.as_deref().map(|d| encode(d, url)),
+        delimiter: delimiter(&p).map(|d| encode(d, url)),
         is_truncated: page.truncated,
         encoding_type_url: url,
         contents: page
@@ -172,7 +183,7 @@ pub(crate) async fn handle_list_objects_v1(
         &req,
         bucket,
         &prefix,
-        p.delimiter.as_deref(),
+        delimiter(&p),
         &marker,
         max_keys as usize,
     )
@@ -182,11 +193,11 @@ pub(crate) async fn handle_list_objects_v1(
         name: bucket.to_owned(),
         prefix: encode(&prefix, url),
         marker: encode(&marker, url),
-        next_marker: (page.truncated && p.delimiter.is_some())
+        next_marker: (page.truncated && delimiter(&p).is_some())
             .then(|| page.last.as_deref().map(|l| encode(l, url)))
             .flatten(),
         max_keys,
-        delimiter: p.delimiter.as_deref().map(|d| encode(d, url)),
+        delimiter: delimiter(&p).map(|d| encode(d, url)),
         is_truncated: page.truncated,
         encoding_type_url: url,
         contents: page

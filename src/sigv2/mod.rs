@@ -275,3 +275,227 @@ fn decoded_query(query: Option<&str>) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AKID: &str = "AKIAIOSFODNN7EXAMPLE";
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLE";
+
+    fn request(uri: &str, headers: &[(&str, &str)]) -> (Uri, HeaderMap) {
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        (uri.parse().unwrap(), h)
+    }
+
+    fn at(unix: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(unix)
+    }
+
+    /// 2007-03-27T19:36:42Z
+    const DATE_UNIX: u64 = 1_175_024_202;
+
+    /// Signed by botocore's `HmacV1Auth` (the AWS SDK for Python), which is independent of
+    /// this implementation: a versioned GET with a Content-Type and an `x-amz-meta-*` header.
+    fn botocore_header_vector() -> (Uri, HeaderMap) {
+        request(
+            "/awsexamplebucket1/photos/puppy.jpg?versionId=3%2F4&prefix=x",
+            &[
+                ("date", "Tue, 27 Mar 2007 19:36:42 +0000"),
+                ("content-type", "text/plain"),
+                ("x-amz-meta-a", "1"),
+                (
+                    "authorization",
+                    "AWS AKIAIOSFODNN7EXAMPLE:CeOKpQCbLmjq2txI433TLCP5mLM=",
+                ),
+            ],
+        )
+    }
+
+    fn check(
+        uri: &Uri,
+        h: &HeaderMap,
+        method: Method,
+        now: SystemTime,
+    ) -> Result<Verified, AuthError> {
+        let signed = parse(uri, h)?.expect("a SigV2 request");
+        verify(&signed, &method, uri, h, None, SECRET, now)
+    }
+
+    #[test]
+    fn botocore_header_vector_verifies() {
+        let (uri, h) = botocore_header_vector();
+        let signed = parse(&uri, &h).unwrap().unwrap();
+        assert_eq!(signed.access_key, AKID);
+        assert_eq!(signed.form, Form::Header);
+        let v = check(&uri, &h, Method::GET, at(DATE_UNIX + 60)).unwrap();
+        assert_eq!(v.payload, crate::sigv4::PayloadHash::Unsigned);
+        assert_eq!(v.amz_date, "20070327T193642Z");
+        // Another method, another version, another secret: no longer the same signature.
+        assert!(matches!(
+            check(&uri, &h, Method::DELETE, at(DATE_UNIX)),
+            Err(AuthError::SignatureMismatch { .. })
+        ));
+        let (_, h2) = botocore_header_vector();
+        let other: Uri = "/awsexamplebucket1/photos/puppy.jpg?versionId=3%2F5"
+            .parse()
+            .unwrap();
+        match check(&other, &h2, Method::GET, at(DATE_UNIX)) {
+            Err(AuthError::SignatureMismatch {
+                string_to_sign,
+                access_key,
+                ..
+            }) => {
+                assert_eq!(access_key, AKID);
+                assert_eq!(
+                    string_to_sign,
+                    "GET\n\ntext/plain\nTue, 27 Mar 2007 19:36:42 +0000\nx-amz-meta-a:1\n\
+                     /awsexamplebucket1/photos/puppy.jpg?versionId=3/5"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let signed = parse(&uri, &h).unwrap().unwrap();
+        assert!(matches!(
+            verify(
+                &signed,
+                &Method::GET,
+                &uri,
+                &h,
+                None,
+                "other",
+                at(DATE_UNIX)
+            ),
+            Err(AuthError::SignatureMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn header_form_skew_window() {
+        let (uri, h) = botocore_header_vector();
+        for ok in [DATE_UNIX + 900, DATE_UNIX - 900] {
+            check(&uri, &h, Method::GET, at(ok)).unwrap();
+        }
+        match check(&uri, &h, Method::GET, at(DATE_UNIX + 901)) {
+            Err(AuthError::RequestTimeTooSkewed {
+                request_time,
+                server_time,
+                in_future,
+                ..
+            }) => {
+                assert_eq!(request_time, "Tue, 27 Mar 2007 19:36:42 +0000");
+                assert_eq!(server_time, "2007-03-27T19:51:43Z");
+                assert!(!in_future);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            check(&uri, &h, Method::GET, at(DATE_UNIX - 901)),
+            Err(AuthError::RequestTimeTooSkewed {
+                in_future: true,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn botocore_query_vector_and_expiry() {
+        let (uri, h) = request(
+            "/awsexamplebucket1/photos/puppy.jpg?AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=zJnYqMLstIOYxvsnr3P%2FA3iqzho%3D&Expires=1175139620",
+            &[],
+        );
+        let signed = parse(&uri, &h).unwrap().unwrap();
+        assert_eq!(signed.form, Form::Query);
+        // Any time up to Expires, however far back (no skew window for URLs).
+        check(&uri, &h, Method::GET, at(1_175_139_620)).unwrap();
+        check(&uri, &h, Method::GET, at(1_000_000_000)).unwrap();
+        match check(&uri, &h, Method::GET, at(1_175_139_621)) {
+            Err(AuthError::ExpiredAt {
+                expires_at,
+                server_time,
+            }) => {
+                assert_eq!(expires_at, "2007-03-29T03:40:20Z");
+                assert_eq!(server_time, "2007-03-29T03:40:21Z");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn parse_decides_the_scheme_and_rejects_mixtures() {
+        let (uri, h) = request("/b/k", &[]);
+        assert!(parse(&uri, &h).unwrap().is_none());
+        let v4 = "AWS4-HMAC-SHA256 Credential=A/20130524/us-east-1/s3/aws4_request,SignedHeaders=host,Signature=00";
+        let (uri, h) = request("/b/k", &[("authorization", v4)]);
+        assert!(parse(&uri, &h).unwrap().is_none());
+        let (uri, h) = request("/b/k?X-Amz-Signature=00", &[]);
+        assert!(parse(&uri, &h).unwrap().is_none());
+
+        let mixtures = [
+            (
+                "/b/k?AWSAccessKeyId=A&Expires=1&Signature=x",
+                Some("AWS A:x"),
+            ),
+            ("/b/k?AWSAccessKeyId=A&Expires=1&Signature=x", Some(v4)),
+            ("/b/k?X-Amz-Signature=00", Some("AWS A:x")),
+            (
+                "/b/k?AWSAccessKeyId=A&Expires=1&Signature=x&X-Amz-Credential=c",
+                None,
+            ),
+        ];
+        for (uri, auth) in mixtures {
+            let (uri, h) = request(
+                uri,
+                &auth
+                    .map(|a| ("authorization", a))
+                    .into_iter()
+                    .collect::<Vec<_>>(),
+            );
+            assert!(
+                matches!(parse(&uri, &h), Err(AuthError::MultipleAuthMechanisms)),
+                "{uri}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_forms() {
+        for auth in ["AWS ", "AWS AKID", "AWS :sig", "AWS AKID:"] {
+            let (uri, h) = request("/b", &[("authorization", auth), ("date", "x")]);
+            assert!(
+                matches!(parse(&uri, &h), Err(AuthError::MalformedV2(_))),
+                "{auth}"
+            );
+        }
+        let (uri, h) = request("/b", &[("authorization", "AWS A:s")]);
+        assert!(matches!(parse(&uri, &h), Err(AuthError::MissingDate)));
+        let (uri, h) = request("/b", &[("authorization", "AWS A:s"), ("date", "yesterday")]);
+        assert!(matches!(parse(&uri, &h), Err(AuthError::MissingDate)));
+        for uri in [
+            "/b?AWSAccessKeyId=A&Signature=s",
+            "/b?Signature=s&Expires=1",
+            "/b?AWSAccessKeyId=A&Signature=s&Expires=soon",
+        ] {
+            let (uri, h) = request(uri, &[]);
+            assert!(
+                matches!(parse(&uri, &h), Err(AuthError::DeniedV2(_))),
+                "{uri}"
+            );
+        }
+    }
+
+    #[test]
+    fn date_forms() {
+        let want = Some(at(DATE_UNIX));
+        assert_eq!(parse_http_date("Tue, 27 Mar 2007 19:36:42 +0000"), want);
+        assert_eq!(parse_http_date("Tue, 27 Mar 2007 19:36:42 GMT"), want);
+        assert_eq!(parse_http_date("20070327T193642Z"), want);
+        assert_eq!(parse_http_date("27/03/2007"), None);
+    }
+}

@@ -189,7 +189,6 @@ fn iso8601(t: SystemTime) -> String {
 /// Verifies `req` (from [`parse`] on the same request) with the caller's secret.
 /// `host_bucket` is the bucket named by a virtual-host `Host`, which the canonical resource
 /// carries as if the request were path style.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn verify(
     req: &SignedRequest,
     method: &Method,

@@ -74,7 +74,8 @@ pub(crate) enum AuthForm {
 /// own error codes (see the variant docs for the S3 mapping).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AuthError {
-    /// S3: 400 InvalidArgument "Unsupported Authorization Type" (SigV2, SigV4a, unknown).
+    /// S3: 400 InvalidArgument "Unsupported Authorization Type" (SigV4a, unknown; SigV2 is
+    /// `crate::sigv2`'s for S3, and unsupported on the KMS).
     #[error("unsupported authorization type: {0}")]
     UnsupportedAlgorithm(String),
     /// S3: 400 InvalidArgument "Only one auth mechanism allowed".

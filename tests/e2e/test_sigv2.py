@@ -70,6 +70,19 @@ def test_cli_presign_default_is_sigv2_and_serves_the_bytes(aws, s3, server, v2_b
     assert (status, error_code(err)) == (403, "SignatureDoesNotMatch")
 
 
+def test_cli_presign_with_s3v4_configured_is_sigv4(aws, s3, server, v2_bucket, tmp_path):
+    # The CLI's documented switch away from its SigV2 default; both forms are served.
+    config = tmp_path / "config"
+    config.write_text("[default]\ns3 =\n    signature_version = s3v4\n")
+    s3.put_object(Bucket=v2_bucket, Key="k", Body=b"v4 bytes")
+    url = aws.run("s3", "presign", f"s3://{v2_bucket}/k",
+                  env={"AWS_CONFIG_FILE": str(config)}).stdout.strip()
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"], url
+    assert "Signature" not in query
+    assert fetch(url, server.ca_path) == (200, b"v4 bytes")
+
+
 def test_cli_presign_expired_url_is_refused(aws, s3, server, v2_bucket):
     s3.put_object(Bucket=v2_bucket, Key="k", Body=b"soon gone")
     url = aws.run("s3", "presign", f"s3://{v2_bucket}/k", "--expires-in", "1").stdout.strip()

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 use serde::Deserialize;
@@ -86,6 +87,18 @@ pub(crate) struct ServeArgs {
     /// The token PIN is not configured here: it is CreateCustomKeyStore's KeyStorePassword.
     #[arg(long, env = "SEALGATE_HSM_MODULE")]
     pub(crate) hsm_module: Option<PathBuf>,
+    /// How long data that lost its object (overwritten, deleted, crash leftovers, staging
+    /// files) is kept before the sweep deletes it, so reads that started before finish; a
+    /// duration such as `900`, `30s`, `15m`, `2h`, `1d` [default: 15m].
+    #[arg(long, env = "SEALGATE_SWEEP_GRACE")]
+    pub(crate) sweep_grace: Option<String>,
+    /// How often the sweep runs (it also runs on SIGUSR1) [default: 1h].
+    #[arg(long, env = "SEALGATE_SWEEP_INTERVAL")]
+    pub(crate) sweep_interval: Option<String>,
+    /// Multipart uploads with no activity for this long are aborted by the sweep, their parts
+    /// deleted [default: 7d].
+    #[arg(long, env = "SEALGATE_ABORT_INCOMPLETE_UPLOADS_AFTER")]
+    pub(crate) abort_incomplete_uploads_after: Option<String>,
     /// Principal ARNs (comma separated) whose KMS API calls are the gateway service's own:
     /// only they may use the service-owned keys (`alias/sealgate/sse-s3`, `alias/aws/s3`) on
     /// the KMS API. List the credential remote gateways sign with [default: none].
@@ -127,6 +140,9 @@ struct FileConfig {
     plaintext_buckets: Option<Vec<String>>,
     trusted_proxies: Option<Vec<String>>,
     hsm_module: Option<PathBuf>,
+    sweep_grace: Option<String>,
+    sweep_interval: Option<String>,
+    abort_incomplete_uploads_after: Option<String>,
     kms_service_principals: Option<Vec<String>>,
     max_connections: Option<usize>,
     #[serde(default)]
@@ -175,11 +191,54 @@ pub(crate) struct Config {
     pub(crate) trusted_proxies: crate::server::proxy::TrustedProxies,
     /// PKCS#11 module of custom key stores (embedded KMS).
     pub(crate) hsm_module: Option<PathBuf>,
+    /// What the background sweep reclaims and when.
+    pub(crate) sweep: crate::store::SweepPolicy,
+    /// Time between two sweeps (never zero).
+    pub(crate) sweep_interval: Duration,
     /// Signing principals of the gateway service on the KMS API (remote gateways).
     pub(crate) kms_service_principals: Vec<String>,
     /// The connection cap over all listeners; `None`: derived from the open-file limit.
     pub(crate) max_connections: Option<usize>,
     pub(crate) users: Vec<UserConfig>,
+}
+
+/// Defaults of the sweep options (see `store::sweep` for what they protect).
+pub(crate) const DEFAULT_SWEEP_GRACE: Duration = Duration::from_secs(15 * 60);
+pub(crate) const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
+pub(crate) const DEFAULT_ABORT_UPLOADS_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Parses a duration option: a number of seconds, or a number with one of the units `s`,
+/// `m`, `h`, `d`.
+fn parse_duration(name: &str, value: &str) -> Result<Duration, ConfigError> {
+    let v = value.trim();
+    let (digits, unit) = match v.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => v.split_at(i),
+        None => (v, "s"),
+    };
+    let bad = || {
+        ConfigError::Invalid(format!(
+            "{name} must be a duration such as 30s, 15m, 2h or 7d, got {value:?}"
+        ))
+    };
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(unit_secs)
+        .map(Duration::from_secs)
+        .ok_or_else(bad)
+}
+
+fn duration_option(
+    name: &str,
+    value: Option<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    value.map_or(Ok(default), |v| parse_duration(name, &v))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -282,6 +341,30 @@ impl Config {
                 ))
             })?),
         };
+        let sweep = crate::store::SweepPolicy {
+            grace: duration_option(
+                "sweep_grace",
+                args.sweep_grace.clone().or(file.sweep_grace),
+                DEFAULT_SWEEP_GRACE,
+            )?,
+            abort_uploads_after: duration_option(
+                "abort_incomplete_uploads_after",
+                args.abort_incomplete_uploads_after
+                    .clone()
+                    .or(file.abort_incomplete_uploads_after),
+                DEFAULT_ABORT_UPLOADS_AFTER,
+            )?,
+        };
+        let sweep_interval = duration_option(
+            "sweep_interval",
+            args.sweep_interval.clone().or(file.sweep_interval),
+            DEFAULT_SWEEP_INTERVAL,
+        )?;
+        if sweep_interval.is_zero() {
+            return Err(ConfigError::Invalid(
+                "sweep_interval must be at least 1s".into(),
+            ));
+        }
         let max_connections = args.max_connections.or(file.max_connections);
         if max_connections == Some(0) {
             return Err(ConfigError::Invalid(
@@ -334,6 +417,8 @@ impl Config {
             )
             .map_err(ConfigError::Invalid)?,
             hsm_module: args.hsm_module.clone().or(file.hsm_module),
+            sweep,
+            sweep_interval,
             kms_service_principals: args
                 .kms_service_principals
                 .clone()
@@ -462,6 +547,46 @@ mod tests {
             Config::load(&ServeArgs::default()).unwrap().hsm_module,
             None
         );
+    }
+
+    #[test]
+    fn sweep_options_parse_with_units_and_defaults() {
+        let cfg = Config::load(&ServeArgs::default()).unwrap();
+        assert_eq!(cfg.sweep.grace, Duration::from_secs(900));
+        assert_eq!(
+            cfg.sweep.abort_uploads_after,
+            Duration::from_secs(7 * 86_400)
+        );
+        assert_eq!(cfg.sweep_interval, Duration::from_secs(3600));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "sweep_grace = \"2h\"\nsweep_interval = \"90\"\nabort_incomplete_uploads_after = \"1d\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            sweep_grace: Some("0s".into()),
+            ..Default::default()
+        };
+        let cfg = Config::load(&args).unwrap();
+        assert_eq!(cfg.sweep.grace, Duration::ZERO, "the flag wins");
+        assert_eq!(cfg.sweep_interval, Duration::from_secs(90));
+        assert_eq!(cfg.sweep.abort_uploads_after, Duration::from_secs(86_400));
+
+        for (grace, interval) in [("15x", "1h"), ("m", "1h"), ("-1s", "1h"), ("1s", "0s")] {
+            let args = ServeArgs {
+                sweep_grace: Some(grace.into()),
+                sweep_interval: Some(interval.into()),
+                ..Default::default()
+            };
+            assert!(
+                matches!(Config::load(&args), Err(ConfigError::Invalid(_))),
+                "{grace} {interval}"
+            );
+        }
     }
 
     #[test]

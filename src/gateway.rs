@@ -45,7 +45,7 @@ impl Gateway {
         kms: Arc<dyn crate::kms::Kms>,
     ) -> Result<(Gateway, Option<crate::identity::GeneratedRoot>), StartError> {
         let dd = |e| StartError::DataDir(cfg.data_dir.display().to_string(), e);
-        std::fs::create_dir_all(&cfg.data_dir).map_err(dd)?;
+        crate::fsutil::create_private_dir_all(&cfg.data_dir).map_err(dd)?;
         let (ids, generated) = Identities::load(&cfg).map_err(dd)?;
         let store = open_store(&cfg)?;
         // Every KMS call the gateway makes is metered, whichever KMS it is.

@@ -79,9 +79,9 @@ impl Identities {
                                 b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/",
                             ),
                         };
-                        std::fs::create_dir_all(&cfg.data_dir)?;
+                        crate::fsutil::create_private_dir_all(&cfg.data_dir)?;
                         let json = Zeroizing::new(serde_json::to_vec_pretty(&root)?);
-                        crate::fsutil::write_private(&path, &json, true)?;
+                        crate::fsutil::write_private(&path, &json)?;
                         generated = Some(GeneratedRoot {
                             access_key: root.access_key.clone(),
                             secret_key: Zeroizing::new(root.secret_key.clone()),

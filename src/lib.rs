@@ -30,4 +30,5 @@ pub(crate) mod sigv2;
 pub(crate) mod sigv4;
 pub(crate) mod sse;
 pub mod store;
+pub(crate) mod sweeper;
 pub(crate) mod tools;

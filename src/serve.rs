@@ -1,5 +1,5 @@
 //! The serving loop: from a validated `Config` to running listeners (S3, KMS, metrics), the
-//! background work (KMS rotations and deletions, the orphan sweep), and shutdown on a signal.
+//! background work (KMS rotations and deletions, the storage sweep), and shutdown on a signal.
 
 use std::sync::Arc;
 
@@ -13,7 +13,6 @@ use crate::identity::Identities;
 use crate::kms::http::KmsHttp;
 use crate::kms::{Clock, KmsConfig, KmsService, SystemClock, TestClock};
 use crate::server::{self, ConnLimit, ConnStats, Limits, fdlimit, tls};
-use crate::store::Store;
 
 /// Opens the embedded KMS in `<data dir>/kms`. With `SEALGATE_TEST_CLOCK=1` its clock is a
 /// test clock that `Sealgate.AdvanceClock` moves (tests of rotation and deletion windows).
@@ -99,6 +98,28 @@ async fn listen(
     Ok(bound)
 }
 
+/// Creates the data dir 0700 and makes everything already in it owner-only (earlier builds
+/// and a permissive umask left files 0644 and directories 0755; docs/STORAGE.md).
+fn prepare_data_dir(cfg: &Config) -> Result<(), StartError> {
+    let dd = |e| StartError::DataDir(cfg.data_dir.display().to_string(), e);
+    crate::fsutil::create_private_dir_all(&cfg.data_dir).map_err(dd)?;
+    // A root key readable by others may be compromised: the KMS refuses to start with it
+    // rather than have it quietly fixed here.
+    let root_key = cfg
+        .data_dir
+        .join("kms")
+        .join(crate::kms::rootkey::DEFAULT_FILE_NAME);
+    let changed = crate::fsutil::tighten_tree(&cfg.data_dir, &[root_key.as_path()]).map_err(dd)?;
+    if changed > 0 {
+        tracing::warn!(
+            entries = changed,
+            data_dir = %cfg.data_dir.display(),
+            "tightened files and directories in the data dir to owner-only (0600/0700)"
+        );
+    }
+    Ok(())
+}
+
 /// Raises the open-file limit and sets the connection cap every listener of this process
 /// shares: the configured one, else one derived from the limit.
 fn connection_limit(cfg: &Config, stats: Arc<ConnStats>) -> Arc<ConnLimit> {
@@ -124,14 +145,14 @@ fn connection_limit(cfg: &Config, stats: Arc<ConnStats>) -> Arc<ConnLimit> {
 
 /// Runs `sealgate kms`: the KMS alone, for a gateway fleet sharing one KMS.
 pub(crate) async fn run_kms(cfg: Config) -> Result<(), StartError> {
-    std::fs::create_dir_all(&cfg.data_dir)
-        .map_err(|e| StartError::DataDir(cfg.data_dir.display().to_string(), e))?;
+    prepare_data_dir(&cfg)?;
     let (ids, generated) = Identities::load(&cfg)
         .map_err(|e| StartError::DataDir(cfg.data_dir.display().to_string(), e))?;
     let tls_paths = tls::TlsPaths::in_dir(&cfg.data_dir.join("tls"));
     let tls_config = tls::load_or_generate(&tls_paths)?;
     let (kms, test_clock) = open_kms(&cfg)?;
     crate::kms::http::spawn_due_work(kms.clone());
+    crate::kms::http::spawn_audit_flush(kms.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let service = Arc::new(KmsHttp::new(kms, ids, cfg.region.clone(), test_clock));
@@ -179,6 +200,7 @@ fn print_common(
 
 /// Runs `sealgate serve` until SIGINT/SIGTERM.
 pub(crate) async fn run(cfg: Config) -> Result<(), StartError> {
+    prepare_data_dir(&cfg)?;
     let tls_paths = tls::TlsPaths::in_dir(&cfg.data_dir.join("tls"));
     let (kms, test_clock) = match &cfg.kms_endpoint {
         Some(_) => (None, None),
@@ -198,13 +220,32 @@ pub(crate) async fn run(cfg: Config) -> Result<(), StartError> {
     };
     let (gw, generated) = Gateway::open(cfg, kms_client)?;
     let generated = generated.or(generated_here);
-    gw.crypto.master().load().await?;
+    // Loading the ring audits its KMS calls. On a full disk those records wait in memory
+    // (written as soon as there is space) so the gateway still starts and serves reads and
+    // deletes, which free space.
+    if let Some(k) = &kms {
+        k.defer_audit_when_full(true);
+    }
+    let loaded = gw.crypto.master().load().await;
+    if let Some(k) = &kms {
+        k.defer_audit_when_full(false);
+    }
+    loaded?;
     let tls_config = tls::load_or_generate(&tls_paths)?;
     if let Some(k) = &kms {
         crate::kms::http::spawn_due_work(k.clone());
+        crate::kms::http::spawn_audit_flush(k.clone());
     }
     let gw = Arc::new(gw);
-    spawn_orphan_sweep(gw.store.clone());
+    let trigger = crate::sweeper::Trigger::install()
+        .map_err(|e| StartError::Unsupported(format!("SIGUSR1 handler: {e}")))?;
+    crate::sweeper::spawn(
+        gw.store.clone(),
+        gw.metrics.clone(),
+        gw.cfg.sweep,
+        gw.cfg.sweep_interval,
+        trigger,
+    );
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
 
@@ -282,29 +323,6 @@ async fn start_metrics(
         Err(e) => return Err(e),
     }
     Ok(())
-}
-
-/// Data left behind by a crash between writing blobs and swapping the meta record is
-/// unreferenced; reclaim it once it is clearly not an upload in flight.
-const ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-
-fn spawn_orphan_sweep(store: Arc<Store>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            let Ok(buckets) = store.list_buckets().await else {
-                continue;
-            };
-            for b in buckets {
-                match store.sweep_orphans(&b.name, ORPHAN_GRACE).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(bucket = %b.name, n, "swept orphaned data"),
-                    Err(e) => tracing::warn!(bucket = %b.name, error = %e, "orphan sweep failed"),
-                }
-            }
-        }
-    });
 }
 
 async fn shutdown_signal() {

@@ -13,12 +13,14 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use serde::Serialize;
 
 use super::audit_chain::{self, DigestBody, DigestSigner, Head};
+use super::audit_repair::{self, TornTail};
 
 pub const DEFAULT_FILE_NAME: &str = "kms-audit.log";
 
@@ -121,15 +123,24 @@ struct Writer {
     /// Records (not digests) since the last digest, and the first of them.
     since_digest: u64,
     first_undigested: u64,
+    /// Serialized records that could not be written yet (start-up at a full disk), oldest
+    /// first. They are chained, in order, before any later record.
+    pending: Vec<Vec<u8>>,
 }
 
-/// A record with its chain fields first.
-#[derive(Serialize)]
-struct Chained<'a, T: Serialize> {
-    seq: u64,
-    prev: &'a str,
-    #[serde(flatten)]
-    body: &'a T,
+/// One line: the chain fields first, then the body's own fields (`body` is a serialized
+/// JSON object).
+fn chained_line(seq: u64, prev: &str, body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let fields = body
+        .strip_prefix(b"{")
+        .filter(|rest| rest.ends_with(b"}"))
+        .ok_or_else(|| std::io::Error::other("audit record is not a JSON object"))?;
+    let mut line = format!("{{\"seq\":{seq},\"prev\":\"{prev}\"").into_bytes();
+    if fields != b"}" {
+        line.push(b',');
+    }
+    line.extend_from_slice(fields);
+    Ok(line)
 }
 
 pub struct AuditLog {
@@ -137,6 +148,9 @@ pub struct AuditLog {
     opts: AuditOptions,
     signer: Arc<dyn DigestSigner>,
     writer: Mutex<Writer>,
+    /// While set, a record that cannot be written is kept in memory and written later instead
+    /// of failing the call (start-up at a full disk, docs/AUDIT.md).
+    defer_when_full: AtomicBool,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -169,7 +183,9 @@ fn open_head(path: &Path) -> std::io::Result<File> {
     opts.open(path)
 }
 
-/// `(seq, hash)` of the last complete chained line of `path`, if it has one.
+/// `(seq, hash)` of the last complete chained line of `path`, if it has one. Lines after it
+/// that are not chained records (tampering the repair refused to touch) are skipped: the chain
+/// continues from the last record and `audit verify` reports them.
 fn last_chained_line(path: &Path) -> std::io::Result<Option<(u64, String)>> {
     let data = match std::fs::read(path) {
         Ok(d) => d,
@@ -180,23 +196,34 @@ fn last_chained_line(path: &Path) -> std::io::Result<Option<(u64, String)>> {
         Some(end) => &data[..end],
         None => return Ok(None),
     };
-    let line = match complete.iter().rposition(|b| *b == b'\n') {
-        Some(start) => &complete[start + 1..],
-        None => complete,
+    Ok(complete
+        .split(|b| *b == b'\n')
+        .rev()
+        .find_map(|line| audit_chain::chain_fields(line).map(|(seq, _)| (seq, line)))
+        .map(|(seq, line)| (seq, audit_chain::line_hash(line))))
+}
+
+/// Ends `path` with a newline if it does not already, so that a torn line the repair refused
+/// to remove stays on its own line (as evidence) and the next record is not glued to it.
+fn end_with_newline(path: &Path) -> std::io::Result<()> {
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
     };
-    #[derive(serde::Deserialize)]
-    struct Seq {
-        seq: u64,
+    if data.is_empty() || data.ends_with(b"\n") {
+        return Ok(());
     }
-    Ok(serde_json::from_slice::<Seq>(line)
-        .ok()
-        .map(|s| (s.seq, audit_chain::line_hash(line))))
+    let mut f = open_append(path)?;
+    f.write_all(b"\n")?;
+    f.sync_data()
 }
 
 impl AuditLog {
     /// Opens (or creates) the log at `path`, continuing the chain from its last line (or the
-    /// newest rotated file's). A pre-chain log is moved aside to `<name>.legacy-<time>` so the
-    /// chained log starts clean.
+    /// newest rotated file's). A torn last line left by a crash is cut off and the repair
+    /// recorded ([`audit_repair`]). A pre-chain log is moved aside to `<name>.legacy-<time>`
+    /// so the chained log starts clean.
     pub(crate) fn open(
         path: &Path,
         opts: AuditOptions,
@@ -208,9 +235,13 @@ impl AuditLog {
             .and_then(|n| n.to_str())
             .unwrap_or(DEFAULT_FILE_NAME)
             .to_string();
+        let torn = audit_repair::cut_torn_tail(&dir, &base, signer.as_ref())?;
         let mut last = last_chained_line(path)?;
         let current_len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        if last.is_none() && current_len > 0 {
+        // Builds before chaining wrote no head file; with a head, a log without records is
+        // damage for `audit verify` to report, not a legacy log to move out of its sight.
+        let head_exists = dir.join(audit_chain::HEAD_FILE_NAME).exists();
+        if last.is_none() && current_len > 0 && !head_exists {
             let stamp = SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
@@ -227,10 +258,11 @@ impl AuditLog {
             Some((seq, hash)) => (seq + 1, hash),
             None => (0, audit_chain::GENESIS.to_string()),
         };
+        end_with_newline(path)?;
         let file = open_append(path)?;
         let size = file.metadata()?.len();
         let head = open_head(&dir.join(audit_chain::HEAD_FILE_NAME))?;
-        Ok(Self {
+        let log = Self {
             path: path.to_path_buf(),
             opts,
             signer,
@@ -242,67 +274,157 @@ impl AuditLog {
                 prev,
                 since_digest: 0,
                 first_undigested: next_seq,
+                pending: Vec::new(),
             }),
-        })
+            defer_when_full: AtomicBool::new(false),
+        };
+        if let Some(t) = torn {
+            log.record_repair(&t)?;
+        }
+        Ok(log)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Writes one record as one line with a single `write` on an O_APPEND file, so concurrent
-    /// writers never interleave within a line; then the signed head, and a digest or a
-    /// rotation when due.
+    /// While `on`, records that cannot be written (no space, I/O error) are kept in memory and
+    /// written, in order, as soon as a write succeeds ([`AuditLog::flush_pending`]), instead of
+    /// failing. Used only while the gateway starts, so it can start on a full disk.
+    pub(crate) fn defer_when_full(&self, on: bool) {
+        self.defer_when_full.store(on, Ordering::SeqCst);
+    }
+
+    /// How many records wait for space.
+    pub(crate) fn pending(&self) -> usize {
+        self.lock().pending.len()
+    }
+
+    /// Writes the deferred records, if any.
+    pub(crate) fn flush_pending(&self) -> std::io::Result<()> {
+        let mut w = self.lock();
+        self.write_pending(&mut w)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes one record as one line, all or nothing (see [`AuditLog::write_chained`]), after
+    /// any deferred ones; then a digest or a rotation when due. An error means the record is
+    /// not in the log (unless deferral is on, when it is kept to be written later).
     pub fn append(&self, record: &AuditRecord) -> std::io::Result<()> {
-        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        self.write_chained(&mut w, record)?;
-        w.since_digest += 1;
-        if w.since_digest >= self.opts.digest_every {
-            self.write_digest(&mut w)?;
+        let body = serde_json::to_vec(record)?;
+        let mut w = self.lock();
+        let written = self
+            .write_pending(&mut w)
+            .and_then(|()| self.write_record(&mut w, &body));
+        match written {
+            Ok(()) => Ok(()),
+            Err(e) if self.defer_when_full.load(Ordering::SeqCst) => {
+                tracing::warn!(error = %e, event = %record.event,
+                    "audit record deferred until it can be written");
+                w.pending.push(body);
+                Ok(())
+            }
+            Err(e) => Err(e),
         }
-        if w.size >= self.opts.max_bytes {
-            self.rotate(&mut w)?;
+    }
+
+    /// Seals the records since the last digest (at shutdown), after writing deferred ones. A
+    /// no-op when there are none.
+    pub fn seal(&self) -> std::io::Result<()> {
+        let mut w = self.lock();
+        self.write_pending(&mut w)?;
+        self.write_digest(&mut w)
+    }
+
+    fn write_pending(&self, w: &mut Writer) -> std::io::Result<()> {
+        while !w.pending.is_empty() {
+            let body = w.pending[0].clone();
+            self.write_record(w, &body)?;
+            w.pending.remove(0);
         }
         Ok(())
     }
 
-    /// Seals the records since the last digest (at shutdown). A no-op when there are none.
-    pub fn seal(&self) -> std::io::Result<()> {
-        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        self.write_digest(&mut w)
+    /// One record, then the digest and rotation when due. Once the record is in the log, a
+    /// failed digest or rotation is only logged: both are retried after the next record.
+    fn write_record(&self, w: &mut Writer, body: &[u8]) -> std::io::Result<()> {
+        self.write_chained(w, body)?;
+        w.since_digest += 1;
+        if w.since_digest >= self.opts.digest_every
+            && let Err(e) = self.write_digest(w)
+        {
+            tracing::warn!(error = %e, "audit digest deferred");
+        }
+        if w.size >= self.opts.max_bytes
+            && let Err(e) = self.rotate(w)
+        {
+            tracing::warn!(error = %e, "audit log rotation deferred");
+        }
+        Ok(())
     }
 
-    fn write_chained<T: Serialize>(&self, w: &mut Writer, body: &T) -> std::io::Result<()> {
+    /// Appends the line for `body` and fsyncs it, then rewrites the head. All or nothing: on
+    /// any failure (no space, I/O error) the file is cut back to its length before the append
+    /// and the previous head restored, so a full disk never leaves a partial line for the next
+    /// record to be glued onto.
+    fn write_chained(&self, w: &mut Writer, body: &[u8]) -> std::io::Result<()> {
         let seq = w.next_seq;
-        let mut line = serde_json::to_vec(&Chained {
-            seq,
-            prev: &w.prev,
-            body,
-        })?;
+        let mut line = chained_line(seq, &w.prev, body)?;
         let hash = audit_chain::line_hash(&line);
         line.push(b'\n');
-        w.file.write_all(&line)?;
-        w.file.flush()?;
+        let head = Head::signed(seq, &hash, self.signer.as_ref())
+            .map_err(std::io::Error::other)?
+            .encode();
+        let written = w
+            .file
+            .write_all(&line)
+            .and_then(|()| w.file.sync_data())
+            .and_then(|()| write_head(&w.head, &head));
+        if let Err(e) = written {
+            self.undo_append(w);
+            return Err(e);
+        }
         w.size += line.len() as u64;
         w.next_seq = seq + 1;
         w.prev = hash;
-        self.write_head(w, seq)
+        Ok(())
     }
 
-    fn write_head(&self, w: &mut Writer, seq: u64) -> std::io::Result<()> {
-        let head =
-            Head::signed(seq, &w.prev, self.signer.as_ref()).map_err(std::io::Error::other)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::FileExt;
-            w.head.write_all_at(&head.encode(), 0)
+    /// Cuts the log back to `w.size` and rewrites the head for the last line it keeps.
+    fn undo_append(&self, w: &mut Writer) {
+        if let Err(e) = w.file.set_len(w.size).and_then(|()| w.file.sync_data()) {
+            tracing::error!(error = %e, "could not cut a failed audit append back; \
+                the next start repairs the torn tail");
         }
-        #[cfg(not(unix))]
-        {
-            use std::io::{Seek, SeekFrom};
-            w.head.seek(SeekFrom::Start(0))?;
-            w.head.write_all(&head.encode())
+        match w.next_seq.checked_sub(1) {
+            Some(last) => {
+                if let Ok(head) = Head::signed(last, &w.prev, self.signer.as_ref()) {
+                    let _ = write_head(&w.head, &head.encode());
+                }
+            }
+            // No record yet: no head either (a partly written one would read as forged).
+            None => {
+                let _ = w.head.set_len(0);
+            }
         }
+    }
+
+    /// Chains an [`audit_chain::RepairBody`] naming the bytes a torn tail held.
+    fn record_repair(&self, t: &TornTail) -> std::io::Result<()> {
+        let now = SystemTime::now();
+        let body = serde_json::to_vec(&t.body(rfc3339(now), super::clock::epoch_secs(now)))?;
+        tracing::warn!(file = %t.file.display(), bytes = t.removed.len(),
+            "audit log: removed a torn last line left by a crash");
+        let mut w = self.lock();
+        if let Err(e) = self.write_record(&mut w, &body) {
+            // No space even after the cut: the record waits like start-up records do.
+            tracing::warn!(error = %e, "audit repair record deferred until it can be written");
+            w.pending.push(body);
+        }
+        Ok(())
     }
 
     fn write_digest(&self, w: &mut Writer) -> std::io::Result<()> {
@@ -325,7 +447,7 @@ impl AuditLog {
             .sign(&body.message(w.next_seq, &w.prev))
             .map_err(std::io::Error::other)?;
         body.signature = hex::encode(sig);
-        self.write_chained(w, &body)?;
+        self.write_chained(w, &serde_json::to_vec(&body)?)?;
         w.since_digest = 0;
         w.first_undigested = w.next_seq;
         Ok(())
@@ -360,10 +482,22 @@ impl AuditLog {
     }
 }
 
+/// Rewrites the fixed-size head file in place with one positioned write, and syncs it.
+fn write_head(head: &File, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    head.write_all_at(bytes, 0)?;
+    head.sync_data()
+}
+
 impl Drop for AuditLog {
     fn drop(&mut self) {
         if let Err(e) = self.seal() {
             tracing::warn!(error = %e, "could not write the final audit digest");
+        }
+        // Never drop a record silently: what could not be written goes to the service log.
+        for body in &self.lock().pending {
+            tracing::error!(record = %String::from_utf8_lossy(body),
+                "audit record could not be written before shutdown (no space)");
         }
     }
 }

@@ -24,6 +24,8 @@ use super::rootkey::RootKey;
 
 pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 pub(crate) const DIGEST_EVENT: &str = "AuditDigest";
+/// The event of a torn-tail repair record ([`super::audit_repair`]).
+pub(crate) const REPAIR_EVENT: &str = "AuditTornTailRepaired";
 pub(crate) const HEAD_FILE_NAME: &str = "kms-audit.head";
 /// The `signing_key` of digests signed with the root-derived HMAC key.
 pub(crate) const ROOT_DERIVED_KEY_ID: &str = "root-hkdf:sealgate/audit-digest/v1";
@@ -104,6 +106,20 @@ impl DigestBody {
         )
         .into_bytes()
     }
+}
+
+/// The audit record of a repair.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct RepairBody {
+    pub(crate) time: String,
+    pub(crate) epoch: f64,
+    pub(crate) event: String,
+    /// The log file's name (within the log directory).
+    pub(crate) file: String,
+    pub(crate) offset: u64,
+    pub(crate) removed_bytes: u64,
+    /// Lower-case hex SHA-256 of the removed bytes.
+    pub(crate) removed_sha256: String,
 }
 
 /// The signed pointer to the newest line.
@@ -200,6 +216,9 @@ pub(crate) struct Report {
     pub(crate) first_seq: Option<u64>,
     pub(crate) last_seq: Option<u64>,
     pub(crate) head_hash: Option<String>,
+    /// Torn tails the KMS cut off at start (`AuditTornTailRepaired` records), as
+    /// `(seq of the repair record, what it says)`.
+    pub(crate) repairs: Vec<(u64, String)>,
 }
 
 /// The previous good line, for naming it when the next line's `prev` does not match.
@@ -227,6 +246,8 @@ pub(crate) fn verify(
     };
     // The head is read before the log: a writer appending meanwhile only makes the log longer.
     let head = match fs::read(&head_path) {
+        // Created empty with the log, before its first record.
+        Ok(bytes) if bytes.is_empty() => None,
         Ok(bytes) => {
             let head = Head::decode(&bytes).ok_or_else(|| {
                 finding(&head_path, 0, None, "head file is not valid".to_string())
@@ -271,7 +292,7 @@ pub(crate) fn verify(
         if !torn {
             lines.pop();
         }
-        let parsed: Vec<Option<(u64, String)>> = lines.iter().map(|l| seq_prev(l)).collect();
+        let parsed: Vec<Option<(u64, String)>> = lines.iter().map(|l| chain_fields(l)).collect();
         for (i, line) in lines.iter().enumerate() {
             let line_no = i + 1;
             let Some((seq, prev_field)) = parsed[i].clone() else {
@@ -344,6 +365,9 @@ pub(crate) fn verify(
                 report.digests += 1;
             } else {
                 report.records += 1;
+                if let Some(r) = repair_note(line) {
+                    report.repairs.push((seq, r));
+                }
             }
             if let Some(h) = &head
                 && h.seq == seq
@@ -397,7 +421,8 @@ pub(crate) fn verify(
     }
 }
 
-fn seq_prev(line: &[u8]) -> Option<(u64, String)> {
+/// `(seq, prev)` of a chained line, `None` when it is not one.
+pub(crate) fn chain_fields(line: &[u8]) -> Option<(u64, String)> {
     #[derive(Deserialize)]
     struct Chain {
         seq: u64,
@@ -405,6 +430,17 @@ fn seq_prev(line: &[u8]) -> Option<(u64, String)> {
     }
     let c: Chain = serde_json::from_slice(line).ok()?;
     (c.prev.len() == 64).then_some((c.seq, c.prev))
+}
+
+/// What an `AuditTornTailRepaired` record says, `None` for any other record.
+fn repair_note(line: &[u8]) -> Option<String> {
+    let r: RepairBody = serde_json::from_slice(line).ok()?;
+    (r.event == REPAIR_EVENT).then(|| {
+        format!(
+            "{} bytes cut from the end of {} at offset {} (sha256 {}) at {}",
+            r.removed_bytes, r.file, r.offset, r.removed_sha256, r.time
+        )
+    })
 }
 
 fn is_digest(line: &[u8]) -> bool {

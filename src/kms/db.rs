@@ -254,7 +254,19 @@ pub struct Store {
 
 impl Store {
     pub fn open(path: &Path) -> rusqlite::Result<Self> {
+        // Created 0600 here, SQLite gives its -wal and -shm files the same mode.
+        crate::fsutil::create_private_file(path).map_err(|e| {
+            rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(format!("{}: {e}", path.display())),
+            )
+        })?;
         let conn = Connection::open(path)?;
+        // The KMS is the database's only user (one connection). Exclusive locking keeps the
+        // WAL index in memory instead of a `-shm` file, which SQLite would have to create and
+        // extend before the first read: on a full disk that failed, and the KMS (and with it
+        // the gateway) could not start to serve reads and deletes.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;

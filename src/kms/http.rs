@@ -252,6 +252,23 @@ fn auth_failure(e: AuthError) -> Failure {
 }
 
 /// Runs rotations and deletions that fell due, once a minute, for the life of the process.
+/// Writes audit records deferred at start (full disk) as soon as there is space again.
+pub fn spawn_audit_flush(svc: KmsService) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            let s = svc.clone();
+            match tokio::task::spawn_blocking(move || s.flush_deferred_audit()).await {
+                Ok(Ok(0)) => break,
+                Ok(Ok(_)) | Err(_) => {}
+                Ok(Err(e)) => tracing::debug!(error = %e, "deferred audit records still wait"),
+            }
+        }
+        tracing::info!("deferred audit records written");
+    });
+}
+
 pub fn spawn_due_work(svc: KmsService) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));

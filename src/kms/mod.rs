@@ -14,6 +14,7 @@ pub(crate) mod aliases;
 pub mod api;
 pub mod audit;
 pub(crate) mod audit_chain;
+pub(crate) mod audit_repair;
 pub(crate) mod blob;
 pub mod client;
 pub mod clock;
@@ -151,9 +152,11 @@ impl<'a> Call<'a> {
 
 impl KmsService {
     pub fn open(data_dir: &Path, cfg: KmsConfig) -> Result<Self, KmsOpenError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| KmsOpenError::DataDir {
-            path: data_dir.to_path_buf(),
-            source,
+        crate::fsutil::create_private_dir_all(data_dir).map_err(|source| {
+            KmsOpenError::DataDir {
+                path: data_dir.to_path_buf(),
+                source,
+            }
         })?;
         let root_path = cfg
             .root_key_path
@@ -198,6 +201,23 @@ impl KmsService {
         if let Err(e) = self.inner.audit.seal() {
             tracing::warn!(error = %e, "could not write the audit digest");
         }
+    }
+
+    /// While `on`, audit records that cannot be written (full disk) are kept in memory and
+    /// written in order once space returns, instead of failing the call. The gateway turns
+    /// this on only while it starts (loading the SSE-S3 ring audits its Decrypt calls), so it
+    /// can start on a full disk; see docs/AUDIT.md.
+    pub fn defer_audit_when_full(&self, on: bool) {
+        self.inner.audit.defer_when_full(on);
+    }
+
+    /// Writes deferred audit records; `Ok(n)` with how many still wait (0 when all written).
+    pub fn flush_deferred_audit(&self) -> std::io::Result<usize> {
+        if self.inner.audit.pending() == 0 {
+            return Ok(0);
+        }
+        self.inner.audit.flush_pending()?;
+        Ok(self.inner.audit.pending())
     }
 
     /// Runs one operation and writes its audit record. A failure to write the audit record

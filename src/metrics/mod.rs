@@ -8,6 +8,8 @@
 //!   record the SSE mode they wrote or read as an [`s3::SseFact`] in the response;
 //! - KMS calls the gateway makes, and attempts to use unusable keys: [`kms::MeteredKms`] wraps
 //!   the gateway's `Kms` trait object, embedded or remote;
+//! - the storage sweep (runs, what it reclaimed): [`Metrics::record_sweep`], called by the
+//!   sweeper after each run;
 //! - connections (open, cap, evicted, failed accepts): the listeners count them in the
 //!   [`ConnStats`](crate::server::ConnStats) held here, `conn.rs` renders them.
 //!
@@ -234,6 +236,12 @@ pub(crate) struct Metrics {
     pub(crate) sse_read: Family<1, Counter>,
     pub(crate) kms_calls: Family<3, Counter>,
     pub(crate) kms_unusable_key_use: Family<2, Counter>,
+    pub(crate) sweep_runs: Family<0, Counter>,
+    pub(crate) sweep_failures: Family<0, Counter>,
+    pub(crate) sweep_generations: Family<0, Counter>,
+    pub(crate) sweep_staging_files: Family<0, Counter>,
+    pub(crate) sweep_uploads: Family<0, Counter>,
+    pub(crate) sweep_bytes: Family<0, Counter>,
     /// Shared with the listeners, which update it.
     pub(crate) connections: Arc<crate::server::ConnStats>,
 }
@@ -292,8 +300,48 @@ impl Metrics {
                 "Attempts to use a KMS key that is disabled, pending deletion or pending import (alarm on any increase).",
                 ["key", "state"],
             ),
+            sweep_runs: Family::new(
+                "sealgate_sweep_runs_total",
+                "Storage sweeps completed (periodic and SIGUSR1-triggered).",
+                [],
+            ),
+            sweep_failures: Family::new(
+                "sealgate_sweep_failures_total",
+                "Sweeps of one bucket (or of the whole store) that failed and are retried at the next run.",
+                [],
+            ),
+            sweep_generations: Family::new(
+                "sealgate_sweep_generations_reclaimed_total",
+                "Unreferenced data generations deleted after the grace period (overwritten, deleted, crash leftovers, aborted uploads).",
+                [],
+            ),
+            sweep_staging_files: Family::new(
+                "sealgate_sweep_staging_files_reclaimed_total",
+                "Abandoned staging files of interrupted writes deleted (local backend).",
+                [],
+            ),
+            sweep_uploads: Family::new(
+                "sealgate_sweep_uploads_aborted_total",
+                "Multipart uploads aborted for being idle longer than abort_incomplete_uploads_after.",
+                [],
+            ),
+            sweep_bytes: Family::new(
+                "sealgate_sweep_bytes_reclaimed_total",
+                "Bytes of blobs and staging files the sweep deleted.",
+                [],
+            ),
             connections: Arc::default(),
         };
+        for f in [
+            &m.sweep_runs,
+            &m.sweep_failures,
+            &m.sweep_generations,
+            &m.sweep_staging_files,
+            &m.sweep_uploads,
+            &m.sweep_bytes,
+        ] {
+            f.with([]);
+        }
         // Known-in-advance series start at 0, so a rate() has a baseline from the first scrape.
         for form in ["header", "query"] {
             m.s3_sigv2.with([form]);
@@ -317,8 +365,28 @@ impl Metrics {
         self.sse_read.render(&mut out);
         self.kms_calls.render(&mut out);
         self.kms_unusable_key_use.render(&mut out);
+        for f in [
+            &self.sweep_runs,
+            &self.sweep_failures,
+            &self.sweep_generations,
+            &self.sweep_staging_files,
+            &self.sweep_uploads,
+            &self.sweep_bytes,
+        ] {
+            f.render(&mut out);
+        }
         conn::render(&self.connections, &mut out);
         out
+    }
+
+    /// Counts one finished sweep and what it reclaimed.
+    pub(crate) fn record_sweep(&self, r: &crate::store::SweepReport) {
+        self.sweep_generations.with([]).add(r.generations);
+        self.sweep_staging_files.with([]).add(r.staging_files);
+        self.sweep_uploads.with([]).add(r.uploads);
+        self.sweep_bytes.with([]).add(r.bytes);
+        self.sweep_failures.with([]).add(r.failed_buckets);
+        self.sweep_runs.with([]).inc();
     }
 }
 
@@ -367,6 +435,30 @@ mod tests {
                 "sealgate_s3_request_duration_seconds_count{operation=\"PutObject\"} 3\n"
             )
         );
+    }
+
+    #[test]
+    fn sweep_counters_render_without_labels() {
+        let m = Metrics::new();
+        assert!(m.render().contains("sealgate_sweep_runs_total 0\n"));
+        m.record_sweep(&crate::store::SweepReport {
+            generations: 2,
+            staging_files: 1,
+            uploads: 1,
+            bytes: 300,
+            failed_buckets: 0,
+        });
+        let text = m.render();
+        for line in [
+            "sealgate_sweep_runs_total 1\n",
+            "sealgate_sweep_generations_reclaimed_total 2\n",
+            "sealgate_sweep_staging_files_reclaimed_total 1\n",
+            "sealgate_sweep_uploads_aborted_total 1\n",
+            "sealgate_sweep_bytes_reclaimed_total 300\n",
+            "sealgate_sweep_failures_total 0\n",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
     }
 
     #[test]

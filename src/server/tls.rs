@@ -77,25 +77,26 @@ fn generate(paths: &TlsPaths) -> Result<(), TlsError> {
     leaf_params.distinguished_name = dn;
     let leaf = leaf_params.signed_by(&leaf_key, &ca)?;
 
-    write(&paths.ca, ca.pem().as_bytes(), false)?;
+    write(&paths.ca, ca.pem().as_bytes())?;
     write(
         &paths.cert,
         format!("{}{}", leaf.pem(), ca.pem()).as_bytes(),
-        false,
     )?;
-    write(&paths.key, leaf_key.serialize_pem().as_bytes(), true)?;
+    write(&paths.key, leaf_key.serialize_pem().as_bytes())?;
     Ok(())
 }
 
-fn write(path: &Path, data: &[u8], secret: bool) -> Result<(), TlsError> {
+/// Writes one generated file; all of them 0600 (the CA certificate is public, but it lives in
+/// the data dir, where everything is owner-only).
+fn write(path: &Path, data: &[u8]) -> Result<(), TlsError> {
     let io = |source| TlsError::Io {
         path: path.to_owned(),
         source,
     };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
+        crate::fsutil::create_private_dir_all(dir).map_err(io)?;
     }
-    crate::fsutil::write_private(path, data, secret).map_err(io)
+    crate::fsutil::write_private(path, data).map_err(io)
 }
 
 fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {

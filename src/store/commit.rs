@@ -3,15 +3,19 @@
 //! never sequences the store itself.
 //!
 //! Order is what keeps readers and crashes safe: blobs are already written (immutable, in a
-//! fresh generation), the record swap is the single visible step, and only then is data the
-//! previous record referenced deleted. A crash between the swap and the release leaves
-//! unreferenced blobs for [`Store::sweep_orphans`]; a failed swap changes nothing visible.
+//! fresh generation), the record swap is the single visible step, and only then is the
+//! generation the previous record referenced *retired* — not deleted: a GET that read the old
+//! record may still be streaming it, here or on another gateway, so [`Store::sweep`] deletes it
+//! only after the grace period (`sweep.rs`). A crash between the swap and the retirement
+//! leaves an unmarked unreferenced generation, which the sweep marks and then reclaims the same
+//! way; a failed swap changes nothing visible. Blobs no reader can reach (a replaced part of an
+//! upload in progress, the new generation of a failed swap) are deleted at once.
 
 use super::{Store, StoreError};
 use crate::meta::{ObjectMeta, PartLayout, UploadRecord};
 
 impl Store {
-    /// Makes `meta` the record of `bucket/key` (PutObject, CopyObject), then releases the
+    /// Makes `meta` the record of `bucket/key` (PutObject, CopyObject), then retires the
     /// generation it replaced. When the swap fails, `meta`'s own generation is deleted.
     pub(crate) async fn commit_object(
         &self,
@@ -31,8 +35,8 @@ impl Store {
     }
 
     /// Completes a multipart upload: `meta` (whose parts are some of `stored`, the upload's
-    /// recorded parts) becomes the record of `bucket/key`; then the upload's records go, the
-    /// blobs of parts left out, and the generation the new record replaced. When the swap
+    /// recorded parts) becomes the record of `bucket/key`; then the upload's records go and the
+    /// blobs of parts left out, and the generation the new record replaced is retired. When the swap
     /// fails the upload is left as it was, so the client can retry.
     pub(crate) async fn commit_upload(
         &self,
@@ -103,12 +107,13 @@ impl Store {
         Ok(generation)
     }
 
-    /// Removes the record of `bucket/key`, then its data. A missing key is not an error.
+    /// Removes the record of `bucket/key`, then retires its data. A missing key is not an
+    /// error.
     pub(crate) async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
         if let Some(prev) = self.delete_meta(bucket, key).await?
-            && let Err(e) = self.delete_generation(bucket, &prev.generation).await
+            && let Err(e) = self.retire_generation(bucket, &prev.generation).await
         {
-            tracing::warn!(bucket, error = %e, "deleted object's data left for the orphan sweep");
+            tracing::warn!(bucket, error = %e, "deleted object's data left for the sweep to mark");
         }
         Ok(())
     }
@@ -121,9 +126,9 @@ impl Store {
     ) {
         if let Some(prev) = previous
             && prev.generation != meta.generation
-            && let Err(e) = self.delete_generation(bucket, &prev.generation).await
+            && let Err(e) = self.retire_generation(bucket, &prev.generation).await
         {
-            tracing::warn!(bucket, error = %e, "previous generation left for the orphan sweep");
+            tracing::warn!(bucket, error = %e, "previous generation left for the sweep to mark");
         }
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::TryStreamExt;
 
-use super::{ListEntry, Store, StoreError};
+use super::{ListEntry, Store, StoreError, SweepPolicy, SweepReport};
 use crate::meta::{
     BUCKET_FORMAT, BucketRecord, META_FORMAT, ObjectMeta, PartLayout, Sealing, UPLOAD_FORMAT,
     UploadRecord,
@@ -712,6 +712,13 @@ async fn write_blob(store: &Store, b: &str, g: &str) {
     w.finish().await.unwrap();
 }
 
+fn policy(grace: Duration, abort_uploads_after: Duration) -> SweepPolicy {
+    SweepPolicy {
+        grace,
+        abort_uploads_after,
+    }
+}
+
 async fn sweep(store: &Store, run: &str) {
     let b = fresh_bucket(store, run, "sweep").await;
     let (live, pending, orphan) = (
@@ -730,29 +737,54 @@ async fn sweep(store: &Store, run: &str) {
         .create_upload(&upload_record(&b, "up", "k", &pending))
         .await
         .unwrap();
+    let hour = Duration::from_secs(3600);
+    let week = hour * 24 * 7;
 
     // Within the grace period nothing goes.
     assert_eq!(
-        store
-            .sweep_orphans(&b, Duration::from_secs(3600))
-            .await
-            .unwrap(),
-        0
+        store.sweep_bucket(&b, &policy(hour, week)).await.unwrap(),
+        SweepReport::default(),
+        "conformance: nothing is swept within the grace period"
     );
     assert_eq!(read_all(store, &b, &orphan, "p1", 0..3).await, b"cip");
 
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    assert_eq!(
-        store.sweep_orphans(&b, Duration::ZERO).await.unwrap(),
-        1,
-        "conformance: sweep removes exactly the orphan generation"
-    );
-    assert!(matches!(
-        store.read_blob(&b, &orphan, "p1", 0..1).await,
-        Err(StoreError::NotFound)
-    ));
+    // An overwrite retires the replaced generation instead of deleting it: a reader that read
+    // the old record still finds its blobs.
+    let newer = Store::new_generation();
+    write_blob(store, &b, &newer).await;
+    store
+        .commit_object(&b, "obj", &object_meta(&newer, 10))
+        .await
+        .unwrap();
     assert_eq!(
         read_all(store, &b, &live, "p1", 0..3).await,
+        b"cip",
+        "conformance: an overwrite keeps the replaced generation until the sweep"
+    );
+    assert_eq!(
+        store.sweep_bucket(&b, &policy(hour, week)).await.unwrap(),
+        SweepReport::default()
+    );
+    assert_eq!(read_all(store, &b, &live, "p1", 0..3).await, b"cip");
+
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let report = store
+        .sweep_bucket(&b, &policy(Duration::ZERO, week))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.generations, report.bytes, report.uploads),
+        (2, 20, 0),
+        "conformance: sweep removes exactly the orphan and the retired generation"
+    );
+    for g in [&orphan, &live] {
+        assert!(matches!(
+            store.read_blob(&b, g, "p1", 0..1).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+    assert_eq!(
+        read_all(store, &b, &newer, "p1", 0..3).await,
         b"cip",
         "referenced by meta"
     );
@@ -762,12 +794,33 @@ async fn sweep(store: &Store, run: &str) {
         "referenced by upload"
     );
 
-    store.delete_upload(&b, "up", true).await.unwrap();
-    let old = store.delete_meta(&b, "obj").await.unwrap().unwrap();
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    assert_eq!(store.sweep_orphans(&b, Duration::ZERO).await.unwrap(), 1);
+    // An upload idle for longer than the limit is aborted, its blobs with it.
+    let report = store
+        .sweep_bucket(&b, &policy(Duration::ZERO, Duration::ZERO))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.uploads, report.generations, report.bytes),
+        (1, 1, 10),
+        "conformance: an idle upload is aborted"
+    );
+    assert!(store.list_uploads(&b).await.unwrap().is_empty());
     assert!(matches!(
-        store.read_blob(&b, &old.generation, "p1", 0..1).await,
+        store.read_blob(&b, &pending, "p1", 0..1).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // A delete retires too.
+    store.delete_object(&b, "obj").await.unwrap();
+    assert_eq!(read_all(store, &b, &newer, "p1", 0..3).await, b"cip");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let report = store
+        .sweep_bucket(&b, &policy(Duration::ZERO, week))
+        .await
+        .unwrap();
+    assert_eq!(report.generations, 1);
+    assert!(matches!(
+        store.read_blob(&b, &newer, "p1", 0..1).await,
         Err(StoreError::NotFound)
     ));
     drop_bucket(store, &b).await;

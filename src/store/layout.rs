@@ -6,6 +6,7 @@
 //! data/<bucket>/<generation>/<blob>                 ciphertext      (immutable)
 //! uploads/<bucket>/<upload-id>/record               UploadRecord
 //! uploads/<bucket>/<upload-id>/parts/<NNNNN>        PartLayout      (5-digit part number)
+//! retired/<bucket>/<generation>                     retire marker   (when it lost its record)
 //! system/<area>/<name>                              gateway-wide records (e.g. wrapped SSE-S3
 //!                                                   master key versions); never listed as buckets
 //! ```
@@ -24,6 +25,7 @@ pub(crate) const META: &str = "meta";
 pub(crate) const DATA: &str = "data";
 pub(crate) const UPLOADS: &str = "uploads";
 pub(crate) const SYSTEM: &str = "system";
+pub(crate) const RETIRED: &str = "retired";
 
 /// A bucket name as S3 allows it: 3–63 of `[a-z0-9.-]`.
 pub(crate) fn check_bucket(name: &str) -> Result<(), StoreError> {
@@ -114,6 +116,27 @@ pub(crate) fn generation_of_blob(location: &Path) -> Option<String> {
     let (_, _, generation) = (parts.next()?, parts.next()?, parts.next()?);
     parts.next()?;
     Some(generation.as_ref().to_string())
+}
+
+pub(crate) fn retired_dir(bucket: &str) -> Result<Path, StoreError> {
+    check_bucket(bucket)?;
+    path(format!("{RETIRED}/{bucket}"))
+}
+
+/// The retire marker of a generation: its backend modification time is when the generation
+/// stopped being referenced (the sweep's grace period counts from it).
+pub(crate) fn retired(bucket: &str, generation: &str) -> Result<Path, StoreError> {
+    check_name("generation", generation)?;
+    Ok(retired_dir(bucket)?.join(generation))
+}
+
+/// The generation a listed `retired/<bucket>/<generation>` path marks.
+pub(crate) fn generation_of_marker(location: &Path) -> Option<String> {
+    let parts: Vec<_> = location.parts().collect();
+    match parts.as_slice() {
+        [_, _, generation] => Some(generation.as_ref().to_string()),
+        _ => None,
+    }
 }
 
 pub(crate) fn uploads_dir(bucket: &str) -> Result<Path, StoreError> {

@@ -4,10 +4,11 @@
 //!
 //! The protocol that keeps readers safe without locks: a PUT writes its blobs into a fresh
 //! generation, then swaps the meta record with one atomic put ([`Store::put_meta`] returns the
-//! record it replaced), and only then is the previous generation deleted (the commits in
-//! `commit.rs` do the three steps for handlers). A crash
-//! in between leaves unreferenced blobs, which [`Store::sweep_orphans`] reclaims after a grace
-//! period. Keys are encoded by [`keyenc`] so every valid S3 key round-trips and sorts in S3
+//! record it replaced), and only then is the previous generation *retired* (the commits in
+//! `commit.rs` do the three steps for handlers): [`Store::sweep`] deletes it once it has been
+//! unreferenced for a grace period, so readers that opened it before the swap finish (see
+//! `sweep.rs`). A crash in between leaves unreferenced blobs, which the sweep reclaims the same
+//! way. Keys are encoded by [`keyenc`] so every valid S3 key round-trips and sorts in S3
 //! order; listing is a range query on an in-memory index for the local filesystem
 //! ([`ListingMode::LocalIndex`]) and an offset listing on sorted backends
 //! ([`ListingMode::Native`]).
@@ -21,12 +22,15 @@ pub(crate) mod keyenc;
 pub(crate) mod layout;
 mod listing;
 mod local_index;
+mod private_fs;
 pub(crate) mod records;
+mod sweep;
 
-use std::collections::{HashMap, HashSet};
+#[cfg(test)]
+use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
@@ -38,6 +42,7 @@ use tokio::sync::Mutex;
 
 pub(crate) use blob::BlobWriter;
 pub use listing::ListEntry;
+pub use sweep::{SweepPolicy, SweepReport};
 
 use crate::meta::{
     BUCKET_FORMAT, BucketRecord, META_FORMAT, META_FORMAT_V1, ObjectMeta, PartLayout,
@@ -119,6 +124,9 @@ pub struct Store {
     stripes: Arc<Vec<Mutex<()>>>,
     recent: Arc<RecentGenerations>,
     blob_buffer: usize,
+    /// The data dir of a local store: the sweep walks it for staging files (`name#123`) that
+    /// `object_store`'s listing hides.
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Store {
@@ -140,6 +148,7 @@ impl Store {
             stripes: Arc::new((0..LOCK_STRIPES).map(|_| Mutex::new(())).collect()),
             recent: Arc::new(RecentGenerations::default()),
             blob_buffer: REMOTE_BLOB_BUFFER,
+            local_root: None,
         }
     }
 
@@ -156,15 +165,17 @@ impl Store {
 
     /// A store in directory `root` (created if missing) with explicit options.
     pub fn local_with(root: &std::path::Path, opts: LocalOptions) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(root)
+        crate::fsutil::create_private_dir_all(root)
             .map_err(|e| StoreError::Backend(format!("create {}: {e}", root.display())))?;
         let fs = LocalFileSystem::new_with_prefix(root)
             .map_err(backend_err)?
             // Long keys and generations are directories; remove them when they empty.
             .with_automatic_cleanup(true)
             .with_fsync(opts.fsync);
+        let fs = private_fs::PrivateFs::new(fs, root.to_path_buf());
         let mut store = Self::new(Arc::new(fs), ListingMode::LocalIndex);
         store.blob_buffer = LOCAL_BLOB_BUFFER;
+        store.local_root = Some(root.to_path_buf());
         Ok(store)
     }
 
@@ -337,7 +348,7 @@ impl Store {
     }
 
     /// Deletes an empty bucket: `NotFound` if absent, `NotEmpty` if it holds an object or an
-    /// upload. Leftover (orphan) blobs are removed with it.
+    /// upload. Leftover (orphan or retired) blobs are removed with it.
     pub async fn delete_bucket(&self, name: &str) -> Result<(), StoreError> {
         let path = layout::bucket_record(name)?;
         if self.get_bytes(&path).await?.is_none() {
@@ -348,8 +359,13 @@ impl Store {
         {
             return Err(StoreError::NotEmpty);
         }
+        // Leftover blobs go with the bucket (no object can be read from it any more), then
+        // the retire markers that named them.
         for blob in self.list_paths(&layout::data_dir(name)?).await? {
             self.delete_path(&blob.location).await?;
+        }
+        for marker in self.list_paths(&layout::retired_dir(name)?).await? {
+            self.delete_path(&marker.location).await?;
         }
         self.delete_path(&path).await?;
         self.index.forget(name);
@@ -610,86 +626,6 @@ impl Store {
             (&a.key, a.initiated_ms, &a.upload_id).cmp(&(&b.key, b.initiated_ms, &b.upload_id))
         });
         Ok(out)
-    }
-
-    // ---- housekeeping ----
-
-    /// Deletes the generations of `bucket` that no meta record and no upload references and
-    /// whose newest blob is older than `older_than` (and that this process has not written or
-    /// linked within it); also part records left behind by a removed upload. Returns the
-    /// number of generations deleted. `older_than` must exceed the longest PUT or copy, since
-    /// blobs are written before the record that references them. Refuses (`Corrupt`) when a
-    /// meta or upload record does not decode, as its generation is then unknown.
-    pub async fn sweep_orphans(
-        &self,
-        bucket: &str,
-        older_than: Duration,
-    ) -> Result<usize, StoreError> {
-        let cutoff_ms = SystemTime::now()
-            .checked_sub(older_than)
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(i64::MIN, |d| d.as_millis() as i64);
-
-        // Candidates first, references second: a record written after the reference scan
-        // belongs to blobs that are younger than the grace period or recently touched.
-        let mut newest: HashMap<String, i64> = HashMap::new();
-        for e in self.list_paths(&layout::data_dir(bucket)?).await? {
-            if let Some(generation) = layout::generation_of_blob(&e.location) {
-                let t = e.last_modified.timestamp_millis();
-                let slot = newest.entry(generation).or_insert(i64::MIN);
-                *slot = (*slot).max(t);
-            }
-        }
-
-        let mut referenced: HashSet<String> = HashSet::new();
-        let meta_dir = layout::meta_dir(bucket)?;
-        let metas = self.list_paths(&meta_dir).await?;
-        let results: Vec<Result<Option<String>, StoreError>> = futures::stream::iter(metas)
-            .map(|e| async move {
-                match self.read_meta_at(&e.location).await? {
-                    Some(m) => Ok(Some(m.generation)),
-                    None => Ok(None),
-                }
-            })
-            .buffered(READ_CONCURRENCY)
-            .collect()
-            .await;
-        for r in results {
-            referenced.extend(r?);
-        }
-
-        let mut live_uploads = HashSet::new();
-        let mut part_records = Vec::new();
-        for e in self.list_paths(&layout::uploads_dir(bucket)?).await? {
-            match layout::upload_entry(&e.location) {
-                Some((id, true)) => {
-                    if let Some(b) = self.get_bytes(&e.location).await? {
-                        referenced.insert(records::decode_upload(&b)?.generation);
-                    }
-                    live_uploads.insert(id);
-                }
-                Some((id, false)) => part_records.push((id, e)),
-                None => {}
-            }
-        }
-        for (id, e) in part_records {
-            if !live_uploads.contains(&id) && e.last_modified.timestamp_millis() < cutoff_ms {
-                self.delete_path(&e.location).await?;
-            }
-        }
-
-        let mut deleted = 0;
-        for (generation, t) in newest {
-            if referenced.contains(&generation)
-                || t >= cutoff_ms
-                || self.recent.is_recent(bucket, &generation, older_than)
-            {
-                continue;
-            }
-            self.delete_generation(bucket, &generation).await?;
-            deleted += 1;
-        }
-        Ok(deleted)
     }
 }
 

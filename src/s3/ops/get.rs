@@ -246,6 +246,10 @@ pub(crate) async fn handle_get_object(
     let (first, rest) = crypto
         .read_range(req.gw.store.clone(), bucket.to_owned(), &meta, start, end)
         .await?;
+    // The status and Content-Length are sent by now. A later failure (a blob whose generation
+    // the sweep deleted after the grace period, a tampered segment) becomes a body error, on
+    // which hyper closes the connection short of Content-Length: the client sees a failed
+    // download, never a short body with 200 (docs/STORAGE.md, "Garbage").
     let stream = futures::stream::iter(first.map(Ok))
         .chain(rest.into_stream())
         .map(|r| {

@@ -1,0 +1,246 @@
+//! The local filesystem backend with owner-only modes (docs/STORAGE.md, "File modes").
+//!
+//! `object_store`'s `LocalFileSystem` creates files and directories with the default modes
+//! (0666/0777 less the umask, so usually 0644/0755) and offers no way to choose them. This
+//! wrapper delegates everything to it and, after each write (put, multipart completion, copy,
+//! rename), sets the written file to 0600 and its directories up to the store root to 0700.
+//! Between creation and that `chmod` a staging file may briefly have the wider mode; it is
+//! unreachable for other users all the same, because the data dir and the store root are
+//! created 0700 and tightened at start.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result, UploadPart,
+};
+
+/// `LocalFileSystem` whose writes end up 0600 in 0700 directories.
+#[derive(Debug)]
+pub(crate) struct PrivateFs {
+    inner: Arc<LocalFileSystem>,
+    root: PathBuf,
+}
+
+impl PrivateFs {
+    pub(crate) fn new(inner: LocalFileSystem, root: PathBuf) -> Self {
+        Self {
+            inner: Arc::new(inner),
+            root,
+        }
+    }
+}
+
+impl fmt::Display for PrivateFs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.inner, f)
+    }
+}
+
+/// Makes `location`'s file and each directory from it up to (not including) `root`
+/// owner-only (0600 / 0700). Run off the reactor: it is a few `stat`/`chmod` calls.
+async fn make_private(fs: Arc<LocalFileSystem>, root: PathBuf, location: Path) -> Result<()> {
+    let file = fs.path_to_filesystem(&location)?;
+    tokio::task::spawn_blocking(move || {
+        crate::fsutil::make_owner_only(&file)?;
+        let mut dir = file.parent();
+        while let Some(d) = dir.filter(|d| d.starts_with(&root) && *d != root) {
+            crate::fsutil::make_owner_only(d)?;
+            dir = d.parent();
+        }
+        Ok::<(), std::io::Error>(())
+    })
+    .await
+    .map_err(|e| object_store::Error::Generic {
+        store: "LocalFileSystem",
+        source: Box::new(e),
+    })?
+    .map_err(|e| object_store::Error::Generic {
+        store: "LocalFileSystem",
+        source: Box::new(e),
+    })
+}
+
+/// A multipart upload that makes its file private when it completes.
+#[derive(Debug)]
+struct PrivateUpload {
+    inner: Box<dyn MultipartUpload>,
+    fs: Arc<LocalFileSystem>,
+    root: PathBuf,
+    location: Path,
+}
+
+impl MultipartUpload for PrivateUpload {
+    fn put_part(&mut self, data: PutPayload) -> UploadPart {
+        self.inner.put_part(data)
+    }
+
+    fn complete<'a, 'b>(&'a mut self) -> BoxFuture<'b, Result<PutResult>>
+    where
+        'a: 'b,
+        Self: 'b,
+    {
+        async move {
+            let r = self.inner.complete().await?;
+            make_private(self.fs.clone(), self.root.clone(), self.location.clone()).await?;
+            Ok(r)
+        }
+        .boxed()
+    }
+
+    fn abort<'a, 'b>(&'a mut self) -> BoxFuture<'b, Result<()>>
+    where
+        'a: 'b,
+        Self: 'b,
+    {
+        self.inner.abort()
+    }
+}
+
+impl ObjectStore for PrivateFs {
+    fn put_opts<'a, 'b, 'c>(
+        &'a self,
+        location: &'b Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> BoxFuture<'c, Result<PutResult>>
+    where
+        'a: 'c,
+        'b: 'c,
+        Self: 'c,
+    {
+        async move {
+            let r = self.inner.put_opts(location, payload, opts).await?;
+            make_private(self.inner.clone(), self.root.clone(), location.clone()).await?;
+            Ok(r)
+        }
+        .boxed()
+    }
+
+    fn put_multipart_opts<'a, 'b, 'c>(
+        &'a self,
+        location: &'b Path,
+        opts: PutMultipartOptions,
+    ) -> BoxFuture<'c, Result<Box<dyn MultipartUpload>>>
+    where
+        'a: 'c,
+        'b: 'c,
+        Self: 'c,
+    {
+        async move {
+            let inner = self.inner.put_multipart_opts(location, opts).await?;
+            Ok(Box::new(PrivateUpload {
+                inner,
+                fs: self.inner.clone(),
+                root: self.root.clone(),
+                location: location.clone(),
+            }) as Box<dyn MultipartUpload>)
+        }
+        .boxed()
+    }
+
+    fn get_opts<'a, 'b, 'c>(
+        &'a self,
+        location: &'b Path,
+        options: GetOptions,
+    ) -> BoxFuture<'c, Result<GetResult>>
+    where
+        'a: 'c,
+        'b: 'c,
+        Self: 'c,
+    {
+        self.inner.get_opts(location, options)
+    }
+
+    fn get_ranges<'a, 'b, 'c, 'd>(
+        &'a self,
+        location: &'b Path,
+        ranges: &'c [Range<u64>],
+    ) -> BoxFuture<'d, Result<Vec<Bytes>>>
+    where
+        'a: 'd,
+        'b: 'd,
+        'c: 'd,
+        Self: 'd,
+    {
+        self.inner.get_ranges(location, ranges)
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, Result<Path>>,
+    ) -> BoxStream<'static, Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.inner.list_with_offset(prefix, offset)
+    }
+
+    fn list_with_delimiter<'a, 'b, 'c>(
+        &'a self,
+        prefix: Option<&'b Path>,
+    ) -> BoxFuture<'c, Result<ListResult>>
+    where
+        'a: 'c,
+        'b: 'c,
+        Self: 'c,
+    {
+        self.inner.list_with_delimiter(prefix)
+    }
+
+    fn copy_opts<'a, 'b, 'c, 'd>(
+        &'a self,
+        from: &'b Path,
+        to: &'c Path,
+        options: CopyOptions,
+    ) -> BoxFuture<'d, Result<()>>
+    where
+        'a: 'd,
+        'b: 'd,
+        'c: 'd,
+        Self: 'd,
+    {
+        async move {
+            self.inner.copy_opts(from, to, options).await?;
+            make_private(self.inner.clone(), self.root.clone(), to.clone()).await
+        }
+        .boxed()
+    }
+
+    fn rename_opts<'a, 'b, 'c, 'd>(
+        &'a self,
+        from: &'b Path,
+        to: &'c Path,
+        options: RenameOptions,
+    ) -> BoxFuture<'d, Result<()>>
+    where
+        'a: 'd,
+        'b: 'd,
+        'c: 'd,
+        Self: 'd,
+    {
+        async move {
+            self.inner.rename_opts(from, to, options).await?;
+            make_private(self.inner.clone(), self.root.clone(), to.clone()).await
+        }
+        .boxed()
+    }
+}

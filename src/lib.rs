@@ -26,6 +26,7 @@ pub(crate) mod s3;
 pub(crate) mod seal;
 pub(crate) mod serve;
 pub(crate) mod server;
+pub(crate) mod sigv2;
 pub(crate) mod sigv4;
 pub(crate) mod sse;
 pub mod store;

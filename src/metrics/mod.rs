@@ -229,6 +229,7 @@ fn escape_label(v: &str) -> String {
 pub(crate) struct Metrics {
     pub(crate) s3_requests: Family<2, Counter>,
     pub(crate) s3_duration: Family<1, Histogram>,
+    pub(crate) s3_sigv2: Family<1, Counter>,
     pub(crate) s3_bytes_received: Family<1, Counter>,
     pub(crate) s3_bytes_sent: Family<1, Counter>,
     pub(crate) sse_written: Family<1, Counter>,
@@ -263,6 +264,11 @@ impl Metrics {
                 "sealgate_s3_request_duration_seconds",
                 "Time from receiving an S3 request to sending its response headers, by operation.",
                 ["operation"],
+            ),
+            s3_sigv2: Family::new(
+                "sealgate_s3_sigv2_requests_total",
+                "S3 requests authenticated with Signature Version 2, by form (header or query): clients to move to SigV4.",
+                ["form"],
             ),
             s3_bytes_received: Family::new(
                 "sealgate_s3_bytes_received_total",
@@ -337,6 +343,9 @@ impl Metrics {
             f.with([]);
         }
         // Known-in-advance series start at 0, so a rate() has a baseline from the first scrape.
+        for form in ["header", "query"] {
+            m.s3_sigv2.with([form]);
+        }
         for mode in SSE_MODES {
             m.sse_written.with([mode]);
             m.sse_read.with([mode]);
@@ -349,6 +358,7 @@ impl Metrics {
         let mut out = String::new();
         self.s3_requests.render(&mut out);
         self.s3_duration.render(&mut out);
+        self.s3_sigv2.render(&mut out);
         self.s3_bytes_received.render(&mut out);
         self.s3_bytes_sent.render(&mut out);
         self.sse_written.render(&mut out);

@@ -36,7 +36,7 @@ pub(crate) enum S3Error {
     /// 403 AccessDenied for a presigned URL past its expiry.
     #[error("Request has expired")]
     RequestExpired {
-        /// The `X-Amz-Expires` value (seconds) as given: `<X-Amz-Expires>`.
+        /// The `X-Amz-Expires` value (seconds) as given: `<X-Amz-Expires>`; empty for SigV2.
         expires: String,
         /// When the URL expired, ISO 8601 (`2026-11-28T13:31:39Z`): `<Expires>`.
         expires_at: String,
@@ -439,7 +439,10 @@ impl S3Error {
                 expires_at,
                 server_time,
             } => {
-                out.push(("X-Amz-Expires", expires.clone()));
+                // SigV2 URLs carry an absolute `Expires`, no lifetime.
+                if !expires.is_empty() {
+                    out.push(("X-Amz-Expires", expires.clone()));
+                }
                 out.push(("Expires", expires_at.clone()));
                 out.push(("ServerTime", server_time.clone()));
             }

@@ -22,6 +22,7 @@ use crate::gateway::Gateway;
 use crate::identity::User;
 use crate::meta::BucketRecord;
 use crate::server::{self, Body, ConnInfo};
+use crate::sigv2;
 use crate::sigv4::{self, AuthError, Expectations, ServiceKind, Verified};
 use error::S3Error;
 use payload::{Payload, PayloadOptions};
@@ -254,19 +255,33 @@ pub(crate) fn error_response(
     })
 }
 
-/// SigV4 only: anonymous access is not offered (no bucket policies yet).
+/// SigV4 or SigV2 (S3 only); anonymous access is not offered (no bucket policies yet).
 fn authenticate(gw: &Gateway, parts: &http::request::Parts) -> Result<(User, Verified), S3Error> {
+    let region = &gw.cfg.region;
+    if let Some(signed) =
+        sigv2::parse(&parts.uri, &parts.headers).map_err(|e| auth_error(e, region))?
+    {
+        let user = lookup(gw, &signed.access_key)?;
+        let host_bucket =
+            router::host_bucket(&parts.uri, &parts.headers, &gw.cfg.virtual_host_suffixes);
+        let verified = sigv2::verify(
+            &signed,
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            host_bucket.as_deref(),
+            &user.secret_key,
+            SystemTime::now(),
+        )
+        .map_err(|e| auth_error(e, region))?;
+        gw.metrics.s3_sigv2.with([signed.form.label()]).inc();
+        return Ok((user, verified));
+    }
     let signed = sigv4::parse(&parts.uri, &parts.headers, ServiceKind::S3)
-        .map_err(|e| auth_error(e, &gw.cfg.region))?
+        .map_err(|e| auth_error(e, region))?
         .ok_or_else(|| S3Error::AccessDenied("Access Denied".into()))?;
-    let user = gw
-        .ids
-        .lookup(&signed.credential.access_key)
-        .ok_or_else(|| S3Error::InvalidAccessKeyId {
-            access_key: signed.credential.access_key.clone(),
-        })?
-        .clone();
-    let exp = Expectations::s3(gw.cfg.region.clone(), SystemTime::now());
+    let user = lookup(gw, &signed.credential.access_key)?;
+    let exp = Expectations::s3(region.clone(), SystemTime::now());
     let verified = sigv4::verify(
         &signed,
         &parts.method,
@@ -276,15 +291,24 @@ fn authenticate(gw: &Gateway, parts: &http::request::Parts) -> Result<(User, Ver
         &exp,
         None,
     )
-    .map_err(|e| auth_error(e, &gw.cfg.region))?;
+    .map_err(|e| auth_error(e, region))?;
     Ok((user, verified))
+}
+
+fn lookup(gw: &Gateway, access_key: &str) -> Result<User, S3Error> {
+    gw.ids
+        .lookup(access_key)
+        .cloned()
+        .ok_or_else(|| S3Error::InvalidAccessKeyId {
+            access_key: access_key.to_owned(),
+        })
 }
 
 fn auth_error(e: AuthError, region: &str) -> S3Error {
     match e {
-        AuthError::UnsupportedAlgorithm(_) | AuthError::MultipleAuthMechanisms => {
-            S3Error::invalid_argument(e.to_string())
-        }
+        AuthError::UnsupportedAlgorithm(_)
+        | AuthError::MultipleAuthMechanisms
+        | AuthError::MalformedV2(_) => S3Error::invalid_argument(e.to_string()),
         AuthError::Malformed(_) | AuthError::WrongService { .. } => {
             S3Error::AuthorizationHeaderMalformed {
                 msg: e.to_string(),
@@ -320,6 +344,15 @@ fn auth_error(e: AuthError, region: &str) -> S3Error {
             expires_at,
             server_time,
         },
+        AuthError::ExpiredAt {
+            expires_at,
+            server_time,
+        } => S3Error::RequestExpired {
+            expires: String::new(),
+            expires_at,
+            server_time,
+        },
+        AuthError::DeniedV2(m) => S3Error::AccessDenied(m),
         AuthError::NotYetValid { .. } => S3Error::AccessDenied("Request is not valid yet".into()),
         AuthError::SignatureMismatch {
             access_key,

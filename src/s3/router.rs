@@ -344,6 +344,15 @@ pub(crate) fn parse(
     }
 }
 
+/// The bucket a virtual-host `Host` names, if any (SigV2 signs it into the resource).
+pub(crate) fn host_bucket(
+    uri: &Uri,
+    headers: &HeaderMap,
+    virtual_host_suffixes: &[String],
+) -> Option<String> {
+    bucket_from_host(uri, headers, virtual_host_suffixes)
+}
+
 /// S3's 32-bit signed limit for `max-*` and marker parameters.
 const I32_MAX: u32 = i32::MAX as u32;
 

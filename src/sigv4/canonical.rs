@@ -50,6 +50,12 @@ impl SigningKey {
         Self(hmac_sha256(&*k_service, b"aws4_request"))
     }
 
+    /// A placeholder for requests whose payload is unsigned (SigV2): all zeros, never used
+    /// because no aws-chunked decoder is built for an unsigned payload.
+    pub(super) fn unused() -> Self {
+        Self([0; 32])
+    }
+
     /// Lower-case hex HMAC-SHA256 of `string_to_sign` under this key.
     pub(crate) fn sign(&self, string_to_sign: &[u8]) -> String {
         hex::encode(hmac_sha256(&self.0, string_to_sign))

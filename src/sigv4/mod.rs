@@ -74,7 +74,8 @@ pub(crate) enum AuthForm {
 /// own error codes (see the variant docs for the S3 mapping).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AuthError {
-    /// S3: 400 InvalidArgument "Unsupported Authorization Type" (SigV2, SigV4a, unknown).
+    /// S3: 400 InvalidArgument "Unsupported Authorization Type" (SigV4a, unknown; SigV2 is
+    /// `crate::sigv2`'s for S3, and unsupported on the KMS).
     #[error("unsupported authorization type: {0}")]
     UnsupportedAlgorithm(String),
     /// S3: 400 InvalidArgument "Only one auth mechanism allowed".
@@ -134,6 +135,22 @@ pub(crate) enum AuthError {
         /// ISO 8601
         server_time: String,
     },
+    /// SigV2 presigned URL past its `Expires` (an absolute time, not a lifetime). S3: 403
+    /// AccessDenied.
+    #[error("Request has expired")]
+    ExpiredAt {
+        /// ISO 8601
+        expires_at: String,
+        /// ISO 8601
+        server_time: String,
+    },
+    /// A SigV2 `Authorization` header that cannot be read. S3: 400 InvalidArgument.
+    #[error("{0}")]
+    MalformedV2(String),
+    /// A SigV2 query form missing a parameter or with an unreadable `Expires`. S3: 403
+    /// AccessDenied with this message.
+    #[error("{0}")]
+    DeniedV2(String),
     /// Presigned URL dated in the future. S3: 403 AccessDenied.
     #[error("Request is not valid yet")]
     NotYetValid {

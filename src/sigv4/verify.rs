@@ -59,6 +59,20 @@ pub(crate) struct Verified {
     pub(crate) payload: PayloadHash,
 }
 
+impl Verified {
+    /// The outcome of a scheme that signs neither the payload nor an aws-chunked chain
+    /// (SigV2): the body is read as `UNSIGNED-PAYLOAD`, so the key below is never used to sign.
+    pub(crate) fn unsigned_payload(amz_date: String) -> Self {
+        Self {
+            signing_key: SigningKey::unused(),
+            seed_signature: String::new(),
+            amz_date,
+            scope: String::new(),
+            payload: PayloadHash::Unsigned,
+        }
+    }
+}
+
 /// Constant-time equality of two signatures (hex strings).
 pub(crate) fn signatures_match(computed: &str, provided: &str) -> bool {
     computed.as_bytes().ct_eq(provided.as_bytes()).into()

@@ -405,7 +405,8 @@ def _error_code(http_error: urllib.error.HTTPError) -> str:
 
 
 def test_presigned_get_and_put(make_client, server, bucket):
-    # botocore still presigns with SigV2 unless told; SigV4 is what the gateway speaks.
+    # botocore still presigns with SigV2 unless told; this test is about SigV4 (SigV2 has
+    # its own, test_sigv2.py).
     s3 = make_client(signature_version="s3v4")
     body = os.urandom(5000)
     put_url = s3.generate_presigned_url(

@@ -29,14 +29,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, Method, Uri};
-use percent_encoding::percent_decode;
 use sha1::Sha1;
 use time::OffsetDateTime;
 use time::format_description::BorrowedFormatItem;
 use time::format_description::well_known::Rfc2822;
 use time::macros::format_description;
 
-use crate::sigv4::{AuthError, S3_MAX_SKEW, Verified, signatures_match};
+// SigV2 signs sub-resource values unencoded, so it reads them decoded, as SigV4 does.
+use crate::sigv4::{AuthError, S3_MAX_SKEW, Verified, decoded_query, signatures_match};
 
 const ISO8601_FORMAT: &[BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
@@ -255,24 +255,6 @@ pub(crate) fn sign(secret: &str, string_to_sign: &[u8]) -> String {
         Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
     mac.update(string_to_sign);
     STANDARD.encode(mac.finalize().into_bytes())
-}
-
-/// Query parameters, percent-decoded (SigV2 signs sub-resource values unencoded), in order.
-fn decoded_query(query: Option<&str>) -> Vec<(String, String)> {
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (name, value) = p.split_once('=').unwrap_or((p, ""));
-            let decode = |s: &str| {
-                percent_decode(s.as_bytes())
-                    .decode_utf8_lossy()
-                    .into_owned()
-            };
-            (decode(name), decode(value))
-        })
-        .collect()
 }
 
 #[cfg(test)]

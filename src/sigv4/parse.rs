@@ -307,8 +307,8 @@ fn parse_query_form<'q>(
     })
 }
 
-/// Query parameters decoded for reading (not for canonicalisation).
-fn decoded_query(query: Option<&str>) -> Vec<(String, String)> {
+/// Query parameters decoded for reading (not for canonicalisation), in order.
+pub(crate) fn decoded_query(query: Option<&str>) -> Vec<(String, String)> {
     query
         .unwrap_or("")
         .split('&')

@@ -512,6 +512,33 @@ mod tests {
     }
 
     #[test]
+    fn full_object_of_multi_mib_random_parts_is_the_direct_crc() {
+        // Part sizes as real uploads have them: several MiB, odd lengths, a short last part.
+        let mut rng = rand::rng();
+        let sizes = [5 * 1024 * 1024 + 3, 8 * 1024 * 1024, 1, 65_537];
+        let parts: Vec<Vec<u8>> = sizes
+            .iter()
+            .map(|&n| {
+                let mut v = vec![0u8; n];
+                rng.fill_bytes(&mut v);
+                v
+            })
+            .collect();
+        let whole = parts.concat();
+        for alg in crcs() {
+            let raws: Vec<_> = parts
+                .iter()
+                .map(|p| (digest(alg, p), p.len() as u64))
+                .collect();
+            assert_eq!(
+                combine_full_object(alg, &raws).unwrap(),
+                digest(alg, &whole),
+                "{alg}"
+            );
+        }
+    }
+
+    #[test]
     fn generic_combine_agrees_with_crate_combines() {
         let mut rng = rand::rng();
         for _ in 0..20 {

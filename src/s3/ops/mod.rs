@@ -3,6 +3,7 @@
 
 pub(crate) mod bucket;
 pub(crate) mod common;
+mod complete_checksum;
 pub(crate) mod copy;
 pub(crate) mod delete;
 pub(crate) mod encryption;

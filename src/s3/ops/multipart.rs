@@ -9,6 +9,7 @@ use http::{Response, StatusCode};
 use md5::{Digest, Md5};
 
 use super::common::{self, check_key, quoted, set};
+use super::complete_checksum;
 use super::copy::open_source;
 use crate::checksum::{self, ChecksumAlgorithm};
 use crate::meta::{Checksum, PartLayout, Sealing, UPLOAD_FORMAT, UploadRecord};
@@ -357,6 +358,7 @@ pub(crate) async fn handle_complete_multipart_upload(
     let customer =
         encryption::from_headers(&req.headers, KeyHeaders::Target, common::over_tls(&req))?;
     encryption::check_upload_key(&rec.sealing, customer.as_ref(), true)?;
+    let claimed = complete_checksum::take(&mut req.headers)?;
     let body = req.small_body(4 * 1024 * 1024).await?;
     let requested = xml::parse_complete_multipart_upload(&body)?;
     if requested.is_empty() {
@@ -417,6 +419,9 @@ pub(crate) async fn handle_complete_multipart_upload(
     }
     let etag = format!("{}-{}", hex::encode(md5.finalize()), chosen.len());
     let object_checksum = object_checksum(alg, rec.checksum_type.as_deref(), &chosen);
+    if let Some(c) = &claimed {
+        complete_checksum::verify(c, object_checksum.as_ref())?;
+    }
     let size = chosen.iter().map(|p| p.size).sum();
     let meta = req
         .gw

@@ -10,9 +10,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::TryStreamExt;
 
-use super::{ListEntry, Store, StoreError, SweepPolicy, SweepReport};
+use super::{ListEntry, Store, StoreError, SweepPolicy, SweepReport, layout};
 use crate::meta::{
-    BUCKET_FORMAT, BucketRecord, META_FORMAT, ObjectMeta, PartLayout, Sealing, UPLOAD_FORMAT,
+    BUCKET_FORMAT, BucketRecord, CompletionRecord, META_FORMAT, ObjectMeta, PartLayout, Sealing,
+    UPLOAD_FORMAT,
     UploadRecord,
 };
 
@@ -177,14 +178,37 @@ async fn buckets(store: &Store, run: &str) {
         .create_upload(&upload_record(&a, "up1", "k", &g))
         .await
         .unwrap();
+    // An upload in progress does not keep the bucket: it is aborted with it, and a completion
+    // record goes too.
+    let done = CompletionRecord {
+        format: crate::meta::COMPLETION_FORMAT.into(),
+        upload_id: "up0".into(),
+        bucket: a.clone(),
+        key: "k".into(),
+        completed_ms: 1,
+        generation: g.clone(),
+        etag: "e-1".into(),
+        checksum: None,
+        parts: vec![(1, "e".into())],
+        sealing: Sealing::None,
+    };
+    store.put_completion(&done).await.unwrap();
     assert_eq!(
-        store.delete_bucket(&a).await,
-        Err(StoreError::NotEmpty),
-        "conformance: NotEmpty (upload)"
+        store.get_completion(&a, "up0").await.unwrap().as_ref(),
+        Some(&done),
+        "conformance: completion record round-trips"
     );
-    store.delete_upload(&a, "up1", true).await.unwrap();
-
     store.delete_bucket(&a).await.unwrap();
+    assert_eq!(store.get_upload(&a, "up1").await.unwrap(), None);
+    assert_eq!(store.get_completion(&a, "up0").await.unwrap(), None);
+    assert!(
+        store
+            .list_paths(&layout::uploads_dir(&a).unwrap())
+            .await
+            .unwrap()
+            .is_empty(),
+        "conformance: delete_bucket removes its uploads"
+    );
     store.delete_bucket(&b).await.unwrap();
     assert_eq!(store.get_bucket(&a).await.unwrap(), None);
     assert_eq!(

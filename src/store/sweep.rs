@@ -71,6 +71,10 @@ impl SweepReport {
     }
 }
 
+fn completion_window() -> Duration {
+    Duration::from_millis(crate::meta::COMPLETION_WINDOW_MS as u64)
+}
+
 /// Milliseconds since the epoch, the unit backend timestamps are compared in.
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -184,6 +188,12 @@ impl Store {
                     let slot = part_activity.entry(id.clone()).or_insert(i64::MIN);
                     *slot = (*slot).max(t);
                     part_records.push((id, e));
+                }
+                None if layout::is_completion(&e.location)
+                    && older_than(now, t, completion_window()) =>
+                {
+                    // A retried Complete is only answered within the window.
+                    self.delete_path(&e.location).await?;
                 }
                 None => {}
             }

@@ -740,6 +740,7 @@ fn policy(grace: Duration, abort_uploads_after: Duration) -> SweepPolicy {
     SweepPolicy {
         grace,
         abort_uploads_after,
+        keep_completions: abort_uploads_after,
     }
 }
 
@@ -763,6 +764,19 @@ async fn sweep(store: &Store, run: &str) {
         .unwrap();
     let hour = Duration::from_secs(3600);
     let week = hour * 24 * 7;
+    let done = CompletionRecord {
+        format: crate::meta::COMPLETION_FORMAT.into(),
+        upload_id: "done".into(),
+        bucket: b.clone(),
+        key: "obj".into(),
+        completed_ms: 1,
+        generation: live.clone(),
+        etag: "e-1".into(),
+        checksum: None,
+        parts: vec![(1, "e".into())],
+        sealing: Sealing::None,
+    };
+    store.put_completion(&done).await.unwrap();
 
     // Within the grace period nothing goes.
     assert_eq!(
@@ -800,6 +814,24 @@ async fn sweep(store: &Store, run: &str) {
         (report.generations, report.bytes, report.uploads),
         (2, 20, 0),
         "conformance: sweep removes exactly the orphan and the retired generation"
+    );
+    assert!(
+        store.get_completion(&b, "done").await.unwrap().is_some(),
+        "conformance: a completion record is kept within its window"
+    );
+    let expire = SweepPolicy {
+        keep_completions: Duration::ZERO,
+        ..policy(hour, week)
+    };
+    assert_eq!(
+        store.sweep_bucket(&b, &expire).await.unwrap().uploads,
+        0,
+        "conformance: expiring completion records aborts no upload"
+    );
+    assert_eq!(
+        store.get_completion(&b, "done").await.unwrap(),
+        None,
+        "conformance: the sweep reclaims an expired completion record"
     );
     for g in [&orphan, &live] {
         assert!(matches!(

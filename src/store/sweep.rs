@@ -1,5 +1,5 @@
 //! Garbage collection: deferred deletion of generations that lost their record, crash
-//! leftovers, staging files and abandoned multipart uploads.
+//! leftovers, staging files, abandoned multipart uploads and expired completion records.
 //!
 //! Why deletion is deferred: a GET reads the meta record, then streams the blobs of the
 //! generation it names, part after part. If an overwrite or delete removed that generation at
@@ -44,6 +44,9 @@ pub struct SweepPolicy {
     pub grace: Duration,
     /// Multipart uploads with no activity (creation, part upload) for this long are aborted.
     pub abort_uploads_after: Duration,
+    /// Completion records (retried CompleteMultipartUpload) older than this are deleted; the
+    /// gateway uses [`crate::meta::COMPLETION_WINDOW_MS`], past which they answer nothing.
+    pub keep_completions: Duration,
 }
 
 /// What one sweep reclaimed.
@@ -69,10 +72,6 @@ impl SweepReport {
         self.bytes += other.bytes;
         self.failed_buckets += other.failed_buckets;
     }
-}
-
-fn completion_window() -> Duration {
-    Duration::from_millis(crate::meta::COMPLETION_WINDOW_MS as u64)
 }
 
 /// Milliseconds since the epoch, the unit backend timestamps are compared in.
@@ -190,7 +189,7 @@ impl Store {
                     part_records.push((id, e));
                 }
                 None if layout::is_completion(&e.location)
-                    && older_than(now, t, completion_window()) =>
+                    && older_than(now, t, policy.keep_completions) =>
                 {
                     // A retried Complete is only answered within the window.
                     self.delete_path(&e.location).await?;

@@ -82,7 +82,11 @@ async fn complete_retried_after_success_answers_the_same() {
     let first = complete().await.expect("first Complete");
     let again = complete().await.expect("retried Complete");
     assert_eq!(again.e_tag(), first.e_tag());
-    assert!(first.e_tag().unwrap().ends_with("-2\""), "{:?}", first.e_tag());
+    assert!(
+        first.e_tag().unwrap().ends_with("-2\""),
+        "{:?}",
+        first.e_tag()
+    );
     assert_eq!(again.location(), first.location());
     assert_eq!(again.bucket(), Some(b));
     assert_eq!(again.key(), Some("obj"));
@@ -147,10 +151,7 @@ async fn reuploaded_part_keeps_its_etag_in_every_mode() {
     let kms_key = kms.create_key().send().await.unwrap();
     let kms_id = kms_key.key_metadata().unwrap().key_id().to_owned();
     let raw = random(32);
-    let customer = (
-        STANDARD.encode(&raw),
-        STANDARD.encode(Md5::digest(&raw)),
-    );
+    let customer = (STANDARD.encode(&raw), STANDARD.encode(Md5::digest(&raw)));
     let b = "retry-parts";
     s3.create_bucket().bucket(b).send().await.unwrap();
     let (p1, p2) = (random(5 * MIB), random(4096));

@@ -24,8 +24,8 @@ pub(super) fn opaque(ok: &ObjectKey, md5: &[u8; 16]) -> String {
     Hkdf::<Sha256>::new(Some(&[]), ok.as_bytes())
         .expand(PART_ETAG_INFO, key.as_mut())
         .expect("32 bytes is a valid HKDF-SHA256 output length");
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_ref())
-        .expect("HMAC takes any key length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_ref()).expect("HMAC takes any key length");
     mac.update(md5);
     hex::encode(&mac.finalize().into_bytes()[..16])
 }

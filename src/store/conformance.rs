@@ -13,8 +13,7 @@ use futures::TryStreamExt;
 use super::{ListEntry, Store, StoreError, SweepPolicy, SweepReport, layout};
 use crate::meta::{
     BUCKET_FORMAT, BucketRecord, CompletionRecord, META_FORMAT, ObjectMeta, PartLayout, Sealing,
-    UPLOAD_FORMAT,
-    UploadRecord,
+    UPLOAD_FORMAT, UploadRecord,
 };
 
 /// Runs every check against `store`; panics on the first failure.

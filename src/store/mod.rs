@@ -45,8 +45,8 @@ pub use listing::ListEntry;
 pub use sweep::{SweepPolicy, SweepReport};
 
 use crate::meta::{
-    BUCKET_FORMAT, BucketRecord, COMPLETION_FORMAT, CompletionRecord, META_FORMAT,
-    META_FORMAT_V1, ObjectMeta, PartLayout, UPLOAD_FORMAT, UploadRecord,
+    BUCKET_FORMAT, BucketRecord, COMPLETION_FORMAT, CompletionRecord, META_FORMAT, META_FORMAT_V1,
+    ObjectMeta, PartLayout, UPLOAD_FORMAT, UploadRecord,
 };
 use blob::RecentGenerations;
 use local_index::LocalIndex;

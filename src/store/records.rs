@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 
 use super::StoreError;
 use crate::meta::{
-    BUCKET_FORMAT, BucketRecord, COMPLETION_FORMAT, CompletionRecord, META_FORMAT, META_FORMAT_V1, ObjectMeta, PartLayout,
-    UPLOAD_FORMAT, UploadRecord,
+    BUCKET_FORMAT, BucketRecord, COMPLETION_FORMAT, CompletionRecord, META_FORMAT, META_FORMAT_V1,
+    ObjectMeta, PartLayout, UPLOAD_FORMAT, UploadRecord,
 };
 
 #[derive(Deserialize)]

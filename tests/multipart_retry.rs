@@ -200,22 +200,38 @@ async fn reuploaded_part_keeps_its_etag_in_every_mode() {
                 _ => assert_ne!(first, plain_md5, "{mode:?}: part ETag reveals the MD5"),
             }
             second_upload_etags.push(first.clone());
-            let mut complete = s3
-                .complete_multipart_upload()
-                .bucket(b)
-                .key(&key)
-                .upload_id(&id)
-                .multipart_upload(completed(&[(1, &e1), (2, &first)]));
-            if let Mode::SseC = mode {
-                complete = complete
-                    .sse_customer_algorithm("AES256")
-                    .sse_customer_key(&customer.0)
-                    .sse_customer_key_md5(&customer.1);
-            }
-            complete
+            let complete = || {
+                let c = s3
+                    .complete_multipart_upload()
+                    .bucket(b)
+                    .key(&key)
+                    .upload_id(&id)
+                    .multipart_upload(completed(&[(1, &e1), (2, &first)]));
+                match mode {
+                    Mode::SseC => c
+                        .sse_customer_algorithm("AES256")
+                        .sse_customer_key(&customer.0)
+                        .sse_customer_key_md5(&customer.1),
+                    _ => c,
+                }
                 .send()
+            };
+            let done = complete()
                 .await
                 .unwrap_or_else(|e| panic!("{mode:?}: Complete with the first ETag: {e:?}"));
+            let again = complete()
+                .await
+                .unwrap_or_else(|e| panic!("{mode:?}: retried Complete: {e:?}"));
+            assert_eq!(
+                again.e_tag(),
+                done.e_tag(),
+                "{mode:?}: retried Complete ETag"
+            );
+            assert_eq!(
+                again.server_side_encryption(),
+                done.server_side_encryption(),
+                "{mode:?}: retried Complete SSE header"
+            );
             let sse_c = matches!(mode, Mode::SseC).then_some(&customer);
             assert_eq!(
                 read(&s3, b, &key, sse_c).await,

@@ -342,6 +342,9 @@ impl Config {
             })?),
         };
         let sweep = crate::store::SweepPolicy {
+            keep_completions: std::time::Duration::from_millis(
+                crate::meta::COMPLETION_WINDOW_MS as u64,
+            ),
             grace: duration_option(
                 "sweep_grace",
                 args.sweep_grace.clone().or(file.sweep_grace),

@@ -168,6 +168,30 @@ pub struct UploadRecord {
     pub record_key: Option<RecordKey>,
 }
 
+/// What a finished multipart upload answered: `uploads/<bucket>/<upload-id>/completed`, kept
+/// for [`COMPLETION_WINDOW_MS`] so a retried CompleteMultipartUpload (the client lost the first
+/// response) gets the same answer from any gateway sharing the backend.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletionRecord {
+    pub format: String,
+    pub upload_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub completed_ms: i64,
+    /// The object's generation: once the key holds another one, the record is void.
+    pub generation: String,
+    pub etag: String,
+    pub checksum: Option<Checksum>,
+    /// The part list the Complete named, as `(part number, unquoted ETag)`.
+    pub parts: Vec<(u32, String)>,
+    pub sealing: Sealing,
+}
+
+pub const COMPLETION_FORMAT: &str = "sealgate-completion/1";
+/// How long a completion record answers retries (15 minutes: SDK retries with backoff end
+/// within seconds to minutes), after which the sweep reclaims it.
+pub const COMPLETION_WINDOW_MS: i64 = 15 * 60 * 1000;
+
 /// A record-MAC key sealed under version `key_version` of the SSE-S3 master ring.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordKey {

@@ -254,18 +254,24 @@ async fn two_gateways_share_backend_and_kms() {
         .await
         .unwrap();
     assert_eq!(uploads.uploads().len(), 1);
-    b.complete_multipart_upload()
-        .bucket("fleet")
-        .key("big/multi.bin")
-        .upload_id(id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let complete = |client: &aws_sdk_s3::Client| {
+        client
+            .complete_multipart_upload()
+            .bucket("fleet")
+            .key("big/multi.bin")
+            .upload_id(id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts.clone()))
+                    .build(),
+            )
+            .send()
+    };
+    let first = complete(&b).await.unwrap();
+    // A retried Complete (the first response lost) on the other gateway answers the same.
+    let retried = complete(&a).await.expect("Complete retried through A");
+    assert_eq!(retried.e_tag(), first.e_tag(), "retried Complete ETag");
+    assert_eq!(retried.location(), first.location());
     let whole = [part1.as_slice(), &part2, &part3].concat();
     let got = a
         .get_object()

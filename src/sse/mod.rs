@@ -13,6 +13,7 @@ pub(crate) mod customer;
 pub(crate) mod kms_keys;
 pub(crate) mod master;
 mod object;
+mod part_etag;
 mod record_mac;
 
 use std::collections::BTreeMap;

@@ -213,6 +213,18 @@ impl ObjectCrypto {
         EtagRule::of(&self.sealing)
     }
 
+    /// The ETag of a multipart part whose plaintext MD5 is `md5`. The same content gets the
+    /// same ETag within one upload in every mode, so a retried UploadPart answers what the
+    /// first did and a Complete naming the first response's ETag succeeds. Where the ETag must
+    /// not reveal the MD5 (SSE-KMS, SSE-C) it is an HMAC of it keyed from the upload's own
+    /// object key, which no other object shares, so it says nothing across objects.
+    pub(crate) fn part_etag(&self, md5: Option<[u8; 16]>) -> String {
+        match (self.etag_rule(), &self.key, md5) {
+            (EtagRule::Opaque, Some(ok), Some(md5)) => super::part_etag::opaque(ok, &md5),
+            (rule, _, md5) => rule.etag(md5),
+        }
+    }
+
     /// The meta record of a new object `bucket/key` written with this crypto: authenticated
     /// (version 2) unless the data is version 1 or there is no key.
     pub(crate) fn meta(&self, bucket: &str, key: &str, body: ObjectBody) -> ObjectMeta {

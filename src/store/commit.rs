@@ -12,7 +12,7 @@
 //! upload in progress, the new generation of a failed swap) are deleted at once.
 
 use super::{Store, StoreError};
-use crate::meta::{ObjectMeta, PartLayout, UploadRecord};
+use crate::meta::{CompletionRecord, ObjectMeta, PartLayout, UploadRecord};
 
 impl Store {
     /// Makes `meta` the record of `bucket/key` (PutObject, CopyObject), then retires the
@@ -37,7 +37,8 @@ impl Store {
     /// Completes a multipart upload: `meta` (whose parts are some of `stored`, the upload's
     /// recorded parts) becomes the record of `bucket/key`; then the upload's records go and the
     /// blobs of parts left out, and the generation the new record replaced is retired. When the swap
-    /// fails the upload is left as it was, so the client can retry.
+    /// fails the upload is left as it was, so the client can retry. The completion record is
+    /// written before the upload's records go, so a retry never finds neither.
     pub(crate) async fn commit_upload(
         &self,
         bucket: &str,
@@ -45,8 +46,12 @@ impl Store {
         meta: &ObjectMeta,
         upload: &UploadRecord,
         stored: &[PartLayout],
+        completion: &CompletionRecord,
     ) -> Result<(), StoreError> {
         let previous = self.put_meta(bucket, key, meta).await?;
+        if let Err(e) = self.put_completion(completion).await {
+            tracing::warn!(bucket, error = %e, "completion record not written; a retried Complete will answer NoSuchUpload");
+        }
         let _ = self.delete_upload(bucket, &upload.upload_id, false).await;
         for p in stored {
             if !meta.parts.iter().any(|c| c.blob == p.blob) {

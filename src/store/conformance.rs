@@ -10,10 +10,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::TryStreamExt;
 
-use super::{ListEntry, Store, StoreError, SweepPolicy, SweepReport};
+use super::{ListEntry, Store, StoreError, SweepPolicy, SweepReport, layout};
 use crate::meta::{
-    BUCKET_FORMAT, BucketRecord, META_FORMAT, ObjectMeta, PartLayout, Sealing, UPLOAD_FORMAT,
-    UploadRecord,
+    BUCKET_FORMAT, BucketRecord, CompletionRecord, META_FORMAT, ObjectMeta, PartLayout, Sealing,
+    UPLOAD_FORMAT, UploadRecord,
 };
 
 /// Runs every check against `store`; panics on the first failure.
@@ -177,14 +177,37 @@ async fn buckets(store: &Store, run: &str) {
         .create_upload(&upload_record(&a, "up1", "k", &g))
         .await
         .unwrap();
+    // An upload in progress does not keep the bucket: it is aborted with it, and a completion
+    // record goes too.
+    let done = CompletionRecord {
+        format: crate::meta::COMPLETION_FORMAT.into(),
+        upload_id: "up0".into(),
+        bucket: a.clone(),
+        key: "k".into(),
+        completed_ms: 1,
+        generation: g.clone(),
+        etag: "e-1".into(),
+        checksum: None,
+        parts: vec![(1, "e".into())],
+        sealing: Sealing::None,
+    };
+    store.put_completion(&done).await.unwrap();
     assert_eq!(
-        store.delete_bucket(&a).await,
-        Err(StoreError::NotEmpty),
-        "conformance: NotEmpty (upload)"
+        store.get_completion(&a, "up0").await.unwrap().as_ref(),
+        Some(&done),
+        "conformance: completion record round-trips"
     );
-    store.delete_upload(&a, "up1", true).await.unwrap();
-
     store.delete_bucket(&a).await.unwrap();
+    assert_eq!(store.get_upload(&a, "up1").await.unwrap(), None);
+    assert_eq!(store.get_completion(&a, "up0").await.unwrap(), None);
+    assert!(
+        store
+            .list_paths(&layout::uploads_dir(&a).unwrap())
+            .await
+            .unwrap()
+            .is_empty(),
+        "conformance: delete_bucket removes its uploads"
+    );
     store.delete_bucket(&b).await.unwrap();
     assert_eq!(store.get_bucket(&a).await.unwrap(), None);
     assert_eq!(
@@ -716,6 +739,7 @@ fn policy(grace: Duration, abort_uploads_after: Duration) -> SweepPolicy {
     SweepPolicy {
         grace,
         abort_uploads_after,
+        keep_completions: abort_uploads_after,
     }
 }
 
@@ -739,6 +763,19 @@ async fn sweep(store: &Store, run: &str) {
         .unwrap();
     let hour = Duration::from_secs(3600);
     let week = hour * 24 * 7;
+    let done = CompletionRecord {
+        format: crate::meta::COMPLETION_FORMAT.into(),
+        upload_id: "done".into(),
+        bucket: b.clone(),
+        key: "obj".into(),
+        completed_ms: 1,
+        generation: live.clone(),
+        etag: "e-1".into(),
+        checksum: None,
+        parts: vec![(1, "e".into())],
+        sealing: Sealing::None,
+    };
+    store.put_completion(&done).await.unwrap();
 
     // Within the grace period nothing goes.
     assert_eq!(
@@ -776,6 +813,24 @@ async fn sweep(store: &Store, run: &str) {
         (report.generations, report.bytes, report.uploads),
         (2, 20, 0),
         "conformance: sweep removes exactly the orphan and the retired generation"
+    );
+    assert!(
+        store.get_completion(&b, "done").await.unwrap().is_some(),
+        "conformance: a completion record is kept within its window"
+    );
+    let expire = SweepPolicy {
+        keep_completions: Duration::ZERO,
+        ..policy(hour, week)
+    };
+    assert_eq!(
+        store.sweep_bucket(&b, &expire).await.unwrap().uploads,
+        0,
+        "conformance: expiring completion records aborts no upload"
+    );
+    assert_eq!(
+        store.get_completion(&b, "done").await.unwrap(),
+        None,
+        "conformance: the sweep reclaims an expired completion record"
     );
     for g in [&orphan, &live] {
         assert!(matches!(

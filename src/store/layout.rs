@@ -6,6 +6,7 @@
 //! data/<bucket>/<generation>/<blob>                 ciphertext      (immutable)
 //! uploads/<bucket>/<upload-id>/record               UploadRecord
 //! uploads/<bucket>/<upload-id>/parts/<NNNNN>        PartLayout      (5-digit part number)
+//! uploads/<bucket>/<upload-id>/completed            CompletionRecord (retried Complete)
 //! retired/<bucket>/<generation>                     retire marker   (when it lost its record)
 //! system/<area>/<name>                              gateway-wide records (e.g. wrapped SSE-S3
 //!                                                   master key versions); never listed as buckets
@@ -152,6 +153,16 @@ pub(crate) fn upload_dir(bucket: &str, upload_id: &str) -> Result<Path, StoreErr
 
 pub(crate) fn upload_record(bucket: &str, upload_id: &str) -> Result<Path, StoreError> {
     Ok(upload_dir(bucket, upload_id)?.join("record"))
+}
+
+pub(crate) fn completion_record(bucket: &str, upload_id: &str) -> Result<Path, StoreError> {
+    Ok(upload_dir(bucket, upload_id)?.join("completed"))
+}
+
+/// Whether a listed `uploads/<bucket>/...` path is a completion record.
+pub(crate) fn is_completion(location: &Path) -> bool {
+    let parts: Vec<_> = location.parts().collect();
+    matches!(parts.as_slice(), [_, _, _, c] if c.as_ref() == "completed")
 }
 
 pub(crate) fn parts_dir(bucket: &str, upload_id: &str) -> Result<Path, StoreError> {

@@ -45,8 +45,8 @@ pub use listing::ListEntry;
 pub use sweep::{SweepPolicy, SweepReport};
 
 use crate::meta::{
-    BUCKET_FORMAT, BucketRecord, META_FORMAT, META_FORMAT_V1, ObjectMeta, PartLayout,
-    UPLOAD_FORMAT, UploadRecord,
+    BUCKET_FORMAT, BucketRecord, COMPLETION_FORMAT, CompletionRecord, META_FORMAT, META_FORMAT_V1,
+    ObjectMeta, PartLayout, UPLOAD_FORMAT, UploadRecord,
 };
 use blob::RecentGenerations;
 use local_index::LocalIndex;
@@ -347,17 +347,21 @@ impl Store {
             .await
     }
 
-    /// Deletes an empty bucket: `NotFound` if absent, `NotEmpty` if it holds an object or an
-    /// upload. Leftover (orphan or retired) blobs are removed with it.
+    /// Deletes a bucket without objects: `NotFound` if absent, `NotEmpty` if it holds an
+    /// object. Uploads in progress are aborted with it, as S3 does; leftover (orphan or
+    /// retired) blobs are removed with it.
     pub async fn delete_bucket(&self, name: &str) -> Result<(), StoreError> {
         let path = layout::bucket_record(name)?;
         if self.get_bytes(&path).await?.is_none() {
             return Err(StoreError::NotFound);
         }
-        if self.any_under(&layout::meta_dir(name)?).await?
-            || self.any_under(&layout::uploads_dir(name)?).await?
-        {
+        if self.any_under(&layout::meta_dir(name)?).await? {
             return Err(StoreError::NotEmpty);
+        }
+        // Upload records, parts and completion records go first; their blobs are in `data/`,
+        // which goes next with every other leftover.
+        for e in self.list_paths(&layout::uploads_dir(name)?).await? {
+            self.delete_path(&e.location).await?;
         }
         // Leftover blobs go with the bucket (no object can be read from it any more), then
         // the retire markers that named them.
@@ -596,16 +600,41 @@ impl Store {
             .or_else(ignore_corrupt)?;
         let record = layout::upload_record(bucket, upload_id)?;
         self.delete_path(&record).await?;
+        // A completion record stays for retried Completes (the sweep reclaims it).
+        let completion = layout::completion_record(bucket, upload_id)?;
         for e in self
             .list_paths(&layout::upload_dir(bucket, upload_id)?)
             .await?
         {
-            self.delete_path(&e.location).await?;
+            if e.location != completion {
+                self.delete_path(&e.location).await?;
+            }
         }
         match rec {
             Some(rec) if delete_blobs => self.delete_generation(bucket, &rec.generation).await,
             Some(_) => Ok(()),
             None => Err(StoreError::NotFound),
+        }
+    }
+
+    /// Records what a finished upload answered (see [`CompletionRecord`]).
+    pub async fn put_completion(&self, rec: &CompletionRecord) -> Result<(), StoreError> {
+        check_format(&rec.format, COMPLETION_FORMAT)?;
+        let path = layout::completion_record(&rec.bucket, &rec.upload_id)?;
+        self.put_bytes(&path, records::encode(rec)?, PutMode::Overwrite)
+            .await
+    }
+
+    /// The completion record of a finished upload, if it is still kept.
+    pub async fn get_completion(
+        &self,
+        bucket: &str,
+        upload_id: &str,
+    ) -> Result<Option<CompletionRecord>, StoreError> {
+        let path = layout::completion_record(bucket, upload_id)?;
+        match self.get_bytes(&path).await? {
+            Some(b) => records::decode_completion(&b).map(Some),
+            None => Ok(None),
         }
     }
 

@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 
 use super::StoreError;
 use crate::meta::{
-    BUCKET_FORMAT, BucketRecord, META_FORMAT, META_FORMAT_V1, ObjectMeta, PartLayout,
-    UPLOAD_FORMAT, UploadRecord,
+    BUCKET_FORMAT, BucketRecord, COMPLETION_FORMAT, CompletionRecord, META_FORMAT, META_FORMAT_V1,
+    ObjectMeta, PartLayout, UPLOAD_FORMAT, UploadRecord,
 };
 
 #[derive(Deserialize)]
@@ -54,4 +54,8 @@ pub(crate) fn decode_upload(bytes: &[u8]) -> Result<UploadRecord, StoreError> {
 /// record is versioned.
 pub(crate) fn decode_part(bytes: &[u8]) -> Result<PartLayout, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn decode_completion(bytes: &[u8]) -> Result<CompletionRecord, StoreError> {
+    decode_marked(bytes, &[COMPLETION_FORMAT])
 }

@@ -1,5 +1,5 @@
 //! Garbage collection: deferred deletion of generations that lost their record, crash
-//! leftovers, staging files and abandoned multipart uploads.
+//! leftovers, staging files, abandoned multipart uploads and expired completion records.
 //!
 //! Why deletion is deferred: a GET reads the meta record, then streams the blobs of the
 //! generation it names, part after part. If an overwrite or delete removed that generation at
@@ -44,6 +44,9 @@ pub struct SweepPolicy {
     pub grace: Duration,
     /// Multipart uploads with no activity (creation, part upload) for this long are aborted.
     pub abort_uploads_after: Duration,
+    /// Completion records (retried CompleteMultipartUpload) older than this are deleted; the
+    /// gateway uses [`crate::meta::COMPLETION_WINDOW_MS`], past which they answer nothing.
+    pub keep_completions: Duration,
 }
 
 /// What one sweep reclaimed.
@@ -184,6 +187,12 @@ impl Store {
                     let slot = part_activity.entry(id.clone()).or_insert(i64::MIN);
                     *slot = (*slot).max(t);
                     part_records.push((id, e));
+                }
+                None if layout::is_completion(&e.location)
+                    && older_than(now, t, policy.keep_completions) =>
+                {
+                    // A retried Complete is only answered within the window.
+                    self.delete_path(&e.location).await?;
                 }
                 None => {}
             }

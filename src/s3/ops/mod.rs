@@ -10,6 +10,7 @@ pub(crate) mod encryption;
 pub(crate) mod get;
 pub(crate) mod list;
 pub(crate) mod multipart;
+mod multipart_retry;
 pub(crate) mod put;
 
 use http::Response;

@@ -11,6 +11,7 @@ use md5::{Digest, Md5};
 use super::common::{self, check_key, quoted, set};
 use super::complete_checksum;
 use super::copy::open_source;
+use super::multipart_retry;
 use crate::checksum::{self, ChecksumAlgorithm};
 use crate::meta::{Checksum, PartLayout, Sealing, UPLOAD_FORMAT, UploadRecord};
 use crate::s3::encryption::{self, KeyHeaders};
@@ -208,7 +209,7 @@ pub(crate) async fn handle_upload_part(
             got.name().to_ascii_lowercase()
         )));
     }
-    part.etag = crypto.etag_rule().etag(digest.md5);
+    part.etag = crypto.part_etag(digest.md5);
     part.checksum = digest
         .checksum
         .as_ref()
@@ -303,7 +304,7 @@ pub(crate) async fn handle_upload_part_copy(
         .await?;
     let md5: [u8; 16] = source.md5.finalize().into();
     let raw_sum = source.sum.finalize();
-    part.etag = crypto.etag_rule().etag(Some(md5));
+    part.etag = crypto.part_etag(Some(md5));
     part.checksum = Some(format!("{}:{}", alg.name(), checksum::b64(&raw_sum)));
     store.commit_part(bucket, &rec, &part).await?;
     let body = xml::CopyResult {
@@ -349,7 +350,13 @@ pub(crate) async fn handle_complete_multipart_upload(
     key: &str,
     upload_id: &str,
 ) -> Result<Response<Body>, S3Error> {
-    let rec = load_upload(&req, bucket, upload_id).await?;
+    let rec = match load_upload(&req, bucket, upload_id).await {
+        // Perhaps a retry of a Complete that succeeded.
+        Err(S3Error::NoSuchUpload { .. }) => {
+            return multipart_retry::complete_again(req, bucket, key, upload_id).await;
+        }
+        r => r?,
+    };
     if rec.key != key {
         return Err(S3Error::NoSuchUpload {
             upload_id: upload_id.to_owned(),
@@ -440,9 +447,10 @@ pub(crate) async fn handle_complete_multipart_upload(
             },
         )
         .await?;
+    let completion = multipart_retry::completion(&rec, &meta, &requested);
     req.gw
         .store
-        .commit_upload(bucket, key, &meta, &rec, &stored)
+        .commit_upload(bucket, key, &meta, &rec, &stored, &completion)
         .await?;
     let body = xml::CompleteMultipartUploadResult {
         location: format!("/{bucket}/{}", xml::url_encode_key(key)),

@@ -23,8 +23,8 @@ pub(crate) mod text;
 mod write;
 
 pub(crate) use read::{
-    parse_complete_multipart_upload, parse_create_bucket_configuration, parse_delete_objects,
-    parse_sse_configuration,
+    CompletedPart, parse_complete_multipart_upload, parse_create_bucket_configuration,
+    parse_delete_objects, parse_sse_configuration,
 };
 pub(crate) use write::{
     BucketEntry, CompleteMultipartUploadResult, CopyResult, DeleteErrorEntry, DeleteResult,

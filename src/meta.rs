@@ -142,6 +142,23 @@ pub struct BucketRecord {
     pub region: String,
     /// Explicit default encryption; `None` means the SSE-S3 default.
     pub encryption: Option<BucketEncryption>,
+    /// CORS rules (PutBucketCors), in the order given; absent in records written before CORS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Vec<CorsRule>>,
+}
+
+/// One CORS rule of a bucket, as PutBucketCors accepted it (S3 API Reference: CORSRule).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorsRule {
+    pub id: Option<String>,
+    /// `GET`, `PUT`, `POST`, `DELETE` or `HEAD`.
+    pub allowed_methods: Vec<String>,
+    /// Origins, each with at most one `*`.
+    pub allowed_origins: Vec<String>,
+    /// Header names (compared case-insensitively), each with at most one `*`.
+    pub allowed_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age_seconds: Option<i64>,
 }
 
 /// A multipart upload in progress: `uploads/<bucket>/<upload-id>`.

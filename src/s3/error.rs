@@ -117,6 +117,9 @@ pub(crate) enum S3Error {
     /// 400 IllegalLocationConstraintException (CreateBucket for another region).
     #[error("{0}")]
     IllegalLocationConstraint(String),
+    /// 404: GetBucketCors on a bucket without CORS rules.
+    #[error("The CORS configuration does not exist")]
+    NoSuchCORSConfiguration { bucket: String },
     /// 404 (legacy answer of GetBucketEncryption on an unconfigured bucket).
     #[error("The server side encryption configuration was not found")]
     // In AWS's catalogue, answered by the next features (see the enum doc).
@@ -134,6 +137,18 @@ pub(crate) enum S3Error {
     /// Status 400.
     #[error("{0}")]
     InvalidRequest(String),
+    /// 400 BadRequest: a CORS preflight without `Origin` or with an unusable
+    /// `Access-Control-Request-Method`.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 403 AccessForbidden: a CORS preflight no rule allows (or on a bucket without CORS).
+    /// `method` is the requested method, `resource_type` `BUCKET` or `OBJECT`.
+    #[error("{msg}")]
+    CorsForbidden {
+        msg: String,
+        method: String,
+        resource_type: &'static str,
+    },
     /// 400: path or query that is not valid percent-encoded UTF-8.
     #[error("Couldn't parse the specified URI.")]
     InvalidURI,
@@ -310,8 +325,10 @@ impl S3Error {
             | InvalidAccessKeyId { .. }
             | SignatureDoesNotMatch { .. }
             | RequestTimeTooSkewed { .. }
+            | CorsForbidden { .. }
             | InvalidObjectState => StatusCode::FORBIDDEN,
             NoSuchBucket { .. }
+            | NoSuchCORSConfiguration { .. }
             | NoSuchKey { .. }
             | NoSuchUpload { .. }
             | ServerSideEncryptionConfigurationNotFoundError { .. } => StatusCode::NOT_FOUND,
@@ -337,6 +354,7 @@ impl S3Error {
             | IllegalLocationConstraint(_)
             | InvalidArgument { .. }
             | InvalidRequest(_)
+            | BadRequest(_)
             | InvalidURI
             | InvalidDigest
             | BadDigest { .. }
@@ -380,6 +398,9 @@ impl S3Error {
             }
             InvalidArgument { .. } => "InvalidArgument",
             InvalidRequest(_) => "InvalidRequest",
+            BadRequest(_) => "BadRequest",
+            CorsForbidden { .. } => "AccessForbidden",
+            NoSuchCORSConfiguration { .. } => "NoSuchCORSConfiguration",
             InvalidURI => "InvalidURI",
             InvalidRange { .. } => "InvalidRange",
             InvalidPartNumber { .. } => "InvalidPartNumber",
@@ -483,6 +504,7 @@ impl S3Error {
             | BucketAlreadyExists { bucket }
             | BucketNotEmpty { bucket }
             | InvalidBucketName { bucket }
+            | NoSuchCORSConfiguration { bucket }
             | ServerSideEncryptionConfigurationNotFoundError { bucket } => {
                 out.push(("BucketName", bucket.clone()))
             }
@@ -513,6 +535,11 @@ impl S3Error {
             MethodNotAllowed {
                 method,
                 resource_type,
+            }
+            | CorsForbidden {
+                method,
+                resource_type,
+                ..
             } => {
                 out.push(("Method", method.clone()));
                 out.push(("ResourceType", (*resource_type).to_owned()));
@@ -738,6 +765,21 @@ mod tests {
             ),
             (S3Error::invalid_argument("m"), 400, "InvalidArgument"),
             (S3Error::InvalidRequest(s("m")), 400, "InvalidRequest"),
+            (S3Error::BadRequest(s("m")), 400, "BadRequest"),
+            (
+                S3Error::CorsForbidden {
+                    msg: s("m"),
+                    method: s("GET"),
+                    resource_type: "OBJECT",
+                },
+                403,
+                "AccessForbidden",
+            ),
+            (
+                S3Error::NoSuchCORSConfiguration { bucket: s("b") },
+                404,
+                "NoSuchCORSConfiguration",
+            ),
             (S3Error::InvalidURI, 400, "InvalidURI"),
             (
                 S3Error::InvalidRange {

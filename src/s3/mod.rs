@@ -1,6 +1,7 @@
 //! The S3 front end: one request flows listener → auth → router → handler → sse → envelope →
 //! store, and every failure becomes one S3 error response here.
 
+pub(crate) mod cors;
 pub(crate) mod encryption;
 pub(crate) mod error;
 pub(crate) mod names;
@@ -134,6 +135,13 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
     let started = std::time::Instant::now();
     let mut probe = crate::metrics::s3::Probe::start(&parts.headers);
     let mut op_name = "unknown";
+    let origin = parts
+        .headers
+        .get("origin")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    // The bucket whose CORS rules decorate the answer (not for a preflight: it has its own).
+    let mut cors_bucket: Option<String> = None;
     // The body stays here until a handler takes it, so an early error (routing, auth) can
     // read what the client is still sending before answering.
     let discard_unused = worth_discarding(&parts.headers);
@@ -147,6 +155,10 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
         )?;
         op_name = routed.name();
         probe.routed(op_name);
+        if let router::Endpoint::Preflight { bucket, key } = &routed {
+            return ops::cors::handle_preflight(&gw, &parts.headers, bucket, key.is_some()).await;
+        }
+        cors_bucket = routed.bucket().map(str::to_owned);
         let (user, verified) = authenticate(&gw, &parts)?;
         // Only valid names can exist: any other bucket is simply not there.
         if let Some(b) = routed.bucket()
@@ -183,6 +195,9 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
             error_response(&e, &resource, &request_id, is_head)
         }
     };
+    if let (Some(origin), Some(bucket)) = (&origin, &cors_bucket) {
+        ops::cors::add_actual_headers(&gw, &mut resp, bucket, origin, &method).await;
+    }
     tracing::debug!(
         request_id,
         op = op_name,

@@ -122,6 +122,20 @@ pub(crate) enum Endpoint {
     DeleteBucketEncryption {
         bucket: String,
     },
+    GetBucketCors {
+        bucket: String,
+    },
+    PutBucketCors {
+        bucket: String,
+    },
+    DeleteBucketCors {
+        bucket: String,
+    },
+    /// `OPTIONS` on a bucket or object: a CORS preflight, answered without authentication.
+    Preflight {
+        bucket: String,
+        key: Option<String>,
+    },
     ListObjects {
         bucket: String,
         prefix: Option<String>,
@@ -237,6 +251,10 @@ impl Endpoint {
             GetBucketEncryption { .. } => "GetBucketEncryption",
             PutBucketEncryption { .. } => "PutBucketEncryption",
             DeleteBucketEncryption { .. } => "DeleteBucketEncryption",
+            GetBucketCors { .. } => "GetBucketCors",
+            PutBucketCors { .. } => "PutBucketCors",
+            DeleteBucketCors { .. } => "DeleteBucketCors",
+            Preflight { .. } => "PreflightRequest",
             ListObjects { .. } => "ListObjects",
             ListObjectsV2 { .. } => "ListObjectsV2",
             ListMultipartUploads { .. } => "ListMultipartUploads",
@@ -269,6 +287,10 @@ impl Endpoint {
             | GetBucketEncryption { bucket }
             | PutBucketEncryption { bucket }
             | DeleteBucketEncryption { bucket }
+            | GetBucketCors { bucket }
+            | PutBucketCors { bucket }
+            | DeleteBucketCors { bucket }
+            | Preflight { bucket, .. }
             | ListObjects { bucket, .. }
             | ListObjectsV2 { bucket, .. }
             | ListMultipartUploads { bucket, .. }
@@ -292,7 +314,7 @@ impl Endpoint {
     pub(crate) fn key(&self) -> Option<&str> {
         use Endpoint::*;
         match self {
-            Unsupported { key, .. } => key.as_deref(),
+            Unsupported { key, .. } | Preflight { key, .. } => key.as_deref(),
             PutObject { key, .. }
             | CopyObject { key, .. }
             | GetObject { key, .. }
@@ -330,11 +352,14 @@ pub(crate) fn parse(
     let query = Query::parse(uri.query().unwrap_or(""))?;
 
     if method == Method::OPTIONS {
-        // CORS preflight: no CORS configuration exists in the gateway.
-        return Ok(Endpoint::Unsupported {
-            bucket,
-            key,
-            operation: "PreflightRequest",
+        // A CORS preflight names a bucket; the service itself has no CORS configuration.
+        return Ok(match bucket {
+            Some(bucket) => Endpoint::Preflight { bucket, key },
+            None => Endpoint::Unsupported {
+                bucket,
+                key,
+                operation: "PreflightRequest",
+            },
         });
     }
     match (bucket, key) {
@@ -410,7 +435,6 @@ fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'static str> {
             ("versioning", "GetBucketVersioning"),
             ("tagging", "GetBucketTagging"),
             ("lifecycle", "GetBucketLifecycleConfiguration"),
-            ("cors", "GetBucketCors"),
             ("website", "GetBucketWebsite"),
             ("versions", "ListObjectVersions"),
             ("object-lock", "GetObjectLockConfiguration"),
@@ -430,7 +454,6 @@ fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'static str> {
             ("versioning", "PutBucketVersioning"),
             ("tagging", "PutBucketTagging"),
             ("lifecycle", "PutBucketLifecycleConfiguration"),
-            ("cors", "PutBucketCors"),
             ("website", "PutBucketWebsite"),
             ("object-lock", "PutObjectLockConfiguration"),
             ("logging", "PutBucketLogging"),
@@ -452,7 +475,6 @@ fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'static str> {
             ("policy", "DeleteBucketPolicy"),
             ("tagging", "DeleteBucketTagging"),
             ("lifecycle", "DeleteBucketLifecycle"),
-            ("cors", "DeleteBucketCors"),
             ("website", "DeleteBucketWebsite"),
             ("replication", "DeleteBucketReplication"),
             ("ownershipControls", "DeleteBucketOwnershipControls"),
@@ -565,6 +587,9 @@ fn route_bucket(method: &Method, bucket: String, q: &Query) -> Result<Endpoint, 
     let ep = match *method {
         Method::GET if q.has("location") => Endpoint::GetBucketLocation { bucket },
         Method::GET if q.has("encryption") => Endpoint::GetBucketEncryption { bucket },
+        Method::GET if q.has("cors") => Endpoint::GetBucketCors { bucket },
+        Method::PUT if q.has("cors") => Endpoint::PutBucketCors { bucket },
+        Method::DELETE if q.has("cors") => Endpoint::DeleteBucketCors { bucket },
         Method::GET if q.has("uploads") => Endpoint::ListMultipartUploads {
             bucket,
             prefix: q.string("prefix"),
@@ -1156,7 +1181,7 @@ mod tests {
                 "DELETE",
                 "/b?cors",
                 &[],
-                unsupported(Some("b"), None, "DeleteBucketCors"),
+                Endpoint::DeleteBucketCors { bucket: "b".into() },
             ),
             (
                 "GET",
@@ -1246,7 +1271,10 @@ mod tests {
                 "OPTIONS",
                 "/b/k",
                 &[],
-                unsupported(Some("b"), Some("k"), "PreflightRequest"),
+                Endpoint::Preflight {
+                    bucket: "b".into(),
+                    key: Some("k".into()),
+                },
             ),
         ];
         for (method, url, headers, expected) in cases {

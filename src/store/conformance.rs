@@ -36,6 +36,7 @@ pub fn bucket_record(name: &str) -> BucketRecord {
         owner: "arn:aws:iam::000000000000:root".to_string(),
         region: "us-east-1".to_string(),
         encryption: None,
+        cors: None,
     }
 }
 

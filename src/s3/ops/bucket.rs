@@ -59,6 +59,7 @@ pub(crate) async fn handle_create_bucket(
         owner: req.user.arn.clone(),
         region: req.gw.cfg.region.clone(),
         encryption: None,
+        cors: None,
     };
     match req.gw.store.create_bucket(&rec).await {
         Ok(()) => {}

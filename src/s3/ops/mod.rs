@@ -5,6 +5,7 @@ pub(crate) mod bucket;
 pub(crate) mod common;
 mod complete_checksum;
 pub(crate) mod copy;
+pub(crate) mod cors;
 pub(crate) mod delete;
 pub(crate) mod encryption;
 pub(crate) mod get;
@@ -36,6 +37,13 @@ pub(crate) async fn dispatch(req: Req, endpoint: Endpoint) -> Result<Response<Bo
         }
         DeleteBucketEncryption { bucket } => {
             encryption::handle_delete_bucket_encryption(req, &bucket).await
+        }
+        GetBucketCors { bucket } => cors::handle_get_bucket_cors(req, &bucket).await,
+        PutBucketCors { bucket } => cors::handle_put_bucket_cors(req, &bucket).await,
+        DeleteBucketCors { bucket } => cors::handle_delete_bucket_cors(req, &bucket).await,
+        // Answered before authentication in `s3::handle`; never reaches dispatch.
+        Preflight { bucket, key } => {
+            cors::handle_preflight(&req.gw, &req.headers, &bucket, key.is_some()).await
         }
         ListObjects {
             bucket,

@@ -17,11 +17,13 @@
 //! List handlers apply `encoding-type=url` themselves with [`url_encode_key`]; the list result
 //! types here write the strings they are given and only echo `<EncodingType>url</EncodingType>`.
 
+mod cors;
 mod read;
 /// The escaping and element-writing primitive, also used by `s3::error`.
 pub(crate) mod text;
 mod write;
 
+pub(crate) use cors::{cors_configuration_xml, parse_cors_configuration};
 pub(crate) use read::{
     CompletedPart, parse_complete_multipart_upload, parse_create_bucket_configuration,
     parse_delete_objects, parse_sse_configuration,

@@ -16,7 +16,7 @@ use super::{
 /// The whole body is read once here, and a document type declaration anywhere is refused: S3
 /// request bodies have none, and quick-xml's deserializer panics on one that splits an
 /// element's text in two (found by the `xml_bodies` fuzz target, docs/FUZZING.md).
-fn body_with_root<'a>(body: &'a [u8], expected_root: &str) -> Result<&'a str, S3Error> {
+pub(super) fn body_with_root<'a>(body: &'a [u8], expected_root: &str) -> Result<&'a str, S3Error> {
     let text = std::str::from_utf8(body).map_err(|_| S3Error::MalformedXML)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = quick_xml::Reader::from_str(text);
@@ -37,7 +37,7 @@ fn body_with_root<'a>(body: &'a [u8], expected_root: &str) -> Result<&'a str, S3
     }
 }
 
-fn from_xml<'de, T: Deserialize<'de>>(text: &'de str) -> Result<T, S3Error> {
+pub(super) fn from_xml<'de, T: Deserialize<'de>>(text: &'de str) -> Result<T, S3Error> {
     quick_xml::de::from_str(text).map_err(|_| S3Error::MalformedXML)
 }
 

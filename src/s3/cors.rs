@@ -100,7 +100,8 @@ impl<'a> Preflight<'a> {
             method: self.method.to_owned(),
             resource_type,
         };
-        let rules = rules.ok_or_else(|| forbidden("CORSResponse: CORS is not enabled for this bucket."))?;
+        let rules =
+            rules.ok_or_else(|| forbidden("CORSResponse: CORS is not enabled for this bucket."))?;
         let wanted = requested_headers(self.headers);
         let rule = rules
             .iter()
@@ -184,9 +185,21 @@ mod tests {
 
     #[test]
     fn wildcards_match_one_run() {
-        assert!(wildcard_match("https://*.example.com", "https://a.b.example.com", false));
-        assert!(!wildcard_match("https://*.example.com", "https://example.com", false));
-        assert!(!wildcard_match("https://*.example.com", "http://a.example.com", false));
+        assert!(wildcard_match(
+            "https://*.example.com",
+            "https://a.b.example.com",
+            false
+        ));
+        assert!(!wildcard_match(
+            "https://*.example.com",
+            "https://example.com",
+            false
+        ));
+        assert!(!wildcard_match(
+            "https://*.example.com",
+            "http://a.example.com",
+            false
+        ));
         assert!(wildcard_match("X-Amz-*", "x-amz-date", true));
         assert!(wildcard_match("*", "", false));
     }
@@ -199,9 +212,18 @@ mod tests {
         ];
         let mut h = HeaderMap::new();
         h.insert("origin", HeaderValue::from_static("https://a.test"));
-        h.insert("access-control-request-method", HeaderValue::from_static("PUT"));
-        h.insert("access-control-request-headers", HeaderValue::from_static("Content-Type"));
-        let got = Preflight::from_headers(&h).unwrap().answer(Some(&rules), "OBJECT").unwrap();
+        h.insert(
+            "access-control-request-method",
+            HeaderValue::from_static("PUT"),
+        );
+        h.insert(
+            "access-control-request-headers",
+            HeaderValue::from_static("Content-Type"),
+        );
+        let got = Preflight::from_headers(&h)
+            .unwrap()
+            .answer(Some(&rules), "OBJECT")
+            .unwrap();
         assert_eq!(got["access-control-allow-origin"], "https://a.test");
         assert_eq!(got["access-control-allow-credentials"], "true");
         assert_eq!(got["access-control-allow-headers"], "Content-Type");

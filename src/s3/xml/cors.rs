@@ -53,14 +53,18 @@ pub(crate) fn parse_cors_configuration(body: &[u8]) -> Result<Vec<CorsRule>, S3E
 }
 
 fn rule(r: RuleXml) -> Result<CorsRule, S3Error> {
-    let trimmed = |v: Vec<String>| -> Vec<String> { v.iter().map(|s| s.trim().to_owned()).collect() };
+    let trimmed =
+        |v: Vec<String>| -> Vec<String> { v.iter().map(|s| s.trim().to_owned()).collect() };
     let allowed_methods = trimmed(r.allowed_methods);
     let allowed_origins = trimmed(r.allowed_origins);
     let allowed_headers = trimmed(r.allowed_headers);
     if allowed_methods.is_empty() || allowed_origins.is_empty() {
         return Err(S3Error::MalformedXML);
     }
-    if let Some(m) = allowed_methods.iter().find(|m| !METHODS.contains(&m.as_str())) {
+    if let Some(m) = allowed_methods
+        .iter()
+        .find(|m| !METHODS.contains(&m.as_str()))
+    {
         return Err(S3Error::InvalidRequest(format!(
             "Found unsupported HTTP method in CORS config. Unsupported method is {m}"
         )));
@@ -167,8 +171,10 @@ mod tests {
             Err(S3Error::MalformedXML)
         );
         assert_eq!(
-            parse("<CORSRule><AllowedMethod>GET</AllowedMethod><AllowedOrigin>*</AllowedOrigin>\
-                   <MaxAgeSeconds>soon</MaxAgeSeconds></CORSRule>"),
+            parse(
+                "<CORSRule><AllowedMethod>GET</AllowedMethod><AllowedOrigin>*</AllowedOrigin>\
+                   <MaxAgeSeconds>soon</MaxAgeSeconds></CORSRule>"
+            ),
             Err(S3Error::MalformedXML)
         );
     }

@@ -1,0 +1,89 @@
+"""Bucket CORS as a browser app's developer meets it: boto3 put/get/delete_bucket_cors, then
+the unauthenticated OPTIONS preflight and a presigned GET with an Origin over plain urllib."""
+
+from __future__ import annotations
+
+import ssl
+import urllib.error
+import urllib.request
+
+import pytest
+from botocore.exceptions import ClientError
+
+APP = "https://app.example.test"
+
+
+def _fetch(server, url: str, method: str, headers: dict[str, str]):
+    """(status, headers, body) of a request, errors included."""
+    req = urllib.request.Request(url, method=method, headers=headers)
+    ctx = ssl.create_default_context(cafile=server.ca_path)
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=30) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def test_cors_with_boto3_and_a_browser_like_client(server, s3, bucket):
+    with pytest.raises(ClientError) as exc:
+        s3.get_bucket_cors(Bucket=bucket)
+    assert exc.value.response["Error"]["Code"] == "NoSuchCORSConfiguration"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+    rules = [
+        {
+            "ID": "app",
+            "AllowedOrigins": [APP],
+            "AllowedMethods": ["GET", "PUT"],
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["ETag", "x-amz-request-id"],
+            "MaxAgeSeconds": 3000,
+        }
+    ]
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
+    assert s3.get_bucket_cors(Bucket=bucket)["CORSRules"] == rules
+    s3.put_object(Bucket=bucket, Key="doc.txt", Body=b"cross-origin bytes")
+
+    url = f"{server.endpoint_https}/{bucket}/doc.txt"
+    status, h, _ = _fetch(
+        server,
+        url,
+        "OPTIONS",
+        {
+            "Origin": APP,
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "content-type,x-amz-meta-a",
+        },
+    )
+    assert status == 200
+    assert h["Access-Control-Allow-Origin"] == APP
+    assert h["Access-Control-Allow-Methods"] == "GET, PUT"
+    assert h["Access-Control-Allow-Headers"] == "content-type, x-amz-meta-a"
+    assert h["Access-Control-Max-Age"] == "3000"
+
+    status, h, body = _fetch(
+        server,
+        url,
+        "OPTIONS",
+        {"Origin": "https://evil.test", "Access-Control-Request-Method": "GET"},
+    )
+    assert status == 403
+    assert b"<Code>AccessForbidden</Code>" in body
+    assert h["Access-Control-Allow-Origin"] is None
+
+    presigned = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "doc.txt"}, ExpiresIn=300
+    )
+    status, h, body = _fetch(server, presigned, "GET", {"Origin": APP})
+    assert status == 200
+    assert body == b"cross-origin bytes"
+    assert h["Access-Control-Allow-Origin"] == APP
+    assert h["Access-Control-Expose-Headers"] == "ETag, x-amz-request-id"
+
+    s3.delete_bucket_cors(Bucket=bucket)
+    status, _, body = _fetch(
+        server, url, "OPTIONS", {"Origin": APP, "Access-Control-Request-Method": "GET"}
+    )
+    assert status == 403
+    assert b"CORS is not enabled for this bucket" in body
+    assert s3.get_object(Bucket=bucket, Key="doc.txt")["Body"].read() == b"cross-origin bytes"

@@ -136,7 +136,7 @@ pub fn aws_chunked<'a>(
 }
 
 /// The request-body XML readers, each on the same body; `Err` is the S3 error code.
-pub fn xml_bodies(body: &[u8]) -> [Result<String, String>; 4] {
+pub fn xml_bodies(body: &[u8]) -> [Result<String, String>; 5] {
     use crate::s3::xml;
     let code = |e: crate::s3::error::S3Error| e.code().to_owned();
     [
@@ -157,6 +157,12 @@ pub fn xml_bodies(body: &[u8]) -> [Result<String, String>; 4] {
             .map_err(code),
         xml::parse_create_bucket_configuration(body)
             .map(|c| format!("{c:?}"))
+            .map_err(code),
+        xml::parse_cors_configuration(body)
+            .map(|rules| {
+                assert!((1..=xml::MAX_CORS_RULES).contains(&rules.len()));
+                format!("{rules:?}")
+            })
             .map_err(code),
     ]
 }

@@ -87,3 +87,16 @@ def test_cors_with_boto3_and_a_browser_like_client(server, s3, bucket):
     assert status == 403
     assert b"CORS is not enabled for this bucket" in body
     assert s3.get_object(Bucket=bucket, Key="doc.txt")["Body"].read() == b"cross-origin bytes"
+
+
+def test_cors_with_the_aws_cli(aws, bucket):
+    rules = (
+        '{"CORSRules":[{"AllowedOrigins":["https://app.example.com"],'
+        '"AllowedMethods":["GET","PUT"],"AllowedHeaders":["*"],"ExposeHeaders":["ETag"]}]}'
+    )
+    aws.run("s3api", "put-bucket-cors", "--bucket", bucket, "--cors-configuration", rules)
+    got = aws.json("s3api", "get-bucket-cors", "--bucket", bucket)
+    assert got["CORSRules"][0]["AllowedOrigins"] == ["https://app.example.com"]
+    assert got["CORSRules"][0]["AllowedMethods"] == ["GET", "PUT"]
+    aws.run("s3api", "delete-bucket-cors", "--bucket", bucket)
+    assert "NoSuchCORSConfiguration" in aws.fails("s3api", "get-bucket-cors", "--bucket", bucket)

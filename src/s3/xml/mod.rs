@@ -23,6 +23,8 @@ mod read;
 pub(crate) mod text;
 mod write;
 
+#[cfg(feature = "fuzzing")]
+pub(crate) use cors::MAX_CORS_RULES;
 pub(crate) use cors::{cors_configuration_xml, parse_cors_configuration};
 pub(crate) use read::{
     CompletedPart, parse_complete_multipart_upload, parse_create_bucket_configuration,

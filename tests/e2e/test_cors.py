@@ -1,9 +1,16 @@
-"""Bucket CORS as a browser app's developer meets it: boto3 put/get/delete_bucket_cors, then
-the unauthenticated OPTIONS preflight and a presigned GET with an Origin over plain urllib."""
+"""Bucket CORS as a browser app's developer meets it: boto3 and the aws CLI
+put/get/delete-bucket-cors, the unauthenticated OPTIONS preflight and a presigned GET with an
+Origin over plain urllib, and a page on another origin fetch()ing a presigned GET in headless
+Chromium (skipped without /usr/bin/chromium)."""
 
 from __future__ import annotations
 
+import http.server
+import json
+import os
 import ssl
+import subprocess
+import threading
 import urllib.error
 import urllib.request
 
@@ -100,3 +107,77 @@ def test_cors_with_the_aws_cli(aws, bucket):
     assert got["CORSRules"][0]["AllowedMethods"] == ["GET", "PUT"]
     aws.run("s3api", "delete-bucket-cors", "--bucket", bucket)
     assert "NoSuchCORSConfiguration" in aws.fails("s3api", "get-bucket-cors", "--bucket", bucket)
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+PAGE = """<!doctype html><html><body>pending<script>
+fetch(%s).then(r => r.text().then(t => {
+  const etag = r.headers.get('ETag') !== null;
+  document.body.textContent = 'FETCHED ' + r.status + ' ' + t + ' etag=' + etag;
+})).catch(e => { document.body.textContent = 'BLOCKED ' + e.name; });
+</script></body></html>"""
+
+
+def _browser_fetch(url: str) -> str:
+    """What a page on another origin (its own http.server port) reads when it fetch()es `url`
+    in headless Chromium: the body text the page script wrote."""
+    page = (PAGE % json.dumps(url)).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        out = subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+                f"http://127.0.0.1:{httpd.server_address[1]}/",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return out.stdout
+    finally:
+        httpd.shutdown()
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no headless Chromium")
+def test_a_browser_on_another_origin_reads_a_presigned_get(make_client, bucket):
+    plain = make_client(scheme="http")
+    plain.put_object(Bucket=bucket, Key="page.txt", Body=b"read across origins")
+    url = plain.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "page.txt"}, ExpiresIn=300
+    )
+
+    # No rules: the browser refuses the page the answer.
+    assert "BLOCKED TypeError" in _browser_fetch(url)
+
+    plain.put_bucket_cors(
+        Bucket=bucket,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": ["http://127.0.0.1:*"],
+                    "AllowedMethods": ["GET"],
+                    "ExposeHeaders": ["ETag"],
+                }
+            ]
+        },
+    )
+    assert "FETCHED 200 read across origins etag=true" in _browser_fetch(url)

@@ -315,9 +315,10 @@ async fn preflight_answers_from_the_first_matching_rule() {
     assert_eq!(status, 200);
     assert_eq!(h["access-control-allow-origin"], APP);
     assert_eq!(h["access-control-allow-methods"], "GET, PUT");
+    // Requested headers come back lowercase, as S3 answers them.
     assert_eq!(
         h["access-control-allow-headers"],
-        "Content-Type, X-Amz-Date"
+        "content-type, x-amz-date"
     );
     assert_eq!(h["access-control-max-age"], "600");
     assert_eq!(h["access-control-expose-headers"], "ETag");
@@ -379,6 +380,7 @@ async fn preflight_refusals() {
         body.contains("<ResourceType>OBJECT</ResourceType>"),
         "{body}"
     );
+    assert!(!body.contains("<Resource>"), "{body}");
     // Origin allowed, header not.
     let (status, _, body) = preflight(
         &server,
@@ -419,7 +421,7 @@ async fn preflight_refusals() {
         "BadRequest",
         "Invalid Access-Control-Request-Method: null",
     );
-    // No configuration.
+    // No configuration: refused before the method is looked at, as a bucket-level refusal.
     let (status, _, body) = preflight(
         &server,
         "corsnone/k",
@@ -431,6 +433,22 @@ async fn preflight_refusals() {
         &body,
         "AccessForbidden",
         "CORSResponse: CORS is not enabled for this bucket.",
+    );
+    assert!(body.contains("<Method>GET</Method>"), "{body}");
+    assert!(
+        body.contains("<ResourceType>BUCKET</ResourceType>"),
+        "{body}"
+    );
+    let (status, _, body) = preflight(&server, "corsnone/k", &[("origin", APP)]).await;
+    refused(status, &body, "AccessForbidden", "CORS is not enabled");
+    assert!(body.contains("<Method>OPTIONS</Method>"), "{body}");
+    // No bucket.
+    let (status, _, body) = preflight(&server, "corsmissing/k", &[("origin", APP)]).await;
+    refused(
+        status,
+        &body,
+        "AccessForbidden",
+        "CORSResponse: Bucket not found",
     );
 }
 
@@ -473,7 +491,19 @@ async fn actual_requests_carry_cors_headers() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     assert!(header(&resp, "access-control-allow-origin").is_none());
+    assert!(header(&resp, "vary").is_none());
     assert_eq!(&resp.bytes().await.unwrap()[..], b"hello cors");
+
+    // An Access-Control-Request-Method on an actual request is what S3 matches.
+    let resp = client
+        .get(url.uri())
+        .header("origin", APP)
+        .header("access-control-request-method", "DELETE")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(header(&resp, "access-control-allow-origin").is_none());
 
     // Without Origin there is nothing CORS about the answer.
     let resp = client.get(url.uri()).send().await.unwrap();

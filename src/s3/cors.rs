@@ -2,11 +2,14 @@
 //! CORS configuration on a bucket?"): the first rule whose origin, method and (for a
 //! preflight) requested headers all match is the one answered; there is no merging.
 //!
-//! What AWS echoes: `Access-Control-Allow-Origin` is `*` when the matching origin pattern is
-//! exactly `*` (and then no `Access-Control-Allow-Credentials`), otherwise the request's
-//! origin with `Access-Control-Allow-Credentials: true`. `Vary` names the three request
-//! headers the answer depends on whenever the bucket has rules and the request an `Origin`,
-//! so caches never serve one origin's answer to another.
+//! What AWS answers (its recorded responses, docs/DESIGN.md "CORS"): `Access-Control-Allow-Origin`
+//! is `*` when the matching origin pattern is exactly `*` (and then no
+//! `Access-Control-Allow-Credentials`), otherwise the request's origin with
+//! `Access-Control-Allow-Credentials: true`; the methods are the rule's, requested headers come
+//! back lowercase. `Vary` names the three request headers the answer depends on, and comes only
+//! with a grant. An actual request is matched like a preflight: an
+//! `Access-Control-Request-Method` or `-Headers` it carries is evaluated instead of its own
+//! method, as S3 does.
 
 use http::{HeaderMap, HeaderValue};
 
@@ -50,67 +53,83 @@ fn header_allowed(rule: &CorsRule, header: &str) -> bool {
         .any(|h| wildcard_match(h, header, true))
 }
 
-/// The requested headers of a preflight, as listed (comma-separated, blanks dropped).
-fn requested_headers(value: Option<&str>) -> Vec<&str> {
+/// The requested headers, as listed (comma-separated, blanks dropped), lowercase.
+fn requested_headers(value: Option<&str>) -> Vec<String> {
     value
         .unwrap_or("")
         .split(',')
-        .map(str::trim)
+        .map(|h| h.trim().to_ascii_lowercase())
         .filter(|h| !h.is_empty())
         .collect()
+}
+
+fn first_match<'r>(
+    rules: &'r [CorsRule],
+    origin: &str,
+    method: &str,
+    wanted: &[String],
+) -> Option<&'r CorsRule> {
+    rules.iter().find(|r| {
+        origin_allowed(r, origin)
+            && method_allowed(r, method)
+            && wanted.iter().all(|h| header_allowed(r, h))
+    })
 }
 
 /// What a preflight asked for.
 pub(crate) struct Preflight<'a> {
     pub(crate) origin: &'a str,
-    pub(crate) method: &'a str,
+    /// `Access-Control-Request-Method`, if sent.
+    pub(crate) method: Option<&'a str>,
     pub(crate) headers: Option<&'a str>,
 }
 
 impl<'a> Preflight<'a> {
-    /// Reads `Origin` and `Access-Control-Request-Method`, refusing a preflight without them
-    /// with AWS's BadRequest messages.
+    /// Reads the preflight's headers; no `Origin` is AWS's BadRequest.
     pub(crate) fn from_headers(h: &'a HeaderMap) -> Result<Preflight<'a>, S3Error> {
         let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
         let origin = get("origin").ok_or_else(|| {
             S3Error::BadRequest("Insufficient information. Origin request header needed.".into())
         })?;
-        let method = get("access-control-request-method").unwrap_or("null");
-        if !["GET", "PUT", "POST", "DELETE", "HEAD"].contains(&method) {
-            return Err(S3Error::BadRequest(format!(
-                "Invalid Access-Control-Request-Method: {method}"
-            )));
-        }
         Ok(Preflight {
             origin,
-            method,
+            method: get("access-control-request-method"),
             headers: get("access-control-request-headers"),
         })
     }
 
-    /// The preflight answer's headers from the first rule that allows it; AccessForbidden
-    /// otherwise (`rules` is `None` for a bucket without CORS).
+    /// 403 AccessForbidden with AWS's `<Method>`: the requested one, or `OPTIONS`.
+    pub(crate) fn forbidden(&self, msg: &str, resource_type: &'static str) -> S3Error {
+        S3Error::CorsForbidden {
+            msg: msg.to_owned(),
+            method: self.method.unwrap_or("OPTIONS").to_owned(),
+            resource_type,
+        }
+    }
+
+    /// The preflight answer's headers from the first rule that allows it. As recorded on AWS, a
+    /// bucket without rules is refused before the method is looked at, with `ResourceType`
+    /// `BUCKET` even on an object URL; then a missing or unknown method is 400 BadRequest.
     pub(crate) fn answer(
         &self,
         rules: Option<&[CorsRule]>,
         resource_type: &'static str,
     ) -> Result<HeaderMap, S3Error> {
-        let forbidden = |msg: &str| S3Error::CorsForbidden {
-            msg: msg.to_owned(),
-            method: self.method.to_owned(),
-            resource_type,
-        };
-        let rules =
-            rules.ok_or_else(|| forbidden("CORSResponse: CORS is not enabled for this bucket."))?;
+        let rules = rules.ok_or_else(|| {
+            self.forbidden(
+                "CORSResponse: CORS is not enabled for this bucket.",
+                "BUCKET",
+            )
+        })?;
+        let method = self.method.unwrap_or("null");
+        if !["GET", "PUT", "POST", "DELETE", "HEAD"].contains(&method) {
+            return Err(S3Error::BadRequest(format!(
+                "Invalid Access-Control-Request-Method: {method}"
+            )));
+        }
         let wanted = requested_headers(self.headers);
-        let rule = rules
-            .iter()
-            .find(|r| {
-                origin_allowed(r, self.origin)
-                    && method_allowed(r, self.method)
-                    && wanted.iter().all(|h| header_allowed(r, h))
-            })
-            .ok_or_else(|| forbidden(NOT_ALLOWED))?;
+        let rule = first_match(rules, self.origin, method, &wanted)
+            .ok_or_else(|| self.forbidden(NOT_ALLOWED, resource_type))?;
         let mut out = HeaderMap::new();
         allow_headers(&mut out, rule, self.origin);
         if !wanted.is_empty() {
@@ -122,16 +141,18 @@ impl<'a> Preflight<'a> {
 }
 
 /// The CORS headers of an actual (non-preflight) request's response: those of the first rule
-/// allowing `origin` and `method`, nothing but `Vary` when none does.
-pub(crate) fn actual_headers(rules: &[CorsRule], origin: &str, method: &str) -> HeaderMap {
+/// allowing its origin and method (and any `Access-Control-Request-*` it carries), none when
+/// no rule does or the request has no `Origin`.
+pub(crate) fn actual_headers(rules: &[CorsRule], request: &HeaderMap, method: &str) -> HeaderMap {
     let mut out = HeaderMap::new();
-    if let Some(rule) = rules
-        .iter()
-        .find(|r| origin_allowed(r, origin) && method_allowed(r, method))
-    {
-        allow_headers(&mut out, rule, origin);
+    let Ok(p) = Preflight::from_headers(request) else {
+        return out;
+    };
+    let wanted = requested_headers(p.headers);
+    if let Some(rule) = first_match(rules, p.origin, p.method.unwrap_or(method), &wanted) {
+        allow_headers(&mut out, rule, p.origin);
+        put(&mut out, "vary", VARY);
     }
-    put(&mut out, "vary", VARY);
     out
 }
 
@@ -226,12 +247,19 @@ mod tests {
             .unwrap();
         assert_eq!(got["access-control-allow-origin"], "https://a.test");
         assert_eq!(got["access-control-allow-credentials"], "true");
-        assert_eq!(got["access-control-allow-headers"], "Content-Type");
-        let got = actual_headers(&rules, "https://b.test", "GET");
+        assert_eq!(got["access-control-allow-headers"], "content-type");
+        let mut h = HeaderMap::new();
+        h.insert("origin", HeaderValue::from_static("https://b.test"));
+        let got = actual_headers(&rules, &h, "GET");
         assert_eq!(got["access-control-allow-origin"], "*");
-        assert!(got.get("access-control-allow-credentials").is_none());
-        let got = actual_headers(&rules, "https://b.test", "PUT");
-        assert!(got.get("access-control-allow-origin").is_none());
         assert_eq!(got["vary"], VARY);
+        assert!(got.get("access-control-allow-credentials").is_none());
+        assert!(actual_headers(&rules, &h, "PUT").is_empty());
+        // The request-method header decides, as on S3.
+        h.insert(
+            "access-control-request-method",
+            HeaderValue::from_static("PUT"),
+        );
+        assert!(actual_headers(&rules, &h, "GET").is_empty());
     }
 }

@@ -560,7 +560,10 @@ impl S3Error {
         for (name, value) in self.extra_elements() {
             push_elem(&mut out, name, &value);
         }
-        push_elem(&mut out, "Resource", resource);
+        // AWS's CORS refusals name no resource (Code, Message, Method, ResourceType, ids).
+        if !matches!(self, S3Error::CorsForbidden { .. }) {
+            push_elem(&mut out, "Resource", resource);
+        }
         push_elem(&mut out, "RequestId", request_id);
         push_elem(&mut out, "HostId", request_id);
         out.push_str("</Error>");

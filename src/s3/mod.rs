@@ -135,11 +135,22 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
     let started = std::time::Instant::now();
     let mut probe = crate::metrics::s3::Probe::start(&parts.headers);
     let mut op_name = "unknown";
-    let origin = parts
-        .headers
-        .get("origin")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    // The request headers CORS evaluation reads, kept only when an `Origin` is sent.
+    let cors_request: Option<HeaderMap> = parts.headers.contains_key("origin").then(|| {
+        [
+            "origin",
+            "access-control-request-method",
+            "access-control-request-headers",
+        ]
+        .into_iter()
+        .filter_map(|n| {
+            Some((
+                http::HeaderName::from_static(n),
+                parts.headers.get(n)?.clone(),
+            ))
+        })
+        .collect()
+    });
     // The bucket whose CORS rules decorate the answer (not for a preflight: it has its own).
     let mut cors_bucket: Option<String> = None;
     // The body stays here until a handler takes it, so an early error (routing, auth) can
@@ -195,8 +206,8 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
             error_response(&e, &resource, &request_id, is_head)
         }
     };
-    if let (Some(origin), Some(bucket)) = (&origin, &cors_bucket) {
-        ops::cors::add_actual_headers(&gw, &mut resp, bucket, origin, &method).await;
+    if let (Some(request), Some(bucket)) = (&cors_request, &cors_bucket) {
+        ops::cors::add_actual_headers(&gw, &mut resp, bucket, request, &method).await;
     }
     tracing::debug!(
         request_id,

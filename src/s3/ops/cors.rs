@@ -84,9 +84,7 @@ pub(crate) async fn handle_preflight(
         true => gw.store.get_bucket(bucket).await?,
         false => None,
     }
-    .ok_or_else(|| S3Error::NoSuchBucket {
-        bucket: bucket.to_owned(),
-    })?;
+    .ok_or_else(|| preflight.forbidden("CORSResponse: Bucket not found", "BUCKET"))?;
     let resource_type = if on_object { "OBJECT" } else { "BUCKET" };
     let granted = preflight.answer(rec.cors.as_deref(), resource_type)?;
     let mut resp = common::empty(StatusCode::OK);
@@ -94,14 +92,14 @@ pub(crate) async fn handle_preflight(
     Ok(resp)
 }
 
-/// Adds the CORS headers of an actual request (any status, errors included) with an `Origin`
-/// to a bucket that has rules. A bucket that cannot be read adds nothing: the request's own
-/// answer stands.
+/// Adds the CORS headers of an actual request (any status, errors included) to a bucket that
+/// has rules; `request` holds its `Origin` and any `Access-Control-Request-*`. A bucket that
+/// cannot be read adds nothing: the request's own answer stands.
 pub(crate) async fn add_actual_headers(
     gw: &Arc<Gateway>,
     resp: &mut Response<Body>,
     bucket: &str,
-    origin: &str,
+    request: &HeaderMap,
     method: &http::Method,
 ) {
     if !valid_bucket_name(bucket) {
@@ -111,6 +109,6 @@ pub(crate) async fn add_actual_headers(
         && let Some(rules) = rec.cors.as_deref()
     {
         resp.headers_mut()
-            .extend(actual_headers(rules, origin, method.as_str()));
+            .extend(actual_headers(rules, request, method.as_str()));
     }
 }

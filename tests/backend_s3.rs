@@ -165,6 +165,7 @@ async fn backend_outage_is_503_and_loses_nothing() {
         "three failed requests took {waited:?}: timeouts must be bounded"
     );
     moto.resume();
+    backend_answers_again(&s3).await;
 
     let got = s3
         .get_object()
@@ -197,6 +198,7 @@ async fn backend_outage_is_503_and_loses_nothing() {
     moto.pause();
     let result = put.await.unwrap();
     moto.resume();
+    backend_answers_again(&s3).await;
     let got = s3
         .get_object()
         .bucket("bkt1")
@@ -224,6 +226,20 @@ async fn backend_outage_is_503_and_loses_nothing() {
         .send()
         .await
         .unwrap();
+}
+
+/// Waits (at most 60 tries, 0.5 s apart) until a request through the gateway reaches the resumed
+/// backend. Right after SIGCONT moto is still working through the connections that piled up in
+/// its backlog while it was stopped, and on a loaded machine the first requests can fail with
+/// 503 for a few seconds; what the test asserts is what readers get once the backend is back.
+async fn backend_answers_again(s3: &aws_sdk_s3::Client) {
+    for _ in 0..60 {
+        if s3.head_bucket().bucket("bkt1").send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("the backend did not answer through the gateway within 60 tries after it resumed");
 }
 
 /// Two stores (two gateways) overwriting one key concurrently through conditional swaps. The

@@ -71,6 +71,11 @@ impl Resp {
     }
 }
 
+/// A GET over plain HTTP with no headers of its own: how a presigned URL is fetched.
+async fn get_plain(base: &str, path_and_query: &str) -> Resp {
+    send(base, None, "GET", path_and_query, &[], vec![]).await
+}
+
 /// One HTTP/1.1 request to `base` (`http://` or, trusting `ca`, `https://`), as a plain client
 /// sends it: exactly these headers, with `host` overridable.
 async fn send(
@@ -629,7 +634,7 @@ async fn presigned_query_form() {
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let url = presign("GET", "/bkt/obj", "/bkt/obj", later, "");
-    let r = send(&base, None, "GET", &url, &[], vec![]).await;
+    let r = get_plain(&base, &url).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.body, body);
 
@@ -641,52 +646,32 @@ async fn presigned_query_form() {
         later,
         "",
     );
-    let r = send(
+    let r = get_plain(
         &base,
-        None,
-        "GET",
         &format!("{url}&response-content-type=application%2Fjson"),
-        &[],
-        vec![],
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let r = send(
-        &base,
-        None,
-        "GET",
-        &format!("{url}&response-content-type=text%2Fhtml"),
-        &[],
-        vec![],
-    )
-    .await;
+    let r = get_plain(&base, &format!("{url}&response-content-type=text%2Fhtml")).await;
     assert_eq!((r.status, r.code()), (403, "SignatureDoesNotMatch".into()));
 
     // Used for another key, another method, or with a changed signature.
     let url = presign("GET", "/bkt/obj", "/bkt/obj", later, "");
-    let r = send(
-        &base,
-        None,
-        "GET",
-        &url.replace("/bkt/obj", "/bkt/ob"),
-        &[],
-        vec![],
-    )
-    .await;
+    let r = get_plain(&base, &url.replace("/bkt/obj", "/bkt/ob")).await;
     assert_eq!((r.status, r.code()), (403, "SignatureDoesNotMatch".into()));
     let r = send(&base, None, "DELETE", &url, &[], vec![]).await;
     assert_eq!((r.status, r.code()), (403, "SignatureDoesNotMatch".into()));
     let tampered = url.replace("&Signature=", "&Signature=A");
-    let r = send(&base, None, "GET", &tampered, &[], vec![]).await;
+    let r = get_plain(&base, &tampered).await;
     assert_eq!((r.status, r.code()), (403, "SignatureDoesNotMatch".into()));
     // A later Expires is part of what was signed.
     let stretched = url.replace(&later.to_string(), &(later + 1).to_string());
-    let r = send(&base, None, "GET", &stretched, &[], vec![]).await;
+    let r = get_plain(&base, &stretched).await;
     assert_eq!((r.status, r.code()), (403, "SignatureDoesNotMatch".into()));
 
     // Expired.
     let url = presign("GET", "/bkt/obj", "/bkt/obj", unix_now() - 5, "");
-    let r = send(&base, None, "GET", &url, &[], vec![]).await;
+    let r = get_plain(&base, &url).await;
     assert_eq!((r.status, r.code()), (403, "AccessDenied".into()));
     assert!(r.text().contains("Request has expired"), "{}", r.text());
     assert!(!r.text().contains("X-Amz-Expires"), "{}", r.text());
@@ -694,28 +679,16 @@ async fn presigned_query_form() {
     // Unknown key; missing Expires; both SigV2 and SigV4 parameters.
     let url = presign("GET", "/bkt/obj", "/bkt/obj", later, "")
         .replace(ACCESS_KEY, "AKIDNOTKNOWN00000000");
-    let r = send(&base, None, "GET", &url, &[], vec![]).await;
+    let r = get_plain(&base, &url).await;
     assert_eq!((r.status, r.code()), (403, "InvalidAccessKeyId".into()));
-    let r = send(
+    let r = get_plain(
         &base,
-        None,
-        "GET",
         &format!("/bkt/obj?AWSAccessKeyId={ACCESS_KEY}&Signature=x"),
-        &[],
-        vec![],
     )
     .await;
     assert_eq!((r.status, r.code()), (403, "AccessDenied".into()));
     let url = presign("GET", "/bkt/obj", "/bkt/obj", later, "");
-    let r = send(
-        &base,
-        None,
-        "GET",
-        &format!("{url}&X-Amz-Algorithm=AWS4-HMAC-SHA256"),
-        &[],
-        vec![],
-    )
-    .await;
+    let r = get_plain(&base, &format!("{url}&X-Amz-Algorithm=AWS4-HMAC-SHA256")).await;
     assert_eq!((r.status, r.code()), (400, "InvalidArgument".into()));
 
     let m = metrics_text(&server).await;

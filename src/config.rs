@@ -150,6 +150,8 @@ struct FileConfig {
 }
 
 /// A user: an access-key pair with a principal name and an optional IAM identity policy (JSON).
+/// `account_id` puts the user in another account than the gateway's (the root user's); with
+/// `name = "root"` the user is that account's root user (every right on its own buckets).
 #[derive(Deserialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UserConfig {
@@ -157,6 +159,8 @@ pub(crate) struct UserConfig {
     pub(crate) access_key: String,
     pub(crate) secret_key: String,
     pub(crate) policy: Option<String>,
+    #[serde(default)]
+    pub(crate) account_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -437,6 +441,19 @@ impl Config {
                     u.name
                 )));
             }
+            if let Some(a) = &u.account_id
+                && (a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "user {:?}: account_id must be 12 digits, got {a:?}",
+                    u.name
+                )));
+            }
+            if u.name == "root" && u.account_id.as_deref().is_none_or(|a| a == cfg.account_id) {
+                return Err(ConfigError::Invalid(
+                    "a user named \"root\" must be in another account (account_id): the gateway's account has its root already".into(),
+                ));
+            }
         }
         Ok(cfg)
     }
@@ -497,6 +514,40 @@ mod tests {
             Config::load(&args),
             Err(ConfigError::Parse { .. })
         ));
+    }
+
+    #[test]
+    fn user_accounts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        let user = |name: &str, account: &str| {
+            format!(
+                "[[users]]\nname = \"{name}\"\naccess_key = \"AK{name}\"\nsecret_key = \"SK\"\n{account}"
+            )
+        };
+        std::fs::write(
+            &path,
+            user("bob", "account_id = \"222222222222\"\n")
+                + &user("root", "account_id = \"222222222222\"\n"),
+        )
+        .unwrap();
+        let cfg = Config::load(&args).unwrap();
+        assert_eq!(cfg.users[0].account_id.as_deref(), Some("222222222222"));
+        for bad in [
+            user("bob", "account_id = \"12\"\n"),
+            user("root", ""),
+            user("root", "account_id = \"000000000000\"\n"),
+        ] {
+            std::fs::write(&path, &bad).unwrap();
+            assert!(
+                matches!(Config::load(&args), Err(ConfigError::Invalid(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

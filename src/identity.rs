@@ -39,6 +39,8 @@ impl std::fmt::Debug for User {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Identities {
     by_access_key: HashMap<String, User>,
+    /// The access key of the gateway account's root (other accounts' roots may be configured).
+    root_key: String,
 }
 
 /// A root credential generated on this start; printed once by the caller.
@@ -91,7 +93,10 @@ impl Identities {
                 }
             }
         };
-        let mut ids = Identities::default();
+        let mut ids = Identities {
+            root_key: ak.clone(),
+            ..Identities::default()
+        };
         ids.insert(User {
             name: "root".into(),
             access_key: ak,
@@ -101,23 +106,34 @@ impl Identities {
             policy: None,
         });
         for u in &cfg.users {
+            let account = u
+                .account_id
+                .clone()
+                .unwrap_or_else(|| cfg.account_id.clone());
+            // `root` of another account is that account's root user (config.rs refuses a
+            // second root for the gateway's own account).
+            let arn = if u.name == "root" {
+                format!("arn:aws:iam::{account}:root")
+            } else {
+                format!("arn:aws:iam::{account}:user/{}", u.name)
+            };
             ids.insert(User {
                 name: u.name.clone(),
                 access_key: u.access_key.clone(),
                 secret_key: Zeroizing::new(u.secret_key.clone()),
-                arn: format!("arn:aws:iam::{}:user/{}", cfg.account_id, u.name),
-                account: cfg.account_id.clone(),
+                arn,
+                account,
                 policy: u.policy.clone(),
             });
         }
         Ok((ids, generated))
     }
 
-    /// The root principal.
+    /// The root principal of the gateway's own account.
     pub(crate) fn root(&self) -> Option<&User> {
         self.by_access_key
             .values()
-            .find(|u| u.arn.ends_with(":root"))
+            .find(|u| u.arn.ends_with(":root") && u.access_key == self.root_key)
     }
 
     pub(crate) fn insert(&mut self, user: User) {

@@ -138,6 +138,8 @@ pub struct BucketRecord {
     pub format: String,
     pub name: String,
     pub created_ms: i64,
+    /// The creator's ARN; its account owns the bucket (records without one belong to the
+    /// root user's account).
     pub owner: String,
     pub region: String,
     /// Explicit default encryption; `None` means the SSE-S3 default.
@@ -145,6 +147,9 @@ pub struct BucketRecord {
     /// CORS rules (PutBucketCors), in the order given; absent in records written before CORS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cors: Option<Vec<CorsRule>>,
+    /// The bucket policy (PutBucketPolicy) as the owner sent it; absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 /// One CORS rule of a bucket, as PutBucketCors accepted it (S3 API Reference: CORSRule).

@@ -230,6 +230,7 @@ pub(crate) struct Metrics {
     pub(crate) s3_requests: Family<2, Counter>,
     pub(crate) s3_duration: Family<1, Histogram>,
     pub(crate) s3_sigv2: Family<1, Counter>,
+    pub(crate) s3_access_denied: Family<1, Counter>,
     pub(crate) s3_bytes_received: Family<1, Counter>,
     pub(crate) s3_bytes_sent: Family<1, Counter>,
     pub(crate) sse_written: Family<1, Counter>,
@@ -269,6 +270,11 @@ impl Metrics {
                 "sealgate_s3_sigv2_requests_total",
                 "S3 requests authenticated with Signature Version 2, by form (header or query): clients to move to SigV4.",
                 ["form"],
+            ),
+            s3_access_denied: Family::new(
+                "sealgate_s3_access_denied_total",
+                "S3 requests (or DeleteObjects keys) refused by authorization, by IAM action.",
+                ["action"],
             ),
             s3_bytes_received: Family::new(
                 "sealgate_s3_bytes_received_total",
@@ -359,6 +365,7 @@ impl Metrics {
         self.s3_requests.render(&mut out);
         self.s3_duration.render(&mut out);
         self.s3_sigv2.render(&mut out);
+        self.s3_access_denied.render(&mut out);
         self.s3_bytes_received.render(&mut out);
         self.s3_bytes_sent.render(&mut out);
         self.sse_written.render(&mut out);

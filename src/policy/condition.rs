@@ -1,6 +1,9 @@
 //! The `Condition` element: operators, and their evaluation against the request's condition keys.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipnet::{IpNet, Ipv4Net};
 
 use serde_json::Value;
 
@@ -33,13 +36,15 @@ impl ConditionKeys {
 
 #[derive(Debug)]
 pub(super) struct Condition {
+    /// As written (`StringNotEqualsIfExists`), for [`super::ConditionView`].
+    pub(super) operator: String,
     test: Test,
     negated: bool,
     set: SetOp,
     if_exists: bool,
     /// Lower-cased: condition key names are case-insensitive.
-    key: String,
-    values: Vec<String>,
+    pub(super) key: String,
+    pub(super) values: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +55,10 @@ enum Test {
     Bool,
     Null,
     Numeric(NumCmp),
+    /// `IpAddress`: the request address lies in one of the policy's CIDR ranges.
+    Ip,
+    /// `Date*`: instants compared as seconds since the epoch.
+    Date(NumCmp),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,12 +101,15 @@ impl Condition {
                 let well_typed = match test {
                     Test::Bool | Test::Null => values.iter().all(|v| v == "true" || v == "false"),
                     Test::Numeric(_) => values.iter().all(|v| v.parse::<f64>().is_ok()),
+                    Test::Ip => values.iter().all(|v| parse_net(v).is_some()),
+                    Test::Date(_) => values.iter().all(|v| parse_date(v).is_some()),
                     _ => true,
                 };
                 if !well_typed || key.is_empty() {
                     return Err(PolicyError::InvalidValue(format!("{operator}/{key}")));
                 }
                 conditions.push(Condition {
+                    operator: operator.clone(),
                     test,
                     negated,
                     set,
@@ -145,17 +157,83 @@ impl Test {
             Test::Bool => want.eq_ignore_ascii_case(got),
             Test::Null => false,
             Test::Numeric(cmp) => match (got.parse::<f64>(), want.parse::<f64>()) {
-                (Ok(g), Ok(w)) => match cmp {
-                    NumCmp::Eq => g == w,
-                    NumCmp::Lt => g < w,
-                    NumCmp::Le => g <= w,
-                    NumCmp::Gt => g > w,
-                    NumCmp::Ge => g >= w,
-                },
+                (Ok(g), Ok(w)) => cmp.holds(g, w),
+                _ => false,
+            },
+            Test::Ip => match (parse_net(want), got.parse::<IpAddr>()) {
+                (Some(net), Ok(ip)) => net.contains(&canonical_ip(ip)),
+                _ => false,
+            },
+            Test::Date(cmp) => match (parse_date(got), parse_date(want)) {
+                (Some(g), Some(w)) => cmp.holds(g, w),
                 _ => false,
             },
         }
     }
+}
+
+impl NumCmp {
+    fn holds<T: PartialOrd>(self, got: T, want: T) -> bool {
+        match self {
+            NumCmp::Eq => got == want,
+            NumCmp::Lt => got < want,
+            NumCmp::Le => got <= want,
+            NumCmp::Gt => got > want,
+            NumCmp::Ge => got >= want,
+        }
+    }
+}
+
+/// A CIDR range (`203.0.113.0/24`, `2001:db8::/32`) or a single address (a /32 or /128), as
+/// IAM's `IpAddress` accepts them.
+fn parse_net(s: &str) -> Option<IpNet> {
+    if let Ok(net) = s.parse::<IpNet>() {
+        return Some(match net {
+            IpNet::V6(v6) => match v6.addr().to_ipv4_mapped() {
+                Some(v4) if v6.prefix_len() >= 96 => {
+                    IpNet::V4(Ipv4Net::new(v4, v6.prefix_len() - 96).ok()?)
+                }
+                _ => net,
+            },
+            v4 => v4,
+        });
+    }
+    s.parse::<IpAddr>()
+        .ok()
+        .map(|ip| IpNet::from(canonical_ip(ip)))
+}
+
+/// IPv4-mapped IPv6 (`::ffff:a.b.c.d`, what a dual-stack listener reports) compares as IPv4.
+fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// A date as IAM's `Date*` operators accept it: ISO 8601 (`2026-12-06T05:00:00Z`, with
+/// fractional seconds or an offset, or a bare `2026-12-06`, midnight UTC) or seconds since the
+/// epoch. Compared as nanoseconds since the epoch.
+fn parse_date(s: &str) -> Option<i128> {
+    use time::format_description::well_known::{Iso8601, Rfc3339};
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s
+            .parse::<i64>()
+            .ok()
+            .map(|secs| i128::from(secs) * 1_000_000_000);
+    }
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return Some(t.unix_timestamp_nanos());
+    }
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Iso8601::DEFAULT) {
+        return Some(t.unix_timestamp_nanos());
+    }
+    if let Ok(t) = time::PrimitiveDateTime::parse(s, &Iso8601::DEFAULT) {
+        return Some(t.assume_utc().unix_timestamp_nanos());
+    }
+    time::Date::parse(s, &Iso8601::DEFAULT)
+        .ok()
+        .map(|d| d.midnight().assume_utc().unix_timestamp_nanos())
 }
 
 /// `[ForAllValues:|ForAnyValue:]<Operator>[IfExists]` → (test, negated, set, if_exists).
@@ -186,6 +264,14 @@ fn parse_operator(operator: &str) -> Option<(Test, bool, SetOp, bool)> {
         "NumericLessThanEquals" => (Test::Numeric(NumCmp::Le), false),
         "NumericGreaterThan" => (Test::Numeric(NumCmp::Gt), false),
         "NumericGreaterThanEquals" => (Test::Numeric(NumCmp::Ge), false),
+        "IpAddress" => (Test::Ip, false),
+        "NotIpAddress" => (Test::Ip, true),
+        "DateEquals" => (Test::Date(NumCmp::Eq), false),
+        "DateNotEquals" => (Test::Date(NumCmp::Eq), true),
+        "DateLessThan" => (Test::Date(NumCmp::Lt), false),
+        "DateLessThanEquals" => (Test::Date(NumCmp::Le), false),
+        "DateGreaterThan" => (Test::Date(NumCmp::Gt), false),
+        "DateGreaterThanEquals" => (Test::Date(NumCmp::Ge), false),
         _ => return None,
     };
     Some((test, negated, set, if_exists))

@@ -10,7 +10,8 @@
 //! the service that owns the resource: `kms::policy` for the KMS.
 //!
 //! Supported condition operators: `String[Not]Equals[IgnoreCase]`, `String[Not]Like`,
-//! `Arn[Not]Equals`, `Arn[Not]Like`, `Bool`, `Null`, `Numeric*`, each with the `IfExists`
+//! `Arn[Not]Equals`, `Arn[Not]Like`, `Bool`, `Null`, `Numeric*`, `[Not]IpAddress` (CIDR, IPv4
+//! and IPv6), `Date*` (ISO 8601 or epoch seconds), each with the `IfExists`
 //! suffix (except `Null`) and the `ForAllValues:`/`ForAnyValue:` set prefixes (except `Null`).
 //!
 //! Fail-closed choices: a statement using a condition operator we do not implement never grants
@@ -106,6 +107,28 @@ impl Verdict {
     }
 }
 
+/// One statement as [`Policy::statements`] shows it.
+#[derive(Debug)]
+pub(crate) struct StatementView<'a> {
+    pub(crate) allow: bool,
+    /// `Principal: "*"`/`{"AWS": "*"}`, or a `NotPrincipal` (which matches all it does not
+    /// name): the statement may apply to anyone, anonymous callers included.
+    pub(crate) grants_anyone: bool,
+    /// `Action` or `NotAction` patterns as written.
+    pub(crate) actions: &'a [String],
+    /// `Resource` or `NotResource` patterns as written.
+    pub(crate) resources: &'a [String],
+    pub(crate) conditions: Vec<ConditionView<'a>>,
+}
+
+/// One condition test: `operator` as written, `key` lower-cased.
+#[derive(Debug)]
+pub(crate) struct ConditionView<'a> {
+    pub(crate) operator: &'a str,
+    pub(crate) key: &'a str,
+    pub(crate) values: &'a [String],
+}
+
 /// A parsed policy document.
 #[derive(Debug)]
 pub(crate) struct Policy {
@@ -162,6 +185,29 @@ impl Policy {
         self.statements
             .iter()
             .find_map(|s| s.unsupported.as_deref())
+    }
+
+    /// Read-only views of the statements, for a service's own rules on documents (S3: every
+    /// resource in the bucket; whether a bucket policy is public).
+    pub(crate) fn statements(&self) -> impl Iterator<Item = StatementView<'_>> {
+        self.statements.iter().map(|s| StatementView {
+            allow: s.allow,
+            grants_anyone: s
+                .principal
+                .as_ref()
+                .is_some_and(Principals::may_match_anyone),
+            actions: &s.actions.patterns,
+            resources: &s.resources.patterns,
+            conditions: s
+                .conditions
+                .iter()
+                .map(|c| ConditionView {
+                    operator: &c.operator,
+                    key: &c.key,
+                    values: &c.values,
+                })
+                .collect(),
+        })
     }
 
     /// What this policy says about `req`.

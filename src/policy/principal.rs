@@ -59,6 +59,16 @@ impl Principals {
         Ok(Principals { negated, entries })
     }
 
+    /// Whether this element can match a caller it does not name (everyone, or a
+    /// `NotPrincipal`).
+    pub(super) fn may_match_anyone(&self) -> bool {
+        self.negated
+            || self
+                .entries
+                .iter()
+                .any(|e| matches!(e, PrincipalEntry::Anyone))
+    }
+
     pub(super) fn hit(&self, principal: &Principal) -> Hit {
         let best = self
             .entries

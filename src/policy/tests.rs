@@ -378,3 +378,212 @@ fn glob_semantics() {
         assert_eq!(glob(p, t), want, "{p} vs {t}");
     }
 }
+
+#[test]
+fn ip_address_operators() {
+    let ip = |op: &str, v: &str| {
+        identity(
+            "Allow",
+            r#""s3:*""#,
+            "*",
+            &format!(r#"{{"{op}":{{"aws:SourceIp":{v}}}}}"#),
+        )
+    };
+    let at = |addr: &str| keys(&[("aws:SourceIp", &[addr])]);
+    let none = keys(&[]);
+    let cases: &[(&str, String, ConditionKeys, Verdict)] = &[
+        (
+            "v4 in /24",
+            ip("IpAddress", r#""203.0.113.0/24""#),
+            at("203.0.113.9"),
+            ALLOW,
+        ),
+        (
+            "v4 outside /24",
+            ip("IpAddress", r#""203.0.113.0/24""#),
+            at("203.0.114.9"),
+            NOTHING,
+        ),
+        (
+            "bare v4 is /32",
+            ip("IpAddress", r#""127.0.0.1""#),
+            at("127.0.0.1"),
+            ALLOW,
+        ),
+        (
+            "bare v4 other",
+            ip("IpAddress", r#""127.0.0.1""#),
+            at("127.0.0.2"),
+            NOTHING,
+        ),
+        (
+            "list, second hits",
+            ip("IpAddress", r#"["10.0.0.0/8","192.168.0.0/16"]"#),
+            at("192.168.1.1"),
+            ALLOW,
+        ),
+        (
+            "v6 in /32",
+            ip("IpAddress", r#""2001:db8::/32""#),
+            at("2001:db8:1::5"),
+            ALLOW,
+        ),
+        (
+            "v6 outside",
+            ip("IpAddress", r#""2001:db8::/32""#),
+            at("2001:db9::5"),
+            NOTHING,
+        ),
+        (
+            "v4-mapped caller is v4",
+            ip("IpAddress", r#""127.0.0.0/8""#),
+            at("::ffff:127.0.0.1"),
+            ALLOW,
+        ),
+        (
+            "v4 range never holds v6",
+            ip("IpAddress", r#""0.0.0.0/0""#),
+            at("::1"),
+            NOTHING,
+        ),
+        (
+            "NotIpAddress outside",
+            ip("NotIpAddress", r#""10.0.0.0/8""#),
+            at("127.0.0.1"),
+            ALLOW,
+        ),
+        (
+            "NotIpAddress inside",
+            ip("NotIpAddress", r#""10.0.0.0/8""#),
+            at("10.1.2.3"),
+            NOTHING,
+        ),
+        (
+            "absent",
+            ip("IpAddress", r#""0.0.0.0/0""#),
+            none.clone(),
+            NOTHING,
+        ),
+        (
+            "IfExists absent",
+            ip("IpAddressIfExists", r#""10.0.0.0/8""#),
+            none,
+            ALLOW,
+        ),
+    ];
+    for (name, doc, k, want) in cases {
+        assert_eq!(
+            eval(doc, PolicyKind::Identity, ALICE, "s3:GetObject", k),
+            *want,
+            "{name}"
+        );
+    }
+    for bad in [r#""10.0.0.0/33""#, r#""not-an-ip""#, r#""""#] {
+        let doc = ip("IpAddress", bad);
+        assert!(
+            Policy::parse(&doc, PolicyKind::Identity).is_err(),
+            "{bad} accepted"
+        );
+    }
+}
+
+#[test]
+fn date_operators() {
+    let date = |op: &str, v: &str| {
+        identity(
+            "Allow",
+            r#""s3:*""#,
+            "*",
+            &format!(r#"{{"{op}":{{"aws:CurrentTime":{v}}}}}"#),
+        )
+    };
+    let now = keys(&[("aws:CurrentTime", &["2026-12-06T05:00:00Z"])]);
+    let epoch = keys(&[("aws:EpochTime", &["1796533200"])]);
+    let cases: &[(&str, String, &ConditionKeys, Verdict)] = &[
+        (
+            "LessThan later",
+            date("DateLessThan", r#""2027-01-01T00:00:00Z""#),
+            &now,
+            ALLOW,
+        ),
+        (
+            "LessThan earlier",
+            date("DateLessThan", r#""2026-01-01T00:00:00Z""#),
+            &now,
+            NOTHING,
+        ),
+        (
+            "GreaterThan date-only",
+            date("DateGreaterThan", r#""2026-12-06""#),
+            &now,
+            ALLOW,
+        ),
+        (
+            "GreaterThanEquals same",
+            date("DateGreaterThanEquals", r#""2026-12-06T05:00:00Z""#),
+            &now,
+            ALLOW,
+        ),
+        (
+            "GreaterThan same",
+            date("DateGreaterThan", r#""2026-12-06T05:00:00Z""#),
+            &now,
+            NOTHING,
+        ),
+        (
+            "Equals with offset",
+            date("DateEquals", r#""2026-12-06T06:00:00+01:00""#),
+            &now,
+            ALLOW,
+        ),
+        (
+            "Equals fractional",
+            date("DateEquals", r#""2026-12-06T05:00:00.000Z""#),
+            &now,
+            ALLOW,
+        ),
+        (
+            "NotEquals",
+            date("DateNotEquals", r#""2026-12-06T05:00:01Z""#),
+            &now,
+            ALLOW,
+        ),
+        (
+            "LessThanEquals epoch value",
+            date("DateLessThanEquals", "1796533200"),
+            &now,
+            ALLOW,
+        ),
+        (
+            "LessThan epoch value",
+            date("DateLessThan", "1796533200"),
+            &now,
+            NOTHING,
+        ),
+    ];
+    for (name, doc, k, want) in cases {
+        assert_eq!(
+            eval(doc, PolicyKind::Identity, ALICE, "s3:GetObject", k),
+            *want,
+            "{name}"
+        );
+    }
+    let on_epoch = identity(
+        "Allow",
+        r#""s3:*""#,
+        "*",
+        r#"{"DateGreaterThan":{"aws:EpochTime":"2026-12-06T04:59:59Z"}}"#,
+    );
+    assert_eq!(
+        eval(
+            &on_epoch,
+            PolicyKind::Identity,
+            ALICE,
+            "s3:GetObject",
+            &epoch
+        ),
+        ALLOW
+    );
+    let bad = date("DateLessThan", r#""next tuesday""#);
+    assert!(Policy::parse(&bad, PolicyKind::Identity).is_err());
+}

@@ -102,8 +102,6 @@ pub(crate) enum S3Error {
     #[error(
         "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."
     )]
-    // In AWS's catalogue, answered by the next features (see the enum doc).
-    #[allow(dead_code)]
     BucketAlreadyExists { bucket: String },
     /// Status 409.
     #[error("The bucket you tried to delete is not empty")]
@@ -117,6 +115,12 @@ pub(crate) enum S3Error {
     /// 400 IllegalLocationConstraintException (CreateBucket for another region).
     #[error("{0}")]
     IllegalLocationConstraint(String),
+    /// 404: Get/GetBucketPolicyStatus on a bucket without a policy.
+    #[error("The bucket policy does not exist")]
+    NoSuchBucketPolicy { bucket: String },
+    /// 400: PutBucketPolicy with a document S3 refuses; the message says why.
+    #[error("{0}")]
+    MalformedPolicy(String),
     /// 404: GetBucketCors on a bucket without CORS rules.
     #[error("The CORS configuration does not exist")]
     NoSuchCORSConfiguration { bucket: String },
@@ -329,6 +333,7 @@ impl S3Error {
             | InvalidObjectState => StatusCode::FORBIDDEN,
             NoSuchBucket { .. }
             | NoSuchCORSConfiguration { .. }
+            | NoSuchBucketPolicy { .. }
             | NoSuchKey { .. }
             | NoSuchUpload { .. }
             | ServerSideEncryptionConfigurationNotFoundError { .. } => StatusCode::NOT_FOUND,
@@ -354,6 +359,7 @@ impl S3Error {
             | IllegalLocationConstraint(_)
             | InvalidArgument { .. }
             | InvalidRequest(_)
+            | MalformedPolicy(_)
             | BadRequest(_)
             | InvalidURI
             | InvalidDigest
@@ -401,6 +407,8 @@ impl S3Error {
             BadRequest(_) => "BadRequest",
             CorsForbidden { .. } => "AccessForbidden",
             NoSuchCORSConfiguration { .. } => "NoSuchCORSConfiguration",
+            NoSuchBucketPolicy { .. } => "NoSuchBucketPolicy",
+            MalformedPolicy(_) => "MalformedPolicy",
             InvalidURI => "InvalidURI",
             InvalidRange { .. } => "InvalidRange",
             InvalidPartNumber { .. } => "InvalidPartNumber",
@@ -505,6 +513,7 @@ impl S3Error {
             | BucketNotEmpty { bucket }
             | InvalidBucketName { bucket }
             | NoSuchCORSConfiguration { bucket }
+            | NoSuchBucketPolicy { bucket }
             | ServerSideEncryptionConfigurationNotFoundError { bucket } => {
                 out.push(("BucketName", bucket.clone()))
             }
@@ -782,6 +791,16 @@ mod tests {
                 S3Error::NoSuchCORSConfiguration { bucket: s("b") },
                 404,
                 "NoSuchCORSConfiguration",
+            ),
+            (
+                S3Error::NoSuchBucketPolicy { bucket: s("b") },
+                404,
+                "NoSuchBucketPolicy",
+            ),
+            (
+                S3Error::MalformedPolicy(s("Policy has invalid resource")),
+                400,
+                "MalformedPolicy",
             ),
             (S3Error::InvalidURI, 400, "InvalidURI"),
             (

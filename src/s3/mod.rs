@@ -1,6 +1,7 @@
 //! The S3 front end: one request flows listener → auth → router → handler → sse → envelope →
 //! store, and every failure becomes one S3 error response here.
 
+pub(crate) mod authz;
 pub(crate) mod cors;
 pub(crate) mod encryption;
 pub(crate) mod error;
@@ -64,8 +65,11 @@ pub(crate) struct Req {
     pub(crate) headers: HeaderMap,
     body: Option<Incoming>,
     pub(crate) conn: ConnInfo,
+    /// The caller; for an anonymous request a placeholder that no policy names (see
+    /// [`anonymous_user`]). Authorization decisions go through `session`.
     pub(crate) user: User,
     pub(crate) verified: Verified,
+    pub(crate) session: Arc<authz::Session>,
 }
 
 impl Req {
@@ -107,6 +111,11 @@ impl Req {
             account: self.user.account.clone(),
             identity_policy: self.user.policy.clone(),
         }
+    }
+
+    /// A check only the handler can make (e.g. DeleteObjects, per key).
+    pub(crate) async fn authorize(&self, check: &authz::Check) -> Result<(), S3Error> {
+        authz::check(&self.gw, &self.session, check).await
     }
 
     pub(crate) async fn bucket(&self, name: &str) -> Result<BucketRecord, S3Error> {
@@ -170,7 +179,7 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
             return ops::cors::handle_preflight(&gw, &parts.headers, bucket, key.is_some()).await;
         }
         cors_bucket = routed.bucket().map(str::to_owned);
-        let (user, verified) = authenticate(&gw, &parts)?;
+        let (user, verified, auth) = authenticate(&gw, &parts)?;
         // Only valid names can exist: any other bucket is simply not there.
         if let Some(b) = routed.bucket()
             && !matches!(routed, router::Endpoint::CreateBucket { .. })
@@ -180,15 +189,33 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
                 bucket: b.to_owned(),
             });
         }
+        let secure = gw.cfg.trusted_proxies.request_is_tls(&conn, &parts.headers);
+        let session = Arc::new(authz::Session::new(
+            user.clone(),
+            auth,
+            &parts.headers,
+            secure,
+            conn.peer.ip(),
+        ));
+        authz::authorize_endpoint(&gw, &session, &routed).await?;
+        let read_bucket = read_bucket(&routed);
         let req = Req {
             gw: gw.clone(),
             headers: parts.headers,
             body: unread.take(),
             conn,
-            user,
+            user: user.unwrap_or_else(anonymous_user),
             verified,
+            session: session.clone(),
         };
-        ops::dispatch(req, routed).await
+        let result = ops::dispatch(req, routed).await;
+        // A caller who may not list the bucket must not learn whether a key exists.
+        if let (Err(S3Error::NoSuchKey { .. }), Some(b)) = (&result, &read_bucket)
+            && !authz::may_know_missing(&gw, &session, b).await
+        {
+            return Err(S3Error::AccessDenied("Access Denied".into()));
+        }
+        result
     }
     .await;
     let mut resp = match result {
@@ -281,8 +308,34 @@ pub(crate) fn error_response(
     })
 }
 
-/// SigV4 or SigV2 (S3 only); anonymous access is not offered (no bucket policies yet).
-fn authenticate(gw: &Gateway, parts: &http::request::Parts) -> Result<(User, Verified), S3Error> {
+/// The bucket whose object a request reads, for the 404-or-403 choice on a missing key.
+fn read_bucket(ep: &router::Endpoint) -> Option<String> {
+    use router::Endpoint::*;
+    match ep {
+        GetObject { bucket, .. } | HeadObject { bucket, .. } => Some(bucket.clone()),
+        CopyObject { source, .. } | UploadPartCopy { source, .. } => Some(source.bucket.clone()),
+        _ => None,
+    }
+}
+
+/// The stand-in `User` of an anonymous request: an ARN and account no policy or key can name.
+fn anonymous_user() -> User {
+    User {
+        name: "anonymous".into(),
+        access_key: String::new(),
+        secret_key: zeroize::Zeroizing::new(String::new()),
+        arn: "anonymous".into(),
+        account: String::new(),
+        policy: None,
+    }
+}
+
+/// SigV4 or SigV2; no credentials at all is the anonymous caller (`None`), whom only a bucket
+/// policy naming everyone lets through.
+fn authenticate(
+    gw: &Gateway,
+    parts: &http::request::Parts,
+) -> Result<(Option<User>, Verified, authz::AuthKind), S3Error> {
     let region = &gw.cfg.region;
     if let Some(signed) =
         sigv2::parse(&parts.uri, &parts.headers).map_err(|e| auth_error(e, region))?
@@ -301,11 +354,24 @@ fn authenticate(gw: &Gateway, parts: &http::request::Parts) -> Result<(User, Ver
         )
         .map_err(|e| auth_error(e, region))?;
         gw.metrics.s3_sigv2.with([signed.form.label()]).inc();
-        return Ok((user, verified));
+        let auth = authz::AuthKind::V2 {
+            query: signed.form == sigv2::Form::Query,
+        };
+        return Ok((Some(user), verified, auth));
     }
-    let signed = sigv4::parse(&parts.uri, &parts.headers, ServiceKind::S3)
+    let Some(signed) = sigv4::parse(&parts.uri, &parts.headers, ServiceKind::S3)
         .map_err(|e| auth_error(e, region))?
-        .ok_or_else(|| S3Error::AccessDenied("Access Denied".into()))?;
+    else {
+        // Anonymous: the body is read as sent, with nothing to verify it against.
+        return Ok((
+            None,
+            Verified::unsigned_payload(String::new()),
+            authz::AuthKind::Anonymous,
+        ));
+    };
+    let auth = authz::AuthKind::V4 {
+        query: matches!(signed.form, sigv4::AuthForm::Presigned { .. }),
+    };
     let user = lookup(gw, &signed.credential.access_key)?;
     let exp = Expectations::s3(region.clone(), SystemTime::now());
     let verified = sigv4::verify(
@@ -318,7 +384,7 @@ fn authenticate(gw: &Gateway, parts: &http::request::Parts) -> Result<(User, Ver
         None,
     )
     .map_err(|e| auth_error(e, region))?;
-    Ok((user, verified))
+    Ok((Some(user), verified, auth))
 }
 
 fn lookup(gw: &Gateway, access_key: &str) -> Result<User, S3Error> {

@@ -131,6 +131,18 @@ pub(crate) enum Endpoint {
     DeleteBucketCors {
         bucket: String,
     },
+    GetBucketPolicy {
+        bucket: String,
+    },
+    PutBucketPolicy {
+        bucket: String,
+    },
+    DeleteBucketPolicy {
+        bucket: String,
+    },
+    GetBucketPolicyStatus {
+        bucket: String,
+    },
     /// `OPTIONS` on a bucket or object: a CORS preflight, answered without authentication.
     Preflight {
         bucket: String,
@@ -254,6 +266,10 @@ impl Endpoint {
             GetBucketCors { .. } => "GetBucketCors",
             PutBucketCors { .. } => "PutBucketCors",
             DeleteBucketCors { .. } => "DeleteBucketCors",
+            GetBucketPolicy { .. } => "GetBucketPolicy",
+            PutBucketPolicy { .. } => "PutBucketPolicy",
+            DeleteBucketPolicy { .. } => "DeleteBucketPolicy",
+            GetBucketPolicyStatus { .. } => "GetBucketPolicyStatus",
             Preflight { .. } => "PreflightRequest",
             ListObjects { .. } => "ListObjects",
             ListObjectsV2 { .. } => "ListObjectsV2",
@@ -290,6 +306,10 @@ impl Endpoint {
             | GetBucketCors { bucket }
             | PutBucketCors { bucket }
             | DeleteBucketCors { bucket }
+            | GetBucketPolicy { bucket }
+            | PutBucketPolicy { bucket }
+            | DeleteBucketPolicy { bucket }
+            | GetBucketPolicyStatus { bucket }
             | Preflight { bucket, .. }
             | ListObjects { bucket, .. }
             | ListObjectsV2 { bucket, .. }
@@ -385,7 +405,7 @@ const I32_MAX: u32 = i32::MAX as u32;
 
 /// Every S3 subresource keyword the router knows. A request carrying one of these is routed
 /// by it; if the method has no operation for it, the answer is MethodNotAllowed.
-const SUBRESOURCES: &[&str] = &[
+pub(crate) const SUBRESOURCES: &[&str] = &[
     "accelerate",
     "acl",
     "analytics",
@@ -430,8 +450,6 @@ fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'static str> {
     let table: &[(&str, &'static str)] = match *method {
         Method::GET => &[
             ("acl", "GetBucketAcl"),
-            ("policy", "GetBucketPolicy"),
-            ("policyStatus", "GetBucketPolicyStatus"),
             ("versioning", "GetBucketVersioning"),
             ("tagging", "GetBucketTagging"),
             ("lifecycle", "GetBucketLifecycleConfiguration"),
@@ -450,7 +468,6 @@ fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'static str> {
         ],
         Method::PUT => &[
             ("acl", "PutBucketAcl"),
-            ("policy", "PutBucketPolicy"),
             ("versioning", "PutBucketVersioning"),
             ("tagging", "PutBucketTagging"),
             ("lifecycle", "PutBucketLifecycleConfiguration"),
@@ -472,7 +489,6 @@ fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'static str> {
             ("inventory", "PutBucketInventoryConfiguration"),
         ],
         Method::DELETE => &[
-            ("policy", "DeleteBucketPolicy"),
             ("tagging", "DeleteBucketTagging"),
             ("lifecycle", "DeleteBucketLifecycle"),
             ("website", "DeleteBucketWebsite"),
@@ -590,6 +606,10 @@ fn route_bucket(method: &Method, bucket: String, q: &Query) -> Result<Endpoint, 
         Method::GET if q.has("cors") => Endpoint::GetBucketCors { bucket },
         Method::PUT if q.has("cors") => Endpoint::PutBucketCors { bucket },
         Method::DELETE if q.has("cors") => Endpoint::DeleteBucketCors { bucket },
+        Method::GET if q.has("policyStatus") => Endpoint::GetBucketPolicyStatus { bucket },
+        Method::GET if q.has("policy") => Endpoint::GetBucketPolicy { bucket },
+        Method::PUT if q.has("policy") => Endpoint::PutBucketPolicy { bucket },
+        Method::DELETE if q.has("policy") => Endpoint::DeleteBucketPolicy { bucket },
         Method::GET if q.has("uploads") => Endpoint::ListMultipartUploads {
             bucket,
             prefix: q.string("prefix"),

@@ -37,6 +37,7 @@ pub fn bucket_record(name: &str) -> BucketRecord {
         region: "us-east-1".to_string(),
         encryption: None,
         cors: None,
+        policy: None,
     }
 }
 

@@ -5,6 +5,7 @@ use http::{Response, StatusCode};
 use super::common::{self, set};
 use crate::meta::{BUCKET_FORMAT, BucketRecord};
 use crate::s3::Req;
+use crate::s3::authz::owner;
 use crate::s3::error::S3Error;
 use crate::s3::names::valid_bucket_name;
 use crate::s3::xml;
@@ -13,14 +14,15 @@ use crate::store::StoreError;
 
 pub(crate) async fn handle_list_buckets(mut req: Req) -> Result<Response<Body>, S3Error> {
     req.no_body().await?;
+    // Authorization let only signed callers through; each sees its own account's buckets.
+    let account = req.user.account.clone();
+    let default_account = req.gw.cfg.account_id.clone();
     let buckets = req.gw.store.list_buckets().await?;
     let result = xml::ListAllMyBucketsResult {
-        owner: xml::Owner {
-            id: req.gw.cfg.account_id.clone(),
-            display_name: Some("sealgate".into()),
-        },
+        owner: owner::owner_xml(&account),
         buckets: buckets
             .into_iter()
+            .filter(|b| owner::bucket_account(b, &default_account) == account)
             .map(|b| xml::BucketEntry {
                 name: b.name,
                 creation_date_ms: b.created_ms,
@@ -60,12 +62,19 @@ pub(crate) async fn handle_create_bucket(
         region: req.gw.cfg.region.clone(),
         encryption: None,
         cors: None,
+        policy: None,
     };
     match req.gw.store.create_bucket(&rec).await {
         Ok(()) => {}
-        // The gateway is one account, so an existing bucket is always the caller's own. AWS keeps
-        // a legacy rule for us-east-1: creating a bucket you already own there succeeds (200,
-        // the bucket unchanged); every other region answers 409 BucketAlreadyOwnedByYou.
+        // The name is global: another account's bucket is 409 BucketAlreadyExists.
+        Err(StoreError::AlreadyExists) if !owned_by_caller(&req, bucket).await? => {
+            return Err(S3Error::BucketAlreadyExists {
+                bucket: bucket.to_owned(),
+            });
+        }
+        // AWS keeps a legacy rule for us-east-1: creating a bucket you already own there
+        // succeeds (200, the bucket unchanged); every other region answers 409
+        // BucketAlreadyOwnedByYou.
         Err(StoreError::AlreadyExists) if req.gw.cfg.region == "us-east-1" => {}
         Err(StoreError::AlreadyExists) => {
             return Err(S3Error::BucketAlreadyOwnedByYou {
@@ -77,6 +86,15 @@ pub(crate) async fn handle_create_bucket(
     let mut resp = common::empty(StatusCode::OK);
     set(resp.headers_mut(), "location", &format!("/{bucket}"));
     Ok(resp)
+}
+
+/// Whether the existing bucket `bucket` belongs to the caller's account (a bucket deleted since
+/// counts as the caller's: the retry will succeed or answer again).
+async fn owned_by_caller(req: &Req, bucket: &str) -> Result<bool, S3Error> {
+    Ok(match req.gw.store.get_bucket(bucket).await? {
+        Some(rec) => owner::bucket_account(&rec, &req.gw.cfg.account_id) == req.user.account,
+        None => true,
+    })
 }
 
 pub(crate) async fn handle_head_bucket(

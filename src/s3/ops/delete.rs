@@ -4,6 +4,7 @@ use http::{Response, StatusCode};
 
 use super::common;
 use crate::s3::Req;
+use crate::s3::authz::Check;
 use crate::s3::error::S3Error;
 use crate::s3::xml;
 use crate::server::Body;
@@ -34,7 +35,13 @@ pub(crate) async fn handle_delete_objects(
     let request = xml::parse_delete_objects(&body)?;
     let mut result = xml::DeleteResult::default();
     for obj in request.objects {
-        match delete_one(&req, bucket, &obj.key).await {
+        // AWS authorizes DeleteObjects key by key: a refusal is that key's AccessDenied.
+        let check = Check::object("s3:DeleteObject", bucket, &obj.key);
+        let outcome = match req.authorize(&check).await {
+            Ok(()) => delete_one(&req, bucket, &obj.key).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
             Ok(()) => {
                 if !request.quiet {
                     result.deleted.push(xml::DeletedEntry {

@@ -87,11 +87,12 @@ fn encode(s: &str, url: bool) -> String {
     }
 }
 
-fn owner(req: &Req) -> Owner {
-    Owner {
-        id: req.gw.cfg.account_id.clone(),
-        display_name: Some("sealgate".into()),
-    }
+/// Objects belong to the bucket owner's account (S3 Object Ownership: BucketOwnerEnforced).
+fn owner(req: &Req, rec: &crate::meta::BucketRecord) -> Owner {
+    crate::s3::authz::owner::owner_xml(crate::s3::authz::owner::bucket_account(
+        rec,
+        &req.gw.cfg.account_id,
+    ))
 }
 
 /// The delimiter a listing groups by: an empty `delimiter=` groups nothing and, like AWS, is
@@ -117,7 +118,7 @@ pub(crate) async fn handle_list_objects_v2(
     p: ListParams,
 ) -> Result<Response<Body>, S3Error> {
     req.no_body().await?;
-    req.bucket(bucket).await?;
+    let rec = req.bucket(bucket).await?;
     let url = p.encoding_type_url;
     let prefix = p.prefix.clone().unwrap_or_default();
     let max_keys = p.max_keys.unwrap_or(1000).min(1000);
@@ -144,7 +145,7 @@ pub(crate) async fn handle_list_objects_v2(
         max_keys as usize,
     )
     .await?;
-    let owner = p.fetch_owner.then(|| owner(&req));
+    let owner = p.fetch_owner.then(|| owner(&req, &rec));
     let result = xml::ListObjectsV2Result {
         name: bucket.to_owned(),
         prefix: encode(&prefix, url),
@@ -174,7 +175,7 @@ pub(crate) async fn handle_list_objects_v1(
     p: ListParams,
 ) -> Result<Response<Body>, S3Error> {
     req.no_body().await?;
-    req.bucket(bucket).await?;
+    let rec = req.bucket(bucket).await?;
     let url = p.encoding_type_url;
     let prefix = p.prefix.clone().unwrap_or_default();
     let max_keys = p.max_keys.unwrap_or(1000).min(1000);
@@ -188,7 +189,7 @@ pub(crate) async fn handle_list_objects_v1(
         max_keys as usize,
     )
     .await?;
-    let owner = Some(owner(&req));
+    let owner = Some(owner(&req, &rec));
     let result = xml::ListObjectsV1Result {
         name: bucket.to_owned(),
         prefix: encode(&prefix, url),

@@ -12,6 +12,7 @@ pub(crate) mod get;
 pub(crate) mod list;
 pub(crate) mod multipart;
 mod multipart_retry;
+pub(crate) mod policy;
 pub(crate) mod put;
 
 use http::Response;
@@ -41,6 +42,12 @@ pub(crate) async fn dispatch(req: Req, endpoint: Endpoint) -> Result<Response<Bo
         GetBucketCors { bucket } => cors::handle_get_bucket_cors(req, &bucket).await,
         PutBucketCors { bucket } => cors::handle_put_bucket_cors(req, &bucket).await,
         DeleteBucketCors { bucket } => cors::handle_delete_bucket_cors(req, &bucket).await,
+        GetBucketPolicy { bucket } => policy::handle_get_bucket_policy(req, &bucket).await,
+        PutBucketPolicy { bucket } => policy::handle_put_bucket_policy(req, &bucket).await,
+        DeleteBucketPolicy { bucket } => policy::handle_delete_bucket_policy(req, &bucket).await,
+        GetBucketPolicyStatus { bucket } => {
+            policy::handle_get_bucket_policy_status(req, &bucket).await
+        }
         // Answered before authentication in `s3::handle`; never reaches dispatch.
         Preflight { bucket, key } => {
             cors::handle_preflight(&req.gw, &req.headers, &bucket, key.is_some()).await

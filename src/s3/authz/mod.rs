@@ -1,0 +1,204 @@
+//! S3 authorization: who may do what to which bucket and object, decided as AWS decides it
+//! (docs/ACCESS.md). `s3::handle` calls [`authorize_endpoint`] once per request, after
+//! authentication and before the handler; handlers whose decision needs what only they know
+//! (DeleteObjects per key, a browser POST upload authenticated in its form) call [`check`].
+//!
+//! - `actions`: every router endpoint → IAM actions and resource ARNs;
+//! - `context`: the condition keys of a request;
+//! - `decide`: the evaluation (explicit deny, same vs cross account, anonymous);
+//! - `bucket_policy`: validation and public status of bucket policies;
+//! - `owner`: bucket owner accounts and canonical ids.
+
+mod actions;
+pub(crate) mod bucket_policy;
+mod context;
+mod decide;
+pub(crate) mod owner;
+
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use http::HeaderMap;
+
+use crate::gateway::Gateway;
+use crate::identity::User;
+use crate::meta::BucketRecord;
+use crate::policy::{ConditionKeys, Policy, PolicyKind};
+use crate::s3::error::S3Error;
+use crate::s3::router::Endpoint;
+
+pub(crate) use actions::{Check, Target};
+pub(crate) use context::AuthKind;
+use decide::{Decision, Question, decide};
+
+/// An authenticated (or anonymous) caller with the request-wide condition keys.
+pub(crate) struct Session {
+    /// `None`: anonymous.
+    user: Option<User>,
+    /// The caller's identity policy, parsed once.
+    identity_policy: Option<Policy>,
+    keys: ConditionKeys,
+}
+
+impl Session {
+    /// `secure`: the request came over TLS (directly or through a trusted proxy).
+    pub(crate) fn new(
+        user: Option<User>,
+        auth: AuthKind,
+        headers: &HeaderMap,
+        secure: bool,
+        source_ip: IpAddr,
+    ) -> Session {
+        let keys = context::request_keys(&context::RequestFacts {
+            user: user.as_ref(),
+            auth,
+            headers,
+            secure,
+            source_ip,
+            now: SystemTime::now(),
+        });
+        // A root user's rights come from being the account; IAM users from their policy. A
+        // policy the config loader let through but the engine cannot read grants nothing.
+        let identity_policy = user
+            .as_ref()
+            .filter(|u| !u.arn.ends_with(":root"))
+            .and_then(|u| u.policy.as_deref())
+            .and_then(|doc| match Policy::parse(doc, PolicyKind::Identity) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::warn!(error = %e, "identity policy unreadable; it grants nothing");
+                    None
+                }
+            });
+        Session {
+            user,
+            identity_policy,
+            keys,
+        }
+    }
+
+    /// The caller's account (`None` for anonymous).
+    pub(crate) fn account(&self) -> Option<&str> {
+        self.user.as_ref().map(|u| u.account.as_str())
+    }
+
+    fn principal_arn(&self) -> &str {
+        self.user.as_ref().map_or("anonymous", |u| u.arn.as_str())
+    }
+}
+
+/// Authorizes `ep` for the session: every check of it must allow. Checks on a bucket that does
+/// not exist are skipped (the handler answers NoSuchBucket, as AWS does whoever asks);
+/// CreateBucket is decided on the caller's own account.
+pub(crate) async fn authorize_endpoint(
+    gw: &Gateway,
+    session: &Session,
+    ep: &Endpoint,
+) -> Result<(), S3Error> {
+    let checks = actions::checks(ep);
+    if checks.is_empty() {
+        return Ok(());
+    }
+    let mut keys = session.keys.clone();
+    context::add_endpoint_keys(&mut keys, ep);
+    for c in &checks {
+        check_with(gw, session, c, &keys, true).await?;
+    }
+    Ok(())
+}
+
+/// One check made by a handler (DeleteObjects per key, POST uploads): `Err(AccessDenied)` when
+/// denied, counted and logged like the central checks.
+pub(crate) async fn check(gw: &Gateway, session: &Session, c: &Check) -> Result<(), S3Error> {
+    check_with(gw, session, c, &session.keys, true).await
+}
+
+/// Whether a missing key may be reported as missing: AWS answers 404 NoSuchKey only to a
+/// caller allowed `s3:ListBucket` on the bucket, and 403 AccessDenied to anyone else.
+pub(crate) async fn may_know_missing(gw: &Gateway, session: &Session, bucket: &str) -> bool {
+    let c = Check {
+        action: "s3:ListBucket",
+        target: Target::Bucket(bucket.to_owned()),
+    };
+    check_with(gw, session, &c, &session.keys, false)
+        .await
+        .is_ok()
+}
+
+async fn check_with(
+    gw: &Gateway,
+    session: &Session,
+    c: &Check,
+    keys: &ConditionKeys,
+    record_denial: bool,
+) -> Result<(), S3Error> {
+    let caller_account = session.account().unwrap_or("");
+    let record = match c.target.bucket() {
+        // The bucket to create would be the caller's: decided on its own account, whoever
+        // holds the name now (the handler answers BucketAlreadyExists for another account's).
+        _ if c.action == "s3:CreateBucket" => None,
+        None => None,
+        Some(b) => match gw.store.get_bucket(b).await? {
+            Some(rec) => Some(rec),
+            None => return Ok(()),
+        },
+    };
+    let (owner_account, bucket_policy) = match &record {
+        Some(rec) => (
+            owner::bucket_account(rec, &gw.cfg.account_id),
+            stored_policy(rec),
+        ),
+        None => (caller_account, None),
+    };
+    let resource = c.target.arn();
+    let decision = decide(&Question {
+        user: session.user.as_ref(),
+        identity_policy: session.identity_policy.as_ref(),
+        owner_account,
+        bucket_policy: bucket_policy.as_ref(),
+        action: c.action,
+        resource: &resource,
+        keys,
+    });
+    if decision == Decision::Allow {
+        // AWS: the bucket policy is managed from the owner's account only; an identity of
+        // another account, even one a policy allows, gets 405 (S3 API Reference:
+        // PutBucketPolicy).
+        if decide::POLICY_ACTIONS.contains(&c.action) && session.account() != Some(owner_account) {
+            return Err(S3Error::MethodNotAllowed {
+                method: match c.action {
+                    "s3:GetBucketPolicy" => "GET",
+                    "s3:PutBucketPolicy" => "PUT",
+                    _ => "DELETE",
+                }
+                .into(),
+                resource_type: "BUCKET",
+            });
+        }
+        return Ok(());
+    }
+    if record_denial {
+        gw.metrics.s3_access_denied.with([c.action]).inc();
+        tracing::info!(
+            principal = session.principal_arn(),
+            action = c.action,
+            resource,
+            explicit = decision == Decision::ExplicitDeny,
+            "access denied"
+        );
+    }
+    Err(S3Error::AccessDenied("Access Denied".into()))
+}
+
+/// The bucket's policy as the engine reads it. PutBucketPolicy validated it; one that no longer
+/// parses (a later, stricter engine) grants nothing and denies nothing, and is logged.
+fn stored_policy(rec: &BucketRecord) -> Option<Policy> {
+    let doc = rec.policy.as_deref()?;
+    match Policy::parse(doc, PolicyKind::Resource) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::warn!(bucket = rec.name, error = %e, "stored bucket policy unreadable; ignored");
+            None
+        }
+    }
+}

@@ -1,0 +1,623 @@
+//! S3 authorization against the real binary (docs/ACCESS.md): two accounts and a narrow IAM
+//! user, driven by the AWS SDK, plus anonymous requests over plain HTTPS.
+//!
+//! Account A (000000000000) is the gateway's own: its root is the harness root; `alice` is an
+//! IAM user of A limited to the prefix `alice/` of bucket `a-data`. Account B (222222222222)
+//! has a root user and `bob`, an IAM user allowed every S3 action by his identity policy.
+mod common;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use common::{Server, failure};
+
+const ACCOUNT_A: &str = "000000000000";
+const ACCOUNT_B: &str = "222222222222";
+const ALICE: (&str, &str) = (
+    "ALICEACCESSKEY000001",
+    "alice-secret-key-000000000000000000000001",
+);
+const ROOT_B: (&str, &str) = (
+    "ROOTBACCESSKEY000001",
+    "root-b-secret-key-00000000000000000000001",
+);
+const BOB: (&str, &str) = (
+    "BOBACCESSKEY00000001",
+    "bob-secret-key-0000000000000000000000001",
+);
+
+fn users_toml() -> String {
+    let alice_policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject"],"Resource":"arn:aws:s3:::a-data/alice/*"},
+        {"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::a-data","Condition":{"StringLike":{"s3:prefix":"alice/*"}}}]}"#;
+    let bob_policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+    format!(
+        r#"
+[[users]]
+name = "alice"
+access_key = "{}"
+secret_key = "{}"
+policy = '''{alice_policy}'''
+
+[[users]]
+name = "root"
+account_id = "{ACCOUNT_B}"
+access_key = "{}"
+secret_key = "{}"
+
+[[users]]
+name = "bob"
+account_id = "{ACCOUNT_B}"
+access_key = "{}"
+secret_key = "{}"
+policy = '''{bob_policy}'''
+"#,
+        ALICE.0, ALICE.1, ROOT_B.0, ROOT_B.1, BOB.0, BOB.1
+    )
+}
+
+fn start() -> Server {
+    Server::start_with(common::Options {
+        config_toml: Some(users_toml()),
+        ..Default::default()
+    })
+}
+
+async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &[u8]) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body.to_vec()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put {bucket}/{key}: {e:?}"));
+}
+
+async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
+    let out = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("get {bucket}/{key}: {e:?}"));
+    out.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+fn denied() -> (u16, String) {
+    (403, "AccessDenied".to_owned())
+}
+
+fn http(server: &Server) -> reqwest::Client {
+    let pem = std::fs::read(&server.ca_path).unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap()
+}
+
+/// The value of a counter series in the metrics text, 0 when absent.
+async fn metric(server: &Server, series: &str) -> u64 {
+    let text = reqwest::get(server.metrics_url.as_ref().unwrap())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn accounts_users_and_bucket_policies() {
+    let server = start();
+    let root_a = server.s3().await;
+    let alice = server.s3_as(Some(ALICE)).await;
+    let root_b = server.s3_as(Some(ROOT_B)).await;
+    let bob = server.s3_as(Some(BOB)).await;
+
+    // ---- owners ----
+    root_a
+        .create_bucket()
+        .bucket("a-data")
+        .send()
+        .await
+        .unwrap();
+    root_b
+        .create_bucket()
+        .bucket("b-data")
+        .send()
+        .await
+        .unwrap();
+    let listed = |out: aws_sdk_s3::operation::list_buckets::ListBucketsOutput| {
+        let owner = out.owner().unwrap().id().unwrap().to_owned();
+        let names: Vec<String> = out
+            .buckets()
+            .iter()
+            .map(|b| b.name().unwrap().to_owned())
+            .collect();
+        (owner, names)
+    };
+    let (owner_a, names_a) = listed(root_a.list_buckets().send().await.unwrap());
+    let (owner_b, names_b) = listed(root_b.list_buckets().send().await.unwrap());
+    assert_eq!(names_a, ["a-data"]);
+    assert_eq!(names_b, ["b-data"]);
+    assert_eq!(owner_a.len(), 64);
+    assert!(owner_a.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_ne!(owner_a, owner_b);
+    let (bob_owner, bob_names) = listed(bob.list_buckets().send().await.unwrap());
+    assert_eq!(
+        (bob_owner, bob_names),
+        (owner_b.clone(), vec!["b-data".to_owned()])
+    );
+    assert_eq!(
+        failure(
+            "B creates A's name",
+            root_b.create_bucket().bucket("a-data").send().await
+        ),
+        (409, "BucketAlreadyExists".to_owned())
+    );
+    // us-east-1: re-creating one's own bucket is still a no-op success.
+    root_a
+        .create_bucket()
+        .bucket("a-data")
+        .send()
+        .await
+        .unwrap();
+
+    put(&root_a, "a-data", "alice/1", b"alice one").await;
+    put(&root_a, "a-data", "shared/x", b"shared x").await;
+    put(&root_a, "a-data", "public/p", b"public p").await;
+    put(&root_b, "b-data", "b1", b"bee one").await;
+
+    // ---- a user limited to one prefix ----
+    put(&alice, "a-data", "alice/2", b"alice two").await;
+    assert_eq!(get(&alice, "a-data", "alice/1").await, b"alice one");
+    assert_eq!(
+        failure(
+            "alice put outside",
+            alice
+                .put_object()
+                .bucket("a-data")
+                .key("shared/y")
+                .body(ByteStream::from_static(b"no"))
+                .send()
+                .await
+        ),
+        denied()
+    );
+    assert_eq!(
+        failure(
+            "alice get outside",
+            alice
+                .get_object()
+                .bucket("a-data")
+                .key("shared/x")
+                .send()
+                .await
+        ),
+        denied()
+    );
+    let mine = alice
+        .list_objects_v2()
+        .bucket("a-data")
+        .prefix("alice/")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = mine.contents().iter().map(|o| o.key().unwrap()).collect();
+    assert_eq!(keys, ["alice/1", "alice/2"]);
+    assert_eq!(
+        failure(
+            "alice lists all",
+            alice.list_objects_v2().bucket("a-data").send().await
+        ),
+        denied()
+    );
+    assert_eq!(
+        failure("alice ListBuckets", alice.list_buckets().send().await),
+        denied()
+    );
+    assert_eq!(
+        failure(
+            "alice other account",
+            alice.get_object().bucket("b-data").key("b1").send().await
+        ),
+        denied()
+    );
+    // 404 only for callers who may list the bucket (alice's ListBucket needs a prefix).
+    assert_eq!(
+        failure(
+            "alice missing key",
+            alice
+                .get_object()
+                .bucket("a-data")
+                .key("alice/none")
+                .send()
+                .await
+        ),
+        denied()
+    );
+    assert_eq!(
+        failure(
+            "root missing key",
+            root_a
+                .get_object()
+                .bucket("a-data")
+                .key("alice/none")
+                .send()
+                .await
+        ),
+        (404, "NoSuchKey".to_owned())
+    );
+    // A missing bucket is 404 whoever asks.
+    assert_eq!(
+        failure(
+            "alice missing bucket",
+            alice
+                .get_object()
+                .bucket("no-such-bucket")
+                .key("k")
+                .send()
+                .await
+        ),
+        (404, "NoSuchBucket".to_owned())
+    );
+
+    // ---- DeleteObjects: refusals per key ----
+    let ids = ["alice/2", "shared/x"].map(|k| ObjectIdentifier::builder().key(k).build().unwrap());
+    let out = alice
+        .delete_objects()
+        .bucket("a-data")
+        .delete(
+            Delete::builder()
+                .set_objects(Some(ids.to_vec()))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let deleted: Vec<&str> = out.deleted().iter().map(|d| d.key().unwrap()).collect();
+    let errors: Vec<(&str, &str)> = out
+        .errors()
+        .iter()
+        .map(|e| (e.key().unwrap(), e.code().unwrap()))
+        .collect();
+    assert_eq!(deleted, ["alice/2"]);
+    assert_eq!(errors, [("shared/x", "AccessDenied")]);
+    assert_eq!(get(&root_a, "a-data", "shared/x").await, b"shared x");
+
+    // ---- CopyObject needs GetObject on the source and PutObject on the destination ----
+    let copy = |c: &aws_sdk_s3::Client, src: &str, bucket: &str, key: &str| {
+        c.copy_object()
+            .copy_source(src)
+            .bucket(bucket)
+            .key(key)
+            .send()
+    };
+    assert_eq!(
+        failure(
+            "copy from unreadable",
+            copy(&alice, "a-data/shared/x", "a-data", "alice/c").await
+        ),
+        denied()
+    );
+    assert_eq!(
+        failure(
+            "copy to unwritable",
+            copy(&alice, "a-data/alice/1", "a-data", "shared/c").await
+        ),
+        denied()
+    );
+    copy(&alice, "a-data/alice/1", "a-data", "alice/c")
+        .await
+        .unwrap();
+    assert_eq!(get(&alice, "a-data", "alice/c").await, b"alice one");
+
+    // ---- cross account: nothing without a bucket policy ----
+    for (who, c) in [("root B", &root_b), ("bob", &bob)] {
+        assert_eq!(
+            failure(
+                who,
+                c.get_object().bucket("a-data").key("shared/x").send().await
+            ),
+            denied(),
+            "{who}"
+        );
+    }
+    assert_eq!(
+        failure(
+            "bob copies from A",
+            copy(&bob, "a-data/shared/x", "b-data", "copied").await
+        ),
+        denied()
+    );
+
+    // ---- bucket policy API ----
+    assert_eq!(
+        failure(
+            "no policy",
+            root_a.get_bucket_policy().bucket("a-data").send().await
+        ),
+        (404, "NoSuchBucketPolicy".to_owned())
+    );
+    assert_eq!(
+        failure(
+            "no policy status",
+            root_a
+                .get_bucket_policy_status()
+                .bucket("a-data")
+                .send()
+                .await
+        ),
+        (404, "NoSuchBucketPolicy".to_owned())
+    );
+    let bad = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b-data/*"}]}"#;
+    let r = root_a
+        .put_bucket_policy()
+        .bucket("a-data")
+        .policy(bad)
+        .send()
+        .await;
+    let err = r
+        .as_ref()
+        .err()
+        .map(|e| format!("{e:?}"))
+        .unwrap_or_default();
+    assert_eq!(
+        failure("foreign resource", r),
+        (400, "MalformedPolicy".to_owned())
+    );
+    assert!(err.contains("Policy has invalid resource"), "{err}");
+    let no_principal = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::a-data/*"}]}"#;
+    assert_eq!(
+        failure(
+            "no principal",
+            root_a
+                .put_bucket_policy()
+                .bucket("a-data")
+                .policy(no_principal)
+                .send()
+                .await
+        ),
+        (400, "MalformedPolicy".to_owned())
+    );
+    // Only the owner's account manages the policy.
+    assert_eq!(
+        failure(
+            "bob puts A's policy",
+            bob.put_bucket_policy()
+                .bucket("a-data")
+                .policy(bad)
+                .send()
+                .await
+        ),
+        denied()
+    );
+    assert_eq!(
+        failure(
+            "alice puts policy",
+            alice
+                .put_bucket_policy()
+                .bucket("a-data")
+                .policy(bad)
+                .send()
+                .await
+        ),
+        denied()
+    );
+
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Sid":"B reads shared","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT_B}:root"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::a-data/shared/*"}},
+        {{"Sid":"public","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::a-data/public/*"}}]}}"#
+    );
+    root_a
+        .put_bucket_policy()
+        .bucket("a-data")
+        .policy(&policy)
+        .send()
+        .await
+        .unwrap();
+    let stored = root_a
+        .get_bucket_policy()
+        .bucket("a-data")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.policy(), Some(policy.as_str()));
+    let status = root_a
+        .get_bucket_policy_status()
+        .bucket("a-data")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.policy_status().unwrap().is_public(), Some(true));
+
+    // ---- cross account with the policy: both sides must allow ----
+    assert_eq!(get(&root_b, "a-data", "shared/x").await, b"shared x");
+    assert_eq!(get(&bob, "a-data", "shared/x").await, b"shared x");
+    assert_eq!(
+        failure(
+            "B outside grant",
+            root_b
+                .get_object()
+                .bucket("a-data")
+                .key("alice/1")
+                .send()
+                .await
+        ),
+        denied()
+    );
+    assert_eq!(
+        failure(
+            "B writes",
+            root_b
+                .put_object()
+                .bucket("a-data")
+                .key("shared/b")
+                .body(ByteStream::from_static(b"b"))
+                .send()
+                .await
+        ),
+        denied()
+    );
+    copy(&bob, "a-data/shared/x", "b-data", "copied")
+        .await
+        .unwrap();
+    assert_eq!(get(&bob, "b-data", "copied").await, b"shared x");
+    // Account A's user gets nothing from a policy naming account B.
+    assert_eq!(
+        failure(
+            "alice still",
+            alice
+                .get_object()
+                .bucket("a-data")
+                .key("shared/x")
+                .send()
+                .await
+        ),
+        denied()
+    );
+
+    // ---- anonymous, through the public statement only ----
+    let anon = http(&server);
+    let url = |k: &str| format!("{}/a-data/{k}", server.s3_https);
+    let r = anon.get(url("public/p")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"public p");
+    for (method, key) in [
+        ("GET", "shared/x"),
+        ("PUT", "public/new"),
+        ("DELETE", "public/p"),
+    ] {
+        let r = anon
+            .request(method.parse().unwrap(), url(key))
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "anonymous {method} {key}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains("<Code>AccessDenied</Code>"), "{body}");
+    }
+    let r = anon
+        .get(format!("{}/", server.s3_https))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "anonymous ListBuckets");
+    // A missing public key: anonymous may not list, so 403, not 404.
+    let r = anon.get(url("public/missing")).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+
+    // ---- a policy that locks everyone out, the owner's root included, still leaves the
+    // root able to remove it ----
+    let lockout = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::a-data","arn:aws:s3:::a-data/*"]}]}"#;
+    root_a
+        .put_bucket_policy()
+        .bucket("a-data")
+        .policy(lockout)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        failure(
+            "root locked out",
+            root_a
+                .get_object()
+                .bucket("a-data")
+                .key("shared/x")
+                .send()
+                .await
+        ),
+        denied()
+    );
+    let status = root_a
+        .get_bucket_policy_status()
+        .bucket("a-data")
+        .send()
+        .await;
+    assert_eq!(failure("status denied too", status), denied());
+    root_a
+        .delete_bucket_policy()
+        .bucket("a-data")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get(&root_a, "a-data", "shared/x").await, b"shared x");
+    let r = anon.get(url("public/p")).send().await.unwrap();
+    assert_eq!(r.status(), 403, "public statement gone");
+
+    // ---- denials are counted per action and logged without secrets ----
+    assert!(
+        metric(
+            &server,
+            "sealgate_s3_access_denied_total{action=\"s3:PutObject\"}"
+        )
+        .await
+            >= 2
+    );
+    assert!(
+        metric(
+            &server,
+            "sealgate_s3_access_denied_total{action=\"s3:DeleteObject\"}"
+        )
+        .await
+            >= 2
+    );
+    let log = server.log();
+    assert!(
+        log.contains("access denied") && log.contains("arn:aws:iam::000000000000:user/alice"),
+        "denials are logged with the principal"
+    );
+    assert!(!log.contains(ALICE.1) && !log.contains(BOB.1));
+    let _ = ACCOUNT_A;
+}
+
+/// Config users keep working for the KMS and get no S3 rights without a policy saying so.
+#[tokio::test]
+async fn users_without_s3_policy_are_denied() {
+    let server = Server::start_with(common::Options {
+        config_toml: Some(format!(
+            "[[users]]\nname = \"carol\"\naccess_key = \"CAROLACCESSKEY000001\"\nsecret_key = \"carol-secret\"\npolicy = '''{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Action\":\"kms:*\",\"Resource\":\"*\"}}]}}'''\n"
+        )),
+        ..Default::default()
+    });
+    let root = server.s3().await;
+    root.create_bucket().bucket("c").send().await.unwrap();
+    put(&root, "c", "k", b"v").await;
+    let carol = server
+        .s3_as(Some(("CAROLACCESSKEY000001", "carol-secret")))
+        .await;
+    assert_eq!(
+        failure(
+            "carol list",
+            carol.list_objects_v2().bucket("c").send().await
+        ),
+        denied()
+    );
+    assert_eq!(
+        failure(
+            "carol get",
+            carol.get_object().bucket("c").key("k").send().await
+        ),
+        denied()
+    );
+    assert_eq!(
+        failure(
+            "carol create",
+            carol.create_bucket().bucket("carols").send().await
+        ),
+        denied()
+    );
+    assert_eq!(
+        failure(
+            "carol head bucket",
+            carol.head_bucket().bucket("c").send().await
+        )
+        .0,
+        403
+    );
+}

@@ -586,22 +586,31 @@ async fn users_without_s3_policy_are_denied() {
         ..Default::default()
     });
     let root = server.s3().await;
-    root.create_bucket().bucket("c").send().await.unwrap();
-    put(&root, "c", "k", b"v").await;
+    root.create_bucket()
+        .bucket("carol-data")
+        .send()
+        .await
+        .unwrap();
+    put(&root, "carol-data", "k", b"v").await;
     let carol = server
         .s3_as(Some(("CAROLACCESSKEY000001", "carol-secret")))
         .await;
     assert_eq!(
         failure(
             "carol list",
-            carol.list_objects_v2().bucket("c").send().await
+            carol.list_objects_v2().bucket("carol-data").send().await
         ),
         denied()
     );
     assert_eq!(
         failure(
             "carol get",
-            carol.get_object().bucket("c").key("k").send().await
+            carol
+                .get_object()
+                .bucket("carol-data")
+                .key("k")
+                .send()
+                .await
         ),
         denied()
     );
@@ -615,7 +624,7 @@ async fn users_without_s3_policy_are_denied() {
     assert_eq!(
         failure(
             "carol head bucket",
-            carol.head_bucket().bucket("c").send().await
+            carol.head_bucket().bucket("carol-data").send().await
         )
         .0,
         403

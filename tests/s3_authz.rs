@@ -580,9 +580,15 @@ async fn accounts_users_and_bucket_policies() {
 #[tokio::test]
 async fn users_without_s3_policy_are_denied() {
     let server = Server::start_with(common::Options {
-        config_toml: Some(format!(
-            "[[users]]\nname = \"carol\"\naccess_key = \"CAROLACCESSKEY000001\"\nsecret_key = \"carol-secret\"\npolicy = '''{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Action\":\"kms:*\",\"Resource\":\"*\"}}]}}'''\n"
-        )),
+        config_toml: Some(
+            r#"[[users]]
+name = "carol"
+access_key = "CAROLACCESSKEY000001"
+secret_key = "carol-secret"
+policy = '''{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}'''
+"#
+            .to_owned(),
+        ),
         ..Default::default()
     });
     let root = server.s3().await;

@@ -298,11 +298,19 @@ mod tests {
             .collect()
     }
 
+    /// `(method, uri, headers, expected (action, resource) pairs)`.
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        &'a [(&'a str, &'a str)],
+    );
+
     #[test]
     fn table() {
         let copy = [("x-amz-copy-source", "/src/a%20b")];
         let copy_v = [("x-amz-copy-source", "/src/a?versionId=v1")];
-        let rows: &[(&str, &str, &[(&str, &str)], &[(&str, &str)])] = &[
+        let rows: &[Row] = &[
             (
                 "GET",
                 "/",

@@ -93,9 +93,11 @@ fn restricted(s: &StatementView) -> bool {
                 | "ArnLike"
                 | "IpAddress"
         );
-        let fixed = c.values.iter().all(|v| {
-            !v.contains('*') && !v.contains('?') && !(c.key == "aws:sourceip" && is_too_broad(v))
-        });
+        let wildcard = |v: &str| v.contains('*') || v.contains('?');
+        let fixed = c
+            .values
+            .iter()
+            .all(|v| !(wildcard(v) || (c.key == "aws:sourceip" && is_too_broad(v))));
         positive && fixed && RESTRICTING_KEYS.contains(&c.key)
     })
 }

@@ -144,6 +144,16 @@ mod tests {
         })
     }
 
+    /// `(case, caller, identity policy, bucket policy, action, expected)`.
+    type Row<'a> = (
+        &'a str,
+        Option<&'a User>,
+        Option<&'a Policy>,
+        Option<&'a Policy>,
+        &'a str,
+        Decision,
+    );
+
     #[test]
     fn matrix() {
         use Decision::*;
@@ -166,14 +176,7 @@ mod tests {
         let public = bucket_policy(r#""*""#, "Allow", "s3:GetObject");
         let deny_all = bucket_policy(r#""*""#, "Deny", "s3:*");
         let g = "s3:GetObject";
-        let rows: &[(
-            &str,
-            Option<&User>,
-            Option<&Policy>,
-            Option<&Policy>,
-            &str,
-            Decision,
-        )] = &[
+        let rows: &[Row] = &[
             ("owner root", Some(&root_a), None, None, g, Allow),
             (
                 "owner root, deny policy",

@@ -411,7 +411,9 @@ async fn accounts_users_and_bucket_policies() {
     let policy = format!(
         r#"{{"Version":"2012-10-17","Statement":[
         {{"Sid":"B reads shared","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT_B}:root"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::a-data/shared/*"}},
-        {{"Sid":"public","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::a-data/public/*"}}]}}"#
+        {{"Sid":"B reads the policy","Effect":"Allow","Principal":{{"AWS":"{ACCOUNT_B}"}},"Action":"s3:GetBucketPolicy","Resource":"arn:aws:s3:::a-data"}},
+        {{"Sid":"public","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::a-data/public/*"}},
+        {{"Sid":"drop box","Effect":"Allow","Principal":{{"AWS":"*"}},"Action":"s3:PutObject","Resource":"arn:aws:s3:::a-data/drop/*"}}]}}"#
     );
     root_a
         .put_bucket_policy()
@@ -434,6 +436,10 @@ async fn accounts_users_and_bucket_policies() {
         .await
         .unwrap();
     assert_eq!(status.policy_status().unwrap().is_public(), Some(true));
+
+    // Even allowed, another account may not manage the policy: 405, as on AWS.
+    let r = root_b.get_bucket_policy().bucket("a-data").send().await;
+    assert_eq!(failure("B reads A's policy", r).0, 405);
 
     // ---- cross account with the policy: both sides must allow ----
     assert_eq!(get(&root_b, "a-data", "shared/x").await, b"shared x");
@@ -502,6 +508,31 @@ async fn accounts_users_and_bucket_policies() {
         let body = r.text().await.unwrap();
         assert!(body.contains("<Code>AccessDenied</Code>"), "{body}");
     }
+    // An unsigned upload where the policy lets everyone write: stored encrypted like any other.
+    let r = anon
+        .put(url("drop/anon.txt"))
+        .body("from nobody")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "anonymous PUT into drop/");
+    assert_eq!(
+        get(&root_a, "a-data", "drop/anon.txt").await,
+        b"from nobody"
+    );
+    let meta = root_a
+        .head_object()
+        .bucket("a-data")
+        .key("drop/anon.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        meta.server_side_encryption().map(|s| s.as_str()),
+        Some("AES256")
+    );
+    let r = anon.get(url("drop/anon.txt")).send().await.unwrap();
+    assert_eq!(r.status(), 403, "write-only drop box");
     let r = anon
         .get(format!("{}/", server.s3_https))
         .send()

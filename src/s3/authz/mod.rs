@@ -8,6 +8,14 @@
 //! - `decide`: the evaluation (explicit deny, same vs cross account, anonymous);
 //! - `bucket_policy`: validation and public status of bucket policies;
 //! - `owner`: bucket owner accounts and canonical ids.
+//!
+//! A handler that authenticates on its own (a browser POST upload, whose policy and signature
+//! are form fields) builds the session once it knows the user and asks for its check:
+//!
+//! ```text
+//! let session = authz::Session::new(Some(user), AuthKind::Post { v4 }, &headers, secure, peer_ip);
+//! authz::check(&gw, &session, &Check::object("s3:PutObject", bucket, key)).await?;
+//! ```
 
 mod actions;
 pub(crate) mod bucket_policy;

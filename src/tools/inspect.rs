@@ -284,7 +284,9 @@ async fn find_upload(
             generation: up.generation.clone(),
             parts,
             sealing: up.sealing.clone(),
+            tags: up.tags.clone(),
             mac: None,
+            record_key: None,
         };
         let mut report = Report::build(store, bucket, &up.key, None, &meta, Some(focus)).await;
         report.status = format!("multipart upload in progress ({})", up.upload_id);

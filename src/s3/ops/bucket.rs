@@ -60,6 +60,7 @@ pub(crate) async fn handle_create_bucket(
         region: req.gw.cfg.region.clone(),
         encryption: None,
         cors: None,
+        tags: None,
     };
     match req.gw.store.create_bucket(&rec).await {
         Ok(()) => {}

@@ -118,6 +118,17 @@ pub(crate) async fn handle_copy_object(
             },
         )
         .await?;
+    let tags = match req.header("x-amz-tagging-directive") {
+        None | Some("COPY") => src.meta.tags.clone(),
+        Some("REPLACE") => crate::s3::tags::from_header(&req.headers)?,
+        Some(other) => {
+            return Err(S3Error::invalid_argument_named(
+                "Unknown tagging directive.",
+                "x-amz-tagging-directive",
+                other,
+            ));
+        }
+    };
     let (content_headers, user_meta) = if replace {
         common::stored_headers(&req.headers)?
     } else {
@@ -137,20 +148,26 @@ pub(crate) async fn handle_copy_object(
     let generation = store
         .copy_parts((&src.bucket, &src.meta.generation), &src.meta.parts, bucket)
         .await?;
-    let meta = crypto.meta(
-        bucket,
-        key,
-        ObjectBody {
-            size: src.meta.size,
-            etag: etag.clone(),
-            last_modified_ms: common::now_ms(),
-            content_headers,
-            user_meta,
-            checksum: src.meta.checksum.clone(),
-            generation,
-            parts: src.meta.parts.clone(),
-        },
-    );
+    let meta = req
+        .gw
+        .crypto
+        .new_object_meta(
+            &crypto,
+            bucket,
+            key,
+            ObjectBody {
+                size: src.meta.size,
+                etag: etag.clone(),
+                last_modified_ms: common::now_ms(),
+                content_headers,
+                user_meta,
+                checksum: src.meta.checksum.clone(),
+                generation,
+                parts: src.meta.parts.clone(),
+                tags,
+            },
+        )
+        .await?;
     store.commit_object(bucket, key, &meta).await?;
     let result = xml::CopyResult {
         etag: etag.clone(),

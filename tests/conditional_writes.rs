@@ -102,6 +102,30 @@ async fn put_if_none_match_and_if_match() {
     );
     let r = s3.head_object().bucket(b).key("absent").send().await;
     assert_eq!(failure("HEAD", r).0, 404);
+
+    // CopyObject: the conditions name the destination.
+    let r = s3
+        .copy_object()
+        .bucket(b)
+        .key("k")
+        .copy_source(format!("{b}/k"))
+        .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+        .if_none_match("*")
+        .send()
+        .await;
+    assert_eq!(
+        failure("copy If-None-Match", r),
+        (412, "PreconditionFailed".into())
+    );
+    s3.copy_object()
+        .bucket(b)
+        .key("copy")
+        .copy_source(format!("{b}/k"))
+        .if_none_match("*")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body_of(&s3, b, "copy").await, b"fourth");
 }
 
 /// Eight concurrent `If-None-Match: *` PUTs of one new key: exactly one succeeds, each loser

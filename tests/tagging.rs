@@ -543,6 +543,29 @@ async fn tags_through_multipart_and_copy() {
     assert!(get_tags(&s3, b, "untagged").await.is_empty());
     let (_, got) = get(&s3, b, "replaced", Mode::SseS3).await;
     assert_eq!(got, data);
+
+    // `sealgate inspect` shows the tags it finds in the record.
+    let out = std::process::Command::new(common::bin())
+        .args([
+            "inspect",
+            &format!("s3://{b}/mpu"),
+            "--format",
+            "json",
+            "--data-dir",
+        ])
+        .arg(&server.data_dir)
+        .env_remove("SEALGATE_CONFIG")
+        .env_remove("SEALGATE_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["tags"]["from"], "create", "{report}");
+    assert_eq!(report["tags"]["n"], "1");
 }
 
 #[tokio::test]

@@ -77,6 +77,9 @@ pub(crate) async fn handle_copy_object(
     req.no_body().await?;
     let dest_bucket = req.bucket(bucket).await?;
     let src = open_source(&req, source).await?;
+    // `If-None-Match: *` / `If-Match` name the destination (the source has its own
+    // `x-amz-copy-source-if-*`).
+    let expect = super::conditional::write_expectation(&req, bucket, key).await?;
     let replace = match req.header("x-amz-metadata-directive") {
         None | Some("COPY") => false,
         Some("REPLACE") => true,
@@ -168,7 +171,7 @@ pub(crate) async fn handle_copy_object(
             },
         )
         .await?;
-    store.commit_object(bucket, key, &meta).await?;
+    store.commit_object_if(bucket, key, &meta, &expect).await?;
     let result = xml::CopyResult {
         etag: etag.clone(),
         last_modified_ms: meta.last_modified_ms,

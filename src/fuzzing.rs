@@ -136,7 +136,7 @@ pub fn aws_chunked<'a>(
 }
 
 /// The request-body XML readers, each on the same body; `Err` is the S3 error code.
-pub fn xml_bodies(body: &[u8]) -> [Result<String, String>; 5] {
+pub fn xml_bodies(body: &[u8]) -> [Result<String, String>; 6] {
     use crate::s3::xml;
     let code = |e: crate::s3::error::S3Error| e.code().to_owned();
     [
@@ -162,6 +162,14 @@ pub fn xml_bodies(body: &[u8]) -> [Result<String, String>; 5] {
             .map(|rules| {
                 assert!((1..=xml::MAX_CORS_RULES).contains(&rules.len()));
                 format!("{rules:?}")
+            })
+            .map_err(code),
+        // Put{Object,Bucket}Tagging: the parsed pairs, then S3's limits on them.
+        xml::parse_tagging(body)
+            .and_then(|pairs| crate::s3::tags::validate(pairs, crate::s3::tags::TagTarget::Bucket))
+            .map(|tags| {
+                assert!(tags.len() <= crate::s3::tags::MAX_BUCKET_TAGS);
+                format!("{tags:?}")
             })
             .map_err(code),
     ]

@@ -86,6 +86,14 @@ pub struct PartLayout {
     pub checksum: Option<String>,
 }
 
+impl PartLayout {
+    /// The part's checksum as `(algorithm, base64 value)`: the record keeps it as
+    /// `ALGORITHM:value`, a form that must never reach a client.
+    pub fn checksum_value(&self) -> Option<(&str, &str)> {
+        self.checksum.as_deref()?.split_once(':')
+    }
+}
+
 /// The meta record of one object: `meta/<bucket>/<key>`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectMeta {
@@ -108,10 +116,21 @@ pub struct ObjectMeta {
     pub generation: String,
     pub parts: Vec<PartLayout>,
     pub sealing: Sealing,
+    /// Object tags (PutObjectTagging, `x-amz-tagging`), by key. Stored in the clear like the
+    /// rest of the record and, in version 2, covered by `mac` (docs/FORMAT.md §6.1); absent in
+    /// records written before tagging, which read as "no tags".
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
     /// Version 2: base64 HMAC-SHA256 over the record (docs/FORMAT.md §6), keyed from the object
     /// key, so only a holder of the object's key can write a record its readers accept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<String>,
+    /// The record-MAC key sealed under the SSE-S3 master ring (bound to bucket and key), so a
+    /// tag change can re-authenticate the record without the customer's or the KMS's key. Not
+    /// covered by `mac`: it opens no data, and a substituted one only makes the next re-signed
+    /// record fail its check. Absent in records written before tagging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_key: Option<RecordKey>,
 }
 
 impl ObjectMeta {
@@ -150,6 +169,10 @@ pub struct BucketRecord {
     /// The bucket policy (PutBucketPolicy) as the owner sent it; absent in older records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// Bucket tags (PutBucketTagging); `None` until set, so GetBucketTagging can answer
+    /// NoSuchTagSet. Absent in records written before bucket tagging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, String>>,
 }
 
 /// One CORS rule of a bucket, as PutBucketCors accepted it (S3 API Reference: CORSRule).
@@ -188,6 +211,9 @@ pub struct UploadRecord {
     /// objects are version 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_key: Option<RecordKey>,
+    /// Tags given at CreateMultipartUpload (`x-amz-tagging`), applied at Complete.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// What a finished multipart upload answered: `uploads/<bucket>/<upload-id>/completed`, kept

@@ -35,6 +35,9 @@ pub(crate) enum Mode {
     /// Not an SSE mode: a multipart upload's record-MAC key, sealed under the SSE-S3 master
     /// ring (the binding's `key` is the upload id).
     RecordKey,
+    /// Not an SSE mode: an object's record-MAC key kept in its meta record (the binding's `key`
+    /// is the object key), so tag changes can re-authenticate the record.
+    ObjectRecordKey,
 }
 
 impl Mode {
@@ -45,6 +48,7 @@ impl Mode {
             Mode::SseKms => "SSE-KMS",
             Mode::SseC => "SSE-C",
             Mode::RecordKey => "record-mac-key",
+            Mode::ObjectRecordKey => "object-record-mac-key",
         }
     }
 }

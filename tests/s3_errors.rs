@@ -7,8 +7,9 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    CompletedMultipartUpload, CompletedPart, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    VersioningConfiguration,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -715,21 +716,14 @@ async fn error_catalogue() {
 
     // ---- deliberately unsupported ----
     rows.push(row(
-        "GetBucketVersioning",
-        outcome(s3.get_bucket_versioning().bucket(b).send().await),
-        501,
-        "NotImplemented",
-    ));
-    rows.push(row(
-        "PutBucketTagging",
+        "PutBucketVersioning",
         outcome(
-            s3.put_bucket_tagging()
+            s3.put_bucket_versioning()
                 .bucket(b)
-                .tagging(
-                    Tagging::builder()
-                        .tag_set(Tag::builder().key("k").value("v").build().unwrap())
-                        .build()
-                        .unwrap(),
+                .versioning_configuration(
+                    VersioningConfiguration::builder()
+                        .status(BucketVersioningStatus::Enabled)
+                        .build(),
                 )
                 .send()
                 .await,
@@ -738,8 +732,14 @@ async fn error_catalogue() {
         "NotImplemented",
     ));
     rows.push(row(
-        "GetObjectTagging",
-        outcome(s3.get_object_tagging().bucket(b).key("small").send().await),
+        "ListObjectVersions",
+        outcome(s3.list_object_versions().bucket(b).send().await),
+        501,
+        "NotImplemented",
+    ));
+    rows.push(row(
+        "GetObjectAcl",
+        outcome(s3.get_object_acl().bucket(b).key("small").send().await),
         501,
         "NotImplemented",
     ));

@@ -1,5 +1,5 @@
 //! Every request-body XML reader (CompleteMultipartUpload, Delete, the bucket encryption
-//! configuration, CreateBucketConfiguration) on the same input.
+//! configuration, CreateBucketConfiguration, CORS, Tagging) on the same input.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -124,6 +124,13 @@ pub(crate) enum S3Error {
     /// 404: GetBucketCors on a bucket without CORS rules.
     #[error("The CORS configuration does not exist")]
     NoSuchCORSConfiguration { bucket: String },
+    /// 404: GetBucketTagging on a bucket without tags.
+    #[error("The TagSet does not exist")]
+    NoSuchTagSet { bucket: String },
+    /// 404: a `versionId` naming no version of the key (every id but `null`, while buckets are
+    /// unversioned).
+    #[error("The specified version does not exist.")]
+    NoSuchVersion { key: String, version_id: String },
     /// 404 (legacy answer of GetBucketEncryption on an unconfigured bucket).
     #[error("The server side encryption configuration was not found")]
     // In AWS's catalogue, answered by the next features (see the enum doc).
@@ -141,6 +148,9 @@ pub(crate) enum S3Error {
     /// Status 400.
     #[error("{0}")]
     InvalidRequest(String),
+    /// 400: a tag set S3 refuses (key or value too long, duplicate keys, `aws:` prefix).
+    #[error("{0}")]
+    InvalidTag(String),
     /// 400 BadRequest: a CORS preflight without `Origin` or with an unusable
     /// `Access-Control-Request-Method`.
     #[error("{0}")]
@@ -250,6 +260,12 @@ pub(crate) enum S3Error {
     // In AWS's catalogue, answered by the next features (see the enum doc).
     #[allow(dead_code)]
     OperationAborted,
+    /// 409: a conditional write (`If-None-Match: *`, `If-Match`) lost the race to a concurrent
+    /// write of the same key between its check and its commit; the client may retry.
+    #[error(
+        "The conditional request cannot succeed due to a conflicting operation against this resource."
+    )]
+    ConditionalRequestConflict,
 
     // ---- dependencies and server faults ----
     /// A KMS failure surfaced through S3: `code` is `KMS.<ExceptionName>` (e.g.
@@ -336,11 +352,14 @@ impl S3Error {
             | NoSuchBucketPolicy { .. }
             | NoSuchKey { .. }
             | NoSuchUpload { .. }
+            | NoSuchTagSet { .. }
+            | NoSuchVersion { .. }
             | ServerSideEncryptionConfigurationNotFoundError { .. } => StatusCode::NOT_FOUND,
             BucketAlreadyOwnedByYou { .. }
             | BucketAlreadyExists { .. }
             | BucketNotEmpty { .. }
-            | OperationAborted => StatusCode::CONFLICT,
+            | OperationAborted
+            | ConditionalRequestConflict => StatusCode::CONFLICT,
             InvalidRange { .. } | InvalidPartNumber { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             MissingContentLength => StatusCode::LENGTH_REQUIRED,
             PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
@@ -360,6 +379,7 @@ impl S3Error {
             | InvalidArgument { .. }
             | InvalidRequest(_)
             | MalformedPolicy(_)
+            | InvalidTag(_)
             | BadRequest(_)
             | InvalidURI
             | InvalidDigest
@@ -404,6 +424,10 @@ impl S3Error {
             }
             InvalidArgument { .. } => "InvalidArgument",
             InvalidRequest(_) => "InvalidRequest",
+            InvalidTag(_) => "InvalidTag",
+            NoSuchTagSet { .. } => "NoSuchTagSet",
+            NoSuchVersion { .. } => "NoSuchVersion",
+            ConditionalRequestConflict => "ConditionalRequestConflict",
             BadRequest(_) => "BadRequest",
             CorsForbidden { .. } => "AccessForbidden",
             NoSuchCORSConfiguration { .. } => "NoSuchCORSConfiguration",
@@ -514,10 +538,15 @@ impl S3Error {
             | InvalidBucketName { bucket }
             | NoSuchCORSConfiguration { bucket }
             | NoSuchBucketPolicy { bucket }
+            | NoSuchTagSet { bucket }
             | ServerSideEncryptionConfigurationNotFoundError { bucket } => {
                 out.push(("BucketName", bucket.clone()))
             }
             NoSuchKey { key } => out.push(("Key", key.clone())),
+            NoSuchVersion { key, version_id } => {
+                out.push(("Key", key.clone()));
+                out.push(("VersionId", version_id.clone()));
+            }
             NoSuchUpload { upload_id } => out.push(("UploadId", upload_id.clone())),
             KeyTooLongError => out.push(("MaxSizeAllowed", "1024".to_owned())),
             InvalidArgument { name, value, .. } => {
@@ -606,6 +635,7 @@ impl From<StoreError> for S3Error {
         match e {
             StoreError::NotFound => S3Error::InternalError("object data is missing".into()),
             StoreError::Backend(m) => S3Error::ServiceUnavailable(m),
+            StoreError::ConditionFailed => S3Error::ConditionalRequestConflict,
             other => S3Error::InternalError(other.to_string()),
         }
     }
@@ -822,6 +852,25 @@ mod tests {
             (S3Error::InvalidDigest, 400, "InvalidDigest"),
             (S3Error::BadDigest { msg: s("m") }, 400, "BadDigest"),
             (S3Error::MalformedXML, 400, "MalformedXML"),
+            (S3Error::InvalidTag(s("t")), 400, "InvalidTag"),
+            (
+                S3Error::NoSuchTagSet { bucket: s("b") },
+                404,
+                "NoSuchTagSet",
+            ),
+            (
+                S3Error::NoSuchVersion {
+                    key: s("k"),
+                    version_id: s("v"),
+                },
+                404,
+                "NoSuchVersion",
+            ),
+            (
+                S3Error::ConditionalRequestConflict,
+                409,
+                "ConditionalRequestConflict",
+            ),
             (
                 S3Error::MissingRequestBodyError,
                 400,

@@ -9,6 +9,7 @@ pub(crate) mod names;
 pub(crate) mod ops;
 pub(crate) mod payload;
 pub(crate) mod router;
+pub(crate) mod tags;
 pub(crate) mod xml;
 
 use std::future::Future;

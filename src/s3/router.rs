@@ -143,6 +143,18 @@ pub(crate) enum Endpoint {
     GetBucketPolicyStatus {
         bucket: String,
     },
+    GetBucketVersioning {
+        bucket: String,
+    },
+    GetBucketTagging {
+        bucket: String,
+    },
+    PutBucketTagging {
+        bucket: String,
+    },
+    DeleteBucketTagging {
+        bucket: String,
+    },
     /// `OPTIONS` on a bucket or object: a CORS preflight, answered without authentication.
     Preflight {
         bucket: String,
@@ -205,6 +217,28 @@ pub(crate) enum Endpoint {
         bucket: String,
         key: String,
         version_id: Option<String>,
+    },
+    GetObjectTagging {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    },
+    PutObjectTagging {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    },
+    DeleteObjectTagging {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    },
+    GetObjectAttributes {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+        max_parts: Option<u32>,
+        part_number_marker: Option<u32>,
     },
     CreateMultipartUpload {
         bucket: String,
@@ -270,6 +304,14 @@ impl Endpoint {
             PutBucketPolicy { .. } => "PutBucketPolicy",
             DeleteBucketPolicy { .. } => "DeleteBucketPolicy",
             GetBucketPolicyStatus { .. } => "GetBucketPolicyStatus",
+            GetBucketVersioning { .. } => "GetBucketVersioning",
+            GetBucketTagging { .. } => "GetBucketTagging",
+            PutBucketTagging { .. } => "PutBucketTagging",
+            DeleteBucketTagging { .. } => "DeleteBucketTagging",
+            GetObjectTagging { .. } => "GetObjectTagging",
+            PutObjectTagging { .. } => "PutObjectTagging",
+            DeleteObjectTagging { .. } => "DeleteObjectTagging",
+            GetObjectAttributes { .. } => "GetObjectAttributes",
             Preflight { .. } => "PreflightRequest",
             ListObjects { .. } => "ListObjects",
             ListObjectsV2 { .. } => "ListObjectsV2",
@@ -310,6 +352,14 @@ impl Endpoint {
             | PutBucketPolicy { bucket }
             | DeleteBucketPolicy { bucket }
             | GetBucketPolicyStatus { bucket }
+            | GetBucketVersioning { bucket }
+            | GetBucketTagging { bucket }
+            | PutBucketTagging { bucket }
+            | DeleteBucketTagging { bucket }
+            | GetObjectTagging { bucket, .. }
+            | PutObjectTagging { bucket, .. }
+            | DeleteObjectTagging { bucket, .. }
+            | GetObjectAttributes { bucket, .. }
             | Preflight { bucket, .. }
             | ListObjects { bucket, .. }
             | ListObjectsV2 { bucket, .. }
@@ -340,6 +390,10 @@ impl Endpoint {
             | GetObject { key, .. }
             | HeadObject { key, .. }
             | DeleteObject { key, .. }
+            | GetObjectTagging { key, .. }
+            | PutObjectTagging { key, .. }
+            | DeleteObjectTagging { key, .. }
+            | GetObjectAttributes { key, .. }
             | CreateMultipartUpload { key, .. }
             | UploadPart { key, .. }
             | UploadPartCopy { key, .. }
@@ -450,8 +504,6 @@ fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'static str> {
     let table: &[(&str, &'static str)] = match *method {
         Method::GET => &[
             ("acl", "GetBucketAcl"),
-            ("versioning", "GetBucketVersioning"),
-            ("tagging", "GetBucketTagging"),
             ("lifecycle", "GetBucketLifecycleConfiguration"),
             ("website", "GetBucketWebsite"),
             ("versions", "ListObjectVersions"),
@@ -469,7 +521,6 @@ fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'static str> {
         Method::PUT => &[
             ("acl", "PutBucketAcl"),
             ("versioning", "PutBucketVersioning"),
-            ("tagging", "PutBucketTagging"),
             ("lifecycle", "PutBucketLifecycleConfiguration"),
             ("website", "PutBucketWebsite"),
             ("object-lock", "PutObjectLockConfiguration"),
@@ -489,7 +540,6 @@ fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'static str> {
             ("inventory", "PutBucketInventoryConfiguration"),
         ],
         Method::DELETE => &[
-            ("tagging", "DeleteBucketTagging"),
             ("lifecycle", "DeleteBucketLifecycle"),
             ("website", "DeleteBucketWebsite"),
             ("replication", "DeleteBucketReplication"),
@@ -545,20 +595,17 @@ fn unsupported_object_op(method: &Method, q: &Query) -> Option<&'static str> {
     let table: &[(&str, &'static str)] = match *method {
         Method::GET => &[
             ("acl", "GetObjectAcl"),
-            ("tagging", "GetObjectTagging"),
             ("retention", "GetObjectRetention"),
             ("legal-hold", "GetObjectLegalHold"),
             ("torrent", "GetObjectTorrent"),
-            ("attributes", "GetObjectAttributes"),
         ],
         Method::PUT => &[
             ("acl", "PutObjectAcl"),
-            ("tagging", "PutObjectTagging"),
             ("retention", "PutObjectRetention"),
             ("legal-hold", "PutObjectLegalHold"),
             ("encryption", "UpdateObjectEncryption"),
         ],
-        Method::DELETE => &[("tagging", "DeleteObjectTagging")],
+        Method::DELETE => &[],
         Method::POST => &[
             ("restore", "RestoreObject"),
             ("select", "SelectObjectContent"),
@@ -610,6 +657,10 @@ fn route_bucket(method: &Method, bucket: String, q: &Query) -> Result<Endpoint, 
         Method::GET if q.has("policy") => Endpoint::GetBucketPolicy { bucket },
         Method::PUT if q.has("policy") => Endpoint::PutBucketPolicy { bucket },
         Method::DELETE if q.has("policy") => Endpoint::DeleteBucketPolicy { bucket },
+        Method::GET if q.has("versioning") => Endpoint::GetBucketVersioning { bucket },
+        Method::GET if q.has("tagging") => Endpoint::GetBucketTagging { bucket },
+        Method::PUT if q.has("tagging") => Endpoint::PutBucketTagging { bucket },
+        Method::DELETE if q.has("tagging") => Endpoint::DeleteBucketTagging { bucket },
         Method::GET if q.has("uploads") => Endpoint::ListMultipartUploads {
             bucket,
             prefix: q.string("prefix"),
@@ -689,6 +740,29 @@ fn route_object(
             check_key_length(&key)?;
             Endpoint::CreateMultipartUpload { bucket, key }
         }
+        Method::GET if q.has("tagging") => Endpoint::GetObjectTagging {
+            bucket,
+            key,
+            version_id: q.string("versionId"),
+        },
+        Method::PUT if q.has("tagging") => Endpoint::PutObjectTagging {
+            bucket,
+            key,
+            version_id: q.string("versionId"),
+        },
+        Method::DELETE if q.has("tagging") => Endpoint::DeleteObjectTagging {
+            bucket,
+            key,
+            version_id: q.string("versionId"),
+        },
+        Method::GET if q.has("attributes") => Endpoint::GetObjectAttributes {
+            bucket,
+            key,
+            version_id: q.string("versionId"),
+            // GetObjectAttributes takes these as headers, not query parameters.
+            max_parts: header_int(headers, "x-amz-max-parts")?,
+            part_number_marker: header_int(headers, "x-amz-part-number-marker")?,
+        },
         _ if has_subresource(q) => return Err(method_not_allowed(method, "OBJECT")),
         Method::GET => match upload_id {
             Some(upload_id) => Endpoint::ListParts {
@@ -787,6 +861,23 @@ fn route_put_object(
                 None => Endpoint::PutObject { bucket, key },
             })
         }
+    }
+}
+
+/// An integer header of GetObjectAttributes (`x-amz-max-parts`, `x-amz-part-number-marker`):
+/// InvalidArgument on garbage, like the query integers.
+fn header_int(headers: &HeaderMap, name: &str) -> Result<Option<u32>, S3Error> {
+    let Some(v) = headers.get(name) else {
+        return Ok(None);
+    };
+    let text = String::from_utf8_lossy(v.as_bytes()).into_owned();
+    match text.trim().parse::<u32>() {
+        Ok(n) if n <= I32_MAX => Ok(Some(n)),
+        _ => Err(S3Error::invalid_argument_named(
+            format!("Provided {name} not an integer or within integer range"),
+            name,
+            text,
+        )),
     }
 }
 
@@ -1243,13 +1334,45 @@ mod tests {
                 "PUT",
                 "/b/k?tagging",
                 &[],
-                unsupported(Some("b"), Some("k"), "PutObjectTagging"),
+                E::PutObjectTagging {
+                    bucket: s("b"),
+                    key: s("k"),
+                    version_id: None,
+                },
+            ),
+            (
+                "DELETE",
+                "/b/k?tagging&versionId=null",
+                &[],
+                E::DeleteObjectTagging {
+                    bucket: s("b"),
+                    key: s("k"),
+                    version_id: Some(s("null")),
+                },
             ),
             (
                 "GET",
                 "/b/k?attributes",
+                &[("x-amz-max-parts", "2"), ("x-amz-part-number-marker", "1")],
+                E::GetObjectAttributes {
+                    bucket: s("b"),
+                    key: s("k"),
+                    version_id: None,
+                    max_parts: Some(2),
+                    part_number_marker: Some(1),
+                },
+            ),
+            (
+                "GET",
+                "/b?versioning",
                 &[],
-                unsupported(Some("b"), Some("k"), "GetObjectAttributes"),
+                E::GetBucketVersioning { bucket: s("b") },
+            ),
+            (
+                "DELETE",
+                "/b?tagging",
+                &[],
+                E::DeleteBucketTagging { bucket: s("b") },
             ),
             (
                 "PUT",

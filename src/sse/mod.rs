@@ -15,6 +15,7 @@ pub(crate) mod master;
 mod object;
 mod part_etag;
 mod record_mac;
+mod retag;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -195,14 +196,21 @@ impl Crypto {
                 Some(RecordMacKey::from_bytes(opened.as_bytes()))
             }
         };
-        Ok(object::object_meta(
+        let mut meta = object::object_meta(
             body,
             upload.sealing.clone(),
             object::SEGMENT_SIZE,
             mac_key
                 .as_ref()
                 .map(|k| (k, upload.bucket.as_str(), upload.key.as_str())),
-        ))
+        );
+        if let Some(k) = &mac_key {
+            meta.record_key = Some(
+                self.seal_object_record_key(k, &upload.bucket, &upload.key)
+                    .await?,
+            );
+        }
+        Ok(meta)
     }
 
     /// The same object key sealed for `mode` under `bucket/key` (CopyObject, a change of mode,

@@ -106,6 +106,7 @@ pub(crate) struct ObjectBody {
     pub(crate) checksum: Option<Checksum>,
     pub(crate) generation: String,
     pub(crate) parts: Vec<PartLayout>,
+    pub(crate) tags: std::collections::BTreeMap<String, String>,
 }
 
 /// The record of a new object; with `mac_key` (version 2) it is authenticated as the record of
@@ -133,7 +134,9 @@ pub(super) fn object_meta(
         generation: body.generation,
         parts: body.parts,
         sealing,
+        tags: body.tags,
         mac: None,
+        record_key: None,
     };
     if let Some((k, bucket, key)) = mac_key {
         meta.mac = Some(STANDARD.encode(k.sign(bucket, key, &meta)));
@@ -562,6 +565,7 @@ mod tests {
                     checksum: None,
                     generation,
                     parts,
+                    tags: Default::default(),
                 },
             );
             assert_eq!(Version::of(&meta), version);

@@ -11,7 +11,8 @@
 //!
 //! The encoding is injective by construction: a fixed tag, then every field as
 //! `u32be(len) ‖ bytes` in a fixed order, integers as 8-byte big-endian fields, counts before
-//! lists, and a one-byte presence field before every optional value.
+//! lists, and a one-byte presence field before every optional value. Object tags, when there
+//! are any, are appended last (records without tags encode as they did before tagging).
 
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
@@ -137,6 +138,13 @@ pub(crate) fn encode(bucket: &str, key: &str, version: &str, meta: &ObjectMeta) 
             e.sealed(sealed);
         }
     }
+    // Tags come last and only when there are any, so records written before tagging encode
+    // (and verify) exactly as before. Every sealing arm has a fixed number of fields, so what
+    // follows it is unambiguous: dropping or changing tags changes the encoding.
+    if !meta.tags.is_empty() {
+        e.str("tags");
+        e.map(&meta.tags);
+    }
     e.0
 }
 
@@ -217,7 +225,9 @@ mod tests {
                     ciphertext: vec![0x0d; 48],
                 },
             },
+            tags: Default::default(),
             mac: None,
+            record_key: None,
         }
     }
 
@@ -279,12 +289,27 @@ mod tests {
                 }
             },
             |m| m.format = crate::meta::META_FORMAT_V1.into(),
+            |m| {
+                m.tags.insert("k".into(), "v".into());
+            },
         ];
         for (i, edit) in edits.into_iter().enumerate() {
             let mut m = sample();
             edit(&mut m);
             assert!(!k.verify("b", "k", &m, &tag), "edit {i} went unnoticed");
         }
+        // Tags, once there, are covered: changed or dropped, the record fails.
+        let mut tagged = sample();
+        tagged.tags.insert("project".into(), "blue".into());
+        let tag2 = k.sign("b", "k", &tagged);
+        assert_ne!(tag2, tag);
+        assert!(k.verify("b", "k", &tagged, &tag2));
+        let mut dropped = tagged.clone();
+        dropped.tags.clear();
+        assert!(!k.verify("b", "k", &dropped, &tag2));
+        let mut changed = tagged.clone();
+        changed.tags.insert("project".into(), "red".into());
+        assert!(!k.verify("b", "k", &changed, &tag2));
         // The MAC field itself is not covered (it is the tag).
         let mut m = sample();
         m.mac = Some("anything".into());

@@ -11,7 +11,7 @@
 //! way; a failed swap changes nothing visible. Blobs no reader can reach (a replaced part of an
 //! upload in progress, the new generation of a failed swap) are deleted at once.
 
-use super::{Store, StoreError};
+use super::{Expect, Store, StoreError};
 use crate::meta::{CompletionRecord, ObjectMeta, PartLayout, UploadRecord};
 
 impl Store {
@@ -23,10 +23,28 @@ impl Store {
         key: &str,
         meta: &ObjectMeta,
     ) -> Result<(), StoreError> {
-        let previous = match self.put_meta(bucket, key, meta).await {
+        self.commit_object_if(bucket, key, meta, &Expect::Any).await
+    }
+
+    /// [`Store::commit_object`] only if the record it replaces is what `expect` says
+    /// (conditional PUT, a tag change): the check and the swap are one step, so of two racing
+    /// writers expecting the same record exactly one wins and the other gets
+    /// [`StoreError::ConditionFailed`] with nothing changed but its own generation deleted.
+    /// A record that keeps its generation (a tag change) retires nothing.
+    pub(crate) async fn commit_object_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        meta: &ObjectMeta,
+        expect: &Expect,
+    ) -> Result<(), StoreError> {
+        let previous = match self.put_meta_if(bucket, key, meta, expect).await {
             Ok(p) => p,
             Err(e) => {
-                let _ = self.delete_generation(bucket, &meta.generation).await;
+                // A tag change reuses the live generation: never delete that.
+                if !matches!(expect, Expect::Generation(g) if *g == meta.generation) {
+                    let _ = self.delete_generation(bucket, &meta.generation).await;
+                }
                 return Err(e);
             }
         };
@@ -38,7 +56,9 @@ impl Store {
     /// recorded parts) becomes the record of `bucket/key`; then the upload's records go and the
     /// blobs of parts left out, and the generation the new record replaced is retired. When the swap
     /// fails the upload is left as it was, so the client can retry. The completion record is
-    /// written before the upload's records go, so a retry never finds neither.
+    /// written before the upload's records go, so a retry never finds neither. `expect` makes
+    /// the swap conditional as in [`Store::commit_object_if`].
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn commit_upload(
         &self,
         bucket: &str,
@@ -47,8 +67,9 @@ impl Store {
         upload: &UploadRecord,
         stored: &[PartLayout],
         completion: &CompletionRecord,
+        expect: &Expect,
     ) -> Result<(), StoreError> {
-        let previous = self.put_meta(bucket, key, meta).await?;
+        let previous = self.put_meta_if(bucket, key, meta, expect).await?;
         if let Err(e) = self.put_completion(completion).await {
             tracing::warn!(bucket, error = %e, "completion record not written; a retried Complete will answer NoSuchUpload");
         }
@@ -112,10 +133,16 @@ impl Store {
         Ok(generation)
     }
 
-    /// Removes the record of `bucket/key`, then retires its data. A missing key is not an
-    /// error.
-    pub(crate) async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
-        if let Some(prev) = self.delete_meta(bucket, key).await?
+    /// Removes the record of `bucket/key`, then retires its data; only if the record is what
+    /// `expect` says (DeleteObject with `If-Match`), else [`StoreError::ConditionFailed`]. A
+    /// missing key is not an error under [`Expect::Any`].
+    pub(crate) async fn delete_object_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        expect: &Expect,
+    ) -> Result<(), StoreError> {
+        if let Some(prev) = self.delete_meta_if(bucket, key, expect).await?
             && let Err(e) = self.retire_generation(bucket, &prev.generation).await
         {
             tracing::warn!(bucket, error = %e, "deleted object's data left for the sweep to mark");

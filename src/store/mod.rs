@@ -69,6 +69,38 @@ pub enum StoreError {
     /// (a caller bug: handlers validate names first).
     #[error("invalid name: {0}")]
     InvalidName(String),
+    /// A conditional write ([`Expect`]) found another record than it expected: a concurrent
+    /// write won the race.
+    #[error("the record changed since it was read")]
+    ConditionFailed,
+}
+
+/// What a conditional record write expects to replace (conditional PUTs, tag changes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// Whatever is there: an unconditional write.
+    Any,
+    /// No record (`If-None-Match: *`).
+    Absent,
+    /// The record of this generation (the one read before, e.g. for `If-Match`). A tag change
+    /// keeps the generation, an overwrite never does, so a stale tag change cannot bring back
+    /// an object that was replaced.
+    Generation(String),
+}
+
+impl Expect {
+    /// Whether the stored record `prev` (raw; `None` when absent) is what is expected. A record
+    /// that does not decode only satisfies [`Expect::Any`].
+    fn holds(&self, prev: Option<&Bytes>) -> bool {
+        match (self, prev) {
+            (Expect::Any, _) => true,
+            (Expect::Absent, p) => p.is_none(),
+            (Expect::Generation(_), None) => false,
+            (Expect::Generation(g), Some(b)) => {
+                records::decode_meta(b).is_ok_and(|m| &m.generation == g)
+            }
+        }
+    }
 }
 
 pub(crate) fn backend_err(e: object_store::Error) -> StoreError {
@@ -224,9 +256,20 @@ impl Store {
     /// conditional on the record read — `If-Match` its ETag, or `If-None-Match: *` when there
     /// was none — and retried after a lost race. A backend that ignores those headers degrades
     /// to last-writer-wins, where a lost race only orphans a generation for the sweep.
-    async fn swap_record(&self, path: &Path, body: Bytes) -> Result<Option<Bytes>, StoreError> {
+    ///
+    /// The write happens only when `expect` holds for the record it replaces (checked on the
+    /// same read the conditional write depends on), else [`StoreError::ConditionFailed`].
+    async fn swap_record(
+        &self,
+        path: &Path,
+        body: Bytes,
+        expect: &Expect,
+    ) -> Result<Option<Bytes>, StoreError> {
         if self.mode == ListingMode::LocalIndex {
             let prev = self.get_bytes(path).await?;
+            if !expect.holds(prev.as_ref()) {
+                return Err(StoreError::ConditionFailed);
+            }
             self.put_bytes(path, body, PutMode::Overwrite).await?;
             return Ok(prev);
         }
@@ -247,6 +290,9 @@ impl Store {
                 Err(object_store::Error::NotFound { .. }) => (None, PutMode::Create),
                 Err(e) => return Err(backend_err(e)),
             };
+            if !expect.holds(prev.as_ref()) {
+                return Err(StoreError::ConditionFailed);
+            }
             let opts = PutOptions {
                 mode,
                 ..Default::default()
@@ -492,6 +538,18 @@ impl Store {
         key: &str,
         meta: &ObjectMeta,
     ) -> Result<Option<ObjectMeta>, StoreError> {
+        self.put_meta_if(bucket, key, meta, &Expect::Any).await
+    }
+
+    /// [`Store::put_meta`] when the record it replaces is what `expect` says, else
+    /// [`StoreError::ConditionFailed`] and nothing written.
+    pub async fn put_meta_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        meta: &ObjectMeta,
+        expect: &Expect,
+    ) -> Result<Option<ObjectMeta>, StoreError> {
         // Version 1 is still written for copies of version 1 objects (they share its blobs).
         if meta.format != META_FORMAT_V1 {
             check_format(&meta.format, META_FORMAT)?;
@@ -499,7 +557,7 @@ impl Store {
         let path = layout::meta(bucket, key)?;
         let body = records::encode(meta)?;
         let _guard = self.lock("meta", bucket, key).await;
-        let prev = self.swap_record(&path, body).await?;
+        let prev = self.swap_record(&path, body, expect).await?;
         if self.mode == ListingMode::LocalIndex {
             self.index.insert(bucket, key).await;
         }
@@ -513,9 +571,26 @@ impl Store {
         bucket: &str,
         key: &str,
     ) -> Result<Option<ObjectMeta>, StoreError> {
+        self.delete_meta_if(bucket, key, &Expect::Any).await
+    }
+
+    /// [`Store::delete_meta`] when the record is what `expect` says, else
+    /// [`StoreError::ConditionFailed`]. Within one gateway the stripe lock makes the check and
+    /// the delete one step; `object_store` has no conditional delete, so gateways sharing a
+    /// remote backend can still race between the two.
+    pub async fn delete_meta_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        expect: &Expect,
+    ) -> Result<Option<ObjectMeta>, StoreError> {
         let path = layout::meta(bucket, key)?;
         let _guard = self.lock("meta", bucket, key).await;
-        let prev = match self.get_bytes(&path).await? {
+        let raw = self.get_bytes(&path).await?;
+        if !expect.holds(raw.as_ref()) {
+            return Err(StoreError::ConditionFailed);
+        }
+        let prev = match raw {
             Some(b) => records::decode_meta(&b).ok(),
             None => return Ok(None),
         };
@@ -563,7 +638,7 @@ impl Store {
         }
         let body = records::encode(part)?;
         let _guard = self.lock("part", bucket, path.as_ref()).await;
-        let prev = self.swap_record(&path, body).await?;
+        let prev = self.swap_record(&path, body, &Expect::Any).await?;
         Ok(prev.and_then(|b| records::decode_part(&b).ok()))
     }
 

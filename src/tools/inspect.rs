@@ -284,7 +284,9 @@ async fn find_upload(
             generation: up.generation.clone(),
             parts,
             sealing: up.sealing.clone(),
+            tags: up.tags.clone(),
             mac: None,
+            record_key: None,
         };
         let mut report = Report::build(store, bucket, &up.key, None, &meta, Some(focus)).await;
         report.status = format!("multipart upload in progress ({})", up.upload_id);
@@ -341,6 +343,9 @@ pub(crate) struct Report {
     pub(crate) last_modified: Option<String>,
     pub(crate) content_headers: BTreeMap<String, String>,
     pub(crate) user_metadata: BTreeMap<String, String>,
+    /// Object tags (in the clear in the record, covered by its MAC; docs/STORAGE.md).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) tags: BTreeMap<String, String>,
     pub(crate) generation: String,
     pub(crate) parts: Vec<PartInfo>,
     pub(crate) blob: Option<BlobFocus>,
@@ -446,6 +451,7 @@ impl Report {
             }),
             content_headers: meta.content_headers.clone(),
             user_metadata: meta.user_meta.clone(),
+            tags: meta.tags.clone(),
             generation: meta.generation.clone(),
             parts,
             blob,
@@ -473,6 +479,7 @@ impl Report {
             last_modified: None,
             content_headers: BTreeMap::new(),
             user_metadata: BTreeMap::new(),
+            tags: BTreeMap::new(),
             generation: generation.to_owned(),
             parts: Vec::new(),
             blob: Some(blob),
@@ -558,6 +565,9 @@ impl Report {
         }
         for (m, v) in &self.user_metadata {
             row(&format!("x-amz-meta-{m}"), v);
+        }
+        for (t, v) in &self.tags {
+            row(&format!("tag {t}"), v);
         }
         row("generation", &self.generation);
         if let Some(b) = &self.blob {

@@ -93,6 +93,57 @@ pub(crate) fn checks(ep: &Endpoint) -> Vec<Check> {
         GetBucketPolicyStatus { bucket } => {
             vec![Check::bucket("s3:GetBucketPolicyStatus", bucket)]
         }
+        GetBucketVersioning { bucket } => vec![Check::bucket("s3:GetBucketVersioning", bucket)],
+        GetBucketTagging { bucket } => vec![Check::bucket("s3:GetBucketTagging", bucket)],
+        // AWS has no s3:DeleteBucketTagging: removing tags is putting none.
+        PutBucketTagging { bucket } | DeleteBucketTagging { bucket } => {
+            vec![Check::bucket("s3:PutBucketTagging", bucket)]
+        }
+        GetObjectTagging {
+            bucket,
+            key,
+            version_id,
+        } => vec![Check::object(
+            versioned(version_id, "s3:GetObjectTagging", "s3:GetObjectVersionTagging"),
+            bucket,
+            key,
+        )],
+        PutObjectTagging {
+            bucket,
+            key,
+            version_id,
+        } => vec![Check::object(
+            versioned(version_id, "s3:PutObjectTagging", "s3:PutObjectVersionTagging"),
+            bucket,
+            key,
+        )],
+        DeleteObjectTagging {
+            bucket,
+            key,
+            version_id,
+        } => vec![Check::object(
+            versioned(
+                version_id,
+                "s3:DeleteObjectTagging",
+                "s3:DeleteObjectVersionTagging",
+            ),
+            bucket,
+            key,
+        )],
+        GetObjectAttributes {
+            bucket,
+            key,
+            version_id,
+            ..
+        } => vec![Check::object(
+            versioned(
+                version_id,
+                "s3:GetObjectAttributes",
+                "s3:GetObjectVersionAttributes",
+            ),
+            bucket,
+            key,
+        )],
         // Answered before authentication from the bucket's CORS rules alone.
         Preflight { .. } => vec![],
         ListObjects { bucket, .. } | ListObjectsV2 { bucket, .. } => {
@@ -189,7 +240,6 @@ fn unsupported(bucket: Option<&str>, key: Option<&str>, operation: &str) -> Vec<
 /// `s3:<Operation>`-shaped by construction of the router's tables.
 fn unsupported_action(operation: &str) -> &'static str {
     match operation {
-        "DeleteBucketTagging" | "PutBucketTagging" => "s3:PutBucketTagging",
         "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
         "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => {
             "s3:PutLifecycleConfiguration"
@@ -235,15 +285,11 @@ fn unsupported_action(operation: &str) -> &'static str {
         "CreateBucketMetadataTableConfiguration" => "s3:CreateBucketMetadataTableConfiguration",
         "DeleteBucketMetadataTableConfiguration" => "s3:DeleteBucketMetadataTableConfiguration",
         "CreateSession" => "s3express:CreateSession",
-        "DeleteObjectTagging" => "s3:DeleteObjectTagging",
-        "GetObjectAttributes" => "s3:GetObjectAttributes",
         "SelectObjectContent" => "s3:GetObject",
         "UpdateObjectEncryption" => "s3:PutObject",
         "GetBucketAcl" => "s3:GetBucketAcl",
         "PutBucketAcl" => "s3:PutBucketAcl",
-        "GetBucketVersioning" => "s3:GetBucketVersioning",
         "PutBucketVersioning" => "s3:PutBucketVersioning",
-        "GetBucketTagging" => "s3:GetBucketTagging",
         "GetBucketWebsite" => "s3:GetBucketWebsite",
         "PutBucketWebsite" => "s3:PutBucketWebsite",
         "GetBucketLogging" => "s3:GetBucketLogging",
@@ -253,8 +299,6 @@ fn unsupported_action(operation: &str) -> &'static str {
         "PutBucketRequestPayment" => "s3:PutBucketRequestPayment",
         "GetObjectAcl" => "s3:GetObjectAcl",
         "PutObjectAcl" => "s3:PutObjectAcl",
-        "GetObjectTagging" => "s3:GetObjectTagging",
-        "PutObjectTagging" => "s3:PutObjectTagging",
         "GetObjectRetention" => "s3:GetObjectRetention",
         "PutObjectRetention" => "s3:PutObjectRetention",
         "GetObjectLegalHold" => "s3:GetObjectLegalHold",

@@ -63,6 +63,7 @@ pub(crate) async fn handle_create_bucket(
         encryption: None,
         cors: None,
         policy: None,
+        tags: None,
     };
     match req.gw.store.create_bucket(&rec).await {
         Ok(()) => {}

@@ -141,6 +141,9 @@ pub(crate) fn put_object_headers(meta: &ObjectMeta, h: &mut HeaderMap) {
     }
     set(h, "etag", &quoted(&meta.etag));
     set(h, "last-modified", &http_date(meta.last_modified_ms));
+    if !meta.tags.is_empty() {
+        set(h, "x-amz-tagging-count", &meta.tags.len().to_string());
+    }
 }
 
 pub(crate) fn set(h: &mut HeaderMap, name: &'static str, value: &str) {

@@ -77,6 +77,9 @@ pub(crate) async fn handle_copy_object(
     req.no_body().await?;
     let dest_bucket = req.bucket(bucket).await?;
     let src = open_source(&req, source).await?;
+    // `If-None-Match: *` / `If-Match` name the destination (the source has its own
+    // `x-amz-copy-source-if-*`).
+    let expect = super::conditional::write_expectation(&req, bucket, key).await?;
     let replace = match req.header("x-amz-metadata-directive") {
         None | Some("COPY") => false,
         Some("REPLACE") => true,
@@ -118,6 +121,17 @@ pub(crate) async fn handle_copy_object(
             },
         )
         .await?;
+    let tags = match req.header("x-amz-tagging-directive") {
+        None | Some("COPY") => src.meta.tags.clone(),
+        Some("REPLACE") => crate::s3::tags::from_header(&req.headers)?,
+        Some(other) => {
+            return Err(S3Error::invalid_argument_named(
+                "Unknown tagging directive.",
+                "x-amz-tagging-directive",
+                other,
+            ));
+        }
+    };
     let (content_headers, user_meta) = if replace {
         common::stored_headers(&req.headers)?
     } else {
@@ -137,21 +151,27 @@ pub(crate) async fn handle_copy_object(
     let generation = store
         .copy_parts((&src.bucket, &src.meta.generation), &src.meta.parts, bucket)
         .await?;
-    let meta = crypto.meta(
-        bucket,
-        key,
-        ObjectBody {
-            size: src.meta.size,
-            etag: etag.clone(),
-            last_modified_ms: common::now_ms(),
-            content_headers,
-            user_meta,
-            checksum: src.meta.checksum.clone(),
-            generation,
-            parts: src.meta.parts.clone(),
-        },
-    );
-    store.commit_object(bucket, key, &meta).await?;
+    let meta = req
+        .gw
+        .crypto
+        .new_object_meta(
+            &crypto,
+            bucket,
+            key,
+            ObjectBody {
+                size: src.meta.size,
+                etag: etag.clone(),
+                last_modified_ms: common::now_ms(),
+                content_headers,
+                user_meta,
+                checksum: src.meta.checksum.clone(),
+                generation,
+                parts: src.meta.parts.clone(),
+                tags,
+            },
+        )
+        .await?;
+    store.commit_object_if(bucket, key, &meta, &expect).await?;
     let result = xml::CopyResult {
         etag: etag.clone(),
         last_modified_ms: meta.last_modified_ms,

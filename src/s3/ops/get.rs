@@ -250,8 +250,9 @@ pub(crate) async fn handle_get_object(
         } else if let (Some(n), Some(alg)) =
             (part_number, ChecksumAlgorithm::from_name(&c.algorithm))
             && c.kind == "COMPOSITE"
-            && let Some(v) = &meta.parts[n as usize - 1].checksum
+            && let Some((_, v)) = meta.parts[n as usize - 1].checksum_value()
         {
+            // The value alone: the record's `ALGORITHM:` prefix is internal.
             set(h, alg.header_name(), v);
             set(h, "x-amz-checksum-type", "COMPOSITE");
         }

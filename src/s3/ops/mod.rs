@@ -1,9 +1,11 @@
 //! S3 operations, one file per family. `dispatch` is the only place an [`Endpoint`] turns into
 //! a handler call.
 
+mod attributes;
 pub(crate) mod bucket;
 pub(crate) mod common;
 mod complete_checksum;
+pub(crate) mod conditional;
 pub(crate) mod copy;
 pub(crate) mod cors;
 pub(crate) mod delete;
@@ -14,6 +16,7 @@ pub(crate) mod multipart;
 mod multipart_retry;
 pub(crate) mod policy;
 pub(crate) mod put;
+pub(crate) mod tagging;
 
 use http::Response;
 
@@ -47,6 +50,42 @@ pub(crate) async fn dispatch(req: Req, endpoint: Endpoint) -> Result<Response<Bo
         DeleteBucketPolicy { bucket } => policy::handle_delete_bucket_policy(req, &bucket).await,
         GetBucketPolicyStatus { bucket } => {
             policy::handle_get_bucket_policy_status(req, &bucket).await
+        }
+        GetBucketVersioning { bucket } => tagging::handle_get_bucket_versioning(req, &bucket).await,
+        GetBucketTagging { bucket } => tagging::handle_get_bucket_tagging(req, &bucket).await,
+        PutBucketTagging { bucket } => tagging::handle_put_bucket_tagging(req, &bucket).await,
+        DeleteBucketTagging { bucket } => tagging::handle_delete_bucket_tagging(req, &bucket).await,
+        GetObjectTagging {
+            bucket,
+            key,
+            version_id,
+        } => tagging::handle_get_object_tagging(req, &bucket, &key, version_id.as_deref()).await,
+        PutObjectTagging {
+            bucket,
+            key,
+            version_id,
+        } => tagging::handle_put_object_tagging(req, &bucket, &key, version_id.as_deref()).await,
+        DeleteObjectTagging {
+            bucket,
+            key,
+            version_id,
+        } => tagging::handle_delete_object_tagging(req, &bucket, &key, version_id.as_deref()).await,
+        GetObjectAttributes {
+            bucket,
+            key,
+            version_id,
+            max_parts,
+            part_number_marker,
+        } => {
+            attributes::handle_get_object_attributes(
+                req,
+                &bucket,
+                &key,
+                version_id.as_deref(),
+                max_parts,
+                part_number_marker,
+            )
+            .await
         }
         // Answered before authentication in `s3::handle`; never reaches dispatch.
         Preflight { bucket, key } => {

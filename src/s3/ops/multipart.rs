@@ -77,6 +77,7 @@ pub(crate) async fn handle_create_multipart_upload(
     )?;
     let (checksum_algorithm, checksum_type) = checksum_settings(&req)?;
     let (content_headers, user_meta) = common::stored_headers(&req.headers)?;
+    let tags = crate::s3::tags::from_header(&req.headers)?;
     let crypto = req
         .gw
         .crypto
@@ -107,6 +108,7 @@ pub(crate) async fn handle_create_multipart_upload(
             .crypto
             .seal_record_key(&crypto, bucket, &upload_id)
             .await?,
+        tags,
     };
     req.gw.store.create_upload(&rec).await?;
     let body = xml::InitiateMultipartUploadResult {
@@ -366,6 +368,7 @@ pub(crate) async fn handle_complete_multipart_upload(
         encryption::from_headers(&req.headers, KeyHeaders::Target, common::over_tls(&req))?;
     encryption::check_upload_key(&rec.sealing, customer.as_ref(), true)?;
     let claimed = complete_checksum::take(&mut req.headers)?;
+    let expect = super::conditional::write_expectation(&req, bucket, key).await?;
     let body = req.small_body(4 * 1024 * 1024).await?;
     let requested = xml::parse_complete_multipart_upload(&body)?;
     if requested.is_empty() {
@@ -444,13 +447,14 @@ pub(crate) async fn handle_complete_multipart_upload(
                 checksum: object_checksum.clone(),
                 generation: rec.generation.clone(),
                 parts: chosen,
+                tags: rec.tags.clone(),
             },
         )
         .await?;
     let completion = multipart_retry::completion(&rec, &meta, &requested);
     req.gw
         .store
-        .commit_upload(bucket, key, &meta, &rec, &stored, &completion)
+        .commit_upload(bucket, key, &meta, &rec, &stored, &completion, &expect)
         .await?;
     let body = xml::CompleteMultipartUploadResult {
         location: format!("/{bucket}/{}", xml::url_encode_key(key)),

@@ -30,6 +30,8 @@ pub(crate) async fn handle_put_object(
         req.gw.cfg.plaintext_buckets.iter().any(|b| b == bucket),
     )?;
     let (content_headers, user_meta) = common::stored_headers(&req.headers)?;
+    let tags = crate::s3::tags::from_header(&req.headers)?;
+    let expect = super::conditional::write_expectation(&req, bucket, key).await?;
     let crypto = req
         .gw
         .crypto
@@ -60,21 +62,27 @@ pub(crate) async fn handle_put_object(
         kind: "FULL_OBJECT".into(),
     });
     part.etag = etag.clone();
-    let meta = crypto.meta(
-        bucket,
-        key,
-        ObjectBody {
-            size: digest.len,
-            etag: etag.clone(),
-            last_modified_ms: common::now_ms(),
-            content_headers,
-            user_meta,
-            checksum: checksum.clone(),
-            generation,
-            parts: vec![part],
-        },
-    );
-    store.commit_object(bucket, key, &meta).await?;
+    let meta = req
+        .gw
+        .crypto
+        .new_object_meta(
+            &crypto,
+            bucket,
+            key,
+            ObjectBody {
+                size: digest.len,
+                etag: etag.clone(),
+                last_modified_ms: common::now_ms(),
+                content_headers,
+                user_meta,
+                checksum: checksum.clone(),
+                generation,
+                parts: vec![part],
+                tags,
+            },
+        )
+        .await?;
+    store.commit_object_if(bucket, key, &meta, &expect).await?;
     let mut resp = common::empty(StatusCode::OK);
     let h = resp.headers_mut();
     set(h, "etag", &quoted(&etag));

@@ -19,6 +19,7 @@
 
 mod cors;
 mod read;
+mod tagging;
 /// The escaping and element-writing primitive, also used by `s3::error`.
 pub(crate) mod text;
 mod write;
@@ -29,6 +30,10 @@ pub(crate) use cors::{cors_configuration_xml, parse_cors_configuration};
 pub(crate) use read::{
     CompletedPart, parse_complete_multipart_upload, parse_create_bucket_configuration,
     parse_delete_objects, parse_sse_configuration,
+};
+pub(crate) use tagging::{
+    AttributePart, AttributeParts, ObjectAttributes, parse_tagging, tagging_xml,
+    versioning_unset_xml,
 };
 pub(crate) use write::{
     BucketEntry, CompleteMultipartUploadResult, CopyResult, DeleteErrorEntry, DeleteResult,

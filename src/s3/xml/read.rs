@@ -128,6 +128,8 @@ pub(crate) struct ObjectIdentifier {
     /// Exactly as sent (whitespace and character references preserved).
     pub(crate) key: String,
     pub(crate) version_id: Option<String>,
+    /// `<ETag>`: delete only if the object still has this ETag (conditional delete).
+    pub(crate) etag: Option<String>,
 }
 
 /// A parsed DeleteObjects request.
@@ -151,6 +153,8 @@ struct DeleteObjectXml {
     key: String,
     #[serde(rename = "VersionId")]
     version_id: Option<String>,
+    #[serde(rename = "ETag")]
+    etag: Option<String>,
 }
 
 /// Parses a `<Delete>` body. Zero objects or more than [`MAX_DELETE_OBJECTS`] is MalformedXML,
@@ -173,6 +177,7 @@ pub(crate) fn parse_delete_objects(body: &[u8]) -> Result<DeleteRequest, S3Error
             .map(|o| ObjectIdentifier {
                 key: o.key,
                 version_id: o.version_id.filter(|v| !v.is_empty()),
+                etag: o.etag.filter(|e| !e.trim().is_empty()),
             })
             .collect(),
     })
@@ -344,11 +349,13 @@ mod tests {
             vec![
                 ObjectIdentifier {
                     key: "a//b/".into(),
-                    version_id: None
+                    version_id: None,
+                    etag: None,
                 },
                 ObjectIdentifier {
                     key: "  spaced  ".into(),
-                    version_id: Some("null".into())
+                    version_id: Some("null".into()),
+                    etag: None,
                 },
             ]
         );

@@ -1,0 +1,174 @@
+//! Get/Put/DeleteObjectTagging, Get/Put/DeleteBucketTagging and GetBucketVersioning.
+//!
+//! Object tags live in the object's meta record, covered by its MAC (docs/FORMAT.md §6.1); a
+//! tag change rewrites only that record — never the data — with the store's conditional
+//! commit on the generation it read, so a tag change racing an overwrite cannot bring the old
+//! object back: it is retried on the new record instead. Bucket tags live in the bucket record.
+
+use std::collections::BTreeMap;
+
+use http::{Response, StatusCode};
+
+use super::common;
+use super::get::load_meta;
+use crate::s3::Req;
+use crate::s3::encryption::{self, KeyHeaders};
+use crate::s3::error::S3Error;
+use crate::s3::tags::{self, TagTarget};
+use crate::s3::xml;
+use crate::server::Body;
+use crate::sse::Actor;
+use crate::store::{Expect, StoreError};
+
+/// Largest tagging body accepted (50 tags of the longest keys and values fit easily).
+const MAX_TAGGING_BODY: u64 = 64 * 1024;
+/// Tag changes tried before a key overwritten that often gives up (409).
+const RETAG_ATTEMPTS: u32 = 8;
+
+/// Buckets are unversioned, so only the `null` version exists: any other id names nothing.
+pub(crate) fn check_version(key: &str, version_id: Option<&str>) -> Result<(), S3Error> {
+    match version_id {
+        None | Some("null") => Ok(()),
+        Some(v) => Err(S3Error::NoSuchVersion {
+            key: key.to_owned(),
+            version_id: v.to_owned(),
+        }),
+    }
+}
+
+pub(crate) async fn handle_get_object_tagging(
+    mut req: Req,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> Result<Response<Body>, S3Error> {
+    req.no_body().await?;
+    let meta = load_meta(&req, bucket, key).await?;
+    check_version(key, version_id)?;
+    // Tags are only answered from an authenticated record.
+    req.gw.crypto.check_record(&meta, bucket, key).await?;
+    Ok(common::xml(StatusCode::OK, xml::tagging_xml(&meta.tags)))
+}
+
+pub(crate) async fn handle_put_object_tagging(
+    mut req: Req,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> Result<Response<Body>, S3Error> {
+    let body = req.small_body(MAX_TAGGING_BODY).await?;
+    let tags = tags::validate(xml::parse_tagging(&body)?, TagTarget::Object)?;
+    set_object_tags(&req, bucket, key, version_id, tags).await?;
+    Ok(common::empty(StatusCode::OK))
+}
+
+pub(crate) async fn handle_delete_object_tagging(
+    mut req: Req,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> Result<Response<Body>, S3Error> {
+    req.no_body().await?;
+    set_object_tags(&req, bucket, key, version_id, BTreeMap::new()).await?;
+    Ok(common::empty(StatusCode::NO_CONTENT))
+}
+
+/// Replaces the tags of `bucket/key`, re-authenticating its record, conditional on the
+/// record's generation: when an overwrite wins in between, the change is made again on the
+/// new record (the tag change then simply happened after the overwrite).
+async fn set_object_tags(
+    req: &Req,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    tags: BTreeMap<String, String>,
+) -> Result<(), S3Error> {
+    // Only used for SSE-C records written before tagging (`sse::retag`).
+    let customer =
+        encryption::from_headers(&req.headers, KeyHeaders::Target, common::over_tls(req))?;
+    for _ in 0..RETAG_ATTEMPTS {
+        let meta = load_meta(req, bucket, key).await?;
+        check_version(key, version_id)?;
+        if meta.tags == tags {
+            // Still checked, so a forged record is reported rather than confirmed.
+            req.gw.crypto.check_record(&meta, bucket, key).await?;
+            return Ok(());
+        }
+        let new = req
+            .gw
+            .crypto
+            .retag(
+                &meta,
+                bucket,
+                key,
+                tags.clone(),
+                customer.as_ref(),
+                &Actor {
+                    caller: &req.caller(),
+                },
+            )
+            .await?;
+        let expect = Expect::Generation(meta.generation.clone());
+        match req
+            .gw
+            .store
+            .commit_object_if(bucket, key, &new, &expect)
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(StoreError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(S3Error::ConditionalRequestConflict)
+}
+
+pub(crate) async fn handle_get_bucket_tagging(
+    mut req: Req,
+    bucket: &str,
+) -> Result<Response<Body>, S3Error> {
+    req.no_body().await?;
+    let rec = req.bucket(bucket).await?;
+    match rec.tags {
+        Some(t) => Ok(common::xml(StatusCode::OK, xml::tagging_xml(&t))),
+        None => Err(S3Error::NoSuchTagSet {
+            bucket: bucket.to_owned(),
+        }),
+    }
+}
+
+/// An empty `<TagSet/>` removes the bucket's tags, as DeleteBucketTagging does.
+pub(crate) async fn handle_put_bucket_tagging(
+    mut req: Req,
+    bucket: &str,
+) -> Result<Response<Body>, S3Error> {
+    let mut rec = req.bucket(bucket).await?;
+    let body = req.small_body(MAX_TAGGING_BODY).await?;
+    let tags = tags::validate(xml::parse_tagging(&body)?, TagTarget::Bucket)?;
+    rec.tags = Some(tags).filter(|t| !t.is_empty());
+    req.gw.store.put_bucket(&rec).await?;
+    Ok(common::empty(StatusCode::NO_CONTENT))
+}
+
+pub(crate) async fn handle_delete_bucket_tagging(
+    mut req: Req,
+    bucket: &str,
+) -> Result<Response<Body>, S3Error> {
+    req.no_body().await?;
+    let mut rec = req.bucket(bucket).await?;
+    if rec.tags.take().is_some() {
+        req.gw.store.put_bucket(&rec).await?;
+    }
+    Ok(common::empty(StatusCode::NO_CONTENT))
+}
+
+/// Buckets are never versioned yet (PutBucketVersioning answers 501), so every bucket answers
+/// the configuration of a bucket that never was: no `<Status>`.
+pub(crate) async fn handle_get_bucket_versioning(
+    mut req: Req,
+    bucket: &str,
+) -> Result<Response<Body>, S3Error> {
+    req.no_body().await?;
+    req.bucket(bucket).await?;
+    Ok(common::xml(StatusCode::OK, xml::versioning_unset_xml()))
+}

@@ -12,6 +12,7 @@ pub(crate) mod get;
 pub(crate) mod list;
 pub(crate) mod multipart;
 mod multipart_retry;
+pub(crate) mod post;
 pub(crate) mod put;
 
 use http::Response;
@@ -42,6 +43,11 @@ pub(crate) async fn dispatch(req: Req, endpoint: Endpoint) -> Result<Response<Bo
         PutBucketCors { bucket } => cors::handle_put_bucket_cors(req, &bucket).await,
         DeleteBucketCors { bucket } => cors::handle_delete_bucket_cors(req, &bucket).await,
         // Answered before authentication in `s3::handle`; never reaches dispatch.
+        // Authenticated by its form in `s3::handle`; never reaches dispatch.
+        e @ PostObject { .. } => Err(S3Error::InternalError(format!(
+            "{} reached dispatch",
+            e.name()
+        ))),
         Preflight { bucket, key } => {
             cors::handle_preflight(&req.gw, &req.headers, &bucket, key.is_some()).await
         }

@@ -293,6 +293,10 @@ async fn sigv2_form_upload_and_filename_substitution() {
         metrics.contains("sealgate_s3_sigv2_requests_total{form=\"post\"} 1"),
         "{metrics}"
     );
+    assert!(
+        metrics.contains("sealgate_sse_objects_written_total{mode=\"SSE-S3\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -584,6 +588,21 @@ async fn malformed_forms() {
             format!("multipart/form-data; boundary={BOUNDARY}"),
         )
         .body(full[..full.len() - 2000].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(resp).await.1, "MalformedPOSTRequest");
+
+    // A part without a field name.
+    let nameless =
+        format!("--{BOUNDARY}\r\nContent-Disposition: form-data\r\n\r\nx\r\n--{BOUNDARY}--\r\n");
+    let resp = client
+        .post(&url)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(nameless)
         .send()
         .await
         .unwrap();

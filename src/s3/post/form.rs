@@ -181,7 +181,12 @@ impl FormReader {
             let Some(mut field) = self.next_field().await? else {
                 return Err(S3Error::IncorrectNumberOfFilesInPostRequest);
             };
-            let name = field.name().unwrap_or_default().to_ascii_lowercase();
+            // A part without a name is no form field (RFC 7578 requires one).
+            let name = field
+                .name()
+                .filter(|n| !n.is_empty())
+                .ok_or(S3Error::MalformedPOSTRequest)?
+                .to_ascii_lowercase();
             if name == "file" {
                 let file_name = field.file_name().map(base_name).unwrap_or_default();
                 // The file may be as large as S3 allows; the file source enforces the size.

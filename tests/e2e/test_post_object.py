@@ -1,7 +1,9 @@
 """POST Object (browser form uploads) with the clients that make them: boto3's
 `generate_presigned_post` (SigV4, and SigV2 with `signature_version="s3"`) sent by `requests`,
-and headless Chromium submitting a real HTML form from a page on another origin (skipped
-without /usr/bin/chromium). Every object is read back with boto3: bytes and encryption."""
+and headless Chromium submitting a real HTML form from a page on another origin, under SSE-S3
+and SSE-KMS, whose redirect target then fetch()es the object back across origins (skipped
+without /usr/bin/chromium). Every object is also read back with boto3: bytes and encryption,
+and the browser's text is in no file of the data dir."""
 
 from __future__ import annotations
 
@@ -152,10 +154,17 @@ document.getElementById("f").submit();
 </script></body></html>"""
 
 
-def _browser_form_upload(presigned_for) -> str:
+DONE_PAGE = """<!doctype html><html><body>UPLOADED<script>
+fetch(%s).then(r => r.text()).then(t => { document.body.textContent = 'UPLOADED READ ' + t; })
+  .catch(e => { document.body.textContent = 'UPLOADED BLOCKED ' + e.name; });
+</script></body></html>"""
+
+
+def _browser_form_upload(presigned_for, read_url: str) -> tuple[str, str]:
     """Serves a page with an HTML form (hidden fields from `presigned_for(redirect_url)`, a
-    file input filled with a File) on its own origin, lets headless Chromium submit it, and
-    returns what the redirect target page showed: the query S3 redirected to."""
+    file input filled with a File) on its own origin and lets headless Chromium submit it.
+    The redirect target page then fetch()es `read_url` (a presigned GET of the object) across
+    origins. Returns the query S3 redirected with and the final page's text."""
     seen: dict[str, str] = {}
     state: dict[str, bytes] = {}
 
@@ -163,7 +172,7 @@ def _browser_form_upload(presigned_for) -> str:
         def do_GET(self):
             if self.path.startswith("/done"):
                 seen["query"] = urllib.parse.urlsplit(self.path).query
-                body = b"<html><body>UPLOADED</body></html>"
+                body = (DONE_PAGE % json.dumps(read_url)).encode()
             else:
                 body = state["page"]
             self.send_response(200)
@@ -203,7 +212,7 @@ def _browser_form_upload(presigned_for) -> str:
             timeout=120,
         )
         assert "UPLOADED" in out.stdout, out.stdout + out.stderr
-        return seen["query"]
+        return seen["query"], out.stdout
     finally:
         httpd.shutdown()
 
@@ -231,7 +240,19 @@ def test_a_browser_submits_an_html_form(server, make_client, bucket, mode):
         )
         return p, content
 
-    query = urllib.parse.parse_qs(_browser_form_upload(presigned_for))
+    # The redirect target reads the object back across origins: a CORS rule for GET.
+    plain.put_bucket_cors(
+        Bucket=bucket,
+        CORSConfiguration={
+            "CORSRules": [{"AllowedOrigins": ["http://127.0.0.1:*"], "AllowedMethods": ["GET"]}]
+        },
+    )
+    read_url = plain.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "browser/browser.txt"}, ExpiresIn=300
+    )
+    query, page = _browser_form_upload(presigned_for, read_url)
+    assert f"UPLOADED READ {content}" in page, page
+    query = urllib.parse.parse_qs(query)
     assert query["bucket"] == [bucket]
     assert query["key"] == ["browser/browser.txt"]
 

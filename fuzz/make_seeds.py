@@ -183,7 +183,32 @@ def kms_json():
     write(t, "unknown", "TrentService.Sign\n{}")
 
 
+def post_form():
+    t = "post_form"
+    aws_example = {"expiration": "2015-12-30T12:00:00.000Z", "conditions": [
+        {"bucket": "sigv4examplebucket"}, ["starts-with", "$key", "user/user1/"], {"acl": "public-read"},
+        {"success_action_redirect": "http://sigv4examplebucket.s3.amazonaws.com/successful_upload.html"},
+        ["starts-with", "$Content-Type", "image/"], {"x-amz-meta-uuid": "14365123651274"},
+        {"x-amz-server-side-encryption": "AES256"}, ["starts-with", "$x-amz-meta-tag", ""],
+        {"x-amz-credential": "AKIAIOSFODNN7EXAMPLE/20151229/us-east-1/s3/aws4_request"},
+        {"x-amz-algorithm": "AWS4-HMAC-SHA256"}, {"x-amz-date": "20151229T000000Z"}]}
+    v4 = ["key=user/user1/${filename}", "acl=public-read", "content-type=image/jpeg",
+          "x-amz-meta-uuid=14365123651274", "x-amz-meta-tag=", "x-amz-server-side-encryption=AES256",
+          "x-amz-credential=AKIAIOSFODNN7EXAMPLE/20151229/us-east-1/s3/aws4_request",
+          "x-amz-algorithm=AWS4-HMAC-SHA256", "x-amz-date=20151229T000000Z", "policy=e30=",
+          "x-amz-signature=8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699e"]
+    write(t, "aws_example", "\n".join([json.dumps(aws_example)] + v4))
+    ranges = {"expiration": "2099-01-01T00:00:00Z", "conditions": [
+        {"bucket": "b"}, ["eq", "$key", "k"], ["content-length-range", 1, 100], ["content-length-range", "5", "1000"],
+        ["StArTs-WiTh", "$x-amz-checksum-crc32", ""], ["starts-with", "$x-amz-checksum-algorithm", ""]]}
+    write(t, "ranges_v2_checksum", "\n".join([json.dumps(ranges), "key=k", "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE",
+                                              "signature=AAAA", "x-amz-checksum-algorithm=CRC32",
+                                              "x-amz-checksum-crc32=DUoRhQ==", "x-ignore-a=1"]))
+    write(t, "bad_simple", json.dumps({"expiration": "2099-01-01T00:00:00Z", "conditions": [{}]}) + "\nkey=k")
+    write(t, "anonymous", json.dumps({"conditions": []}) + "\nkey=k\nx-amz-meta-a=b")
+
+
 if __name__ == "__main__":
     shutil.rmtree(ROOT, ignore_errors=True)
-    for f in (sigv4_header, sigv4_query, aws_chunked, xml_bodies, range_, envelope, meta, kms_json):
+    for f in (sigv4_header, sigv4_query, aws_chunked, xml_bodies, range_, envelope, meta, kms_json, post_form):
         f()

@@ -337,6 +337,55 @@ pub fn kms_request(operation: &str, body: &[u8]) -> Result<(), String> {
     crate::kms::fuzzing::check_request(operation, body).map_err(|e| e.type_name().to_owned())
 }
 
+/// What the POST Object checks made of a form: the policy document (`policy_json`, sent
+/// base64-encoded as a form does), then its expiry at a fixed time, its conditions against
+/// `fields` (lower-case names, bucket `b`) and its size range; the signature fields (checked
+/// against a user table with one user, [`SIGV4_SECRET`]); the checksum fields. Each `Err` is
+/// the S3 error code.
+pub fn post_form(policy_json: &[u8], fields: &[(&str, &str)]) -> [Result<String, String>; 3] {
+    use base64::Engine as _;
+
+    use crate::s3::post::{auth, file, form::Fields, policy::Policy};
+    let code = |e: crate::s3::error::S3Error| e.code().to_owned();
+    let mut form = Fields::default();
+    for (name, value) in fields {
+        if form
+            .push(name.to_ascii_lowercase(), (*value).to_owned())
+            .is_err()
+        {
+            return [
+                Err("InvalidArgument".into()),
+                Ok(String::new()),
+                Ok(String::new()),
+            ];
+        }
+    }
+    let b64 = base64::engine::general_purpose::STANDARD.encode(policy_json);
+    let policy = Policy::parse(&b64).map_err(code).and_then(|p| {
+        p.check_expiry(time::OffsetDateTime::UNIX_EPOCH)
+            .map_err(code)?;
+        p.check_fields(&form, "b").map_err(code)?;
+        let (lo, hi) = p.length_range();
+        Ok(format!("{lo}..={hi}"))
+    });
+    let mut ids = crate::identity::Identities::default();
+    ids.insert(crate::identity::User {
+        name: "fuzz".into(),
+        access_key: "AKIAIOSFODNN7EXAMPLE".into(),
+        secret_key: zeroize::Zeroizing::new(SIGV4_SECRET.into()),
+        arn: "arn:aws:iam::000000000000:root".into(),
+        account: "000000000000".into(),
+        policy: None,
+    });
+    let signer = auth::authenticate(&form, &ids, "us-east-1")
+        .map(|s| format!("{s:?}").len().to_string())
+        .map_err(code);
+    let checksum = file::checksum_request(&form)
+        .map(|c| c.algorithm.name().to_owned())
+        .map_err(code);
+    [policy, signer, checksum]
+}
+
 /// Cuts `data` into pieces of pseudo-random lengths (1 to 64 bytes, or all of it for seed 0)
 /// chosen by `seed`, as a network would deliver a body.
 pub fn split(data: &[u8], seed: u8) -> Vec<&[u8]> {

@@ -268,7 +268,7 @@ impl Metrics {
             ),
             s3_sigv2: Family::new(
                 "sealgate_s3_sigv2_requests_total",
-                "S3 requests authenticated with Signature Version 2, by form (header or query): clients to move to SigV4.",
+                "S3 requests authenticated with Signature Version 2, by form (header, query, or post for a browser form upload): clients to move to SigV4.",
                 ["form"],
             ),
             s3_access_denied: Family::new(
@@ -349,7 +349,7 @@ impl Metrics {
             f.with([]);
         }
         // Known-in-advance series start at 0, so a rate() has a baseline from the first scrape.
-        for form in ["header", "query"] {
+        for form in ["header", "query", "post"] {
             m.s3_sigv2.with([form]);
         }
         for mode in SSE_MODES {

@@ -76,7 +76,7 @@ impl Probe {
             _ => {}
         }
         match op {
-            "PutObject" | "CopyObject" | "CompleteMultipartUpload" => {
+            "PutObject" | "PostObject" | "CopyObject" | "CompleteMultipartUpload" => {
                 m.sse_written.with([mode]).inc();
             }
             "GetObject" => {

@@ -193,6 +193,18 @@ pub(crate) enum S3Error {
     /// Status 400.
     #[error("Your proposed upload is smaller than the minimum allowed object size.")]
     EntityTooSmall,
+    /// 400: a POST Object body that is not well-formed `multipart/form-data`.
+    #[error("The body of your POST request is not well-formed multipart/form-data.")]
+    MalformedPOSTRequest,
+    /// 400: a POST Object form without a `file` field.
+    #[error("POST requires exactly one file upload per request.")]
+    IncorrectNumberOfFilesInPostRequest,
+    /// 400: the fields before `file` in a POST Object form are over 20 KB.
+    #[error("Your POST request fields preceding the upload file were too large.")]
+    MaxPostPreDataLengthExceededError,
+    /// 400: a POST policy document that cannot be used (`Invalid Policy: …`).
+    #[error("{0}")]
+    InvalidPolicyDocument(String),
     /// Status 400.
     #[error("Your proposed upload exceeds the maximum allowed size")]
     EntityTooLarge,
@@ -387,6 +399,10 @@ impl S3Error {
             | MalformedXML
             | MissingRequestBodyError
             | EntityTooSmall
+            | MalformedPOSTRequest
+            | IncorrectNumberOfFilesInPostRequest
+            | MaxPostPreDataLengthExceededError
+            | InvalidPolicyDocument(_)
             | EntityTooLarge
             | InvalidPart(_)
             | InvalidPartOrder
@@ -441,6 +457,10 @@ impl S3Error {
             MalformedXML => "MalformedXML",
             MissingRequestBodyError => "MissingRequestBodyError",
             EntityTooSmall => "EntityTooSmall",
+            MalformedPOSTRequest => "MalformedPOSTRequest",
+            IncorrectNumberOfFilesInPostRequest => "IncorrectNumberOfFilesInPostRequest",
+            MaxPostPreDataLengthExceededError => "MaxPostPreDataLengthExceededError",
+            InvalidPolicyDocument(_) => "InvalidPolicyDocument",
             EntityTooLarge => "EntityTooLarge",
             InvalidPart(_) => "InvalidPart",
             InvalidPartOrder => "InvalidPartOrder",
@@ -877,6 +897,22 @@ mod tests {
                 "MissingRequestBodyError",
             ),
             (S3Error::EntityTooSmall, 400, "EntityTooSmall"),
+            (S3Error::MalformedPOSTRequest, 400, "MalformedPOSTRequest"),
+            (
+                S3Error::IncorrectNumberOfFilesInPostRequest,
+                400,
+                "IncorrectNumberOfFilesInPostRequest",
+            ),
+            (
+                S3Error::MaxPostPreDataLengthExceededError,
+                400,
+                "MaxPostPreDataLengthExceededError",
+            ),
+            (
+                S3Error::InvalidPolicyDocument(s("Invalid Policy: Invalid JSON.")),
+                400,
+                "InvalidPolicyDocument",
+            ),
             (S3Error::EntityTooLarge, 400, "EntityTooLarge"),
             (S3Error::invalid_part(), 400, "InvalidPart"),
             (S3Error::InvalidPartOrder, 400, "InvalidPartOrder"),

@@ -8,6 +8,7 @@ pub(crate) mod error;
 pub(crate) mod names;
 pub(crate) mod ops;
 pub(crate) mod payload;
+pub(crate) mod post;
 pub(crate) mod router;
 pub(crate) mod tags;
 pub(crate) mod xml;
@@ -180,6 +181,14 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
             return ops::cors::handle_preflight(&gw, &parts.headers, bucket, key.is_some()).await;
         }
         cors_bucket = routed.bucket().map(str::to_owned);
+        if let router::Endpoint::PostObject { bucket } = &routed {
+            // The credentials travel in the form: the handler authenticates once it has read
+            // the fields, before it writes anything.
+            let body = unread
+                .take()
+                .ok_or_else(|| S3Error::InternalError("body taken twice".into()))?;
+            return ops::post::handle_post_object(&gw, &parts, body, conn, bucket).await;
+        }
         let (user, verified, auth) = authenticate(&gw, &parts)?;
         // Only valid names can exist: any other bucket is simply not there.
         if let Some(b) = routed.bucket()
@@ -261,7 +270,7 @@ const DISCARD_LIMIT: u64 = 8 * 1024 * 1024;
 /// Whether an unused body is read before an early error answer: not when the client waits for
 /// `100 Continue` (reading would ask it to send; answering at once spares it the upload) nor
 /// when it declared more than [`DISCARD_LIMIT`] (the connection closes instead).
-fn worth_discarding(headers: &HeaderMap) -> bool {
+pub(crate) fn worth_discarding(headers: &HeaderMap) -> bool {
     let expects_continue = headers
         .get(http::header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
@@ -275,7 +284,7 @@ fn worth_discarding(headers: &HeaderMap) -> bool {
 /// bad signature), at most [`DISCARD_LIMIT`] bytes of it. A client that writes its whole body
 /// before reading the answer (Python's http.client, urllib) otherwise meets a closed
 /// connection mid-upload and never sees the 403.
-async fn discard_body(mut body: Incoming) {
+pub(crate) async fn discard_body(mut body: Incoming) {
     use http_body_util::BodyExt as _;
     let mut seen = 0u64;
     while seen <= DISCARD_LIMIT {
@@ -320,7 +329,7 @@ fn read_bucket(ep: &router::Endpoint) -> Option<String> {
 }
 
 /// The stand-in `User` of an anonymous request: an ARN and account no policy or key can name.
-fn anonymous_user() -> User {
+pub(crate) fn anonymous_user() -> User {
     User {
         name: "anonymous".into(),
         access_key: String::new(),

@@ -274,6 +274,11 @@ pub(crate) enum Endpoint {
         max_parts: Option<u32>,
         part_number_marker: Option<u32>,
     },
+    /// A browser form upload (`POST /bucket`, `multipart/form-data`); the key and the
+    /// credentials are in the form.
+    PostObject {
+        bucket: String,
+    },
     /// A real S3 operation the gateway does not implement; answer
     /// [`Endpoint::not_implemented`] (501).
     Unsupported {
@@ -318,6 +323,7 @@ impl Endpoint {
             ListMultipartUploads { .. } => "ListMultipartUploads",
             DeleteObjects { .. } => "DeleteObjects",
             PutObject { .. } => "PutObject",
+            PostObject { .. } => "PostObject",
             CopyObject { .. } => "CopyObject",
             GetObject { .. } => "GetObject",
             HeadObject { .. } => "HeadObject",
@@ -366,6 +372,7 @@ impl Endpoint {
             | ListMultipartUploads { bucket, .. }
             | DeleteObjects { bucket }
             | PutObject { bucket, .. }
+            | PostObject { bucket }
             | CopyObject { bucket, .. }
             | GetObject { bucket, .. }
             | HeadObject { bucket, .. }
@@ -673,11 +680,7 @@ fn route_bucket(method: &Method, bucket: String, q: &Query) -> Result<Endpoint, 
         Method::PUT if q.has("encryption") => Endpoint::PutBucketEncryption { bucket },
         Method::DELETE if q.has("encryption") => Endpoint::DeleteBucketEncryption { bucket },
         Method::POST if q.has("delete") => Endpoint::DeleteObjects { bucket },
-        Method::POST if !has_subresource(q) => Endpoint::Unsupported {
-            bucket: Some(bucket),
-            key: None,
-            operation: "PostObject",
-        },
+        Method::POST if !has_subresource(q) => Endpoint::PostObject { bucket },
         _ if has_subresource(q) => return Err(method_not_allowed(method, "BUCKET")),
         Method::GET => list_objects(bucket, q)?,
         Method::HEAD => Endpoint::HeadBucket { bucket },
@@ -1327,9 +1330,12 @@ mod tests {
             (
                 "POST",
                 "/b",
-                &[],
-                unsupported(Some("b"), None, "PostObject"),
+                &[("content-type", "multipart/form-data; boundary=x")],
+                E::PostObject { bucket: s("b") },
             ),
+            // Any POST on the bucket without a subresource is PostObject; the handler answers
+            // 412 when it is not a form, as AWS does.
+            ("POST", "/b", &[], E::PostObject { bucket: s("b") }),
             (
                 "PUT",
                 "/b/k?tagging",

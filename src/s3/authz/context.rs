@@ -25,7 +25,6 @@ pub(crate) enum AuthKind {
     V4 { query: bool },
     /// A browser POST upload, credentials in the form (signed as SigV4 or SigV2). Built by the
     /// POST Object handler when it authorizes the upload through `authz::check`.
-    #[allow(dead_code)]
     Post { v4: bool },
 }
 

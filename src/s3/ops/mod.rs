@@ -15,6 +15,7 @@ pub(crate) mod list;
 pub(crate) mod multipart;
 mod multipart_retry;
 pub(crate) mod policy;
+pub(crate) mod post;
 pub(crate) mod put;
 pub(crate) mod tagging;
 
@@ -88,6 +89,11 @@ pub(crate) async fn dispatch(req: Req, endpoint: Endpoint) -> Result<Response<Bo
             .await
         }
         // Answered before authentication in `s3::handle`; never reaches dispatch.
+        // Authenticated by its form in `s3::handle`; never reaches dispatch.
+        e @ PostObject { .. } => Err(S3Error::InternalError(format!(
+            "{} reached dispatch",
+            e.name()
+        ))),
         Preflight { bucket, key } => {
             cors::handle_preflight(&req.gw, &req.headers, &bucket, key.is_some()).await
         }

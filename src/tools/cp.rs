@@ -31,9 +31,8 @@ pub(crate) struct CpArgs {
     /// Client-side encryption with the 256-bit key in this file (32 raw bytes, hex or base64).
     #[arg(long, value_name = "KEYFILE")]
     pub(crate) cse_c: Option<PathBuf>,
-    /// Which S3 Encryption Client format is written and which are read:
-    /// require-encrypt-require-decrypt writes and reads only the key-committing V3 format;
-    /// require-encrypt-allow-decrypt also reads V2; forbid-encrypt-allow-decrypt writes V2.
+    /// Which S3 Encryption Client format is written and which are read (the AWS clients'
+    /// commitment policy; V3 is the key-committing format).
     #[arg(long, value_enum, value_name = "POLICY", default_value_t = CommitmentPolicy::default())]
     pub(crate) cse_commitment_policy: CommitmentPolicy,
     #[command(flatten)]

@@ -410,6 +410,59 @@ async fn cse_refuses_files_over_the_limit_and_plain_cp_round_trips() {
         &["s3://plain/dir/small.txt", back.to_str().unwrap()],
     ));
     assert_eq!(std::fs::read(&back).unwrap(), b"hello sealgate");
+    // Over 8 MiB without CSE: a multipart upload in 8 MiB parts, read one part at a time.
+    let big_plain = random((20 << 20) + 3);
+    let big_src = work.path().join("big-plain.bin");
+    std::fs::write(&big_src, &big_plain).unwrap();
+    let said = ok(&cp(
+        &server,
+        &[big_src.to_str().unwrap(), "s3://plain/big-plain.bin"],
+    ));
+    assert!(said.contains("in 3 parts"), "{said}");
+    let head = s3
+        .head_object()
+        .bucket("plain")
+        .key("big-plain.bin")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        head.e_tag().unwrap().ends_with("-3\""),
+        "{:?}",
+        head.e_tag()
+    );
+    assert_eq!(head.content_length(), Some(big_plain.len() as i64));
+    let got = s3
+        .get_object()
+        .bucket("plain")
+        .key("big-plain.bin")
+        .send()
+        .await
+        .unwrap();
+    assert!(got.body.collect().await.unwrap().into_bytes().as_ref() == big_plain.as_slice());
+    let back_big = work.path().join("big-back.bin");
+    ok(&cp(
+        &server,
+        &["s3://plain/big-plain.bin", back_big.to_str().unwrap()],
+    ));
+    assert!(std::fs::read(&back_big).unwrap() == big_plain);
+    let uploads = s3
+        .list_multipart_uploads()
+        .bucket("plain")
+        .send()
+        .await
+        .unwrap();
+    assert!(uploads.uploads().is_empty(), "{:?}", uploads.uploads());
+    // A multipart upload into a missing bucket fails with the gateway's answer.
+    let err = failed(&cp(
+        &server,
+        &[big_src.to_str().unwrap(), "s3://no-such-bucket/x"],
+    ));
+    assert!(
+        err.contains("CreateMultipartUpload") && err.contains("NoSuchBucket"),
+        "{err}"
+    );
+
     // A missing object is the gateway's 404 NoSuchKey, and no file appears.
     let missing = work.path().join("missing.txt");
     let err = failed(&cp(

@@ -3,6 +3,10 @@
 //! receives and returns only ciphertext; the data key comes from the KMS (`GenerateDataKey` /
 //! `Decrypt`, signed with the caller's own credential) or is wrapped under the user's key file.
 //!
+//! Plain uploads over 8 MiB go up as a multipart upload in 8 MiB parts (more when 10,000 parts
+//! would not do), read from the file one part at a time; a failure aborts the upload. CSE
+//! uploads stay one PUT (the whole-object GCM format is capped at 1 GiB here).
+//!
 //! Downloads decrypt and verify the whole object in memory before anything is written, then
 //! write a temporary file beside the target and rename it: a wrong key or a changed object
 //! leaves no output file.
@@ -223,6 +227,87 @@ pub(crate) async fn upload(
     Ok(r)
 }
 
+/// Files larger than this go up as a multipart upload (the aws CLI's default threshold).
+pub(crate) const MULTIPART_THRESHOLD: u64 = 8 * 1024 * 1024;
+/// The smallest part size; grown for files that would need more than [`MAX_PARTS`] parts.
+const PART_SIZE: u64 = 8 * 1024 * 1024;
+const MAX_PARTS: u64 = 10_000;
+
+/// The part size for a file of `len` bytes: 8 MiB, or enough to stay within 10,000 parts.
+fn part_size(len: u64) -> u64 {
+    PART_SIZE.max(len.div_ceil(MAX_PARTS))
+}
+
+/// Uploads the file at `path` (`len` bytes) as a multipart upload, reading one part at a time;
+/// returns the Complete answer and the number of parts. Any failure aborts the upload so no
+/// parts are left behind.
+async fn upload_multipart(
+    s3: &S3Client,
+    path: &Path,
+    len: u64,
+    bucket: &str,
+    object: &str,
+) -> Result<(S3Response, usize), CpError> {
+    let r = s3.create_multipart_upload(bucket, object, &[]).await?;
+    if !r.is_success() {
+        return Err(s3_failure("CreateMultipartUpload", bucket, object, &r));
+    }
+    let upload_id = r.xml_text("UploadId").ok_or_else(|| CpError::S3 {
+        op: "CreateMultipartUpload",
+        bucket: bucket.to_string(),
+        key: object.to_string(),
+        status: r.status,
+        code: "MalformedAnswer".into(),
+        message: "no UploadId in the answer".into(),
+    })?;
+    let result = send_parts(s3, path, len, bucket, object, &upload_id).await;
+    if result.is_err() {
+        // Best effort: the error being reported is the one that matters.
+        let _ = s3.abort_multipart_upload(bucket, object, &upload_id).await;
+    }
+    result
+}
+
+async fn send_parts(
+    s3: &S3Client,
+    path: &Path,
+    len: u64,
+    bucket: &str,
+    object: &str,
+    upload_id: &str,
+) -> Result<(S3Response, usize), CpError> {
+    use std::io::Read as _;
+    let shown = path.display().to_string();
+    let mut file = std::fs::File::open(path).map_err(|e| CpError::Io(shown.clone(), e))?;
+    let size = part_size(len);
+    let mut parts = Vec::new();
+    let mut sent = 0u64;
+    while sent < len {
+        let n = size.min(len - sent);
+        let mut chunk = vec![0u8; n as usize];
+        file.read_exact(&mut chunk)
+            .map_err(|e| CpError::Io(shown.clone(), e))?;
+        let number = parts.len() as u32 + 1;
+        let r = s3
+            .upload_part(bucket, object, upload_id, number, Bytes::from(chunk))
+            .await?;
+        if !r.is_success() {
+            return Err(s3_failure("UploadPart", bucket, object, &r));
+        }
+        let etag = r.header("etag").unwrap_or_default().to_string();
+        parts.push((number, etag));
+        sent += n;
+    }
+    let r = s3
+        .complete_multipart_upload(bucket, object, upload_id, &parts)
+        .await?;
+    // Complete can fail after a 200: the error is then in the body.
+    if !r.is_success() || r.error_code().is_some() {
+        return Err(s3_failure("CompleteMultipartUpload", bucket, object, &r));
+    }
+    Ok((r, parts.len()))
+}
+
 /// The envelope of a client-side encrypted object: from its metadata, completed from its
 /// instruction file (`<key>.instruction`) when the metadata says so or holds no S3 Encryption
 /// Client keys at all (V1/V2 objects may keep everything there).
@@ -347,6 +432,15 @@ pub(crate) async fn run(args: &CpArgs) -> Result<String, CpError> {
                 .len();
             if method.is_some() {
                 cse::check_size(len)?;
+            } else if len > MULTIPART_THRESHOLD {
+                let (r, parts) =
+                    upload_multipart(&s3, Path::new(&args.src), len, &bucket, &object).await?;
+                return Ok(format!(
+                    "upload: {} to s3://{bucket}/{object} in {parts} parts, ETag {}",
+                    args.src,
+                    r.xml_text("ETag")
+                        .map_or_else(|| "-".into(), |e| e.replace("&quot;", "\""))
+                ));
             }
             let data = Zeroizing::new(
                 std::fs::read(&args.src).map_err(|e| CpError::Io(args.src.clone(), e))?,
@@ -400,6 +494,15 @@ pub(crate) fn main(args: CpArgs) -> std::process::ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_are_8_mib_until_10000_would_not_do() {
+        assert_eq!(part_size(20 << 20), 8 << 20);
+        assert_eq!(part_size(80_000 << 20), 8 << 20);
+        let big = 5u64 << 40; // 5 TiB, S3's largest object
+        assert_eq!(part_size(big), big.div_ceil(10_000));
+        assert!(big.div_ceil(part_size(big)) <= 10_000);
+    }
 
     #[test]
     fn s3_urls() {

@@ -26,7 +26,7 @@ enum Command {
     /// Print the KMS audit log filtered (by key, principal, event, time), or `audit verify` it.
     Audit(crate::tools::audit::AuditArgs),
     /// Copy a file to or from the gateway, with optional client-side encryption
-    /// (--cse-kms KEY or --cse-c KEYFILE, AWS S3 Encryption Client v2 layout).
+    /// (--cse-kms KEY or --cse-c KEYFILE, AWS S3 Encryption Client format V3, or V2 on request).
     Cp(Box<crate::tools::cp::CpArgs>),
     /// Show SSE-S3, SSE-KMS, SSE-C, CSE-KMS and CSE-C side by side on real data
     /// (--format text|json|html).

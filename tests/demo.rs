@@ -149,15 +149,11 @@ fn demo_json_matches_the_store_and_the_audit_log() {
     let rec = in_audit(&cse_kms["kms_calls_put"][0]["request_id"]);
     assert_eq!(rec["event"], "GenerateDataKey");
     assert_eq!(rec["source"]["kind"], "kms-api");
-    assert_eq!(
-        rec["encryption_context"]["aws:x-amz-cek-alg"],
-        "AES/GCM/NoPadding"
-    );
-    assert_eq!(cse_kms["object_metadata"]["x-amz-wrap-alg"], "kms+context");
-    assert_eq!(
-        method(&report, "CSE-C")["object_metadata"]["x-amz-wrap-alg"],
-        "AES/GCM"
-    );
+    // The S3 Encryption Client's key-committing V3 format: suite 115 in the context.
+    assert_eq!(rec["encryption_context"]["aws:x-amz-cek-alg"], "115");
+    assert_eq!(cse_kms["object_metadata"]["x-amz-w"], "12");
+    assert_eq!(cse_kms["object_metadata"]["x-amz-c"], "115");
+    assert_eq!(method(&report, "CSE-C")["object_metadata"]["x-amz-w"], "02");
 
     // Events, as codes.
     let code = |s: &Value| s["outcome"]["code"].as_str().map(str::to_owned);

@@ -3,6 +3,10 @@
 //! receives and returns only ciphertext; the data key comes from the KMS (`GenerateDataKey` /
 //! `Decrypt`, signed with the caller's own credential) or is wrapped under the user's key file.
 //!
+//! Plain uploads over 8 MiB go up as a multipart upload in 8 MiB parts (more when 10,000 parts
+//! would not do), read from the file one part at a time; a failure aborts the upload. CSE
+//! uploads stay one PUT (the whole-object GCM format is capped at 1 GiB here).
+//!
 //! Downloads decrypt and verify the whole object in memory before anything is written, then
 //! write a temporary file beside the target and rename it: a wrong key or a changed object
 //! leaves no output file.
@@ -17,7 +21,7 @@ use crate::kms::remote::RemoteKms;
 use crate::kms::{Caller, Kms, KmsClientError, Source};
 use crate::tools::client::s3::{S3Client, S3ClientError, S3Response};
 use crate::tools::client::settings::{EndpointArgs, SettingsError};
-use crate::tools::cse::{self, CseError, Envelope, Wrap};
+use crate::tools::cse::{self, CommitmentPolicy, CseError, Detected, Envelope, Wrap};
 
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct CpArgs {
@@ -31,6 +35,10 @@ pub(crate) struct CpArgs {
     /// Client-side encryption with the 256-bit key in this file (32 raw bytes, hex or base64).
     #[arg(long, value_name = "KEYFILE")]
     pub(crate) cse_c: Option<PathBuf>,
+    /// Which S3 Encryption Client format is written and which are read (the AWS clients'
+    /// commitment policy; V3 is the key-committing format).
+    #[arg(long, value_enum, value_name = "POLICY", default_value_t = CommitmentPolicy::default())]
+    pub(crate) cse_commitment_policy: CommitmentPolicy,
     #[command(flatten)]
     pub(crate) endpoint: EndpointArgs,
 }
@@ -68,6 +76,13 @@ pub(crate) enum CseKey<'a> {
     Customer(&'a [u8; 32]),
 }
 
+/// A client-side encryption method: the key and the commitment policy (which format is
+/// written, which are read).
+pub(crate) struct Cse<'a> {
+    pub(crate) key: CseKey<'a>,
+    pub(crate) policy: CommitmentPolicy,
+}
+
 /// The caller and source the [`Kms`] trait asks for; a remote KMS authenticates the request
 /// signature instead, so these are placeholders.
 fn remote_caller() -> (Caller, Source) {
@@ -81,16 +96,21 @@ fn remote_caller() -> (Caller, Source) {
     )
 }
 
-/// Encrypts `plaintext`: the object body and the envelope to store as metadata.
+/// Encrypts `plaintext` in the format the policy writes: the object body and its envelope.
 pub(crate) async fn encrypt(
-    key: &CseKey<'_>,
+    method: &Cse<'_>,
     plaintext: &[u8],
 ) -> Result<(Vec<u8>, Envelope), CpError> {
     cse::check_size(plaintext.len() as u64)?;
-    let iv = cse::new_iv();
-    let (cek, wrap, wrapped_key, matdesc) = match key {
+    let v3 = method.policy.writes_v3();
+    let (data_key, wrap, wrapped_key, context) = match &method.key {
         CseKey::Kms { kms, key_id } => {
-            let context = cse::kms_context();
+            // The context names the content algorithm, binding the data key to the format.
+            let context = if v3 {
+                cse::v3::kms_context()
+            } else {
+                cse::v2::kms_context()
+            };
             let (caller, source) = remote_caller();
             let dk = kms
                 .generate_data_key(key_id, &context, &caller, &source)
@@ -98,68 +118,62 @@ pub(crate) async fn encrypt(
             (dk.plaintext, Wrap::Kms, dk.ciphertext_blob, context)
         }
         CseKey::Customer(kek) => {
-            let cek = cse::new_cek();
-            let wrapped = cse::wrap_aes_gcm(kek, &cek);
-            (cek, Wrap::AesGcm, wrapped, BTreeMap::new())
+            let dk = cse::keys::new_data_key();
+            let wrapped = cse::keys::wrap_aes_gcm(kek, &dk);
+            (dk, Wrap::AesGcm, wrapped, BTreeMap::new())
         }
     };
-    let body = cse::encrypt_content(&cek, &iv, plaintext);
-    let envelope = Envelope {
-        wrap,
-        wrapped_key,
-        iv,
-        matdesc,
-        plaintext_len: plaintext.len() as u64,
-    };
-    Ok((body, envelope))
+    Ok(if v3 {
+        let (body, env) = cse::v3::Envelope::seal(wrap, wrapped_key, context, &data_key, plaintext);
+        (body, Envelope::V3(env))
+    } else {
+        let (body, env) = cse::v2::Envelope::seal(wrap, wrapped_key, context, &data_key, plaintext);
+        (body, Envelope::V2(env))
+    })
 }
 
-/// Decrypts an object body given its user metadata; the key must match the envelope's kind.
+/// Decrypts an object body given its envelope; the key must match the envelope's wrapping and
+/// the policy must allow the envelope's format.
 pub(crate) async fn decrypt(
-    key: &CseKey<'_>,
-    user_meta: &BTreeMap<String, String>,
+    method: &Cse<'_>,
+    envelope: &Envelope,
     body: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, CpError> {
-    let envelope = Envelope::from_metadata(user_meta)?;
+    let wrap = envelope.wrap();
+    let key_fits = matches!(
+        (&method.key, wrap),
+        (CseKey::Kms { .. }, Wrap::Kms) | (CseKey::Customer(_), Wrap::AesGcm)
+    );
+    if !key_fits {
+        return Err(CpError::Usage(format!(
+            "the object's key is wrapped with {}; use {}",
+            wrap.name(),
+            wrap.option()
+        )));
+    }
+    method.policy.check_read(envelope)?;
     if body.len() as u64 > cse::MAX_PLAINTEXT + 16 {
         return Err(CseError::TooLarge(body.len() as u64).into());
     }
-    let cek = match (key, &envelope.wrap) {
-        (CseKey::Kms { kms, key_id }, Wrap::Kms) => {
+    let data_key = match &method.key {
+        CseKey::Kms { kms, key_id } => {
             let context = envelope.kms_context()?;
             let (caller, source) = remote_caller();
             let plain = kms
                 .decrypt(
-                    &envelope.wrapped_key,
+                    envelope.wrapped_key(),
                     context,
                     Some(key_id),
                     &caller,
                     &source,
                 )
                 .await?;
-            cse::cek_from(&plain.plaintext)
+            cse::keys::key_from(&plain.plaintext)
                 .ok_or_else(|| CseError::BadMetadata("the KMS data key is not 256 bits".into()))?
         }
-        (CseKey::Customer(kek), Wrap::AesGcm) => cse::unwrap_aes_gcm(kek, &envelope.wrapped_key)?,
-        (_, wrap) => {
-            return Err(CpError::Usage(format!(
-                "the object's key is wrapped with {}; use {}",
-                wrap.name(),
-                match wrap {
-                    Wrap::Kms => "--cse-kms <key>",
-                    Wrap::AesGcm => "--cse-c <keyfile>",
-                }
-            )));
-        }
+        CseKey::Customer(kek) => cse::keys::unwrap_aes_gcm(kek, envelope.wrapped_key())?,
     };
-    let plain = cse::decrypt_content(&cek, &envelope.iv, body)?;
-    if user_meta.contains_key(cse::META_PLAIN_LEN) && plain.len() as u64 != envelope.plaintext_len {
-        return Err(CseError::BadMetadata(
-            "x-amz-unencrypted-content-length does not match the content".into(),
-        )
-        .into());
-    }
-    Ok(plain)
+    Ok(envelope.open(&data_key, body)?)
 }
 
 /// The metadata request headers of an envelope.
@@ -189,17 +203,17 @@ pub(crate) fn parse_s3_url(url: &str) -> Option<(String, String)> {
     (!bucket.is_empty()).then(|| (bucket.to_string(), key.to_string()))
 }
 
-/// Uploads `plaintext` (encrypted first when `key` is given); returns the PUT answer.
+/// Uploads `plaintext` (encrypted first when `cse` is given); returns the PUT answer.
 pub(crate) async fn upload(
     s3: &S3Client,
-    key: Option<&CseKey<'_>>,
+    method: Option<&Cse<'_>>,
     plaintext: &[u8],
     bucket: &str,
     object: &str,
 ) -> Result<S3Response, CpError> {
-    let (body, headers) = match key {
-        Some(k) => {
-            let (body, env) = encrypt(k, plaintext).await?;
+    let (body, headers) = match method {
+        Some(c) => {
+            let (body, env) = encrypt(c, plaintext).await?;
             (body, metadata_headers(&env))
         }
         None => (plaintext.to_vec(), Vec::new()),
@@ -213,10 +227,117 @@ pub(crate) async fn upload(
     Ok(r)
 }
 
-/// Downloads an object and, when `key` is given, decrypts and verifies it.
+/// Files larger than this go up as a multipart upload (the aws CLI's default threshold).
+pub(crate) const MULTIPART_THRESHOLD: u64 = 8 * 1024 * 1024;
+/// The smallest part size; grown for files that would need more than [`MAX_PARTS`] parts.
+const PART_SIZE: u64 = 8 * 1024 * 1024;
+const MAX_PARTS: u64 = 10_000;
+
+/// The part size for a file of `len` bytes: 8 MiB, or enough to stay within 10,000 parts.
+fn part_size(len: u64) -> u64 {
+    PART_SIZE.max(len.div_ceil(MAX_PARTS))
+}
+
+/// Uploads the file at `path` (`len` bytes) as a multipart upload, reading one part at a time;
+/// returns the Complete answer and the number of parts. Any failure aborts the upload so no
+/// parts are left behind.
+async fn upload_multipart(
+    s3: &S3Client,
+    path: &Path,
+    len: u64,
+    bucket: &str,
+    object: &str,
+) -> Result<(S3Response, usize), CpError> {
+    let r = s3.create_multipart_upload(bucket, object, &[]).await?;
+    if !r.is_success() {
+        return Err(s3_failure("CreateMultipartUpload", bucket, object, &r));
+    }
+    let upload_id = r.xml_text("UploadId").ok_or_else(|| CpError::S3 {
+        op: "CreateMultipartUpload",
+        bucket: bucket.to_string(),
+        key: object.to_string(),
+        status: r.status,
+        code: "MalformedAnswer".into(),
+        message: "no UploadId in the answer".into(),
+    })?;
+    let result = send_parts(s3, path, len, bucket, object, &upload_id).await;
+    if result.is_err() {
+        // Best effort: the error being reported is the one that matters.
+        let _ = s3.abort_multipart_upload(bucket, object, &upload_id).await;
+    }
+    result
+}
+
+async fn send_parts(
+    s3: &S3Client,
+    path: &Path,
+    len: u64,
+    bucket: &str,
+    object: &str,
+    upload_id: &str,
+) -> Result<(S3Response, usize), CpError> {
+    use std::io::Read as _;
+    let shown = path.display().to_string();
+    let mut file = std::fs::File::open(path).map_err(|e| CpError::Io(shown.clone(), e))?;
+    let size = part_size(len);
+    let mut parts = Vec::new();
+    let mut sent = 0u64;
+    while sent < len {
+        let n = size.min(len - sent);
+        let mut chunk = vec![0u8; n as usize];
+        file.read_exact(&mut chunk)
+            .map_err(|e| CpError::Io(shown.clone(), e))?;
+        let number = parts.len() as u32 + 1;
+        let r = s3
+            .upload_part(bucket, object, upload_id, number, Bytes::from(chunk))
+            .await?;
+        if !r.is_success() {
+            return Err(s3_failure("UploadPart", bucket, object, &r));
+        }
+        let etag = r.header("etag").unwrap_or_default().to_string();
+        parts.push((number, etag));
+        sent += n;
+    }
+    let r = s3
+        .complete_multipart_upload(bucket, object, upload_id, &parts)
+        .await?;
+    // Complete can fail after a 200: the error is then in the body.
+    if !r.is_success() || r.error_code().is_some() {
+        return Err(s3_failure("CompleteMultipartUpload", bucket, object, &r));
+    }
+    Ok((r, parts.len()))
+}
+
+/// The envelope of a client-side encrypted object: from its metadata, completed from its
+/// instruction file (`<key>.instruction`) when the metadata says so or holds no S3 Encryption
+/// Client keys at all (V1/V2 objects may keep everything there).
+async fn envelope_of(
+    s3: &S3Client,
+    meta: &BTreeMap<String, String>,
+    bucket: &str,
+    object: &str,
+) -> Result<Envelope, CpError> {
+    let needs_file = match cse::format::detect(meta)? {
+        Detected::Complete(envelope) => return Ok(envelope),
+        Detected::V3InstructionFile => true,
+        Detected::Plain => false,
+    };
+    let file_key = format!("{object}{}", cse::format::INSTRUCTION_SUFFIX);
+    let r = s3.get_object(bucket, &file_key, &[]).await?;
+    if r.status == 404 && !needs_file {
+        return Err(CseError::NotEncrypted.into());
+    }
+    if !r.is_success() {
+        return Err(s3_failure("GET (instruction file)", bucket, &file_key, &r));
+    }
+    Ok(cse::format::with_instruction_file(meta, &r.body)?)
+}
+
+/// Downloads an object and, when `cse` is given, decrypts and verifies it. Without `cse`, an
+/// object carrying S3 Encryption Client metadata is refused rather than returned as ciphertext.
 pub(crate) async fn download(
     s3: &S3Client,
-    key: Option<&CseKey<'_>>,
+    method: Option<&Cse<'_>>,
     bucket: &str,
     object: &str,
 ) -> Result<Zeroizing<Vec<u8>>, CpError> {
@@ -225,13 +346,17 @@ pub(crate) async fn download(
         return Err(s3_failure("GET", bucket, object, &r));
     }
     let meta = r.user_metadata();
-    match key {
-        Some(k) => decrypt(k, &meta, &r.body).await,
-        None if meta.contains_key(cse::META_KEY) => Err(CpError::Usage(format!(
-            "s3://{bucket}/{object} is client-side encrypted ({}); pass --cse-kms <key> or --cse-c <keyfile>",
-            meta.get(cse::META_WRAP_ALG).map_or("?", String::as_str)
-        ))),
-        None => Ok(Zeroizing::new(r.body.to_vec())),
+    match method {
+        Some(c) => {
+            let envelope = envelope_of(s3, &meta, bucket, object).await?;
+            decrypt(c, &envelope, &r.body).await
+        }
+        None => match cse::format::describe(&meta) {
+            Some(what) => Err(CpError::Usage(format!(
+                "s3://{bucket}/{object} is client-side encrypted ({what}); pass --cse-kms <key> or --cse-c <keyfile>"
+            ))),
+            None => Ok(Zeroizing::new(r.body.to_vec())),
+        },
     }
 }
 
@@ -263,7 +388,7 @@ pub(crate) async fn run(args: &CpArgs) -> Result<String, CpError> {
         None => None,
     };
     let customer = match &args.cse_c {
-        Some(path) => Some(cse::read_key_file(path)?),
+        Some(path) => Some(cse::keys::read_key_file(path)?),
         None => None,
     };
     let key = match (&kms, &args.cse_kms, &customer) {
@@ -271,10 +396,26 @@ pub(crate) async fn run(args: &CpArgs) -> Result<String, CpError> {
         (_, _, Some(k)) => Some(CseKey::Customer(k)),
         _ => None,
     };
-    let mode = match &key {
-        Some(CseKey::Kms { .. }) => " (CSE-KMS, kms+context)",
-        Some(CseKey::Customer(_)) => " (CSE-C, AES/GCM)",
+    let method = key.map(|key| Cse {
+        key,
+        policy: args.cse_commitment_policy,
+    });
+    let mode = match &method {
+        Some(Cse {
+            key: CseKey::Kms { .. },
+            ..
+        }) => " (CSE-KMS, kms+context)",
+        Some(Cse {
+            key: CseKey::Customer(_),
+            ..
+        }) => " (CSE-C, AES/GCM)",
         None => "",
+    };
+    // Uploads name the format the policy writes.
+    let written = match (&method, args.cse_commitment_policy.writes_v3()) {
+        (None, _) => "",
+        (Some(_), true) => " in format V3",
+        (Some(_), false) => " in format V2",
     };
     match (parse_s3_url(&args.src), parse_s3_url(&args.dst)) {
         (None, Some((bucket, object))) => {
@@ -289,15 +430,24 @@ pub(crate) async fn run(args: &CpArgs) -> Result<String, CpError> {
             let len = std::fs::metadata(&args.src)
                 .map_err(|e| CpError::Io(args.src.clone(), e))?
                 .len();
-            if key.is_some() {
+            if method.is_some() {
                 cse::check_size(len)?;
+            } else if len > MULTIPART_THRESHOLD {
+                let (r, parts) =
+                    upload_multipart(&s3, Path::new(&args.src), len, &bucket, &object).await?;
+                return Ok(format!(
+                    "upload: {} to s3://{bucket}/{object} in {parts} parts, ETag {}",
+                    args.src,
+                    r.xml_text("ETag")
+                        .map_or_else(|| "-".into(), |e| e.replace("&quot;", "\""))
+                ));
             }
             let data = Zeroizing::new(
                 std::fs::read(&args.src).map_err(|e| CpError::Io(args.src.clone(), e))?,
             );
-            let r = upload(&s3, key.as_ref(), &data, &bucket, &object).await?;
+            let r = upload(&s3, method.as_ref(), &data, &bucket, &object).await?;
             Ok(format!(
-                "upload: {} to s3://{bucket}/{object}{mode}, ETag {}",
+                "upload: {} to s3://{bucket}/{object}{mode}{written}, ETag {}",
                 args.src,
                 r.header("etag").unwrap_or("-")
             ))
@@ -307,7 +457,7 @@ pub(crate) async fn run(args: &CpArgs) -> Result<String, CpError> {
             if target.is_dir() {
                 target.push(object.rsplit('/').next().unwrap_or(&object));
             }
-            let data = download(&s3, key.as_ref(), &bucket, &object).await?;
+            let data = download(&s3, method.as_ref(), &bucket, &object).await?;
             write_atomically(&target, &data)?;
             Ok(format!(
                 "download: s3://{bucket}/{object} to {}{mode}",
@@ -346,6 +496,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn parts_are_8_mib_until_10000_would_not_do() {
+        assert_eq!(part_size(20 << 20), 8 << 20);
+        assert_eq!(part_size(80_000 << 20), 8 << 20);
+        let big = 5u64 << 40; // 5 TiB, S3's largest object
+        assert_eq!(part_size(big), big.div_ceil(10_000));
+        assert!(big.div_ceil(part_size(big)) <= 10_000);
+    }
+
+    #[test]
     fn s3_urls() {
         assert_eq!(parse_s3_url("s3://b/k/x"), Some(("b".into(), "k/x".into())));
         assert_eq!(parse_s3_url("s3://b/"), Some(("b".into(), "".into())));
@@ -354,18 +513,36 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn customer_key_round_trip_and_wrong_key() {
-        let k = [1u8; 32];
-        let key = CseKey::Customer(&k);
-        let (body, env) = encrypt(&key, b"secret data").await.unwrap();
-        let meta: BTreeMap<String, String> = env.to_metadata().into_iter().collect();
-        let plain = decrypt(&key, &meta, &body).await.unwrap();
-        assert_eq!(plain.as_slice(), b"secret data");
-        let other = [2u8; 32];
-        let wrong = CseKey::Customer(&other);
+    async fn customer_key_round_trips_in_both_formats_under_the_policies() {
+        static K: [u8; 32] = [1u8; 32];
+        static OTHER: [u8; 32] = [2u8; 32];
+        let with = |key: &'static [u8; 32], policy| Cse {
+            key: CseKey::Customer(key),
+            policy,
+        };
+        let strict = with(&K, CommitmentPolicy::RequireEncryptRequireDecrypt);
+        let (body, env) = encrypt(&strict, b"secret data").await.unwrap();
+        assert_eq!(env.format(), "V3");
+        assert_eq!(body.len(), 11 + 16);
+        assert_eq!(
+            decrypt(&strict, &env, &body).await.unwrap().as_slice(),
+            b"secret data"
+        );
         assert!(matches!(
-            decrypt(&wrong, &meta, &body).await,
+            decrypt(&with(&OTHER, strict.policy), &env, &body).await,
             Err(CpError::Cse(CseError::WrongKey))
         ));
+
+        let v2_writer = with(&K, CommitmentPolicy::ForbidEncryptAllowDecrypt);
+        let (body, env) = encrypt(&v2_writer, b"old format").await.unwrap();
+        assert_eq!(env.format(), "V2");
+        // The default policy refuses the non-committing format; allow-decrypt reads it.
+        let err = decrypt(&strict, &env, &body).await.unwrap_err().to_string();
+        assert!(err.contains("no key commitment"), "{err}");
+        let migrating = with(&K, CommitmentPolicy::RequireEncryptAllowDecrypt);
+        assert_eq!(
+            decrypt(&migrating, &env, &body).await.unwrap().as_slice(),
+            b"old format"
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! [`S3Client`]: the few S3 calls the command line needs (PUT, GET, HEAD, DELETE object and
-//! CreateBucket), path-style, SigV4-signed with [`crate::sigv4::sign_request`] over an
+//! [`S3Client`]: the few S3 calls the command line needs (PUT, GET, HEAD, DELETE object,
+//! CreateBucket, and the four calls of a multipart upload), path-style, SigV4-signed with [`crate::sigv4::sign_request`] over an
 //! [`HttpEndpoint`]. Whole bodies are buffered: callers cap what they send and accept.
 //!
 //! A key with a `.` or `..` path segment (`a/../b`) is refused before sending: the HTTP
@@ -25,6 +25,13 @@ const PATH: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~')
     .remove(b'/');
+
+/// Characters left as they are in a query name or value: S3's unreserved set only.
+const QUERY: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// Bound on one request, connect to last body byte (large objects over a slow link need more).
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -52,6 +59,11 @@ pub(crate) struct S3Response {
 impl S3Response {
     pub(crate) fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
+    }
+
+    /// The text of the first `<name>` element of the body (flat S3 answers: `UploadId`).
+    pub(crate) fn xml_text(&self, name: &str) -> Option<String> {
+        xml_element(&self.body, name)
     }
 
     /// The `<Code>` of an S3 error body, if there is one.
@@ -176,6 +188,79 @@ impl S3Client {
             .await
     }
 
+    /// CreateMultipartUpload (`POST ?uploads`); `headers` carry metadata and SSE options.
+    pub(crate) async fn create_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: &[(String, String)],
+    ) -> Result<S3Response, S3ClientError> {
+        self.send_query(
+            Method::POST,
+            bucket,
+            Some(key),
+            &[("uploads", "")],
+            headers,
+            Bytes::new(),
+        )
+        .await
+    }
+
+    /// UploadPart (`PUT ?partNumber=N&uploadId=…`).
+    pub(crate) async fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        body: Bytes,
+    ) -> Result<S3Response, S3ClientError> {
+        let n = part_number.to_string();
+        let query = [("partNumber", n.as_str()), ("uploadId", upload_id)];
+        self.send_query(Method::PUT, bucket, Some(key), &query, &[], body)
+            .await
+    }
+
+    /// CompleteMultipartUpload (`POST ?uploadId=…`) with the parts' numbers and ETags, in order.
+    pub(crate) async fn complete_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String)],
+    ) -> Result<S3Response, S3ClientError> {
+        let mut xml = String::from("<CompleteMultipartUpload>");
+        for (n, etag) in parts {
+            let etag = etag.replace('&', "&amp;").replace('<', "&lt;");
+            xml.push_str(&format!(
+                "<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"
+            ));
+        }
+        xml.push_str("</CompleteMultipartUpload>");
+        let query = [("uploadId", upload_id)];
+        self.send_query(
+            Method::POST,
+            bucket,
+            Some(key),
+            &query,
+            &[],
+            Bytes::from(xml),
+        )
+        .await
+    }
+
+    /// AbortMultipartUpload (`DELETE ?uploadId=…`).
+    pub(crate) async fn abort_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<S3Response, S3ClientError> {
+        let query = [("uploadId", upload_id)];
+        self.send_query(Method::DELETE, bucket, Some(key), &query, &[], Bytes::new())
+            .await
+    }
+
     /// One signed request; `headers` are added as given (names lower-case).
     pub(crate) async fn send(
         &self,
@@ -185,15 +270,38 @@ impl S3Client {
         headers: &[(String, String)],
         body: Bytes,
     ) -> Result<S3Response, S3ClientError> {
+        self.send_query(method, bucket, key, &[], headers, body)
+            .await
+    }
+
+    /// [`Self::send`] with query parameters (`("uploads", "")` is sent as `uploads=`, which S3
+    /// reads as the bare sub-resource).
+    pub(crate) async fn send_query(
+        &self,
+        method: Method,
+        bucket: &str,
+        key: Option<&str>,
+        query: &[(&str, &str)],
+        headers: &[(String, String)],
+        body: Bytes,
+    ) -> Result<S3Response, S3ClientError> {
         if key.is_some_and(|k| k.split('/').any(|s| s == "." || s == "..")) {
             return Err(S3ClientError::DotSegment(
                 key.unwrap_or_default().to_string(),
             ));
         }
-        let path = match key {
+        let mut path = match key {
             Some(key) => format!("/{bucket}/{}", utf8_percent_encode(key, PATH)),
             None => format!("/{bucket}"),
         };
+        for (i, (name, value)) in query.iter().enumerate() {
+            path.push(if i == 0 { '?' } else { '&' });
+            path.push_str(&format!(
+                "{}={}",
+                utf8_percent_encode(name, QUERY),
+                utf8_percent_encode(value, QUERY)
+            ));
+        }
         let uri: Uri = path
             .parse()
             .map_err(|_| S3ClientError::Header(format!("path {path:?}")))?;
@@ -213,7 +321,8 @@ impl S3Client {
             "x-amz-content-sha256",
             HeaderValue::from_str(&body_hash).map_err(|_| header_err("x-amz-content-sha256"))?,
         );
-        if !body.is_empty() || method == Method::PUT {
+        let sends_body = !body.is_empty() || method == Method::PUT || method == Method::POST;
+        if sends_body {
             map.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
         }
         sigv4::sign_request(
@@ -228,7 +337,7 @@ impl S3Client {
             SystemTime::now(),
         )
         .map_err(|_| header_err("authorization"))?;
-        let body = (!body.is_empty() || method == Method::PUT).then_some(body);
+        let body = sends_body.then_some(body);
         let transport = |message: String| S3ClientError::Transport {
             endpoint: self.conn.authority().to_string(),
             message,

@@ -103,7 +103,7 @@ async fn run(args: &DemoArgs) -> Result<run::Report, String> {
     // The embedded gateway lives until the report is built.
     let mut _work: Option<TempDir> = None;
     let mut _gateway: Option<embedded::Embedded> = None;
-    let (demo, _) = if let Some(endpoint) = &args.endpoint.endpoint_url {
+    let (demo, _) = if let Some(endpoint) = &args.endpoint.s3_endpoint() {
         let s3 = args.endpoint.s3().map_err(|e| e.to_string())?;
         let kms = args.endpoint.kms().map_err(|e| e.to_string())?;
         let (ak, sk) = credentials_from_env().map_err(|e| e.to_string())?;
@@ -118,7 +118,7 @@ async fn run(args: &DemoArgs) -> Result<run::Report, String> {
             embedded: false,
             s3_endpoint: endpoint.clone(),
             http_endpoint: args.http_endpoint_url.clone(),
-            kms_endpoint: args.endpoint.kms_endpoint.clone().unwrap_or_default(),
+            kms_endpoint: args.endpoint.kms_endpoint().unwrap_or_default(),
             data_dir: args.data_dir.as_ref().map(|d| d.display().to_string()),
             audit_log: args.data_dir.as_ref().map(|d| {
                 d.join("kms")

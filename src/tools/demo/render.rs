@@ -322,7 +322,7 @@ fn esc(s: &str) -> String {
 /// An SVG of one method's envelope: plaintext → content cipher → stored ciphertext, and the
 /// data key → who wrapped it → where the wrapped key lives. Labels come from the report.
 fn envelope_svg(m: &MethodReport, plaintext: u64) -> String {
-    let client_side = m.object_metadata.contains_key(crate::tools::cse::META_KEY);
+    let client_side = crate::tools::cse::format::wrapped_key_field(&m.object_metadata).is_some();
     let (who, how) = if client_side {
         ("client encrypts", "AES-256-GCM, one tag")
     } else {

@@ -17,8 +17,8 @@ use super::observe::{AuditCursor, KmsCall, Stored, stored_object};
 use crate::kms::KmsClientError;
 use crate::kms::remote::RemoteKms;
 use crate::tools::client::s3::{S3Client, S3Response};
-use crate::tools::cp::{self, CpError, CseKey};
-use crate::tools::cse::{self, CseError};
+use crate::tools::cp::{self, CpError, Cse, CseKey};
+use crate::tools::cse::{self, CommitmentPolicy, CseError};
 
 /// The five methods, in the order AWS lists them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -402,18 +402,18 @@ impl Demo {
         (result, self.audit.take_new())
     }
 
-    fn cse_key<'a>(
-        &'a self,
-        method: Method,
-        kms_key: &'a str,
-        customer: &'a [u8; 32],
-    ) -> CseKey<'a> {
-        match method {
+    /// The method's key, under the default commitment policy (the V3 format, as `cp` writes).
+    fn cse_key<'a>(&'a self, method: Method, kms_key: &'a str, customer: &'a [u8; 32]) -> Cse<'a> {
+        let key = match method {
             Method::CseKms => CseKey::Kms {
                 kms: &self.kms,
                 key_id: kms_key,
             },
             _ => CseKey::Customer(customer),
+        };
+        Cse {
+            key,
+            policy: CommitmentPolicy::default(),
         }
     }
 
@@ -816,8 +816,8 @@ fn describe_generator(
         };
         return format!("KMS (GenerateDataKey called by {by})");
     }
-    if meta.contains_key(cse::META_KEY) {
-        return "the client (random 256-bit CEK; no KMS call)".into();
+    if cse::format::wrapped_key_field(meta).is_some() {
+        return "the client (random 256-bit data key; no KMS call)".into();
     }
     match stored.map(|s| s.gateway_sealing.as_str()) {
         Some("SseC") => "the gateway (random object key), sealed under the customer's key".into(),
@@ -833,19 +833,16 @@ fn describe_wrapped_key(
     have_data_dir: bool,
 ) -> WrappedKey {
     let mut details = Vec::new();
-    let location = if let Some(wrapped) = meta.get(cse::META_KEY) {
+    let location = if let Some((name, wrapped, wrap)) = cse::format::wrapped_key_field(meta) {
         let len = B64.decode(wrapped).map(|b| b.len()).unwrap_or(0);
-        details.push(format!(
-            "{len} bytes, wrap {}",
-            meta.get(cse::META_WRAP_ALG).map_or("?", String::as_str)
-        ));
+        details.push(format!("{len} bytes, wrap {wrap}"));
         if let Some(s) = stored {
             details.push(format!(
                 "the gateway seals its own key over the ciphertext too ({})",
                 s.gateway_sealing
             ));
         }
-        "object metadata x-amz-meta-x-amz-key-v2".to_string()
+        format!("object metadata x-amz-meta-{name}")
     } else if let Some(s) = stored {
         details.extend(s.sealing_fields.iter().cloned());
         format!("gateway meta record ({})", s.gateway_sealing)

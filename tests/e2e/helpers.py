@@ -34,3 +34,18 @@ def write_random_file(path: Path, size: int, chunk: int = 1 << 22) -> None:
             n = min(chunk, left)
             f.write(os.urandom(n))
             left -= n
+
+
+def metric_value(server, name: str, labels: str) -> int:
+    """One counter from the gateway's metrics listener (the `Metrics:` banner line), e.g.
+    `metric_value(server, "sealgate_s3_requests_total", 'operation="X",status="200"')`; 0 when
+    the series does not exist yet."""
+    import re
+    import urllib.request
+
+    banner = server.log_path.read_text(errors="replace")
+    url = re.search(r"^Metrics:\s+(\S+)", banner, re.M).group(1)
+    with urllib.request.urlopen(url) as r:
+        text = r.read().decode()
+    m = re.search(rf"^{re.escape(name)}\{{{re.escape(labels)}\}} (\d+)", text, re.M)
+    return int(m.group(1)) if m else 0

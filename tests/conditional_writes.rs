@@ -6,7 +6,7 @@ mod common;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
+use aws_sdk_s3::types::{CompletedMultipartUpload, Delete, ObjectIdentifier};
 use common::{Server, failure, random};
 
 const MIB: usize = 1024 * 1024;
@@ -196,30 +196,8 @@ async fn multipart(
         .upload_id()
         .unwrap()
         .to_owned();
-    let mut parts = Vec::new();
-    for (i, chunk) in data.chunks(5 * MIB).enumerate() {
-        let n = i as i32 + 1;
-        let etag = s3
-            .upload_part()
-            .bucket(b)
-            .key(key)
-            .upload_id(&id)
-            .part_number(n)
-            .body(ByteStream::from(chunk.to_vec()))
-            .send()
-            .await
-            .unwrap()
-            .e_tag()
-            .unwrap()
-            .to_owned();
-        parts.push(CompletedPart::builder().part_number(n).e_tag(etag).build());
-    }
-    (
-        id,
-        CompletedMultipartUpload::builder()
-            .set_parts(Some(parts))
-            .build(),
-    )
+    let upload = common::upload_parts(s3, b, key, &id, data, 5 * MIB).await;
+    (id, upload)
 }
 
 #[tokio::test]

@@ -477,33 +477,12 @@ async fn tags_through_multipart_and_copy() {
         .upload_id()
         .unwrap()
         .to_owned();
-    let mut parts = Vec::new();
-    for (i, chunk) in data.chunks(5 * MIB).enumerate() {
-        let n = i as i32 + 1;
-        let etag = s3
-            .upload_part()
-            .bucket(b)
-            .key("mpu")
-            .upload_id(&id)
-            .part_number(n)
-            .body(ByteStream::from(chunk.to_vec()))
-            .send()
-            .await
-            .unwrap()
-            .e_tag()
-            .unwrap()
-            .to_owned();
-        parts.push(CompletedPart::builder().part_number(n).e_tag(etag).build());
-    }
+    let upload = common::upload_parts(&s3, b, "mpu", &id, &data, 5 * MIB).await;
     s3.complete_multipart_upload()
         .bucket(b)
         .key("mpu")
         .upload_id(&id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
+        .multipart_upload(upload)
         .send()
         .await
         .unwrap();

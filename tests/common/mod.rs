@@ -319,3 +319,37 @@ pub async fn advance_clock(kms: &aws_sdk_kms::Client, secs: u64) {
         .await
         .expect("Sealgate.AdvanceClock");
 }
+
+/// Uploads `data` as the parts of upload `upload_id` (`part_size` bytes each, the last shorter)
+/// and returns the completed upload to send with CompleteMultipartUpload.
+pub async fn upload_parts(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    data: &[u8],
+    part_size: usize,
+) -> aws_sdk_s3::types::CompletedMultipartUpload {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let mut parts = Vec::new();
+    for (i, chunk) in data.chunks(part_size).enumerate() {
+        let n = i as i32 + 1;
+        let etag = s3
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(n)
+            .body(aws_sdk_s3::primitives::ByteStream::from(chunk.to_vec()))
+            .send()
+            .await
+            .unwrap()
+            .e_tag()
+            .unwrap()
+            .to_owned();
+        parts.push(CompletedPart::builder().part_number(n).e_tag(etag).build());
+    }
+    CompletedMultipartUpload::builder()
+        .set_parts(Some(parts))
+        .build()
+}

@@ -93,6 +93,19 @@ pub(crate) fn checks(ep: &Endpoint) -> Vec<Check> {
         GetBucketPolicyStatus { bucket } => {
             vec![Check::bucket("s3:GetBucketPolicyStatus", bucket)]
         }
+        GetPublicAccessBlock { bucket } => {
+            vec![Check::bucket("s3:GetBucketPublicAccessBlock", bucket)]
+        }
+        // AWS has no s3:DeleteBucketPublicAccessBlock: removing the block is putting none.
+        PutPublicAccessBlock { bucket } | DeletePublicAccessBlock { bucket } => {
+            vec![Check::bucket("s3:PutBucketPublicAccessBlock", bucket)]
+        }
+        GetBucketOwnershipControls { bucket } => {
+            vec![Check::bucket("s3:GetBucketOwnershipControls", bucket)]
+        }
+        PutBucketOwnershipControls { bucket } | DeleteBucketOwnershipControls { bucket } => {
+            vec![Check::bucket("s3:PutBucketOwnershipControls", bucket)]
+        }
         GetBucketVersioning { bucket } => vec![Check::bucket("s3:GetBucketVersioning", bucket)],
         GetBucketTagging { bucket } => vec![Check::bucket("s3:GetBucketTagging", bucket)],
         // AWS has no s3:DeleteBucketTagging: removing tags is putting none.
@@ -262,11 +275,6 @@ fn unsupported_action(operation: &str) -> &'static str {
         "PutBucketNotificationConfiguration" => "s3:PutBucketNotification",
         "GetBucketReplication" => "s3:GetReplicationConfiguration",
         "PutBucketReplication" | "DeleteBucketReplication" => "s3:PutReplicationConfiguration",
-        "DeleteBucketOwnershipControls" | "PutBucketOwnershipControls" => {
-            "s3:PutBucketOwnershipControls"
-        }
-        "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
-        "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
         "GetBucketAccelerateConfiguration" => "s3:GetAccelerateConfiguration",
         "PutBucketAccelerateConfiguration" => "s3:PutAccelerateConfiguration",
         "GetBucketAnalyticsConfiguration" | "ListBucketAnalyticsConfigurations" => {
@@ -304,7 +312,6 @@ fn unsupported_action(operation: &str) -> &'static str {
         "PutBucketWebsite" => "s3:PutBucketWebsite",
         "GetBucketLogging" => "s3:GetBucketLogging",
         "PutBucketLogging" => "s3:PutBucketLogging",
-        "GetBucketOwnershipControls" => "s3:GetBucketOwnershipControls",
         "GetBucketRequestPayment" => "s3:GetBucketRequestPayment",
         "PutBucketRequestPayment" => "s3:PutBucketRequestPayment",
         "GetObjectAcl" => "s3:GetObjectAcl",
@@ -457,6 +464,42 @@ mod tests {
                 "/b?policyStatus",
                 &[],
                 &[("s3:GetBucketPolicyStatus", "arn:aws:s3:::b")],
+            ),
+            (
+                "GET",
+                "/b?publicAccessBlock",
+                &[],
+                &[("s3:GetBucketPublicAccessBlock", "arn:aws:s3:::b")],
+            ),
+            (
+                "PUT",
+                "/b?publicAccessBlock",
+                &[],
+                &[("s3:PutBucketPublicAccessBlock", "arn:aws:s3:::b")],
+            ),
+            (
+                "DELETE",
+                "/b?publicAccessBlock",
+                &[],
+                &[("s3:PutBucketPublicAccessBlock", "arn:aws:s3:::b")],
+            ),
+            (
+                "GET",
+                "/b?ownershipControls",
+                &[],
+                &[("s3:GetBucketOwnershipControls", "arn:aws:s3:::b")],
+            ),
+            (
+                "PUT",
+                "/b?ownershipControls",
+                &[],
+                &[("s3:PutBucketOwnershipControls", "arn:aws:s3:::b")],
+            ),
+            (
+                "DELETE",
+                "/b?ownershipControls",
+                &[],
+                &[("s3:PutBucketOwnershipControls", "arn:aws:s3:::b")],
             ),
             ("POST", "/b?delete", &[], &[]),
             ("POST", "/b", &[], &[]),

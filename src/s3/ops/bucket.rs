@@ -2,6 +2,7 @@
 
 use http::{Response, StatusCode};
 
+use super::access;
 use super::common::{self, set};
 use crate::meta::{BUCKET_FORMAT, BucketRecord};
 use crate::s3::Req;
@@ -54,6 +55,10 @@ pub(crate) async fn handle_create_bucket(
             "The {location} location constraint is incompatible for the region specific endpoint this request was sent to."
         )));
     }
+    let (public_access_block, ownership) =
+        access::new_bucket_settings(req.gw.cfg.bucket_defaults, &req.headers)?;
+    // A canned ACL or grant on CreateBucket is judged by the ownership the bucket would get.
+    access::check_acl_headers(Some(&ownership), &req.headers)?;
     let rec = BucketRecord {
         format: BUCKET_FORMAT.into(),
         name: bucket.to_owned(),
@@ -64,6 +69,8 @@ pub(crate) async fn handle_create_bucket(
         cors: None,
         policy: None,
         tags: None,
+        public_access_block,
+        object_ownership: Some(ownership),
     };
     match req.gw.store.create_bucket(&rec).await {
         Ok(()) => {}

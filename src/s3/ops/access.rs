@@ -1,0 +1,208 @@
+//! Put/Get/DeletePublicAccessBlock and Put/Get/DeleteBucketOwnershipControls (S3 API
+//! Reference), both kept in the bucket record, and the ACL rule of BucketOwnerEnforced that
+//! the write handlers apply.
+
+use http::{HeaderMap, Response, StatusCode};
+
+use super::common;
+use crate::config::BucketDefaults;
+use crate::meta::PublicAccessBlock;
+use crate::s3::Req;
+use crate::s3::error::S3Error;
+use crate::s3::xml;
+use crate::server::Body;
+
+/// Largest configuration body accepted (either document is a few hundred bytes).
+const MAX_CONFIG_BODY: u64 = 16 * 1024;
+
+/// Object Ownership that disables ACLs.
+pub(crate) const BUCKET_OWNER_ENFORCED: &str = "BucketOwnerEnforced";
+
+pub(crate) async fn handle_get_public_access_block(
+    mut req: Req,
+    bucket: &str,
+) -> Result<Response<Body>, S3Error> {
+    req.no_body().await?;
+    let rec = req.bucket(bucket).await?;
+    let block =
+        rec.public_access_block
+            .ok_or_else(|| S3Error::NoSuchPublicAccessBlockConfiguration {
+                bucket: bucket.to_owned(),
+            })?;
+    Ok(common::xml(
+        StatusCode::OK,
+        xml::public_access_block_xml(&block),
+    ))
+}
+
+pub(crate) async fn handle_put_public_access_block(
+    mut req: Req,
+    bucket: &str,
+) -> Result<Response<Body>, S3Error> {
+    let mut rec = req.bucket(bucket).await?;
+    let body = req.small_body(MAX_CONFIG_BODY).await?;
+    rec.public_access_block = Some(xml::parse_public_access_block(&body)?);
+    req.gw.store.put_bucket(&rec).await?;
+    Ok(common::empty(StatusCode::OK))
+}
+
+pub(crate) async fn handle_delete_public_access_block(
+    mut req: Req,
+    bucket: &str,
+) -> Result<Response<Body>, S3Error> {
+    req.no_body().await?;
+    let mut rec = req.bucket(bucket).await?;
+    if rec.public_access_block.take().is_some() {
+        req.gw.store.put_bucket(&rec).await?;
+    }
+    Ok(common::empty(StatusCode::NO_CONTENT))
+}
+
+pub(crate) async fn handle_get_bucket_ownership_controls(
+    mut req: Req,
+    bucket: &str,
+) -> Result<Response<Body>, S3Error> {
+    req.no_body().await?;
+    let rec = req.bucket(bucket).await?;
+    let ownership =
+        rec.object_ownership
+            .ok_or_else(|| S3Error::OwnershipControlsNotFoundError {
+                bucket: bucket.to_owned(),
+            })?;
+    Ok(common::xml(
+        StatusCode::OK,
+        xml::ownership_controls_xml(&ownership),
+    ))
+}
+
+pub(crate) async fn handle_put_bucket_ownership_controls(
+    mut req: Req,
+    bucket: &str,
+) -> Result<Response<Body>, S3Error> {
+    let mut rec = req.bucket(bucket).await?;
+    let body = req.small_body(MAX_CONFIG_BODY).await?;
+    rec.object_ownership = Some(xml::parse_ownership_controls(&body)?.to_owned());
+    req.gw.store.put_bucket(&rec).await?;
+    Ok(common::empty(StatusCode::OK))
+}
+
+pub(crate) async fn handle_delete_bucket_ownership_controls(
+    mut req: Req,
+    bucket: &str,
+) -> Result<Response<Body>, S3Error> {
+    req.no_body().await?;
+    let mut rec = req.bucket(bucket).await?;
+    if rec.object_ownership.take().is_some() {
+        req.gw.store.put_bucket(&rec).await?;
+    }
+    Ok(common::empty(StatusCode::NO_CONTENT))
+}
+
+/// What a new bucket starts with: `(Block Public Access, Object Ownership)`. An
+/// `x-amz-object-ownership` header on CreateBucket chooses the ownership (an unknown value is
+/// InvalidArgument, as AWS answers).
+pub(crate) fn new_bucket_settings(
+    defaults: BucketDefaults,
+    headers: &HeaderMap,
+) -> Result<(Option<PublicAccessBlock>, String), S3Error> {
+    let (block, ownership) = match defaults {
+        BucketDefaults::Aws => (Some(PublicAccessBlock::ALL), BUCKET_OWNER_ENFORCED),
+        BucketDefaults::Legacy => (None, "ObjectWriter"),
+    };
+    let ownership = match headers.get("x-amz-object-ownership") {
+        None => ownership.to_owned(),
+        Some(v) => {
+            let v = v.to_str().unwrap_or("");
+            if !xml::OBJECT_OWNERSHIPS.contains(&v) {
+                return Err(S3Error::InvalidArgument {
+                    msg: "Invalid x-amz-object-ownership header".into(),
+                    name: Some("x-amz-object-ownership".into()),
+                    value: Some(v.to_owned()),
+                });
+            }
+            v.to_owned()
+        }
+    };
+    Ok((block, ownership))
+}
+
+/// BucketOwnerEnforced disables ACLs: a write (or CreateBucket) carrying any grant header, or
+/// a canned ACL other than `bucket-owner-full-control`, is refused with 400
+/// AccessControlListNotSupported (S3 User Guide: "Controlling ownership of objects and
+/// disabling ACLs").
+pub(crate) fn check_acl_headers(
+    ownership: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<(), S3Error> {
+    if ownership != Some(BUCKET_OWNER_ENFORCED) {
+        return Ok(());
+    }
+    let canned_ok = headers
+        .get("x-amz-acl")
+        .is_none_or(|v| v.as_bytes() == b"bucket-owner-full-control");
+    let grants = headers
+        .keys()
+        .any(|k| k.as_str().starts_with("x-amz-grant-"));
+    if !canned_ok || grants {
+        return Err(S3Error::AccessControlListNotSupported);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn acl_headers_on_enforced_buckets() {
+        let enforced = Some(BUCKET_OWNER_ENFORCED);
+        assert!(check_acl_headers(enforced, &headers(&[])).is_ok());
+        assert!(
+            check_acl_headers(
+                enforced,
+                &headers(&[("x-amz-acl", "bucket-owner-full-control")])
+            )
+            .is_ok()
+        );
+        for bad in [
+            &[("x-amz-acl", "private")][..],
+            &[("x-amz-acl", "public-read")][..],
+            &[(
+                "x-amz-grant-read",
+                "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"",
+            )][..],
+        ] {
+            assert!(matches!(
+                check_acl_headers(enforced, &headers(bad)),
+                Err(S3Error::AccessControlListNotSupported)
+            ));
+        }
+        for other in [None, Some("ObjectWriter"), Some("BucketOwnerPreferred")] {
+            assert!(check_acl_headers(other, &headers(&[("x-amz-acl", "public-read")])).is_ok());
+        }
+    }
+
+    #[test]
+    fn new_bucket_defaults() {
+        let (b, o) = new_bucket_settings(BucketDefaults::Aws, &HeaderMap::new()).unwrap();
+        assert_eq!(
+            (b, o.as_str()),
+            (Some(PublicAccessBlock::ALL), BUCKET_OWNER_ENFORCED)
+        );
+        let (b, o) = new_bucket_settings(BucketDefaults::Legacy, &HeaderMap::new()).unwrap();
+        assert_eq!((b, o.as_str()), (None, "ObjectWriter"));
+        let h = headers(&[("x-amz-object-ownership", "BucketOwnerPreferred")]);
+        let (_, o) = new_bucket_settings(BucketDefaults::Aws, &h).unwrap();
+        assert_eq!(o, "BucketOwnerPreferred");
+        let h = headers(&[("x-amz-object-ownership", "Mine")]);
+        assert!(new_bucket_settings(BucketDefaults::Aws, &h).is_err());
+    }
+}

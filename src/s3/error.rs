@@ -133,6 +133,9 @@ pub(crate) enum S3Error {
     /// 400: an ACL (other than bucket-owner-full-control) on a BucketOwnerEnforced bucket.
     #[error("The bucket does not allow ACLs")]
     AccessControlListNotSupported,
+    /// 400: CreateBucket with an ACL (other than `private` alone) and BucketOwnerEnforced.
+    #[error("Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting")]
+    InvalidBucketAclWithObjectOwnership,
     /// 404: GetBucketTagging on a bucket without tags.
     #[error("The TagSet does not exist")]
     NoSuchTagSet { bucket: String },
@@ -403,6 +406,7 @@ impl S3Error {
             | InvalidRequest(_)
             | MalformedPolicy(_)
             | AccessControlListNotSupported
+            | InvalidBucketAclWithObjectOwnership
             | InvalidTag(_)
             | BadRequest(_)
             | InvalidURI
@@ -463,6 +467,7 @@ impl S3Error {
             NoSuchPublicAccessBlockConfiguration { .. } => "NoSuchPublicAccessBlockConfiguration",
             OwnershipControlsNotFoundError { .. } => "OwnershipControlsNotFoundError",
             AccessControlListNotSupported => "AccessControlListNotSupported",
+            InvalidBucketAclWithObjectOwnership => "InvalidBucketAclWithObjectOwnership",
             MalformedPolicy(_) => "MalformedPolicy",
             InvalidURI => "InvalidURI",
             InvalidRange { .. } => "InvalidRange",

@@ -98,19 +98,22 @@ pub(crate) async fn handle_delete_bucket_ownership_controls(
     Ok(common::empty(StatusCode::NO_CONTENT))
 }
 
-/// What a new bucket starts with: `(Block Public Access, Object Ownership)`. An
-/// `x-amz-object-ownership` header on CreateBucket chooses the ownership (an unknown value is
-/// InvalidArgument, as AWS answers).
+/// What a new bucket starts with: `(Block Public Access, Object Ownership)`.
+///
+/// `x-amz-object-ownership` on CreateBucket chooses the ownership (an unknown value is
+/// InvalidArgument). Without it, AWS accepts `x-amz-acl: private` alone (rclone sends it on
+/// every mkdir) and then creates the bucket BucketOwnerPreferred; any other ACL on a bucket that
+/// would be BucketOwnerEnforced is InvalidBucketAclWithObjectOwnership.
 pub(crate) fn new_bucket_settings(
     defaults: BucketDefaults,
     headers: &HeaderMap,
 ) -> Result<(Option<PublicAccessBlock>, String), S3Error> {
-    let (block, ownership) = match defaults {
+    let (block, default_ownership) = match defaults {
         BucketDefaults::Aws => (Some(PublicAccessBlock::ALL), BUCKET_OWNER_ENFORCED),
         BucketDefaults::Legacy => (None, "ObjectWriter"),
     };
+    let acl = AclHeaders::of(headers);
     let ownership = match headers.get("x-amz-object-ownership") {
-        None => ownership.to_owned(),
         Some(v) => {
             let v = v.to_str().unwrap_or("");
             if !xml::OBJECT_OWNERSHIPS.contains(&v) {
@@ -120,31 +123,78 @@ pub(crate) fn new_bucket_settings(
                     value: Some(v.to_owned()),
                 });
             }
-            v.to_owned()
+            if v == BUCKET_OWNER_ENFORCED && acl.any() {
+                return Err(S3Error::InvalidBucketAclWithObjectOwnership);
+            }
+            v
         }
+        None if default_ownership == BUCKET_OWNER_ENFORCED && acl.is_private_only() => {
+            "BucketOwnerPreferred"
+        }
+        None if default_ownership == BUCKET_OWNER_ENFORCED && acl.any() => {
+            return Err(S3Error::InvalidBucketAclWithObjectOwnership);
+        }
+        None => default_ownership,
     };
-    Ok((block, ownership))
+    check_acl_headers(Some(ownership), headers)?;
+    Ok((block, ownership.to_owned()))
 }
 
-/// BucketOwnerEnforced disables ACLs: a write (or CreateBucket) carrying any grant header, or
-/// a canned ACL other than `bucket-owner-full-control`, is refused with 400
-/// AccessControlListNotSupported (S3 User Guide: "Controlling ownership of objects and
-/// disabling ACLs").
+/// The ACL a request carries.
+struct AclHeaders<'a> {
+    canned: Option<&'a [u8]>,
+    grants: bool,
+}
+
+impl<'a> AclHeaders<'a> {
+    fn of(headers: &'a HeaderMap) -> Self {
+        AclHeaders {
+            canned: headers.get("x-amz-acl").map(|v| v.as_bytes()),
+            grants: headers
+                .keys()
+                .any(|k| k.as_str().starts_with("x-amz-grant-")),
+        }
+    }
+
+    fn any(&self) -> bool {
+        self.canned.is_some() || self.grants
+    }
+
+    fn is_private_only(&self) -> bool {
+        self.canned == Some(b"private") && !self.grants
+    }
+}
+
+/// The ACL headers of a write (or CreateBucket) against the bucket's Object Ownership.
+///
+/// BucketOwnerEnforced disables ACLs: any grant header, or a canned ACL other than
+/// `bucket-owner-full-control`, is 400 AccessControlListNotSupported (S3 User Guide:
+/// "Controlling ownership of objects and disabling ACLs"). Where ACLs are enabled the gateway
+/// still keeps none: `private` and `bucket-owner-full-control` (the owner alone, which is
+/// what every object here grants) are taken, anything granting others answers 501 rather than
+/// being dropped silently.
 pub(crate) fn check_acl_headers(
     ownership: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<(), S3Error> {
-    if ownership != Some(BUCKET_OWNER_ENFORCED) {
+    let acl = AclHeaders::of(headers);
+    if ownership == Some(BUCKET_OWNER_ENFORCED) {
+        if acl.grants
+            || acl
+                .canned
+                .is_some_and(|c| c != b"bucket-owner-full-control")
+        {
+            return Err(S3Error::AccessControlListNotSupported);
+        }
         return Ok(());
     }
-    let canned_ok = headers
-        .get("x-amz-acl")
-        .is_none_or(|v| v.as_bytes() == b"bucket-owner-full-control");
-    let grants = headers
-        .keys()
-        .any(|k| k.as_str().starts_with("x-amz-grant-"));
-    if !canned_ok || grants {
-        return Err(S3Error::AccessControlListNotSupported);
+    let owner_only = acl
+        .canned
+        .is_none_or(|c| c == b"private" || c == b"bucket-owner-full-control");
+    if acl.grants || !owner_only {
+        return Err(S3Error::NotImplemented(
+            "ACL grants to others (x-amz-acl other than private, x-amz-grant-*) are not implemented by this gateway".into(),
+        ));
     }
     Ok(())
 }
@@ -186,7 +236,11 @@ mod tests {
             ));
         }
         for other in [None, Some("ObjectWriter"), Some("BucketOwnerPreferred")] {
-            assert!(check_acl_headers(other, &headers(&[("x-amz-acl", "public-read")])).is_ok());
+            assert!(check_acl_headers(other, &headers(&[("x-amz-acl", "private")])).is_ok());
+            assert!(matches!(
+                check_acl_headers(other, &headers(&[("x-amz-acl", "public-read")])),
+                Err(S3Error::NotImplemented(_))
+            ));
         }
     }
 
@@ -204,5 +258,23 @@ mod tests {
         assert_eq!(o, "BucketOwnerPreferred");
         let h = headers(&[("x-amz-object-ownership", "Mine")]);
         assert!(new_bucket_settings(BucketDefaults::Aws, &h).is_err());
+        let h = headers(&[("x-amz-acl", "private")]);
+        let (_, o) = new_bucket_settings(BucketDefaults::Aws, &h).unwrap();
+        assert_eq!(o, "BucketOwnerPreferred");
+        for bad in [
+            &[("x-amz-acl", "public-read")][..],
+            &[("x-amz-grant-read", "id=x")][..],
+            &[
+                ("x-amz-acl", "private"),
+                ("x-amz-object-ownership", "BucketOwnerEnforced"),
+            ][..],
+        ] {
+            assert!(matches!(
+                new_bucket_settings(BucketDefaults::Aws, &headers(bad)),
+                Err(S3Error::InvalidBucketAclWithObjectOwnership)
+            ));
+        }
+        let (_, o) = new_bucket_settings(BucketDefaults::Legacy, &h).unwrap();
+        assert_eq!(o, "ObjectWriter");
     }
 }

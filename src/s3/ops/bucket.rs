@@ -57,8 +57,6 @@ pub(crate) async fn handle_create_bucket(
     }
     let (public_access_block, ownership) =
         access::new_bucket_settings(req.gw.cfg.bucket_defaults, &req.headers)?;
-    // A canned ACL or grant on CreateBucket is judged by the ownership the bucket would get.
-    access::check_acl_headers(Some(&ownership), &req.headers)?;
     let rec = BucketRecord {
         format: BUCKET_FORMAT.into(),
         name: bucket.to_owned(),

@@ -458,3 +458,61 @@ async fn legacy_bucket_defaults() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().await.unwrap().as_ref(), b"open");
 }
+
+/// GetBucketAcl/GetObjectAcl answer the owner's FULL_CONTROL grant (as AWS does with ACLs
+/// disabled), with the owner ListBuckets shows; putting ACLs stays 501.
+#[tokio::test]
+async fn acls_read_as_owner_full_control() {
+    let server = Server::start();
+    let s3 = server.s3().await;
+    s3.create_bucket().bucket("acl").send().await.unwrap();
+    s3.put_object()
+        .bucket("acl")
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    let buckets = s3.list_buckets().send().await.unwrap();
+    let owner_id = buckets.owner().unwrap().id().unwrap().to_owned();
+    assert_eq!(owner_id.len(), 64);
+
+    let b = s3.get_bucket_acl().bucket("acl").send().await.unwrap();
+    let o = s3
+        .get_object_acl()
+        .bucket("acl")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    for (owner, grants) in [(b.owner(), b.grants()), (o.owner(), o.grants())] {
+        assert_eq!(owner.unwrap().id(), Some(owner_id.as_str()));
+        assert_eq!(grants.len(), 1);
+        let g = &grants[0];
+        assert_eq!(
+            g.permission(),
+            Some(&aws_sdk_s3::types::Permission::FullControl)
+        );
+        let grantee = g.grantee().unwrap();
+        assert_eq!(grantee.r#type(), &aws_sdk_s3::types::Type::CanonicalUser);
+        assert_eq!(grantee.id(), Some(owner_id.as_str()));
+    }
+    assert_eq!(
+        failure(
+            "acl of a missing key",
+            s3.get_object_acl().bucket("acl").key("nope").send().await
+        ),
+        (404, "NoSuchKey".to_owned())
+    );
+    assert_eq!(
+        failure(
+            "put bucket acl",
+            s3.put_bucket_acl()
+                .bucket("acl")
+                .acl(aws_sdk_s3::types::BucketCannedAcl::Private)
+                .send()
+                .await
+        ),
+        (501, "NotImplemented".to_owned())
+    );
+}

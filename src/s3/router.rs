@@ -243,6 +243,14 @@ pub(crate) enum Endpoint {
         key: String,
         version_id: Option<String>,
     },
+    GetBucketAcl {
+        bucket: String,
+    },
+    GetObjectAcl {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    },
     PutObjectTagging {
         bucket: String,
         key: String,
@@ -340,6 +348,8 @@ impl Endpoint {
             PutBucketTagging { .. } => "PutBucketTagging",
             DeleteBucketTagging { .. } => "DeleteBucketTagging",
             GetObjectTagging { .. } => "GetObjectTagging",
+            GetBucketAcl { .. } => "GetBucketAcl",
+            GetObjectAcl { .. } => "GetObjectAcl",
             PutObjectTagging { .. } => "PutObjectTagging",
             DeleteObjectTagging { .. } => "DeleteObjectTagging",
             GetObjectAttributes { .. } => "GetObjectAttributes",
@@ -395,6 +405,8 @@ impl Endpoint {
             | PutBucketTagging { bucket }
             | DeleteBucketTagging { bucket }
             | GetObjectTagging { bucket, .. }
+            | GetBucketAcl { bucket }
+            | GetObjectAcl { bucket, .. }
             | PutObjectTagging { bucket, .. }
             | DeleteObjectTagging { bucket, .. }
             | GetObjectAttributes { bucket, .. }
@@ -430,6 +442,7 @@ impl Endpoint {
             | HeadObject { key, .. }
             | DeleteObject { key, .. }
             | GetObjectTagging { key, .. }
+            | GetObjectAcl { key, .. }
             | PutObjectTagging { key, .. }
             | DeleteObjectTagging { key, .. }
             | GetObjectAttributes { key, .. }
@@ -592,6 +605,7 @@ fn route_bucket(method: &Method, bucket: String, q: &Query) -> Result<Endpoint, 
         }
         Method::GET if q.has("versioning") => Endpoint::GetBucketVersioning { bucket },
         Method::GET if q.has("tagging") => Endpoint::GetBucketTagging { bucket },
+        Method::GET if q.has("acl") => Endpoint::GetBucketAcl { bucket },
         Method::PUT if q.has("tagging") => Endpoint::PutBucketTagging { bucket },
         Method::DELETE if q.has("tagging") => Endpoint::DeleteBucketTagging { bucket },
         Method::GET if q.has("uploads") => Endpoint::ListMultipartUploads {
@@ -669,6 +683,11 @@ fn route_object(
             check_key_length(&key)?;
             Endpoint::CreateMultipartUpload { bucket, key }
         }
+        Method::GET if q.has("acl") => Endpoint::GetObjectAcl {
+            bucket,
+            key,
+            version_id: q.string("versionId"),
+        },
         Method::GET if q.has("tagging") => Endpoint::GetObjectTagging {
             bucket,
             key,
@@ -1205,12 +1224,7 @@ mod tests {
                 E::HeadBucket { bucket: s("y") },
             ),
             // Known but unimplemented operations.
-            (
-                "GET",
-                "/b?acl",
-                &[],
-                unsupported(Some("b"), None, "GetBucketAcl"),
-            ),
+            ("GET", "/b?acl", &[], E::GetBucketAcl { bucket: s("b") }),
             (
                 "PUT",
                 "/b?versioning",

@@ -112,6 +112,16 @@ pub(crate) fn checks(ep: &Endpoint) -> Vec<Check> {
         PutBucketTagging { bucket } | DeleteBucketTagging { bucket } => {
             vec![Check::bucket("s3:PutBucketTagging", bucket)]
         }
+        GetBucketAcl { bucket } => vec![Check::bucket("s3:GetBucketAcl", bucket)],
+        GetObjectAcl {
+            bucket,
+            key,
+            version_id,
+        } => vec![Check::object(
+            versioned(version_id, "s3:GetObjectAcl", "s3:GetObjectVersionAcl"),
+            bucket,
+            key,
+        )],
         GetObjectTagging {
             bucket,
             key,
@@ -305,7 +315,6 @@ fn unsupported_action(operation: &str) -> &'static str {
         "CreateSession" => "s3express:CreateSession",
         "SelectObjectContent" => "s3:GetObject",
         "UpdateObjectEncryption" => "s3:PutObject",
-        "GetBucketAcl" => "s3:GetBucketAcl",
         "PutBucketAcl" => "s3:PutBucketAcl",
         "PutBucketVersioning" => "s3:PutBucketVersioning",
         "GetBucketWebsite" => "s3:GetBucketWebsite",
@@ -314,7 +323,6 @@ fn unsupported_action(operation: &str) -> &'static str {
         "PutBucketLogging" => "s3:PutBucketLogging",
         "GetBucketRequestPayment" => "s3:GetBucketRequestPayment",
         "PutBucketRequestPayment" => "s3:PutBucketRequestPayment",
-        "GetObjectAcl" => "s3:GetObjectAcl",
         "PutObjectAcl" => "s3:PutObjectAcl",
         "GetObjectRetention" => "s3:GetObjectRetention",
         "PutObjectRetention" => "s3:PutObjectRetention",
@@ -586,6 +594,12 @@ mod tests {
                 "/b?acl",
                 &[],
                 &[("s3:GetBucketAcl", "arn:aws:s3:::b")],
+            ),
+            (
+                "GET",
+                "/b/k?acl&versionId=v",
+                &[],
+                &[("s3:GetObjectVersionAcl", "arn:aws:s3:::b/k")],
             ),
             (
                 "DELETE",

@@ -5,9 +5,12 @@
 use http::{HeaderMap, Response, StatusCode};
 
 use super::common;
+use super::get::load_meta;
+use super::tagging::check_version;
 use crate::config::BucketDefaults;
 use crate::meta::PublicAccessBlock;
 use crate::s3::Req;
+use crate::s3::authz::owner;
 use crate::s3::error::S3Error;
 use crate::s3::xml;
 use crate::server::Body;
@@ -96,6 +99,40 @@ pub(crate) async fn handle_delete_bucket_ownership_controls(
         req.gw.store.put_bucket(&rec).await?;
     }
     Ok(common::empty(StatusCode::NO_CONTENT))
+}
+
+/// GetBucketAcl: the owner's FULL_CONTROL grant, the only grant the gateway keeps (AWS answers
+/// the same with ACLs disabled).
+pub(crate) async fn handle_get_bucket_acl(
+    mut req: Req,
+    bucket: &str,
+) -> Result<Response<Body>, S3Error> {
+    req.no_body().await?;
+    let rec = req.bucket(bucket).await?;
+    let account = owner::bucket_account(&rec, &req.gw.cfg.account_id);
+    Ok(common::xml(StatusCode::OK, owner_acl_xml(account)))
+}
+
+/// GetObjectAcl: every object belongs to the bucket owner, who holds FULL_CONTROL.
+pub(crate) async fn handle_get_object_acl(
+    mut req: Req,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> Result<Response<Body>, S3Error> {
+    req.no_body().await?;
+    let rec = req.bucket(bucket).await?;
+    load_meta(&req, bucket, key).await?;
+    check_version(key, version_id)?;
+    let account = owner::bucket_account(&rec, &req.gw.cfg.account_id);
+    Ok(common::xml(StatusCode::OK, owner_acl_xml(account)))
+}
+
+fn owner_acl_xml(account: &str) -> String {
+    let id = owner::canonical_id(account);
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AccessControlPolicy xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Owner><ID>{id}</ID><DisplayName>account-{account}</DisplayName></Owner><AccessControlList><Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\"><ID>{id}</ID><DisplayName>account-{account}</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant></AccessControlList></AccessControlPolicy>"
+    )
 }
 
 /// What a new bucket starts with: `(Block Public Access, Object Ownership)`.

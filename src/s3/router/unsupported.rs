@@ -13,7 +13,6 @@ pub(super) fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'stat
     };
     let table: &[(&str, &'static str)] = match *method {
         Method::GET => &[
-            ("acl", "GetBucketAcl"),
             ("lifecycle", "GetBucketLifecycleConfiguration"),
             ("website", "GetBucketWebsite"),
             ("versions", "ListObjectVersions"),
@@ -98,7 +97,6 @@ pub(super) fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'stat
 pub(super) fn unsupported_object_op(method: &Method, q: &Query) -> Option<&'static str> {
     let table: &[(&str, &'static str)] = match *method {
         Method::GET => &[
-            ("acl", "GetObjectAcl"),
             ("retention", "GetObjectRetention"),
             ("legal-hold", "GetObjectLegalHold"),
             ("torrent", "GetObjectTorrent"),

@@ -109,6 +109,11 @@ pub(crate) struct ServeArgs {
     /// raised to its hard limit at start: three quarters of it, at most 4096 below it].
     #[arg(long, env = "SEALGATE_MAX_CONNECTIONS")]
     pub(crate) max_connections: Option<usize>,
+    /// What a new bucket starts with: `aws` (as AWS since April 2023: all four Block Public
+    /// Access flags on, Object Ownership BucketOwnerEnforced, ACLs disabled) or `legacy` (no
+    /// Block Public Access, ObjectWriter, as older S3 services) [default: aws].
+    #[arg(long, env = "SEALGATE_BUCKET_DEFAULTS")]
+    pub(crate) bucket_defaults: Option<String>,
 }
 
 /// Where `/metrics` is served unless configured otherwise.
@@ -145,6 +150,7 @@ struct FileConfig {
     abort_incomplete_uploads_after: Option<String>,
     kms_service_principals: Option<Vec<String>>,
     max_connections: Option<usize>,
+    bucket_defaults: Option<String>,
     #[serde(default)]
     users: Vec<UserConfig>,
 }
@@ -203,7 +209,32 @@ pub(crate) struct Config {
     pub(crate) kms_service_principals: Vec<String>,
     /// The connection cap over all listeners; `None`: derived from the open-file limit.
     pub(crate) max_connections: Option<usize>,
+    /// Block Public Access and Object Ownership of new buckets.
+    pub(crate) bucket_defaults: BucketDefaults,
     pub(crate) users: Vec<UserConfig>,
+}
+
+/// What a new bucket starts with (`--bucket-defaults`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum BucketDefaults {
+    /// AWS since April 2023: all four Block Public Access flags on, BucketOwnerEnforced.
+    #[default]
+    Aws,
+    /// Older S3 services (and test suites written for them): no Block Public Access,
+    /// ObjectWriter (ACLs enabled).
+    Legacy,
+}
+
+impl BucketDefaults {
+    fn parse(value: &str) -> Result<Self, ConfigError> {
+        match value.trim() {
+            "aws" => Ok(Self::Aws),
+            "legacy" => Ok(Self::Legacy),
+            other => Err(ConfigError::Invalid(format!(
+                "bucket_defaults must be aws or legacy, got {other:?}"
+            ))),
+        }
+    }
 }
 
 /// Defaults of the sweep options (see `store::sweep` for what they protect).
@@ -432,6 +463,10 @@ impl Config {
                 .or(file.kms_service_principals)
                 .unwrap_or_default(),
             max_connections,
+            bucket_defaults: match args.bucket_defaults.clone().or(file.bucket_defaults) {
+                Some(v) => BucketDefaults::parse(&v)?,
+                None => BucketDefaults::Aws,
+            },
             users: file.users,
         };
         for u in &cfg.users {
@@ -667,6 +702,30 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(Config::load(&zero), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn bucket_defaults_from_file_and_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "bucket_defaults = \"legacy\"\n").unwrap();
+        let file_args = ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        let load = |a: &ServeArgs| Config::load(a).map(|c| c.bucket_defaults);
+        assert_eq!(load(&file_args).unwrap(), BucketDefaults::Legacy);
+        let flag = ServeArgs {
+            bucket_defaults: Some("aws".into()),
+            ..file_args
+        };
+        assert_eq!(load(&flag).unwrap(), BucketDefaults::Aws);
+        assert_eq!(load(&ServeArgs::default()).unwrap(), BucketDefaults::Aws);
+        let bad = ServeArgs {
+            bucket_defaults: Some("open".into()),
+            ..Default::default()
+        };
+        assert!(matches!(load(&bad), Err(ConfigError::Invalid(_))));
     }
 
     #[test]

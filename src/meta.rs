@@ -173,6 +173,34 @@ pub struct BucketRecord {
     /// NoSuchTagSet. Absent in records written before bucket tagging.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, String>>,
+    /// Block Public Access (PutPublicAccessBlock); `None` when none is set. Absent in records
+    /// written before Block Public Access, which read as "no block" (how those buckets behaved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_block: Option<PublicAccessBlock>,
+    /// Object Ownership (`BucketOwnerEnforced`, `BucketOwnerPreferred` or `ObjectWriter`);
+    /// `None` when none is set (records written before Object Ownership: ACLs enabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_ownership: Option<String>,
+}
+
+/// The four Block Public Access flags of a bucket (S3 API Reference:
+/// PublicAccessBlockConfiguration).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicAccessBlock {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
+}
+
+impl PublicAccessBlock {
+    /// All four flags on: what AWS gives a new bucket since April 2023.
+    pub const ALL: PublicAccessBlock = PublicAccessBlock {
+        block_public_acls: true,
+        ignore_public_acls: true,
+        block_public_policy: true,
+        restrict_public_buckets: true,
+    };
 }
 
 /// One CORS rule of a bucket, as PutBucketCors accepted it (S3 API Reference: CORSRule).

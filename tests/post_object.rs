@@ -1000,6 +1000,12 @@ async fn forms_are_authorized_like_puts_and_carry_tags() {
              "Resource": "arn:aws:s3:::gated/inbox/*"}
         ]
     });
+    // The drop box is public: lift the new bucket's Block Public Access first, as on AWS.
+    s3.delete_public_access_block()
+        .bucket("gated")
+        .send()
+        .await
+        .unwrap();
     s3.put_bucket_policy()
         .bucket("gated")
         .policy(policy.to_string())

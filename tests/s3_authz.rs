@@ -6,6 +6,7 @@
 //! has a root user and `bob`, an IAM user allowed every S3 action by his identity policy.
 mod common;
 
+use aws_sdk_s3::error::ProvideErrorMetadata as _;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use common::{Server, failure};
@@ -415,6 +416,28 @@ async fn accounts_users_and_bucket_policies() {
         {{"Sid":"public","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::a-data/public/*"}},
         {{"Sid":"drop box","Effect":"Allow","Principal":{{"AWS":"*"}},"Action":"s3:PutObject","Resource":"arn:aws:s3:::a-data/drop/*"}}]}}"#
     );
+    // New buckets block public policies (AWS's default since 2023): refused as on AWS, with
+    // nothing stored, until the owner lifts the block.
+    let r = root_a
+        .put_bucket_policy()
+        .bucket("a-data")
+        .policy(&policy)
+        .send()
+        .await;
+    let msg = r
+        .as_ref()
+        .err()
+        .and_then(|e| e.message())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(failure("public policy blocked", r), denied());
+    assert!(msg.contains("BlockPublicPolicy"), "{msg}");
+    root_a
+        .delete_public_access_block()
+        .bucket("a-data")
+        .send()
+        .await
+        .unwrap();
     root_a
         .put_bucket_policy()
         .bucket("a-data")

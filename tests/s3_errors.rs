@@ -738,8 +738,15 @@ async fn error_catalogue() {
         "NotImplemented",
     ));
     rows.push(row(
-        "GetObjectAcl",
-        outcome(s3.get_object_acl().bucket(b).key("small").send().await),
+        "PutObjectAcl",
+        outcome(
+            s3.put_object_acl()
+                .bucket(b)
+                .key("small")
+                .acl(aws_sdk_s3::types::ObjectCannedAcl::Private)
+                .send()
+                .await,
+        ),
         501,
         "NotImplemented",
     ));

@@ -124,6 +124,18 @@ pub(crate) enum S3Error {
     /// 404: GetBucketCors on a bucket without CORS rules.
     #[error("The CORS configuration does not exist")]
     NoSuchCORSConfiguration { bucket: String },
+    /// 404: GetPublicAccessBlock on a bucket without Block Public Access.
+    #[error("The public access block configuration was not found")]
+    NoSuchPublicAccessBlockConfiguration { bucket: String },
+    /// 404: GetBucketOwnershipControls on a bucket without Object Ownership.
+    #[error("The bucket ownership controls were not found")]
+    OwnershipControlsNotFoundError { bucket: String },
+    /// 400: an ACL (other than bucket-owner-full-control) on a BucketOwnerEnforced bucket.
+    #[error("The bucket does not allow ACLs")]
+    AccessControlListNotSupported,
+    /// 400: CreateBucket with an ACL (other than `private` alone) and BucketOwnerEnforced.
+    #[error("Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting")]
+    InvalidBucketAclWithObjectOwnership,
     /// 404: GetBucketTagging on a bucket without tags.
     #[error("The TagSet does not exist")]
     NoSuchTagSet { bucket: String },
@@ -365,6 +377,8 @@ impl S3Error {
             | NoSuchKey { .. }
             | NoSuchUpload { .. }
             | NoSuchTagSet { .. }
+            | NoSuchPublicAccessBlockConfiguration { .. }
+            | OwnershipControlsNotFoundError { .. }
             | NoSuchVersion { .. }
             | ServerSideEncryptionConfigurationNotFoundError { .. } => StatusCode::NOT_FOUND,
             BucketAlreadyOwnedByYou { .. }
@@ -391,6 +405,8 @@ impl S3Error {
             | InvalidArgument { .. }
             | InvalidRequest(_)
             | MalformedPolicy(_)
+            | AccessControlListNotSupported
+            | InvalidBucketAclWithObjectOwnership
             | InvalidTag(_)
             | BadRequest(_)
             | InvalidURI
@@ -448,6 +464,10 @@ impl S3Error {
             CorsForbidden { .. } => "AccessForbidden",
             NoSuchCORSConfiguration { .. } => "NoSuchCORSConfiguration",
             NoSuchBucketPolicy { .. } => "NoSuchBucketPolicy",
+            NoSuchPublicAccessBlockConfiguration { .. } => "NoSuchPublicAccessBlockConfiguration",
+            OwnershipControlsNotFoundError { .. } => "OwnershipControlsNotFoundError",
+            AccessControlListNotSupported => "AccessControlListNotSupported",
+            InvalidBucketAclWithObjectOwnership => "InvalidBucketAclWithObjectOwnership",
             MalformedPolicy(_) => "MalformedPolicy",
             InvalidURI => "InvalidURI",
             InvalidRange { .. } => "InvalidRange",
@@ -559,6 +579,8 @@ impl S3Error {
             | NoSuchCORSConfiguration { bucket }
             | NoSuchBucketPolicy { bucket }
             | NoSuchTagSet { bucket }
+            | NoSuchPublicAccessBlockConfiguration { bucket }
+            | OwnershipControlsNotFoundError { bucket }
             | ServerSideEncryptionConfigurationNotFoundError { bucket } => {
                 out.push(("BucketName", bucket.clone()))
             }

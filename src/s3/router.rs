@@ -28,9 +28,11 @@ use super::error::S3Error;
 
 mod addressing;
 mod query;
+mod unsupported;
 
 use addressing::{bucket_from_host, split_path};
 use query::{Query, percent_decode};
+use unsupported::{unsupported_bucket_op, unsupported_object_op};
 
 /// Longest key S3 accepts, in bytes of UTF-8.
 pub(crate) const MAX_KEY_BYTES: usize = 1024;
@@ -143,6 +145,24 @@ pub(crate) enum Endpoint {
     GetBucketPolicyStatus {
         bucket: String,
     },
+    GetPublicAccessBlock {
+        bucket: String,
+    },
+    PutPublicAccessBlock {
+        bucket: String,
+    },
+    DeletePublicAccessBlock {
+        bucket: String,
+    },
+    GetBucketOwnershipControls {
+        bucket: String,
+    },
+    PutBucketOwnershipControls {
+        bucket: String,
+    },
+    DeleteBucketOwnershipControls {
+        bucket: String,
+    },
     GetBucketVersioning {
         bucket: String,
     },
@@ -219,6 +239,14 @@ pub(crate) enum Endpoint {
         version_id: Option<String>,
     },
     GetObjectTagging {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    },
+    GetBucketAcl {
+        bucket: String,
+    },
+    GetObjectAcl {
         bucket: String,
         key: String,
         version_id: Option<String>,
@@ -309,11 +337,19 @@ impl Endpoint {
             PutBucketPolicy { .. } => "PutBucketPolicy",
             DeleteBucketPolicy { .. } => "DeleteBucketPolicy",
             GetBucketPolicyStatus { .. } => "GetBucketPolicyStatus",
+            GetPublicAccessBlock { .. } => "GetPublicAccessBlock",
+            PutPublicAccessBlock { .. } => "PutPublicAccessBlock",
+            DeletePublicAccessBlock { .. } => "DeletePublicAccessBlock",
+            GetBucketOwnershipControls { .. } => "GetBucketOwnershipControls",
+            PutBucketOwnershipControls { .. } => "PutBucketOwnershipControls",
+            DeleteBucketOwnershipControls { .. } => "DeleteBucketOwnershipControls",
             GetBucketVersioning { .. } => "GetBucketVersioning",
             GetBucketTagging { .. } => "GetBucketTagging",
             PutBucketTagging { .. } => "PutBucketTagging",
             DeleteBucketTagging { .. } => "DeleteBucketTagging",
             GetObjectTagging { .. } => "GetObjectTagging",
+            GetBucketAcl { .. } => "GetBucketAcl",
+            GetObjectAcl { .. } => "GetObjectAcl",
             PutObjectTagging { .. } => "PutObjectTagging",
             DeleteObjectTagging { .. } => "DeleteObjectTagging",
             GetObjectAttributes { .. } => "GetObjectAttributes",
@@ -358,11 +394,19 @@ impl Endpoint {
             | PutBucketPolicy { bucket }
             | DeleteBucketPolicy { bucket }
             | GetBucketPolicyStatus { bucket }
+            | GetPublicAccessBlock { bucket }
+            | PutPublicAccessBlock { bucket }
+            | DeletePublicAccessBlock { bucket }
+            | GetBucketOwnershipControls { bucket }
+            | PutBucketOwnershipControls { bucket }
+            | DeleteBucketOwnershipControls { bucket }
             | GetBucketVersioning { bucket }
             | GetBucketTagging { bucket }
             | PutBucketTagging { bucket }
             | DeleteBucketTagging { bucket }
             | GetObjectTagging { bucket, .. }
+            | GetBucketAcl { bucket }
+            | GetObjectAcl { bucket, .. }
             | PutObjectTagging { bucket, .. }
             | DeleteObjectTagging { bucket, .. }
             | GetObjectAttributes { bucket, .. }
@@ -398,6 +442,7 @@ impl Endpoint {
             | HeadObject { key, .. }
             | DeleteObject { key, .. }
             | GetObjectTagging { key, .. }
+            | GetObjectAcl { key, .. }
             | PutObjectTagging { key, .. }
             | DeleteObjectTagging { key, .. }
             | GetObjectAttributes { key, .. }
@@ -502,126 +547,6 @@ pub(crate) const SUBRESOURCES: &[&str] = &[
     "website",
 ];
 
-/// Bucket subresources the gateway does not implement, per method. Configurations addressed
-/// by `id` have a Get and a List form.
-fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'static str> {
-    let by_id = |with_id: &'static str, without: &'static str| {
-        if q.has("id") { with_id } else { without }
-    };
-    let table: &[(&str, &'static str)] = match *method {
-        Method::GET => &[
-            ("acl", "GetBucketAcl"),
-            ("lifecycle", "GetBucketLifecycleConfiguration"),
-            ("website", "GetBucketWebsite"),
-            ("versions", "ListObjectVersions"),
-            ("object-lock", "GetObjectLockConfiguration"),
-            ("logging", "GetBucketLogging"),
-            ("notification", "GetBucketNotificationConfiguration"),
-            ("replication", "GetBucketReplication"),
-            ("ownershipControls", "GetBucketOwnershipControls"),
-            ("publicAccessBlock", "GetPublicAccessBlock"),
-            ("accelerate", "GetBucketAccelerateConfiguration"),
-            ("requestPayment", "GetBucketRequestPayment"),
-            ("metadataTable", "GetBucketMetadataTableConfiguration"),
-            ("session", "CreateSession"),
-        ],
-        Method::PUT => &[
-            ("acl", "PutBucketAcl"),
-            ("versioning", "PutBucketVersioning"),
-            ("lifecycle", "PutBucketLifecycleConfiguration"),
-            ("website", "PutBucketWebsite"),
-            ("object-lock", "PutObjectLockConfiguration"),
-            ("logging", "PutBucketLogging"),
-            ("notification", "PutBucketNotificationConfiguration"),
-            ("replication", "PutBucketReplication"),
-            ("ownershipControls", "PutBucketOwnershipControls"),
-            ("publicAccessBlock", "PutPublicAccessBlock"),
-            ("accelerate", "PutBucketAccelerateConfiguration"),
-            ("requestPayment", "PutBucketRequestPayment"),
-            (
-                "intelligent-tiering",
-                "PutBucketIntelligentTieringConfiguration",
-            ),
-            ("analytics", "PutBucketAnalyticsConfiguration"),
-            ("metrics", "PutBucketMetricsConfiguration"),
-            ("inventory", "PutBucketInventoryConfiguration"),
-        ],
-        Method::DELETE => &[
-            ("lifecycle", "DeleteBucketLifecycle"),
-            ("website", "DeleteBucketWebsite"),
-            ("replication", "DeleteBucketReplication"),
-            ("ownershipControls", "DeleteBucketOwnershipControls"),
-            ("publicAccessBlock", "DeletePublicAccessBlock"),
-            ("metadataTable", "DeleteBucketMetadataTableConfiguration"),
-            (
-                "intelligent-tiering",
-                "DeleteBucketIntelligentTieringConfiguration",
-            ),
-            ("analytics", "DeleteBucketAnalyticsConfiguration"),
-            ("metrics", "DeleteBucketMetricsConfiguration"),
-            ("inventory", "DeleteBucketInventoryConfiguration"),
-        ],
-        Method::POST => &[("metadataTable", "CreateBucketMetadataTableConfiguration")],
-        _ => &[],
-    };
-    if let Some((_, op)) = table.iter().find(|(k, _)| q.has(k)) {
-        return Some(op);
-    }
-    if *method == Method::GET {
-        let listed: [(&str, &'static str, &'static str); 4] = [
-            (
-                "intelligent-tiering",
-                "GetBucketIntelligentTieringConfiguration",
-                "ListBucketIntelligentTieringConfigurations",
-            ),
-            (
-                "analytics",
-                "GetBucketAnalyticsConfiguration",
-                "ListBucketAnalyticsConfigurations",
-            ),
-            (
-                "metrics",
-                "GetBucketMetricsConfiguration",
-                "ListBucketMetricsConfigurations",
-            ),
-            (
-                "inventory",
-                "GetBucketInventoryConfiguration",
-                "ListBucketInventoryConfigurations",
-            ),
-        ];
-        if let Some((_, get, list)) = listed.iter().find(|(k, _, _)| q.has(k)) {
-            return Some(by_id(get, list));
-        }
-    }
-    None
-}
-
-/// Object subresources the gateway does not implement, per method.
-fn unsupported_object_op(method: &Method, q: &Query) -> Option<&'static str> {
-    let table: &[(&str, &'static str)] = match *method {
-        Method::GET => &[
-            ("acl", "GetObjectAcl"),
-            ("retention", "GetObjectRetention"),
-            ("legal-hold", "GetObjectLegalHold"),
-            ("torrent", "GetObjectTorrent"),
-        ],
-        Method::PUT => &[
-            ("acl", "PutObjectAcl"),
-            ("retention", "PutObjectRetention"),
-            ("legal-hold", "PutObjectLegalHold"),
-            ("encryption", "UpdateObjectEncryption"),
-        ],
-        Method::DELETE => &[],
-        Method::POST => &[
-            ("restore", "RestoreObject"),
-            ("select", "SelectObjectContent"),
-        ],
-        _ => &[],
-    };
-    table.iter().find(|(k, _)| q.has(k)).map(|(_, op)| *op)
-}
-
 fn has_subresource(q: &Query) -> bool {
     SUBRESOURCES.iter().any(|s| q.has(s))
 }
@@ -664,8 +589,23 @@ fn route_bucket(method: &Method, bucket: String, q: &Query) -> Result<Endpoint, 
         Method::GET if q.has("policy") => Endpoint::GetBucketPolicy { bucket },
         Method::PUT if q.has("policy") => Endpoint::PutBucketPolicy { bucket },
         Method::DELETE if q.has("policy") => Endpoint::DeleteBucketPolicy { bucket },
+        Method::GET if q.has("publicAccessBlock") => Endpoint::GetPublicAccessBlock { bucket },
+        Method::PUT if q.has("publicAccessBlock") => Endpoint::PutPublicAccessBlock { bucket },
+        Method::DELETE if q.has("publicAccessBlock") => {
+            Endpoint::DeletePublicAccessBlock { bucket }
+        }
+        Method::GET if q.has("ownershipControls") => {
+            Endpoint::GetBucketOwnershipControls { bucket }
+        }
+        Method::PUT if q.has("ownershipControls") => {
+            Endpoint::PutBucketOwnershipControls { bucket }
+        }
+        Method::DELETE if q.has("ownershipControls") => {
+            Endpoint::DeleteBucketOwnershipControls { bucket }
+        }
         Method::GET if q.has("versioning") => Endpoint::GetBucketVersioning { bucket },
         Method::GET if q.has("tagging") => Endpoint::GetBucketTagging { bucket },
+        Method::GET if q.has("acl") => Endpoint::GetBucketAcl { bucket },
         Method::PUT if q.has("tagging") => Endpoint::PutBucketTagging { bucket },
         Method::DELETE if q.has("tagging") => Endpoint::DeleteBucketTagging { bucket },
         Method::GET if q.has("uploads") => Endpoint::ListMultipartUploads {
@@ -743,6 +683,11 @@ fn route_object(
             check_key_length(&key)?;
             Endpoint::CreateMultipartUpload { bucket, key }
         }
+        Method::GET if q.has("acl") => Endpoint::GetObjectAcl {
+            bucket,
+            key,
+            version_id: q.string("versionId"),
+        },
         Method::GET if q.has("tagging") => Endpoint::GetObjectTagging {
             bucket,
             key,
@@ -1279,12 +1224,7 @@ mod tests {
                 E::HeadBucket { bucket: s("y") },
             ),
             // Known but unimplemented operations.
-            (
-                "GET",
-                "/b?acl",
-                &[],
-                unsupported(Some("b"), None, "GetBucketAcl"),
-            ),
+            ("GET", "/b?acl", &[], E::GetBucketAcl { bucket: s("b") }),
             (
                 "PUT",
                 "/b?versioning",
@@ -1325,7 +1265,13 @@ mod tests {
                 "GET",
                 "/b?publicAccessBlock",
                 &[],
-                unsupported(Some("b"), None, "GetPublicAccessBlock"),
+                E::GetPublicAccessBlock { bucket: s("b") },
+            ),
+            (
+                "DELETE",
+                "/b?ownershipControls",
+                &[],
+                E::DeleteBucketOwnershipControls { bucket: s("b") },
             ),
             (
                 "POST",

@@ -43,6 +43,8 @@ pub fn bucket_record(name: &str) -> BucketRecord {
         cors: None,
         policy: None,
         tags: None,
+        public_access_block: None,
+        object_ownership: None,
     }
 }
 

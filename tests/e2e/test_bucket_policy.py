@@ -88,6 +88,8 @@ def test_policy_api(aws, cli_bucket):
     public = {"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject",
         "Resource": f"arn:aws:s3:::{cli_bucket}/*"}]}
+    # New buckets block public policies, as on AWS: the owner lifts the block first.
+    aws.run("s3api", "delete-public-access-block", "--bucket", cli_bucket)
     aws.run("s3api", "put-bucket-policy", "--bucket", cli_bucket, "--policy", json.dumps(public))
     got = aws.json("s3api", "get-bucket-policy", "--bucket", cli_bucket)
     assert json.loads(got["Policy"]) == public
@@ -193,3 +195,54 @@ def test_deny_insecure_transport(aws, cli_bucket, payload, tmp_path):
     assert (tmp_path / "back.bin").read_bytes() == payload.read_bytes()
     listed = aws.json("s3api", "list-objects-v2", "--bucket", cli_bucket)
     assert [o["Key"] for o in listed["Contents"]] == ["https.bin"]
+
+
+def test_block_public_access(aws, cli_bucket):
+    """A new bucket has all four Block Public Access flags and BucketOwnerEnforced; a public
+    policy is refused until BlockPublicPolicy is off, a restricted one is accepted throughout."""
+    got = aws.json("s3api", "get-public-access-block", "--bucket", cli_bucket)
+    assert got["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+    got = aws.json("s3api", "get-bucket-ownership-controls", "--bucket", cli_bucket)
+    assert got["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+
+    public = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{cli_bucket}/*"}]}
+    err = aws.fails("s3api", "put-bucket-policy", "--bucket", cli_bucket,
+                    "--policy", json.dumps(public))
+    assert "AccessDenied" in err and "BlockPublicPolicy" in err, err
+    err = aws.fails("s3api", "get-bucket-policy", "--bucket", cli_bucket)
+    assert "NoSuchBucketPolicy" in err, err
+
+    aws.run("s3api", "put-public-access-block", "--bucket", cli_bucket,
+            "--public-access-block-configuration",
+            "BlockPublicAcls=true,IgnorePublicAcls=true,"
+            "BlockPublicPolicy=false,RestrictPublicBuckets=true")
+    got = aws.json("s3api", "get-public-access-block", "--bucket", cli_bucket)
+    assert got["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is False
+    aws.run("s3api", "put-bucket-policy", "--bucket", cli_bucket, "--policy", json.dumps(public))
+    status = aws.json("s3api", "get-bucket-policy-status", "--bucket", cli_bucket)
+    assert status["PolicyStatus"]["IsPublic"] is True
+
+    aws.run("s3api", "delete-public-access-block", "--bucket", cli_bucket)
+    err = aws.fails("s3api", "get-public-access-block", "--bucket", cli_bucket)
+    assert "NoSuchPublicAccessBlockConfiguration" in err, err
+
+
+def test_acls_disabled_by_default(aws, cli_bucket, payload):
+    err = aws.fails("s3api", "put-object", "--bucket", cli_bucket, "--key", "k",
+                    "--body", str(payload), "--acl", "public-read")
+    assert "AccessControlListNotSupported" in err, err
+    aws.run("s3api", "put-object", "--bucket", cli_bucket, "--key", "k",
+            "--body", str(payload), "--acl", "bucket-owner-full-control")
+    err = aws.fails("s3api", "create-bucket", "--bucket", f"{cli_bucket}-acl", "--acl", "public-read")
+    assert "InvalidBucketAclWithObjectOwnership" in err, err
+    aws.run("s3api", "put-bucket-ownership-controls", "--bucket", cli_bucket,
+            "--ownership-controls", "Rules=[{ObjectOwnership=ObjectWriter}]")
+    got = aws.json("s3api", "get-bucket-ownership-controls", "--bucket", cli_bucket)
+    assert got["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "ObjectWriter"}]
+    aws.run("s3api", "delete-bucket-ownership-controls", "--bucket", cli_bucket)
+    err = aws.fails("s3api", "get-bucket-ownership-controls", "--bucket", cli_bucket)
+    assert "OwnershipControlsNotFoundError" in err, err

@@ -93,12 +93,35 @@ pub(crate) fn checks(ep: &Endpoint) -> Vec<Check> {
         GetBucketPolicyStatus { bucket } => {
             vec![Check::bucket("s3:GetBucketPolicyStatus", bucket)]
         }
+        GetPublicAccessBlock { bucket } => {
+            vec![Check::bucket("s3:GetBucketPublicAccessBlock", bucket)]
+        }
+        // AWS has no s3:DeleteBucketPublicAccessBlock: removing the block is putting none.
+        PutPublicAccessBlock { bucket } | DeletePublicAccessBlock { bucket } => {
+            vec![Check::bucket("s3:PutBucketPublicAccessBlock", bucket)]
+        }
+        GetBucketOwnershipControls { bucket } => {
+            vec![Check::bucket("s3:GetBucketOwnershipControls", bucket)]
+        }
+        PutBucketOwnershipControls { bucket } | DeleteBucketOwnershipControls { bucket } => {
+            vec![Check::bucket("s3:PutBucketOwnershipControls", bucket)]
+        }
         GetBucketVersioning { bucket } => vec![Check::bucket("s3:GetBucketVersioning", bucket)],
         GetBucketTagging { bucket } => vec![Check::bucket("s3:GetBucketTagging", bucket)],
         // AWS has no s3:DeleteBucketTagging: removing tags is putting none.
         PutBucketTagging { bucket } | DeleteBucketTagging { bucket } => {
             vec![Check::bucket("s3:PutBucketTagging", bucket)]
         }
+        GetBucketAcl { bucket } => vec![Check::bucket("s3:GetBucketAcl", bucket)],
+        GetObjectAcl {
+            bucket,
+            key,
+            version_id,
+        } => vec![Check::object(
+            versioned(version_id, "s3:GetObjectAcl", "s3:GetObjectVersionAcl"),
+            bucket,
+            key,
+        )],
         GetObjectTagging {
             bucket,
             key,
@@ -262,11 +285,6 @@ fn unsupported_action(operation: &str) -> &'static str {
         "PutBucketNotificationConfiguration" => "s3:PutBucketNotification",
         "GetBucketReplication" => "s3:GetReplicationConfiguration",
         "PutBucketReplication" | "DeleteBucketReplication" => "s3:PutReplicationConfiguration",
-        "DeleteBucketOwnershipControls" | "PutBucketOwnershipControls" => {
-            "s3:PutBucketOwnershipControls"
-        }
-        "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
-        "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
         "GetBucketAccelerateConfiguration" => "s3:GetAccelerateConfiguration",
         "PutBucketAccelerateConfiguration" => "s3:PutAccelerateConfiguration",
         "GetBucketAnalyticsConfiguration" | "ListBucketAnalyticsConfigurations" => {
@@ -297,17 +315,14 @@ fn unsupported_action(operation: &str) -> &'static str {
         "CreateSession" => "s3express:CreateSession",
         "SelectObjectContent" => "s3:GetObject",
         "UpdateObjectEncryption" => "s3:PutObject",
-        "GetBucketAcl" => "s3:GetBucketAcl",
         "PutBucketAcl" => "s3:PutBucketAcl",
         "PutBucketVersioning" => "s3:PutBucketVersioning",
         "GetBucketWebsite" => "s3:GetBucketWebsite",
         "PutBucketWebsite" => "s3:PutBucketWebsite",
         "GetBucketLogging" => "s3:GetBucketLogging",
         "PutBucketLogging" => "s3:PutBucketLogging",
-        "GetBucketOwnershipControls" => "s3:GetBucketOwnershipControls",
         "GetBucketRequestPayment" => "s3:GetBucketRequestPayment",
         "PutBucketRequestPayment" => "s3:PutBucketRequestPayment",
-        "GetObjectAcl" => "s3:GetObjectAcl",
         "PutObjectAcl" => "s3:PutObjectAcl",
         "GetObjectRetention" => "s3:GetObjectRetention",
         "PutObjectRetention" => "s3:PutObjectRetention",
@@ -458,6 +473,42 @@ mod tests {
                 &[],
                 &[("s3:GetBucketPolicyStatus", "arn:aws:s3:::b")],
             ),
+            (
+                "GET",
+                "/b?publicAccessBlock",
+                &[],
+                &[("s3:GetBucketPublicAccessBlock", "arn:aws:s3:::b")],
+            ),
+            (
+                "PUT",
+                "/b?publicAccessBlock",
+                &[],
+                &[("s3:PutBucketPublicAccessBlock", "arn:aws:s3:::b")],
+            ),
+            (
+                "DELETE",
+                "/b?publicAccessBlock",
+                &[],
+                &[("s3:PutBucketPublicAccessBlock", "arn:aws:s3:::b")],
+            ),
+            (
+                "GET",
+                "/b?ownershipControls",
+                &[],
+                &[("s3:GetBucketOwnershipControls", "arn:aws:s3:::b")],
+            ),
+            (
+                "PUT",
+                "/b?ownershipControls",
+                &[],
+                &[("s3:PutBucketOwnershipControls", "arn:aws:s3:::b")],
+            ),
+            (
+                "DELETE",
+                "/b?ownershipControls",
+                &[],
+                &[("s3:PutBucketOwnershipControls", "arn:aws:s3:::b")],
+            ),
             ("POST", "/b?delete", &[], &[]),
             ("POST", "/b", &[], &[]),
             ("PUT", "/b/k", &[], &[("s3:PutObject", "arn:aws:s3:::b/k")]),
@@ -543,6 +594,12 @@ mod tests {
                 "/b?acl",
                 &[],
                 &[("s3:GetBucketAcl", "arn:aws:s3:::b")],
+            ),
+            (
+                "GET",
+                "/b/k?acl&versionId=v",
+                &[],
+                &[("s3:GetObjectVersionAcl", "arn:aws:s3:::b/k")],
             ),
             (
                 "DELETE",

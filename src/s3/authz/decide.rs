@@ -11,6 +11,10 @@
 //! 4. Cross account: both sides — the caller's account (root: always; IAM user: its identity
 //!    policy) AND the bucket policy naming the caller or its account.
 //! 5. Anything else: implicit deny.
+//!
+//! Block Public Access's RestrictPublicBuckets (S3 User Guide: "Blocking public access to
+//! your Amazon S3 storage"): while the bucket policy is public, its `Allow`s count only for
+//! principals of the owner's account; anonymous and cross-account callers get nothing from it.
 
 use crate::identity::User;
 use crate::policy::{ConditionKeys, Policy, Principal, Request, Verdict};
@@ -25,6 +29,9 @@ pub(crate) struct Question<'a> {
     /// CreateBucket).
     pub(crate) owner_account: &'a str,
     pub(crate) bucket_policy: Option<&'a Policy>,
+    /// RestrictPublicBuckets is on and the bucket policy is public: the policy then grants
+    /// nothing to anonymous callers or other accounts (its denials still apply).
+    pub(crate) restrict_public: bool,
     pub(crate) action: &'a str,
     pub(crate) resource: &'a str,
     pub(crate) keys: &'a ConditionKeys,
@@ -67,10 +74,14 @@ pub(crate) fn decide(q: &Question) -> Decision {
         (Some(_), Some(p)) if !is_root => p.evaluate(&req),
         _ => Verdict::default(),
     };
-    let bucket = q
+    let mut bucket = q
         .bucket_policy
         .map(|p| p.evaluate(&req))
         .unwrap_or_default();
+    if q.restrict_public && !same_account {
+        bucket.direct = false;
+        bucket.account = false;
+    }
     if identity.deny || bucket.deny {
         return Decision::ExplicitDeny;
     }
@@ -138,6 +149,7 @@ mod tests {
             identity_policy: idp,
             owner_account: A,
             bucket_policy: bp,
+            restrict_public: false,
             action,
             resource: "arn:aws:s3:::b/k",
             keys: &ConditionKeys::default(),
@@ -312,5 +324,41 @@ mod tests {
         for (name, u, idp, bp, action, want) in rows {
             assert_eq!(ask(*u, *idp, *bp, action), *want, "{name}");
         }
+    }
+
+    /// RestrictPublicBuckets: the public policy's grants stay for the owner's account only.
+    #[test]
+    fn restricted_public_policy() {
+        let alice = user(A, Some("alice"));
+        let bob = user(B, Some("bob"));
+        let root_b = user(B, None);
+        let public = bucket_policy(r#""*""#, "Allow", "s3:GetObject");
+        let deny_all = bucket_policy(r#""*""#, "Deny", "s3:*");
+        let ask_r = |u: Option<&User>, idp: Option<&Policy>, bp: &Policy| {
+            decide(&Question {
+                user: u,
+                identity_policy: idp,
+                owner_account: A,
+                bucket_policy: Some(bp),
+                restrict_public: true,
+                action: "s3:GetObject",
+                resource: "arn:aws:s3:::b/k",
+                keys: &ConditionKeys::default(),
+            })
+        };
+        let get_all = identity("s3:GetObject");
+        assert_eq!(ask_r(None, None, &public), Decision::ImplicitDeny);
+        assert_eq!(ask_r(Some(&root_b), None, &public), Decision::ImplicitDeny);
+        assert_eq!(
+            ask_r(Some(&bob), Some(&get_all), &public),
+            Decision::ImplicitDeny
+        );
+        assert_eq!(ask_r(Some(&alice), None, &public), Decision::Allow);
+        assert_eq!(ask_r(Some(&alice), None, &deny_all), Decision::ExplicitDeny);
+        // Unrestricted, the same policy lets everyone read.
+        assert_eq!(
+            ask(None, None, Some(&public), "s3:GetObject"),
+            Decision::Allow
+        );
     }
 }

@@ -158,12 +158,18 @@ async fn check_with(
         ),
         None => (caller_account, None),
     };
+    let restrict_public = record
+        .as_ref()
+        .and_then(|r| r.public_access_block)
+        .is_some_and(|b| b.restrict_public_buckets)
+        && bucket_policy.as_ref().is_some_and(bucket_policy::is_public);
     let resource = c.target.arn();
     let decision = decide(&Question {
         user: session.user.as_ref(),
         identity_policy: session.identity_policy.as_ref(),
         owner_account,
         bucket_policy: bucket_policy.as_ref(),
+        restrict_public,
         action: c.action,
         resource: &resource,
         keys,

@@ -2,6 +2,7 @@
 
 use http::{Response, StatusCode};
 
+use super::access;
 use super::common::{self, set};
 use crate::meta::{BUCKET_FORMAT, BucketRecord};
 use crate::s3::Req;
@@ -54,6 +55,8 @@ pub(crate) async fn handle_create_bucket(
             "The {location} location constraint is incompatible for the region specific endpoint this request was sent to."
         )));
     }
+    let (public_access_block, ownership) =
+        access::new_bucket_settings(req.gw.cfg.bucket_defaults, &req.headers)?;
     let rec = BucketRecord {
         format: BUCKET_FORMAT.into(),
         name: bucket.to_owned(),
@@ -64,6 +67,8 @@ pub(crate) async fn handle_create_bucket(
         cors: None,
         policy: None,
         tags: None,
+        public_access_block,
+        object_ownership: Some(ownership),
     };
     match req.gw.store.create_bucket(&rec).await {
         Ok(()) => {}

@@ -76,6 +76,7 @@ pub(crate) async fn handle_copy_object(
     check_key(key)?;
     req.no_body().await?;
     let dest_bucket = req.bucket(bucket).await?;
+    super::access::check_acl_headers(dest_bucket.object_ownership.as_deref(), &req.headers)?;
     let src = open_source(&req, source).await?;
     // `If-None-Match: *` / `If-Match` name the destination (the source has its own
     // `x-amz-copy-source-if-*`).

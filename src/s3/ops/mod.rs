@@ -1,6 +1,7 @@
 //! S3 operations, one file per family. `dispatch` is the only place an [`Endpoint`] turns into
 //! a handler call.
 
+pub(crate) mod access;
 mod attributes;
 pub(crate) mod bucket;
 pub(crate) mod common;
@@ -52,6 +53,30 @@ pub(crate) async fn dispatch(req: Req, endpoint: Endpoint) -> Result<Response<Bo
         GetBucketPolicyStatus { bucket } => {
             policy::handle_get_bucket_policy_status(req, &bucket).await
         }
+        GetPublicAccessBlock { bucket } => {
+            access::handle_get_public_access_block(req, &bucket).await
+        }
+        PutPublicAccessBlock { bucket } => {
+            access::handle_put_public_access_block(req, &bucket).await
+        }
+        DeletePublicAccessBlock { bucket } => {
+            access::handle_delete_public_access_block(req, &bucket).await
+        }
+        GetBucketOwnershipControls { bucket } => {
+            access::handle_get_bucket_ownership_controls(req, &bucket).await
+        }
+        PutBucketOwnershipControls { bucket } => {
+            access::handle_put_bucket_ownership_controls(req, &bucket).await
+        }
+        DeleteBucketOwnershipControls { bucket } => {
+            access::handle_delete_bucket_ownership_controls(req, &bucket).await
+        }
+        GetBucketAcl { bucket } => access::handle_get_bucket_acl(req, &bucket).await,
+        GetObjectAcl {
+            bucket,
+            key,
+            version_id,
+        } => access::handle_get_object_acl(req, &bucket, &key, version_id.as_deref()).await,
         GetBucketVersioning { bucket } => tagging::handle_get_bucket_versioning(req, &bucket).await,
         GetBucketTagging { bucket } => tagging::handle_get_bucket_tagging(req, &bucket).await,
         PutBucketTagging { bucket } => tagging::handle_put_bucket_tagging(req, &bucket).await,

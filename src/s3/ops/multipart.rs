@@ -69,6 +69,7 @@ pub(crate) async fn handle_create_multipart_upload(
     check_key(key)?;
     req.no_body().await?;
     let brec = req.bucket(bucket).await?;
+    super::access::check_acl_headers(brec.object_ownership.as_deref(), &req.headers)?;
     let mode = encryption::choose_write_mode(
         &req.headers,
         &brec,

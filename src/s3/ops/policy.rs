@@ -23,7 +23,17 @@ pub(crate) async fn handle_put_bucket_policy(
             "Policies must be valid JSON and the first byte must be '{'".into(),
         )
     })?;
-    bucket_policy::validate(doc, bucket).map_err(S3Error::MalformedPolicy)?;
+    let policy = bucket_policy::validate(doc, bucket).map_err(S3Error::MalformedPolicy)?;
+    if rec
+        .public_access_block
+        .is_some_and(|b| b.block_public_policy)
+        && bucket_policy::is_public(&policy)
+    {
+        return Err(S3Error::AccessDenied(format!(
+            "User: {} is not authorized to perform: s3:PutBucketPolicy on resource: \"arn:aws:s3:::{bucket}\" because public policies are blocked by the BlockPublicPolicy block public access setting.",
+            req.user.arn
+        )));
+    }
     rec.policy = Some(doc.to_owned());
     req.gw.store.put_bucket(&rec).await?;
     Ok(common::empty(StatusCode::NO_CONTENT))

@@ -23,6 +23,7 @@ pub(crate) async fn handle_put_object(
 ) -> Result<Response<Body>, S3Error> {
     check_key(key)?;
     let brec = req.bucket(bucket).await?;
+    super::access::check_acl_headers(brec.object_ownership.as_deref(), &req.headers)?;
     let mode = encryption::choose_write_mode(
         &req.headers,
         &brec,

@@ -17,6 +17,7 @@
 //! List handlers apply `encoding-type=url` themselves with [`url_encode_key`]; the list result
 //! types here write the strings they are given and only echo `<EncodingType>url</EncodingType>`.
 
+mod access;
 mod cors;
 mod read;
 mod tagging;
@@ -24,6 +25,10 @@ mod tagging;
 pub(crate) mod text;
 mod write;
 
+pub(crate) use access::{
+    OBJECT_OWNERSHIPS, ownership_controls_xml, parse_ownership_controls, parse_public_access_block,
+    public_access_block_xml,
+};
 #[cfg(feature = "fuzzing")]
 pub(crate) use cors::MAX_CORS_RULES;
 pub(crate) use cors::{cors_configuration_xml, parse_cors_configuration};

@@ -55,6 +55,18 @@ pub(crate) fn rotate(
     Ok(())
 }
 
+/// AWS rotates only symmetric encryption keys; HMAC (and asymmetric) keys never rotate.
+fn symmetric_only(key: &KeyRecord) -> Result<(), KmsError> {
+    if key.key_spec.is_hmac() {
+        return Err(KmsError::unsupported(format!(
+            "{} key spec is {} which is not valid for this operation.",
+            key.arn,
+            key.key_spec.as_str()
+        )));
+    }
+    Ok(())
+}
+
 fn external_unsupported(key: &KeyRecord) -> Result<(), KmsError> {
     if key.origin == Origin::External {
         return Err(KmsError::unsupported(format!(
@@ -109,6 +121,7 @@ impl KmsService {
         self.inner.store.with_tx(|tx| {
             let mut key = self.key_for(tx, call, &key_ref, false, "kms:EnableKeyRotation")?;
             self.check_customer_managed(&key)?;
+            symmetric_only(&key)?;
             external_unsupported(&key)?;
             custom_key_store_unsupported(&key)?;
             rotation_state(&key)?;
@@ -178,6 +191,7 @@ impl KmsService {
         self.inner.store.with_tx(|tx| {
             let mut key = self.key_for(tx, call, &key_ref, false, "kms:RotateKeyOnDemand")?;
             self.check_customer_managed(&key)?;
+            symmetric_only(&key)?;
             custom_key_store_unsupported(&key)?;
             rotation_state(&key)?;
             if key.origin == Origin::External {

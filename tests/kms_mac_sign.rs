@@ -1,4 +1,4 @@
-//! HMAC keys as AWS SDK users see them: CreateKey with HMAC key specs, GenerateMac and
+//! HMAC and ECC signing keys as AWS SDK users see them: CreateKey with HMAC key specs, GenerateMac and
 //! VerifyMac through aws-sdk-kms against the real `sealgate` listener, with AWS's validation,
 //! key-usage errors, authorization (key policy, IAM, grants) and the audit log.
 mod common;
@@ -6,7 +6,10 @@ mod common;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{DataKeySpec, GrantOperation, KeySpec, KeyUsageType, MacAlgorithmSpec};
+use aws_sdk_kms::types::{
+    DataKeySpec, GrantOperation, KeySpec, KeyUsageType, MacAlgorithmSpec, MessageType,
+    SigningAlgorithmSpec,
+};
 use common::{Options, Server};
 
 const ALICE: (&str, &str) = (
@@ -394,4 +397,175 @@ async fn hmac_use_is_authorized_like_encrypt() {
             .unwrap()
             .mac_valid()
     );
+}
+
+#[tokio::test]
+async fn ecc_p256_sign_verify_get_public_key() {
+    let server = start();
+    let kms = server.kms().await;
+    let created = kms
+        .create_key()
+        .key_spec(KeySpec::EccNistP256)
+        .key_usage(KeyUsageType::SignVerify)
+        .send()
+        .await
+        .unwrap();
+    let md = created.key_metadata().unwrap();
+    let key = md.key_id().to_owned();
+    assert_eq!(md.key_spec(), Some(&KeySpec::EccNistP256));
+    assert_eq!(md.key_usage(), Some(&KeyUsageType::SignVerify));
+    assert_eq!(md.signing_algorithms(), [SigningAlgorithmSpec::EcdsaSha256]);
+
+    let pk = kms.get_public_key().key_id(&key).send().await.unwrap();
+    let der = pk.public_key().unwrap().as_ref().to_vec();
+    // SubjectPublicKeyInfo of an uncompressed P-256 point: 26-byte prefix + 65-byte point.
+    assert_eq!(der.len(), 91, "{der:02x?}");
+    assert_eq!(der[0], 0x30);
+    assert_eq!(pk.key_usage(), Some(&KeyUsageType::SignVerify));
+    assert_eq!(pk.signing_algorithms(), [SigningAlgorithmSpec::EcdsaSha256]);
+
+    let msg = b"a message to sign";
+    let sig = kms
+        .sign()
+        .key_id(&key)
+        .message(Blob::new(&msg[..]))
+        .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+        .send()
+        .await
+        .unwrap();
+    let sig = sig.signature().unwrap().as_ref().to_vec();
+    assert_eq!(sig[0], 0x30, "DER SEQUENCE");
+    let verify = |m: &'static [u8], s: Vec<u8>, t: MessageType| {
+        kms.verify()
+            .key_id(&key)
+            .message(Blob::new(m))
+            .message_type(t)
+            .signature(Blob::new(s))
+            .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+            .send()
+    };
+    assert!(
+        verify(msg, sig.clone(), MessageType::Raw)
+            .await
+            .unwrap()
+            .signature_valid()
+    );
+    let mut bad = sig.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert_eq!(
+        code(verify(msg, bad, MessageType::Raw).await),
+        "KMSInvalidSignatureException"
+    );
+    assert_eq!(
+        code(verify(b"another message", sig.clone(), MessageType::Raw).await),
+        "KMSInvalidSignatureException"
+    );
+
+    // DIGEST: the caller hashes; the same signature verifies over SHA-256(msg).
+    let digest: &'static [u8] = Box::leak(
+        <sha2::Sha256 as sha2::Digest>::digest(msg)
+            .to_vec()
+            .into_boxed_slice(),
+    );
+    assert!(
+        verify(digest, sig.clone(), MessageType::Digest)
+            .await
+            .unwrap()
+            .signature_valid()
+    );
+    let dsig = kms
+        .sign()
+        .key_id(&key)
+        .message(Blob::new(digest))
+        .message_type(MessageType::Digest)
+        .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+        .send()
+        .await
+        .unwrap();
+    let dsig = dsig.signature().unwrap().as_ref().to_vec();
+    assert!(
+        verify(msg, dsig, MessageType::Raw)
+            .await
+            .unwrap()
+            .signature_valid()
+    );
+    let (c, m) = failure(
+        kms.sign()
+            .key_id(&key)
+            .message(Blob::new(&digest[..31]))
+            .message_type(MessageType::Digest)
+            .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+            .send()
+            .await,
+    );
+    assert_eq!(c, "ValidationException", "{m}");
+
+    // Wrong algorithm, wrong key usage, and no encryption with a signing key.
+    assert_eq!(
+        code(
+            kms.sign()
+                .key_id(&key)
+                .message(Blob::new(&msg[..]))
+                .signing_algorithm(SigningAlgorithmSpec::EcdsaSha384)
+                .send()
+                .await
+        ),
+        "InvalidKeyUsageException"
+    );
+    let sym = kms.create_key().send().await.unwrap();
+    let sym = sym.key_metadata().unwrap().key_id().to_owned();
+    assert_eq!(
+        code(
+            kms.sign()
+                .key_id(&sym)
+                .message(Blob::new(&msg[..]))
+                .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+                .send()
+                .await
+        ),
+        "InvalidKeyUsageException"
+    );
+    assert_eq!(
+        code(kms.get_public_key().key_id(&sym).send().await),
+        "UnsupportedOperationException"
+    );
+    assert_eq!(
+        code(
+            kms.encrypt()
+                .key_id(&key)
+                .plaintext(Blob::new(&b"x"[..]))
+                .send()
+                .await
+        ),
+        "InvalidKeyUsageException"
+    );
+    assert_eq!(
+        code(kms.enable_key_rotation().key_id(&key).send().await),
+        "UnsupportedOperationException"
+    );
+    // Other asymmetric specs keep answering as before.
+    assert_eq!(
+        code(
+            kms.create_key()
+                .key_spec(KeySpec::EccNistP384)
+                .key_usage(KeyUsageType::SignVerify)
+                .send()
+                .await
+        ),
+        "UnsupportedOperationException"
+    );
+
+    // bob (no identity policy) may not sign.
+    let bob = server.kms_as(Some(BOB)).await;
+    let (c, m) = failure(
+        bob.sign()
+            .key_id(&key)
+            .message(Blob::new(&msg[..]))
+            .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+            .send()
+            .await,
+    );
+    assert_eq!(c, "AccessDeniedException");
+    assert!(m.contains("kms:Sign"), "{m}");
 }

@@ -17,9 +17,6 @@ const UNIMPLEMENTED: &[&str] = &[
     "DeriveSharedSecret",
     "GenerateDataKeyPair",
     "GenerateDataKeyPairWithoutPlaintext",
-    "GetPublicKey",
-    "Sign",
-    "Verify",
     "ReplicateKey",
     "UpdatePrimaryRegion",
 ];
@@ -75,6 +72,9 @@ pub fn dispatch_with_request_id(
             "GenerateDataKeyWithoutPlaintext" => svc.generate_data_key(call, parse(body)?, false),
             "GenerateMac" => svc.generate_mac(call, parse(body)?),
             "VerifyMac" => svc.verify_mac(call, parse(body)?),
+            "Sign" => svc.sign(call, parse(body)?),
+            "Verify" => svc.verify(call, parse(body)?),
+            "GetPublicKey" => svc.get_public_key(call, parse(body)?),
             "GenerateRandom" => svc.generate_random(call, parse(body)?),
             "EnableKeyRotation" => svc.enable_key_rotation(call, parse(body)?),
             "DisableKeyRotation" => svc.disable_key_rotation(call, parse(body)?),
@@ -96,7 +96,7 @@ pub fn dispatch_with_request_id(
             "UpdateCustomKeyStore" => svc.update_custom_key_store(call, parse(body)?),
             "DeleteCustomKeyStore" => svc.delete_custom_key_store(call, parse(body)?),
             other if UNIMPLEMENTED.contains(&other) => Err(KmsError::unsupported(format!(
-                "{other} is not supported by this KMS: only symmetric encryption and HMAC keys are available"
+                "{other} is not supported by this KMS: only symmetric encryption, HMAC and ECC_NIST_P256 signing keys are available"
             ))),
             other => Err(KmsError::new(
                 ErrorKind::UnknownOperation,

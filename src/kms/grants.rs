@@ -40,10 +40,22 @@ const FOR_HMAC_KEYS: &[&str] = &[
     "RetireGrant",
 ];
 
+/// The grant operations a signing key accepts.
+const FOR_SIGNING_KEYS: &[&str] = &[
+    "Sign",
+    "Verify",
+    "GetPublicKey",
+    "DescribeKey",
+    "CreateGrant",
+    "RetireGrant",
+];
+
 /// A grant may list only operations the key's type supports.
 fn check_operation_fits(op: &str, key: &KeyRecord) -> Result<(), KmsError> {
     let (fits, kind) = if key.key_spec.is_hmac() {
         (FOR_HMAC_KEYS.contains(&op), "an HMAC key")
+    } else if key.key_spec.signing_algorithm().is_some() {
+        (FOR_SIGNING_KEYS.contains(&op), "a signing key")
     } else {
         (
             !NOT_FOR_SYMMETRIC_ENCRYPTION_KEYS.contains(&op),

@@ -12,6 +12,7 @@ pub enum KeySpec {
     Hmac256,
     Hmac384,
     Hmac512,
+    EccNistP256,
 }
 
 impl KeySpec {
@@ -22,6 +23,7 @@ impl KeySpec {
             Self::Hmac256 => "HMAC_256",
             Self::Hmac384 => "HMAC_384",
             Self::Hmac512 => "HMAC_512",
+            Self::EccNistP256 => "ECC_NIST_P256",
         }
     }
 
@@ -33,6 +35,7 @@ impl KeySpec {
             "HMAC_256" => Self::Hmac256,
             "HMAC_384" => Self::Hmac384,
             "HMAC_512" => Self::Hmac512,
+            "ECC_NIST_P256" => Self::EccNistP256,
             _ => return None,
         })
     }
@@ -44,15 +47,25 @@ impl KeySpec {
     pub fn key_usage(self) -> &'static str {
         if self.is_hmac() {
             "GENERATE_VERIFY_MAC"
+        } else if self.signing_algorithm().is_some() {
+            "SIGN_VERIFY"
         } else {
             "ENCRYPT_DECRYPT"
+        }
+    }
+
+    /// The signing algorithm of a SIGN_VERIFY spec.
+    pub fn signing_algorithm(self) -> Option<&'static str> {
+        match self {
+            Self::EccNistP256 => Some("ECDSA_SHA_256"),
+            _ => None,
         }
     }
 
     /// The one MAC algorithm of an HMAC spec.
     pub fn mac_algorithm(self) -> Option<&'static str> {
         match self {
-            Self::SymmetricDefault => None,
+            Self::SymmetricDefault | Self::EccNistP256 => None,
             Self::Hmac224 => Some("HMAC_SHA_224"),
             Self::Hmac256 => Some("HMAC_SHA_256"),
             Self::Hmac384 => Some("HMAC_SHA_384"),
@@ -61,7 +74,7 @@ impl KeySpec {
     }
 
     /// Bytes of secret material: AWS generates HMAC keys as long as the digest
-    /// (28/32/48/64); symmetric backing keys are AES-256.
+    /// (28/32/48/64); symmetric backing keys are AES-256; a P-256 private key is its scalar.
     pub fn material_len(self) -> usize {
         match self {
             Self::SymmetricDefault => 32,
@@ -69,6 +82,7 @@ impl KeySpec {
             Self::Hmac256 => 32,
             Self::Hmac384 => 48,
             Self::Hmac512 => 64,
+            Self::EccNistP256 => 32,
         }
     }
 
@@ -77,9 +91,10 @@ impl KeySpec {
         m["KeySpec"] = json!(self.as_str());
         m["CustomerMasterKeySpec"] = json!(self.as_str());
         m["KeyUsage"] = json!(self.key_usage());
-        match self.mac_algorithm() {
-            Some(alg) => m["MacAlgorithms"] = json!([alg]),
-            None => m["EncryptionAlgorithms"] = json!(["SYMMETRIC_DEFAULT"]),
+        match (self.mac_algorithm(), self.signing_algorithm()) {
+            (Some(alg), _) => m["MacAlgorithms"] = json!([alg]),
+            (_, Some(alg)) => m["SigningAlgorithms"] = json!([alg]),
+            _ => m["EncryptionAlgorithms"] = json!(["SYMMETRIC_DEFAULT"]),
         }
     }
 }

@@ -134,8 +134,8 @@ fn spec_for(spec: &str, usage: &str) -> Result<KeySpec, KmsError> {
         Some(k) if k.key_usage() == usage => Ok(k),
         _ => Err(KmsError::unsupported(format!(
             "KeySpec {spec} with KeyUsage {usage} is not supported: this KMS supports \
-             symmetric encryption keys (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT) and HMAC keys \
-             (HMAC_224/256/384/512, GENERATE_VERIFY_MAC)"
+             symmetric encryption keys (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT), HMAC keys \
+             (HMAC_224/256/384/512, GENERATE_VERIFY_MAC) and ECC_NIST_P256 SIGN_VERIFY keys"
         ))),
     }
 }
@@ -257,9 +257,9 @@ impl KmsService {
                 unreachable!("enum_value rejects unknown origins")
             }
         };
-        if key_spec.is_hmac() && origin != Origin::AwsKms {
+        if key_spec != KeySpec::SymmetricDefault && origin != Origin::AwsKms {
             return Err(KmsError::unsupported(format!(
-                "Origin {} is not supported for HMAC keys by this KMS: HMAC keys have \
+                "Origin {} is not supported for HMAC and signing keys by this KMS: they have \
                  KMS-generated material",
                 origin.as_str()
             )));
@@ -338,6 +338,9 @@ impl KmsService {
             match origin {
                 Origin::AwsKms if key_spec.is_hmac() => {
                     key.current_material = Some(self.new_mac_material(tx, &key_id, key_spec)?);
+                }
+                Origin::AwsKms if key_spec.signing_algorithm().is_some() => {
+                    key.current_material = Some(self.new_signing_material(tx, &key_id)?);
                 }
                 Origin::AwsKms => {
                     key.current_material = Some(self.new_material(tx, &key_id, None)?);

@@ -92,7 +92,9 @@ fn compute(spec: KeySpec, secret: &[u8], message: &[u8]) -> Vec<u8> {
         KeySpec::Hmac256 => run::<hmac::Hmac<sha2::Sha256>>(secret, message),
         KeySpec::Hmac384 => run::<hmac::Hmac<sha2::Sha384>>(secret, message),
         KeySpec::Hmac512 => run::<hmac::Hmac<sha2::Sha512>>(secret, message),
-        KeySpec::SymmetricDefault => unreachable!("checked by mac_key"),
+        KeySpec::SymmetricDefault | KeySpec::EccNistP256 => {
+            unreachable!("mac_for computes only with HMAC keys")
+        }
     }
 }
 

@@ -37,6 +37,7 @@ pub mod remote;
 pub(crate) mod rootkey;
 pub(crate) mod rotation;
 pub(crate) mod service_keys;
+pub(crate) mod sign;
 mod util;
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::db::{self, KeyRecord, KeyState, Origin};
 use super::error::{ErrorKind, KmsError};
+use super::key_spec::KeySpec;
 use super::util::{self, required};
 use super::{Call, KmsService, clock};
 
@@ -57,7 +58,7 @@ pub(crate) fn rotate(
 
 /// AWS rotates only symmetric encryption keys; HMAC (and asymmetric) keys never rotate.
 fn symmetric_only(key: &KeyRecord) -> Result<(), KmsError> {
-    if key.key_spec.is_hmac() {
+    if key.key_spec != KeySpec::SymmetricDefault {
         return Err(KmsError::unsupported(format!(
             "{} key spec is {} which is not valid for this operation.",
             key.arn,

@@ -102,7 +102,7 @@ async fn hmac_keys_generate_and_verify() {
         let md = md.key_metadata().unwrap();
         assert_eq!(md.key_spec(), Some(&spec));
         assert_eq!(md.key_usage(), Some(&KeyUsageType::GenerateVerifyMac));
-        assert_eq!(md.mac_algorithms(), [alg.clone()]);
+        assert_eq!(md.mac_algorithms(), std::slice::from_ref(&alg));
         assert!(md.encryption_algorithms().is_empty(), "{md:?}");
 
         let out = kms

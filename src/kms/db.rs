@@ -709,4 +709,42 @@ mod tests {
             })
             .unwrap();
     }
+
+    /// A key store written before key specs opens with every key SYMMETRIC_DEFAULT.
+    #[test]
+    fn old_store_gains_key_spec_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DEFAULT_FILE_NAME);
+        {
+            let conn = Connection::open(&path).unwrap();
+            let old_schema = SCHEMA.replace(
+                ",\n    key_spec TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT'",
+                "",
+            );
+            assert_ne!(old_schema, SCHEMA, "the old schema lacks the column");
+            conn.execute_batch(&old_schema).unwrap();
+            conn.execute(
+                "INSERT INTO keys (key_id, arn, created, description, state, origin, \
+                 aws_managed, policy, rotation_enabled, rotation_period_days, \
+                 on_demand_rotations) VALUES ('a', 'arn:aws:kms:us-east-1:000000000000:key/a', \
+                 1.0, '', 'Enabled', 'AWS_KMS', 0, '{}', 0, 365, 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        store
+            .with_tx(|tx| {
+                assert_eq!(get_key(tx, "a")?, Some(key("a")));
+                let mut hmac = key("b");
+                hmac.key_spec = KeySpec::Hmac384;
+                put_key(tx, &hmac)?;
+                assert_eq!(get_key(tx, "b")?.unwrap().key_spec, KeySpec::Hmac384);
+                Ok(())
+            })
+            .unwrap();
+        drop(store);
+        // Reopening does not try to add the column again.
+        Store::open(&path).unwrap();
+    }
 }

@@ -123,13 +123,13 @@ impl KmsService {
     }
 
     /// Resolve, authorize, state- and usage-check an HMAC key, and compute the MAC. The order
-    /// is AWS's: key, authorization, key state, key usage, algorithm, dry run.
+    /// is AWS's: key, authorization, key state, key usage, algorithm; the callers check DryRun
+    /// last (after the comparison, for VerifyMac).
     fn mac_for(
         &self,
         call: &mut Call<'_>,
         c: &Checked,
         action: &str,
-        dry_run: Option<bool>,
     ) -> Result<(KeyRecord, Vec<u8>), KmsError> {
         self.inner.store.with_tx(|tx| {
             let key = self.resolve(tx, &c.key_ref, true)?;
@@ -166,7 +166,6 @@ impl KmsService {
                 return Err(KmsError::internal("stored HMAC key has the wrong length"));
             }
             let mac = compute(key.key_spec, &secret, &c.message);
-            dry_run_ok(dry_run)?;
             Ok((key, mac))
         })
     }
@@ -177,7 +176,8 @@ impl KmsService {
         req: MacRequest,
     ) -> Result<Value, KmsError> {
         let c = check(&req)?;
-        let (key, mac) = self.mac_for(call, &c, "kms:GenerateMac", req.dry_run)?;
+        let (key, mac) = self.mac_for(call, &c, "kms:GenerateMac")?;
+        dry_run_ok(req.dry_run)?;
         Ok(json!({
             "Mac": util::b64(&mac),
             "MacAlgorithm": c.algorithm,
@@ -202,7 +202,7 @@ impl KmsService {
                 "1 validation error detected: Value at 'mac' failed to satisfy constraint: {c}"
             )));
         }
-        let (key, mac) = self.mac_for(call, &c, "kms:VerifyMac", req.dry_run)?;
+        let (key, mac) = self.mac_for(call, &c, "kms:VerifyMac")?;
         // Constant-time: a timing difference would let a caller forge a MAC byte by byte.
         let equal = given.len() == mac.len()
             && subtle::ConstantTimeEq::ct_eq(given.as_slice(), mac.as_slice()).into();
@@ -212,6 +212,7 @@ impl KmsService {
                 "The MAC does not match the message under the given key and algorithm.",
             ));
         }
+        dry_run_ok(req.dry_run)?;
         Ok(json!({
             "KeyId": key.arn,
             "MacValid": true,

@@ -11,17 +11,12 @@ use super::{Caller, KmsService};
 
 pub const TARGET_PREFIX: &str = "TrentService.";
 
-/// Real KMS operations this service does not implement (asymmetric, HMAC, multi-Region).
+/// Real KMS operations this service does not implement (asymmetric, multi-Region).
 /// Anything not in either list is an unknown operation.
 const UNIMPLEMENTED: &[&str] = &[
     "DeriveSharedSecret",
     "GenerateDataKeyPair",
     "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateMac",
-    "VerifyMac",
-    "GetPublicKey",
-    "Sign",
-    "Verify",
     "ReplicateKey",
     "UpdatePrimaryRegion",
 ];
@@ -75,6 +70,11 @@ pub fn dispatch_with_request_id(
             "ReEncrypt" => svc.re_encrypt(call, parse(body)?),
             "GenerateDataKey" => svc.generate_data_key(call, parse(body)?, true),
             "GenerateDataKeyWithoutPlaintext" => svc.generate_data_key(call, parse(body)?, false),
+            "GenerateMac" => svc.generate_mac(call, parse(body)?),
+            "VerifyMac" => svc.verify_mac(call, parse(body)?),
+            "Sign" => svc.sign(call, parse(body)?),
+            "Verify" => svc.verify(call, parse(body)?),
+            "GetPublicKey" => svc.get_public_key(call, parse(body)?),
             "GenerateRandom" => svc.generate_random(call, parse(body)?),
             "EnableKeyRotation" => svc.enable_key_rotation(call, parse(body)?),
             "DisableKeyRotation" => svc.disable_key_rotation(call, parse(body)?),
@@ -96,7 +96,7 @@ pub fn dispatch_with_request_id(
             "UpdateCustomKeyStore" => svc.update_custom_key_store(call, parse(body)?),
             "DeleteCustomKeyStore" => svc.delete_custom_key_store(call, parse(body)?),
             other if UNIMPLEMENTED.contains(&other) => Err(KmsError::unsupported(format!(
-                "{other} is not supported by this KMS: only symmetric encryption keys are available"
+                "{other} is not supported by this KMS: only symmetric encryption, HMAC and ECC_NIST_P256 signing keys are available"
             ))),
             other => Err(KmsError::new(
                 ErrorKind::UnknownOperation,

@@ -87,7 +87,23 @@ pub(super) fn check_algorithm(alg: Option<&str>, member: &str) -> Result<(), Kms
     }
 }
 
-fn dry_run_ok(dry_run: Option<bool>) -> Result<(), KmsError> {
+/// Only symmetric encryption keys encrypt; an HMAC key here is the caller's mistake.
+fn check_encrypt_usage(key: &KeyRecord, action: &str) -> Result<(), KmsError> {
+    if key.key_spec.key_usage() == "ENCRYPT_DECRYPT" {
+        return Ok(());
+    }
+    Err(KmsError::new(
+        ErrorKind::InvalidKeyUsage,
+        format!(
+            "{} key usage is {} which is not valid for {}.",
+            key.arn,
+            key.key_spec.key_usage(),
+            action.trim_start_matches("kms:")
+        ),
+    ))
+}
+
+pub(super) fn dry_run_ok(dry_run: Option<bool>) -> Result<(), KmsError> {
     if dry_run == Some(true) {
         return Err(KmsError::new(
             ErrorKind::DryRunOperation,
@@ -139,6 +155,7 @@ impl KmsService {
         call.note_context(ctx);
         self.authorize(tx, call, action, Some(&key), ctx, grant_tokens)?;
         self.check_usable(call, &key)?;
+        check_encrypt_usage(&key, action)?;
         dry_run_ok(dry_run)?;
         let material_id = key
             .current_material
@@ -198,6 +215,7 @@ impl KmsService {
         }
         self.authorize(tx, call, action, Some(&key), ctx, grant_tokens)?;
         self.check_usable(call, &key)?;
+        check_encrypt_usage(&key, action)?;
         dry_run_ok(dry_run)?;
         let material_id = header.material_hex();
         if key.origin == Origin::AwsCloudHsm {

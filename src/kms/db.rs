@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::error::KmsError;
+use super::key_spec::KeySpec;
 
 pub const DEFAULT_FILE_NAME: &str = "kms.sqlite3";
 
@@ -31,7 +32,8 @@ CREATE TABLE IF NOT EXISTS keys (
     on_demand_rotations INTEGER NOT NULL,
     current_material TEXT,
     expiration_model TEXT,
-    valid_to REAL
+    valid_to REAL,
+    key_spec TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT'
 );
 CREATE TABLE IF NOT EXISTS materials (
     key_id TEXT NOT NULL REFERENCES keys(key_id) DEFERRABLE INITIALLY DEFERRED,
@@ -169,6 +171,7 @@ pub struct KeyRecord {
     /// Imported material only: KEY_MATERIAL_EXPIRES | KEY_MATERIAL_DOES_NOT_EXPIRE.
     pub expiration_model: Option<String>,
     pub valid_to: Option<f64>,
+    pub key_spec: KeySpec,
 }
 
 impl KeyRecord {
@@ -191,6 +194,10 @@ impl KeyRecord {
             current_material: r.get(13)?,
             expiration_model: r.get(14)?,
             valid_to: r.get(15)?,
+            key_spec: {
+                let s: String = r.get(16)?;
+                KeySpec::parse(&s).ok_or_else(|| bad_column(format!("unknown key spec {s}")))?
+            },
         })
     }
 }
@@ -200,7 +207,7 @@ const MANAGER_SERVICE: i64 = 2;
 
 const KEY_COLUMNS: &str = "key_id, arn, created, description, state, origin, aws_managed, policy, \
      rotation_enabled, rotation_period_days, next_rotation, deletion_date, on_demand_rotations, \
-     current_material, expiration_model, valid_to";
+     current_material, expiration_model, valid_to, key_spec";
 
 /// One version of a key's backing material. `sealed` is `None` once imported material has been
 /// deleted or expired; the fingerprint stays so a reimport can be checked for sameness.
@@ -272,6 +279,7 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        add_key_spec_column(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -288,6 +296,21 @@ impl Store {
         tx.commit()?;
         Ok(out)
     }
+}
+
+/// Databases from before key specs lack the column; every key in them is symmetric.
+fn add_key_spec_column(conn: &Connection) -> rusqlite::Result<()> {
+    let has: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('keys') WHERE name = 'key_spec'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has == 0 {
+        conn.execute_batch(
+            "ALTER TABLE keys ADD COLUMN key_spec TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT'",
+        )?;
+    }
+    Ok(())
 }
 
 // ---- keys -------------------------------------------------------------------------------
@@ -310,7 +333,7 @@ pub fn put_key(c: &Connection, k: &KeyRecord) -> rusqlite::Result<()> {
     c.execute(
         &format!(
             "INSERT OR REPLACE INTO keys ({KEY_COLUMNS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
         ),
         params![
             k.key_id,
@@ -332,6 +355,7 @@ pub fn put_key(c: &Connection, k: &KeyRecord) -> rusqlite::Result<()> {
             k.current_material,
             k.expiration_model,
             k.valid_to,
+            k.key_spec.as_str(),
         ],
     )?;
     Ok(())
@@ -659,6 +683,7 @@ mod tests {
             current_material: None,
             expiration_model: None,
             valid_to: None,
+            key_spec: KeySpec::SymmetricDefault,
         }
     }
 
@@ -683,5 +708,43 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+    }
+
+    /// A key store written before key specs opens with every key SYMMETRIC_DEFAULT.
+    #[test]
+    fn old_store_gains_key_spec_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DEFAULT_FILE_NAME);
+        {
+            let conn = Connection::open(&path).unwrap();
+            let old_schema = SCHEMA.replace(
+                ",\n    key_spec TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT'",
+                "",
+            );
+            assert_ne!(old_schema, SCHEMA, "the old schema lacks the column");
+            conn.execute_batch(&old_schema).unwrap();
+            conn.execute(
+                "INSERT INTO keys (key_id, arn, created, description, state, origin, \
+                 aws_managed, policy, rotation_enabled, rotation_period_days, \
+                 on_demand_rotations) VALUES ('a', 'arn:aws:kms:us-east-1:000000000000:key/a', \
+                 1.0, '', 'Enabled', 'AWS_KMS', 0, '{}', 0, 365, 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        store
+            .with_tx(|tx| {
+                assert_eq!(get_key(tx, "a")?, Some(key("a")));
+                let mut hmac = key("b");
+                hmac.key_spec = KeySpec::Hmac384;
+                put_key(tx, &hmac)?;
+                assert_eq!(get_key(tx, "b")?.unwrap().key_spec, KeySpec::Hmac384);
+                Ok(())
+            })
+            .unwrap();
+        drop(store);
+        // Reopening does not try to add the column again.
+        Store::open(&path).unwrap();
     }
 }

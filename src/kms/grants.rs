@@ -20,8 +20,8 @@ use super::{Call, KmsService, gcm, policy};
 
 /// Values of the `GrantOperation` enum that a grant on a symmetric encryption key may not list:
 /// they apply only to asymmetric or HMAC keys (AWS KMS Developer Guide: "Grants in AWS KMS",
-/// "Grant operations"). Every key here is a symmetric encryption key, so CreateGrant refuses them
-/// with a ValidationException; the full enum is `policy::grant_allows_operation`.
+/// "Grant operations"); CreateGrant refuses them with a ValidationException. The full enum is
+/// `policy::grant_allows_operation`.
 const NOT_FOR_SYMMETRIC_ENCRYPTION_KEYS: &[&str] = &[
     "Sign",
     "Verify",
@@ -30,6 +30,45 @@ const NOT_FOR_SYMMETRIC_ENCRYPTION_KEYS: &[&str] = &[
     "VerifyMac",
     "DeriveSharedSecret",
 ];
+
+/// The grant operations an HMAC key accepts (same Developer Guide table).
+const FOR_HMAC_KEYS: &[&str] = &[
+    "GenerateMac",
+    "VerifyMac",
+    "DescribeKey",
+    "CreateGrant",
+    "RetireGrant",
+];
+
+/// The grant operations a signing key accepts.
+const FOR_SIGNING_KEYS: &[&str] = &[
+    "Sign",
+    "Verify",
+    "GetPublicKey",
+    "DescribeKey",
+    "CreateGrant",
+    "RetireGrant",
+];
+
+/// A grant may list only operations the key's type supports.
+fn check_operation_fits(op: &str, key: &KeyRecord) -> Result<(), KmsError> {
+    let (fits, kind) = if key.key_spec.is_hmac() {
+        (FOR_HMAC_KEYS.contains(&op), "an HMAC key")
+    } else if key.key_spec.signing_algorithm().is_some() {
+        (FOR_SIGNING_KEYS.contains(&op), "a signing key")
+    } else {
+        (
+            !NOT_FOR_SYMMETRIC_ENCRYPTION_KEYS.contains(&op),
+            "a symmetric encryption key",
+        )
+    };
+    if fits {
+        return Ok(());
+    }
+    Err(KmsError::validation(format!(
+        "Grant operation {op} is not valid for {kind}"
+    )))
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -191,11 +230,6 @@ impl KmsService {
             ));
         }
         for op in &operations {
-            if NOT_FOR_SYMMETRIC_ENCRYPTION_KEYS.contains(&op.as_str()) {
-                return Err(KmsError::validation(format!(
-                    "Grant operation {op} is not valid for a symmetric encryption key"
-                )));
-            }
             if !policy::grant_allows_operation(op) {
                 return Err(KmsError::constraint(
                     &format!("'{op}'"),
@@ -219,6 +253,9 @@ impl KmsService {
                 &tokens,
             )?;
             self.check_usable(call, &key)?;
+            for op in &operations {
+                check_operation_fits(op, &key)?;
+            }
             if req.dry_run == Some(true) {
                 return Err(KmsError::new(
                     ErrorKind::DryRunOperation,

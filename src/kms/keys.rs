@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::db::{self, KeyRecord, KeyState, Origin};
 use super::error::{ErrorKind, KmsError};
+use super::key_spec::KeySpec;
 use super::rotation::{self, DEFAULT_ROTATION_DAYS};
 use super::util::{self, required};
 use super::{Call, KmsService, clock, policy};
@@ -88,7 +89,6 @@ pub(crate) struct TagResourceRequest {
     pub(crate) tag_keys: Option<Vec<String>>,
 }
 
-const SUPPORTED_KEY_USAGES: &[&str] = &["ENCRYPT_DECRYPT"];
 const KNOWN_KEY_USAGES: &[&str] = &[
     "SIGN_VERIFY",
     "ENCRYPT_DECRYPT",
@@ -114,6 +114,31 @@ const KNOWN_KEY_SPECS: &[&str] = &[
     "ML_DSA_87",
     "ECC_NIST_EDWARDS25519",
 ];
+
+/// AWS's spec/usage pairing first (a ValidationException), then what this KMS implements.
+fn spec_for(spec: &str, usage: &str) -> Result<KeySpec, KmsError> {
+    let hmac_spec = spec.starts_with("HMAC_");
+    if hmac_spec && usage != "GENERATE_VERIFY_MAC" {
+        return Err(KmsError::validation(format!(
+            "KeyUsage {usage} is not compatible with KeySpec {spec}. HMAC keys require \
+             KeyUsage GENERATE_VERIFY_MAC."
+        )));
+    }
+    if !hmac_spec && usage == "GENERATE_VERIFY_MAC" {
+        return Err(KmsError::validation(format!(
+            "KeyUsage GENERATE_VERIFY_MAC is not compatible with KeySpec {spec}. \
+             GENERATE_VERIFY_MAC requires an HMAC KeySpec."
+        )));
+    }
+    match KeySpec::parse(spec) {
+        Some(k) if k.key_usage() == usage => Ok(k),
+        _ => Err(KmsError::unsupported(format!(
+            "KeySpec {spec} with KeyUsage {usage} is not supported: this KMS supports \
+             symmetric encryption keys (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT), HMAC keys \
+             (HMAC_224/256/384/512, GENERATE_VERIFY_MAC) and ECC_NIST_P256 SIGN_VERIFY keys"
+        ))),
+    }
+}
 
 fn enum_value(value: &str, member: &str, known: &[&str]) -> Result<(), KmsError> {
     if known.contains(&value) {
@@ -171,15 +196,12 @@ impl KmsService {
             "CreationDate": k.created,
             "Enabled": k.state == KeyState::Enabled,
             "Description": k.description,
-            "KeyUsage": "ENCRYPT_DECRYPT",
             "KeyState": k.state.as_str(),
             "Origin": k.origin.as_str(),
             "KeyManager": if k.aws_managed { "AWS" } else { "CUSTOMER" },
-            "CustomerMasterKeySpec": "SYMMETRIC_DEFAULT",
-            "KeySpec": "SYMMETRIC_DEFAULT",
-            "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
             "MultiRegion": false,
         });
+        k.key_spec.add_metadata(&mut m);
         if let Some(mid) = &k.current_material {
             m["CurrentKeyMaterialId"] = json!(mid);
         }
@@ -210,12 +232,7 @@ impl KmsService {
             .or(req.customer_master_key_spec.as_deref())
             .unwrap_or("SYMMETRIC_DEFAULT");
         enum_value(spec, "keySpec", KNOWN_KEY_SPECS)?;
-        if !SUPPORTED_KEY_USAGES.contains(&usage) || spec != "SYMMETRIC_DEFAULT" {
-            return Err(KmsError::unsupported(format!(
-                "KeySpec {spec} with KeyUsage {usage} is not supported: this KMS supports only \
-                 symmetric encryption keys (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT)"
-            )));
-        }
+        let key_spec = spec_for(spec, usage)?;
         let default_origin = if req.custom_key_store_id.is_some() {
             "AWS_CLOUDHSM"
         } else {
@@ -240,6 +257,13 @@ impl KmsService {
                 unreachable!("enum_value rejects unknown origins")
             }
         };
+        if key_spec != KeySpec::SymmetricDefault && origin != Origin::AwsKms {
+            return Err(KmsError::unsupported(format!(
+                "Origin {} is not supported for HMAC and signing keys by this KMS: they have \
+                 KMS-generated material",
+                origin.as_str()
+            )));
+        }
         if req.xks_key_id.is_some() {
             return Err(KmsError::unsupported(
                 "External key stores (XksKeyId) are not supported by this KMS",
@@ -306,11 +330,18 @@ impl KmsService {
             current_material: None,
             expiration_model: None,
             valid_to: None,
+            key_spec,
         };
         call.note_key(&key);
         let meta = self.inner.store.with_tx(|tx| {
             self.authorize(tx, call, "kms:CreateKey", None, &BTreeMap::new(), &[])?;
             match origin {
+                Origin::AwsKms if key_spec.is_hmac() => {
+                    key.current_material = Some(self.new_mac_material(tx, &key_id, key_spec)?);
+                }
+                Origin::AwsKms if key_spec.signing_algorithm().is_some() => {
+                    key.current_material = Some(self.new_signing_material(tx, &key_id)?);
+                }
                 Origin::AwsKms => {
                     key.current_material = Some(self.new_material(tx, &key_id, None)?);
                 }

@@ -29,12 +29,15 @@ pub(crate) mod grants;
 pub mod hsm;
 pub(crate) mod http;
 pub(crate) mod import;
+pub(crate) mod key_spec;
 pub(crate) mod keys;
+pub(crate) mod mac;
 pub mod policy;
 pub mod remote;
 pub(crate) mod rootkey;
 pub(crate) mod rotation;
 pub(crate) mod service_keys;
+pub(crate) mod sign;
 mod util;
 
 #[cfg(test)]
@@ -465,6 +468,24 @@ impl KmsService {
         key: &KeyRecord,
         material_id: &str,
     ) -> Result<Zeroizing<[u8; 32]>, KmsError> {
+        let opened = self.secret_material(tx, key, material_id)?;
+        let mut out = Zeroizing::new([0u8; 32]);
+        if opened.len() != 32 {
+            return Err(KmsError::internal(
+                "stored key material has the wrong length",
+            ));
+        }
+        out.copy_from_slice(&opened);
+        Ok(out)
+    }
+
+    /// Unseals one version of a key's secret material, whatever its length (HMAC keys).
+    fn secret_material(
+        &self,
+        tx: &rusqlite::Connection,
+        key: &KeyRecord,
+        material_id: &str,
+    ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
         let row = db::get_material(tx, &key.key_id, material_id)?;
         let Some(sealed) = row.and_then(|r| r.sealed) else {
             // Deleted imported material, or a blob naming material this key never had.
@@ -475,24 +496,13 @@ impl KmsService {
                 db::Origin::AwsKms | db::Origin::AwsCloudHsm => KmsError::invalid_ciphertext(),
             });
         };
-        let opened = self
-            .inner
+        self.inner
             .root
             .open(
                 format!("material:{}:{material_id}", key.key_id).as_bytes(),
                 &sealed,
             )
-            .ok_or_else(|| {
-                KmsError::internal("key material failed to unseal under the root key")
-            })?;
-        let mut out = Zeroizing::new([0u8; 32]);
-        if opened.len() != 32 {
-            return Err(KmsError::internal(
-                "stored key material has the wrong length",
-            ));
-        }
-        out.copy_from_slice(&opened);
-        Ok(out)
+            .ok_or_else(|| KmsError::internal("key material failed to unseal under the root key"))
     }
 
     /// Background work: due automatic rotations, passed deletion windows, expired imported

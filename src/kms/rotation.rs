@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::db::{self, KeyRecord, KeyState, Origin};
 use super::error::{ErrorKind, KmsError};
+use super::key_spec::KeySpec;
 use super::util::{self, required};
 use super::{Call, KmsService, clock};
 
@@ -52,6 +53,18 @@ pub(crate) fn rotate(
         key.on_demand_rotations += 1;
     }
     db::put_key(tx, key)?;
+    Ok(())
+}
+
+/// AWS rotates only symmetric encryption keys; HMAC (and asymmetric) keys never rotate.
+fn symmetric_only(key: &KeyRecord) -> Result<(), KmsError> {
+    if key.key_spec != KeySpec::SymmetricDefault {
+        return Err(KmsError::unsupported(format!(
+            "{} key spec is {} which is not valid for this operation.",
+            key.arn,
+            key.key_spec.as_str()
+        )));
+    }
     Ok(())
 }
 
@@ -109,6 +122,7 @@ impl KmsService {
         self.inner.store.with_tx(|tx| {
             let mut key = self.key_for(tx, call, &key_ref, false, "kms:EnableKeyRotation")?;
             self.check_customer_managed(&key)?;
+            symmetric_only(&key)?;
             external_unsupported(&key)?;
             custom_key_store_unsupported(&key)?;
             rotation_state(&key)?;
@@ -178,6 +192,7 @@ impl KmsService {
         self.inner.store.with_tx(|tx| {
             let mut key = self.key_for(tx, call, &key_ref, false, "kms:RotateKeyOnDemand")?;
             self.check_customer_managed(&key)?;
+            symmetric_only(&key)?;
             custom_key_store_unsupported(&key)?;
             rotation_state(&key)?;
             if key.origin == Origin::External {

@@ -23,6 +23,7 @@
 use super::audit::Source;
 use super::db::{self, KeyRecord, KeyState, Origin};
 use super::error::{ErrorKind, KmsError};
+use super::key_spec::KeySpec;
 use super::rotation::DEFAULT_ROTATION_DAYS;
 use super::{Call, Caller, KmsService, clock, crypto, policy};
 
@@ -132,6 +133,7 @@ impl KmsService {
             current_material: Some(material),
             expiration_model: None,
             valid_to: None,
+            key_spec: KeySpec::SymmetricDefault,
         };
         db::put_key(tx, &key)?;
         db::put_alias(

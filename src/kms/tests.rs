@@ -194,9 +194,9 @@ fn protocol_errors() {
     let e = env();
     let unknown = err(&e.svc, "Frobnicate", json!({}));
     assert_eq!(unknown.type_name(), "UnknownOperationException");
-    let sign = err(&e.svc, "Sign", json!({}));
-    assert_eq!(sign.type_name(), "UnsupportedOperationException");
-    assert_eq!(sign.status(), 400);
+    let pair = err(&e.svc, "GenerateDataKeyPair", json!({}));
+    assert_eq!(pair.type_name(), "UnsupportedOperationException");
+    assert_eq!(pair.status(), 400);
     let bad = api::dispatch(&e.svc, "TrentService.CreateKey", b"{not json", &root()).unwrap_err();
     assert_eq!(bad.type_name(), "SerializationException");
     // Empty body means no parameters.

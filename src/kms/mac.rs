@@ -16,7 +16,6 @@ use super::key_spec::KeySpec;
 use super::util::{self, required};
 use super::{Call, KmsService, gcm};
 
-const MAX_MESSAGE: usize = 4096;
 const MAX_MAC: usize = 6144;
 const MAC_ALGORITHMS: &[&str] = &[
     "HMAC_SHA_224",
@@ -46,20 +45,7 @@ struct Checked {
 
 fn check(req: &MacRequest) -> Result<Checked, KmsError> {
     let key_ref = required(req.key_id.clone(), "keyId")?;
-    let message = Zeroizing::new(util::unb64(
-        &required(req.message.clone(), "message")?,
-        "Message",
-    )?);
-    if message.is_empty() || message.len() > MAX_MESSAGE {
-        let c = if message.is_empty() {
-            "Member must have length greater than or equal to 1"
-        } else {
-            "Member must have length less than or equal to 4096"
-        };
-        return Err(KmsError::validation(format!(
-            "1 validation error detected: Value at 'message' failed to satisfy constraint: {c}"
-        )));
-    }
+    let message = util::message_member(req.message.clone())?;
     let algorithm = required(req.mac_algorithm.clone(), "macAlgorithm")?;
     if !MAC_ALGORITHMS.contains(&algorithm.as_str()) {
         return Err(KmsError::constraint(

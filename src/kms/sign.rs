@@ -19,7 +19,6 @@ use super::error::{ErrorKind, KmsError};
 use super::util::{self, required};
 use super::{Call, KmsService, gcm};
 
-const MAX_RAW_MESSAGE: usize = 4096;
 const SHA256_LEN: usize = 32;
 const MAX_SIGNATURE: usize = 6144;
 const SIGNING_ALGORITHMS: &[&str] = &[
@@ -61,20 +60,7 @@ struct Checked {
 
 fn check(req: &SignRequest) -> Result<Checked, KmsError> {
     let key_ref = required(req.key_id.clone(), "keyId")?;
-    let message = Zeroizing::new(util::unb64(
-        &required(req.message.clone(), "message")?,
-        "Message",
-    )?);
-    if message.is_empty() || message.len() > MAX_RAW_MESSAGE {
-        let c = if message.is_empty() {
-            "Member must have length greater than or equal to 1"
-        } else {
-            "Member must have length less than or equal to 4096"
-        };
-        return Err(KmsError::validation(format!(
-            "1 validation error detected: Value at 'message' failed to satisfy constraint: {c}"
-        )));
-    }
+    let message = util::message_member(req.message.clone())?;
     let digest = match req.message_type.as_deref() {
         None | Some("RAW") => false,
         Some("DIGEST") => true,

@@ -125,6 +125,27 @@ pub(crate) fn with_page(mut v: Value, next: Option<String>) -> Value {
     v
 }
 
+/// The `Message` member of GenerateMac, VerifyMac, Sign and Verify: base64 of 1 to 4096 bytes
+/// (AWS's limit for all four), kept in zeroized memory.
+pub(crate) fn message_member(
+    message: Option<String>,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, KmsError> {
+    let message = zeroize::Zeroizing::new(unb64(&required(message, "message")?, "Message")?);
+    if message.is_empty() || message.len() > MAX_MESSAGE {
+        let c = if message.is_empty() {
+            "Member must have length greater than or equal to 1"
+        } else {
+            "Member must have length less than or equal to 4096"
+        };
+        return Err(KmsError::validation(format!(
+            "1 validation error detected: Value at 'message' failed to satisfy constraint: {c}"
+        )));
+    }
+    Ok(message)
+}
+
+const MAX_MESSAGE: usize = 4096;
+
 #[cfg(test)]
 mod tests {
     use super::*;

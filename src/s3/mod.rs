@@ -167,6 +167,11 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
     // The body stays here until a handler takes it, so an early error (routing, auth) can
     // read what the client is still sending before answering.
     let discard_unused = worth_discarding(&parts.headers);
+    let sends_body = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() != b"0")
+        || parts.headers.contains_key(http::header::TRANSFER_ENCODING);
     let mut unread = Some(body);
     let result = async {
         let routed = router::parse(
@@ -237,10 +242,18 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
             ) {
                 tracing::warn!(request_id, op = op_name, error = ?e, "request failed");
             }
+            // A handler that failed may have left its body partly unread; bytes of it must
+            // never be taken for the next request on a kept-alive connection.
+            let handler_had_body = unread.is_none() && sends_body;
             if let Some(body) = unread.take().filter(|_| discard_unused) {
                 discard_body(body).await;
             }
-            error_response(&e, &resource, &request_id, is_head)
+            let mut resp = error_response(&e, &resource, &request_id, is_head);
+            if handler_had_body {
+                resp.headers_mut()
+                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            resp
         }
     };
     if let (Some(request), Some(bucket)) = (&cors_request, &cors_bucket) {

@@ -10,35 +10,7 @@ use aws_sdk_kms::types::{
     DataKeySpec, GrantOperation, KeySpec, KeyUsageType, MacAlgorithmSpec, MessageType,
     SigningAlgorithmSpec,
 };
-use common::{Options, Server};
-
-const ALICE: (&str, &str) = (
-    "ALICEACCESSKEY000001",
-    "alice-secret-key-000000000000000000000001",
-);
-const BOB: (&str, &str) = (
-    "BOBACCESSKEY00000001",
-    "bob-secret-key-00000000000000000000000001",
-);
-
-/// alice may do anything with KMS (identity policy `kms:*`); bob has no identity policy.
-fn users_toml() -> String {
-    format!(
-        r#"
-[[users]]
-name = "alice"
-access_key = "{}"
-secret_key = "{}"
-policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"kms:*","Resource":"*"}}]}}'''
-
-[[users]]
-name = "bob"
-access_key = "{}"
-secret_key = "{}"
-"#,
-        ALICE.0, ALICE.1, BOB.0, BOB.1
-    )
-}
+use common::{ALICE, BOB, Options, Server, kms_users_toml as users_toml};
 
 fn start() -> Server {
     Server::start_with(Options {

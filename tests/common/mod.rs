@@ -353,3 +353,32 @@ pub async fn upload_parts(
         .set_parts(Some(parts))
         .build()
 }
+
+/// A KMS user with every right (identity policy `kms:*`) and one with no identity policy.
+pub const ALICE: (&str, &str) = (
+    "ALICEACCESSKEY000001",
+    "alice-secret-key-000000000000000000000001",
+);
+pub const BOB: (&str, &str) = (
+    "BOBACCESSKEY00000001",
+    "bob-secret-key-00000000000000000000000001",
+);
+
+/// The config-file users [`ALICE`] (`kms:*`) and [`BOB`] (no identity policy).
+pub fn kms_users_toml() -> String {
+    format!(
+        r#"
+[[users]]
+name = "alice"
+access_key = "{}"
+secret_key = "{}"
+policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"kms:*","Resource":"*"}}]}}'''
+
+[[users]]
+name = "bob"
+access_key = "{}"
+secret_key = "{}"
+"#,
+        ALICE.0, ALICE.1, BOB.0, BOB.1
+    )
+}

@@ -32,7 +32,8 @@ pub(crate) struct ServeArgs {
     /// Prometheus /metrics address (plain HTTP), or `off` [default: 127.0.0.1:9445].
     #[arg(long, env = "SEALGATE_METRICS_LISTEN")]
     pub(crate) metrics_listen: Option<String>,
-    /// Use a remote AWS-KMS-compatible endpoint instead of the embedded KMS. The gateway signs
+    /// Use a remote AWS-KMS-compatible endpoint instead of the embedded KMS; several nodes of
+    /// one KMS as a comma-separated list (calls are spread and fail over). The gateway signs
     /// with SEALGATE_KMS_ACCESS_KEY/SEALGATE_KMS_SECRET_KEY, else its root credential.
     #[arg(long, env = "SEALGATE_KMS_ENDPOINT")]
     pub(crate) kms_endpoint: Option<String>,

@@ -22,6 +22,7 @@ pub(crate) mod crypto;
 pub(crate) mod custom_key_stores;
 pub mod db;
 pub mod error;
+pub mod fleet;
 #[cfg(feature = "fuzzing")]
 pub(crate) mod fuzzing;
 pub(crate) mod gcm;

@@ -382,3 +382,21 @@ secret_key = "{}"
         ALICE.0, ALICE.1, BOB.0, BOB.1
     )
 }
+
+/// The text of a `/metrics` page (`http://host:port/metrics`).
+pub fn metrics_text(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest.split_once('/').expect("URL with a path");
+    let mut s = std::net::TcpStream::connect(host).expect("connect to the metrics listener");
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    raw.split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
+}

@@ -346,7 +346,7 @@ impl S3Client {
         let resp = tokio::time::timeout(TIMEOUT, exchange)
             .await
             .map_err(|_| transport(format!("no answer within {TIMEOUT:?}")))?
-            .map_err(|e| transport(e.0))?;
+            .map_err(|e| transport(e.message))?;
         let (parts, body) = resp.into_parts();
         Ok(S3Response {
             status: parts.status.as_u16(),

@@ -26,6 +26,7 @@ fn source() -> Source {
     Source::S3Gateway {
         bucket: "bucket".into(),
         key: Some("object".into()),
+        via: None,
     }
 }
 

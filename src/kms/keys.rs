@@ -390,6 +390,7 @@ impl KmsService {
             grants: &[],
             encryption_context: &BTreeMap::new(),
             grant_tokens: &[],
+            via_service: None,
         };
         match policy::authorize(&req) {
             policy::Decision::Allow => Ok(()),

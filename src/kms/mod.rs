@@ -33,6 +33,7 @@ pub(crate) mod import;
 pub(crate) mod key_spec;
 pub(crate) mod keys;
 pub(crate) mod mac;
+pub(crate) mod on_behalf;
 pub mod policy;
 pub mod remote;
 pub(crate) mod rootkey;
@@ -363,6 +364,10 @@ impl KmsService {
             Some(k) => grants::policy_grants(tx, k)?,
             None => Vec::new(),
         };
+        // The gateway acting for an S3 request, as AWS S3 calls KMS with a forward access
+        // session: key policies see the S3 caller, through S3.
+        let via_service = matches!(call.source, Source::S3Gateway { .. })
+            .then(|| format!("s3.{}.amazonaws.com", self.inner.region));
         let req = policy::AuthzRequest {
             caller: call.caller,
             action,
@@ -371,6 +376,7 @@ impl KmsService {
             grants: &grants,
             encryption_context: ctx,
             grant_tokens,
+            via_service: via_service.as_deref(),
         };
         match policy::authorize(&req) {
             policy::Decision::Allow => Ok(()),

@@ -5,13 +5,12 @@
 //! - The wire is the one the KMS listener speaks and AWS KMS defines: AWS JSON 1.1, `POST /`
 //!   with `X-Amz-Target: TrentService.<Op>`, base64 blobs, errors as `{"__type", "message"}`.
 //!   Requests are SigV4-signed (service `kms`) with [`crate::sigv4::sign_request`].
-//! - The remote KMS authorizes the *gateway's* credential, not the end user: the [`Caller`]
-//!   cannot be forwarded over the wire, so key policies and grants on the remote side must
-//!   allow the gateway's principal, and the gateway must do its own per-user checks. (AWS S3
-//!   uses forward-access sessions, visible to key policies as `kms:ViaService`; we have no
-//!   such channel.) A consequence: the AWS-managed key `alias/aws/s3` of a sealgate KMS refuses
-//!   cryptographic use on its public API, so SSE-KMS with the default key needs a customer
-//!   managed key when the KMS is remote. The audit `Source` is not forwarded either.
+//! - The gateway signs as itself and, for calls made for an S3 request, names the S3 caller
+//!   and the bucket/key in a signed header ([`super::on_behalf`]), as AWS S3 does with forward
+//!   access sessions: a sealgate KMS that knows the gateway as a service principal then
+//!   authorizes and audits the S3 caller (with `kms:ViaService`), so key policies and grants
+//!   protect SSE-KMS objects from S3 users, and `alias/aws/s3` works through S3. AWS KMS
+//!   ignores the header: there the gateway's own credential is what is authorized.
 //! - Trust is the platform's roots plus the CA certificate(s) given at construction (a
 //!   sealgate KMS's CA from its data dir).
 //! - Transport: [`crate::http_client::HttpEndpoint`] (reqwest over rustls, HTTP/1.1, a small
@@ -147,23 +146,31 @@ impl RemoteKms {
     /// operation twice: always for operations that change nothing ([`retry_anywhere`]),
     /// otherwise only when the request was never sent.
     pub async fn call(&self, operation: &str, request: Value) -> Result<Value, KmsClientError> {
+        self.call_for(operation, request, None).await
+    }
+
+    /// As [`RemoteKms::call`], for an S3 request's caller when `on_behalf` is set (the value of
+    /// [`super::on_behalf::HEADER`]).
+    async fn call_for(
+        &self,
+        operation: &str,
+        request: Value,
+        on_behalf: Option<&str>,
+    ) -> Result<Value, KmsClientError> {
         let body = Bytes::from(request.to_string());
         let mut failed: Vec<&Node> = Vec::new();
         let mut last = String::new();
         for node in self.fleet.order() {
             node.sending();
-            let attempt =
-                tokio::time::timeout(self.timeout, self.exchange(node, operation, body.clone()))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(Failure {
-                            message: format!(
-                                "did not answer {operation} within {:?}",
-                                self.timeout
-                            ),
-                            not_sent: false,
-                        })
-                    });
+            let exchange = self.exchange(node, operation, body.clone(), on_behalf);
+            let attempt = tokio::time::timeout(self.timeout, exchange)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Failure {
+                        message: format!("did not answer {operation} within {:?}", self.timeout),
+                        not_sent: false,
+                    })
+                });
             match attempt {
                 Ok(answer) => {
                     node.answered();
@@ -195,13 +202,14 @@ impl RemoteKms {
         node: &Node,
         operation: &str,
         body: Bytes,
+        on_behalf: Option<&str>,
     ) -> Result<Result<Value, KmsClientError>, Failure> {
         let failure = |message: String| Failure {
             message,
             not_sent: false,
         };
         let headers = self
-            .signed_headers(node, operation, &body)
+            .signed_headers(node, operation, &body, on_behalf)
             .map_err(|message| Failure {
                 message,
                 not_sent: true,
@@ -239,10 +247,14 @@ impl RemoteKms {
         node: &Node,
         operation: &str,
         body: &[u8],
+        on_behalf: Option<&str>,
     ) -> Result<HeaderMap, String> {
         let mut headers = HeaderMap::new();
         let value = |v: &str| HeaderValue::from_str(v).map_err(|e| e.to_string());
         headers.insert(http::header::HOST, value(node.conn.authority())?);
+        if let Some(named) = on_behalf {
+            headers.insert(super::on_behalf::HEADER, value(named)?);
+        }
         headers.insert(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static(CONTENT_TYPE),
@@ -349,8 +361,8 @@ impl Kms for RemoteKms {
         &'a self,
         key_id: &'a str,
         context: &'a BTreeMap<String, String>,
-        _caller: &'a Caller,
-        _source: &'a Source,
+        caller: &'a Caller,
+        source: &'a Source,
     ) -> KmsFuture<'a, DataKey> {
         Box::pin(async move {
             const OP: &str = "GenerateDataKey";
@@ -358,7 +370,8 @@ impl Kms for RemoteKms {
             if !context.is_empty() {
                 request["EncryptionContext"] = context_json(context);
             }
-            let answer = self.call(OP, request).await?;
+            let named = super::on_behalf::encode(caller, source);
+            let answer = self.call_for(OP, request, named.as_deref()).await?;
             let plain = blob_member(&answer, OP, "Plaintext")?;
             let mut plaintext = Zeroizing::new([0u8; 32]);
             if plain.len() != plaintext.len() {
@@ -378,8 +391,8 @@ impl Kms for RemoteKms {
         ciphertext_blob: &'a [u8],
         context: &'a BTreeMap<String, String>,
         key_id: Option<&'a str>,
-        _caller: &'a Caller,
-        _source: &'a Source,
+        caller: &'a Caller,
+        source: &'a Source,
     ) -> KmsFuture<'a, Decrypted> {
         Box::pin(async move {
             const OP: &str = "Decrypt";
@@ -390,7 +403,8 @@ impl Kms for RemoteKms {
             if let Some(key_id) = key_id {
                 request["KeyId"] = json!(key_id);
             }
-            let answer = self.call(OP, request).await?;
+            let named = super::on_behalf::encode(caller, source);
+            let answer = self.call_for(OP, request, named.as_deref()).await?;
             Ok(Decrypted {
                 plaintext: blob_member(&answer, OP, "Plaintext")?,
                 key_arn: string_member(&answer, OP, "KeyId")?,
@@ -417,12 +431,15 @@ impl Kms for RemoteKms {
     fn describe<'a>(
         &'a self,
         key_id: &'a str,
-        _caller: &'a Caller,
-        _source: &'a Source,
+        caller: &'a Caller,
+        source: &'a Source,
     ) -> KmsFuture<'a, KeyDescription> {
         Box::pin(async move {
             const OP: &str = "DescribeKey";
-            let answer = self.call(OP, json!({ "KeyId": key_id })).await?;
+            let named = super::on_behalf::encode(caller, source);
+            let answer = self
+                .call_for(OP, json!({ "KeyId": key_id }), named.as_deref())
+                .await?;
             let meta = answer
                 .get("KeyMetadata")
                 .ok_or_else(|| malformed(OP, "KeyMetadata"))?;
@@ -445,8 +462,8 @@ impl Kms for RemoteKms {
         key_id: &'a str,
         plaintext: &'a [u8],
         context: &'a BTreeMap<String, String>,
-        _caller: &'a Caller,
-        _source: &'a Source,
+        caller: &'a Caller,
+        source: &'a Source,
     ) -> KmsFuture<'a, Vec<u8>> {
         Box::pin(async move {
             const OP: &str = "Encrypt";
@@ -454,7 +471,8 @@ impl Kms for RemoteKms {
             if !context.is_empty() {
                 request["EncryptionContext"] = context_json(context);
             }
-            let answer = self.call(OP, request).await?;
+            let named = super::on_behalf::encode(caller, source);
+            let answer = self.call_for(OP, request, named.as_deref()).await?;
             Ok(blob_member(&answer, OP, "CiphertextBlob")?.to_vec())
         })
     }

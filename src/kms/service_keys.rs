@@ -59,11 +59,17 @@ impl KmsService {
     /// The source of a KMS API call by `caller`: the service's own when it signs as one of
     /// the configured service principals.
     pub(crate) fn api_source(&self, caller: &Caller) -> Source {
-        if self.inner.service_principals.contains(&caller.arn) {
+        if self.is_service_principal(&caller.arn) {
             Source::Service { resource: None }
         } else {
             Source::KmsApi
         }
+    }
+
+    /// Whether `arn` is one of the configured gateway service principals: the identities
+    /// that may use the service keys and act for S3 callers ([`super::on_behalf`]).
+    pub(crate) fn is_service_principal(&self, arn: &str) -> bool {
+        self.inner.service_principals.iter().any(|p| p == arn)
     }
 
     /// The AWS-managed-key rule, checked before any policy: see the module documentation.

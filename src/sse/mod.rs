@@ -445,6 +445,7 @@ fn source(bucket: &str, key: &str) -> Source {
     Source::S3Gateway {
         bucket: bucket.to_owned(),
         key: Some(key.to_owned()),
+        via: None,
     }
 }
 

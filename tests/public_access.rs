@@ -635,7 +635,7 @@ async fn canned_acls_and_grants_are_stored() {
     }
     s3.put_bucket_acl()
         .bucket("canned")
-        .acl(BucketCannedAcl::LogDeliveryWrite)
+        .acl(BucketCannedAcl::from("log-delivery-write"))
         .send()
         .await
         .unwrap();

@@ -717,9 +717,10 @@ async fn acl_grants_decide() {
         .await
         .unwrap();
     put(&root_a, "acl-data", "k", b"acl body").await;
-    let anon_get = || async {
-        http(&server)
-            .get(format!("{}/acl-data/k", server.s3_https))
+    let srv = &server;
+    let anon_get = move || async move {
+        http(srv)
+            .get(format!("{}/acl-data/k", srv.s3_https))
             .send()
             .await
             .unwrap()

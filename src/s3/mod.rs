@@ -1,6 +1,7 @@
 //! The S3 front end: one request flows listener → auth → router → handler → sse → envelope →
 //! store, and every failure becomes one S3 error response here.
 
+pub(crate) mod acl;
 pub(crate) mod authz;
 pub(crate) mod cors;
 pub(crate) mod encryption;
@@ -210,6 +211,7 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
             auth,
             &parts.headers,
             secure,
+            conn.tls_version,
             conn.peer.ip(),
         ));
         authz::authorize_endpoint(&gw, &session, &routed).await?;

@@ -107,6 +107,7 @@ pub(crate) struct ObjectBody {
     pub(crate) generation: String,
     pub(crate) parts: Vec<PartLayout>,
     pub(crate) tags: std::collections::BTreeMap<String, String>,
+    pub(crate) acl: Option<crate::meta::Acl>,
 }
 
 /// The record of a new object; with `mac_key` (version 2) it is authenticated as the record of
@@ -135,6 +136,7 @@ pub(super) fn object_meta(
         parts: body.parts,
         sealing,
         tags: body.tags,
+        acl: body.acl,
         mac: None,
         record_key: None,
     };
@@ -566,6 +568,7 @@ mod tests {
                     generation,
                     parts,
                     tags: Default::default(),
+                    acl: None,
                 },
             );
             assert_eq!(Version::of(&meta), version);

@@ -45,6 +45,7 @@ pub fn bucket_record(name: &str) -> BucketRecord {
         tags: None,
         public_access_block: None,
         object_ownership: None,
+        acl: None,
     }
 }
 
@@ -62,6 +63,7 @@ pub fn object_meta(generation: &str, size: u64) -> ObjectMeta {
         parts: vec![part_layout(1, "p1")],
         sealing: Sealing::None,
         tags: BTreeMap::new(),
+        acl: None,
         mac: None,
         record_key: None,
     }
@@ -94,6 +96,7 @@ fn upload_record(bucket: &str, id: &str, key: &str, generation: &str) -> UploadR
         sealing: Sealing::None,
         record_key: None,
         tags: BTreeMap::new(),
+        acl: None,
     }
 }
 

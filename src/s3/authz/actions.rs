@@ -113,6 +113,16 @@ pub(crate) fn checks(ep: &Endpoint) -> Vec<Check> {
             vec![Check::bucket("s3:PutBucketTagging", bucket)]
         }
         GetBucketAcl { bucket } => vec![Check::bucket("s3:GetBucketAcl", bucket)],
+        PutBucketAcl { bucket } => vec![Check::bucket("s3:PutBucketAcl", bucket)],
+        PutObjectAcl {
+            bucket,
+            key,
+            version_id,
+        } => vec![Check::object(
+            versioned(version_id, "s3:PutObjectAcl", "s3:PutObjectVersionAcl"),
+            bucket,
+            key,
+        )],
         GetObjectAcl {
             bucket,
             key,
@@ -315,7 +325,6 @@ fn unsupported_action(operation: &str) -> &'static str {
         "CreateSession" => "s3express:CreateSession",
         "SelectObjectContent" => "s3:GetObject",
         "UpdateObjectEncryption" => "s3:PutObject",
-        "PutBucketAcl" => "s3:PutBucketAcl",
         "PutBucketVersioning" => "s3:PutBucketVersioning",
         "GetBucketWebsite" => "s3:GetBucketWebsite",
         "PutBucketWebsite" => "s3:PutBucketWebsite",
@@ -323,7 +332,6 @@ fn unsupported_action(operation: &str) -> &'static str {
         "PutBucketLogging" => "s3:PutBucketLogging",
         "GetBucketRequestPayment" => "s3:GetBucketRequestPayment",
         "PutBucketRequestPayment" => "s3:PutBucketRequestPayment",
-        "PutObjectAcl" => "s3:PutObjectAcl",
         "GetObjectRetention" => "s3:GetObjectRetention",
         "PutObjectRetention" => "s3:PutObjectRetention",
         "GetObjectLegalHold" => "s3:GetObjectLegalHold",

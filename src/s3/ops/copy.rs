@@ -9,6 +9,7 @@ use http::{Response, StatusCode};
 use super::common::{self, check_key};
 use super::get::{check_conditions, load_meta};
 use crate::meta::{Checksum, ObjectMeta, Sealing};
+use crate::s3::acl;
 use crate::s3::encryption::{self, KeyHeaders};
 use crate::s3::error::S3Error;
 use crate::s3::xml;
@@ -76,7 +77,13 @@ pub(crate) async fn handle_copy_object(
     check_key(key)?;
     req.no_body().await?;
     let dest_bucket = req.bucket(bucket).await?;
-    super::access::check_acl_headers(dest_bucket.object_ownership.as_deref(), &req.headers)?;
+    // A copy gets the ACL of its request, never the source's (as on S3).
+    let acl = acl::for_new_object(
+        &dest_bucket,
+        &req.gw.cfg.account_id,
+        &req.user.account,
+        &req.headers,
+    )?;
     let src = open_source(&req, source).await?;
     // `If-None-Match: *` / `If-Match` name the destination (the source has its own
     // `x-amz-copy-source-if-*`).
@@ -169,6 +176,7 @@ pub(crate) async fn handle_copy_object(
                 generation,
                 parts: src.meta.parts.clone(),
                 tags,
+                acl,
             },
         )
         .await?;

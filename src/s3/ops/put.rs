@@ -5,6 +5,7 @@ use http::{Response, StatusCode};
 use super::common::{self, check_key, quoted, set};
 use crate::checksum::{self, ChecksumAlgorithm};
 use crate::meta::Checksum;
+use crate::s3::acl;
 use crate::s3::encryption;
 use crate::s3::error::S3Error;
 use crate::s3::payload::PayloadOptions;
@@ -23,7 +24,12 @@ pub(crate) async fn handle_put_object(
 ) -> Result<Response<Body>, S3Error> {
     check_key(key)?;
     let brec = req.bucket(bucket).await?;
-    super::access::check_acl_headers(brec.object_ownership.as_deref(), &req.headers)?;
+    let acl = acl::for_new_object(
+        &brec,
+        &req.gw.cfg.account_id,
+        &req.user.account,
+        &req.headers,
+    )?;
     let mode = encryption::choose_write_mode(
         &req.headers,
         &brec,
@@ -80,6 +86,7 @@ pub(crate) async fn handle_put_object(
                 generation,
                 parts: vec![part],
                 tags,
+                acl,
             },
         )
         .await?;

@@ -11,13 +11,14 @@ use http::{Response, StatusCode};
 
 use super::common;
 use super::get::load_meta;
+use crate::meta::ObjectMeta;
 use crate::s3::Req;
 use crate::s3::encryption::{self, KeyHeaders};
 use crate::s3::error::S3Error;
 use crate::s3::tags::{self, TagTarget};
 use crate::s3::xml;
 use crate::server::Body;
-use crate::sse::Actor;
+use crate::sse::{Actor, RecordEdit};
 use crate::store::{Expect, StoreError};
 
 /// Largest tagging body accepted (50 tags of the longest keys and values fit easily).
@@ -73,9 +74,7 @@ pub(crate) async fn handle_delete_object_tagging(
     Ok(common::empty(StatusCode::NO_CONTENT))
 }
 
-/// Replaces the tags of `bucket/key`, re-authenticating its record, conditional on the
-/// record's generation: when an overwrite wins in between, the change is made again on the
-/// new record (the tag change then simply happened after the overwrite).
+/// Replaces the tags of `bucket/key`.
 async fn set_object_tags(
     req: &Req,
     bucket: &str,
@@ -83,13 +82,31 @@ async fn set_object_tags(
     version_id: Option<&str>,
     tags: BTreeMap<String, String>,
 ) -> Result<(), S3Error> {
+    amend_object_record(req, bucket, key, version_id, |_| {
+        Ok(RecordEdit::Tags(tags.clone()))
+    })
+    .await
+}
+
+/// Applies the edit `edit` makes of the current record of `bucket/key` (its tags or ACL),
+/// re-authenticating the record, conditional on the record's generation: when an overwrite
+/// wins in between, the change is made again on the new record (it then simply happened after
+/// the overwrite).
+pub(crate) async fn amend_object_record(
+    req: &Req,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    edit: impl Fn(&ObjectMeta) -> Result<RecordEdit, S3Error>,
+) -> Result<(), S3Error> {
     // Only used for SSE-C records written before tagging (`sse::retag`).
     let customer =
         encryption::from_headers(&req.headers, KeyHeaders::Target, common::over_tls(req))?;
     for _ in 0..RETAG_ATTEMPTS {
         let meta = load_meta(req, bucket, key).await?;
         check_version(key, version_id)?;
-        if meta.tags == tags {
+        let change = edit(&meta)?;
+        if change.is_noop(&meta) {
             // Still checked, so a forged record is reported rather than confirmed.
             req.gw.crypto.check_record(&meta, bucket, key).await?;
             return Ok(());
@@ -97,11 +114,11 @@ async fn set_object_tags(
         let new = req
             .gw
             .crypto
-            .retag(
+            .amend(
                 &meta,
                 bucket,
                 key,
-                tags.clone(),
+                change,
                 customer.as_ref(),
                 &Actor {
                     caller: &req.caller(),

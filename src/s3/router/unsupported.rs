@@ -26,7 +26,6 @@ pub(super) fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'stat
             ("session", "CreateSession"),
         ],
         Method::PUT => &[
-            ("acl", "PutBucketAcl"),
             ("versioning", "PutBucketVersioning"),
             ("lifecycle", "PutBucketLifecycleConfiguration"),
             ("website", "PutBucketWebsite"),
@@ -102,7 +101,6 @@ pub(super) fn unsupported_object_op(method: &Method, q: &Query) -> Option<&'stat
             ("torrent", "GetObjectTorrent"),
         ],
         Method::PUT => &[
-            ("acl", "PutObjectAcl"),
             ("retention", "PutObjectRetention"),
             ("legal-hold", "PutObjectLegalHold"),
             ("encryption", "UpdateObjectEncryption"),

@@ -188,7 +188,8 @@ def test_boto3_sigv2_presigned_put_applies_its_amz_parameters(v2, server, v2_buc
     url = v2.generate_presigned_url(
         "put_object",
         Params={"Bucket": v2_bucket, "Key": "sse", "ServerSideEncryption": "aws:kms",
-                "Metadata": {"owner": "carol"}, "Tagging": "team=blue"},
+                "Metadata": {"owner": "carol"}, "Tagging": "team=blue",
+                "ContentType": "application/octet-stream"},
         ExpiresIn=300)
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
     assert query["x-amz-server-side-encryption"] == ["aws:kms"], url
@@ -198,12 +199,13 @@ def test_boto3_sigv2_presigned_put_applies_its_amz_parameters(v2, server, v2_buc
     # A parameter changed after signing is refused and stores nothing.
     tampered = url.replace("x-amz-meta-owner=carol", "x-amz-meta-owner=mallory")
     assert tampered != url
-    status, err = fetch(tampered, server.ca_path, method="PUT", data=body)
+    sent = {"Content-Type": "application/octet-stream"}
+    status, err = fetch(tampered, server.ca_path, method="PUT", data=body, headers=sent)
     assert (status, error_code(err)) == (403, "SignatureDoesNotMatch")
     with pytest.raises(ClientError):
         v2.head_object(Bucket=v2_bucket, Key="sse")
 
-    status, err = fetch(url, server.ca_path, method="PUT", data=body)
+    status, err = fetch(url, server.ca_path, method="PUT", data=body, headers=sent)
     assert status == 200, err
     head = v2.head_object(Bucket=v2_bucket, Key="sse")
     assert head["ServerSideEncryption"] == "aws:kms"

@@ -409,3 +409,62 @@ async fn the_progress_bar_shows_only_on_a_terminal() {
     );
     assert!(screen.contains("in 3 parts"), "{screen}");
 }
+
+/// Client-side encrypted files over 8 MiB go up as a multipart upload of the ciphertext (one
+/// AES-GCM message with its tag at the end) and come back whole and verified.
+#[tokio::test]
+async fn cse_ciphertext_over_8_mib_goes_up_in_parts() {
+    let server = Server::start();
+    let s3 = server.s3().await;
+    s3.create_bucket().bucket("cse").send().await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let keyfile = work.path().join("key");
+    std::fs::write(&keyfile, random(32)).unwrap();
+    let keyfile = keyfile.to_str().unwrap();
+    let size = 17 * MIB + 5;
+    let source = random(size);
+    let src = work.path().join("src.bin");
+    std::fs::write(&src, &source).unwrap();
+
+    let said = ok(&cp_env(
+        &server,
+        &["--cse-c", keyfile, src.to_str().unwrap(), "s3://cse/obj"],
+        &[],
+    ));
+    assert!(
+        said.contains("CSE-C") && said.contains("in 3 parts"),
+        "{said}"
+    );
+    let raw = s3
+        .get_object()
+        .bucket("cse")
+        .key("obj")
+        .send()
+        .await
+        .unwrap();
+    assert!(raw.e_tag().unwrap().ends_with("-3\""), "{:?}", raw.e_tag());
+    assert!(raw.metadata().unwrap().contains_key("x-amz-3"));
+    let body = raw.body.collect().await.unwrap().into_bytes();
+    assert_eq!(
+        body.len(),
+        size + 16,
+        "one GCM message: the tag once, at the end"
+    );
+    assert!(!body.windows(64).any(|w| w == &source[..64]));
+
+    let back = work.path().join("back.bin");
+    let said = ok(&cp_env(
+        &server,
+        &["--cse-c", keyfile, "s3://cse/obj", back.to_str().unwrap()],
+        &[],
+    ));
+    assert!(said.contains("CSE-C"), "{said}");
+    assert!(std::fs::read(&back).unwrap() == source);
+    let uploads = s3
+        .list_multipart_uploads()
+        .bucket("cse")
+        .send()
+        .await
+        .unwrap();
+    assert!(uploads.uploads().is_empty());
+}

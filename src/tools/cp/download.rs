@@ -373,7 +373,7 @@ mod tests {
 
     #[test]
     fn ranges_cover_the_object_exactly() {
-        let size = (20 << 20) + 3;
+        let size: u64 = (20 << 20) + 3;
         let ranges = size.div_ceil(PART_SIZE);
         assert_eq!(ranges, 3);
         assert_eq!(range_bounds(0, size), (0, 8 << 20));

@@ -236,6 +236,63 @@ async fn ranged_downloads_resume_and_restart_when_the_object_changed() {
         leftovers(work.path())
     );
 
+    // A multipart object with a COMPOSITE checksum is checked part by part.
+    use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+    let created = s3
+        .create_multipart_upload()
+        .bucket("big")
+        .key("parts")
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .send()
+        .await
+        .unwrap();
+    let id = created.upload_id().unwrap();
+    let mut completed = Vec::new();
+    for (i, chunk) in source.chunks(5 * MIB + 1).enumerate() {
+        let n = i as i32 + 1;
+        let part = s3
+            .upload_part()
+            .bucket("big")
+            .key("parts")
+            .upload_id(id)
+            .part_number(n)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .body(chunk.to_vec().into())
+            .send()
+            .await
+            .unwrap();
+        completed.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(part.e_tag().unwrap())
+                .checksum_crc32(part.checksum_crc32().unwrap())
+                .build(),
+        );
+    }
+    s3.complete_multipart_upload()
+        .bucket("big")
+        .key("parts")
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(completed))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let target = work.path().join("parts.bin");
+    let said = ok(&cp_env(
+        &server,
+        &["s3://big/parts", target.to_str().unwrap()],
+        &[],
+    ));
+    assert!(
+        said.contains("length and CRC32 of each of 4 parts verified"),
+        "{said}"
+    );
+    assert!(std::fs::read(&target).unwrap() == source);
+
     // A small object (one range) and an empty one (none) come down verified too.
     for (key, len) in [("small", 1000), ("empty", 0)] {
         let body = random(len);

@@ -296,6 +296,34 @@ impl S3Client {
             .await
     }
 
+    /// GetObjectAttributes (`GET ?attributes`) for `attributes` (`ObjectParts`, …), one page
+    /// of parts after `marker`.
+    pub(crate) async fn get_object_attributes(
+        &self,
+        bucket: &str,
+        key: &str,
+        attributes: &str,
+        marker: u32,
+    ) -> Result<S3Response, S3ClientError> {
+        let headers = [
+            (
+                "x-amz-object-attributes".to_string(),
+                attributes.to_string(),
+            ),
+            ("x-amz-part-number-marker".to_string(), marker.to_string()),
+        ];
+        let query = [("attributes", "")];
+        self.send_query(
+            Method::GET,
+            bucket,
+            Some(key),
+            &query,
+            &headers,
+            Bytes::new(),
+        )
+        .await
+    }
+
     /// ListParts (`GET ?uploadId=…&part-number-marker=…`), one page.
     pub(crate) async fn list_parts(
         &self,

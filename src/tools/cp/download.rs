@@ -4,8 +4,8 @@
 //! offset into `.<name>.sealgate-download` beside the target and sent with `If-Match` on the
 //! ETag the HEAD gave, so a change to the object mid-way is a 412, never a mix of two versions.
 //! When all ranges are in, the whole file is checked against what S3 says of the object (its
-//! length always; its FULL_OBJECT CRC checksum, or the ETag when that is the content's MD5),
-//! flushed, and renamed onto the target.
+//! length always; its whole-object checksum, or each part's checksum when it is COMPOSITE, or
+//! the ETag when that is the content's MD5), flushed, and renamed onto the target.
 //!
 //! Resuming: a sidecar `.<name>.sealgate-download.state` (JSON) records the object (bucket, key,
 //! size, ETag, Last-Modified, range size) and the CRC64NVME of every range written. A re-run
@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::progress::Progress;
 use super::{CONCURRENCY, CpError, PART_SIZE, s3_failure};
 use crate::checksum::{self, ChecksumAlgorithm, Hasher};
-use crate::tools::client::s3::{S3Client, S3Response};
+use crate::tools::client::s3::{S3Client, S3Response, xml_blocks, xml_element};
 
 /// What a HEAD says of the object: what the download must reproduce.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +38,8 @@ pub(super) struct Remote {
     pub(super) last_modified: String,
     /// A whole-object checksum (FULL_OBJECT, or any checksum of a single-PUT object).
     pub(super) checksum: Option<(ChecksumAlgorithm, String)>,
+    /// A COMPOSITE checksum (`<base64>-<parts>`): a checksum of the parts' checksums.
+    pub(super) composite: Option<(ChecksumAlgorithm, String)>,
     /// The ETag is the MD5 of the content (single PUT, not SSE-KMS or SSE-C).
     pub(super) etag_is_md5: bool,
 }
@@ -53,11 +55,13 @@ impl Remote {
         let composite = r
             .header("x-amz-checksum-type")
             .is_some_and(|t| t.eq_ignore_ascii_case("COMPOSITE"));
-        let checksum = ChecksumAlgorithm::ALL.into_iter().find_map(|alg| {
-            let value = r.header(alg.header_name())?;
-            // A COMPOSITE value (`<base64>-<parts>`) is a checksum of part checksums.
-            (!composite && !value.contains('-')).then(|| (alg, value.to_string()))
-        });
+        let sent = ChecksumAlgorithm::ALL
+            .into_iter()
+            .find_map(|alg| Some((alg, r.header(alg.header_name())?.to_string())));
+        let (checksum, composite) = match sent {
+            Some(c) if composite || c.1.contains('-') => (None, Some(c)),
+            other => (other, None),
+        };
         let hex = etag.trim_matches('"');
         let sse = r.header("x-amz-server-side-encryption").unwrap_or("AES256");
         let etag_is_md5 = hex.len() == 32
@@ -70,6 +74,7 @@ impl Remote {
             etag,
             last_modified: r.header("last-modified").unwrap_or_default().to_string(),
             checksum,
+            composite,
             etag_is_md5,
         })
     }
@@ -236,7 +241,11 @@ pub(super) async fn download_to_file(
     drop(fetches);
     progress.finish();
 
-    let verified = match verify_whole(&file, &tmp, remote) {
+    let checked = match &remote.composite {
+        Some((alg, value)) => verify_parts(s3, bucket, object, &file, *alg, value).await,
+        None => verify_whole(&file, &tmp, remote),
+    };
+    let verified = match checked {
         Ok(v) => v,
         Err(e) => {
             // What is on disk is not the object: nothing of it may be resumed.
@@ -295,6 +304,92 @@ async fn fetch_range(
     }
     file.write_all_at(&r.body, start).map_err(io_err(tmp))?;
     Ok((index, len, crc_of(&r.body)))
+}
+
+/// Checks a multipart object with a COMPOSITE checksum part by part: each part's checksum
+/// (GetObjectAttributes ObjectParts) over its bytes in the file, then the composite of those
+/// against the object's value. Returns what was checked, for the result line.
+async fn verify_parts(
+    s3: &S3Client,
+    bucket: &str,
+    object: &str,
+    file: &File,
+    alg: ChecksumAlgorithm,
+    value: &str,
+) -> Result<String, CpError> {
+    let element = format!("Checksum{}", alg.name());
+    let mut raw_sums = Vec::new();
+    let mut offset = 0u64;
+    let mut marker = 0u32;
+    loop {
+        let r = s3
+            .get_object_attributes(bucket, object, "ObjectParts", marker)
+            .await?;
+        if !r.is_success() {
+            return Err(s3_failure("GetObjectAttributes", bucket, object, &r));
+        }
+        for part in xml_blocks(&r.body, "Part") {
+            let field = |name: &str| xml_element(part.as_bytes(), name);
+            let (Some(number), Some(size), Some(want)) = (
+                field("PartNumber"),
+                field("Size").and_then(|s| s.parse::<u64>().ok()),
+                field(&element),
+            ) else {
+                return Err(CpError::Verify(format!(
+                    "the object's parts do not list their {alg} checksums"
+                )));
+            };
+            let raw = file_checksum(file, alg, offset, size)
+                .map_err(|e| CpError::Verify(format!("part {number}: {e}")))?;
+            if checksum::b64(&raw) != want {
+                return Err(CpError::Verify(format!(
+                    "part {number} has {alg} {}, the object's part {want}",
+                    checksum::b64(&raw)
+                )));
+            }
+            raw_sums.push(raw);
+            offset += size;
+        }
+        let truncated = r.xml_text("IsTruncated").is_some_and(|t| t == "true");
+        match r
+            .xml_text("NextPartNumberMarker")
+            .and_then(|m| m.parse().ok())
+        {
+            Some(next) if truncated && next > marker => marker = next,
+            _ => break,
+        }
+    }
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let whole = checksum::composite(alg, &raw_sums);
+    if offset != len || whole != value {
+        return Err(CpError::Verify(format!(
+            "the parts add up to {offset} bytes and {alg} {whole}, the object is {len} bytes \
+             with {value}"
+        )));
+    }
+    Ok(format!(
+        "length and {alg} of each of {} parts",
+        raw_sums.len()
+    ))
+}
+
+/// The `alg` checksum of `len` bytes of `file` at `offset`, read a MiB at a time.
+fn file_checksum(
+    file: &File,
+    alg: ChecksumAlgorithm,
+    offset: u64,
+    len: u64,
+) -> std::io::Result<Vec<u8>> {
+    let mut h = Hasher::new(alg);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut at = 0;
+    while at < len {
+        let n = (len - at).min(buf.len() as u64) as usize;
+        file.read_exact_at(&mut buf[..n], offset + at)?;
+        h.update(&buf[..n]);
+        at += n as u64;
+    }
+    Ok(h.finalize())
 }
 
 /// Checks the whole file against the object's checksum (or MD5 ETag) and length; returns what

@@ -80,6 +80,14 @@ pub(crate) enum CpError {
     Changed(String),
     #[error("the download does not match the object: {0}")]
     Verify(String),
+    /// A transfer failure left a multipart upload in progress that a re-run resumes.
+    #[error(
+        "{source}; the multipart upload {upload_id} is kept: run the same command again to resume it"
+    )]
+    UploadKept {
+        upload_id: String,
+        source: S3ClientError,
+    },
 }
 
 /// The key material of a client-side encryption method.

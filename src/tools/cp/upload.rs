@@ -108,14 +108,15 @@ pub(super) async fn upload_multipart(
         Some(found) => found,
         None => (create(s3, bucket, object, headers).await?, BTreeMap::new()),
     };
-    let result = send_parts(s3, source, bucket, object, &upload_id, done).await;
-    if let Err(e) = &result
-        && !matches!(e, CpError::Transport(_))
-    {
-        // Best effort: the error being reported is the one that matters.
-        let _ = s3.abort_multipart_upload(bucket, object, &upload_id).await;
+    match send_parts(s3, source, bucket, object, &upload_id, done).await {
+        Err(CpError::Transport(source)) => Err(CpError::UploadKept { upload_id, source }),
+        Err(e) => {
+            // Best effort: the error being reported is the one that matters.
+            let _ = s3.abort_multipart_upload(bucket, object, &upload_id).await;
+            Err(e)
+        }
+        ok => ok,
     }
-    result
 }
 
 async fn create(

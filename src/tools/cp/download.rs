@@ -194,14 +194,16 @@ pub(super) async fn download_to_file(
     let tmp_len = std::fs::metadata(&tmp).map(|m| m.len()).ok();
     let (mut state, restarted) = match load_state(&state_path) {
         Some(old) if old.same_object(&fresh) && tmp_len == Some(remote.size) => (old, false),
-        Some(_) => (fresh.clone(), true),
-        None => (fresh.clone(), false),
+        // The object changed since the interrupted run: its bytes are worthless now.
+        Some(old) if !old.same_object(&fresh) => (fresh.clone(), true),
+        // The same object, but its temporary file is gone or cut short: start it afresh.
+        _ => (fresh.clone(), false),
     };
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
-        .truncate(restarted || state.done.is_empty())
+        .truncate(state.done.is_empty())
         .open(&tmp)
         .map_err(io_err(&tmp))?;
     file.set_len(remote.size).map_err(io_err(&tmp))?;

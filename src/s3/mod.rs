@@ -140,7 +140,7 @@ fn request_id() -> String {
 
 async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Response<Body> {
     let request_id = request_id();
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let is_head = parts.method == Method::HEAD;
     let resource = parts.uri.path().to_owned();
     let method = parts.method.clone();
@@ -175,6 +175,9 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
         || parts.headers.contains_key(http::header::TRANSFER_ENCODING);
     let mut unread = Some(body);
     let result = async {
+        // Before routing: a presigned SigV2 URL's `x-amz-*` parameters are request headers.
+        sigv2::apply_query_headers(&parts.uri, &mut parts.headers)
+            .map_err(|e| auth_error(e, &gw.cfg.region))?;
         let routed = router::parse(
             &parts.method,
             &parts.uri,

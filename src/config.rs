@@ -39,6 +39,11 @@ pub(crate) struct ServeArgs {
     /// CA certificate (PEM) that signed the remote KMS's TLS certificate (with --kms-endpoint).
     #[arg(long, env = "SEALGATE_KMS_CA_FILE")]
     pub(crate) kms_ca_file: Option<PathBuf>,
+    /// The KMS's key database: `postgres://user[:password]@host[:port]/db[?sslmode=require]`
+    /// (several KMS nodes may share it; `sslrootcert=FILE` names the CA to verify the server
+    /// with) [default: SQLite in the KMS data directory].
+    #[arg(long, env = "SEALGATE_KMS_DB")]
+    pub(crate) kms_db: Option<String>,
     /// Storage backend: `local` (alias `fs`, under the data dir), `s3` (any S3-compatible
     /// service), `gcs` or `azure` [default: local]. With a remote backend the gateway keeps no
     /// object state locally, so several gateways may share the backend. Backend credentials:
@@ -130,6 +135,7 @@ struct FileConfig {
     metrics_listen: Option<String>,
     kms_endpoint: Option<String>,
     kms_ca_file: Option<PathBuf>,
+    kms_db: Option<String>,
     backend: Option<String>,
     backend_endpoint: Option<String>,
     backend_bucket: Option<String>,
@@ -190,6 +196,8 @@ pub(crate) struct Config {
     pub(crate) metrics_listen_is_default: bool,
     pub(crate) kms_endpoint: Option<String>,
     pub(crate) kms_ca_file: Option<PathBuf>,
+    /// The embedded (or `sealgate kms`) KMS's key database.
+    pub(crate) kms_db: crate::kms::db::KmsDb,
     pub(crate) backend: Backend,
     pub(crate) region: String,
     pub(crate) account_id: String,
@@ -409,6 +417,18 @@ impl Config {
                 "max_connections must be at least 1".into(),
             ));
         }
+        let kms_db = match args.kms_db.as_deref().or(file.kms_db.as_deref()) {
+            Some(url) => crate::kms::db::KmsDb::parse(url).map_err(ConfigError::Invalid)?,
+            None => crate::kms::db::KmsDb::Sqlite,
+        };
+        if args.kms_db.is_some() || file.kms_db.is_some() {
+            if args.kms_endpoint.is_some() || file.kms_endpoint.is_some() {
+                return Err(ConfigError::Invalid(
+                    "kms_db configures the embedded KMS; a gateway with kms_endpoint has none"
+                        .into(),
+                ));
+            }
+        }
         let cfg = Config {
             data_dir: args
                 .data_dir
@@ -428,6 +448,7 @@ impl Config {
             metrics_listen_is_default,
             kms_endpoint: args.kms_endpoint.clone().or(file.kms_endpoint),
             kms_ca_file: args.kms_ca_file.clone().or(file.kms_ca_file),
+            kms_db,
             backend,
             region: args
                 .region
@@ -549,6 +570,48 @@ mod tests {
             Config::load(&args),
             Err(ConfigError::Parse { .. })
         ));
+    }
+
+    /// `kms_db` from the file, the flag over it, and what it refuses.
+    #[test]
+    fn kms_db_postgres_url() {
+        use crate::kms::db::KmsDb;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "kms_db = \"postgres://kms:secret@db.example:5433/keys?sslmode=require\"\n",
+        )
+        .unwrap();
+        let mut args = ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        let cfg = Config::load(&args).unwrap();
+        let KmsDb::Postgres(url) = &cfg.kms_db else {
+            panic!("{:?}", cfg.kms_db)
+        };
+        let shown = format!("{url:?}");
+        assert!(
+            shown.contains("db.example") && shown.contains("5433"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("secret"),
+            "the password is not shown: {shown}"
+        );
+        assert!(matches!(
+            Config::load(&ServeArgs::default()).unwrap().kms_db,
+            KmsDb::Sqlite
+        ));
+
+        args.kms_db = Some("/var/lib/kms.sqlite3".into());
+        assert!(matches!(Config::load(&args), Err(ConfigError::Invalid(_))));
+        args.kms_db = Some("postgres://h/d?sslmode=sometimes".into());
+        assert!(matches!(Config::load(&args), Err(ConfigError::Invalid(_))));
+        args.kms_db = None;
+        args.kms_endpoint = Some("https://kms.example:9444".into());
+        assert!(matches!(Config::load(&args), Err(ConfigError::Invalid(_))));
     }
 
     #[test]

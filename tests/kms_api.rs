@@ -1487,7 +1487,13 @@ async fn plaintexts_never_reach_disk_or_log() {
             names.iter().any(|n| n.starts_with("kms.sqlite3")),
             "the key store is under the data dir: {names:?}"
         ),
-        Some(_) => dirs.push(common::pg::cluster().unwrap().dir.clone()),
+        Some(_) => {
+            assert!(
+                !names.iter().any(|n| n.starts_with("kms.sqlite3")),
+                "the key store is in PostgreSQL, not under the data dir: {names:?}"
+            );
+            dirs.push(common::pg::cluster().unwrap().dir.clone());
+        }
     }
     assert!(names.iter().any(|n| n == "kms-audit.log"), "{names:?}");
     let audit = files.iter().find(|p| p.ends_with("kms-audit.log")).unwrap();

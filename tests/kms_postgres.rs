@@ -119,12 +119,10 @@ async fn two_nodes_serve_the_same_keys() {
     );
 
     // Both nodes migrated one schema: one version row.
-    let rows = cluster
-        .client(&db)
-        .query("SELECT version FROM kms_schema_version", &[])
-        .unwrap();
-    assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].get::<_, i64>(0), 1);
+    let version = "SELECT MAX(version) FROM kms_schema_version";
+    assert_eq!(cluster.scalar(&db, version, &[]), 1);
+    let rows = "SELECT COUNT(*) FROM kms_schema_version";
+    assert_eq!(cluster.scalar(&db, rows, &[]), 1);
     // Nothing of the key store is on either node's disk.
     for node in [&first, &second] {
         assert!(!node.data_dir.join("kms").join("kms.sqlite3").exists());
@@ -176,14 +174,14 @@ async fn due_rotation_and_deletion_happen_once_across_nodes() {
     // runs its due work, racing the other for every key.
     tokio::join!(advance_clock(&k1, 91 * DAY), advance_clock(&k2, 91 * DAY));
 
-    let mut db_client = cluster.client(&db);
     for id in &rotating {
         let rotations = k2.list_key_rotations().key_id(id).send().await.unwrap();
         assert_eq!(rotations.rotations().len(), 1, "key {id} rotated once");
-        let materials: i64 = db_client
-            .query_one("SELECT COUNT(*) FROM materials WHERE key_id = $1", &[id])
-            .unwrap()
-            .get(0);
+        let materials = cluster.scalar(
+            &db,
+            "SELECT COUNT(*) FROM materials WHERE key_id = $1",
+            &[id],
+        );
         assert_eq!(
             materials, 2,
             "key {id}: the first material and one rotation"
@@ -242,17 +240,14 @@ fn database_certificate_is_verified() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "started on an unverified database");
     assert!(
-        stderr.contains("certificate") || stderr.contains("UnknownIssuer"),
+        stderr.contains("TLS handshake") && stderr.contains("invalid peer certificate"),
         "{stderr}"
     );
-    let tables: i64 = cluster
-        .client(&db)
-        .query_one(
-            "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'keys'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let tables = cluster.scalar(
+        &db,
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'keys'",
+        &[],
+    );
     assert_eq!(
         tables, 0,
         "nothing was written over the unverified connection"
@@ -272,10 +267,6 @@ async fn plain_connection_works() {
     let kms = server.kms().await;
     let key = kms.create_key().send().await.unwrap();
     let id = key.key_metadata().unwrap().key_id();
-    let stored: i64 = cluster
-        .client(&db)
-        .query_one("SELECT COUNT(*) FROM keys WHERE key_id = $1", &[&id])
-        .unwrap()
-        .get(0);
+    let stored = cluster.scalar(&db, "SELECT COUNT(*) FROM keys WHERE key_id = $1", &[id]);
     assert_eq!(stored, 1);
 }

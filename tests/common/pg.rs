@@ -43,7 +43,7 @@ pub fn cluster() -> Option<&'static PgCluster> {
                 eprintln!("SKIPPED: PostgreSQL not found; run ./scripts/test to install it");
                 return None;
             };
-            Some(PgCluster::start(&bin))
+            Some(off_runtime(|| PgCluster::start(&bin)))
         })
         .as_ref()
 }
@@ -189,14 +189,30 @@ impl PgCluster {
 
     /// Creates database `db` unless it exists (a restarted server keeps its database).
     pub fn create_db(&self, db: &str) {
-        let mut c = self.client("postgres");
-        if let Err(e) = c.batch_execute(&format!("CREATE DATABASE \"{db}\"")) {
-            assert_eq!(
-                e.code(),
-                Some(&postgres::error::SqlState::DUPLICATE_DATABASE),
-                "CREATE DATABASE {db}: {e}"
-            );
-        }
+        off_runtime(|| {
+            let mut c = self.client("postgres");
+            if let Err(e) = c.batch_execute(&format!("CREATE DATABASE \"{db}\"")) {
+                assert_eq!(
+                    e.code(),
+                    Some(&postgres::error::SqlState::DUPLICATE_DATABASE),
+                    "CREATE DATABASE {db}: {e}"
+                );
+            }
+        })
+    }
+
+    /// The one integer `sql` (with text parameters) answers in database `db`, e.g. a count.
+    pub fn scalar(&self, db: &str, sql: &str, params: &[&str]) -> i64 {
+        off_runtime(|| {
+            let params: Vec<&(dyn postgres::types::ToSql + Sync)> = params
+                .iter()
+                .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+                .collect();
+            self.client(db)
+                .query_one(sql, &params)
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .get(0)
+        })
     }
 
     /// A fresh database with a unique name.
@@ -206,10 +222,18 @@ impl PgCluster {
         db
     }
 
-    pub fn client(&self, db: &str) -> postgres::Client {
+    /// A client of database `db`; the synchronous client must be used off the async test's
+    /// runtime ([`off_runtime`]).
+    fn client(&self, db: &str) -> postgres::Client {
         postgres::Client::connect(&self.plain_url(db), postgres::NoTls)
             .unwrap_or_else(|e| panic!("connect to {db}: {e}"))
     }
+}
+
+/// Runs `f` on a thread of its own: the synchronous `postgres` client drives a runtime of
+/// its own, which tokio refuses inside an async test.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(f).join().expect("database helper panicked"))
 }
 
 fn rand_suffix() -> String {

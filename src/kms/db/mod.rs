@@ -53,7 +53,7 @@ impl KmsDb {
 pub enum DbError {
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", error_chain(.0))]
     Postgres(#[from] ::postgres::Error),
     /// A stored value this build cannot read (an unknown state name, a wrong column type).
     #[error("unreadable stored value: {0}")]
@@ -63,6 +63,19 @@ pub enum DbError {
 }
 
 pub type DbResult<T> = Result<T, DbError>;
+
+/// An error with its causes (rust-postgres keeps the reason, e.g. the certificate check that
+/// failed, in the source).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
 
 /// One SQL value, as both backends bind and return it. Booleans are integers 0/1 (SQLite has
 /// no boolean type, and the PostgreSQL schema keeps the same columns).

@@ -421,13 +421,12 @@ impl Config {
             Some(url) => crate::kms::db::KmsDb::parse(url).map_err(ConfigError::Invalid)?,
             None => crate::kms::db::KmsDb::Sqlite,
         };
-        if args.kms_db.is_some() || file.kms_db.is_some() {
-            if args.kms_endpoint.is_some() || file.kms_endpoint.is_some() {
-                return Err(ConfigError::Invalid(
-                    "kms_db configures the embedded KMS; a gateway with kms_endpoint has none"
-                        .into(),
-                ));
-            }
+        if !matches!(kms_db, crate::kms::db::KmsDb::Sqlite)
+            && (args.kms_endpoint.is_some() || file.kms_endpoint.is_some())
+        {
+            return Err(ConfigError::Invalid(
+                "kms_db configures the embedded KMS; a gateway with kms_endpoint has none".into(),
+            ));
         }
         let cfg = Config {
             data_dir: args

@@ -18,6 +18,8 @@ pub struct PgCluster {
     pub port: u16,
     /// The CA certificate that signed the server's (PEM).
     pub ca: PathBuf,
+    /// The watcher shell (PostgreSQL's parent), which reaps it when this process is gone.
+    _watcher: std::process::Child,
 }
 
 /// The binaries directory, when PostgreSQL is installed.
@@ -144,14 +146,19 @@ impl PgCluster {
             dir = dir.display(),
             me = std::process::id(),
         );
-        as_server_user(Path::new("sh"))
+        let watcher = as_server_user(Path::new("sh"))
             .args(["-c", &script])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start postgres");
-        let cluster = PgCluster { dir, port, ca };
+        let cluster = PgCluster {
+            dir,
+            port,
+            ca,
+            _watcher: watcher,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             match postgres::Client::connect(&cluster.plain_url("postgres"), postgres::NoTls) {

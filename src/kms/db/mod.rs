@@ -33,14 +33,14 @@ pub enum KmsDb {
     #[default]
     Sqlite,
     /// A PostgreSQL database, which several KMS nodes may share.
-    Postgres(PgUrl),
+    Postgres(Box<PgUrl>),
 }
 
 impl KmsDb {
     /// Parses the `--kms-db` value: a `postgres://` (or `postgresql://`) URL.
     pub fn parse(s: &str) -> Result<Self, String> {
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            return Ok(KmsDb::Postgres(PgUrl::parse(s)?));
+            return Ok(KmsDb::Postgres(Box::new(PgUrl::parse(s)?)));
         }
         Err("--kms-db takes a postgres://user@host:port/database URL \
              (without it the KMS uses SQLite in its data directory)"
@@ -261,7 +261,7 @@ fn query_all<T>(
 #[derive(Debug)]
 pub enum Store {
     Sqlite(sqlite::SqliteStore),
-    Postgres(postgres::PgStore),
+    Postgres(Box<postgres::PgStore>),
 }
 
 impl Store {
@@ -272,7 +272,7 @@ impl Store {
             KmsDb::Sqlite => Store::Sqlite(sqlite::SqliteStore::open(
                 &data_dir.join(DEFAULT_FILE_NAME),
             )?),
-            KmsDb::Postgres(url) => Store::Postgres(postgres::PgStore::open(url)?),
+            KmsDb::Postgres(url) => Store::Postgres(Box::new(postgres::PgStore::open(url)?)),
         })
     }
 

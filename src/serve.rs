@@ -46,7 +46,10 @@ fn open_kms_blocking(cfg: &Config) -> Result<(KmsService, Option<Arc<TestClock>>
                 .clone()
                 .or_else(|| KmsConfig::default().hsm_module),
             service_principals: cfg.kms_service_principals.clone(),
-            db: cfg.kms_db.clone(),
+            db: match &cfg.kms_db {
+                Some(url) => crate::kms::KmsDb::parse(&url.0).map_err(StartError::Unsupported)?,
+                None => crate::kms::KmsDb::Sqlite,
+            },
             ..KmsConfig::default()
         },
     )?;

@@ -483,3 +483,34 @@ impl ToSql for Value {
 
     to_sql_checked!();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kms::db::KmsDb;
+
+    #[test]
+    fn url_takes_sslrootcert_and_hides_the_password() {
+        let url = PgUrl::parse(
+            "postgres://kms:s3cret@db.example:5433/keys?sslmode=require&sslrootcert=%2Fetc%2Fca.pem",
+        )
+        .unwrap();
+        assert_eq!(url.root_cert.as_deref(), Some(Path::new("/etc/ca.pem")));
+        assert_eq!(
+            url.config.get_ssl_mode(),
+            ::postgres::config::SslMode::Require
+        );
+        assert_eq!(url.config.get_dbname(), Some("keys"));
+        assert_eq!(url.config.get_ports(), [5433]);
+        let shown = format!("{url:?}");
+        assert!(shown.contains("db.example"), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+
+        assert!(PgUrl::parse("postgres://db.example/keys?sslmode=sometimes").is_err());
+        assert!(KmsDb::parse("/var/lib/kms.sqlite3").is_err());
+        assert!(matches!(
+            KmsDb::parse("postgresql://db.example/keys"),
+            Ok(KmsDb::Postgres(_))
+        ));
+    }
+}

@@ -2,7 +2,7 @@
 //!
 //! [`KmsService`] is the whole service as plain Rust: the KMS listener turns each HTTP request
 //! into [`api::dispatch`]; the S3 gateway uses it through the [`client::Kms`] trait. Keys live in
-//! SQLite ([`db`]) with their material sealed under a root key ([`rootkey`]); ciphertext blobs
+//! SQLite or PostgreSQL ([`db`]) with their material sealed under a root key ([`rootkey`]); ciphertext blobs
 //! are self-describing ([`blob`]); every call is authorized by [`policy::authorize`] and recorded
 //! in the audit log ([`audit`]). Calendar behaviour (rotation, deletion, import expiry) reads a
 //! [`clock::Clock`] the tests control, and becomes effective when a background task calls

@@ -1,12 +1,12 @@
 //! sealgate's AWS-KMS-compatible key management service.
 //!
 //! [`KmsService`] is the whole service as plain Rust: the KMS listener turns each HTTP request
-//! into [`api::dispatch`]; the S3 gateway uses it through the [`client::Kms`] trait. Keys live in
-//! SQLite or PostgreSQL ([`db`]) with their material sealed under a root key ([`rootkey`]); ciphertext blobs
-//! are self-describing ([`blob`]); every call is authorized by [`policy::authorize`] and recorded
-//! in the audit log ([`audit`]). Calendar behaviour (rotation, deletion, import expiry) reads a
-//! [`clock::Clock`] the tests control, and becomes effective when a background task calls
-//! [`KmsService::run_due_work`].
+//! into [`api::dispatch`]; the S3 gateway uses it through the [`client::Kms`] trait. Keys live
+//! in SQLite or PostgreSQL ([`db`]) with their material sealed under a root key ([`rootkey`]);
+//! ciphertext blobs are self-describing ([`blob`]); every call is authorized by
+//! [`policy::authorize`] and recorded in the audit log ([`audit`]). Calendar behaviour
+//! (rotation, deletion, import expiry) reads a [`clock::Clock`] the tests control, and becomes
+//! effective when a background task calls [`KmsService::run_due_work`].
 //!
 //! Only symmetric keys (SYMMETRIC_DEFAULT = AES-256-GCM, ENCRYPT_DECRYPT) are supported.
 

@@ -299,7 +299,8 @@ impl PgStore {
             match try_once(conn, &mut f) {
                 Attempt::Done(out) => return out,
                 Attempt::Conflict(e) if attempt >= MAX_ATTEMPTS => return Err(e),
-                Attempt::Conflict(_) => {
+                Attempt::Conflict(e) => {
+                    tracing::debug!(attempt, error = %e, "key store conflict, running the transaction again");
                     // Spread the retries of nodes that keep colliding.
                     let jitter = rand::random_range(1..=5 * u64::from(attempt));
                     std::thread::sleep(Duration::from_millis(jitter));

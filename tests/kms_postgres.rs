@@ -192,6 +192,13 @@ async fn due_rotation_and_deletion_happen_once_across_nodes() {
             "one node audits the rotation of {id}"
         );
     }
+    // How often the database made a node run a transaction again (informative: whether the
+    // two nodes collided depends on timing; the counts above hold either way).
+    let retries: usize = [&first, &second]
+        .iter()
+        .map(|n| n.log().matches("key store conflict").count())
+        .sum();
+    eprintln!("transactions retried after a conflict: {retries}");
     for kms in [&k1, &k2] {
         let err = kms.describe_key().key_id(&doomed).send().await.unwrap_err();
         assert_eq!(

@@ -105,7 +105,7 @@ impl KmsService {
     /// service key (service-owned). Both rotate yearly.
     pub(crate) fn create_aws_managed(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &dyn super::db::Tx,
         alias: &str,
     ) -> Result<KeyRecord, KmsError> {
         let (description, service_only) = match alias {
@@ -166,7 +166,7 @@ impl KmsService {
         {
             return Ok(());
         }
-        let exists = |tx: &rusqlite::Connection| -> Result<bool, KmsError> {
+        let exists = |tx: &dyn super::db::Tx| -> Result<bool, KmsError> {
             Ok(db::get_alias(tx, SSE_S3_SERVICE_ALIAS)?.is_some())
         };
         if self.inner.store.with_tx(|tx| exists(tx))? {

@@ -50,8 +50,10 @@ fn row_name(mode: Mode, transport: Transport) -> String {
 pub async fn run(b: &Bench, pid: u32, data: Arc<Vec<u8>>, rounds: usize, report: &mut Report) {
     let size = data.len();
     let mut ideal = Ideal::new(&data);
+    // One object per mode: SSE-S3, SSE-KMS and SSE-C objects share the encrypted bucket.
+    let key = |mode: Mode| format!("stream/get-{}", mode.name());
     for (mode, _) in GET_ROWS {
-        b.put(mode, Transport::Https, "stream/get", data.clone())
+        b.put(mode, Transport::Https, &key(mode), data.clone())
             .await;
     }
     // Per row, per round: the sample and its ratio to the ideal of the same round.
@@ -63,7 +65,7 @@ pub async fn run(b: &Bench, pid: u32, data: Arc<Vec<u8>>, rounds: usize, report:
         ideal_open.push(open);
         for (i, &(mode, transport)) in GET_ROWS.iter().enumerate() {
             let s = timed(pid, size, async {
-                assert_eq!(b.get(mode, transport, "stream/get").await, size);
+                assert_eq!(b.get(mode, transport, &key(mode)).await, size);
             })
             .await;
             get[i].push((s, s.mbps / (size as f64 / open.wall / 1e6)));
@@ -175,7 +177,7 @@ async fn range_reads(b: &Bench, pid: u32, data: &[u8], report: &mut Report) {
     let out =
         b.s3.get_object()
             .bucket(Mode::SseS3.bucket())
-            .key("stream/get")
+            .key(format!("stream/get-{}", Mode::SseS3.name()))
             .range(format!("bytes={}-{}", mid, mid + (1 << 20) - 1))
             .send()
             .await

@@ -21,7 +21,7 @@ use crate::envelope::{
     self, DEFAULT_SEGMENT_SIZE, ObjectKey, Opener, PartBinding, RangeDecoder, Sealer,
 };
 use crate::meta::{Checksum, META_FORMAT, META_FORMAT_V1, ObjectMeta, PartLayout, Sealing};
-use crate::store::{BlobWriter, Store};
+use crate::store::{BLOB_READ_CHUNK, BlobWriter, Store};
 
 /// Segment size of new objects.
 pub(super) const SEGMENT_SIZE: u32 = DEFAULT_SEGMENT_SIZE;
@@ -426,17 +426,21 @@ impl PartReader {
         )?;
         let plan = envelope::plan_range(part.size, self.segment_size, from, to)?;
         let mut decoder = RangeDecoder::new(opener, plan);
+        // Whole sealed segments per read, so each is opened in the memory it was read into.
+        let sealed_segment = self.segment_size as usize + envelope::TAG_LEN as usize;
+        let chunk_len = sealed_segment * BLOB_READ_CHUNK.div_ceil(sealed_segment);
         let mut stream = self
             .store
-            .read_blob(
+            .read_blob_chunked(
                 &self.bucket,
                 &self.generation,
                 &part.blob,
                 plan.ciphertext_start..plan.ciphertext_end_exclusive,
+                chunk_len,
             )
             .await?;
         while let Some(chunk) = stream.next().await {
-            for piece in decoder.push(&chunk?).map_err(SseError::Tampered)? {
+            for piece in decoder.push_bytes(chunk?).map_err(SseError::Tampered)? {
                 if tx.send(Ok(piece)).await.is_err() {
                     return Ok(());
                 }

@@ -11,15 +11,9 @@ use super::{Caller, KmsService};
 
 pub const TARGET_PREFIX: &str = "TrentService.";
 
-/// Real KMS operations this service does not implement (asymmetric, multi-Region).
+/// Real KMS operations this service does not implement (multi-Region keys).
 /// Anything not in either list is an unknown operation.
-const UNIMPLEMENTED: &[&str] = &[
-    "DeriveSharedSecret",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "ReplicateKey",
-    "UpdatePrimaryRegion",
-];
+const UNIMPLEMENTED: &[&str] = &["ReplicateKey", "UpdatePrimaryRegion"];
 
 /// `operation` is the `X-Amz-Target` value (`TrentService.Encrypt`) or the bare name.
 pub fn dispatch(
@@ -75,6 +69,11 @@ pub fn dispatch_with_request_id(
             "Sign" => svc.sign(call, parse(body)?),
             "Verify" => svc.verify(call, parse(body)?),
             "GetPublicKey" => svc.get_public_key(call, parse(body)?),
+            "DeriveSharedSecret" => svc.derive_shared_secret(call, parse(body)?),
+            "GenerateDataKeyPair" => svc.generate_data_key_pair(call, parse(body)?, true),
+            "GenerateDataKeyPairWithoutPlaintext" => {
+                svc.generate_data_key_pair(call, parse(body)?, false)
+            }
             "GenerateRandom" => svc.generate_random(call, parse(body)?),
             "EnableKeyRotation" => svc.enable_key_rotation(call, parse(body)?),
             "DisableKeyRotation" => svc.disable_key_rotation(call, parse(body)?),
@@ -96,7 +95,7 @@ pub fn dispatch_with_request_id(
             "UpdateCustomKeyStore" => svc.update_custom_key_store(call, parse(body)?),
             "DeleteCustomKeyStore" => svc.delete_custom_key_store(call, parse(body)?),
             other if UNIMPLEMENTED.contains(&other) => Err(KmsError::unsupported(format!(
-                "{other} is not supported by this KMS: only symmetric encryption, HMAC and ECC_NIST_P256 signing keys are available"
+                "{other} is not supported by this KMS: multi-Region keys are not available"
             ))),
             other => Err(KmsError::new(
                 ErrorKind::UnknownOperation,

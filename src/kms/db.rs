@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::error::KmsError;
-use super::key_spec::KeySpec;
+use super::key_spec::{KeySpec, KeyUsage};
 
 pub const DEFAULT_FILE_NAME: &str = "kms.sqlite3";
 
@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS keys (
     current_material TEXT,
     expiration_model TEXT,
     valid_to REAL,
-    key_spec TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT'
+    key_spec TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT',
+    key_usage TEXT
 );
 CREATE TABLE IF NOT EXISTS materials (
     key_id TEXT NOT NULL REFERENCES keys(key_id) DEFERRABLE INITIALLY DEFERRED,
@@ -172,10 +173,21 @@ pub struct KeyRecord {
     pub expiration_model: Option<String>,
     pub valid_to: Option<f64>,
     pub key_spec: KeySpec,
+    pub key_usage: KeyUsage,
 }
 
 impl KeyRecord {
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        let spec: String = r.get(16)?;
+        let key_spec =
+            KeySpec::parse(&spec).ok_or_else(|| bad_column(format!("unknown key spec {spec}")))?;
+        // NULL in stores from before RSA and KEY_AGREEMENT keys: each spec had one usage.
+        let key_usage = match r.get::<_, Option<String>>(17)? {
+            Some(u) => {
+                KeyUsage::parse(&u).ok_or_else(|| bad_column(format!("unknown key usage {u}")))?
+            }
+            None => key_spec.default_usage(),
+        };
         Ok(Self {
             key_id: r.get(0)?,
             arn: r.get(1)?,
@@ -194,10 +206,8 @@ impl KeyRecord {
             current_material: r.get(13)?,
             expiration_model: r.get(14)?,
             valid_to: r.get(15)?,
-            key_spec: {
-                let s: String = r.get(16)?;
-                KeySpec::parse(&s).ok_or_else(|| bad_column(format!("unknown key spec {s}")))?
-            },
+            key_spec,
+            key_usage,
         })
     }
 }
@@ -207,7 +217,7 @@ const MANAGER_SERVICE: i64 = 2;
 
 const KEY_COLUMNS: &str = "key_id, arn, created, description, state, origin, aws_managed, policy, \
      rotation_enabled, rotation_period_days, next_rotation, deletion_date, on_demand_rotations, \
-     current_material, expiration_model, valid_to, key_spec";
+     current_material, expiration_model, valid_to, key_spec, key_usage";
 
 /// One version of a key's backing material. `sealed` is `None` once imported material has been
 /// deleted or expired; the fingerprint stays so a reimport can be checked for sameness.
@@ -279,7 +289,12 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        add_key_spec_column(&conn)?;
+        add_column(
+            &conn,
+            "key_spec",
+            "TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT'",
+        )?;
+        add_column(&conn, "key_usage", "TEXT")?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -298,17 +313,16 @@ impl Store {
     }
 }
 
-/// Databases from before key specs lack the column; every key in them is symmetric.
-fn add_key_spec_column(conn: &Connection) -> rusqlite::Result<()> {
+/// Databases from before key specs lack `key_spec` (every key in them is symmetric), and
+/// those from before asymmetric keys lack `key_usage` (NULL: the spec's one usage).
+fn add_column(conn: &Connection, name: &str, decl: &str) -> rusqlite::Result<()> {
     let has: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM pragma_table_info('keys') WHERE name = 'key_spec'",
-        [],
+        "SELECT COUNT(*) FROM pragma_table_info('keys') WHERE name = ?1",
+        [name],
         |r| r.get(0),
     )?;
     if has == 0 {
-        conn.execute_batch(
-            "ALTER TABLE keys ADD COLUMN key_spec TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT'",
-        )?;
+        conn.execute_batch(&format!("ALTER TABLE keys ADD COLUMN {name} {decl}"))?;
     }
     Ok(())
 }
@@ -333,7 +347,7 @@ pub fn put_key(c: &Connection, k: &KeyRecord) -> rusqlite::Result<()> {
     c.execute(
         &format!(
             "INSERT OR REPLACE INTO keys ({KEY_COLUMNS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
         ),
         params![
             k.key_id,
@@ -356,6 +370,7 @@ pub fn put_key(c: &Connection, k: &KeyRecord) -> rusqlite::Result<()> {
             k.expiration_model,
             k.valid_to,
             k.key_spec.as_str(),
+            k.key_usage.as_str(),
         ],
     )?;
     Ok(())
@@ -684,6 +699,7 @@ mod tests {
             expiration_model: None,
             valid_to: None,
             key_spec: KeySpec::SymmetricDefault,
+            key_usage: KeyUsage::EncryptDecrypt,
         }
     }
 
@@ -710,15 +726,16 @@ mod tests {
             .unwrap();
     }
 
-    /// A key store written before key specs opens with every key SYMMETRIC_DEFAULT.
+    /// A key store written before key specs opens with every key SYMMETRIC_DEFAULT; one
+    /// written before key usages were stored reads each spec's one usage of that time.
     #[test]
-    fn old_store_gains_key_spec_column() {
+    fn old_store_gains_key_spec_and_usage_columns() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(DEFAULT_FILE_NAME);
         {
             let conn = Connection::open(&path).unwrap();
             let old_schema = SCHEMA.replace(
-                ",\n    key_spec TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT'",
+                ",\n    key_spec TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT',\n    key_usage TEXT",
                 "",
             );
             assert_ne!(old_schema, SCHEMA, "the old schema lacks the column");
@@ -740,6 +757,12 @@ mod tests {
                 hmac.key_spec = KeySpec::Hmac384;
                 put_key(tx, &hmac)?;
                 assert_eq!(get_key(tx, "b")?.unwrap().key_spec, KeySpec::Hmac384);
+                tx.execute(
+                    "UPDATE keys SET key_spec = 'ECC_NIST_P256', key_usage = NULL \
+                     WHERE key_id = 'b'",
+                    [],
+                )?;
+                assert_eq!(get_key(tx, "b")?.unwrap().key_usage, KeyUsage::SignVerify);
                 Ok(())
             })
             .unwrap();

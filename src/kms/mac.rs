@@ -13,6 +13,7 @@ use super::crypto::dry_run_ok;
 use super::db::{self, KeyRecord};
 use super::error::{ErrorKind, KmsError};
 use super::key_spec::KeySpec;
+use super::sign::wrong_usage;
 use super::util::{self, required};
 use super::{Call, KmsService, gcm};
 
@@ -78,9 +79,7 @@ fn compute(spec: KeySpec, secret: &[u8], message: &[u8]) -> Vec<u8> {
         KeySpec::Hmac256 => run::<hmac::Hmac<sha2::Sha256>>(secret, message),
         KeySpec::Hmac384 => run::<hmac::Hmac<sha2::Sha384>>(secret, message),
         KeySpec::Hmac512 => run::<hmac::Hmac<sha2::Sha512>>(secret, message),
-        KeySpec::SymmetricDefault | KeySpec::EccNistP256 => {
-            unreachable!("mac_for computes only with HMAC keys")
-        }
+        _ => unreachable!("mac_for computes only with HMAC keys"),
     }
 }
 
@@ -124,14 +123,7 @@ impl KmsService {
             self.check_usable(call, &key)?;
             let op = action.trim_start_matches("kms:");
             let Some(alg) = key.key_spec.mac_algorithm() else {
-                return Err(KmsError::new(
-                    ErrorKind::InvalidKeyUsage,
-                    format!(
-                        "{} key usage is {} which is not valid for {op}.",
-                        key.arn,
-                        key.key_spec.key_usage()
-                    ),
-                ));
+                return Err(wrong_usage(&key, op));
             };
             if alg != c.algorithm {
                 return Err(KmsError::new(

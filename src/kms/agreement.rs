@@ -12,7 +12,6 @@ use super::asym::AsymError;
 use super::crypto::dry_run_ok;
 use super::error::KmsError;
 use super::key_spec::KeyUsage;
-use super::sign::{asym_internal, wrong_usage};
 use super::util::{self, required};
 use super::{Call, KmsService};
 
@@ -74,7 +73,7 @@ impl KmsService {
             )?;
             self.check_usable(call, &key)?;
             if key.key_usage != KeyUsage::KeyAgreement {
-                return Err(wrong_usage(&key, "DeriveSharedSecret"));
+                return Err(key.wrong_usage("DeriveSharedSecret"));
             }
             let secret = self
                 .private_key(tx, &key)?
@@ -85,7 +84,7 @@ impl KmsService {
                          on the curve of key spec {}.",
                         key.key_spec.as_str()
                     )),
-                    other => asym_internal(other),
+                    other => other.into(),
                 })?;
             Ok((key, secret))
         })?;

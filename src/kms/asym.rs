@@ -19,6 +19,7 @@ use rsa::traits::PublicKeyParts;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use zeroize::Zeroizing;
 
+use super::error::KmsError;
 use super::key_spec::KeySpec;
 
 /// rand 0.9's thread RNG seen through the rand_core 0.10 traits `rsa` 0.10 expects.
@@ -55,6 +56,19 @@ pub(crate) enum AsymError {
     Ciphertext,
     /// A library failure that valid input cannot cause.
     Internal(&'static str),
+}
+
+impl From<AsymError> for KmsError {
+    fn from(e: AsymError) -> Self {
+        match e {
+            AsymError::DigestLength => KmsError::validation("Digest is invalid length."),
+            AsymError::PublicKey => KmsError::validation(
+                "PublicKey must be a DER-encoded X.509 SubjectPublicKeyInfo on the key's curve.",
+            ),
+            AsymError::Ciphertext => KmsError::invalid_ciphertext(),
+            AsymError::Internal(what) => KmsError::internal(what),
+        }
+    }
 }
 
 pub(crate) enum PrivateKey {

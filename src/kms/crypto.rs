@@ -12,7 +12,6 @@ use super::blob::{self, BlobHeader};
 use super::db::{KeyRecord, Origin};
 use super::error::{ErrorKind, KmsError};
 use super::key_spec::{KeySpec, KeyUsage};
-use super::sign::wrong_usage;
 use super::util::{self, required};
 use super::{Call, KmsService};
 
@@ -56,6 +55,15 @@ pub(crate) struct ReEncryptRequest {
     pub(crate) source_encryption_algorithm: Option<String>,
     pub(crate) destination_encryption_algorithm: Option<String>,
     pub(crate) grant_tokens: Option<Vec<String>>,
+    pub(crate) dry_run: Option<bool>,
+}
+
+/// The request members an RSA encryption use (`rsa_encryption`) is checked against.
+pub(crate) struct RsaUse<'a> {
+    pub(crate) action: &'a str,
+    pub(crate) alg: &'a str,
+    pub(crate) ctx: &'a BTreeMap<String, String>,
+    pub(crate) grant_tokens: &'a [String],
     pub(crate) dry_run: Option<bool>,
 }
 
@@ -125,7 +133,7 @@ fn check_encrypt_usage(key: &KeyRecord, action: &str) -> Result<(), KmsError> {
                 spec.as_str()
             ),
         )),
-        _ => Err(wrong_usage(key, op)),
+        _ => Err(key.wrong_usage(op)),
     }
 }
 
@@ -316,7 +324,7 @@ impl KmsService {
     ) -> Result<Sealed, KmsError> {
         let key = self.resolve(tx, key_ref, true)?;
         if key.key_spec.rsa_bits().is_some() {
-            let op = super::rsa_encryption::RsaUse {
+            let op = RsaUse {
                 action,
                 alg,
                 ctx,
@@ -356,7 +364,7 @@ impl KmsService {
         if let Some(r) = key_ref {
             let key = self.resolve(tx, r, true)?;
             if key.key_spec.rsa_bits().is_some() {
-                let op = super::rsa_encryption::RsaUse {
+                let op = RsaUse {
                     action,
                     alg,
                     ctx,

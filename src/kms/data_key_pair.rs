@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 use super::asym::PrivateKey;
 use super::error::KmsError;
 use super::key_spec::KeySpec;
-use super::sign::asym_internal;
 use super::util::{self, required};
 use super::{Call, KmsService};
 
@@ -84,9 +83,9 @@ impl KmsService {
             self.key_for_sealing(tx, call, &key_ref, action, &ctx, &tokens, req.dry_run)
                 .map(drop)
         })?;
-        let private = PrivateKey::generate(spec).map_err(asym_internal)?;
-        let pkcs8 = private.to_pkcs8_der().map_err(asym_internal)?;
-        let public = private.public_key_der().map_err(asym_internal)?;
+        let private = PrivateKey::generate(spec)?;
+        let pkcs8 = private.to_pkcs8_der()?;
+        let public = private.public_key_der()?;
         let sealed = self.inner.store.with_tx(|tx| {
             self.seal_under(
                 tx,

@@ -212,6 +212,20 @@ impl KeyRecord {
     }
 }
 
+impl KeyRecord {
+    /// An operation of another key usage: InvalidKeyUsageException, in AWS's wording.
+    pub(crate) fn wrong_usage(&self, op: &str) -> KmsError {
+        KmsError::new(
+            super::error::ErrorKind::InvalidKeyUsage,
+            format!(
+                "{} key usage is {} which is not valid for {op}.",
+                self.arn,
+                self.key_usage.as_str()
+            ),
+        )
+    }
+}
+
 /// The `aws_managed` column value of a service-owned key (0 customer, 1 AWS-managed).
 const MANAGER_SERVICE: i64 = 2;
 

@@ -345,7 +345,7 @@ impl KmsService {
             self.inner.store.with_tx(|tx| {
                 self.authorize(tx, call, "kms:CreateKey", None, &BTreeMap::new(), &[])
             })?;
-            Some(PrivateKey::generate(key_spec).map_err(super::sign::asym_internal)?)
+            Some(PrivateKey::generate(key_spec)?)
         } else {
             None
         };

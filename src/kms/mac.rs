@@ -13,7 +13,6 @@ use super::crypto::dry_run_ok;
 use super::db::{self, KeyRecord};
 use super::error::{ErrorKind, KmsError};
 use super::key_spec::KeySpec;
-use super::sign::wrong_usage;
 use super::util::{self, required};
 use super::{Call, KmsService, gcm};
 
@@ -123,7 +122,7 @@ impl KmsService {
             self.check_usable(call, &key)?;
             let op = action.trim_start_matches("kms:");
             let Some(alg) = key.key_spec.mac_algorithm() else {
-                return Err(wrong_usage(&key, op));
+                return Err(key.wrong_usage(op));
             };
             if alg != c.algorithm {
                 return Err(KmsError::new(

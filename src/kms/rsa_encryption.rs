@@ -8,21 +8,11 @@
 use std::collections::BTreeMap;
 
 use super::asym;
-use super::crypto::{Opened, Sealed, dry_run_ok};
+use super::crypto::{Opened, RsaUse, Sealed, dry_run_ok};
 use super::db::KeyRecord;
 use super::error::{ErrorKind, KmsError};
 use super::key_spec::{KeyUsage, RSA_ENCRYPTION};
-use super::sign::{asym_internal, wrong_usage};
 use super::{Call, KmsService};
-
-/// The request members an RSA encryption use is checked against.
-pub(crate) struct RsaUse<'a> {
-    pub(crate) action: &'a str,
-    pub(crate) alg: &'a str,
-    pub(crate) ctx: &'a BTreeMap<String, String>,
-    pub(crate) grant_tokens: &'a [String],
-    pub(crate) dry_run: Option<bool>,
-}
 
 impl KmsService {
     /// Authorization, key state, usage, algorithm and context, in AWS's order.
@@ -44,7 +34,7 @@ impl KmsService {
         )?;
         self.check_usable(call, key)?;
         if key.key_usage != KeyUsage::EncryptDecrypt {
-            return Err(wrong_usage(key, op.action.trim_start_matches("kms:")));
+            return Err(key.wrong_usage(op.action.trim_start_matches("kms:")));
         }
         if !RSA_ENCRYPTION.contains(&op.alg) {
             return Err(KmsError::new(
@@ -106,12 +96,7 @@ impl KmsService {
         self.check_rsa_use(tx, call, &key, op)?;
         dry_run_ok(op.dry_run)?;
         let private = self.private_key(tx, &key)?;
-        let plaintext = private
-            .oaep_decrypt(op.alg, ciphertext)
-            .map_err(|e| match e {
-                asym::AsymError::Ciphertext => KmsError::invalid_ciphertext(),
-                other => asym_internal(other),
-            })?;
+        let plaintext = private.oaep_decrypt(op.alg, ciphertext)?;
         Ok(Opened {
             material_id: key.current_material.clone().unwrap_or_default(),
             key_arn: key.arn,

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use super::asym::{self, AsymError, PrivateKey};
+use super::asym::{self, PrivateKey};
 use super::crypto::dry_run_ok;
 use super::db::{self, KeyRecord};
 use super::error::{ErrorKind, KmsError};
@@ -89,23 +89,6 @@ fn check(req: &SignRequest) -> Result<Checked, KmsError> {
     })
 }
 
-/// A key whose usage is not the operation's: InvalidKeyUsageException, AWS's wording.
-pub(crate) fn wrong_usage(key: &KeyRecord, op: &str) -> KmsError {
-    KmsError::new(
-        ErrorKind::InvalidKeyUsage,
-        format!(
-            "{} key usage is {} which is not valid for {op}.",
-            key.arn,
-            key.key_usage.as_str()
-        ),
-    )
-}
-
-/// Library failures of a private-key operation; input errors are mapped where they arise.
-pub(crate) fn asym_internal(e: AsymError) -> KmsError {
-    KmsError::internal(format!("asymmetric key operation failed: {e:?}"))
-}
-
 impl KmsService {
     /// Stores a generated private key as the key's material; returns its material id.
     pub(super) fn put_private_key(
@@ -114,7 +97,7 @@ impl KmsService {
         key_id: &str,
         private: &PrivateKey,
     ) -> Result<String, KmsError> {
-        let material = private.to_material().map_err(asym_internal)?;
+        let material = private.to_material()?;
         let material_id = hex::encode(gcm::random_array::<32>());
         let row = db::MaterialRow {
             key_id: key_id.to_string(),
@@ -143,7 +126,7 @@ impl KmsService {
             self.authorize(tx, call, action, Some(&key), &BTreeMap::new(), &c.tokens)?;
             self.check_usable(call, &key)?;
             if key.key_usage != KeyUsage::SignVerify {
-                return Err(wrong_usage(&key, action.trim_start_matches("kms:")));
+                return Err(key.wrong_usage(action.trim_start_matches("kms:")));
             }
             if !key
                 .key_spec
@@ -193,9 +176,7 @@ impl KmsService {
         let c = check(&req)?;
         let (key, sk) = self.signing_key_for(call, &c, "kms:Sign")?;
         dry_run_ok(req.dry_run)?;
-        let sig = sk
-            .sign(&c.algorithm, &c.message, c.digest)
-            .map_err(asym_internal)?;
+        let sig = sk.sign(&c.algorithm, &c.message, c.digest)?;
         Ok(json!({
             "KeyId": key.arn,
             "Signature": util::b64(&sig),
@@ -218,9 +199,7 @@ impl KmsService {
         }
         let (key, sk) = self.signing_key_for(call, &c, "kms:Verify")?;
         dry_run_ok(req.dry_run)?;
-        let valid = sk
-            .verify(&c.algorithm, &c.message, c.digest, &given)
-            .map_err(asym_internal)?;
+        let valid = sk.verify(&c.algorithm, &c.message, c.digest, &given)?;
         if !valid {
             return Err(KmsError::new(
                 ErrorKind::KmsInvalidSignature,
@@ -260,10 +239,7 @@ impl KmsService {
                     key.key_spec.as_str()
                 )));
             }
-            let der = self
-                .private_key(tx, &key)?
-                .public_key_der()
-                .map_err(asym_internal)?;
+            let der = self.private_key(tx, &key)?.public_key_der()?;
             let mut out = json!({
                 "KeyId": key.arn,
                 "PublicKey": util::b64(&der),

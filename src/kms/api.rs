@@ -11,15 +11,9 @@ use super::{Caller, KmsService, Source};
 
 pub const TARGET_PREFIX: &str = "TrentService.";
 
-/// Real KMS operations this service does not implement (asymmetric, multi-Region).
+/// Real KMS operations this service does not implement (multi-Region keys).
 /// Anything not in either list is an unknown operation.
-const UNIMPLEMENTED: &[&str] = &[
-    "DeriveSharedSecret",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "ReplicateKey",
-    "UpdatePrimaryRegion",
-];
+const UNIMPLEMENTED: &[&str] = &["ReplicateKey", "UpdatePrimaryRegion"];
 
 /// `operation` is the `X-Amz-Target` value (`TrentService.Encrypt`) or the bare name.
 pub fn dispatch(
@@ -61,67 +55,66 @@ pub fn dispatch_from(
     request_id: &str,
 ) -> Result<Value, KmsError> {
     let op = operation.strip_prefix(TARGET_PREFIX).unwrap_or(operation);
-    svc.run(
-        op,
-        caller,
-        source,
-        request_id,
-        |svc, call| match op {
-            "CreateKey" => svc.create_key(call, parse(body)?),
-            "DescribeKey" => svc.describe_key(call, parse(body)?),
-            "ListKeys" => svc.list_keys(call, parse(body)?),
-            "EnableKey" => svc.enable_key(call, parse(body)?),
-            "DisableKey" => svc.disable_key(call, parse(body)?),
-            "ScheduleKeyDeletion" => svc.schedule_key_deletion(call, parse(body)?),
-            "CancelKeyDeletion" => svc.cancel_key_deletion(call, parse(body)?),
-            "UpdateKeyDescription" => svc.update_key_description(call, parse(body)?),
-            "PutKeyPolicy" => svc.put_key_policy(call, parse(body)?),
-            "GetKeyPolicy" => svc.get_key_policy(call, parse(body)?),
-            "ListKeyPolicies" => svc.list_key_policies(call, parse(body)?),
-            "TagResource" => svc.tag_resource(call, parse(body)?),
-            "UntagResource" => svc.untag_resource(call, parse(body)?),
-            "ListResourceTags" => svc.list_resource_tags(call, parse(body)?),
-            "CreateAlias" => svc.create_alias(call, parse(body)?),
-            "UpdateAlias" => svc.update_alias(call, parse(body)?),
-            "DeleteAlias" => svc.delete_alias(call, parse(body)?),
-            "ListAliases" => svc.list_aliases(call, parse(body)?),
-            "Encrypt" => svc.encrypt(call, parse(body)?),
-            "Decrypt" => svc.decrypt(call, parse(body)?),
-            "ReEncrypt" => svc.re_encrypt(call, parse(body)?),
-            "GenerateDataKey" => svc.generate_data_key(call, parse(body)?, true),
-            "GenerateDataKeyWithoutPlaintext" => svc.generate_data_key(call, parse(body)?, false),
-            "GenerateMac" => svc.generate_mac(call, parse(body)?),
-            "VerifyMac" => svc.verify_mac(call, parse(body)?),
-            "Sign" => svc.sign(call, parse(body)?),
-            "Verify" => svc.verify(call, parse(body)?),
-            "GetPublicKey" => svc.get_public_key(call, parse(body)?),
-            "GenerateRandom" => svc.generate_random(call, parse(body)?),
-            "EnableKeyRotation" => svc.enable_key_rotation(call, parse(body)?),
-            "DisableKeyRotation" => svc.disable_key_rotation(call, parse(body)?),
-            "GetKeyRotationStatus" => svc.get_key_rotation_status(call, parse(body)?),
-            "RotateKeyOnDemand" => svc.rotate_key_on_demand(call, parse(body)?),
-            "ListKeyRotations" => svc.list_key_rotations(call, parse(body)?),
-            "CreateGrant" => svc.create_grant(call, parse(body)?),
-            "ListGrants" => svc.list_grants(call, parse(body)?),
-            "ListRetirableGrants" => svc.list_retirable_grants(call, parse(body)?),
-            "RetireGrant" => svc.retire_grant(call, parse(body)?),
-            "RevokeGrant" => svc.revoke_grant(call, parse(body)?),
-            "GetParametersForImport" => svc.get_parameters_for_import(call, parse(body)?),
-            "ImportKeyMaterial" => svc.import_key_material(call, parse(body)?),
-            "DeleteImportedKeyMaterial" => svc.delete_imported_key_material(call, parse(body)?),
-            "CreateCustomKeyStore" => svc.create_custom_key_store(call, parse(body)?),
-            "ConnectCustomKeyStore" => svc.connect_custom_key_store(call, parse(body)?),
-            "DisconnectCustomKeyStore" => svc.disconnect_custom_key_store(call, parse(body)?),
-            "DescribeCustomKeyStores" => svc.describe_custom_key_stores(call, parse(body)?),
-            "UpdateCustomKeyStore" => svc.update_custom_key_store(call, parse(body)?),
-            "DeleteCustomKeyStore" => svc.delete_custom_key_store(call, parse(body)?),
-            other if UNIMPLEMENTED.contains(&other) => Err(KmsError::unsupported(format!(
-                "{other} is not supported by this KMS: only symmetric encryption, HMAC and ECC_NIST_P256 signing keys are available"
-            ))),
-            other => Err(KmsError::new(
-                ErrorKind::UnknownOperation,
-                format!("Unknown operation {other}"),
-            )),
-        },
-    )
+    svc.run(op, caller, source, request_id, |svc, call| match op {
+        "CreateKey" => svc.create_key(call, parse(body)?),
+        "DescribeKey" => svc.describe_key(call, parse(body)?),
+        "ListKeys" => svc.list_keys(call, parse(body)?),
+        "EnableKey" => svc.enable_key(call, parse(body)?),
+        "DisableKey" => svc.disable_key(call, parse(body)?),
+        "ScheduleKeyDeletion" => svc.schedule_key_deletion(call, parse(body)?),
+        "CancelKeyDeletion" => svc.cancel_key_deletion(call, parse(body)?),
+        "UpdateKeyDescription" => svc.update_key_description(call, parse(body)?),
+        "PutKeyPolicy" => svc.put_key_policy(call, parse(body)?),
+        "GetKeyPolicy" => svc.get_key_policy(call, parse(body)?),
+        "ListKeyPolicies" => svc.list_key_policies(call, parse(body)?),
+        "TagResource" => svc.tag_resource(call, parse(body)?),
+        "UntagResource" => svc.untag_resource(call, parse(body)?),
+        "ListResourceTags" => svc.list_resource_tags(call, parse(body)?),
+        "CreateAlias" => svc.create_alias(call, parse(body)?),
+        "UpdateAlias" => svc.update_alias(call, parse(body)?),
+        "DeleteAlias" => svc.delete_alias(call, parse(body)?),
+        "ListAliases" => svc.list_aliases(call, parse(body)?),
+        "Encrypt" => svc.encrypt(call, parse(body)?),
+        "Decrypt" => svc.decrypt(call, parse(body)?),
+        "ReEncrypt" => svc.re_encrypt(call, parse(body)?),
+        "GenerateDataKey" => svc.generate_data_key(call, parse(body)?, true),
+        "GenerateDataKeyWithoutPlaintext" => svc.generate_data_key(call, parse(body)?, false),
+        "GenerateMac" => svc.generate_mac(call, parse(body)?),
+        "VerifyMac" => svc.verify_mac(call, parse(body)?),
+        "Sign" => svc.sign(call, parse(body)?),
+        "Verify" => svc.verify(call, parse(body)?),
+        "GetPublicKey" => svc.get_public_key(call, parse(body)?),
+        "DeriveSharedSecret" => svc.derive_shared_secret(call, parse(body)?),
+        "GenerateDataKeyPair" => svc.generate_data_key_pair(call, parse(body)?, true),
+        "GenerateDataKeyPairWithoutPlaintext" => {
+            svc.generate_data_key_pair(call, parse(body)?, false)
+        }
+        "GenerateRandom" => svc.generate_random(call, parse(body)?),
+        "EnableKeyRotation" => svc.enable_key_rotation(call, parse(body)?),
+        "DisableKeyRotation" => svc.disable_key_rotation(call, parse(body)?),
+        "GetKeyRotationStatus" => svc.get_key_rotation_status(call, parse(body)?),
+        "RotateKeyOnDemand" => svc.rotate_key_on_demand(call, parse(body)?),
+        "ListKeyRotations" => svc.list_key_rotations(call, parse(body)?),
+        "CreateGrant" => svc.create_grant(call, parse(body)?),
+        "ListGrants" => svc.list_grants(call, parse(body)?),
+        "ListRetirableGrants" => svc.list_retirable_grants(call, parse(body)?),
+        "RetireGrant" => svc.retire_grant(call, parse(body)?),
+        "RevokeGrant" => svc.revoke_grant(call, parse(body)?),
+        "GetParametersForImport" => svc.get_parameters_for_import(call, parse(body)?),
+        "ImportKeyMaterial" => svc.import_key_material(call, parse(body)?),
+        "DeleteImportedKeyMaterial" => svc.delete_imported_key_material(call, parse(body)?),
+        "CreateCustomKeyStore" => svc.create_custom_key_store(call, parse(body)?),
+        "ConnectCustomKeyStore" => svc.connect_custom_key_store(call, parse(body)?),
+        "DisconnectCustomKeyStore" => svc.disconnect_custom_key_store(call, parse(body)?),
+        "DescribeCustomKeyStores" => svc.describe_custom_key_stores(call, parse(body)?),
+        "UpdateCustomKeyStore" => svc.update_custom_key_store(call, parse(body)?),
+        "DeleteCustomKeyStore" => svc.delete_custom_key_store(call, parse(body)?),
+        other if UNIMPLEMENTED.contains(&other) => Err(KmsError::unsupported(format!(
+            "{other} is not supported by this KMS: multi-Region keys are not available"
+        ))),
+        other => Err(KmsError::new(
+            ErrorKind::UnknownOperation,
+            format!("Unknown operation {other}"),
+        )),
+    })
 }

@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 use super::blob::{self, BlobHeader};
 use super::db::{KeyRecord, Origin};
 use super::error::{ErrorKind, KmsError};
+use super::key_spec::{KeySpec, KeyUsage};
 use super::util::{self, required};
 use super::{Call, KmsService};
 
@@ -57,6 +58,15 @@ pub(crate) struct ReEncryptRequest {
     pub(crate) dry_run: Option<bool>,
 }
 
+/// The request members an RSA encryption use (`rsa_encryption`) is checked against.
+pub(crate) struct RsaUse<'a> {
+    pub(crate) action: &'a str,
+    pub(crate) alg: &'a str,
+    pub(crate) ctx: &'a BTreeMap<String, String>,
+    pub(crate) grant_tokens: &'a [String],
+    pub(crate) dry_run: Option<bool>,
+}
+
 /// A fresh blob and the key that made it.
 pub(crate) struct Sealed {
     pub(crate) key_arn: String,
@@ -71,36 +81,60 @@ pub(crate) struct Opened {
     pub(crate) plaintext: Zeroizing<Vec<u8>>,
 }
 
-pub(super) fn check_algorithm(alg: Option<&str>, member: &str) -> Result<(), KmsError> {
-    match alg {
-        None | Some(ALGORITHM) => Ok(()),
-        Some(a @ ("RSAES_OAEP_SHA_1" | "RSAES_OAEP_SHA_256" | "SM2PKE")) => Err(KmsError::new(
-            ErrorKind::InvalidKeyUsage,
-            format!("The encryption algorithm {a} is not valid for a symmetric key."),
-        )),
-        Some(a) => Err(KmsError::constraint(
-            &format!("'{a}'"),
-            member,
-            "Member must satisfy enum value set: [SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, \
-             RSAES_OAEP_SHA_256, SM2PKE]",
-        )),
-    }
+const ENCRYPTION_ALGORITHMS: &[&str] = &[
+    ALGORITHM,
+    "RSAES_OAEP_SHA_1",
+    "RSAES_OAEP_SHA_256",
+    "SM2PKE",
+];
+
+/// An EncryptionAlgorithm member: one of AWS's enum values, SYMMETRIC_DEFAULT when absent.
+/// Whether it suits the key is decided once the key is known (`seal_any`, `open_any`).
+pub(super) fn check_algorithm(alg: Option<&str>, member: &str) -> Result<&'static str, KmsError> {
+    let Some(a) = alg else { return Ok(ALGORITHM) };
+    ENCRYPTION_ALGORITHMS
+        .iter()
+        .find(|known| **known == a)
+        .copied()
+        .ok_or_else(|| {
+            KmsError::constraint(
+                &format!("'{a}'"),
+                member,
+                &format!(
+                    "Member must satisfy enum value set: [{}]",
+                    ENCRYPTION_ALGORITHMS.join(", ")
+                ),
+            )
+        })
 }
 
-/// Only symmetric encryption keys encrypt; an HMAC key here is the caller's mistake.
-fn check_encrypt_usage(key: &KeyRecord, action: &str) -> Result<(), KmsError> {
-    if key.key_spec.key_usage() == "ENCRYPT_DECRYPT" {
+/// Blobs are AES-256-GCM under a symmetric key: only SYMMETRIC_DEFAULT names that.
+fn symmetric_algorithm(alg: &str) -> Result<(), KmsError> {
+    if alg == ALGORITHM {
         return Ok(());
     }
     Err(KmsError::new(
         ErrorKind::InvalidKeyUsage,
-        format!(
-            "{} key usage is {} which is not valid for {}.",
-            key.arn,
-            key.key_spec.key_usage(),
-            action.trim_start_matches("kms:")
-        ),
+        format!("The encryption algorithm {alg} is not valid for a symmetric key."),
     ))
+}
+
+/// Only symmetric encryption keys make and open blobs; any other key here is the caller's
+/// mistake (an RSA key reaches here only for GenerateDataKey*, which AWS refuses too).
+fn check_encrypt_usage(key: &KeyRecord, action: &str) -> Result<(), KmsError> {
+    let op = action.trim_start_matches("kms:");
+    match (key.key_spec, key.key_usage) {
+        (KeySpec::SymmetricDefault, _) => Ok(()),
+        (spec, KeyUsage::EncryptDecrypt) => Err(KmsError::new(
+            ErrorKind::InvalidKeyUsage,
+            format!(
+                "{} key spec is {} which is not valid for {op}.",
+                key.arn,
+                spec.as_str()
+            ),
+        )),
+        _ => Err(key.wrong_usage(op)),
+    }
 }
 
 pub(super) fn dry_run_ok(dry_run: Option<bool>) -> Result<(), KmsError> {
@@ -150,6 +184,22 @@ impl KmsService {
         dry_run: Option<bool>,
         plaintext: &[u8],
     ) -> Result<Sealed, KmsError> {
+        let key = self.key_for_sealing(tx, call, key_ref, action, ctx, grant_tokens, dry_run)?;
+        self.seal_with(tx, key, ctx, plaintext)
+    }
+
+    /// The checks of `seal_under` without sealing: resolve, authorize, key state, usage, DryRun.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn key_for_sealing(
+        &self,
+        tx: &dyn super::db::Tx,
+        call: &mut Call<'_>,
+        key_ref: &str,
+        action: &str,
+        ctx: &BTreeMap<String, String>,
+        grant_tokens: &[String],
+        dry_run: Option<bool>,
+    ) -> Result<KeyRecord, KmsError> {
         let key = self.resolve(tx, key_ref, true)?;
         call.note_key(&key);
         call.note_context(ctx);
@@ -157,6 +207,17 @@ impl KmsService {
         self.check_usable(call, &key)?;
         check_encrypt_usage(&key, action)?;
         dry_run_ok(dry_run)?;
+        Ok(key)
+    }
+
+    /// Seals `plaintext` under a checked symmetric key's current material.
+    fn seal_with(
+        &self,
+        tx: &dyn super::db::Tx,
+        key: KeyRecord,
+        ctx: &BTreeMap<String, String>,
+        plaintext: &[u8],
+    ) -> Result<Sealed, KmsError> {
         let material_id = key
             .current_material
             .clone()
@@ -246,6 +307,89 @@ impl KmsService {
         })
     }
 
+    /// Encrypt-side dispatch: an RSA key encrypts with OAEP (`rsa_encryption`); every other
+    /// key makes a blob, which only SYMMETRIC_DEFAULT describes.
+    #[allow(clippy::too_many_arguments)]
+    fn seal_any(
+        &self,
+        tx: &dyn super::db::Tx,
+        call: &mut Call<'_>,
+        key_ref: &str,
+        action: &str,
+        alg: &str,
+        ctx: &BTreeMap<String, String>,
+        grant_tokens: &[String],
+        dry_run: Option<bool>,
+        plaintext: &[u8],
+    ) -> Result<Sealed, KmsError> {
+        let key = self.resolve(tx, key_ref, true)?;
+        if key.key_spec.rsa_bits().is_some() {
+            let op = RsaUse {
+                action,
+                alg,
+                ctx,
+                grant_tokens,
+                dry_run,
+            };
+            return self.rsa_encrypt(tx, call, key, &op, plaintext);
+        }
+        symmetric_algorithm(alg)?;
+        self.seal_under(
+            tx,
+            call,
+            key_ref,
+            action,
+            ctx,
+            grant_tokens,
+            dry_run,
+            plaintext,
+        )
+    }
+
+    /// Decrypt-side dispatch: RSA ciphertext carries no key id, so it is recognised by the
+    /// KeyId the caller must give (as AWS requires for asymmetric keys); anything else is a blob.
+    #[allow(clippy::too_many_arguments)]
+    fn open_any(
+        &self,
+        tx: &dyn super::db::Tx,
+        call: &mut Call<'_>,
+        ciphertext: &[u8],
+        key_ref: Option<&str>,
+        action: &str,
+        alg: &str,
+        ctx: &BTreeMap<String, String>,
+        grant_tokens: &[String],
+        dry_run: Option<bool>,
+    ) -> Result<Opened, KmsError> {
+        if let Some(r) = key_ref {
+            let key = self.resolve(tx, r, true)?;
+            if key.key_spec.rsa_bits().is_some() {
+                let op = RsaUse {
+                    action,
+                    alg,
+                    ctx,
+                    grant_tokens,
+                    dry_run,
+                };
+                return self.rsa_decrypt(tx, call, key, &op, ciphertext);
+            }
+        }
+        // Otherwise the ciphertext must be a blob, and one that is not is invalid ciphertext
+        // whatever algorithm the caller named.
+        blob::parse_header(ciphertext).map_err(|_| KmsError::invalid_ciphertext())?;
+        symmetric_algorithm(alg)?;
+        self.open_blob(
+            tx,
+            call,
+            ciphertext,
+            key_ref,
+            action,
+            ctx,
+            grant_tokens,
+            dry_run,
+        )
+    }
+
     pub(crate) fn encrypt(
         &self,
         call: &mut Call<'_>,
@@ -266,15 +410,16 @@ impl KmsService {
                 "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: {c}"
             )));
         }
-        check_algorithm(req.encryption_algorithm.as_deref(), "encryptionAlgorithm")?;
+        let alg = check_algorithm(req.encryption_algorithm.as_deref(), "encryptionAlgorithm")?;
         let ctx = util::context(req.encryption_context)?;
         let tokens = util::grant_tokens(req.grant_tokens)?;
         let sealed = self.inner.store.with_tx(|tx| {
-            self.seal_under(
+            self.seal_any(
                 tx,
                 call,
                 &key_ref,
                 "kms:Encrypt",
+                alg,
                 &ctx,
                 &tokens,
                 req.dry_run,
@@ -284,7 +429,7 @@ impl KmsService {
         Ok(json!({
             "CiphertextBlob": util::b64(&sealed.blob),
             "KeyId": sealed.key_arn,
-            "EncryptionAlgorithm": ALGORITHM,
+            "EncryptionAlgorithm": alg,
         }))
     }
 
@@ -297,7 +442,7 @@ impl KmsService {
             &required(req.ciphertext_blob, "ciphertextBlob")?,
             "CiphertextBlob",
         )?;
-        check_algorithm(req.encryption_algorithm.as_deref(), "encryptionAlgorithm")?;
+        let alg = check_algorithm(req.encryption_algorithm.as_deref(), "encryptionAlgorithm")?;
         if req.recipient.is_some() {
             return Err(KmsError::unsupported(
                 "Recipient (Nitro Enclaves attestation) is not supported by this KMS",
@@ -306,23 +451,28 @@ impl KmsService {
         let ctx = util::context(req.encryption_context)?;
         let tokens = util::grant_tokens(req.grant_tokens)?;
         let opened = self.inner.store.with_tx(|tx| {
-            self.open_blob(
+            self.open_any(
                 tx,
                 call,
                 &ciphertext,
                 req.key_id.as_deref(),
                 "kms:Decrypt",
+                alg,
                 &ctx,
                 &tokens,
                 req.dry_run,
             )
         })?;
-        Ok(json!({
+        let mut out = json!({
             "KeyId": opened.key_arn,
             "Plaintext": util::b64(&opened.plaintext),
-            "EncryptionAlgorithm": ALGORITHM,
-            "KeyMaterialId": opened.material_id,
-        }))
+            "EncryptionAlgorithm": alg,
+        });
+        // AWS names the key material only for symmetric keys.
+        if alg == ALGORITHM {
+            out["KeyMaterialId"] = json!(opened.material_id);
+        }
+        Ok(out)
     }
 
     pub(crate) fn re_encrypt(
@@ -335,11 +485,11 @@ impl KmsService {
             "CiphertextBlob",
         )?;
         let dest_ref = required(req.destination_key_id, "destinationKeyId")?;
-        check_algorithm(
+        let src_alg = check_algorithm(
             req.source_encryption_algorithm.as_deref(),
             "sourceEncryptionAlgorithm",
         )?;
-        check_algorithm(
+        let dst_alg = check_algorithm(
             req.destination_encryption_algorithm.as_deref(),
             "destinationEncryptionAlgorithm",
         )?;
@@ -347,21 +497,23 @@ impl KmsService {
         let dst_ctx = util::context(req.destination_encryption_context)?;
         let tokens = util::grant_tokens(req.grant_tokens)?;
         let (opened, sealed) = self.inner.store.with_tx(|tx| {
-            let opened = self.open_blob(
+            let opened = self.open_any(
                 tx,
                 call,
                 &ciphertext,
                 req.source_key_id.as_deref(),
                 "kms:ReEncryptFrom",
+                src_alg,
                 &src_ctx,
                 &tokens,
                 None,
             )?;
-            let sealed = self.seal_under(
+            let sealed = self.seal_any(
                 tx,
                 call,
                 &dest_ref,
                 "kms:ReEncryptTo",
+                dst_alg,
                 &dst_ctx,
                 &tokens,
                 req.dry_run,
@@ -369,15 +521,20 @@ impl KmsService {
             )?;
             Ok((opened, sealed))
         })?;
-        Ok(json!({
+        let mut out = json!({
             "CiphertextBlob": util::b64(&sealed.blob),
             "SourceKeyId": opened.key_arn,
             "KeyId": sealed.key_arn,
-            "SourceEncryptionAlgorithm": ALGORITHM,
-            "DestinationEncryptionAlgorithm": ALGORITHM,
-            "SourceKeyMaterialId": opened.material_id,
-            "DestinationKeyMaterialId": sealed.material_id,
-        }))
+            "SourceEncryptionAlgorithm": src_alg,
+            "DestinationEncryptionAlgorithm": dst_alg,
+        });
+        if src_alg == ALGORITHM {
+            out["SourceKeyMaterialId"] = json!(opened.material_id);
+        }
+        if dst_alg == ALGORITHM {
+            out["DestinationKeyMaterialId"] = json!(sealed.material_id);
+        }
+        Ok(out)
     }
 
     /// GenerateDataKey core: a fresh random data key and its blob.

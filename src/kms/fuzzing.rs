@@ -3,14 +3,17 @@
 //! [`check_request`] parses a body into the request type [`super::api::dispatch`] gives that
 //! operation, then runs the member validators that need no key database: encryption contexts,
 //! grant tokens, base64 members and the ciphertext-blob header, key policies (parsed and
-//! evaluated), tags, alias names, limits and markers, import and grant tokens, key specs.
+//! evaluated), tags, alias names, limits and markers, import and grant tokens, key specs and
+//! key pair specs.
 //! What each operation checks against stored keys is not reached here.
 
 use serde_json::Value;
 
+use super::agreement::DeriveSharedSecretRequest;
 use super::aliases::{self, AliasRequest, ListAliasesRequest};
 use super::crypto::{self, CryptoRequest, ReEncryptRequest};
 use super::custom_key_stores::{self, KeyStoreRequest};
+use super::data_key_pair::{self, DataKeyPairRequest};
 use super::error::{ErrorKind, KmsError};
 use super::grants::{self, GrantRequest};
 use super::import::{self, ImportRequest};
@@ -94,6 +97,19 @@ pub(crate) fn check_request(operation: &str, body: &[u8]) -> Result<(), KmsError
                 &util::required(r.ciphertext_blob, "ciphertextBlob")?,
                 "CiphertextBlob",
             )?)
+        }
+        "GenerateDataKeyPair" | "GenerateDataKeyPairWithoutPlaintext" => {
+            let r: DataKeyPairRequest = parse(body)?;
+            data_key_pair::key_pair_spec(r.key_pair_spec)?;
+            util::context(r.encryption_context)?;
+            util::grant_tokens(r.grant_tokens).map(drop)
+        }
+        "DeriveSharedSecret" => {
+            let r: DeriveSharedSecretRequest = parse(body)?;
+            if let Some(k) = &r.public_key {
+                util::unb64(k, "PublicKey")?;
+            }
+            util::grant_tokens(r.grant_tokens).map(drop)
         }
         "EnableKeyRotation"
         | "DisableKeyRotation"

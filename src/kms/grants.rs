@@ -15,6 +15,7 @@ use subtle::ConstantTimeEq;
 
 use super::db::{self, KeyRecord};
 use super::error::{ErrorKind, KmsError};
+use super::key_spec::KeyUsage;
 use super::util::{self, required};
 use super::{Call, KmsService, gcm, policy};
 
@@ -50,17 +51,41 @@ const FOR_SIGNING_KEYS: &[&str] = &[
     "RetireGrant",
 ];
 
+/// The grant operations an asymmetric (RSA) encryption key accepts.
+const FOR_ASYMMETRIC_ENCRYPTION_KEYS: &[&str] = &[
+    "Encrypt",
+    "Decrypt",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "GetPublicKey",
+    "DescribeKey",
+    "CreateGrant",
+    "RetireGrant",
+];
+
+/// The grant operations a key agreement key accepts.
+const FOR_KEY_AGREEMENT_KEYS: &[&str] = &[
+    "DeriveSharedSecret",
+    "GetPublicKey",
+    "DescribeKey",
+    "CreateGrant",
+    "RetireGrant",
+];
+
 /// A grant may list only operations the key's type supports.
 fn check_operation_fits(op: &str, key: &KeyRecord) -> Result<(), KmsError> {
-    let (fits, kind) = if key.key_spec.is_hmac() {
-        (FOR_HMAC_KEYS.contains(&op), "an HMAC key")
-    } else if key.key_spec.signing_algorithm().is_some() {
-        (FOR_SIGNING_KEYS.contains(&op), "a signing key")
-    } else {
-        (
+    let (fits, kind) = match key.key_usage {
+        KeyUsage::GenerateVerifyMac => (FOR_HMAC_KEYS.contains(&op), "an HMAC key"),
+        KeyUsage::SignVerify => (FOR_SIGNING_KEYS.contains(&op), "a signing key"),
+        KeyUsage::KeyAgreement => (FOR_KEY_AGREEMENT_KEYS.contains(&op), "a key agreement key"),
+        KeyUsage::EncryptDecrypt if key.key_spec.is_asymmetric() => (
+            FOR_ASYMMETRIC_ENCRYPTION_KEYS.contains(&op),
+            "an asymmetric encryption key",
+        ),
+        KeyUsage::EncryptDecrypt => (
             !NOT_FOR_SYMMETRIC_ENCRYPTION_KEYS.contains(&op),
             "a symmetric encryption key",
-        )
+        ),
     };
     if fits {
         return Ok(());

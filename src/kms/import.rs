@@ -11,8 +11,6 @@
 //! or expiry must bring the same 32 bytes (else IncorrectKeyMaterialException) and restores
 //! the same KeyMaterialId — old ciphertexts decrypt again.
 
-use std::convert::Infallible;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
@@ -21,6 +19,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use super::asym::CryptoRng;
 use super::db::{self, ImportParamsRow, KeyRecord, KeyState, MaterialRow, Origin};
 use super::error::{ErrorKind, KmsError};
 use super::util::{self, required};
@@ -44,29 +43,6 @@ pub(crate) struct ImportRequest {
     pub(crate) import_type: Option<String>,
     pub(crate) key_material_id: Option<String>,
 }
-
-/// rand 0.9's thread RNG seen through the rand_core 0.10 traits that `rsa` 0.10 expects.
-struct RsaRng(rand::rngs::ThreadRng);
-
-impl rsa::rand_core::TryRng for RsaRng {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok(rand::RngCore::next_u32(&mut self.0))
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        Ok(rand::RngCore::next_u64(&mut self.0))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        rand::RngCore::fill_bytes(&mut self.0, dst);
-        Ok(())
-    }
-}
-
-// ThreadRng is a CSPRNG (ChaCha12 seeded and periodically reseeded from the OS).
-impl rsa::rand_core::TryCryptoRng for RsaRng {}
 
 pub(crate) fn is_expired(key: &KeyRecord, now: f64) -> bool {
     key.origin == Origin::External
@@ -199,7 +175,7 @@ impl KmsService {
             Ok(key)
         })?;
         // Key generation is slow; keep it outside the store transaction.
-        let private = rsa::PrivateKey::new(&mut RsaRng(rand::rng()), bits)
+        let private = rsa::PrivateKey::new(&mut CryptoRng(rand::rng()), bits)
             .map_err(|e| KmsError::internal(format!("RSA key generation: {e}")))?;
         let public_der = private
             .to_public_key()

@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::asym::PrivateKey;
 use super::db::{self, KeyRecord, KeyState, Origin};
 use super::error::{ErrorKind, KmsError};
-use super::key_spec::KeySpec;
+use super::key_spec::{self, KeySpec, KeyUsage};
 use super::rotation::{self, DEFAULT_ROTATION_DAYS};
 use super::util::{self, required};
 use super::{Call, KmsService, clock, policy};
@@ -116,7 +117,7 @@ const KNOWN_KEY_SPECS: &[&str] = &[
 ];
 
 /// AWS's spec/usage pairing first (a ValidationException), then what this KMS implements.
-fn spec_for(spec: &str, usage: &str) -> Result<KeySpec, KmsError> {
+fn spec_for(spec: &str, usage: &str) -> Result<(KeySpec, KeyUsage), KmsError> {
     let hmac_spec = spec.starts_with("HMAC_");
     if hmac_spec && usage != "GENERATE_VERIFY_MAC" {
         return Err(KmsError::validation(format!(
@@ -130,12 +131,16 @@ fn spec_for(spec: &str, usage: &str) -> Result<KeySpec, KmsError> {
              GENERATE_VERIFY_MAC requires an HMAC KeySpec."
         )));
     }
+    let key_usage = KeyUsage::parse(usage).ok_or_else(|| KmsError::internal("usage unchecked"))?;
     match KeySpec::parse(spec) {
-        Some(k) if k.key_usage() == usage => Ok(k),
-        _ => Err(KmsError::unsupported(format!(
-            "KeySpec {spec} with KeyUsage {usage} is not supported: this KMS supports \
-             symmetric encryption keys (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT), HMAC keys \
-             (HMAC_224/256/384/512, GENERATE_VERIFY_MAC) and ECC_NIST_P256 SIGN_VERIFY keys"
+        Some(k) if k.usages().contains(&key_usage) => Ok((k, key_usage)),
+        Some(_) => Err(KmsError::validation(format!(
+            "KeyUsage {usage} is not compatible with KeySpec {spec}."
+        ))),
+        None => Err(KmsError::unsupported(format!(
+            "KeySpec {spec} is not supported by this KMS: it supports SYMMETRIC_DEFAULT, \
+             HMAC_224/256/384/512, RSA_2048/3072/4096, ECC_NIST_P256/P384/P521 and \
+             ECC_SECG_P256K1"
         ))),
     }
 }
@@ -201,7 +206,7 @@ impl KmsService {
             "KeyManager": if k.aws_managed { "AWS" } else { "CUSTOMER" },
             "MultiRegion": false,
         });
-        k.key_spec.add_metadata(&mut m);
+        key_spec::add_metadata(k.key_spec, k.key_usage, &mut m);
         if let Some(mid) = &k.current_material {
             m["CurrentKeyMaterialId"] = json!(mid);
         }
@@ -232,7 +237,7 @@ impl KmsService {
             .or(req.customer_master_key_spec.as_deref())
             .unwrap_or("SYMMETRIC_DEFAULT");
         enum_value(spec, "keySpec", KNOWN_KEY_SPECS)?;
-        let key_spec = spec_for(spec, usage)?;
+        let (key_spec, key_usage) = spec_for(spec, usage)?;
         let default_origin = if req.custom_key_store_id.is_some() {
             "AWS_CLOUDHSM"
         } else {
@@ -259,8 +264,8 @@ impl KmsService {
         };
         if key_spec != KeySpec::SymmetricDefault && origin != Origin::AwsKms {
             return Err(KmsError::unsupported(format!(
-                "Origin {} is not supported for HMAC and signing keys by this KMS: they have \
-                 KMS-generated material",
+                "Origin {} is not supported for HMAC and asymmetric keys by this KMS: they \
+                 have KMS-generated material",
                 origin.as_str()
             )));
         }
@@ -331,21 +336,32 @@ impl KmsService {
             expiration_model: None,
             valid_to: None,
             key_spec,
+            key_usage,
         };
         call.note_key(&key);
+        // RSA generation takes up to seconds: only for an authorized caller, and not while
+        // the key store's transaction (and with it every other KMS call) waits.
+        let private = if key_spec.is_asymmetric() {
+            self.inner.store.with_tx(|tx| {
+                self.authorize(tx, call, "kms:CreateKey", None, &BTreeMap::new(), &[])
+            })?;
+            Some(PrivateKey::generate(key_spec)?)
+        } else {
+            None
+        };
         let meta = self.inner.store.with_tx(|tx| {
             self.authorize(tx, call, "kms:CreateKey", None, &BTreeMap::new(), &[])?;
-            match origin {
-                Origin::AwsKms if key_spec.is_hmac() => {
+            match (origin, &private) {
+                (Origin::AwsKms, Some(private)) => {
+                    key.current_material = Some(self.put_private_key(tx, &key_id, private)?);
+                }
+                (Origin::AwsKms, None) if key_spec.is_hmac() => {
                     key.current_material = Some(self.new_mac_material(tx, &key_id, key_spec)?);
                 }
-                Origin::AwsKms if key_spec.signing_algorithm().is_some() => {
-                    key.current_material = Some(self.new_signing_material(tx, &key_id)?);
-                }
-                Origin::AwsKms => {
+                (Origin::AwsKms, None) => {
                     key.current_material = Some(self.new_material(tx, &key_id, None)?);
                 }
-                Origin::AwsCloudHsm => {
+                (Origin::AwsCloudHsm, _) => {
                     // One backing version, held by the token under the key id; the material
                     // row (nothing sealed) names it in blobs.
                     let material_id = hex::encode(super::gcm::random_array::<32>());
@@ -363,7 +379,7 @@ impl KmsService {
                     )?;
                     key.current_material = Some(material_id);
                 }
-                Origin::External => key.state = KeyState::PendingImport,
+                (Origin::External, _) => key.state = KeyState::PendingImport,
             }
             db::put_key(tx, &key)?;
             for t in &tags {

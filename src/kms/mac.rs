@@ -78,9 +78,7 @@ fn compute(spec: KeySpec, secret: &[u8], message: &[u8]) -> Vec<u8> {
         KeySpec::Hmac256 => run::<hmac::Hmac<sha2::Sha256>>(secret, message),
         KeySpec::Hmac384 => run::<hmac::Hmac<sha2::Sha384>>(secret, message),
         KeySpec::Hmac512 => run::<hmac::Hmac<sha2::Sha512>>(secret, message),
-        KeySpec::SymmetricDefault | KeySpec::EccNistP256 => {
-            unreachable!("mac_for computes only with HMAC keys")
-        }
+        _ => unreachable!("mac_for computes only with HMAC keys"),
     }
 }
 
@@ -124,14 +122,7 @@ impl KmsService {
             self.check_usable(call, &key)?;
             let op = action.trim_start_matches("kms:");
             let Some(alg) = key.key_spec.mac_algorithm() else {
-                return Err(KmsError::new(
-                    ErrorKind::InvalidKeyUsage,
-                    format!(
-                        "{} key usage is {} which is not valid for {op}.",
-                        key.arn,
-                        key.key_spec.key_usage()
-                    ),
-                ));
+                return Err(key.wrong_usage(op));
             };
             if alg != c.algorithm {
                 return Err(KmsError::new(

@@ -8,10 +8,13 @@
 //! (rotation, deletion, import expiry) reads a [`clock::Clock`] the tests control, and becomes
 //! effective when a background task calls [`KmsService::run_due_work`].
 //!
-//! Only symmetric keys (SYMMETRIC_DEFAULT = AES-256-GCM, ENCRYPT_DECRYPT) are supported.
+//! Key specs: symmetric (SYMMETRIC_DEFAULT = AES-256-GCM), HMAC, RSA and ECC ([`key_spec`]);
+//! asymmetric primitives are in [`asym`]. Multi-Region keys are not supported.
 
+pub(crate) mod agreement;
 pub(crate) mod aliases;
 pub mod api;
+pub(crate) mod asym;
 pub mod audit;
 pub(crate) mod audit_chain;
 pub(crate) mod audit_repair;
@@ -20,6 +23,7 @@ pub mod client;
 pub mod clock;
 pub(crate) mod crypto;
 pub(crate) mod custom_key_stores;
+pub(crate) mod data_key_pair;
 pub mod db;
 pub mod error;
 pub mod fleet;
@@ -38,6 +42,7 @@ pub mod policy;
 pub mod remote;
 pub(crate) mod rootkey;
 pub(crate) mod rotation;
+pub(crate) mod rsa_encryption;
 pub(crate) mod service_keys;
 pub(crate) mod sign;
 mod util;

@@ -56,7 +56,7 @@ pub(crate) fn rotate(
     Ok(())
 }
 
-/// AWS rotates only symmetric encryption keys; HMAC (and asymmetric) keys never rotate.
+/// AWS rotates only symmetric encryption keys; HMAC and asymmetric keys never rotate.
 fn symmetric_only(key: &KeyRecord) -> Result<(), KmsError> {
     if key.key_spec != KeySpec::SymmetricDefault {
         return Err(KmsError::unsupported(format!(

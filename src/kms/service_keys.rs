@@ -23,7 +23,7 @@
 use super::audit::Source;
 use super::db::{self, KeyRecord, KeyState, Origin};
 use super::error::{ErrorKind, KmsError};
-use super::key_spec::KeySpec;
+use super::key_spec::{KeySpec, KeyUsage};
 use super::rotation::DEFAULT_ROTATION_DAYS;
 use super::{Call, Caller, KmsService, clock, crypto, policy};
 
@@ -140,6 +140,7 @@ impl KmsService {
             expiration_model: None,
             valid_to: None,
             key_spec: KeySpec::SymmetricDefault,
+            key_usage: KeyUsage::EncryptDecrypt,
         };
         db::put_key(tx, &key)?;
         db::put_alias(

@@ -1,25 +1,22 @@
-//! Asymmetric signing keys (ECC_NIST_P256, ECDSA_SHA_256): Sign, Verify, GetPublicKey, with
-//! RustCrypto `p256`. The private scalar is generated here and stored sealed under the root key
-//! like a symmetric backing key; only the public key (DER SubjectPublicKeyInfo) leaves.
-//! Signatures are DER-encoded ECDSA-Sig-Value, as AWS returns them.
+//! Asymmetric keys as a service: Sign, Verify and GetPublicKey for RSA and ECC SIGN_VERIFY keys,
+//! and the generation and unsealing of every asymmetric private key (the primitives are in
+//! `asym`). The private key is generated here and stored sealed under the root key like a
+//! symmetric backing key; only the public key (DER SubjectPublicKeyInfo) leaves.
 
 use std::collections::BTreeMap;
 
-use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
-use p256::ecdsa::signature::{Signer, Verifier};
-use p256::ecdsa::{DerSignature, SigningKey};
-use p256::pkcs8::EncodePublicKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
+use super::asym::{self, PrivateKey};
 use super::crypto::dry_run_ok;
 use super::db::{self, KeyRecord};
 use super::error::{ErrorKind, KmsError};
+use super::key_spec::{self, KeyUsage};
 use super::util::{self, required};
 use super::{Call, KmsService, gcm};
 
-const SHA256_LEN: usize = 32;
 const MAX_SIGNATURE: usize = 6144;
 const SIGNING_ALGORITHMS: &[&str] = &[
     "RSASSA_PSS_SHA_256",
@@ -92,37 +89,20 @@ fn check(req: &SignRequest) -> Result<Checked, KmsError> {
     })
 }
 
-fn wrong_usage(key: &KeyRecord, op: &str) -> KmsError {
-    KmsError::new(
-        ErrorKind::InvalidKeyUsage,
-        format!(
-            "{} key usage is {} which is not valid for {op}.",
-            key.arn,
-            key.key_spec.key_usage()
-        ),
-    )
-}
-
 impl KmsService {
-    /// Generates and stores the private scalar of a new P-256 key; returns its material id.
-    pub(super) fn new_signing_material(
+    /// Stores a generated private key as the key's material; returns its material id.
+    pub(super) fn put_private_key(
         &self,
         tx: &dyn super::db::Tx,
         key_id: &str,
+        private: &PrivateKey,
     ) -> Result<String, KmsError> {
-        // A uniformly random 32-byte string is a valid scalar unless zero or >= n
-        // (probability ~2^-32); draw again then.
-        let scalar = loop {
-            let candidate = Zeroizing::new(gcm::random_array::<32>());
-            if SigningKey::from_slice(candidate.as_ref()).is_ok() {
-                break candidate;
-            }
-        };
+        let material = private.to_material()?;
         let material_id = hex::encode(gcm::random_array::<32>());
         let row = db::MaterialRow {
             key_id: key_id.to_string(),
             material_id: material_id.clone(),
-            sealed: Some(self.seal_material(key_id, &material_id, scalar.as_ref())),
+            sealed: Some(self.seal_material(key_id, &material_id, &material)),
             created: self.now(),
             rotation_type: None,
             imported: false,
@@ -132,23 +112,27 @@ impl KmsService {
         Ok(material_id)
     }
 
-    /// Resolve, authorize and state-check a signing key; unseal its private key.
+    /// Resolve, authorize and state-check a signing key; check usage, algorithm and digest
+    /// length in AWS's order; unseal its private key.
     fn signing_key_for(
         &self,
         call: &mut Call<'_>,
         c: &Checked,
         action: &str,
-    ) -> Result<(KeyRecord, SigningKey), KmsError> {
+    ) -> Result<(KeyRecord, PrivateKey), KmsError> {
         self.inner.store.with_tx(|tx| {
             let key = self.resolve(tx, &c.key_ref, true)?;
             call.note_key(&key);
             self.authorize(tx, call, action, Some(&key), &BTreeMap::new(), &c.tokens)?;
             self.check_usable(call, &key)?;
-            let op = action.trim_start_matches("kms:");
-            let Some(alg) = key.key_spec.signing_algorithm() else {
-                return Err(wrong_usage(&key, op));
-            };
-            if alg != c.algorithm {
+            if key.key_usage != KeyUsage::SignVerify {
+                return Err(key.wrong_usage(action.trim_start_matches("kms:")));
+            }
+            if !key
+                .key_spec
+                .signing_algorithms()
+                .contains(&c.algorithm.as_str())
+            {
                 return Err(KmsError::new(
                     ErrorKind::InvalidKeyUsage,
                     format!(
@@ -158,7 +142,7 @@ impl KmsService {
                     ),
                 ));
             }
-            if c.digest && c.message.len() != SHA256_LEN {
+            if c.digest && c.message.len() != asym::digest_len(&c.algorithm) {
                 return Err(KmsError::validation(format!(
                     "Digest is invalid length for algorithm {}.",
                     c.algorithm
@@ -169,31 +153,33 @@ impl KmsService {
         })
     }
 
-    fn private_key(&self, tx: &dyn super::db::Tx, key: &KeyRecord) -> Result<SigningKey, KmsError> {
+    /// The unsealed private key of an asymmetric key (zeroized when dropped).
+    pub(crate) fn private_key(
+        &self,
+        tx: &dyn super::db::Tx,
+        key: &KeyRecord,
+    ) -> Result<PrivateKey, KmsError> {
         let material_id = key
             .current_material
             .clone()
-            .ok_or_else(|| KmsError::internal("signing key has no material"))?;
+            .ok_or_else(|| KmsError::internal("asymmetric key has no material"))?;
         let secret = self.secret_material(tx, key, &material_id)?;
-        SigningKey::from_slice(&secret)
-            .map_err(|_| KmsError::internal("stored signing key is not a valid P-256 scalar"))
+        PrivateKey::from_material(key.key_spec, &secret).ok_or_else(|| {
+            KmsError::internal(format!(
+                "stored private key is not a valid {} key",
+                key.key_spec.as_str()
+            ))
+        })
     }
 
     pub(crate) fn sign(&self, call: &mut Call<'_>, req: SignRequest) -> Result<Value, KmsError> {
         let c = check(&req)?;
         let (key, sk) = self.signing_key_for(call, &c, "kms:Sign")?;
         dry_run_ok(req.dry_run)?;
-        let sig: DerSignature = if c.digest {
-            sk.sign_prehash(&c.message)
-                .map_err(|_| KmsError::internal("ECDSA signing failed"))?
-        } else {
-            // Hashes the message with SHA-256 (the curve's digest), deterministic k (RFC 6979).
-            sk.try_sign(&c.message)
-                .map_err(|_| KmsError::internal("ECDSA signing failed"))?
-        };
+        let sig = sk.sign(&c.algorithm, &c.message, c.digest)?;
         Ok(json!({
             "KeyId": key.arn,
-            "Signature": util::b64(sig.as_bytes()),
+            "Signature": util::b64(&sig),
             "SigningAlgorithm": c.algorithm,
         }))
     }
@@ -213,15 +199,7 @@ impl KmsService {
         }
         let (key, sk) = self.signing_key_for(call, &c, "kms:Verify")?;
         dry_run_ok(req.dry_run)?;
-        let vk = sk.verifying_key();
-        // A signature that does not parse as DER is as invalid as one that does not verify.
-        let valid = DerSignature::from_bytes(&given).is_ok_and(|sig| {
-            if c.digest {
-                vk.verify_prehash(&c.message, &sig).is_ok()
-            } else {
-                vk.verify(&c.message, &sig).is_ok()
-            }
-        });
+        let valid = sk.verify(&c.algorithm, &c.message, c.digest, &given)?;
         if !valid {
             return Err(KmsError::new(
                 ErrorKind::KmsInvalidSignature,
@@ -254,26 +232,23 @@ impl KmsService {
                 &tokens,
             )?;
             self.check_usable(call, &key)?;
-            let Some(alg) = key.key_spec.signing_algorithm() else {
+            if !key.key_spec.is_asymmetric() {
                 return Err(KmsError::unsupported(format!(
                     "{} key spec is {} which has no public key.",
                     key.arn,
                     key.key_spec.as_str()
                 )));
-            };
-            let sk = self.private_key(tx, &key)?;
-            let der = sk
-                .verifying_key()
-                .to_public_key_der()
-                .map_err(|_| KmsError::internal("public key encoding failed"))?;
-            Ok(json!({
+            }
+            let der = self.private_key(tx, &key)?.public_key_der()?;
+            let mut out = json!({
                 "KeyId": key.arn,
-                "PublicKey": util::b64(der.as_bytes()),
+                "PublicKey": util::b64(&der),
                 "KeySpec": key.key_spec.as_str(),
                 "CustomerMasterKeySpec": key.key_spec.as_str(),
-                "KeyUsage": key.key_spec.key_usage(),
-                "SigningAlgorithms": [alg],
-            }))
+                "KeyUsage": key.key_usage.as_str(),
+            });
+            key_spec::add_algorithms(key.key_spec, key.key_usage, &mut out);
+            Ok(out)
         })
     }
 }

@@ -159,9 +159,15 @@ fn create_describe_list_and_identifier_errors() {
     let unsupported = err(
         &e.svc,
         "CreateKey",
-        json!({"KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"}),
+        json!({"KeySpec": "ML_DSA_65", "KeyUsage": "SIGN_VERIFY"}),
     );
     assert_eq!(unsupported.type_name(), "UnsupportedOperationException");
+    let incompatible = err(
+        &e.svc,
+        "CreateKey",
+        json!({"KeySpec": "ECC_SECG_P256K1", "KeyUsage": "KEY_AGREEMENT"}),
+    );
+    assert_eq!(incompatible.type_name(), "ValidationException");
     assert_eq!(
         err(&e.svc, "CreateKey", json!({"KeySpec": "AES_999"})).type_name(),
         "ValidationException"
@@ -194,9 +200,9 @@ fn protocol_errors() {
     let e = env();
     let unknown = err(&e.svc, "Frobnicate", json!({}));
     assert_eq!(unknown.type_name(), "UnknownOperationException");
-    let pair = err(&e.svc, "GenerateDataKeyPair", json!({}));
-    assert_eq!(pair.type_name(), "UnsupportedOperationException");
-    assert_eq!(pair.status(), 400);
+    let replicate = err(&e.svc, "ReplicateKey", json!({}));
+    assert_eq!(replicate.type_name(), "UnsupportedOperationException");
+    assert_eq!(replicate.status(), 400);
     let bad = api::dispatch(&e.svc, "TrentService.CreateKey", b"{not json", &root()).unwrap_err();
     assert_eq!(bad.type_name(), "SerializationException");
     // Empty body means no parameters.

@@ -20,7 +20,7 @@ pub(crate) mod sqlite;
 use std::path::Path;
 
 use super::error::KmsError;
-use super::key_spec::KeySpec;
+use super::key_spec::{KeySpec, KeyUsage};
 
 pub use postgres::PgUrl;
 
@@ -370,10 +370,20 @@ pub struct KeyRecord {
     pub expiration_model: Option<String>,
     pub valid_to: Option<f64>,
     pub key_spec: KeySpec,
+    pub key_usage: KeyUsage,
 }
 
 impl KeyRecord {
     fn from_row(r: &Row) -> DbResult<Self> {
+        let spec = r.text(16)?;
+        let key_spec = KeySpec::parse(&spec)
+            .ok_or_else(|| DbError::Corrupt(format!("unknown key spec {spec}")))?;
+        // NULL in stores from before RSA and KEY_AGREEMENT keys: each spec had one usage.
+        let key_usage = match r.opt_text(17)? {
+            Some(u) => KeyUsage::parse(&u)
+                .ok_or_else(|| DbError::Corrupt(format!("unknown key usage {u}")))?,
+            None => key_spec.default_usage(),
+        };
         Ok(Self {
             key_id: r.text(0)?,
             arn: r.text(1)?,
@@ -392,12 +402,21 @@ impl KeyRecord {
             current_material: r.opt_text(13)?,
             expiration_model: r.opt_text(14)?,
             valid_to: r.opt_real(15)?,
-            key_spec: {
-                let s = r.text(16)?;
-                KeySpec::parse(&s)
-                    .ok_or_else(|| DbError::Corrupt(format!("unknown key spec {s}")))?
-            },
+            key_spec,
+            key_usage,
         })
+    }
+
+    /// An operation of another key usage: InvalidKeyUsageException, in AWS's wording.
+    pub(crate) fn wrong_usage(&self, op: &str) -> KmsError {
+        KmsError::new(
+            super::error::ErrorKind::InvalidKeyUsage,
+            format!(
+                "{} key usage is {} which is not valid for {op}.",
+                self.arn,
+                self.key_usage.as_str()
+            ),
+        )
     }
 }
 
@@ -406,7 +425,7 @@ const MANAGER_SERVICE: i64 = 2;
 
 const KEY_COLUMNS: &str = "key_id, arn, created, description, state, origin, aws_managed, policy, \
      rotation_enabled, rotation_period_days, next_rotation, deletion_date, on_demand_rotations, \
-     current_material, expiration_model, valid_to, key_spec";
+     current_material, expiration_model, valid_to, key_spec, key_usage";
 
 /// `INSERT … ON CONFLICT (<key>) DO UPDATE SET <every other column>`: an upsert both
 /// databases run, which (unlike SQLite's `INSERT OR REPLACE`) keeps the row's identity.
@@ -517,6 +536,7 @@ pub fn put_key(c: &dyn Tx, k: &KeyRecord) -> DbResult<()> {
             &k.expiration_model,
             k.valid_to,
             k.key_spec.as_str(),
+            k.key_usage.as_str(),
         ],
     )?;
     Ok(())

@@ -42,7 +42,8 @@ const MIGRATION_LOCK: i64 = 0x5345_414c_4741_5445;
 
 /// Schema steps, applied in order; the database records how many it has. Never edit a step
 /// that has shipped: add one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE keys (
     key_id TEXT PRIMARY KEY,
     arn TEXT NOT NULL,
@@ -115,7 +116,10 @@ CREATE TABLE hsm_keys (
     key_id TEXT PRIMARY KEY,
     store_id TEXT NOT NULL
 );
-"#];
+"#,
+    // 2: key usages, stored since RSA and KEY_AGREEMENT keys (NULL: the spec's one usage).
+    "ALTER TABLE keys ADD COLUMN key_usage TEXT",
+];
 
 /// A `postgres://` URL as `--kms-db` gives it. Its `Debug` leaves out the password.
 #[derive(Clone)]

@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS keys (
     current_material TEXT,
     expiration_model TEXT,
     valid_to REAL,
-    key_spec TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT'
+    key_spec TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT',
+    key_usage TEXT
 );
 CREATE TABLE IF NOT EXISTS materials (
     key_id TEXT NOT NULL REFERENCES keys(key_id) DEFERRABLE INITIALLY DEFERRED,
@@ -106,7 +107,12 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        add_key_spec_column(&conn)?;
+        add_column(
+            &conn,
+            "key_spec",
+            "TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT'",
+        )?;
+        add_column(&conn, "key_usage", "TEXT")?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -127,17 +133,16 @@ impl SqliteStore {
     }
 }
 
-/// Databases from before key specs lack the column; every key in them is symmetric.
-fn add_key_spec_column(conn: &Connection) -> rusqlite::Result<()> {
+/// Databases from before key specs lack `key_spec` (every key in them is symmetric), and
+/// those from before asymmetric keys lack `key_usage` (NULL: the spec's one usage).
+fn add_column(conn: &Connection, name: &str, decl: &str) -> rusqlite::Result<()> {
     let has: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM pragma_table_info('keys') WHERE name = 'key_spec'",
-        [],
+        "SELECT COUNT(*) FROM pragma_table_info('keys') WHERE name = ?1",
+        [name],
         |r| r.get(0),
     )?;
     if has == 0 {
-        conn.execute_batch(
-            "ALTER TABLE keys ADD COLUMN key_spec TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT'",
-        )?;
+        conn.execute_batch(&format!("ALTER TABLE keys ADD COLUMN {name} {decl}"))?;
     }
     Ok(())
 }
@@ -226,6 +231,7 @@ mod tests {
             expiration_model: None,
             valid_to: None,
             key_spec: KeySpec::SymmetricDefault,
+            key_usage: KeyUsage::EncryptDecrypt,
         }
     }
 
@@ -252,15 +258,16 @@ mod tests {
             .unwrap();
     }
 
-    /// A key store written before key specs opens with every key SYMMETRIC_DEFAULT.
+    /// A key store written before key specs opens with every key SYMMETRIC_DEFAULT; one
+    /// written before key usages were stored reads each spec's one usage of that time.
     #[test]
-    fn old_store_gains_key_spec_column() {
+    fn old_store_gains_key_spec_and_usage_columns() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(DEFAULT_FILE_NAME);
         {
             let conn = Connection::open(&path).unwrap();
             let old_schema = SCHEMA.replace(
-                ",\n    key_spec TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT'",
+                ",\n    key_spec TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT',\n    key_usage TEXT",
                 "",
             );
             assert_ne!(old_schema, SCHEMA, "the old schema lacks the column");
@@ -282,6 +289,12 @@ mod tests {
                 hmac.key_spec = KeySpec::Hmac384;
                 put_key(tx, &hmac)?;
                 assert_eq!(get_key(tx, "b")?.unwrap().key_spec, KeySpec::Hmac384);
+                tx.execute(
+                    "UPDATE keys SET key_spec = 'ECC_NIST_P256', key_usage = NULL \
+                     WHERE key_id = 'b'",
+                    &[],
+                )?;
+                assert_eq!(get_key(tx, "b")?.unwrap().key_usage, KeyUsage::SignVerify);
                 Ok(())
             })
             .unwrap();

@@ -6,10 +6,8 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::ServerSideEncryption;
 use common::{ACCESS_KEY, Options, REGION, SECRET_KEY, Server};
 use sealgate::kms::remote::RemoteKms;
 use sealgate::kms::{Caller, Kms, KmsClientError, Source};
@@ -208,80 +206,29 @@ async fn a_gateway_rides_out_a_kms_node_killed_under_load() {
     const CLIENTS: usize = 4;
     const ROUNDS: usize = 60; // each round: one PUT and one GET per client
     let kill_at = ROUNDS / 3;
-    let (tx, mut rx) =
-        tokio::sync::mpsc::unbounded_channel::<(usize, Duration, Result<(), String>)>();
-    let (round_tx, round_rx) = tokio::sync::watch::channel(0usize);
-    let mut tasks = Vec::new();
-    for c in 0..CLIENTS {
-        let (s3, key, tx, mut round_rx) = (s3.clone(), key.clone(), tx.clone(), round_rx.clone());
-        tasks.push(tokio::spawn(async move {
-            for round in 0..ROUNDS {
-                while *round_rx.borrow() < round {
-                    round_rx.changed().await.unwrap();
-                }
-                let name = format!("c{c}/r{round}");
-                let body = common::random(1000 + c * 7 + round);
-                let started = Instant::now();
-                let put = s3
-                    .put_object()
-                    .bucket("fleet")
-                    .key(&name)
-                    .server_side_encryption(ServerSideEncryption::AwsKms)
-                    .ssekms_key_id(&key)
-                    .body(ByteStream::from(body.clone()))
-                    .send()
-                    .await;
-                let outcome = match put {
-                    Err(e) => Err(format!("PUT {name}: {e:?}")),
-                    Ok(_) => match s3.get_object().bucket("fleet").key(&name).send().await {
-                        Err(e) => Err(format!("GET {name}: {e:?}")),
-                        Ok(got) => {
-                            let bytes = got.body.collect().await.unwrap().into_bytes();
-                            if bytes[..] == body[..] {
-                                Ok(())
-                            } else {
-                                Err(format!("GET {name}: other bytes"))
-                            }
-                        }
-                    },
-                };
-                tx.send((round, started.elapsed(), outcome)).unwrap();
-            }
-        }));
-    }
-    drop(tx);
-    let mut failures = Vec::new();
-    let (mut done, mut slowest_after_kill) = (0usize, Duration::ZERO);
-    let mut per_round = vec![0usize; ROUNDS];
-    while let Some((round, took, outcome)) = rx.recv().await {
-        done += 1;
-        if let Err(e) = outcome {
-            failures.push(e);
-        }
-        if round >= kill_at {
-            slowest_after_kill = slowest_after_kill.max(took);
-        }
-        per_round[round] += 1;
-        if per_round[round] == CLIENTS {
-            if round + 1 == kill_at {
-                a.stop(); // SIGKILL, mid-run, with pooled connections open to it
-            }
-            round_tx.send(round + 1).unwrap();
-        }
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    assert_eq!(done, CLIENTS * ROUNDS);
+    // SIGKILL mid-run, with pooled connections open to the node.
+    let report = common::load::sse_kms_pairs(
+        std::slice::from_ref(&s3),
+        "fleet",
+        &key,
+        CLIENTS,
+        ROUNDS,
+        kill_at,
+        || a.stop(),
+    )
+    .await;
+    assert_eq!(report.pairs, CLIENTS * ROUNDS);
     assert!(
-        failures.is_empty(),
-        "{} of {} PUT+GET pairs failed: {failures:?}",
-        failures.len(),
-        done
+        report.failures.is_empty(),
+        "{} of {} PUT+GET pairs failed: {:?}",
+        report.failures.len(),
+        report.pairs,
+        report.failures
     );
     eprintln!(
-        "{done} SSE-KMS PUT+GET pairs, node A killed after round {kill_at}: 0 failed; \
-         slowest pair after the kill {slowest_after_kill:?}"
+        "{} SSE-KMS PUT+GET pairs, node A killed after round {kill_at}: 0 failed; \
+         slowest pair after the kill {:?}",
+        report.pairs, report.slowest_after
     );
 
     // The gateway shows A down and B up; both served calls before the kill.

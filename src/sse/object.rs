@@ -107,6 +107,8 @@ pub(crate) struct ObjectBody {
     pub(crate) generation: String,
     pub(crate) parts: Vec<PartLayout>,
     pub(crate) tags: std::collections::BTreeMap<String, String>,
+    /// The version id (`None`: the `null` version), covered by the record MAC.
+    pub(crate) version_id: Option<String>,
 }
 
 /// The record of a new object; with `mac_key` (version 2) it is authenticated as the record of
@@ -137,6 +139,7 @@ pub(super) fn object_meta(
         tags: body.tags,
         mac: None,
         record_key: None,
+        version_id: body.version_id,
     };
     if let Some((k, bucket, key)) = mac_key {
         meta.mac = Some(STANDARD.encode(k.sign(bucket, key, &meta)));
@@ -566,6 +569,7 @@ mod tests {
                     generation,
                     parts,
                     tags: Default::default(),
+                    version_id: None,
                 },
             );
             assert_eq!(Version::of(&meta), version);

@@ -10,14 +10,15 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::TryStreamExt;
 
-use super::{Expect, ListEntry, Store, StoreError, SweepPolicy, SweepReport, layout};
+use super::{Expect, ListEntry, Store, StoreError, SweepPolicy, SweepReport, Versioning, layout};
 use crate::meta::{
     BUCKET_FORMAT, BucketRecord, CompletionRecord, META_FORMAT, ObjectMeta, PartLayout, Sealing,
     UPLOAD_FORMAT, UploadRecord,
 };
 
-/// Conditional record writes, kept apart so this file stays readable.
+/// Conditional record writes and object versions, kept apart so this file stays readable.
 mod conditional;
+mod versions;
 
 /// Runs every check against `store`; panics on the first failure.
 pub async fn run_all(store: &Store) {
@@ -30,6 +31,7 @@ pub async fn run_all(store: &Store) {
     blobs(store, run).await;
     uploads(store, run).await;
     sweep(store, run).await;
+    versions::versions(store, run).await;
 }
 
 pub fn bucket_record(name: &str) -> BucketRecord {
@@ -45,6 +47,7 @@ pub fn bucket_record(name: &str) -> BucketRecord {
         tags: None,
         public_access_block: None,
         object_ownership: None,
+        versioning: None,
     }
 }
 
@@ -64,6 +67,7 @@ pub fn object_meta(generation: &str, size: u64) -> ObjectMeta {
         tags: BTreeMap::new(),
         mac: None,
         record_key: None,
+        version_id: None,
     }
 }
 
@@ -802,7 +806,7 @@ async fn sweep(store: &Store, run: &str) {
     let newer = Store::new_generation();
     write_blob(store, &b, &newer).await;
     store
-        .commit_object(&b, "obj", &object_meta(&newer, 10))
+        .commit_object(&b, "obj", &object_meta(&newer, 10), Versioning::Off)
         .await
         .unwrap();
     assert_eq!(
@@ -879,7 +883,7 @@ async fn sweep(store: &Store, run: &str) {
 
     // A delete retires too.
     store
-        .delete_object_if(&b, "obj", &Expect::Any)
+        .delete_object_if(&b, "obj", Versioning::Off, &Expect::Any)
         .await
         .unwrap();
     assert_eq!(read_all(store, &b, &newer, "p1", 0..3).await, b"cip");

@@ -287,6 +287,7 @@ async fn find_upload(
             tags: up.tags.clone(),
             mac: None,
             record_key: None,
+            version_id: None,
         };
         let mut report = Report::build(store, bucket, &up.key, None, &meta, Some(focus)).await;
         report.status = format!("multipart upload in progress ({})", up.upload_id);

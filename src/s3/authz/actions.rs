@@ -107,6 +107,10 @@ pub(crate) fn checks(ep: &Endpoint) -> Vec<Check> {
             vec![Check::bucket("s3:PutBucketOwnershipControls", bucket)]
         }
         GetBucketVersioning { bucket } => vec![Check::bucket("s3:GetBucketVersioning", bucket)],
+        PutBucketVersioning { bucket } => vec![Check::bucket("s3:PutBucketVersioning", bucket)],
+        ListObjectVersions { bucket, .. } => {
+            vec![Check::bucket("s3:ListBucketVersions", bucket)]
+        }
         GetBucketTagging { bucket } => vec![Check::bucket("s3:GetBucketTagging", bucket)],
         // AWS has no s3:DeleteBucketTagging: removing tags is putting none.
         PutBucketTagging { bucket } | DeleteBucketTagging { bucket } => {
@@ -278,7 +282,6 @@ fn unsupported_action(operation: &str) -> &'static str {
             "s3:PutLifecycleConfiguration"
         }
         "DeleteBucketWebsite" => "s3:DeleteBucketWebsite",
-        "ListObjectVersions" => "s3:ListBucketVersions",
         "GetObjectLockConfiguration" => "s3:GetBucketObjectLockConfiguration",
         "PutObjectLockConfiguration" => "s3:PutBucketObjectLockConfiguration",
         "GetBucketNotificationConfiguration" => "s3:GetBucketNotification",
@@ -316,7 +319,6 @@ fn unsupported_action(operation: &str) -> &'static str {
         "SelectObjectContent" => "s3:GetObject",
         "UpdateObjectEncryption" => "s3:PutObject",
         "PutBucketAcl" => "s3:PutBucketAcl",
-        "PutBucketVersioning" => "s3:PutBucketVersioning",
         "GetBucketWebsite" => "s3:GetBucketWebsite",
         "PutBucketWebsite" => "s3:PutBucketWebsite",
         "GetBucketLogging" => "s3:GetBucketLogging",
@@ -612,6 +614,12 @@ mod tests {
                 "/b?versions",
                 &[],
                 &[("s3:ListBucketVersions", "arn:aws:s3:::b")],
+            ),
+            (
+                "PUT",
+                "/b?versioning",
+                &[],
+                &[("s3:PutBucketVersioning", "arn:aws:s3:::b")],
             ),
             (
                 "PUT",

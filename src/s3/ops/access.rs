@@ -5,8 +5,7 @@
 use http::{HeaderMap, Response, StatusCode};
 
 use super::common;
-use super::get::load_meta;
-use super::tagging::check_version;
+use super::versioning::load_object;
 use crate::config::BucketDefaults;
 use crate::meta::PublicAccessBlock;
 use crate::s3::Req;
@@ -122,8 +121,7 @@ pub(crate) async fn handle_get_object_acl(
 ) -> Result<Response<Body>, S3Error> {
     req.no_body().await?;
     let rec = req.bucket(bucket).await?;
-    load_meta(&req, bucket, key).await?;
-    check_version(key, version_id)?;
+    load_object(&req, bucket, key, version_id, "GET").await?;
     let account = owner::bucket_account(&rec, &req.gw.cfg.account_id);
     Ok(common::xml(StatusCode::OK, owner_acl_xml(account)))
 }

@@ -221,7 +221,10 @@ async fn versions_in_every_mode_markers_copies_and_listing() {
         .collect();
     assert_eq!(sealed.len(), 4, "each version has its own wrapped key");
     for (_, _, data, _) in &versions {
-        assert_eq!(find_bytes(&server.data_dir, &data[..data.len().min(64)]), None);
+        assert_eq!(
+            find_bytes(&server.data_dir, &data[..data.len().min(64)]),
+            None
+        );
     }
     let kms = records
         .iter()

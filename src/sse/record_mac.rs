@@ -257,6 +257,15 @@ mod tests {
             "01be4e1e606fc1ef241287085a03b5423150de3e32c3c87e74dce5edce739074"
         );
         assert!(k.verify("bucket", "photos/cat.jpg", &meta, &tag));
+        // A version of a versioned bucket: its id is what `encode` covers instead of "null".
+        let mut versioned = sample();
+        versioned.version_id = Some("fffe6a1b2c3d4e5fAbCdEfGhIjKlMnOp".into());
+        let tag = k.sign("bucket", "photos/cat.jpg", &versioned);
+        assert_eq!(
+            hex::encode(&tag),
+            "9e3572cdd0f07dc1d93cf5ae51759453a1cfc94e9aad3ca214eceba71fa8481e"
+        );
+        assert!(!k.verify("bucket", "photos/cat.jpg", &meta, &tag));
     }
 
     #[test]

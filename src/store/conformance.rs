@@ -16,7 +16,6 @@ use crate::meta::{
     UPLOAD_FORMAT, UploadRecord,
 };
 
-/// Conditional record writes and object versions, kept apart so this file stays readable.
 mod conditional;
 mod versions;
 

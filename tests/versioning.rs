@@ -202,6 +202,59 @@ async fn versions_in_every_mode_markers_copies_and_listing() {
         .unwrap();
     assert_eq!(head.version_id(), Some(v2.as_str()));
     assert_eq!(head.content_length(), Some(10));
+    let attrs = s3
+        .get_object_attributes()
+        .bucket(b)
+        .key("k")
+        .version_id(&v2)
+        .object_attributes(aws_sdk_s3::types::ObjectAttributes::ObjectSize)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (attrs.object_size(), attrs.version_id()),
+        (Some(10), Some(v2.as_str()))
+    );
+
+    // Tags of a non-current version live in its own record; the current one keeps its own.
+    let tags = aws_sdk_s3::types::Tagging::builder()
+        .tag_set(
+            aws_sdk_s3::types::Tag::builder()
+                .key("old")
+                .value("yes")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    s3.put_object_tagging()
+        .bucket(b)
+        .key("k")
+        .version_id(&v1)
+        .tagging(tags)
+        .send()
+        .await
+        .unwrap();
+    let got = s3
+        .get_object_tagging()
+        .bucket(b)
+        .key("k")
+        .version_id(&v1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.tag_set().len(), 1);
+    assert_eq!(got.version_id(), Some(v1.as_str()));
+    let current = s3
+        .get_object_tagging()
+        .bucket(b)
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    assert!(current.tag_set().is_empty());
+    let (_, body, _) = get(&s3, b, "k", Some(&v1), Mode::SseS3).await;
+    assert_eq!(body, d1, "a retagged version still opens");
 
     // On disk: every version its own record and its own wrapped key; no plaintext anywhere.
     let records: Vec<Value> = records_under(&server.data_dir, "versions", b)

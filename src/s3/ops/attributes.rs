@@ -151,6 +151,9 @@ pub(crate) async fn handle_get_object_attributes(
         "last-modified",
         &common::http_date(meta.last_modified_ms),
     );
+    if let Some(v) = meta.version_id.as_deref().or(version_id) {
+        set(resp.headers_mut(), "x-amz-version-id", v);
+    }
     Ok(resp)
 }
 

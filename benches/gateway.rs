@@ -1,12 +1,31 @@
 //! Gateway benchmark: drives a release `sealgate serve` over loopback with the AWS Rust SDK and
-//! prints throughput per encryption mode as ratios against the same code path with encryption
-//! switched off (a plaintext comparison bucket), all measured side by side in one run.
+//! measures, side by side in one run, each encryption mode against the same code path with
+//! encryption off (a plaintext comparison bucket) and against the ideal gateway (only the
+//! cipher and MD5 work, in this process, with the server's crates).
 //!
-//! `cargo bench --bench gateway` (set `SEALGATE_BENCH_QUICK=1` for a short run). Figures on a
-//! shared machine are noisy: compare the ratios, not the absolute numbers.
+//! `cargo bench --bench gateway`. Environment:
+//! - `SEALGATE_BENCH_QUICK=1`: smaller objects and fewer rounds.
+//! - `SEALGATE_BENCH_ONLY=stream,concurrency`: only these phases, of `table` (the per-mode
+//!   table against plaintext), `stream` (big PUT/GET per mode against the ideal gateway, server
+//!   CPU per GB, range-read bytes), `concurrency` (8 parallel big GETs, 64 parallel 4 KiB GETs),
+//!   `small` (4 KiB PUTs with and without fsync), `memory`, `kms` (KMS calls per 1,000 PUTs),
+//!   `rekey` (re-key by copy against a full rewrite). Default: all.
+//!
+//! The results are printed and written to `$CARGO_TARGET_DIR/bench-gateway.json`. Figures on a
+//! shared machine are noisy: compare the ratios, not the absolute numbers (docs/PERFORMANCE.md).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "gateway/concurrency.rs"]
+mod concurrency;
+#[path = "gateway/ideal.rs"]
+mod ideal;
+#[path = "gateway/measure.rs"]
+mod measure;
+#[path = "gateway/small.rs"]
+mod small;
+#[path = "gateway/stream.rs"]
+mod stream;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +33,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use common::{Options, Server};
+use measure::{Report, mbps};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Mode {
@@ -22,6 +42,14 @@ enum Mode {
     SseKms,
     SseKmsBucketKey,
     SseC,
+}
+
+/// Which listener a request goes to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Transport {
+    Https,
+    /// The plain-HTTP listener: the same work minus TLS (SSE-C refuses it).
+    Http,
 }
 
 const SSE_C_KEY: &str = "MTIzNDU2Nzg5MGFiY2RlZjEyMzQ1Njc4OTBhYmNkZWY=";
@@ -44,12 +72,31 @@ impl Mode {
 
 struct Bench {
     s3: aws_sdk_s3::Client,
+    s3_http: aws_sdk_s3::Client,
 }
 
 impl Bench {
-    async fn put(&self, mode: Mode, key: &str, data: Arc<Vec<u8>>) {
+    async fn new(server: &Server) -> Bench {
+        let b = Bench {
+            s3: server.s3().await,
+            s3_http: server.s3_plain(),
+        };
+        for bucket in ["plain", "enc"] {
+            b.s3.create_bucket().bucket(bucket).send().await.unwrap();
+        }
+        b
+    }
+
+    fn client(&self, transport: Transport) -> &aws_sdk_s3::Client {
+        match transport {
+            Transport::Https => &self.s3,
+            Transport::Http => &self.s3_http,
+        }
+    }
+
+    async fn put(&self, mode: Mode, transport: Transport, key: &str, data: Arc<Vec<u8>>) {
         let mut r = self
-            .s3
+            .client(transport)
             .put_object()
             .bucket(mode.bucket())
             .key(key)
@@ -69,8 +116,12 @@ impl Bench {
         r.send().await.expect("put");
     }
 
-    async fn get(&self, mode: Mode, key: &str) -> usize {
-        let mut r = self.s3.get_object().bucket(mode.bucket()).key(key);
+    async fn get(&self, mode: Mode, transport: Transport, key: &str) -> usize {
+        let mut r = self
+            .client(transport)
+            .get_object()
+            .bucket(mode.bucket())
+            .key(key);
         if mode == Mode::SseC {
             r = r
                 .sse_customer_algorithm("AES256")
@@ -98,10 +149,6 @@ where
     start.elapsed()
 }
 
-fn mbps(bytes: usize, d: Duration) -> f64 {
-    bytes as f64 / d.as_secs_f64() / 1e6
-}
-
 fn random(len: usize) -> Arc<Vec<u8>> {
     use rand::RngCore;
     let mut v = vec![0u8; len];
@@ -119,9 +166,8 @@ fn proc_field(pid: u32, file: &str, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Peak server RSS above idle during one big SSE-S3 PUT and GET, and the bytes the server read
-/// to answer a 1 MiB range GET from the middle of the big object.
-async fn memory_and_range_io(b: &Bench, server: &Server, data: Arc<Vec<u8>>) {
+/// Peak server RSS above idle during one big SSE-S3 PUT and GET.
+async fn memory(b: &Bench, server: &Server, data: Arc<Vec<u8>>, report: &mut Report) {
     let pid = server.pid();
     let idle = proc_field(pid, "status", "VmRSS:");
     let peak = Arc::new(std::sync::atomic::AtomicU64::new(idle));
@@ -138,58 +184,41 @@ async fn memory_and_range_io(b: &Bench, server: &Server, data: Arc<Vec<u8>>) {
             }
         })
     };
-    b.put(Mode::SseS3, "mem/big", data.clone()).await;
+    b.put(Mode::SseS3, Transport::Https, "mem/big", data.clone())
+        .await;
     let after_put = peak.load(std::sync::atomic::Ordering::Relaxed);
-    b.get(Mode::SseS3, "mem/big").await;
+    b.get(Mode::SseS3, Transport::Https, "mem/big").await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     sampler.join().unwrap();
     let after_get = peak.load(std::sync::atomic::Ordering::Relaxed);
+    let mib = |v: u64| v as f64 / 1048576.0;
     println!(
         "\nserver RSS: idle {:.1} MiB; peak during {} MiB PUT +{:.1} MiB, during GET +{:.1} MiB over idle",
-        idle as f64 / 1048576.0,
+        mib(idle),
         data.len() >> 20,
-        after_put.saturating_sub(idle) as f64 / 1048576.0,
-        after_get.saturating_sub(idle) as f64 / 1048576.0
+        mib(after_put.saturating_sub(idle)),
+        mib(after_get.saturating_sub(idle))
     );
-    let before = proc_field(pid, "io", "rchar:");
-    let mid = (data.len() / 2) as u64;
-    let out =
-        b.s3.get_object()
-            .bucket("enc")
-            .key("mem/big")
-            .range(format!("bytes={}-{}", mid, mid + (1 << 20) - 1))
-            .send()
-            .await
-            .unwrap();
-    let got = out.body.collect().await.unwrap().into_bytes();
-    assert_eq!(&got[..], &data[mid as usize..mid as usize + (1 << 20)]);
-    let read = proc_field(pid, "io", "rchar:") - before;
-    println!(
-        "1 MiB range GET from a {} MiB object: the server read {:.2} MiB (ciphertext of the covering segments, plus the meta record)",
-        data.len() >> 20,
-        read as f64 / 1048576.0
+    report.add("memory", "idle", "rss", mib(idle), "MiB");
+    report.add(
+        "memory",
+        "big PUT",
+        "rss_over_idle",
+        mib(after_put.saturating_sub(idle)),
+        "MiB",
+    );
+    report.add(
+        "memory",
+        "big GET",
+        "rss_over_idle",
+        mib(after_get.saturating_sub(idle)),
+        "MiB",
     );
 }
 
-#[tokio::main]
-async fn main() {
-    let quick = std::env::var("SEALGATE_BENCH_QUICK").is_ok();
-    let server = Server::start_with(Options {
-        config_toml: Some("plaintext_buckets = [\"plain\"]\n".into()),
-        ..Default::default()
-    });
-    let b = Bench {
-        s3: server.s3().await,
-    };
-    for bucket in ["plain", "enc"] {
-        b.s3.create_bucket().bucket(bucket).send().await.unwrap();
-    }
-    // `SEALGATE_BENCH_ONLY=rekey`: only the re-key-by-copy and KMS-call-count parts.
-    if std::env::var("SEALGATE_BENCH_ONLY").as_deref() == Ok("rekey") {
-        kms_calls_per_1000_puts(&b, &server, random(4096)).await;
-        rekey_by_copy(&b, &server).await;
-        return;
-    }
+/// Per mode: 1 MiB objects 8 at a time, one big object, 4 KiB objects; best of `rounds`,
+/// printed as ratios against plaintext.
+async fn table(b: &Bench, quick: bool, big_data: &Arc<Vec<u8>>) {
     let modes = [
         Mode::Plain,
         Mode::SseS3,
@@ -200,15 +229,14 @@ async fn main() {
     let rounds = if quick { 1 } else { 3 };
     let small_n = if quick { 200 } else { 1000 };
     let mib_n = if quick { 16 } else { 64 };
-    let big = if quick { 32 << 20 } else { 256 << 20 };
 
     println!(
-        "sealgate gateway benchmark ({} rounds, best of each; loopback HTTPS, aws-sdk-s3)",
+        "\nper-mode table ({} rounds, best of each; loopback HTTPS, aws-sdk-s3)",
         rounds
     );
     let one_mib = random(1 << 20);
     let four_kib = random(4096);
-    let big_data = random(big);
+    let big = big_data.len();
     // mode -> [put 1MiB MB/s, get 1MiB MB/s, put big MB/s, get big MB/s, 4KiB put ops/s, 4KiB get ops/s, get p50 ms]
     let mut best: Vec<[f64; 7]> = vec![[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, f64::MAX]; modes.len()];
     for round in 0..rounds {
@@ -216,34 +244,43 @@ async fn main() {
             let tag = format!("{}-{round}", mode.name().replace([' ', '+'], "_"));
             let d = run(mib_n, 8, |j| {
                 let (b, data, k) = (&b, one_mib.clone(), format!("{tag}/m{j}"));
-                async move { b.put(mode, &k, data).await }
+                async move { b.put(mode, Transport::Https, &k, data).await }
             })
             .await;
             best[i][0] = best[i][0].max(mbps(mib_n << 20, d));
             let d = run(mib_n, 8, |j| {
                 let (b, k) = (&b, format!("{tag}/m{j}"));
                 async move {
-                    b.get(mode, &k).await;
+                    b.get(mode, Transport::Https, &k).await;
                 }
             })
             .await;
             best[i][1] = best[i][1].max(mbps(mib_n << 20, d));
             let t = Instant::now();
-            b.put(mode, &format!("{tag}/big"), big_data.clone()).await;
+            b.put(
+                mode,
+                Transport::Https,
+                &format!("{tag}/big"),
+                big_data.clone(),
+            )
+            .await;
             best[i][2] = best[i][2].max(mbps(big, t.elapsed()));
             let t = Instant::now();
-            assert_eq!(b.get(mode, &format!("{tag}/big")).await, big);
+            assert_eq!(
+                b.get(mode, Transport::Https, &format!("{tag}/big")).await,
+                big
+            );
             best[i][3] = best[i][3].max(mbps(big, t.elapsed()));
             let d = run(small_n, 8, |j| {
                 let (b, data, k) = (&b, four_kib.clone(), format!("{tag}/s{j}"));
-                async move { b.put(mode, &k, data).await }
+                async move { b.put(mode, Transport::Https, &k, data).await }
             })
             .await;
             best[i][4] = best[i][4].max(small_n as f64 / d.as_secs_f64());
             let d = run(small_n, 8, |j| {
                 let (b, k) = (&b, format!("{tag}/s{j}"));
                 async move {
-                    b.get(mode, &k).await;
+                    b.get(mode, Transport::Https, &k).await;
                 }
             })
             .await;
@@ -251,7 +288,7 @@ async fn main() {
             let mut lat = Vec::new();
             for j in 0..200.min(small_n) {
                 let t = Instant::now();
-                b.get(mode, &format!("{tag}/s{j}")).await;
+                b.get(mode, Transport::Https, &format!("{tag}/s{j}")).await;
                 lat.push(t.elapsed().as_secs_f64() * 1000.0);
             }
             lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -318,11 +355,81 @@ async fn main() {
             r[5] / s[5]
         );
     }
+}
 
-    memory_and_range_io(&b, &server, big_data.clone()).await;
+fn start_server(no_fsync: bool) -> Server {
+    let mut toml = "plaintext_buckets = [\"plain\"]\n".to_owned();
+    if no_fsync {
+        toml.push_str("no_fsync = true\n");
+    }
+    // `SEALGATE_BENCH_BIN`: measure another build of the gateway (e.g. the commit before a
+    // change) with this benchmark; the harness's own binary otherwise.
+    let launcher = match std::env::var("SEALGATE_BENCH_BIN") {
+        Ok(bin) => vec![
+            "sh".into(),
+            "-c".into(),
+            format!("shift; exec '{bin}' \"$@\""),
+            "sh".into(),
+        ],
+        Err(_) => Vec::new(),
+    };
+    Server::start_with(Options {
+        config_toml: Some(toml),
+        launcher,
+        ..Default::default()
+    })
+}
 
-    kms_calls_per_1000_puts(&b, &server, four_kib.clone()).await;
-    rekey_by_copy(&b, &server).await;
+#[tokio::main]
+async fn main() {
+    let quick = std::env::var("SEALGATE_BENCH_QUICK").is_ok();
+    let only: Option<Vec<String>> = std::env::var("SEALGATE_BENCH_ONLY")
+        .ok()
+        .map(|v| v.split(',').map(|p| p.trim().to_owned()).collect());
+    let wants = |phase: &str| only.as_ref().is_none_or(|o| o.iter().any(|p| p == phase));
+    let server = start_server(false);
+    let pid = server.pid();
+    let b = Bench::new(&server).await;
+    let mut report = Report::default();
+    let big = if quick { 64 << 20 } else { 256 << 20 };
+    let big_data = random(big);
+    println!(
+        "sealgate gateway benchmark (loopback, aws-sdk-s3; {} cores){}",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        if quick { ", quick" } else { "" }
+    );
+    if wants("stream") {
+        stream::run(&b, pid, big_data.clone(), 3, &mut report).await;
+    }
+    if wants("concurrency") {
+        let size = if quick { 16 << 20 } else { 64 << 20 };
+        concurrency::run(&b, pid, size, if quick { 1 } else { 3 }, &mut report).await;
+    }
+    if wants("small") {
+        let unsynced = start_server(true);
+        let b2 = Bench::new(&unsynced).await;
+        let gateways = [("fsync", &b, pid), ("no-fsync", &b2, unsynced.pid())];
+        let n = if quick { 200 } else { 1000 };
+        small::run(&gateways, n, 3, &mut report).await;
+    }
+    if wants("table") {
+        table(&b, quick, &big_data).await;
+    }
+    if wants("memory") {
+        memory(&b, &server, big_data.clone(), &mut report).await;
+    }
+    if wants("kms") {
+        kms_calls_per_1000_puts(&b, &server, random(4096)).await;
+    }
+    if wants("rekey") {
+        rekey_by_copy(&b, &server).await;
+    }
+    report.write(serde_json::json!({
+        "quick": quick,
+        "big_object_mib": big >> 20,
+        "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
+        "phases": only,
+    }));
 }
 
 /// GenerateDataKey calls per 1,000 SSE-KMS PUTs, with and without bucket keys, counted in the

@@ -131,6 +131,7 @@ async fn workload(kms: &dyn Kms, key_id: String, caller: Caller) -> Workload {
     let source = Source::S3Gateway {
         bucket: "bench".into(),
         key: Some("object".into()),
+        via: None,
     };
     let blob = kms
         .generate_data_key(&key_id, &context, &caller, &source)

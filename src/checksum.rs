@@ -214,7 +214,6 @@ impl fmt::Debug for Hasher {
     }
 }
 
-#[cfg(test)]
 /// Raw digest of `data` in one call.
 pub(crate) fn digest(alg: ChecksumAlgorithm, data: &[u8]) -> Vec<u8> {
     let mut h = Hasher::new(alg);

@@ -57,6 +57,11 @@ struct KmsArgs {
     /// the service-owned keys (`alias/sealgate/sse-s3`, `alias/aws/s3`) [default: none].
     #[arg(long, env = "SEALGATE_KMS_SERVICE_PRINCIPALS", value_delimiter = ',')]
     service_principals: Option<Vec<String>>,
+    /// The key database: `postgres://user[:password]@host[:port]/db[?sslmode=require]`, which
+    /// several KMS nodes started from copies of one data directory may share
+    /// [default: SQLite in the data directory].
+    #[arg(long, env = "SEALGATE_KMS_DB")]
+    kms_db: Option<String>,
     /// Most connections open at once; the longest-idle one is closed to make room
     /// [default: derived from the open-file limit].
     #[arg(long, env = "SEALGATE_MAX_CONNECTIONS")]
@@ -87,6 +92,7 @@ pub fn main() -> ExitCode {
                 region: k.region,
                 account_id: k.account_id,
                 kms_service_principals: k.service_principals,
+                kms_db: k.kms_db,
                 max_connections: k.max_connections,
                 ..Default::default()
             },

@@ -32,13 +32,19 @@ pub(crate) struct ServeArgs {
     /// Prometheus /metrics address (plain HTTP), or `off` [default: 127.0.0.1:9445].
     #[arg(long, env = "SEALGATE_METRICS_LISTEN")]
     pub(crate) metrics_listen: Option<String>,
-    /// Use a remote AWS-KMS-compatible endpoint instead of the embedded KMS. The gateway signs
+    /// Use a remote AWS-KMS-compatible endpoint instead of the embedded KMS; several nodes of
+    /// one KMS as a comma-separated list (calls are spread and fail over). The gateway signs
     /// with SEALGATE_KMS_ACCESS_KEY/SEALGATE_KMS_SECRET_KEY, else its root credential.
     #[arg(long, env = "SEALGATE_KMS_ENDPOINT")]
     pub(crate) kms_endpoint: Option<String>,
     /// CA certificate (PEM) that signed the remote KMS's TLS certificate (with --kms-endpoint).
     #[arg(long, env = "SEALGATE_KMS_CA_FILE")]
     pub(crate) kms_ca_file: Option<PathBuf>,
+    /// The KMS's key database: `postgres://user[:password]@host[:port]/db[?sslmode=require]`
+    /// (several KMS nodes may share it; `sslrootcert=FILE` names the CA to verify the server
+    /// with) [default: SQLite in the KMS data directory].
+    #[arg(long, env = "SEALGATE_KMS_DB")]
+    pub(crate) kms_db: Option<String>,
     /// Storage backend: `local` (alias `fs`, under the data dir), `s3` (any S3-compatible
     /// service), `gcs` or `azure` [default: local]. With a remote backend the gateway keeps no
     /// object state locally, so several gateways may share the backend. Backend credentials:
@@ -116,6 +122,16 @@ pub(crate) struct ServeArgs {
     pub(crate) bucket_defaults: Option<String>,
 }
 
+/// `kms_db`: a PostgreSQL URL, which may hold a password, so its `Debug` shows none of it.
+#[derive(Clone)]
+pub(crate) struct KmsDbUrl(pub(crate) String);
+
+impl std::fmt::Debug for KmsDbUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KmsDbUrl(postgres://…)")
+    }
+}
+
 /// Where `/metrics` is served unless configured otherwise.
 pub(crate) const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9445";
 
@@ -130,6 +146,7 @@ struct FileConfig {
     metrics_listen: Option<String>,
     kms_endpoint: Option<String>,
     kms_ca_file: Option<PathBuf>,
+    kms_db: Option<String>,
     backend: Option<String>,
     backend_endpoint: Option<String>,
     backend_bucket: Option<String>,
@@ -190,6 +207,8 @@ pub(crate) struct Config {
     pub(crate) metrics_listen_is_default: bool,
     pub(crate) kms_endpoint: Option<String>,
     pub(crate) kms_ca_file: Option<PathBuf>,
+    /// The embedded (or `sealgate kms`) KMS's PostgreSQL database; `None`: SQLite.
+    pub(crate) kms_db: Option<KmsDbUrl>,
     pub(crate) backend: Backend,
     pub(crate) region: String,
     pub(crate) account_id: String,
@@ -409,6 +428,23 @@ impl Config {
                 "max_connections must be at least 1".into(),
             ));
         }
+        let kms_db = args.kms_db.clone().or(file.kms_db).map(KmsDbUrl);
+        if let Some(url) = &kms_db {
+            // The KMS parses the rest when it connects (`kms::db::KmsDb`).
+            if !url.0.starts_with("postgres://") && !url.0.starts_with("postgresql://") {
+                return Err(ConfigError::Invalid(
+                    "kms_db takes a postgres://user@host:port/database URL (without it the KMS \
+                     uses SQLite in its data directory)"
+                        .into(),
+                ));
+            }
+            if args.kms_endpoint.is_some() || file.kms_endpoint.is_some() {
+                return Err(ConfigError::Invalid(
+                    "kms_db configures the embedded KMS; a gateway with kms_endpoint has none"
+                        .into(),
+                ));
+            }
+        }
         let cfg = Config {
             data_dir: args
                 .data_dir
@@ -428,6 +464,7 @@ impl Config {
             metrics_listen_is_default,
             kms_endpoint: args.kms_endpoint.clone().or(file.kms_endpoint),
             kms_ca_file: args.kms_ca_file.clone().or(file.kms_ca_file),
+            kms_db,
             backend,
             region: args
                 .region
@@ -549,6 +586,38 @@ mod tests {
             Config::load(&args),
             Err(ConfigError::Parse { .. })
         ));
+    }
+
+    /// `kms_db` from the file, and what it refuses.
+    #[test]
+    fn kms_db_postgres_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let url = "postgres://kms:secret@db.example:5433/keys?sslmode=require";
+        std::fs::write(&path, format!("kms_db = \"{url}\"\n")).unwrap();
+        let mut args = ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        let cfg = Config::load(&args).unwrap();
+        assert_eq!(cfg.kms_db.as_ref().map(|u| u.0.as_str()), Some(url));
+        let shown = format!("{cfg:?}");
+        assert!(
+            !shown.contains("secret"),
+            "the password is not shown: {shown}"
+        );
+        assert!(
+            Config::load(&ServeArgs::default())
+                .unwrap()
+                .kms_db
+                .is_none()
+        );
+
+        args.kms_db = Some("/var/lib/kms.sqlite3".into());
+        assert!(matches!(Config::load(&args), Err(ConfigError::Invalid(_))));
+        args.kms_db = None;
+        args.kms_endpoint = Some("https://kms.example:9444".into());
+        assert!(matches!(Config::load(&args), Err(ConfigError::Invalid(_))));
     }
 
     #[test]

@@ -50,6 +50,7 @@ impl Gateway {
         let store = open_store(&cfg)?;
         // Every KMS call the gateway makes is metered, whichever KMS it is.
         let metrics = Arc::new(crate::metrics::Metrics::new());
+        metrics.watch_kms_nodes(kms.clone());
         let kms: Arc<dyn crate::kms::Kms> =
             Arc::new(crate::metrics::kms::MeteredKms::new(kms, metrics.clone()));
         // The SSE-S3 ring lives wrapped in the store; `run` loads it (and migrates a pre-KMS

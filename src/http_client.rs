@@ -23,6 +23,10 @@ use http::{HeaderMap, Method, Response, Uri};
 
 /// Idle keep-alive connections kept for reuse.
 const MAX_IDLE: usize = 32;
+/// Bound on setting up a connection (TCP and TLS handshake). A frozen server still completes
+/// TCP handshakes from its listen backlog, so without this a client would wait for the whole
+/// request timeout before knowing the request was never sent.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum EndpointError {
@@ -43,8 +47,22 @@ pub(crate) enum EndpointError {
 
 /// A failed exchange: nothing usable came back (connect, TLS, I/O, body too large).
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct TransportError(pub String);
+#[error("{message}")]
+pub(crate) struct TransportError {
+    pub(crate) message: String,
+    /// The connection could not be set up (refused, unreachable, TLS handshake), so the
+    /// request never reached the server: safe to send elsewhere whatever it was.
+    pub(crate) not_sent: bool,
+}
+
+impl TransportError {
+    fn after_sending(message: String) -> TransportError {
+        TransportError {
+            message,
+            not_sent: false,
+        }
+    }
+}
 
 /// One endpoint, `http(s)://host[:port]`. Cheap to share behind an `Arc`.
 pub(crate) struct HttpEndpoint {
@@ -94,7 +112,8 @@ impl HttpEndpoint {
         let mut builder = reqwest::Client::builder()
             .http1_only()
             .no_proxy()
-            .pool_max_idle_per_host(MAX_IDLE);
+            .pool_max_idle_per_host(MAX_IDLE)
+            .connect_timeout(CONNECT_TIMEOUT);
         if https {
             let ca = ca_pem.ok_or_else(|| EndpointError::NoCa(endpoint.to_string()))?;
             builder = builder.tls_certs_merge(load_certificates(ca)?);
@@ -134,18 +153,16 @@ impl HttpEndpoint {
         if let Some(body) = body {
             request = request.body(body);
         }
-        let mut resp = request
-            .send()
-            .await
-            .map_err(|e| TransportError(format!("request failed: {}", error_chain(&e))))?;
+        let mut resp = request.send().await.map_err(|e| TransportError {
+            message: format!("request failed: {}", error_chain(&e)),
+            not_sent: e.is_connect(),
+        })?;
         let mut collected = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| TransportError(format!("reading the answer: {}", error_chain(&e))))?
-        {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| {
+            TransportError::after_sending(format!("reading the answer: {}", error_chain(&e)))
+        })? {
             if collected.len() + chunk.len() > max_body {
-                return Err(TransportError(
+                return Err(TransportError::after_sending(
                     "reading the answer: length limit exceeded".into(),
                 ));
             }

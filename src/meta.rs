@@ -121,6 +121,10 @@ pub struct ObjectMeta {
     /// records written before tagging, which read as "no tags".
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// The object ACL; `None` means the bucket owner owns the object and alone has
+    /// FULL_CONTROL (every record written before ACLs). Covered by `mac` like the tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Acl>,
     /// Version 2: base64 HMAC-SHA256 over the record (docs/FORMAT.md §6), keyed from the object
     /// key, so only a holder of the object's key can write a record its readers accept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -238,6 +242,84 @@ pub struct BucketRecord {
     /// had it (and records written before versioning).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versioning: Option<String>,
+    /// The bucket ACL (CreateBucket's ACL headers, PutBucketAcl); `None` means the owner's
+    /// FULL_CONTROL alone, so records written before ACLs need no migration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Acl>,
+}
+
+/// An access control list (S3 API Reference: AccessControlPolicy). Kept only when it says more
+/// than "the bucket owner has FULL_CONTROL", which an absent ACL means.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acl {
+    /// The account owning the resource (an object written by another account under
+    /// ObjectWriter belongs to that account).
+    pub owner: String,
+    pub grants: Vec<Grant>,
+}
+
+/// One grant of an ACL.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub grantee: Grantee,
+    pub permission: Permission,
+}
+
+/// Who a grant is for. Grants by e-mail address are refused when given (no account has one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value")]
+pub enum Grantee {
+    /// An account, by its canonical id (64 hex digits).
+    CanonicalUser(String),
+    /// A predefined group, by its URI (`http://acs.amazonaws.com/groups/global/AllUsers`, …).
+    Group(String),
+}
+
+/// The group of everyone, signed or not.
+pub const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+/// The group of every signed request, from any account.
+pub const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
+/// S3's server access logging (no such service here: grants to it allow nobody).
+pub const LOG_DELIVERY: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
+
+/// What a grant allows (S3 User Guide: "Access control list (ACL) overview").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Permission {
+    #[serde(rename = "FULL_CONTROL")]
+    FullControl,
+    #[serde(rename = "WRITE")]
+    Write,
+    #[serde(rename = "WRITE_ACP")]
+    WriteAcp,
+    #[serde(rename = "READ")]
+    Read,
+    #[serde(rename = "READ_ACP")]
+    ReadAcp,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 5] = [
+        Permission::FullControl,
+        Permission::Write,
+        Permission::WriteAcp,
+        Permission::Read,
+        Permission::ReadAcp,
+    ];
+
+    /// The name S3 uses (`FULL_CONTROL`, `READ_ACP`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Permission::FullControl => "FULL_CONTROL",
+            Permission::Write => "WRITE",
+            Permission::WriteAcp => "WRITE_ACP",
+            Permission::Read => "READ",
+            Permission::ReadAcp => "READ_ACP",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Permission> {
+        Permission::ALL.into_iter().find(|p| p.name() == name)
+    }
 }
 
 /// The four Block Public Access flags of a bucket (S3 API Reference:
@@ -299,6 +381,9 @@ pub struct UploadRecord {
     /// Tags given at CreateMultipartUpload (`x-amz-tagging`), applied at Complete.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// The ACL given at CreateMultipartUpload, applied at Complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Acl>,
 }
 
 /// What a finished multipart upload answered: `uploads/<bucket>/<upload-id>/completed`, kept

@@ -14,9 +14,18 @@ use crate::kms::http::KmsHttp;
 use crate::kms::{Clock, KmsConfig, KmsService, SystemClock, TestClock};
 use crate::server::{self, ConnLimit, ConnStats, Limits, fdlimit, tls};
 
-/// Opens the embedded KMS in `<data dir>/kms`. With `SEALGATE_TEST_CLOCK=1` its clock is a
-/// test clock that `Sealgate.AdvanceClock` moves (tests of rotation and deletion windows).
-fn open_kms(cfg: &Config) -> Result<(KmsService, Option<Arc<TestClock>>), StartError> {
+/// Opens the embedded KMS in `<data dir>/kms`, on a blocking thread: its key store may be a
+/// PostgreSQL database, whose synchronous client must not run on an async worker.
+async fn open_kms(cfg: &Config) -> Result<(KmsService, Option<Arc<TestClock>>), StartError> {
+    let cfg = cfg.clone();
+    tokio::task::spawn_blocking(move || open_kms_blocking(&cfg))
+        .await
+        .map_err(|e| StartError::Unsupported(format!("KMS start-up task failed: {e}")))?
+}
+
+/// With `SEALGATE_TEST_CLOCK=1` the KMS clock is a test clock that `Sealgate.AdvanceClock`
+/// moves (tests of rotation and deletion windows).
+fn open_kms_blocking(cfg: &Config) -> Result<(KmsService, Option<Arc<TestClock>>), StartError> {
     let test_clock = (std::env::var("SEALGATE_TEST_CLOCK").as_deref() == Ok("1"))
         .then(|| Arc::new(TestClock::starting_now()));
     let clock: Arc<dyn Clock> = match &test_clock {
@@ -37,6 +46,10 @@ fn open_kms(cfg: &Config) -> Result<(KmsService, Option<Arc<TestClock>>), StartE
                 .clone()
                 .or_else(|| KmsConfig::default().hsm_module),
             service_principals: cfg.kms_service_principals.clone(),
+            db: match &cfg.kms_db {
+                Some(url) => crate::kms::KmsDb::parse(&url.0).map_err(StartError::Unsupported)?,
+                None => crate::kms::KmsDb::Sqlite,
+            },
             ..KmsConfig::default()
         },
     )?;
@@ -150,7 +163,7 @@ pub(crate) async fn run_kms(cfg: Config) -> Result<(), StartError> {
         .map_err(|e| StartError::DataDir(cfg.data_dir.display().to_string(), e))?;
     let tls_paths = tls::TlsPaths::in_dir(&cfg.data_dir.join("tls"));
     let tls_config = tls::load_or_generate(&tls_paths)?;
-    let (kms, test_clock) = open_kms(&cfg)?;
+    let (kms, test_clock) = open_kms(&cfg).await?;
     crate::kms::http::spawn_due_work(kms.clone());
     crate::kms::http::spawn_audit_flush(kms.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -205,7 +218,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), StartError> {
     let (kms, test_clock) = match &cfg.kms_endpoint {
         Some(_) => (None, None),
         None => {
-            let (k, c) = open_kms(&cfg)?;
+            let (k, c) = open_kms(&cfg).await?;
             (Some(k), c)
         }
     };

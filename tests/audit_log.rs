@@ -472,3 +472,91 @@ async fn audit_filters_print_the_right_records() {
     let (code, out) = audit(&["--data-dir", &dd, "--since", "yesterday"]);
     assert_eq!(code, 2, "{out}");
 }
+
+/// Two KMS nodes (the second started from a copy of the first's data dir) keep a chain each:
+/// `audit verify` with both data dirs checks each on its own and names the node that was
+/// tampered with; `audit` with both merges their records by time with a NODE column.
+#[tokio::test]
+async fn several_nodes_verify_apart_and_list_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (dir.path().join("node-a"), dir.path().join("node-b"));
+    let mut a = start(&[], Some(dir_a.clone()));
+    traffic(&a, 1).await;
+    a.stop();
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(&dir_a)
+        .arg(&dir_b)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let a = start(&[], Some(dir_a.clone()));
+    let b = start(&[], Some(dir_b.clone()));
+    // Alternate between the nodes, so a merged listing interleaves them.
+    assert_ne!(a.kms_https, b.kms_https);
+    for server in [&a, &b, &a] {
+        server
+            .kms()
+            .await
+            .generate_random()
+            .number_of_bytes(8)
+            .send()
+            .await
+            .unwrap();
+    }
+    let (da, db) = (dir_a.to_str().unwrap(), dir_b.to_str().unwrap());
+
+    let (code, out) = audit(&["verify", "--data-dir", da, "--data-dir", db]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("{da}: OK:")) && out.contains(&format!("{db}: OK:")),
+        "{out}"
+    );
+
+    let (code, out) = audit(&[
+        "--data-dir",
+        &format!("{da},{db}"),
+        "--event",
+        "GenerateRandom",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let nodes: Vec<String> = out
+        .lines()
+        .map(|l| json(l)["node"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(nodes, [da, db, da], "merged by time: {out}");
+    let (code, out) = audit(&[
+        "--data-dir",
+        da,
+        "--data-dir",
+        db,
+        "--event",
+        "GenerateRandom",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.lines().next().unwrap().starts_with("NODE "), "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with(db)).count(),
+        1,
+        "{out}"
+    );
+
+    // Tamper with node B's last record: verify names B and fails; A stays OK.
+    drop((a, b));
+    let log_b = dir_b.join("kms").join("kms-audit.log");
+    let mut lines = read_lines(&log_b);
+    let last = lines
+        .iter()
+        .rposition(|l| l.contains("\"GenerateRandom\""))
+        .unwrap();
+    lines[last] = lines[last].replace("GenerateRandom", "GenerateRandoM");
+    write_lines(&log_b, &lines);
+    let (code, out) = audit(&["verify", "--data-dir", da, "--data-dir", db]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("{da}: OK:")) && out.contains(&format!("{db}: TAMPERED:")),
+        "{out}"
+    );
+}

@@ -1479,18 +1479,32 @@ async fn plaintexts_never_reach_disk_or_log() {
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    assert!(
-        names.iter().any(|n| n.starts_with("kms.sqlite3")),
-        "the key store is under the data dir: {names:?}"
-    );
+    // The key store is under the data dir, or in PostgreSQL, whose files must not hold
+    // the secrets either.
+    let mut dirs = vec![server.data_dir.clone()];
+    match &server.kms_db {
+        None => assert!(
+            names.iter().any(|n| n.starts_with("kms.sqlite3")),
+            "the key store is under the data dir: {names:?}"
+        ),
+        Some(_) => {
+            assert!(
+                !names.iter().any(|n| n.starts_with("kms.sqlite3")),
+                "the key store is in PostgreSQL, not under the data dir: {names:?}"
+            );
+            dirs.push(common::pg::cluster().unwrap().dir.clone());
+        }
+    }
     assert!(names.iter().any(|n| n == "kms-audit.log"), "{names:?}");
     let audit = files.iter().find(|p| p.ends_with("kms-audit.log")).unwrap();
     let audit = std::fs::read_to_string(audit).unwrap();
     assert!(audit.contains("\"visible\""), "contexts are audited");
     let log = std::fs::read(&server.log_path).unwrap();
     for (what, needle) in &secrets {
-        if let Some(p) = common::find_bytes(&server.data_dir, needle) {
-            panic!("{what} found in {}", p.display());
+        for dir in &dirs {
+            if let Some(p) = common::find_bytes(dir, needle) {
+                panic!("{what} found in {}", p.display());
+            }
         }
         assert!(!contains(&log, needle), "{what} found in the server log");
     }

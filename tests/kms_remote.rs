@@ -31,6 +31,7 @@ fn gateway_source() -> Source {
     Source::S3Gateway {
         bucket: "bucket".into(),
         key: Some("object".into()),
+        via: None,
     }
 }
 
@@ -236,13 +237,14 @@ fn remote(server: &Server, secret: &str) -> RemoteKms {
 async fn remote_and_in_process_kms_agree() {
     let mut server = Server::start_with(Options {
         kms_only: true,
+        // The client signs as a gateway, which names the S3 caller to the KMS.
+        config_toml: Some("kms_service_principals = [\"arn:aws:iam::000000000000:root\"]\n".into()),
         ..Options::default()
     });
     let keys = remote_keys(&server).await;
     let client = remote(&server, SECRET_KEY);
-    // The remote KMS authorizes the gateway's credential; the caller passed here is ignored.
-    let nobody = root_caller("999999999999");
-    let remote_outcomes = scenario(&client, &nobody, &keys).await;
+    let s3_caller = root_caller("000000000000");
+    let remote_outcomes = scenario(&client, &s3_caller, &keys).await;
 
     let dir = tempfile::tempdir().unwrap();
     let svc = KmsService::open(dir.path(), KmsConfig::default()).unwrap();
@@ -266,7 +268,7 @@ async fn remote_and_in_process_kms_agree() {
             made.ciphertext_blob().unwrap().as_ref(),
             &context(&[("purpose", "interop")]),
             None,
-            &nobody,
+            &s3_caller,
             &gateway_source(),
         )
         .await
@@ -279,7 +281,7 @@ async fn remote_and_in_process_kms_agree() {
     // Signatures are really checked: a wrong secret is the KMS's own refusal, not a 503.
     let forged = remote(&server, "not-the-secret");
     let r = forged
-        .describe(&keys.alias, &nobody, &gateway_source())
+        .describe(&keys.alias, &s3_caller, &gateway_source())
         .await;
     assert!(
         matches!(&r, Err(KmsClientError::Kms { type_name, .. }) if type_name == "InvalidSignatureException"),
@@ -289,7 +291,7 @@ async fn remote_and_in_process_kms_agree() {
     // Once the KMS is gone, the pooled connection is dead and a new one is refused.
     server.stop();
     let r = client
-        .generate_data_key(&keys.alias, &BTreeMap::new(), &nobody, &gateway_source())
+        .generate_data_key(&keys.alias, &BTreeMap::new(), &s3_caller, &gateway_source())
         .await;
     // Unavailable is what the gateway answers 503 for (s3::error's mapping).
     assert!(matches!(&r, Err(KmsClientError::Unavailable(_))), "{r:?}");

@@ -359,8 +359,8 @@ async fn acls_are_disabled_under_bucket_owner_enforced() {
         &ObjectOwnership::BucketOwnerPreferred
     );
 
-    // ObjectWriter takes an owner-only ACL; one granting others is not implemented (501, not
-    // dropped silently).
+    // ObjectWriter takes ACLs; Block Public Access (on for new buckets) still refuses a public
+    // one.
     let rule = OwnershipControlsRule::builder()
         .object_ownership(ObjectOwnership::ObjectWriter)
         .build()
@@ -390,7 +390,7 @@ async fn acls_are_disabled_under_bucket_owner_enforced() {
                 .send()
                 .await
         ),
-        (501, "NotImplemented".to_owned())
+        (403, "AccessDenied".to_owned())
     );
     s3.delete_bucket_ownership_controls()
         .bucket("own")
@@ -460,7 +460,8 @@ async fn legacy_bucket_defaults() {
 }
 
 /// GetBucketAcl/GetObjectAcl answer the owner's FULL_CONTROL grant (as AWS does with ACLs
-/// disabled), with the owner ListBuckets shows; putting ACLs stays 501.
+/// disabled), with the owner ListBuckets shows; with ACLs disabled a Put*Acl is accepted only
+/// when it says just that.
 #[tokio::test]
 async fn acls_read_as_owner_full_control() {
     let server = Server::start();
@@ -504,15 +505,288 @@ async fn acls_read_as_owner_full_control() {
         ),
         (404, "NoSuchKey".to_owned())
     );
+    s3.put_bucket_acl()
+        .bucket("acl")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::Private)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         failure(
-            "put bucket acl",
+            "put bucket acl public-read",
             s3.put_bucket_acl()
                 .bucket("acl")
-                .acl(aws_sdk_s3::types::BucketCannedAcl::Private)
+                .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
                 .send()
                 .await
         ),
-        (501, "NotImplemented".to_owned())
+        (400, "AccessControlListNotSupported".to_owned())
     );
+    assert_eq!(
+        failure(
+            "put object acl with a grant",
+            s3.put_object_acl()
+                .bucket("acl")
+                .key("k")
+                .grant_read(format!("id={owner_id}"))
+                .send()
+                .await
+        ),
+        (400, "AccessControlListNotSupported".to_owned())
+    );
+}
+
+/// Under `legacy` defaults (ObjectWriter, no block) the canned ACLs, grant headers and an
+/// AccessControlPolicy body are stored and answered by GetObjectAcl/GetBucketAcl as AWS
+/// expands them; bad grants are refused with AWS's codes and change nothing.
+#[tokio::test]
+async fn canned_acls_and_grants_are_stored() {
+    use aws_sdk_s3::types::{
+        AccessControlPolicy, BucketCannedAcl, Grant, Grantee, Owner, Permission, Type,
+    };
+    const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+    const AUTH_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
+    const LOG_DELIVERY: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
+    let server = Server::start_with(common::Options {
+        env: vec![("SEALGATE_BUCKET_DEFAULTS".into(), "legacy".into())],
+        ..Default::default()
+    });
+    let s3 = server.s3().await;
+    s3.create_bucket()
+        .bucket("canned")
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    let owner = s3
+        .list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .owner()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    // Grants as (grantee id or group URI, permission).
+    type Grants = Vec<(String, Permission)>;
+    let flat = |grants: &[Grant]| -> Grants {
+        grants
+            .iter()
+            .map(|g| {
+                let ge = g.grantee().unwrap();
+                let who = match ge.r#type() {
+                    Type::Group => ge.uri().unwrap().to_owned(),
+                    _ => ge.id().unwrap().to_owned(),
+                };
+                (who, g.permission().unwrap().clone())
+            })
+            .collect()
+    };
+    let fc = (owner.clone(), Permission::FullControl);
+    let bucket_acl = s3.get_bucket_acl().bucket("canned").send().await.unwrap();
+    assert_eq!(
+        flat(bucket_acl.grants()),
+        vec![fc.clone(), (ALL_USERS.into(), Permission::Read)]
+    );
+
+    let rows: Vec<(ObjectCannedAcl, Grants)> = vec![
+        (ObjectCannedAcl::Private, vec![fc.clone()]),
+        (
+            ObjectCannedAcl::PublicRead,
+            vec![fc.clone(), (ALL_USERS.into(), Permission::Read)],
+        ),
+        (
+            ObjectCannedAcl::PublicReadWrite,
+            vec![
+                fc.clone(),
+                (ALL_USERS.into(), Permission::Read),
+                (ALL_USERS.into(), Permission::Write),
+            ],
+        ),
+        (
+            ObjectCannedAcl::AuthenticatedRead,
+            vec![fc.clone(), (AUTH_USERS.into(), Permission::Read)],
+        ),
+        // The writer owns the bucket: the bucket-owner ACLs add nothing.
+        (ObjectCannedAcl::BucketOwnerRead, vec![fc.clone()]),
+        (ObjectCannedAcl::BucketOwnerFullControl, vec![fc.clone()]),
+        (ObjectCannedAcl::AwsExecRead, vec![fc.clone()]),
+    ];
+    for (canned, want) in rows {
+        let key = format!("o-{}", canned.as_str());
+        s3.put_object()
+            .bucket("canned")
+            .key(&key)
+            .acl(canned.clone())
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+        let got = s3
+            .get_object_acl()
+            .bucket("canned")
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.owner().unwrap().id(), Some(owner.as_str()), "{key}");
+        assert_eq!(flat(got.grants()), want, "{key}");
+    }
+    s3.put_bucket_acl()
+        .bucket("canned")
+        .acl(BucketCannedAcl::from("log-delivery-write"))
+        .send()
+        .await
+        .unwrap();
+    let bucket_acl = s3.get_bucket_acl().bucket("canned").send().await.unwrap();
+    assert_eq!(
+        flat(bucket_acl.grants()),
+        vec![
+            fc.clone(),
+            (LOG_DELIVERY.into(), Permission::Write),
+            (LOG_DELIVERY.into(), Permission::ReadAcp)
+        ]
+    );
+
+    // Grant headers: exactly the grants given (the owner only if listed).
+    s3.put_object_acl()
+        .bucket("canned")
+        .key("o-private")
+        .grant_read(format!("uri=\"{ALL_USERS}\""))
+        .grant_write_acp(format!("id=\"{owner}\""))
+        .send()
+        .await
+        .unwrap();
+    let got = s3
+        .get_object_acl()
+        .bucket("canned")
+        .key("o-private")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        flat(got.grants()),
+        vec![
+            (ALL_USERS.into(), Permission::Read),
+            (owner.clone(), Permission::WriteAcp)
+        ]
+    );
+    // An AccessControlPolicy body; CopyObject does not carry the source's ACL.
+    let policy = AccessControlPolicy::builder()
+        .owner(Owner::builder().id(&owner).build())
+        .grants(
+            Grant::builder()
+                .grantee(
+                    Grantee::builder()
+                        .r#type(Type::Group)
+                        .uri(AUTH_USERS)
+                        .build()
+                        .unwrap(),
+                )
+                .permission(Permission::ReadAcp)
+                .build(),
+        )
+        .build();
+    s3.put_object_acl()
+        .bucket("canned")
+        .key("o-private")
+        .access_control_policy(policy)
+        .send()
+        .await
+        .unwrap();
+    let got = s3
+        .get_object_acl()
+        .bucket("canned")
+        .key("o-private")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        flat(got.grants()),
+        vec![(AUTH_USERS.into(), Permission::ReadAcp)]
+    );
+    s3.copy_object()
+        .bucket("canned")
+        .key("copy")
+        .copy_source("canned/o-public-read")
+        .send()
+        .await
+        .unwrap();
+    let got = s3
+        .get_object_acl()
+        .bucket("canned")
+        .key("copy")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(flat(got.grants()), vec![fc.clone()]);
+
+    // Refusals, each leaving the ACL as it was.
+    let refusals = [
+        (
+            "email grantee",
+            failure(
+                "email",
+                s3.put_object_acl()
+                    .bucket("canned")
+                    .key("copy")
+                    .grant_read("emailAddress=\"someone@example.com\"")
+                    .send()
+                    .await,
+            ),
+            (400, "UnresolvableGrantByEmailAddress"),
+        ),
+        (
+            "canned and grant",
+            failure(
+                "both",
+                s3.put_object()
+                    .bucket("canned")
+                    .key("copy")
+                    .acl(ObjectCannedAcl::PublicRead)
+                    .grant_read(format!("id={owner}"))
+                    .body(ByteStream::from_static(b"y"))
+                    .send()
+                    .await,
+            ),
+            (400, "InvalidRequest"),
+        ),
+        (
+            "unknown group",
+            failure(
+                "group",
+                s3.put_object_acl()
+                    .bucket("canned")
+                    .key("copy")
+                    .grant_read("uri=\"http://example.com/everyone\"")
+                    .send()
+                    .await,
+            ),
+            (400, "InvalidArgument"),
+        ),
+        (
+            "no ACL at all",
+            failure(
+                "none",
+                s3.put_object_acl()
+                    .bucket("canned")
+                    .key("copy")
+                    .send()
+                    .await,
+            ),
+            (400, "MissingSecurityHeader"),
+        ),
+    ];
+    for (name, got, (status, code)) in refusals {
+        assert_eq!(got, (status, code.to_owned()), "{name}");
+    }
+    let got = s3
+        .get_object_acl()
+        .bucket("canned")
+        .key("copy")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(flat(got.grants()), vec![fc]);
 }

@@ -690,3 +690,219 @@ policy = '''{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms
         403
     );
 }
+
+/// ACL grants take part in the decision where ACLs are enabled (ObjectWriter here): an
+/// AllUsers grant lets anonymous callers read, unless Block Public Access ignores it; a grant
+/// to another account lets its root (and its users, through their identity policies) in; a
+/// bucket WRITE grant lets another account write, and it owns what it writes.
+#[tokio::test]
+async fn acl_grants_decide() {
+    use aws_sdk_s3::types::{BucketCannedAcl, ObjectCannedAcl, ObjectOwnership};
+    let server = start();
+    let root_a = server.s3().await;
+    let alice = server.s3_as(Some(ALICE)).await;
+    let root_b = server.s3_as(Some(ROOT_B)).await;
+    let bob = server.s3_as(Some(BOB)).await;
+    let owner_id = |out: aws_sdk_s3::operation::list_buckets::ListBucketsOutput| {
+        out.owner().unwrap().id().unwrap().to_owned()
+    };
+    let id_a = owner_id(root_a.list_buckets().send().await.unwrap());
+    let id_b = owner_id(root_b.list_buckets().send().await.unwrap());
+
+    root_a
+        .create_bucket()
+        .bucket("acl-data")
+        .object_ownership(ObjectOwnership::ObjectWriter)
+        .send()
+        .await
+        .unwrap();
+    put(&root_a, "acl-data", "k", b"acl body").await;
+    let srv = &server;
+    let anon_get = move || async move {
+        http(srv)
+            .get(format!("{}/acl-data/k", srv.s3_https))
+            .send()
+            .await
+            .unwrap()
+    };
+    assert_eq!(anon_get().await.status(), 403, "private object");
+
+    // Public-read while Block Public Access is on (every new bucket): refused, nothing stored.
+    let set_acl = |acl: ObjectCannedAcl| {
+        root_a
+            .put_object_acl()
+            .bucket("acl-data")
+            .key("k")
+            .acl(acl)
+            .send()
+    };
+    assert_eq!(
+        failure(
+            "public ACL blocked",
+            set_acl(ObjectCannedAcl::PublicRead).await
+        ),
+        denied()
+    );
+    assert_eq!(anon_get().await.status(), 403);
+    root_a
+        .delete_public_access_block()
+        .bucket("acl-data")
+        .send()
+        .await
+        .unwrap();
+    set_acl(ObjectCannedAcl::PublicRead).await.unwrap();
+    let r = anon_get().await;
+    assert_eq!(r.status(), 200, "public-read object, block lifted");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"acl body");
+    // AllUsers covers every caller: alice (no grant of her own on it) and B's root.
+    assert_eq!(get(&alice, "acl-data", "k").await, b"acl body");
+    assert_eq!(get(&root_b, "acl-data", "k").await, b"acl body");
+    // READ is not WRITE, and the object's ACL is not the bucket's.
+    assert_eq!(
+        failure(
+            "B puts into A's bucket",
+            root_b
+                .put_object()
+                .bucket("acl-data")
+                .key("from-b")
+                .body(ByteStream::from_static(b"b"))
+                .send()
+                .await
+        ),
+        denied()
+    );
+    assert_eq!(
+        failure(
+            "B lists A's bucket",
+            root_b.list_objects_v2().bucket("acl-data").send().await
+        ),
+        denied()
+    );
+
+    // IgnorePublicAcls: the grant stays stored but counts for nothing.
+    root_a
+        .put_public_access_block()
+        .bucket("acl-data")
+        .public_access_block_configuration(
+            aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+                .ignore_public_acls(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon_get().await.status(), 403, "IgnorePublicAcls");
+    let acl = root_a
+        .get_object_acl()
+        .bucket("acl-data")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acl.grants().len(), 2, "the public grant is still stored");
+    root_a
+        .delete_public_access_block()
+        .bucket("acl-data")
+        .send()
+        .await
+        .unwrap();
+
+    // A grant to account B: its root reads; bob reads through his identity policy too.
+    root_a
+        .put_object_acl()
+        .bucket("acl-data")
+        .key("k")
+        .grant_full_control(format!("id={id_a}"))
+        .grant_read(format!("id=\"{id_b}\""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon_get().await.status(), 403, "grant to B only");
+    assert_eq!(get(&root_b, "acl-data", "k").await, b"acl body");
+    assert_eq!(get(&bob, "acl-data", "k").await, b"acl body");
+    assert_eq!(
+        failure(
+            "alice: B's grant is not hers",
+            alice.get_object().bucket("acl-data").key("k").send().await
+        ),
+        denied()
+    );
+    assert_eq!(
+        failure(
+            "READ does not give READ_ACP",
+            root_b
+                .get_object_acl()
+                .bucket("acl-data")
+                .key("k")
+                .send()
+                .await
+        ),
+        denied()
+    );
+
+    // Bucket WRITE and READ for B: B writes and lists; what B writes is B's (ObjectWriter).
+    root_a
+        .put_bucket_acl()
+        .bucket("acl-data")
+        .grant_full_control(format!("id={id_a}"))
+        .grant_write(format!("id={id_b}"))
+        .grant_read(format!("id={id_b}"))
+        .send()
+        .await
+        .unwrap();
+    put(&root_b, "acl-data", "from-b", b"written by b").await;
+    let listed = root_b
+        .list_objects_v2()
+        .bucket("acl-data")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.key_count(), Some(2));
+    let acl = root_b
+        .get_object_acl()
+        .bucket("acl-data")
+        .key("from-b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acl.owner().unwrap().id(), Some(id_b.as_str()));
+    assert_eq!(acl.grants().len(), 1);
+    assert_eq!(acl.grants()[0].grantee().unwrap().id(), Some(id_b.as_str()));
+    // The bucket ACL as stored.
+    let b_acl = root_a
+        .get_bucket_acl()
+        .bucket("acl-data")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(b_acl.owner().unwrap().id(), Some(id_a.as_str()));
+    assert_eq!(b_acl.grants().len(), 3);
+    // Back to private: B is out again.
+    root_a
+        .put_bucket_acl()
+        .bucket("acl-data")
+        .acl(BucketCannedAcl::Private)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        failure(
+            "B lists after private",
+            root_b.list_objects_v2().bucket("acl-data").send().await
+        ),
+        denied()
+    );
+    // An explicit Deny in the bucket policy beats any ACL grant.
+    set_acl(ObjectCannedAcl::PublicRead).await.unwrap();
+    assert_eq!(anon_get().await.status(), 200);
+    root_a
+        .put_bucket_policy()
+        .bucket("acl-data")
+        .policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::acl-data/k","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon_get().await.status(), 403, "Deny beats the ACL");
+}

@@ -746,17 +746,17 @@ async fn error_catalogue() {
     ));
     // ---- deliberately unsupported ----
     rows.push(row(
-        "PutObjectAcl",
+        "PutObjectAcl public-read with ACLs disabled",
         outcome(
             s3.put_object_acl()
                 .bucket(b)
                 .key("small")
-                .acl(aws_sdk_s3::types::ObjectCannedAcl::Private)
+                .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
                 .send()
                 .await,
         ),
-        501,
-        "NotImplemented",
+        400,
+        "AccessControlListNotSupported",
     ));
     rows.push(row(
         "PutObject with aws:kms:dsse",

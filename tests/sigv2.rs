@@ -775,3 +775,121 @@ async fn sse_c_with_the_customer_key_headers_signed() {
     .await;
     assert_eq!((r.status, r.code()), (403, "SignatureDoesNotMatch".into()));
 }
+
+/// A presigned URL's `x-amz-*` parameters are signed as headers and act as headers, as on S3:
+/// the object is stored with the SSE mode, metadata and tags the URL names, though the client
+/// that uses it sends none of them.
+#[tokio::test]
+async fn presigned_amz_parameters_apply_as_headers() {
+    let server = Server::start();
+    let sdk = server.s3().await;
+    sdk.create_bucket().bucket("bkt").send().await.unwrap();
+    let base = server.s3_http.clone().unwrap();
+    let expires = (unix_now() + 600).to_string();
+    let amz = [
+        ("x-amz-meta-color", "blue"),
+        ("x-amz-server-side-encryption", "aws:kms"),
+        ("x-amz-tagging", "team=blue"),
+    ];
+    let sig = sign(
+        SECRET_KEY,
+        "PUT",
+        &ToSign {
+            date: &expires,
+            amz: &amz,
+            resource: "/bkt/tagged",
+            ..ToSign::default()
+        },
+    );
+    let params: String = amz.iter().map(|(k, v)| format!("&{k}={}", q(v))).collect();
+    let url = format!(
+        "/bkt/tagged?AWSAccessKeyId={ACCESS_KEY}&Expires={expires}&Signature={}{params}",
+        q(&sig)
+    );
+    // A parameter changed after signing no longer matches.
+    let tampered = url.replace("color=blue", "color=red");
+    let r = send(&base, None, "PUT", &tampered, &[], b"x".to_vec()).await;
+    assert_eq!((r.status, r.code()), (403, "SignatureDoesNotMatch".into()));
+    assert!(
+        sdk.head_object()
+            .bucket("bkt")
+            .key("tagged")
+            .send()
+            .await
+            .is_err()
+    );
+
+    let body = common::random(10_000);
+    let r = send(&base, None, "PUT", &url, &[], body.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let head = sdk
+        .head_object()
+        .bucket("bkt")
+        .key("tagged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.server_side_encryption(),
+        Some(&aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+    );
+    assert_eq!(
+        head.metadata().unwrap().get("color").map(String::as_str),
+        Some("blue")
+    );
+    let tags = sdk
+        .get_object_tagging()
+        .bucket("bkt")
+        .key("tagged")
+        .send()
+        .await
+        .unwrap();
+    let tags: Vec<(&str, &str)> = tags
+        .tag_set()
+        .iter()
+        .map(|t| (t.key(), t.value()))
+        .collect();
+    assert_eq!(tags, [("team", "blue")]);
+    let got = sdk
+        .get_object()
+        .bucket("bkt")
+        .key("tagged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        body
+    );
+
+    // A header sent as well wins over the parameter, in the signature as in effect.
+    let amz = [("x-amz-meta-color", "green")];
+    let sig = sign(
+        SECRET_KEY,
+        "PUT",
+        &ToSign {
+            date: &expires,
+            amz: &amz,
+            resource: "/bkt/both",
+            ..ToSign::default()
+        },
+    );
+    let url = format!(
+        "/bkt/both?AWSAccessKeyId={ACCESS_KEY}&Expires={expires}&Signature={}&x-amz-meta-color=red",
+        q(&sig)
+    );
+    let headers = [("x-amz-meta-color", "green".to_owned())];
+    let r = send(&base, None, "PUT", &url, &headers, b"y".to_vec()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let head = sdk
+        .head_object()
+        .bucket("bkt")
+        .key("both")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.metadata().unwrap().get("color").map(String::as_str),
+        Some("green")
+    );
+}

@@ -361,3 +361,73 @@ async fn presigned_urls_with_sse_c_headers() {
     let (status, _) = https(&server.ca_path, "GET", get.uri(), &swapped, Vec::new()).await;
     assert_eq!(status, 403, "a different key breaks the signature");
 }
+
+/// An SSE-C PUT refused over plain HTTP leaves its body unread; the refusal closes the
+/// connection, so nothing sent after that body (here a pipelined request) is ever read as a
+/// request of its own.
+#[tokio::test]
+async fn a_refused_sse_c_put_over_http_closes_the_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = Server::start();
+    let s3 = server.s3().await;
+    let b = "closing";
+    s3.create_bucket().bucket(b).send().await.unwrap();
+    let plain = server.s3_plain();
+    let ck = customer_key();
+    let put = plain
+        .put_object()
+        .bucket(b)
+        .key("obj")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&ck.b64)
+        .sse_customer_key_md5(&ck.md5)
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(600)).unwrap())
+        .await
+        .unwrap();
+    let uri: http::Uri = put.uri().parse().unwrap();
+    let authority = uri.authority().unwrap().to_string();
+    let mut request = format!(
+        "PUT {} HTTP/1.1\r\nhost: {authority}\r\n",
+        uri.path_and_query().unwrap()
+    );
+    for (k, v) in put
+        .headers()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("host"))
+    {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    // Five body bytes, then a whole second request on the same connection.
+    request.push_str("content-length: 5\r\n\r\nxxxxx");
+    request.push_str(&format!("GET /{b} HTTP/1.1\r\nhost: {authority}\r\n\r\n"));
+
+    let mut tcp = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut answer))
+        .await
+        .expect("the server closes the connection after the refusal")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "refused: {answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("\r\nconnection: close\r\n"),
+        "the refusal says it closes: {answer}"
+    );
+    assert_eq!(
+        answer.matches("HTTP/1.1 ").count(),
+        1,
+        "exactly one response: nothing after the refused body was read: {answer}"
+    );
+    // A new connection is served as usual.
+    plain
+        .put_object()
+        .bucket(b)
+        .key("plain")
+        .body(ByteStream::from_static(b"plain"))
+        .send()
+        .await
+        .expect("a plain PUT on a new connection");
+}

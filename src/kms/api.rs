@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::error::{ErrorKind, KmsError};
 use super::util::parse;
-use super::{Caller, KmsService};
+use super::{Caller, KmsService, Source};
 
 pub const TARGET_PREFIX: &str = "TrentService.";
 
@@ -40,11 +40,31 @@ pub fn dispatch_with_request_id(
     caller: &Caller,
     request_id: &str,
 ) -> Result<Value, KmsError> {
+    dispatch_from(
+        svc,
+        operation,
+        body,
+        caller,
+        svc.api_source(caller),
+        request_id,
+    )
+}
+
+/// As [`dispatch_with_request_id`], for a call whose source is known otherwise: a remote
+/// gateway acting for an S3 caller ([`Source::S3Gateway`] with `via`).
+pub fn dispatch_from(
+    svc: &KmsService,
+    operation: &str,
+    body: &[u8],
+    caller: &Caller,
+    source: Source,
+    request_id: &str,
+) -> Result<Value, KmsError> {
     let op = operation.strip_prefix(TARGET_PREFIX).unwrap_or(operation);
     svc.run(
         op,
         caller,
-        svc.api_source(caller),
+        source,
         request_id,
         |svc, call| match op {
             "CreateKey" => svc.create_key(call, parse(body)?),

@@ -42,6 +42,10 @@ pub enum Source {
         bucket: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         key: Option<String>,
+        /// The gateway that forwarded the request to a remote KMS (its principal ARN), which
+        /// named the S3 caller recorded as `principal`; absent for the embedded gateway.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        via: Option<String>,
     },
     /// Background work (rotation, deletion, expiry, service-key conversion).
     Internal,
@@ -533,6 +537,7 @@ mod tests {
                 source: Source::S3Gateway {
                     bucket: "b".into(),
                     key: Some("k".into()),
+                    via: None,
                 },
                 key_arn: None,
                 encryption_context: None,

@@ -165,6 +165,12 @@ pub trait Kms: Send + Sync {
         caller: &'a Caller,
         source: &'a Source,
     ) -> KmsFuture<'a, String>;
+
+    /// The nodes this client calls and how they answer (a remote KMS fleet); empty for the
+    /// embedded KMS, which has no network between it and the gateway.
+    fn nodes(&self) -> Vec<super::fleet::NodeHealth> {
+        Vec::new()
+    }
 }
 
 /// The CreateKey → CreateAlias → EnableKeyRotation sequence behind

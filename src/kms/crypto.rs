@@ -141,7 +141,7 @@ impl KmsService {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn seal_under(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &dyn super::db::Tx,
         call: &mut Call<'_>,
         key_ref: &str,
         action: &str,
@@ -189,7 +189,7 @@ impl KmsService {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn open_blob(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &dyn super::db::Tx,
         call: &mut Call<'_>,
         ciphertext: &[u8],
         key_ref: Option<&str>,

@@ -142,7 +142,7 @@ impl KmsService {
 
     fn load_store(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &dyn super::db::Tx,
         id: Option<&str>,
         name: Option<&str>,
     ) -> Result<KeyStoreRow, KmsError> {
@@ -174,7 +174,7 @@ impl KmsService {
 
     fn authorize_store_op(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &dyn super::db::Tx,
         call: &Call<'_>,
         action: &str,
     ) -> Result<(), KmsError> {
@@ -414,7 +414,7 @@ impl KmsService {
     /// in the token and records the key's store. Returns the store row.
     pub(crate) fn create_hsm_key(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &dyn super::db::Tx,
         store_id: &str,
         key_id: &str,
     ) -> Result<KeyStoreRow, KmsError> {
@@ -439,7 +439,7 @@ impl KmsService {
     /// The connected HSM of an AWS_CLOUDHSM key, or KMSInvalidStateException naming the store.
     pub(crate) fn hsm_for(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &dyn super::db::Tx,
         key: &KeyRecord,
     ) -> Result<(Arc<Hsm>, String), KmsError> {
         let store_id = db::hsm_key_store(tx, &key.key_id)?
@@ -456,7 +456,7 @@ impl KmsService {
     /// Adds CustomKeyStoreId and CloudHsmClusterId to a KeyMetadata of an HSM key.
     pub(crate) fn add_key_store_fields(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &dyn super::db::Tx,
         key: &KeyRecord,
         meta: &mut Value,
     ) -> Result<(), KmsError> {
@@ -471,7 +471,7 @@ impl KmsService {
 
     /// Best effort when an HSM key's deletion window ends: destroy the token object if the
     /// store is connected (otherwise the object stays in the token, unreachable by id).
-    pub(crate) fn destroy_hsm_key(&self, tx: &rusqlite::Connection, key_id: &str) {
+    pub(crate) fn destroy_hsm_key(&self, tx: &dyn super::db::Tx, key_id: &str) {
         let Ok(Some(store_id)) = db::hsm_key_store(tx, key_id) else {
             return;
         };

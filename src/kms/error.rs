@@ -166,8 +166,8 @@ impl KmsError {
     }
 }
 
-impl From<rusqlite::Error> for KmsError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<super::db::DbError> for KmsError {
+    fn from(e: super::db::DbError) -> Self {
         Self::internal(format!("key store: {e}"))
     }
 }

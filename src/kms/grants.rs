@@ -157,7 +157,7 @@ impl GrantRecord {
         g
     }
 
-    fn save(&self, tx: &rusqlite::Connection) -> Result<(), KmsError> {
+    fn save(&self, tx: &dyn super::db::Tx) -> Result<(), KmsError> {
         let body = serde_json::to_string(self).map_err(KmsError::internal)?;
         db::put_grant(
             tx,
@@ -193,7 +193,7 @@ fn invalid_token() -> KmsError {
 
 /// The grants on `key`, in the form the policy module evaluates.
 pub(crate) fn policy_grants(
-    tx: &rusqlite::Connection,
+    tx: &dyn super::db::Tx,
     key: &KeyRecord,
 ) -> Result<Vec<policy::Grant>, KmsError> {
     db::grant_bodies_for_key(tx, &key.key_id)?

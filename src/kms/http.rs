@@ -11,7 +11,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use rand::RngCore;
 
-use super::{KmsService, TestClock, api, policy::Caller};
+use super::{KmsService, TestClock, api, on_behalf, policy::Caller};
 use crate::identity::Identities;
 use crate::server::{self, Body, ConnInfo};
 use crate::sigv4::{self, AuthError, Expectations, ServiceKind};
@@ -158,18 +158,21 @@ impl KmsHttp {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let caller = Caller {
+        let mut caller = Caller {
             arn: user.arn.clone(),
             account: user.account.clone(),
             identity_policy: user.policy.clone(),
         };
-        if target == "Sealgate.AdvanceClock" {
+        let mut source = self.svc.api_source(&caller);
+        if let Some(named) = parts.headers.get(on_behalf::HEADER) {
+            (caller, source) = self.on_behalf_of(&signed, &caller, named.as_bytes())?;
+        } else if target == "Sealgate.AdvanceClock" {
             return self.advance_clock(&caller, &body).await;
         }
         let svc = self.svc.clone();
         let request_id = request_id.to_owned();
         tokio::task::spawn_blocking(move || {
-            api::dispatch_with_request_id(&svc, &target, &body, &caller, &request_id)
+            api::dispatch_from(&svc, &target, &body, &caller, source, &request_id)
         })
         .await
         .map_err(|_| Failure::new(500, "KMSInternalException", "internal error"))?
@@ -178,6 +181,35 @@ impl KmsHttp {
             type_name: e.type_name(),
             message: e.message().to_owned(),
         })
+    }
+
+    /// The S3 caller a gateway names in a signed [`on_behalf::HEADER`]: accepted only from a
+    /// configured gateway service principal, and only when the header is signed.
+    fn on_behalf_of(
+        &self,
+        signed: &sigv4::SignedRequest,
+        gateway: &Caller,
+        value: &[u8],
+    ) -> Result<(Caller, super::Source), Failure> {
+        if !signed.signed_headers.iter().any(|h| h == on_behalf::HEADER) {
+            return Err(Failure::new(
+                400,
+                "IncompleteSignatureException",
+                format!("The {} header must be signed.", on_behalf::HEADER),
+            ));
+        }
+        if !self.svc.is_service_principal(&gateway.arn) {
+            return Err(Failure::new(
+                400,
+                "AccessDeniedException",
+                format!(
+                    "User: {} is not a gateway service principal and may not act on behalf of another principal",
+                    gateway.arn
+                ),
+            ));
+        }
+        on_behalf::decode(value, &gateway.arn)
+            .map_err(|m| Failure::new(400, "ValidationException", m))
     }
 
     /// Test-only: moves the KMS clock forward and runs due rotations and deletions, so tests can

@@ -77,7 +77,7 @@ pub(crate) fn is_expired(key: &KeyRecord, now: f64) -> bool {
 /// Deletes imported material whose ValidTo has passed (the key becomes PendingImport).
 pub(crate) fn apply_expiry(
     svc: &KmsService,
-    tx: &rusqlite::Connection,
+    tx: &dyn super::db::Tx,
     key: &mut KeyRecord,
 ) -> Result<(), KmsError> {
     if !is_expired(key, svc.now()) || key.current_material.is_none() {
@@ -91,10 +91,7 @@ pub(crate) fn apply_expiry(
 
 /// Forgets the current material's bytes (keeping its fingerprint) and leaves the key
 /// PendingImport, or PendingDeletion if it was.
-fn drop_material(
-    tx: &rusqlite::Connection,
-    key: &mut KeyRecord,
-) -> Result<Option<String>, KmsError> {
+fn drop_material(tx: &dyn super::db::Tx, key: &mut KeyRecord) -> Result<Option<String>, KmsError> {
     let Some(mid) = key.current_material.take() else {
         return Ok(None);
     };

@@ -390,6 +390,7 @@ impl KmsService {
             grants: &[],
             encryption_context: &BTreeMap::new(),
             grant_tokens: &[],
+            via_service: None,
         };
         match policy::authorize(&req) {
             policy::Decision::Allow => Ok(()),
@@ -566,7 +567,7 @@ impl KmsService {
             let mut key = self.key_for(tx, call, &key_ref, false, "kms:UpdateKeyDescription")?;
             self.check_customer_managed(&key)?;
             self.check_not_pending_deletion(&key)?;
-            key.description = description;
+            key.description = description.clone();
             db::put_key(tx, &key)?;
             Ok(json!({}))
         })
@@ -596,7 +597,7 @@ impl KmsService {
             if req.bypass_policy_lockout_safety_check != Some(true) {
                 self.check_lockout(call, &key.arn, &policy_doc)?;
             }
-            key.policy = policy_doc;
+            key.policy = policy_doc.clone();
             db::put_key(tx, &key)?;
             Ok(json!({}))
         })

@@ -88,7 +88,7 @@ impl KmsService {
     /// Generates and stores the secret of a new HMAC key; returns its material id.
     pub(super) fn new_mac_material(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &dyn super::db::Tx,
         key_id: &str,
         spec: KeySpec,
     ) -> Result<String, KmsError> {

@@ -1,12 +1,12 @@
 //! sealgate's AWS-KMS-compatible key management service.
 //!
 //! [`KmsService`] is the whole service as plain Rust: the KMS listener turns each HTTP request
-//! into [`api::dispatch`]; the S3 gateway uses it through the [`client::Kms`] trait. Keys live in
-//! SQLite ([`db`]) with their material sealed under a root key ([`rootkey`]); ciphertext blobs
-//! are self-describing ([`blob`]); every call is authorized by [`policy::authorize`] and recorded
-//! in the audit log ([`audit`]). Calendar behaviour (rotation, deletion, import expiry) reads a
-//! [`clock::Clock`] the tests control, and becomes effective when a background task calls
-//! [`KmsService::run_due_work`].
+//! into [`api::dispatch`]; the S3 gateway uses it through the [`client::Kms`] trait. Keys live
+//! in SQLite or PostgreSQL ([`db`]) with their material sealed under a root key ([`rootkey`]);
+//! ciphertext blobs are self-describing ([`blob`]); every call is authorized by
+//! [`policy::authorize`] and recorded in the audit log ([`audit`]). Calendar behaviour
+//! (rotation, deletion, import expiry) reads a [`clock::Clock`] the tests control, and becomes
+//! effective when a background task calls [`KmsService::run_due_work`].
 //!
 //! Only symmetric keys (SYMMETRIC_DEFAULT = AES-256-GCM, ENCRYPT_DECRYPT) are supported.
 
@@ -22,6 +22,7 @@ pub(crate) mod crypto;
 pub(crate) mod custom_key_stores;
 pub mod db;
 pub mod error;
+pub mod fleet;
 #[cfg(feature = "fuzzing")]
 pub(crate) mod fuzzing;
 pub(crate) mod gcm;
@@ -32,6 +33,7 @@ pub(crate) mod import;
 pub(crate) mod key_spec;
 pub(crate) mod keys;
 pub(crate) mod mac;
+pub(crate) mod on_behalf;
 pub mod policy;
 pub mod remote;
 pub(crate) mod rootkey;
@@ -52,7 +54,7 @@ use zeroize::Zeroizing;
 pub use audit::Source;
 pub use client::{DataKey, Decrypted, Kms, KmsClientError};
 pub use clock::{Clock, SystemClock, TestClock};
-pub use db::KeyState;
+pub use db::{KeyState, KmsDb};
 pub use error::{ErrorKind, KmsError};
 pub use policy::Caller;
 pub use rootkey::RootKeyError;
@@ -77,6 +79,9 @@ pub struct KmsConfig {
     /// Principal ARNs whose KMS API calls are the gateway service's own (remote gateways):
     /// the only API callers that may use service-owned keys (see `service_keys`).
     pub service_principals: Vec<String>,
+    /// Where keys, aliases, grants and policies live (`--kms-db`): SQLite in the data
+    /// directory by default, or a PostgreSQL database several KMS nodes share.
+    pub db: db::KmsDb,
 }
 
 impl Default for KmsConfig {
@@ -91,6 +96,7 @@ impl Default for KmsConfig {
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
             service_principals: Vec::new(),
+            db: db::KmsDb::default(),
         }
     }
 }
@@ -105,7 +111,7 @@ pub enum KmsOpenError {
     #[error(transparent)]
     RootKey(#[from] rootkey::RootKeyError),
     #[error("KMS key store: {0}")]
-    Store(#[from] rusqlite::Error),
+    Store(#[from] db::DbError),
     #[error("KMS audit log: {0}")]
     Audit(std::io::Error),
     #[error("KMS service key: {0}")]
@@ -166,7 +172,7 @@ impl KmsService {
             .clone()
             .unwrap_or_else(|| data_dir.join(rootkey::DEFAULT_FILE_NAME));
         let root = RootKey::load_or_create(&root_path)?;
-        let store = Store::open(&data_dir.join(db::DEFAULT_FILE_NAME))?;
+        let store = Store::open(&cfg.db, data_dir)?;
         let signer = Arc::new(audit_chain::SoftwareSigner::from_root(&root));
         let audit = AuditLog::open(&data_dir.join(audit::DEFAULT_FILE_NAME), cfg.audit, signer)
             .map_err(KmsOpenError::Audit)?;
@@ -242,25 +248,39 @@ impl KmsService {
             unusable_state: None,
         };
         let result = op(self, &mut call);
+        self.audit(operation, call, result.as_ref().err())?;
+        result
+    }
+
+    /// Writes the audit record of one finished call.
+    fn audit(
+        &self,
+        operation: &str,
+        call: Call<'_>,
+        error: Option<&KmsError>,
+    ) -> Result<(), KmsError> {
         let now = self.inner.clock.now();
         let record = AuditRecord {
             time: audit::rfc3339(now),
             epoch: clock::epoch_secs(now),
             request_id: call.request_id,
             event: operation.to_string(),
-            principal: caller.arn.clone(),
+            principal: call.caller.arn.clone(),
             source: call.source,
             key_arn: call.key_arn,
             encryption_context: call.context,
-            outcome: if result.is_ok() { "success" } else { "failure" },
-            error_code: result.as_ref().err().map(|e| e.type_name().to_string()),
+            outcome: if error.is_none() {
+                "success"
+            } else {
+                "failure"
+            },
+            error_code: error.map(|e| e.type_name().to_string()),
             unusable_key_state: call.unusable_state.map(|s| s.as_str().to_string()),
         };
         self.inner
             .audit
             .append(&record)
-            .map_err(|e| KmsError::internal(format!("audit log: {e}")))?;
-        result
+            .map_err(|e| KmsError::internal(format!("audit log: {e}")))
     }
 
     fn now(&self) -> f64 {
@@ -285,7 +305,7 @@ impl KmsService {
     /// `aliases_ok`) to the key record, with AWS's NotFound messages.
     fn resolve(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &dyn db::Tx,
         key_ref: &str,
         aliases_ok: bool,
     ) -> Result<KeyRecord, KmsError> {
@@ -333,7 +353,7 @@ impl KmsService {
         self.load_key(tx, id)
     }
 
-    fn load_key(&self, tx: &rusqlite::Connection, key_id: &str) -> Result<KeyRecord, KmsError> {
+    fn load_key(&self, tx: &dyn db::Tx, key_id: &str) -> Result<KeyRecord, KmsError> {
         let mut key = db::get_key(tx, key_id)?.ok_or_else(|| {
             KmsError::not_found(format!("Key '{}' does not exist", self.key_arn(key_id)))
         })?;
@@ -344,7 +364,7 @@ impl KmsService {
     /// Asks the policy module; a denial is AccessDeniedException.
     fn authorize(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &dyn db::Tx,
         call: &Call<'_>,
         action: &str,
         key: Option<&KeyRecord>,
@@ -362,6 +382,10 @@ impl KmsService {
             Some(k) => grants::policy_grants(tx, k)?,
             None => Vec::new(),
         };
+        // The gateway acting for an S3 request, as AWS S3 calls KMS with a forward access
+        // session: key policies see the S3 caller, through S3.
+        let via_service = matches!(call.source, Source::S3Gateway { .. })
+            .then(|| format!("s3.{}.amazonaws.com", self.inner.region));
         let req = policy::AuthzRequest {
             caller: call.caller,
             action,
@@ -370,6 +394,7 @@ impl KmsService {
             grants: &grants,
             encryption_context: ctx,
             grant_tokens,
+            via_service: via_service.as_deref(),
         };
         match policy::authorize(&req) {
             policy::Decision::Allow => Ok(()),
@@ -380,7 +405,7 @@ impl KmsService {
     /// Resolve + authorize for operations without an encryption context.
     fn key_for(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &dyn db::Tx,
         call: &mut Call<'_>,
         key_ref: &str,
         aliases_ok: bool,
@@ -435,7 +460,7 @@ impl KmsService {
     /// Generates and stores a new backing key version; returns its material id.
     fn new_material(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &dyn db::Tx,
         key_id: &str,
         rotation_type: Option<&str>,
     ) -> Result<String, KmsError> {
@@ -464,7 +489,7 @@ impl KmsService {
     /// Unseals one backing key version.
     fn backing_key(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &dyn db::Tx,
         key: &KeyRecord,
         material_id: &str,
     ) -> Result<Zeroizing<[u8; 32]>, KmsError> {
@@ -482,7 +507,7 @@ impl KmsService {
     /// Unseals one version of a key's secret material, whatever its length (HMAC keys).
     fn secret_material(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &dyn db::Tx,
         key: &KeyRecord,
         material_id: &str,
     ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
@@ -507,6 +532,11 @@ impl KmsService {
 
     /// Background work: due automatic rotations, passed deletion windows, expired imported
     /// material and import parameters. Returns the number of keys changed.
+    ///
+    /// Several KMS nodes on one database all run this; each change happens once. The key is
+    /// read again, and the work decided again, inside the transaction that does it: a node
+    /// that lost the race (the store serializes the two transactions) finds the key rotated,
+    /// purged or no longer expiring, does nothing and audits nothing.
     pub fn run_due_work(&self) -> Result<usize, KmsError> {
         let caller = Caller {
             arn: format!("arn:aws:iam::{}:root", self.inner.account),
@@ -518,42 +548,47 @@ impl KmsService {
         let keys = self.inner.store.with_tx(|tx| Ok(db::all_keys(tx)?))?;
         let now = self.now();
         for key in keys {
-            let event = if key.state == KeyState::PendingDeletion
-                && key.deletion_date.is_some_and(|d| d <= now)
-            {
-                "DeleteKey"
-            } else if rotation::is_due(&key, now) {
-                "RotateKey"
-            } else if import::is_expired(&key, now) && key.current_material.is_some() {
-                "DeleteExpiredKeyMaterial"
-            } else {
+            let Some(listed) = due_event(&key, now) else {
                 continue;
             };
-            changed += 1;
-            self.run(
-                event,
-                &caller,
-                Source::Internal,
-                &request_id,
-                |svc, call| {
-                    call.key_arn = Some(key.arn.clone());
-                    svc.inner.store.with_tx(|tx| {
-                        let Some(mut fresh) = db::get_key(tx, &key.key_id)? else {
-                            return Ok(());
-                        };
-                        match event {
-                            "DeleteKey" => {
-                                if fresh.origin == db::Origin::AwsCloudHsm {
-                                    svc.destroy_hsm_key(tx, &fresh.key_id);
-                                }
-                                Ok(db::purge_key(tx, &fresh.key_id)?)
-                            }
-                            "RotateKey" => rotation::rotate(svc, tx, &mut fresh, "AUTOMATIC"),
-                            _ => import::apply_expiry(svc, tx, &mut fresh),
+            let done = self.inner.store.with_tx(|tx| {
+                let Some(mut fresh) = db::get_key(tx, &key.key_id)? else {
+                    return Ok(None);
+                };
+                let Some(event) = due_event(&fresh, now) else {
+                    return Ok(None);
+                };
+                match event {
+                    DueEvent::Delete => {
+                        if fresh.origin == db::Origin::AwsCloudHsm {
+                            self.destroy_hsm_key(tx, &fresh.key_id);
                         }
-                    })
-                },
-            )?;
+                        db::purge_key(tx, &fresh.key_id)?
+                    }
+                    DueEvent::Rotate => rotation::rotate(self, tx, &mut fresh, "AUTOMATIC")?,
+                    DueEvent::ExpireMaterial => import::apply_expiry(self, tx, &mut fresh)?,
+                }
+                Ok(Some(event))
+            });
+            let call = Call {
+                caller: &caller,
+                source: Source::Internal,
+                request_id: request_id.clone(),
+                key_arn: Some(key.arn.clone()),
+                context: None,
+                unusable_state: None,
+            };
+            match done {
+                Ok(None) => {}
+                Ok(Some(event)) => {
+                    changed += 1;
+                    self.audit(event.name(), call, None)?;
+                }
+                Err(e) => {
+                    self.audit(listed.name(), call, Some(&e))?;
+                    return Err(e);
+                }
+            }
         }
         // Expired import parameters linger a week so a late ImportKeyMaterial still gets
         // ExpiredImportTokenException rather than InvalidImportTokenException.
@@ -564,5 +599,36 @@ impl KmsService {
             )?)
         })?;
         Ok(changed)
+    }
+}
+
+/// Calendar work a key may be due for (see [`KmsService::run_due_work`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DueEvent {
+    Delete,
+    Rotate,
+    ExpireMaterial,
+}
+
+impl DueEvent {
+    /// The audit event name.
+    fn name(self) -> &'static str {
+        match self {
+            DueEvent::Delete => "DeleteKey",
+            DueEvent::Rotate => "RotateKey",
+            DueEvent::ExpireMaterial => "DeleteExpiredKeyMaterial",
+        }
+    }
+}
+
+fn due_event(key: &KeyRecord, now: f64) -> Option<DueEvent> {
+    if key.state == KeyState::PendingDeletion && key.deletion_date.is_some_and(|d| d <= now) {
+        Some(DueEvent::Delete)
+    } else if rotation::is_due(key, now) {
+        Some(DueEvent::Rotate)
+    } else if import::is_expired(key, now) && key.current_material.is_some() {
+        Some(DueEvent::ExpireMaterial)
+    } else {
+        None
     }
 }

@@ -28,7 +28,8 @@
 //! like all condition key names), `kms:EncryptionContextKeys` (multi-valued; absent when the
 //! context is empty), `kms:CallerAccount`, `aws:PrincipalArn`, `aws:PrincipalAccount`,
 //! `aws:PrincipalType`, `kms:GrantIsForAWSResource` (always `false` here: no AWS service creates
-//! our grants). `kms:ViaService` is never present because callers reach this KMS directly.
+//! our grants), and `kms:ViaService` (`s3.<region>.amazonaws.com`) on calls the S3 gateway makes
+//! for an S3 request — in process, or forwarded by a remote gateway — never on direct calls.
 
 use std::collections::BTreeMap;
 
@@ -88,6 +89,9 @@ pub struct AuthzRequest<'a> {
     /// Accepted and ignored: our grants are effective immediately (AWS needs tokens only for
     /// eventual consistency).
     pub grant_tokens: &'a [String],
+    /// `kms:ViaService`: the AWS service the request came through (`s3.<region>.amazonaws.com`
+    /// for the gateway acting for an S3 request); `None` for direct KMS API calls.
+    pub via_service: Option<&'a str>,
 }
 
 /// The outcome; `Deny` carries the `AccessDeniedException` message.
@@ -246,6 +250,9 @@ fn condition_keys(req: &AuthzRequest) -> ConditionKeys {
     let ec = req.encryption_context;
     let mut keys = ConditionKeys::default();
     keys.add("kms:CallerAccount", [caller.account.clone()]);
+    if let Some(via) = req.via_service {
+        keys.add("kms:ViaService", [via.to_owned()]);
+    }
     keys.add("aws:PrincipalAccount", [caller.account.clone()]);
     keys.add("aws:PrincipalArn", [caller.arn.clone()]);
     let root = root_account(&caller.arn).is_some();
@@ -612,7 +619,7 @@ mod tests {
                 "kms:Encrypt", Want::Deny(DENY_ID)),
             row("Bool GrantIsForAWSResource false on CreateGrant", caller(ALICE, Some(&identity("Allow", r#""kms:CreateGrant""#, KEY, r#"{"Bool":{"kms:GrantIsForAWSResource":"false"}}"#))), "kms:CreateGrant", Want::Allow),
             row("Bool GrantIsForAWSResource true on CreateGrant", caller(ALICE, Some(&identity("Allow", r#""kms:CreateGrant""#, KEY, r#"{"Bool":{"kms:GrantIsForAWSResource":true}}"#))), "kms:CreateGrant", Want::Deny(NO_ID)),
-            row("kms:ViaService is never present", caller(ALICE, Some(&identity("Allow", r#""kms:*""#, KEY, r#"{"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}"#))), "kms:Decrypt", Want::Deny(NO_ID)),
+            row("kms:ViaService is absent on direct calls", caller(ALICE, Some(&identity("Allow", r#""kms:*""#, KEY, r#"{"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}"#))), "kms:Decrypt", Want::Deny(NO_ID)),
             row("condition in key policy statement", caller(ALICE, None), "kms:Decrypt", Want::Deny(NO_RES)).ctx(&[("dept", "hr")])
                 .policy(stmt_policy(&key_stmt("Allow", &format!(r#"{{"AWS":"{ALICE}"}}"#), r#""kms:Decrypt""#, r#"{"StringEquals":{"kms:EncryptionContext:dept":"finance"}}"#))),
             row("two operators are ANDed", caller(ALICE, Some(&identity("Allow", r#""kms:*""#, KEY, r#"{"StringEquals":{"kms:EncryptionContext:dept":"finance"},"StringLike":{"kms:EncryptionContext:team":"a*"}}"#))), "kms:Decrypt", Want::Deny(NO_ID))
@@ -680,6 +687,7 @@ mod tests {
                 grants: &r.grants,
                 encryption_context: &r.context,
                 grant_tokens: &[],
+                via_service: None,
             };
             let got = authorize(&req);
             let ok = match (&r.want, &got) {
@@ -713,6 +721,7 @@ mod tests {
             grants: &[],
             encryption_context: &empty,
             grant_tokens: &[],
+            via_service: None,
         };
         assert_eq!(
             authorize(&req),
@@ -747,6 +756,7 @@ mod tests {
             grants: &grants,
             encryption_context: &empty,
             grant_tokens: &tokens,
+            via_service: None,
         };
         assert_eq!(authorize(&req), Decision::Allow);
     }

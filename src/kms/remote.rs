@@ -5,20 +5,24 @@
 //! - The wire is the one the KMS listener speaks and AWS KMS defines: AWS JSON 1.1, `POST /`
 //!   with `X-Amz-Target: TrentService.<Op>`, base64 blobs, errors as `{"__type", "message"}`.
 //!   Requests are SigV4-signed (service `kms`) with [`crate::sigv4::sign_request`].
-//! - The remote KMS authorizes the *gateway's* credential, not the end user: the [`Caller`]
-//!   cannot be forwarded over the wire, so key policies and grants on the remote side must
-//!   allow the gateway's principal, and the gateway must do its own per-user checks. (AWS S3
-//!   uses forward-access sessions, visible to key policies as `kms:ViaService`; we have no
-//!   such channel.) A consequence: the AWS-managed key `alias/aws/s3` of a sealgate KMS refuses
-//!   cryptographic use on its public API, so SSE-KMS with the default key needs a customer
-//!   managed key when the KMS is remote. The audit `Source` is not forwarded either.
+//! - The gateway signs as itself and, for calls made for an S3 request, names the S3 caller
+//!   and the bucket/key in a signed header ([`super::on_behalf`]), as AWS S3 does with forward
+//!   access sessions: a sealgate KMS that knows the gateway as a service principal then
+//!   authorizes and audits the S3 caller (with `kms:ViaService`), so key policies and grants
+//!   protect SSE-KMS objects from S3 users, and `alias/aws/s3` works through S3. AWS KMS
+//!   ignores the header: there the gateway's own credential is what is authorized.
 //! - Trust is the platform's roots plus the CA certificate(s) given at construction (a
 //!   sealgate KMS's CA from its data dir).
 //! - Transport: [`crate::http_client::HttpEndpoint`] (reqwest over rustls, HTTP/1.1, a small
 //!   pool of idle keep-alive connections), shared with the CLI's S3 client.
+//! - Several nodes: the endpoint may list the URLs of several nodes of one KMS (sharing one
+//!   database). Calls are spread over them and a failing node is skipped for a while
+//!   ([`super::fleet`]); an operation that changes nothing is retried on the next node after
+//!   any transport failure, any other operation only when its request was never sent.
 //! - Failure mapping: `__type` (any `namespace#` prefix stripped) and `message` become
 //!   [`KmsClientError::Kms`]; connection and TLS failures, a 10 s timeout, 5xx answers and
-//!   unintelligible bodies become [`KmsClientError::Unavailable`] (S3 answers 503).
+//!   unintelligible bodies, on every node tried, become [`KmsClientError::Unavailable`] (S3
+//!   answers 503).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -34,6 +38,7 @@ use zeroize::Zeroizing;
 
 use super::audit::Source;
 use super::client::{DataKey, Decrypted, KeyDescription, Kms, KmsClientError, KmsFuture};
+use super::fleet::{Fleet, Node, NodeHealth};
 use super::policy::Caller;
 use crate::http_client::{EndpointError, HttpEndpoint};
 use crate::sigv4;
@@ -70,9 +75,10 @@ impl From<EndpointError> for RemoteKmsError {
     }
 }
 
-/// A KMS reached over HTTPS. Cheap to share (`Arc<dyn Kms>`); connections are pooled.
+/// A KMS reached over HTTPS, through one node or several ([`Fleet`]). Cheap to share
+/// (`Arc<dyn Kms>`); connections are pooled per node.
 pub struct RemoteKms {
-    conn: HttpEndpoint,
+    fleet: Fleet,
     access_key: String,
     secret_key: Zeroizing<String>,
     region: String,
@@ -81,8 +87,14 @@ pub struct RemoteKms {
 
 impl fmt::Debug for RemoteKms {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let nodes: Vec<String> = self
+            .fleet
+            .health()
+            .into_iter()
+            .map(|h| h.endpoint)
+            .collect();
         f.debug_struct("RemoteKms")
-            .field("endpoint", &self.conn.authority())
+            .field("endpoints", &nodes)
             .field("access_key", &self.access_key)
             .field("secret_key", &"<redacted>")
             .field("region", &self.region)
@@ -91,18 +103,28 @@ impl fmt::Debug for RemoteKms {
 }
 
 impl RemoteKms {
-    /// `endpoint` is `https://host[:port]`; `ca_pem` holds the CA certificate(s) to trust
-    /// besides the platform's roots; the
-    /// credential is the gateway's own, scoped to `region`.
+    /// `endpoints` is `https://host[:port]`, or several such URLs separated by commas (the
+    /// nodes of one KMS fleet, sharing its keys); `ca_pem` holds the CA certificate(s) to trust
+    /// besides the platform's roots, for every node; the credential is the gateway's own,
+    /// scoped to `region`.
     pub fn new(
-        endpoint: &str,
+        endpoints: &str,
         ca_pem: &Path,
         access_key: &str,
         secret_key: &str,
         region: &str,
     ) -> Result<RemoteKms, RemoteKmsError> {
+        let conns = endpoints
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(|e| HttpEndpoint::new(e, Some(ca_pem), false))
+            .collect::<Result<Vec<_>, _>>()?;
+        if conns.is_empty() {
+            return Err(RemoteKmsError::Endpoint(endpoints.to_string()));
+        }
         Ok(RemoteKms {
-            conn: HttpEndpoint::new(endpoint, Some(ca_pem), false)?,
+            fleet: Fleet::new(conns),
             access_key: access_key.to_string(),
             secret_key: Zeroizing::new(secret_key.to_string()),
             region: region.to_string(),
@@ -118,52 +140,121 @@ impl RemoteKms {
 
     /// One KMS operation by name (any `TrentService` operation, or a full `X-Amz-Target` such
     /// as `Sealgate.AdvanceClock`): the JSON answer of a 2xx, else the mapped error.
+    ///
+    /// The call goes to the nodes in [`Fleet::order`]; a node that fails at the transport
+    /// level is marked down, and the call moves on to the next node when that cannot do the
+    /// operation twice: always for operations that change nothing ([`retry_anywhere`]),
+    /// otherwise only when the request was never sent.
     pub async fn call(&self, operation: &str, request: Value) -> Result<Value, KmsClientError> {
-        let body = Bytes::from(request.to_string());
-        tokio::time::timeout(self.timeout, self.exchange(operation, body))
-            .await
-            .map_err(|_| {
-                KmsClientError::Unavailable(format!(
-                    "KMS at {} did not answer {operation} within {:?}",
-                    self.conn.authority(),
-                    self.timeout
-                ))
-            })?
+        self.call_for(operation, request, None).await
     }
 
-    async fn exchange(&self, operation: &str, body: Bytes) -> Result<Value, KmsClientError> {
-        let unavailable = |what: String| {
-            KmsClientError::Unavailable(format!("KMS at {}: {what}", self.conn.authority()))
+    /// As [`RemoteKms::call`], for an S3 request's caller when `on_behalf` is set (the value of
+    /// [`super::on_behalf::HEADER`]).
+    async fn call_for(
+        &self,
+        operation: &str,
+        request: Value,
+        on_behalf: Option<&str>,
+    ) -> Result<Value, KmsClientError> {
+        let body = Bytes::from(request.to_string());
+        let mut failed: Vec<&Node> = Vec::new();
+        let mut last = String::new();
+        for node in self.fleet.order() {
+            node.sending();
+            let exchange = self.exchange(node, operation, body.clone(), on_behalf);
+            let attempt = tokio::time::timeout(self.timeout, exchange)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Failure {
+                        message: format!("did not answer {operation} within {:?}", self.timeout),
+                        not_sent: false,
+                    })
+                });
+            match attempt {
+                Ok(answer) => {
+                    node.answered();
+                    for f in &failed {
+                        f.failed_over();
+                    }
+                    return answer;
+                }
+                Err(failure) => {
+                    let backoff = node.failed();
+                    last = format!("KMS at {}: {}", node.conn.authority(), failure.message);
+                    if self.fleet.len() > 1 {
+                        tracing::warn!(node = node.conn.authority(), operation, ?backoff, error = %failure.message, "KMS node marked down");
+                    }
+                    failed.push(node);
+                    if !(failure.not_sent || retry_anywhere(operation)) {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(KmsClientError::Unavailable(last))
+    }
+
+    /// One exchange with one node: `Ok` with the KMS's answer (a success or a KMS error: the
+    /// node is alive), `Err` when nothing usable came back.
+    async fn exchange(
+        &self,
+        node: &Node,
+        operation: &str,
+        body: Bytes,
+        on_behalf: Option<&str>,
+    ) -> Result<Result<Value, KmsClientError>, Failure> {
+        let failure = |message: String| Failure {
+            message,
+            not_sent: false,
         };
-        let headers = self.signed_headers(operation, &body).map_err(unavailable)?;
-        let resp = self
+        let headers = self
+            .signed_headers(node, operation, &body, on_behalf)
+            .map_err(|message| Failure {
+                message,
+                not_sent: true,
+            })?;
+        let resp = node
             .conn
             .exchange(Method::POST, "/", headers, Some(body), MAX_RESPONSE)
             .await
-            .map_err(|e| unavailable(e.0))?;
+            .map_err(|e| Failure {
+                message: e.message,
+                not_sent: e.not_sent,
+            })?;
         let status = resp.status();
         let bytes = resp.into_body();
         let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
         if status.is_success() {
-            return parsed.ok_or_else(|| unavailable(format!("{operation} answer is not JSON")));
+            return parsed
+                .map(Ok)
+                .ok_or_else(|| failure(format!("{operation} answer is not JSON")));
         }
-        let error = parsed.as_ref().and_then(error_of);
-        match error {
+        match parsed.as_ref().and_then(error_of) {
             Some((type_name, message)) if !status.is_server_error() => {
-                Err(KmsClientError::Kms { type_name, message })
+                Ok(Err(KmsClientError::Kms { type_name, message }))
             }
-            Some((type_name, message)) => Err(unavailable(format!(
-                "HTTP {status}: {type_name}: {message}"
-            ))),
-            None => Err(unavailable(format!("HTTP {status} without an error type"))),
+            Some((type_name, message)) => {
+                Err(failure(format!("HTTP {status}: {type_name}: {message}")))
+            }
+            None => Err(failure(format!("HTTP {status} without an error type"))),
         }
     }
 
     /// The headers of a signed `POST /` carrying `body` to `TrentService.<operation>`.
-    fn signed_headers(&self, operation: &str, body: &[u8]) -> Result<HeaderMap, String> {
+    fn signed_headers(
+        &self,
+        node: &Node,
+        operation: &str,
+        body: &[u8],
+        on_behalf: Option<&str>,
+    ) -> Result<HeaderMap, String> {
         let mut headers = HeaderMap::new();
         let value = |v: &str| HeaderValue::from_str(v).map_err(|e| e.to_string());
-        headers.insert(http::header::HOST, value(self.conn.authority())?);
+        headers.insert(http::header::HOST, value(node.conn.authority())?);
+        if let Some(named) = on_behalf {
+            headers.insert(super::on_behalf::HEADER, value(named)?);
+        }
         headers.insert(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static(CONTENT_TYPE),
@@ -188,6 +279,38 @@ impl RemoteKms {
         .map_err(|e| format!("signing: {e}"))?;
         Ok(headers)
     }
+}
+
+/// A node gave no usable answer.
+struct Failure {
+    message: String,
+    /// The request never reached the node (see [`crate::http_client::TransportError`]).
+    not_sent: bool,
+}
+
+/// Operations that change no state in the KMS (beyond its audit log), so a call whose node
+/// failed mid-request may be sent again to another node: at worst the first node did it too,
+/// and its answer was lost.
+fn retry_anywhere(operation: &str) -> bool {
+    let name = operation.strip_prefix("TrentService.").unwrap_or(operation);
+    matches!(
+        name,
+        "Decrypt"
+            | "Encrypt"
+            | "ReEncrypt"
+            | "GenerateDataKey"
+            | "GenerateDataKeyWithoutPlaintext"
+            | "GenerateDataKeyPair"
+            | "GenerateDataKeyPairWithoutPlaintext"
+            | "GenerateRandom"
+            | "GenerateMac"
+            | "VerifyMac"
+            | "Sign"
+            | "Verify"
+            | "DeriveSharedSecret"
+    ) || ["Describe", "Get", "List"]
+        .iter()
+        .any(|p| name.starts_with(p))
 }
 
 /// `(__type, message)` of an error body. AWS may qualify the type
@@ -238,8 +361,8 @@ impl Kms for RemoteKms {
         &'a self,
         key_id: &'a str,
         context: &'a BTreeMap<String, String>,
-        _caller: &'a Caller,
-        _source: &'a Source,
+        caller: &'a Caller,
+        source: &'a Source,
     ) -> KmsFuture<'a, DataKey> {
         Box::pin(async move {
             const OP: &str = "GenerateDataKey";
@@ -247,7 +370,8 @@ impl Kms for RemoteKms {
             if !context.is_empty() {
                 request["EncryptionContext"] = context_json(context);
             }
-            let answer = self.call(OP, request).await?;
+            let named = super::on_behalf::encode(caller, source);
+            let answer = self.call_for(OP, request, named.as_deref()).await?;
             let plain = blob_member(&answer, OP, "Plaintext")?;
             let mut plaintext = Zeroizing::new([0u8; 32]);
             if plain.len() != plaintext.len() {
@@ -267,8 +391,8 @@ impl Kms for RemoteKms {
         ciphertext_blob: &'a [u8],
         context: &'a BTreeMap<String, String>,
         key_id: Option<&'a str>,
-        _caller: &'a Caller,
-        _source: &'a Source,
+        caller: &'a Caller,
+        source: &'a Source,
     ) -> KmsFuture<'a, Decrypted> {
         Box::pin(async move {
             const OP: &str = "Decrypt";
@@ -279,7 +403,8 @@ impl Kms for RemoteKms {
             if let Some(key_id) = key_id {
                 request["KeyId"] = json!(key_id);
             }
-            let answer = self.call(OP, request).await?;
+            let named = super::on_behalf::encode(caller, source);
+            let answer = self.call_for(OP, request, named.as_deref()).await?;
             Ok(Decrypted {
                 plaintext: blob_member(&answer, OP, "Plaintext")?,
                 key_arn: string_member(&answer, OP, "KeyId")?,
@@ -306,12 +431,15 @@ impl Kms for RemoteKms {
     fn describe<'a>(
         &'a self,
         key_id: &'a str,
-        _caller: &'a Caller,
-        _source: &'a Source,
+        caller: &'a Caller,
+        source: &'a Source,
     ) -> KmsFuture<'a, KeyDescription> {
         Box::pin(async move {
             const OP: &str = "DescribeKey";
-            let answer = self.call(OP, json!({ "KeyId": key_id })).await?;
+            let named = super::on_behalf::encode(caller, source);
+            let answer = self
+                .call_for(OP, json!({ "KeyId": key_id }), named.as_deref())
+                .await?;
             let meta = answer
                 .get("KeyMetadata")
                 .ok_or_else(|| malformed(OP, "KeyMetadata"))?;
@@ -334,8 +462,8 @@ impl Kms for RemoteKms {
         key_id: &'a str,
         plaintext: &'a [u8],
         context: &'a BTreeMap<String, String>,
-        _caller: &'a Caller,
-        _source: &'a Source,
+        caller: &'a Caller,
+        source: &'a Source,
     ) -> KmsFuture<'a, Vec<u8>> {
         Box::pin(async move {
             const OP: &str = "Encrypt";
@@ -343,7 +471,8 @@ impl Kms for RemoteKms {
             if !context.is_empty() {
                 request["EncryptionContext"] = context_json(context);
             }
-            let answer = self.call(OP, request).await?;
+            let named = super::on_behalf::encode(caller, source);
+            let answer = self.call_for(OP, request, named.as_deref()).await?;
             Ok(blob_member(&answer, OP, "CiphertextBlob")?.to_vec())
         })
     }
@@ -360,6 +489,10 @@ impl Kms for RemoteKms {
             alias,
             description,
         ))
+    }
+
+    fn nodes(&self) -> Vec<NodeHealth> {
+        self.fleet.health()
     }
 }
 

@@ -40,7 +40,7 @@ pub(crate) fn is_due(key: &KeyRecord, now: f64) -> bool {
 /// Makes a new backing key current. `kind` is AUTOMATIC or ON_DEMAND.
 pub(crate) fn rotate(
     svc: &KmsService,
-    tx: &rusqlite::Connection,
+    tx: &dyn super::db::Tx,
     key: &mut KeyRecord,
     kind: &str,
 ) -> Result<(), KmsError> {

@@ -59,11 +59,17 @@ impl KmsService {
     /// The source of a KMS API call by `caller`: the service's own when it signs as one of
     /// the configured service principals.
     pub(crate) fn api_source(&self, caller: &Caller) -> Source {
-        if self.inner.service_principals.contains(&caller.arn) {
+        if self.is_service_principal(&caller.arn) {
             Source::Service { resource: None }
         } else {
             Source::KmsApi
         }
+    }
+
+    /// Whether `arn` is one of the configured gateway service principals: the identities
+    /// that may use the service keys and act for S3 callers ([`super::on_behalf`]).
+    pub(crate) fn is_service_principal(&self, arn: &str) -> bool {
+        self.inner.service_principals.iter().any(|p| p == arn)
     }
 
     /// The AWS-managed-key rule, checked before any policy: see the module documentation.
@@ -99,7 +105,7 @@ impl KmsService {
     /// service key (service-owned). Both rotate yearly.
     pub(crate) fn create_aws_managed(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &dyn super::db::Tx,
         alias: &str,
     ) -> Result<KeyRecord, KmsError> {
         let (description, service_only) = match alias {
@@ -160,7 +166,7 @@ impl KmsService {
         {
             return Ok(());
         }
-        let exists = |tx: &rusqlite::Connection| -> Result<bool, KmsError> {
+        let exists = |tx: &dyn super::db::Tx| -> Result<bool, KmsError> {
             Ok(db::get_alias(tx, SSE_S3_SERVICE_ALIAS)?.is_some())
         };
         if self.inner.store.with_tx(|tx| exists(tx))? {

@@ -107,7 +107,7 @@ impl KmsService {
     /// Generates and stores the private scalar of a new P-256 key; returns its material id.
     pub(super) fn new_signing_material(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &dyn super::db::Tx,
         key_id: &str,
     ) -> Result<String, KmsError> {
         // A uniformly random 32-byte string is a valid scalar unless zero or >= n
@@ -169,11 +169,7 @@ impl KmsService {
         })
     }
 
-    fn private_key(
-        &self,
-        tx: &rusqlite::Connection,
-        key: &KeyRecord,
-    ) -> Result<SigningKey, KmsError> {
+    fn private_key(&self, tx: &dyn super::db::Tx, key: &KeyRecord) -> Result<SigningKey, KmsError> {
         let material_id = key
             .current_material
             .clone()

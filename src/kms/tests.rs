@@ -1138,6 +1138,7 @@ async fn in_process_client_for_the_gateway() {
     let source = Source::S3Gateway {
         bucket: "b".into(),
         key: Some("k".into()),
+        via: None,
     };
     let arn = kms
         .resolve_key_arn("alias/aws/s3", &caller, &source)

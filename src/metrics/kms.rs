@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::Metrics;
 use crate::kms::client::{KeyDescription, KmsFuture};
+use crate::kms::fleet::NodeHealth;
 use crate::kms::{Caller, DataKey, Decrypted, Kms, KmsClientError, Source};
 
 pub(crate) struct MeteredKms {
@@ -165,6 +166,60 @@ impl Kms for MeteredKms {
             .inner
             .create_key_with_alias(alias, description, caller, source);
         self.metered("CreateKeyWithAlias", alias, call, String::clone)
+    }
+
+    fn nodes(&self) -> Vec<NodeHealth> {
+        self.inner.nodes()
+    }
+}
+
+/// One per-node family: name, type, help, and the value it reads from a node's health.
+type NodeFamily = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&NodeHealth) -> u64,
+);
+
+/// Appends the per-node families of a remote KMS fleet to `out` (nothing for an embedded KMS).
+pub(super) fn render_nodes(nodes: &[NodeHealth], out: &mut String) {
+    use std::fmt::Write as _;
+    if nodes.is_empty() {
+        return;
+    }
+    let families: [NodeFamily; 4] = [
+        (
+            "sealgate_kms_node_up",
+            "gauge",
+            "1 while the remote KMS node answers, 0 while it is marked down after a connect error, timeout or 5xx.",
+            |n| u64::from(n.up),
+        ),
+        (
+            "sealgate_kms_node_requests_total",
+            "counter",
+            "KMS requests sent to the node, retries included.",
+            |n| n.requests,
+        ),
+        (
+            "sealgate_kms_node_failures_total",
+            "counter",
+            "Requests to the node that got no usable answer (connect, TLS, timeout, 5xx).",
+            |n| n.failures,
+        ),
+        (
+            "sealgate_kms_node_failovers_total",
+            "counter",
+            "Calls the node failed that another node then answered.",
+            |n| n.failovers,
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for n in nodes {
+            let endpoint = super::escape_label(&n.endpoint);
+            let _ = writeln!(out, "{name}{{endpoint=\"{endpoint}\"}} {}", value(n));
+        }
     }
 }
 

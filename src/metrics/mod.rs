@@ -245,6 +245,9 @@ pub(crate) struct Metrics {
     pub(crate) sweep_bytes: Family<0, Counter>,
     /// Shared with the listeners, which update it.
     pub(crate) connections: Arc<crate::server::ConnStats>,
+    /// The gateway's KMS client (not the metered wrapper, which holds these metrics), asked
+    /// for its nodes' health at each scrape.
+    kms: std::sync::OnceLock<Arc<dyn crate::kms::Kms>>,
 }
 
 impl Default for Metrics {
@@ -337,6 +340,7 @@ impl Metrics {
                 [],
             ),
             connections: Arc::default(),
+            kms: std::sync::OnceLock::new(),
         };
         for f in [
             &m.sweep_runs,
@@ -383,7 +387,15 @@ impl Metrics {
             f.render(&mut out);
         }
         conn::render(&self.connections, &mut out);
+        if let Some(kms) = self.kms.get() {
+            kms::render_nodes(&kms.nodes(), &mut out);
+        }
         out
+    }
+
+    /// Reports the health of `kms`'s nodes (a remote KMS fleet) at every scrape.
+    pub(crate) fn watch_kms_nodes(&self, kms: Arc<dyn crate::kms::Kms>) {
+        let _ = self.kms.set(kms);
     }
 
     /// Counts one finished sweep and what it reclaimed.

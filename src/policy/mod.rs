@@ -353,7 +353,7 @@ fn strings(value: &Value) -> Option<Vec<String>> {
 }
 
 /// `*` matches any run of characters, `?` exactly one (IAM wildcard semantics).
-fn glob(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     let (mut pi, mut ti) = (0, 0);

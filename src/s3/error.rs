@@ -136,6 +136,20 @@ pub(crate) enum S3Error {
     /// 400: CreateBucket with an ACL (other than `private` alone) and BucketOwnerEnforced.
     #[error("Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting")]
     InvalidBucketAclWithObjectOwnership,
+    /// 400: CreateBucket with a public ACL while Block Public Access's BlockPublicAcls is on.
+    #[error("Bucket cannot have public ACLs set with BlockPublicAccess enabled")]
+    InvalidBucketAclWithBlockPublicAccessError,
+    /// 400: an AccessControlPolicy document that does not follow S3's schema.
+    #[error(
+        "The XML you provided was not well-formed or did not validate against our published schema"
+    )]
+    MalformedACLError,
+    /// 400: a grant by e-mail address (no account here has one).
+    #[error("The e-mail address you provided does not match any account on record.")]
+    UnresolvableGrantByEmailAddress,
+    /// 400: PutBucketAcl/PutObjectAcl with both ACL headers and a body.
+    #[error("This request does not support content")]
+    UnexpectedContent,
     /// 404: GetBucketTagging on a bucket without tags.
     #[error("The TagSet does not exist")]
     NoSuchTagSet { bucket: String },
@@ -416,6 +430,10 @@ impl S3Error {
             | MalformedPolicy(_)
             | AccessControlListNotSupported
             | InvalidBucketAclWithObjectOwnership
+            | InvalidBucketAclWithBlockPublicAccessError
+            | MalformedACLError
+            | UnresolvableGrantByEmailAddress
+            | UnexpectedContent
             | InvalidTag(_)
             | BadRequest(_)
             | InvalidURI
@@ -478,6 +496,12 @@ impl S3Error {
             OwnershipControlsNotFoundError { .. } => "OwnershipControlsNotFoundError",
             AccessControlListNotSupported => "AccessControlListNotSupported",
             InvalidBucketAclWithObjectOwnership => "InvalidBucketAclWithObjectOwnership",
+            InvalidBucketAclWithBlockPublicAccessError => {
+                "InvalidBucketAclWithBlockPublicAccessError"
+            }
+            MalformedACLError => "MalformedACLError",
+            UnresolvableGrantByEmailAddress => "UnresolvableGrantByEmailAddress",
+            UnexpectedContent => "UnexpectedContent",
             MalformedPolicy(_) => "MalformedPolicy",
             InvalidURI => "InvalidURI",
             InvalidRange { .. } => "InvalidRange",

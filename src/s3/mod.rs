@@ -1,6 +1,7 @@
 //! The S3 front end: one request flows listener → auth → router → handler → sse → envelope →
 //! store, and every failure becomes one S3 error response here.
 
+pub(crate) mod acl;
 pub(crate) mod authz;
 pub(crate) mod cors;
 pub(crate) mod encryption;
@@ -139,7 +140,7 @@ fn request_id() -> String {
 
 async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Response<Body> {
     let request_id = request_id();
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let is_head = parts.method == Method::HEAD;
     let resource = parts.uri.path().to_owned();
     let method = parts.method.clone();
@@ -174,6 +175,9 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
         || parts.headers.contains_key(http::header::TRANSFER_ENCODING);
     let mut unread = Some(body);
     let result = async {
+        // Before routing: a presigned SigV2 URL's `x-amz-*` parameters are request headers.
+        sigv2::apply_query_headers(&parts.uri, &mut parts.headers)
+            .map_err(|e| auth_error(e, &gw.cfg.region))?;
         let routed = router::parse(
             &parts.method,
             &parts.uri,
@@ -210,6 +214,7 @@ async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: ConnInfo) -> Res
             auth,
             &parts.headers,
             secure,
+            conn.tls_version,
             conn.peer.ip(),
         ));
         authz::authorize_endpoint(&gw, &session, &routed).await?;

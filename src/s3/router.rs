@@ -258,7 +258,15 @@ pub(crate) enum Endpoint {
     GetBucketAcl {
         bucket: String,
     },
+    PutBucketAcl {
+        bucket: String,
+    },
     GetObjectAcl {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    },
+    PutObjectAcl {
         bucket: String,
         key: String,
         version_id: Option<String>,
@@ -363,7 +371,9 @@ impl Endpoint {
             DeleteBucketTagging { .. } => "DeleteBucketTagging",
             GetObjectTagging { .. } => "GetObjectTagging",
             GetBucketAcl { .. } => "GetBucketAcl",
+            PutBucketAcl { .. } => "PutBucketAcl",
             GetObjectAcl { .. } => "GetObjectAcl",
+            PutObjectAcl { .. } => "PutObjectAcl",
             PutObjectTagging { .. } => "PutObjectTagging",
             DeleteObjectTagging { .. } => "DeleteObjectTagging",
             GetObjectAttributes { .. } => "GetObjectAttributes",
@@ -422,7 +432,9 @@ impl Endpoint {
             | DeleteBucketTagging { bucket }
             | GetObjectTagging { bucket, .. }
             | GetBucketAcl { bucket }
+            | PutBucketAcl { bucket }
             | GetObjectAcl { bucket, .. }
+            | PutObjectAcl { bucket, .. }
             | PutObjectTagging { bucket, .. }
             | DeleteObjectTagging { bucket, .. }
             | GetObjectAttributes { bucket, .. }
@@ -459,6 +471,7 @@ impl Endpoint {
             | DeleteObject { key, .. }
             | GetObjectTagging { key, .. }
             | GetObjectAcl { key, .. }
+            | PutObjectAcl { key, .. }
             | PutObjectTagging { key, .. }
             | DeleteObjectTagging { key, .. }
             | GetObjectAttributes { key, .. }
@@ -632,6 +645,7 @@ fn route_bucket(method: &Method, bucket: String, q: &Query) -> Result<Endpoint, 
         },
         Method::GET if q.has("tagging") => Endpoint::GetBucketTagging { bucket },
         Method::GET if q.has("acl") => Endpoint::GetBucketAcl { bucket },
+        Method::PUT if q.has("acl") => Endpoint::PutBucketAcl { bucket },
         Method::PUT if q.has("tagging") => Endpoint::PutBucketTagging { bucket },
         Method::DELETE if q.has("tagging") => Endpoint::DeleteBucketTagging { bucket },
         Method::GET if q.has("uploads") => Endpoint::ListMultipartUploads {
@@ -710,6 +724,11 @@ fn route_object(
             Endpoint::CreateMultipartUpload { bucket, key }
         }
         Method::GET if q.has("acl") => Endpoint::GetObjectAcl {
+            bucket,
+            key,
+            version_id: q.string("versionId"),
+        },
+        Method::PUT if q.has("acl") => Endpoint::PutObjectAcl {
             bucket,
             key,
             version_id: q.string("versionId"),
@@ -1262,6 +1281,22 @@ mod tests {
                 "/b?cors",
                 &[],
                 Endpoint::DeleteBucketCors { bucket: "b".into() },
+            ),
+            (
+                "PUT",
+                "/b?acl",
+                &[],
+                Endpoint::PutBucketAcl { bucket: "b".into() },
+            ),
+            (
+                "PUT",
+                "/b/k?acl&versionId=null",
+                &[],
+                Endpoint::PutObjectAcl {
+                    bucket: "b".into(),
+                    key: "k".into(),
+                    version_id: Some("null".into()),
+                },
             ),
             (
                 "GET",

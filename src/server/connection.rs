@@ -30,8 +30,10 @@ pub(super) async fn run(
     conn: Arc<Conn>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let svc = {
+    // Built once the connection's facts are known (after a TLS handshake).
+    let service_for = |info: ConnInfo| {
         let conn = conn.clone();
+        let service = service.clone();
         hyper::service::service_fn(move |req| {
             let service = service.clone();
             // Taken when hyper hands over a parsed head, released once the response body has
@@ -61,6 +63,15 @@ pub(super) async fn run(
             };
             match handshake {
                 Ok(Ok(stream)) => {
+                    let tls_version = match stream.get_ref().1.protocol_version() {
+                        Some(rustls::ProtocolVersion::TLSv1_3) => Some("1.3"),
+                        Some(rustls::ProtocolVersion::TLSv1_2) => Some("1.2"),
+                        _ => None,
+                    };
+                    let svc = service_for(ConnInfo {
+                        tls_version,
+                        ..info
+                    });
                     let http = builder.serve_connection(TokioIo::new(stream), svc);
                     drive(http, &conn, &mut shutdown).await
                 }
@@ -72,7 +83,7 @@ pub(super) async fn run(
             }
         }
         None => {
-            let http = builder.serve_connection(TokioIo::new(stream), svc);
+            let http = builder.serve_connection(TokioIo::new(stream), service_for(info));
             drive(http, &conn, &mut shutdown).await
         }
     };

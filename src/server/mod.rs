@@ -35,6 +35,8 @@ pub(crate) type Body = BoxBody<Bytes, std::io::Error>;
 pub(crate) struct ConnInfo {
     pub(crate) tls: bool,
     pub(crate) peer: SocketAddr,
+    /// The negotiated TLS version (`"1.2"`, `"1.3"`), once the handshake is done.
+    pub(crate) tls_version: Option<&'static str>,
 }
 
 /// A request handler for one listener.
@@ -126,6 +128,7 @@ pub(crate) async fn serve(l: Listener, mut shutdown: watch::Receiver<bool>) {
         let info = ConnInfo {
             tls: l.tls.is_some(),
             peer,
+            tls_version: None,
         };
         tasks.spawn(connection::run(
             stream,

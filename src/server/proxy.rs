@@ -106,6 +106,7 @@ mod tests {
         ConnInfo {
             tls,
             peer: peer.parse().unwrap(),
+            tls_version: None,
         }
     }
 

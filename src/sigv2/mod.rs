@@ -15,7 +15,9 @@
 //!   among the `x-amz-*` ones instead); the request time must fall within S3's 15-minute skew.
 //! - Query form: the Date line is the `Expires` value, an absolute Unix time; past it the URL
 //!   is refused ("Request has expired"). `x-amz-*` query parameters are signed as `x-amz-*`
-//!   headers (the SDKs move signed headers into presigned URLs that way).
+//!   headers (the SDKs move signed headers into presigned URLs that way) and, as on S3, act as
+//!   those headers ([`apply_query_headers`]): a URL presigned with `x-amz-server-side-encryption`
+//!   or `x-amz-meta-*` stores the object so, whatever client fetches it.
 //! - SigV2 signs no payload hash: the body is `UNSIGNED-PAYLOAD`, and a Content-MD5 header is
 //!   what protects it (signed, and checked against the body by the payload reader).
 //! - One identity per request: a SigV2 form next to another signature is refused.
@@ -139,6 +141,36 @@ pub(crate) fn parse(uri: &Uri, headers: &HeaderMap) -> Result<Option<SignedReque
         date_line: expires.to_owned(),
         time: Time::Expires(UNIX_EPOCH + Duration::from_secs(secs)),
     }))
+}
+
+/// Makes the `x-amz-*` parameters of a SigV2 presigned URL the request headers they stand for,
+/// before routing and authentication, so the whole request sees them as S3 does (SSE choice,
+/// metadata, tagging, copy source). A header sent as well wins, as in the string to sign, which
+/// is therefore the same before and after. Requests of any other form are left alone.
+pub(crate) fn apply_query_headers(uri: &Uri, headers: &mut HeaderMap) -> Result<(), AuthError> {
+    let query = decoded_query(uri.query());
+    let v2_query = query
+        .iter()
+        .any(|(k, _)| k == "AWSAccessKeyId" || k == "Signature");
+    if !v2_query || headers.contains_key(http::header::AUTHORIZATION) {
+        return Ok(());
+    }
+    let mut hoisted = Vec::new();
+    for (name, value) in &query {
+        let name = name.to_ascii_lowercase();
+        if !name.starts_with("x-amz-") || headers.contains_key(name.as_str()) {
+            continue;
+        }
+        let invalid =
+            || AuthError::MalformedV2(format!("Invalid value for query parameter {name}"));
+        let header_name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
+        let header_value = http::HeaderValue::from_str(value).map_err(|_| invalid())?;
+        hoisted.push((header_name, header_value));
+    }
+    for (name, value) in hoisted {
+        headers.append(name, value);
+    }
+    Ok(())
 }
 
 fn parse_header_form(auth: &str, headers: &HeaderMap) -> Result<SignedRequest, AuthError> {
@@ -469,6 +501,63 @@ mod tests {
                 "{uri}"
             );
         }
+    }
+
+    #[test]
+    fn amz_query_parameters_become_headers_without_changing_the_string_to_sign() {
+        let (uri, mut h) = request(
+            "/b/k?AWSAccessKeyId=A&Expires=100&Signature=s&x-amz-server-side-encryption=aws%3Akms\
+             &X-Amz-Meta-Color=blue&x-amz-acl=private&response-content-type=a%2Fb",
+            &[("x-amz-acl", "public-read")],
+        );
+        let before = string_to_sign::build(
+            &Method::PUT,
+            uri.path(),
+            &decoded_query(uri.query()),
+            &h,
+            Form::Query,
+            "100",
+            None,
+        );
+        apply_query_headers(&uri, &mut h).unwrap();
+        assert_eq!(h["x-amz-server-side-encryption"], "aws:kms");
+        assert_eq!(h["x-amz-meta-color"], "blue");
+        // The header sent wins; other parameters stay parameters.
+        assert_eq!(h.get_all("x-amz-acl").iter().count(), 1);
+        assert_eq!(h["x-amz-acl"], "public-read");
+        assert!(!h.contains_key("response-content-type"));
+        let after = string_to_sign::build(
+            &Method::PUT,
+            uri.path(),
+            &decoded_query(uri.query()),
+            &h,
+            Form::Query,
+            "100",
+            None,
+        );
+        assert_eq!(before, after);
+
+        // Not a SigV2 URL (SigV4, or a header signature): nothing moves.
+        for (uri, auth) in [
+            ("/b/k?X-Amz-Signature=0&x-amz-meta-a=1", None),
+            ("/b/k?x-amz-meta-a=1", None),
+            ("/b/k?Signature=s&x-amz-meta-a=1", Some("AWS A:s")),
+        ] {
+            let (uri, mut h) = request(
+                uri,
+                &auth
+                    .map(|a| ("authorization", a))
+                    .into_iter()
+                    .collect::<Vec<_>>(),
+            );
+            apply_query_headers(&uri, &mut h).unwrap();
+            assert!(!h.contains_key("x-amz-meta-a"), "{uri}");
+        }
+        let (uri, mut h) = request("/b/k?Signature=s&x-amz-meta-a=%0A", &[]);
+        assert!(matches!(
+            apply_query_headers(&uri, &mut h),
+            Err(AuthError::MalformedV2(_))
+        ));
     }
 
     #[test]

@@ -40,7 +40,7 @@ mod sign;
 mod verify;
 
 pub(crate) use canonical::{SigningKey, sha256_hex};
-pub(crate) use parse::{Credential, PayloadHash, decoded_query, parse};
+pub(crate) use parse::{Credential, PayloadHash, SignedRequest, decoded_query, parse};
 pub(crate) use sign::sign_request;
 pub(crate) use verify::{Expectations, Verified, signatures_match, verify};
 

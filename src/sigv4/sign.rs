@@ -51,7 +51,12 @@ pub(crate) fn sign_request(
     let mut signed: Vec<String> = headers
         .keys()
         .map(|name| name.as_str())
-        .filter(|name| *name == "host" || *name == "content-type" || name.starts_with("x-amz-"))
+        .filter(|name| {
+            *name == "host"
+                || *name == "content-type"
+                || name.starts_with("x-amz-")
+                || name.starts_with("x-sealgate-")
+        })
         .map(str::to_owned)
         .collect();
     signed.sort();

@@ -34,6 +34,7 @@ use master::{MasterError, MasterRing};
 use object::Version;
 pub(crate) use object::{EtagRule, ObjectBody, ObjectCrypto, PlainSource, PlainStream};
 use record_mac::RecordMacKey;
+pub(crate) use retag::RecordEdit;
 
 /// The key S3 uses when `aws:kms` names none.
 pub(crate) const DEFAULT_KMS_KEY: &str = "alias/aws/s3";
@@ -445,6 +446,7 @@ fn source(bucket: &str, key: &str) -> Source {
     Source::S3Gateway {
         bucket: bucket.to_owned(),
         key: Some(key.to_owned()),
+        via: None,
     }
 }
 

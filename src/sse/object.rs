@@ -21,7 +21,7 @@ use crate::envelope::{
     self, DEFAULT_SEGMENT_SIZE, ObjectKey, Opener, PartBinding, RangeDecoder, Sealer,
 };
 use crate::meta::{Checksum, META_FORMAT, META_FORMAT_V1, ObjectMeta, PartLayout, Sealing};
-use crate::store::{BlobWriter, Store};
+use crate::store::{BLOB_READ_CHUNK, BlobWriter, Store};
 
 /// Segment size of new objects.
 pub(super) const SEGMENT_SIZE: u32 = DEFAULT_SEGMENT_SIZE;
@@ -109,6 +109,7 @@ pub(crate) struct ObjectBody {
     pub(crate) tags: std::collections::BTreeMap<String, String>,
     /// The version id (`None`: the `null` version), covered by the record MAC.
     pub(crate) version_id: Option<String>,
+    pub(crate) acl: Option<crate::meta::Acl>,
 }
 
 /// The record of a new object; with `mac_key` (version 2) it is authenticated as the record of
@@ -137,6 +138,7 @@ pub(super) fn object_meta(
         parts: body.parts,
         sealing,
         tags: body.tags,
+        acl: body.acl,
         mac: None,
         record_key: None,
         version_id: body.version_id,
@@ -427,17 +429,21 @@ impl PartReader {
         )?;
         let plan = envelope::plan_range(part.size, self.segment_size, from, to)?;
         let mut decoder = RangeDecoder::new(opener, plan);
+        // Whole sealed segments per read, so each is opened in the memory it was read into.
+        let sealed_segment = self.segment_size as usize + envelope::TAG_LEN as usize;
+        let chunk_len = sealed_segment * BLOB_READ_CHUNK.div_ceil(sealed_segment);
         let mut stream = self
             .store
-            .read_blob(
+            .read_blob_chunked(
                 &self.bucket,
                 &self.generation,
                 &part.blob,
                 plan.ciphertext_start..plan.ciphertext_end_exclusive,
+                chunk_len,
             )
             .await?;
         while let Some(chunk) = stream.next().await {
-            for piece in decoder.push(&chunk?).map_err(SseError::Tampered)? {
+            for piece in decoder.push_bytes(chunk?).map_err(SseError::Tampered)? {
                 if tx.send(Ok(piece)).await.is_err() {
                     return Ok(());
                 }
@@ -570,6 +576,7 @@ mod tests {
                     parts,
                     tags: Default::default(),
                     version_id: None,
+                    acl: None,
                 },
             );
             assert_eq!(Version::of(&meta), version);

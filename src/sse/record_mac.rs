@@ -12,7 +12,7 @@
 //! The encoding is injective by construction: a fixed tag, then every field as
 //! `u32be(len) ‖ bytes` in a fixed order, integers as 8-byte big-endian fields, counts before
 //! lists, and a one-byte presence field before every optional value. Object tags, when there
-//! are any, are appended last (records without tags encode as they did before tagging).
+//! are any, are appended last, then the ACL (records without tags or ACL encode as they did before).
 
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
@@ -20,7 +20,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::envelope::ObjectKey;
-use crate::meta::{ObjectMeta, SealedKey, Sealing};
+use crate::meta::{Grantee, ObjectMeta, SealedKey, Sealing};
 
 const RECORD_MAC_INFO: &[u8] = b"sealgate/v2/record-mac";
 const RECORD_TAG: &[u8] = b"sealgate/v2/record";
@@ -151,6 +151,26 @@ pub(crate) fn encode(bucket: &str, key: &str, version: &str, meta: &ObjectMeta) 
         e.str("tags");
         e.map(&meta.tags);
     }
+    // The ACL follows on the same terms: only when there is one, after a tag of its own (a
+    // sealing arm or the tags section never ends with the field "acl" in that position).
+    if let Some(acl) = &meta.acl {
+        e.str("acl");
+        e.str(&acl.owner);
+        e.u64(acl.grants.len() as u64);
+        for g in &acl.grants {
+            match &g.grantee {
+                Grantee::CanonicalUser(id) => {
+                    e.str("CanonicalUser");
+                    e.str(id);
+                }
+                Grantee::Group(uri) => {
+                    e.str("Group");
+                    e.str(uri);
+                }
+            }
+            e.str(g.permission.name());
+        }
+    }
     e.0
 }
 
@@ -197,7 +217,7 @@ impl Encoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::{Checksum, PartLayout};
+    use crate::meta::{Acl, Checksum, Grant, PartLayout, Permission};
 
     pub(crate) fn sample() -> ObjectMeta {
         ObjectMeta {
@@ -232,6 +252,7 @@ mod tests {
                 },
             },
             tags: Default::default(),
+            acl: None,
             mac: None,
             record_key: None,
             version_id: None,
@@ -327,6 +348,35 @@ mod tests {
         let mut changed = tagged.clone();
         changed.tags.insert("project".into(), "red".into());
         assert!(!k.verify("b", "k", &changed, &tag2));
+        // An ACL, once there, is covered: a grant added, changed or dropped, or the owner
+        // changed, and the record fails.
+        let mut acl = tagged.clone();
+        acl.acl = Some(Acl {
+            owner: "111122223333".into(),
+            grants: vec![Grant {
+                grantee: Grantee::Group(crate::meta::ALL_USERS.into()),
+                permission: Permission::Read,
+            }],
+        });
+        let tag3 = k.sign("b", "k", &acl);
+        assert!(k.verify("b", "k", &acl, &tag3));
+        let acl_edits: Vec<fn(&mut Acl)> = vec![
+            |a| a.owner.push('4'),
+            |a| a.grants.clear(),
+            |a| a.grants[0].permission = Permission::FullControl,
+            |a| a.grants[0].grantee = Grantee::CanonicalUser(crate::meta::ALL_USERS.into()),
+        ];
+        for (i, edit) in acl_edits.into_iter().enumerate() {
+            let mut m = acl.clone();
+            edit(m.acl.as_mut().unwrap());
+            assert!(
+                !k.verify("b", "k", &m, &tag3),
+                "ACL edit {i} went unnoticed"
+            );
+        }
+        let mut no_acl = acl.clone();
+        no_acl.acl = None;
+        assert!(!k.verify("b", "k", &no_acl, &tag3));
         // The MAC field itself is not covered (it is the tag).
         let mut m = sample();
         m.mac = Some("anything".into());

@@ -1,5 +1,5 @@
-//! Record keys kept in meta records, and tag changes that re-authenticate a record without
-//! touching the object's data (docs/FORMAT.md §6.1, "Tags").
+//! Record keys kept in meta records, and tag or ACL changes that re-authenticate a record
+//! without touching the object's data (docs/FORMAT.md §6.1, "Tags").
 //!
 //! A tag change rewrites the meta record, so a version 2 record needs a fresh MAC. S3 gives
 //! PutObjectTagging no customer key and should not need the KMS for it, so every record written
@@ -20,7 +20,7 @@ use super::object::Version;
 use super::record_mac::RecordMacKey;
 use super::{Actor, Crypto, CustomerKey, ObjectBody, ObjectCrypto, SseError, binding};
 use crate::envelope::ObjectKey;
-use crate::meta::{ObjectMeta, RecordKey};
+use crate::meta::{Acl, ObjectMeta, RecordKey};
 use crate::seal::{self, Mode};
 
 impl Crypto {
@@ -78,8 +78,9 @@ impl Crypto {
     }
 
     /// Checks a version 2 record with its sealed record key, when it has one: readers of tags
-    /// (GetObjectTagging) authenticate what they return without opening the object key. A
-    /// version 2 record without a record key predates tagging, so tags on it are forged.
+    /// and ACLs (GetObjectTagging, GetObjectAcl, an authorization deciding by the ACL)
+    /// authenticate what they use without opening the object key. A version 2 record without a
+    /// record key predates tagging, so tags or an ACL on it are forged.
     pub(crate) async fn check_record(
         &self,
         meta: &ObjectMeta,
@@ -94,26 +95,29 @@ impl Crypto {
                 let mac_key = self.open_object_record_key(rk, bucket, key).await?;
                 verify(&mac_key, meta, bucket, key)
             }
-            None if meta.tags.is_empty() => Ok(()),
+            None if meta.tags.is_empty() && meta.acl.is_none() => Ok(()),
             None => Err(SseError::RecordTampered),
         }
     }
 
-    /// `meta` with `tags` in place of its tags, re-authenticated: the object's data, keys and
-    /// every other field stay as they are. The current record is checked first, so a tampered
-    /// record is never re-signed. `customer` is only used for an SSE-C record written before
-    /// tagging (see the module doc).
-    pub(crate) async fn retag(
+    /// `meta` with `edit` applied (its tags or ACL replaced), re-authenticated: the object's
+    /// data, keys and every other field stay as they are. The current record is checked
+    /// first, so a tampered record is never re-signed. `customer` is only used for an SSE-C
+    /// record written before tagging (see the module doc).
+    pub(crate) async fn amend(
         &self,
         meta: &ObjectMeta,
         bucket: &str,
         key: &str,
-        tags: BTreeMap<String, String>,
+        edit: RecordEdit,
         customer: Option<&CustomerKey>,
         actor: &Actor<'_>,
     ) -> Result<ObjectMeta, SseError> {
         let mut new = meta.clone();
-        new.tags = tags;
+        match edit {
+            RecordEdit::Tags(tags) => new.tags = tags,
+            RecordEdit::Acl(acl) => new.acl = acl,
+        }
         if Version::of(meta) != Version::V2 {
             // Version 1 and plaintext records carry no MAC (docs/FORMAT.md §6.2).
             return Ok(new);
@@ -135,6 +139,24 @@ impl Crypto {
         };
         new.mac = Some(STANDARD.encode(mac_key.sign(bucket, key, &new)));
         Ok(new)
+    }
+}
+
+/// What [`Crypto::amend`] changes in a record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RecordEdit {
+    Tags(BTreeMap<String, String>),
+    /// `None`: back to the bucket owner's FULL_CONTROL alone.
+    Acl(Option<Acl>),
+}
+
+impl RecordEdit {
+    /// Whether `meta` already says what the edit would.
+    pub(crate) fn is_noop(&self, meta: &ObjectMeta) -> bool {
+        match self {
+            RecordEdit::Tags(t) => &meta.tags == t,
+            RecordEdit::Acl(a) => &meta.acl == a,
+        }
     }
 }
 

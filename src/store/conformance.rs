@@ -47,6 +47,7 @@ pub fn bucket_record(name: &str) -> BucketRecord {
         public_access_block: None,
         object_ownership: None,
         versioning: None,
+        acl: None,
     }
 }
 
@@ -64,6 +65,7 @@ pub fn object_meta(generation: &str, size: u64) -> ObjectMeta {
         parts: vec![part_layout(1, "p1")],
         sealing: Sealing::None,
         tags: BTreeMap::new(),
+        acl: None,
         mac: None,
         record_key: None,
         version_id: None,
@@ -97,6 +99,7 @@ fn upload_record(bucket: &str, id: &str, key: &str, generation: &str) -> UploadR
         sealing: Sealing::None,
         record_key: None,
         tags: BTreeMap::new(),
+        acl: None,
     }
 }
 

@@ -149,6 +149,9 @@ impl Default for LocalOptions {
 const REMOTE_BLOB_BUFFER: usize = 8 * 1024 * 1024;
 /// Blob write buffer for the local filesystem, where parts have no minimum size.
 const LOCAL_BLOB_BUFFER: usize = 1024 * 1024;
+/// Bytes per read of a local blob: large enough that a read costs little next to its bytes,
+/// small enough that a slow reader holds little memory.
+pub(crate) const BLOB_READ_CHUNK: usize = 256 * 1024;
 /// Per-key lock stripes serialising read-previous-then-write of meta and part records.
 const LOCK_STRIPES: usize = 64;
 /// Conditional record writes tried before a contended swap gives up (503).
@@ -485,8 +488,23 @@ impl Store {
         blob: &str,
         range: std::ops::Range<u64>,
     ) -> Result<BoxStream<'static, Result<Bytes, StoreError>>, StoreError> {
+        self.read_blob_chunked(bucket, generation, blob, range, BLOB_READ_CHUNK)
+            .await
+    }
+
+    /// [`Store::read_blob`] in chunks of `chunk_len` bytes (the last may be shorter) where the
+    /// backend lets the store choose (the local filesystem); a caller that decodes fixed-size
+    /// records asks for a multiple of their size.
+    pub(crate) async fn read_blob_chunked(
+        &self,
+        bucket: &str,
+        generation: &str,
+        blob: &str,
+        range: std::ops::Range<u64>,
+        chunk_len: usize,
+    ) -> Result<BoxStream<'static, Result<Bytes, StoreError>>, StoreError> {
         let path = layout::blob(bucket, generation, blob)?;
-        blob::read(&self.os, &path, range).await
+        blob::read(&self.os, &path, range, chunk_len).await
     }
 
     /// Copies a blob (a hard link on the local filesystem, a server-side copy on S3).

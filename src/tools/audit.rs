@@ -3,6 +3,10 @@
 //!
 //! Both read the files directly, so they work whether or not a server is running. Verify needs
 //! the KMS root key (it recomputes the digest signatures), so run it as the service user.
+//!
+//! Several KMS nodes each keep their own chain. Given several `--data-dir`s, verify checks each
+//! chain on its own (one verdict per node; the exit status is the worst), and the listing
+//! merges the nodes' records by time with a NODE column (a `node` member in JSON).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,9 +35,15 @@ enum AuditCommand {
 
 #[derive(Args, Debug)]
 struct DataDirArg {
-    /// Data directory of the gateway or KMS (the log is in <data-dir>/kms).
-    #[arg(long, env = "SEALGATE_DATA_DIR", default_value = "sealgate-data")]
-    data_dir: PathBuf,
+    /// Data directory of the gateway or KMS (the log is in <data-dir>/kms). Repeat it (or
+    /// separate with commas) for the nodes of a KMS fleet.
+    #[arg(
+        long,
+        env = "SEALGATE_DATA_DIR",
+        default_value = "sealgate-data",
+        value_delimiter = ','
+    )]
+    data_dir: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -101,23 +111,41 @@ fn log_dir(data_dir: &Path) -> PathBuf {
 }
 
 fn verify(args: &VerifyArgs) -> ExitCode {
-    let dir = log_dir(&args.dir.data_dir);
+    let several = args.dir.data_dir.len() > 1;
+    let mut worst = ExitCode::SUCCESS;
+    for data_dir in &args.dir.data_dir {
+        let node = if several {
+            format!("{}: ", data_dir.display())
+        } else {
+            String::new()
+        };
+        let code = verify_one(&log_dir(data_dir), args.from, &node);
+        // Unreadable (2) outranks tampered (1), which outranks OK.
+        if code == ExitCode::from(2) || (code != ExitCode::SUCCESS && worst == ExitCode::SUCCESS) {
+            worst = code;
+        }
+    }
+    worst
+}
+
+/// Verifies one node's chain in `dir`, each line prefixed with `node`.
+fn verify_one(dir: &Path, from: Option<u64>, node: &str) -> ExitCode {
     let root = match RootKey::load(&dir.join(rootkey::DEFAULT_FILE_NAME)) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("sealgate audit verify: {e}");
+            eprintln!("sealgate audit verify: {node}{e}");
             return ExitCode::from(2);
         }
     };
     let signer = SoftwareSigner::from_root(&root);
-    match audit_chain::verify(&dir, DEFAULT_FILE_NAME, &signer, args.from) {
+    match audit_chain::verify(dir, DEFAULT_FILE_NAME, &signer, from) {
         Ok(r) => {
             let range = match (r.first_seq, r.last_seq) {
                 (Some(a), Some(b)) => format!("seq {a}..={b}"),
                 _ => "no records".to_string(),
             };
             println!(
-                "OK: {} records and {} signed digests ({range}) in {} file(s); chain head {}",
+                "{node}OK: {} records and {} signed digests ({range}) in {} file(s); chain head {}",
                 r.records,
                 r.digests,
                 r.files,
@@ -126,12 +154,12 @@ fn verify(args: &VerifyArgs) -> ExitCode {
             // A repaired torn tail is not tampering, but an operator should know a crash
             // cut a record short.
             for (seq, note) in &r.repairs {
-                println!("REPAIRED: seq {seq}: torn tail left by a crash: {note}");
+                println!("{node}REPAIRED: seq {seq}: torn tail left by a crash: {note}");
             }
             ExitCode::SUCCESS
         }
         Err(f) => {
-            println!("TAMPERED: {f}");
+            println!("{node}TAMPERED: {f}");
             ExitCode::FAILURE
         }
     }
@@ -204,39 +232,57 @@ impl Filter {
 
 fn print(args: &FilterArgs) -> Result<(), String> {
     let filter = Filter::from_args(args)?;
-    let dir = log_dir(&args.dir.data_dir);
-    let files = audit_chain::log_files(&dir, DEFAULT_FILE_NAME)
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    if files.is_empty() {
-        return Err(format!("no audit log in {}", dir.display()));
+    let several = args.dir.data_dir.len() > 1;
+    // (epoch, node, line): one node's records in file order, several nodes' merged by time.
+    let mut records: Vec<(f64, String, Value, String)> = Vec::new();
+    for data_dir in &args.dir.data_dir {
+        let dir = log_dir(data_dir);
+        let files = audit_chain::log_files(&dir, DEFAULT_FILE_NAME)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        if files.is_empty() {
+            return Err(format!("no audit log in {}", dir.display()));
+        }
+        let node = data_dir.display().to_string();
+        for file in files {
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            for line in text.lines() {
+                let Ok(r) = serde_json::from_str::<Value>(line) else {
+                    continue;
+                };
+                if filter.matches(&r) {
+                    let epoch = r.get("epoch").and_then(Value::as_f64).unwrap_or(0.0);
+                    records.push((epoch, node.clone(), r, line.to_owned()));
+                }
+            }
+        }
+    }
+    if several {
+        records.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
     let mut out = std::io::stdout().lock();
     use std::io::Write as _;
     if args.format == Format::Table {
+        let node = if several { "NODE " } else { "" };
         let _ = writeln!(
             out,
-            "{:<8} {:<31} {:<32} {:<8} {:<36} {:<40} ERROR",
+            "{node}{:<8} {:<31} {:<32} {:<8} {:<36} {:<40} ERROR",
             "SEQ", "TIME", "EVENT", "OUTCOME", "KEY", "PRINCIPAL"
         );
     }
-    for file in files {
-        let text =
-            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-        for line in text.lines() {
-            let Ok(r) = serde_json::from_str::<Value>(line) else {
-                continue;
-            };
-            if !filter.matches(&r) {
-                continue;
+    for (_, node, mut r, line) in records {
+        let res = match (args.format, several) {
+            (Format::Json, false) => writeln!(out, "{line}"),
+            (Format::Json, true) => {
+                r["node"] = Value::String(node);
+                writeln!(out, "{r}")
             }
-            let res = match args.format {
-                Format::Json => writeln!(out, "{line}"),
-                Format::Table => writeln!(out, "{}", table_row(&r)),
-            };
-            if res.is_err() {
-                // Closed pipe (e.g. `| head`): stop quietly.
-                return Ok(());
-            }
+            (Format::Table, false) => writeln!(out, "{}", table_row(&r)),
+            (Format::Table, true) => writeln!(out, "{node} {}", table_row(&r)),
+        };
+        if res.is_err() {
+            // Closed pipe (e.g. `| head`): stop quietly.
+            return Ok(());
         }
     }
     Ok(())

@@ -285,6 +285,7 @@ async fn find_upload(
             parts,
             sealing: up.sealing.clone(),
             tags: up.tags.clone(),
+            acl: up.acl.clone(),
             mac: None,
             record_key: None,
             version_id: None,

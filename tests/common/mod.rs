@@ -2,6 +2,8 @@
 //! a temporary data dir and hands out AWS SDK clients configured for it.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -23,6 +25,8 @@ pub struct Server {
     pub metrics_url: Option<String>,
     pub ca_path: PathBuf,
     pub log_path: PathBuf,
+    /// The KMS's PostgreSQL URL (`--kms-db`), when it is not on SQLite.
+    pub kms_db: Option<String>,
 }
 
 /// Options for [`Server::start_with`].
@@ -41,6 +45,9 @@ pub struct Options {
     /// Run the binary through this command, which must exec it (so `pid()` is the server's),
     /// e.g. `["prlimit", "--nofile=1024:1024", "--"]`.
     pub launcher: Vec<String>,
+    /// The KMS's `--kms-db`. Unset: SQLite, or with `SEALGATE_TEST_KMS_DB=postgres` a
+    /// database of the test PostgreSQL cluster ([`pg`]) for this data dir.
+    pub kms_db: Option<String>,
 }
 
 pub fn bin() -> PathBuf {
@@ -96,6 +103,19 @@ impl Server {
         if opts.test_clock {
             cmd.env("SEALGATE_TEST_CLOCK", "1");
         }
+        let remote_kms = opts
+            .config_toml
+            .as_deref()
+            .is_some_and(|t| t.contains("kms_endpoint"));
+        let kms_db = match &opts.kms_db {
+            Some(url) => Some(url.clone()),
+            None if remote_kms => None,
+            None => pg::kms_db_for(&data_dir),
+        };
+        cmd.env_remove("SEALGATE_KMS_DB");
+        if let Some(url) = &kms_db {
+            cmd.env("SEALGATE_KMS_DB", url);
+        }
         cmd.envs(opts.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let mut child = cmd.spawn().expect("start sealgate");
         let stdout = child.stdout.take().unwrap();
@@ -139,6 +159,7 @@ impl Server {
             metrics_url,
             ca_path,
             log_path,
+            kms_db,
         }
     }
 
@@ -381,4 +402,22 @@ secret_key = "{}"
 "#,
         ALICE.0, ALICE.1, BOB.0, BOB.1
     )
+}
+
+/// The text of a `/metrics` page (`http://host:port/metrics`).
+pub fn metrics_text(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest.split_once('/').expect("URL with a path");
+    let mut s = std::net::TcpStream::connect(host).expect("connect to the metrics listener");
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    raw.split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
 }

@@ -246,3 +246,33 @@ def test_acls_disabled_by_default(aws, cli_bucket, payload):
     aws.run("s3api", "delete-bucket-ownership-controls", "--bucket", cli_bucket)
     err = aws.fails("s3api", "get-bucket-ownership-controls", "--bucket", cli_bucket)
     assert "OwnershipControlsNotFoundError" in err, err
+
+
+def test_tls_version_condition(aws, cli_bucket, payload):
+    """`s3:TlsVersion` is the connection's TLS version as a number; over plain HTTP it is
+    absent, so only `Null` (or an `…IfExists` operator) matches there."""
+    dest = f"s3://{cli_bucket}"
+    put_policy(aws, cli_bucket, [
+        deny_put(cli_bucket, "OldTls", {"NumericLessThan": {"s3:TlsVersion": "1.2"}})])
+    aws.run("s3", "cp", payload, f"{dest}/tls12.bin")
+    put_policy(aws, cli_bucket, [
+        deny_put(cli_bucket, "Below14", {"NumericLessThan": {"s3:TlsVersion": "1.4"}})])
+    refused(aws, "s3", "cp", payload, f"{dest}/refused.bin")
+    aws.run("s3", "cp", payload, f"{dest}/plain.bin", scheme="http")
+    put_policy(aws, cli_bucket, [
+        deny_put(cli_bucket, "NoTls", {"Null": {"s3:TlsVersion": "true"}})])
+    refused(aws, "s3", "cp", payload, f"{dest}/plain2.bin", scheme="http")
+    aws.run("s3", "cp", payload, f"{dest}/tls.bin")
+    listed = aws.json("s3api", "list-objects-v2", "--bucket", cli_bucket)
+    assert sorted(o["Key"] for o in listed["Contents"]) == ["plain.bin", "tls.bin", "tls12.bin"]
+
+
+def test_unknown_action_refused(aws, cli_bucket):
+    doc = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:GetObjekt",
+        "Resource": f"arn:aws:s3:::{cli_bucket}/*"}]}
+    err = aws.fails("s3api", "put-bucket-policy", "--bucket", cli_bucket,
+                    "--policy", json.dumps(doc))
+    assert "MalformedPolicy" in err and "Policy has invalid action" in err, err
+    doc["Statement"][0]["Action"] = "s3:Get*"
+    aws.run("s3api", "put-bucket-policy", "--bucket", cli_bucket, "--policy", json.dumps(doc))

@@ -179,3 +179,37 @@ def test_boto3_sigv2_presigned_get_and_put(v2, server, v2_bucket):
     status, err = fetch(expired, server.ca_path)
     assert (status, error_code(err)) == (403, "AccessDenied")
     assert b"Request has expired" in err
+
+
+def test_boto3_sigv2_presigned_put_applies_its_amz_parameters(v2, server, v2_bucket):
+    # botocore's SigV2 presigner moves the x-amz-* headers of the call into the URL's query;
+    # S3 signs them and stores the object as they say, though the uploader sends none of them.
+    body = os.urandom(5000)
+    url = v2.generate_presigned_url(
+        "put_object",
+        Params={"Bucket": v2_bucket, "Key": "sse", "ServerSideEncryption": "aws:kms",
+                "Metadata": {"owner": "carol"}, "Tagging": "team=blue",
+                "ContentType": "application/octet-stream"},
+        ExpiresIn=300)
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    assert query["x-amz-server-side-encryption"] == ["aws:kms"], url
+    assert query["x-amz-meta-owner"] == ["carol"], url
+    assert "X-Amz-Signature" not in query
+
+    # A parameter changed after signing is refused and stores nothing.
+    tampered = url.replace("x-amz-meta-owner=carol", "x-amz-meta-owner=mallory")
+    assert tampered != url
+    sent = {"Content-Type": "application/octet-stream"}
+    status, err = fetch(tampered, server.ca_path, method="PUT", data=body, headers=sent)
+    assert (status, error_code(err)) == (403, "SignatureDoesNotMatch")
+    with pytest.raises(ClientError):
+        v2.head_object(Bucket=v2_bucket, Key="sse")
+
+    status, err = fetch(url, server.ca_path, method="PUT", data=body, headers=sent)
+    assert status == 200, err
+    head = v2.head_object(Bucket=v2_bucket, Key="sse")
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["Metadata"] == {"owner": "carol"}
+    tags = v2.get_object_tagging(Bucket=v2_bucket, Key="sse")["TagSet"]
+    assert tags == [{"Key": "team", "Value": "blue"}]
+    assert v2.get_object(Bucket=v2_bucket, Key="sse")["Body"].read() == body

@@ -24,11 +24,7 @@ pub(crate) fn validate(doc: &str, bucket: &str) -> Result<Policy, String> {
     let arn = format!("arn:aws:s3:::{bucket}");
     let in_bucket = |r: &str| r == arn || r.starts_with(&format!("{arn}/"));
     for s in policy.statements() {
-        if !s
-            .actions
-            .iter()
-            .all(|a| a == "*" || a.to_ascii_lowercase().starts_with("s3:"))
-        {
+        if !s.actions.iter().all(|a| super::action_names::is_known(a)) {
             return Err("Policy has invalid action".into());
         }
         if !s.resources.iter().all(|r| in_bucket(r)) {
@@ -182,6 +178,13 @@ mod tests {
                 "kms action",
                 doc(
                     r#"{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"arn:aws:s3:::b/*"}"#,
+                ),
+                "Policy has invalid action",
+            ),
+            (
+                "unknown s3 action",
+                doc(
+                    r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObjekt","Resource":"arn:aws:s3:::b/*"}"#,
                 ),
                 "Policy has invalid action",
             ),

@@ -55,6 +55,8 @@ pub(crate) struct RequestFacts<'a> {
     pub(crate) headers: &'a HeaderMap,
     /// Over TLS (itself, or through a trusted proxy that says so).
     pub(crate) secure: bool,
+    /// The TLS version of the connection (`"1.2"`, `"1.3"`): `s3:TlsVersion`.
+    pub(crate) tls_version: Option<&'a str>,
     pub(crate) source_ip: IpAddr,
     pub(crate) now: SystemTime,
 }
@@ -64,6 +66,9 @@ pub(crate) fn request_keys(f: &RequestFacts) -> ConditionKeys {
     let mut k = ConditionKeys::default();
     let one = |k: &mut ConditionKeys, name: &str, v: String| k.add(name, [v]);
     one(&mut k, "aws:SecureTransport", f.secure.to_string());
+    // A number for the Numeric operators (S3 User Guide: "s3:TlsVersion"); absent over plain
+    // HTTP and behind a proxy, which does not say.
+    k.add("s3:TlsVersion", f.tls_version.map(str::to_owned));
     let ip = match f.source_ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(f.source_ip, IpAddr::V4),
         v4 => v4,
@@ -194,6 +199,7 @@ mod tests {
             auth: AuthKind::V4 { query: true },
             headers: &h,
             secure: false,
+            tls_version: Some("1.3"),
             source_ip: "::ffff:10.1.2.3".parse().unwrap(),
             now: SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_796_533_200_500),
         });
@@ -205,6 +211,7 @@ mod tests {
         assert_eq!(get("s3:x-amz-server-side-encryption-aws-kms-key-id"), None);
         assert_eq!(get("s3:x-amz-acl").as_deref(), Some("private"));
         assert_eq!(get("aws:SecureTransport").as_deref(), Some("false"));
+        assert_eq!(get("s3:TlsVersion").as_deref(), Some("1.3"));
         assert_eq!(get("aws:SourceIp").as_deref(), Some("10.1.2.3"));
         assert_eq!(
             get("aws:CurrentTime").as_deref(),
@@ -226,11 +233,13 @@ mod tests {
             auth: AuthKind::Anonymous,
             headers: &HeaderMap::new(),
             secure: true,
+            tls_version: None,
             source_ip: "127.0.0.1".parse().unwrap(),
             now: SystemTime::now(),
         });
         assert_eq!(anon.get("aws:PrincipalArn"), None);
         assert_eq!(anon.get("s3:signatureversion"), None);
+        assert_eq!(anon.get("s3:TlsVersion"), None);
         assert_eq!(anon.get("s3:x-amz-server-side-encryption"), None);
     }
 }

@@ -4,18 +4,24 @@
 //! 1. A matching `Deny` in the identity policy or the bucket policy denies — except that the
 //!    bucket owner's root user may always Get/Put/DeleteBucketPolicy, so a bad policy can be
 //!    removed.
-//! 2. Anonymous callers are allowed only by a bucket policy statement naming everyone.
+//! 2. Anonymous callers are allowed only by a bucket policy statement naming everyone or an
+//!    AllUsers ACL grant.
 //! 3. Same account (caller's account owns the bucket, or no bucket is involved): the account's
 //!    root is allowed; an IAM user is allowed by its identity policy OR by a bucket policy
-//!    naming the user.
+//!    naming the user OR by an ACL grant to a group it is in.
 //! 4. Cross account: both sides — the caller's account (root: always; IAM user: its identity
-//!    policy) AND the bucket policy naming the caller or its account.
+//!    policy) AND the resource side: the bucket policy naming the caller or its account, or an
+//!    ACL grant to its account or a group it is in.
+//!
+//! ACL grants (`acl.rs`) only ever add an Allow, and only where ACLs are enabled; the caller
+//! of this module passes what they grant as an [`AclVerdict`].
 //! 5. Anything else: implicit deny.
 //!
 //! Block Public Access's RestrictPublicBuckets (S3 User Guide: "Blocking public access to
 //! your Amazon S3 storage"): while the bucket policy is public, its `Allow`s count only for
 //! principals of the owner's account; anonymous and cross-account callers get nothing from it.
 
+use super::acl::AclVerdict;
 use crate::identity::User;
 use crate::policy::{ConditionKeys, Policy, Principal, Request, Verdict};
 
@@ -32,6 +38,9 @@ pub(crate) struct Question<'a> {
     /// RestrictPublicBuckets is on and the bucket policy is public: the policy then grants
     /// nothing to anonymous callers or other accounts (its denials still apply).
     pub(crate) restrict_public: bool,
+    /// What the ACL the action is judged by grants the caller (nothing where ACLs are
+    /// disabled or have no say in the action).
+    pub(crate) acl: AclVerdict,
     pub(crate) action: &'a str,
     pub(crate) resource: &'a str,
     pub(crate) keys: &'a ConditionKeys,
@@ -86,12 +95,12 @@ pub(crate) fn decide(q: &Question) -> Decision {
         return Decision::ExplicitDeny;
     }
     let allowed = if q.user.is_none() {
-        bucket.allows()
+        bucket.allows() || q.acl.direct
     } else if same_account {
-        is_root || identity.allows() || bucket.allows()
+        is_root || identity.allows() || bucket.allows() || q.acl.direct
     } else {
         let caller_side = is_root || identity.allows();
-        let owner_side = bucket.allows() || bucket.account;
+        let owner_side = bucket.allows() || bucket.account || q.acl.direct || q.acl.account;
         caller_side && owner_side
     };
     if allowed {
@@ -150,6 +159,7 @@ mod tests {
             owner_account: A,
             bucket_policy: bp,
             restrict_public: false,
+            acl: AclVerdict::default(),
             action,
             resource: "arn:aws:s3:::b/k",
             keys: &ConditionKeys::default(),
@@ -341,6 +351,7 @@ mod tests {
                 owner_account: A,
                 bucket_policy: Some(bp),
                 restrict_public: true,
+                acl: AclVerdict::default(),
                 action: "s3:GetObject",
                 resource: "arn:aws:s3:::b/k",
                 keys: &ConditionKeys::default(),
@@ -360,5 +371,44 @@ mod tests {
             ask(None, None, Some(&public), "s3:GetObject"),
             Decision::Allow
         );
+    }
+    /// ACL grants add an Allow on the resource side, never past a Deny.
+    #[test]
+    fn acl_grants() {
+        let alice = user(A, Some("alice"));
+        let root_b = user(B, None);
+        let bob = user(B, Some("bob"));
+        let get_all = identity("s3:GetObject");
+        let deny_all = bucket_policy(r#""*""#, "Deny", "s3:*");
+        let direct = AclVerdict {
+            direct: true,
+            account: false,
+        };
+        let account = AclVerdict {
+            direct: false,
+            account: true,
+        };
+        let ask_acl = |u: Option<&User>, idp: Option<&Policy>, bp: Option<&Policy>, acl| {
+            decide(&Question {
+                user: u,
+                identity_policy: idp,
+                owner_account: A,
+                bucket_policy: bp,
+                restrict_public: false,
+                acl,
+                action: "s3:GetObject",
+                resource: "arn:aws:s3:::b/k",
+                keys: &ConditionKeys::default(),
+            })
+        };
+        use Decision::*;
+        assert_eq!(ask_acl(None, None, None, direct), Allow);
+        assert_eq!(ask_acl(None, None, None, account), ImplicitDeny);
+        assert_eq!(ask_acl(Some(&alice), None, None, direct), Allow);
+        assert_eq!(ask_acl(Some(&alice), None, None, account), ImplicitDeny);
+        assert_eq!(ask_acl(Some(&root_b), None, None, account), Allow);
+        assert_eq!(ask_acl(Some(&bob), None, None, account), ImplicitDeny);
+        assert_eq!(ask_acl(Some(&bob), Some(&get_all), None, account), Allow);
+        assert_eq!(ask_acl(None, None, Some(&deny_all), direct), ExplicitDeny);
     }
 }

@@ -6,6 +6,7 @@
 //! - `actions`: every router endpoint → IAM actions and resource ARNs;
 //! - `context`: the condition keys of a request;
 //! - `decide`: the evaluation (explicit deny, same vs cross account, anonymous);
+//! - `acl`: which ACL grant covers which action, for the evaluation;
 //! - `bucket_policy`: validation and public status of bucket policies;
 //! - `owner`: bucket owner accounts and canonical ids.
 //!
@@ -13,10 +14,12 @@
 //! are form fields) builds the session once it knows the user and asks for its check:
 //!
 //! ```text
-//! let session = authz::Session::new(Some(user), AuthKind::Post { v4 }, &headers, secure, peer_ip);
+//! let session = authz::Session::new(Some(user), AuthKind::Post { v4 }, &headers, secure, tls_version, peer_ip);
 //! authz::check(&gw, &session, &Check::object("s3:PutObject", bucket, key)).await?;
 //! ```
 
+mod acl;
+mod action_names;
 mod actions;
 pub(crate) mod bucket_policy;
 mod context;
@@ -30,11 +33,12 @@ use http::HeaderMap;
 
 use crate::gateway::Gateway;
 use crate::identity::User;
-use crate::meta::BucketRecord;
+use crate::meta::{Acl, BucketRecord, Version};
 use crate::policy::{ConditionKeys, Policy, PolicyKind};
 use crate::s3::error::S3Error;
 use crate::s3::router::Endpoint;
 
+use acl::{AclVerdict, Scope};
 pub(crate) use actions::{Check, Target};
 pub(crate) use context::AuthKind;
 use decide::{Decision, Question, decide};
@@ -49,12 +53,15 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// `secure`: the request came over TLS (directly or through a trusted proxy).
+    /// `secure`: the request came over TLS (directly or through a trusted proxy);
+    /// `tls_version`: the version negotiated on this connection (`"1.2"`, `"1.3"`), unknown
+    /// behind a proxy.
     pub(crate) fn new(
         user: Option<User>,
         auth: AuthKind,
         headers: &HeaderMap,
         secure: bool,
+        tls_version: Option<&str>,
         source_ip: IpAddr,
     ) -> Session {
         let keys = context::request_keys(&context::RequestFacts {
@@ -62,6 +69,7 @@ impl Session {
             auth,
             headers,
             secure,
+            tls_version,
             source_ip,
             now: SystemTime::now(),
         });
@@ -164,16 +172,28 @@ async fn check_with(
         .is_some_and(|b| b.restrict_public_buckets)
         && bucket_policy.as_ref().is_some_and(bucket_policy::is_public);
     let resource = c.target.arn();
-    let decision = decide(&Question {
+    let mut question = Question {
         user: session.user.as_ref(),
         identity_policy: session.identity_policy.as_ref(),
         owner_account,
         bucket_policy: bucket_policy.as_ref(),
         restrict_public,
+        acl: AclVerdict::default(),
         action: c.action,
         resource: &resource,
         keys,
-    });
+    };
+    let mut decision = decide(&question);
+    // ACL grants can only turn an implicit deny into an allow, so the ACL (for an object, its
+    // record) is read only when nothing else allowed.
+    if decision == Decision::ImplicitDeny
+        && let Some(rec) = &record
+    {
+        question.acl = acl_verdict(gw, session, c, rec, owner_account).await;
+        if question.acl != AclVerdict::default() {
+            decision = decide(&question);
+        }
+    }
     if decision == Decision::Allow {
         // AWS: the bucket policy is managed from the owner's account only; an identity of
         // another account, even one a policy allows, gets 405 (S3 API Reference:
@@ -202,6 +222,58 @@ async fn check_with(
         );
     }
     Err(S3Error::AccessDenied("Access Denied".into()))
+}
+
+/// What the ACL `c` is judged by grants the caller, where the bucket's ACLs are enabled.
+/// An object's ACL counts only from an authenticated record (docs/FORMAT.md §6.1): a record
+/// that fails its check grants nothing.
+async fn acl_verdict(
+    gw: &Gateway,
+    session: &Session,
+    c: &Check,
+    rec: &BucketRecord,
+    owner_account: &str,
+) -> AclVerdict {
+    let Some(scope) = acl::scope(c.action).filter(|_| crate::s3::acl::acls_enabled(rec)) else {
+        return AclVerdict::default();
+    };
+    let ignore_public = rec
+        .public_access_block
+        .is_some_and(|b| b.ignore_public_acls);
+    let judge = |a: &Acl, need| acl::evaluate(a, need, session.account(), ignore_public);
+    match (scope, &c.target) {
+        (Scope::Bucket(need), _) => match &rec.acl {
+            Some(a) => judge(a, need),
+            None => judge(&crate::s3::acl::owner_only(owner_account), need),
+        },
+        (
+            Scope::Object(need),
+            Target::Object {
+                bucket,
+                key,
+                version_id,
+            },
+        ) => {
+            // The ACL of the version the request names: each version has its own.
+            let found = match version_id {
+                None => gw.store.get_current(bucket, key).await,
+                Some(v) => gw.store.get_version(bucket, key, v).await,
+            };
+            let meta = match found {
+                Ok(Some(Version::Object(m))) => *m,
+                _ => return AclVerdict::default(),
+            };
+            if let Err(e) = gw.crypto.check_record(&meta, bucket, key).await {
+                tracing::warn!(bucket, key, error = %e, "object record failed its check; its ACL grants nothing");
+                return AclVerdict::default();
+            }
+            match &meta.acl {
+                Some(a) => judge(a, need),
+                None => judge(&crate::s3::acl::owner_only(owner_account), need),
+            }
+        }
+        (Scope::Object(_), _) => AclVerdict::default(),
+    }
 }
 
 /// The bucket's policy as the engine reads it. PutBucketPolicy validated it; one that no longer

@@ -55,8 +55,11 @@ pub(crate) async fn handle_create_bucket(
             "The {location} location constraint is incompatible for the region specific endpoint this request was sent to."
         )));
     }
-    let (public_access_block, ownership) =
-        access::new_bucket_settings(req.gw.cfg.bucket_defaults, &req.headers)?;
+    let access::NewBucket {
+        public_access_block,
+        ownership,
+        acl,
+    } = access::new_bucket_settings(req.gw.cfg.bucket_defaults, &req.user.account, &req.headers)?;
     let rec = BucketRecord {
         format: BUCKET_FORMAT.into(),
         name: bucket.to_owned(),
@@ -70,6 +73,7 @@ pub(crate) async fn handle_create_bucket(
         public_access_block,
         object_ownership: Some(ownership),
         versioning: None,
+        acl,
     };
     match req.gw.store.create_bucket(&rec).await {
         Ok(()) => {}

@@ -10,6 +10,7 @@ use super::common::{self, check_key};
 use super::get::check_conditions;
 use super::versioning::{load_object, new_version, version_header};
 use crate::meta::{Checksum, ObjectMeta, Sealing};
+use crate::s3::acl;
 use crate::s3::encryption::{self, KeyHeaders};
 use crate::s3::error::S3Error;
 use crate::s3::xml;
@@ -80,7 +81,13 @@ pub(crate) async fn handle_copy_object(
     check_key(key)?;
     req.no_body().await?;
     let dest_bucket = req.bucket(bucket).await?;
-    super::access::check_acl_headers(dest_bucket.object_ownership.as_deref(), &req.headers)?;
+    // A copy gets the ACL of its request, never the source's (as on S3).
+    let acl = acl::for_new_object(
+        &dest_bucket,
+        &req.gw.cfg.account_id,
+        &req.user.account,
+        &req.headers,
+    )?;
     let src = open_source(&req, source).await?;
     let (versioning, version_id) = new_version(&dest_bucket);
     // `If-None-Match: *` / `If-Match` name the destination (the source has its own
@@ -175,6 +182,7 @@ pub(crate) async fn handle_copy_object(
                 parts: src.meta.parts.clone(),
                 tags,
                 version_id,
+                acl,
             },
         )
         .await?;

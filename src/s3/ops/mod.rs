@@ -2,6 +2,7 @@
 //! a handler call.
 
 pub(crate) mod access;
+mod acl;
 mod attributes;
 pub(crate) mod bucket;
 pub(crate) mod common;
@@ -72,12 +73,18 @@ pub(crate) async fn dispatch(req: Req, endpoint: Endpoint) -> Result<Response<Bo
         DeleteBucketOwnershipControls { bucket } => {
             access::handle_delete_bucket_ownership_controls(req, &bucket).await
         }
-        GetBucketAcl { bucket } => access::handle_get_bucket_acl(req, &bucket).await,
+        GetBucketAcl { bucket } => acl::handle_get_bucket_acl(req, &bucket).await,
+        PutBucketAcl { bucket } => acl::handle_put_bucket_acl(req, &bucket).await,
         GetObjectAcl {
             bucket,
             key,
             version_id,
-        } => access::handle_get_object_acl(req, &bucket, &key, version_id.as_deref()).await,
+        } => acl::handle_get_object_acl(req, &bucket, &key, version_id.as_deref()).await,
+        PutObjectAcl {
+            bucket,
+            key,
+            version_id,
+        } => acl::handle_put_object_acl(req, &bucket, &key, version_id.as_deref()).await,
         GetBucketVersioning { bucket } => {
             versioning::handle_get_bucket_versioning(req, &bucket).await
         }

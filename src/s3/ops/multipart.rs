@@ -14,6 +14,7 @@ use super::copy::open_source;
 use super::multipart_retry;
 use crate::checksum::{self, ChecksumAlgorithm};
 use crate::meta::{Checksum, PartLayout, Sealing, UPLOAD_FORMAT, UploadRecord};
+use crate::s3::acl;
 use crate::s3::encryption::{self, KeyHeaders};
 use crate::s3::error::S3Error;
 use crate::s3::payload::PayloadOptions;
@@ -69,7 +70,12 @@ pub(crate) async fn handle_create_multipart_upload(
     check_key(key)?;
     req.no_body().await?;
     let brec = req.bucket(bucket).await?;
-    super::access::check_acl_headers(brec.object_ownership.as_deref(), &req.headers)?;
+    let acl = acl::for_new_object(
+        &brec,
+        &req.gw.cfg.account_id,
+        &req.user.account,
+        &req.headers,
+    )?;
     let mode = encryption::choose_write_mode(
         &req.headers,
         &brec,
@@ -110,6 +116,7 @@ pub(crate) async fn handle_create_multipart_upload(
             .seal_record_key(&crypto, bucket, &upload_id)
             .await?,
         tags,
+        acl,
     };
     req.gw.store.create_upload(&rec).await?;
     let body = xml::InitiateMultipartUploadResult {
@@ -452,6 +459,7 @@ pub(crate) async fn handle_complete_multipart_upload(
                 parts: chosen,
                 tags: rec.tags.clone(),
                 version_id,
+                acl: rec.acl.clone(),
             },
         )
         .await?;

@@ -17,6 +17,7 @@ use super::common::{self, check_key, quoted, set};
 use super::put::MAX_PUT;
 use crate::gateway::Gateway;
 use crate::meta::Checksum;
+use crate::s3::acl;
 use crate::s3::authz::{self, AuthKind, Check, Session};
 use crate::s3::encryption;
 use crate::s3::error::S3Error;
@@ -49,7 +50,8 @@ const QUERY: &AsciiSet = &NON_ALPHANUMERIC
 /// Form fields that become the object's stored headers or choose its encryption, as the
 /// headers of the same names do on PutObject.
 fn is_object_field(name: &str) -> bool {
-    common::CONTENT_HEADERS.contains(&name)
+    name == "acl"
+        || common::CONTENT_HEADERS.contains(&name)
         || name.starts_with("x-amz-meta-")
         || name.starts_with("x-amz-server-side-encryption")
 }
@@ -132,7 +134,14 @@ async fn post_object(
     // is what `s3:x-amz-server-side-encryption` sees).
     let headers = object_headers(&fields)?;
     let tls = gw.cfg.trusted_proxies.request_is_tls(&conn, &parts.headers);
-    let session = Session::new(user.clone(), auth, &headers, tls, conn.peer.ip());
+    let session = Session::new(
+        user.clone(),
+        auth,
+        &headers,
+        tls,
+        conn.tls_version,
+        conn.peer.ip(),
+    );
     authz::check(gw, &session, &Check::object("s3:PutObject", bucket, &key)).await?;
     let user = user.unwrap_or_else(anonymous_user);
 
@@ -152,6 +161,7 @@ async fn post_object(
         .ok_or_else(|| S3Error::NoSuchBucket {
             bucket: bucket.to_owned(),
         })?;
+    let acl = acl::for_new_object(&brec, &gw.cfg.account_id, &user.account, &headers)?;
     let mode = encryption::choose_write_mode(
         &headers,
         &brec,
@@ -215,6 +225,7 @@ async fn post_object(
                 parts: vec![part],
                 tags,
                 version_id,
+                acl,
             },
         )
         .await?;
@@ -239,7 +250,9 @@ async fn post_object(
 fn object_headers(fields: &Fields) -> Result<HeaderMap, S3Error> {
     let mut h = HeaderMap::new();
     for (name, value) in fields.iter().filter(|(n, _)| is_object_field(n)) {
-        let n = HeaderName::from_bytes(name.as_bytes())
+        // The `acl` field is PutObject's `x-amz-acl` (and its `s3:x-amz-acl` condition key).
+        let header = if name == "acl" { "x-amz-acl" } else { name };
+        let n = HeaderName::from_bytes(header.as_bytes())
             .map_err(|_| S3Error::invalid_argument_named("Invalid form field name", name, value))?;
         let v = HeaderValue::from_str(value).map_err(|_| {
             S3Error::invalid_argument_named(
@@ -367,8 +380,9 @@ mod tests {
             ("acl", "private"),
         ]))
         .unwrap();
-        assert_eq!(h.len(), 3);
+        assert_eq!(h.len(), 4);
         assert_eq!(h["content-type"], "image/png");
+        assert_eq!(h["x-amz-acl"], "private");
         assert!(object_headers(&fields(&[("x-amz-meta-a b", "x")])).is_err());
         assert!(object_headers(&fields(&[("x-amz-meta-a", "x\ny")])).is_err());
     }

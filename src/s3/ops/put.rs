@@ -6,6 +6,7 @@ use super::common::{self, check_key, quoted, set};
 use super::versioning::{new_version, version_header};
 use crate::checksum::{self, ChecksumAlgorithm};
 use crate::meta::Checksum;
+use crate::s3::acl;
 use crate::s3::encryption;
 use crate::s3::error::S3Error;
 use crate::s3::payload::PayloadOptions;
@@ -24,7 +25,12 @@ pub(crate) async fn handle_put_object(
 ) -> Result<Response<Body>, S3Error> {
     check_key(key)?;
     let brec = req.bucket(bucket).await?;
-    super::access::check_acl_headers(brec.object_ownership.as_deref(), &req.headers)?;
+    let acl = acl::for_new_object(
+        &brec,
+        &req.gw.cfg.account_id,
+        &req.user.account,
+        &req.headers,
+    )?;
     let mode = encryption::choose_write_mode(
         &req.headers,
         &brec,
@@ -83,6 +89,7 @@ pub(crate) async fn handle_put_object(
                 parts: vec![part],
                 tags,
                 version_id,
+                acl,
             },
         )
         .await?;

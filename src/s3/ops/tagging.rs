@@ -1,4 +1,5 @@
-//! Get/Put/DeleteObjectTagging (of any version) and Get/Put/DeleteBucketTagging.
+//! Get/Put/DeleteObjectTagging (of any version), Get/Put/DeleteBucketTagging, and the record
+//! amendment PutObjectAcl shares with the object tag changes.
 //!
 //! Object tags live in the object's meta record, covered by its MAC (docs/FORMAT.md §6.1); a
 //! tag change rewrites only that record — never the data — with the store's conditional
@@ -11,13 +12,14 @@ use http::{Response, StatusCode};
 
 use super::common;
 use super::versioning::load_object;
+use crate::meta::ObjectMeta;
 use crate::s3::Req;
 use crate::s3::encryption::{self, KeyHeaders};
 use crate::s3::error::S3Error;
 use crate::s3::tags::{self, TagTarget};
 use crate::s3::xml;
 use crate::server::Body;
-use crate::sse::Actor;
+use crate::sse::{Actor, RecordEdit};
 use crate::store::{Expect, StoreError, Versioning};
 
 /// Largest tagging body accepted (50 tags of the longest keys and values fit easily).
@@ -65,9 +67,7 @@ pub(crate) async fn handle_delete_object_tagging(
     Ok(common::empty(StatusCode::NO_CONTENT))
 }
 
-/// Replaces the tags of `bucket/key`, re-authenticating its record, conditional on the
-/// record's generation: when an overwrite wins in between, the change is made again on the
-/// new record (the tag change then simply happened after the overwrite).
+/// Replaces the tags of `bucket/key` (version `version_id`).
 async fn set_object_tags(
     req: &Req,
     bucket: &str,
@@ -75,12 +75,30 @@ async fn set_object_tags(
     version_id: Option<&str>,
     tags: BTreeMap<String, String>,
 ) -> Result<(), S3Error> {
+    amend_object_record(req, bucket, key, version_id, |_| {
+        Ok(RecordEdit::Tags(tags.clone()))
+    })
+    .await
+}
+
+/// Applies the edit `edit` makes of the record of `bucket/key` (the current version, or
+/// version `version_id`): its tags or ACL, re-authenticating the record, conditional on the
+/// record's generation: when an overwrite wins in between, the change is made again on the new
+/// record (it then simply happened after the overwrite).
+pub(crate) async fn amend_object_record(
+    req: &Req,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    edit: impl Fn(&ObjectMeta) -> Result<RecordEdit, S3Error>,
+) -> Result<(), S3Error> {
     // Only used for SSE-C records written before tagging (`sse::retag`).
     let customer =
         encryption::from_headers(&req.headers, KeyHeaders::Target, common::over_tls(req))?;
     for _ in 0..RETAG_ATTEMPTS {
         let meta = load_object(req, bucket, key, version_id, "PUT").await?;
-        if meta.tags == tags {
+        let change = edit(&meta)?;
+        if change.is_noop(&meta) {
             // Still checked, so a forged record is reported rather than confirmed.
             req.gw.crypto.check_record(&meta, bucket, key).await?;
             return Ok(());
@@ -88,11 +106,11 @@ async fn set_object_tags(
         let new = req
             .gw
             .crypto
-            .retag(
+            .amend(
                 &meta,
                 bucket,
                 key,
-                tags.clone(),
+                change,
                 customer.as_ref(),
                 &Actor {
                     caller: &req.caller(),
@@ -108,8 +126,8 @@ async fn set_object_tags(
                 .await?
                 .is_some_and(|c| c.version_id() == meta.version_id.as_deref()),
         };
-        // A tag change keeps the version (same id, same generation): nothing is kept aside or
-        // replaced, whatever the bucket's versioning.
+        // A tag or ACL change keeps the version (same id, same generation): nothing is kept
+        // aside or replaced, whatever the bucket's versioning.
         let written = if current {
             store
                 .commit_object_if(bucket, key, &new, Versioning::Off, &expect)

@@ -25,7 +25,6 @@ pub(super) fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'stat
             ("session", "CreateSession"),
         ],
         Method::PUT => &[
-            ("acl", "PutBucketAcl"),
             ("lifecycle", "PutBucketLifecycleConfiguration"),
             ("website", "PutBucketWebsite"),
             ("object-lock", "PutObjectLockConfiguration"),
@@ -100,7 +99,6 @@ pub(super) fn unsupported_object_op(method: &Method, q: &Query) -> Option<&'stat
             ("torrent", "GetObjectTorrent"),
         ],
         Method::PUT => &[
-            ("acl", "PutObjectAcl"),
             ("retention", "PutObjectRetention"),
             ("legal-hold", "PutObjectLegalHold"),
             ("encryption", "UpdateObjectEncryption"),

@@ -18,6 +18,7 @@
 //! types here write the strings they are given and only echo `<EncodingType>url</EncodingType>`.
 
 mod access;
+mod acl;
 mod cors;
 mod read;
 mod tagging;
@@ -30,6 +31,7 @@ pub(crate) use access::{
     OBJECT_OWNERSHIPS, ownership_controls_xml, parse_ownership_controls, parse_public_access_block,
     public_access_block_xml,
 };
+pub(crate) use acl::{access_control_policy_xml, parse_access_control_policy};
 #[cfg(feature = "fuzzing")]
 pub(crate) use cors::MAX_CORS_RULES;
 pub(crate) use cors::{cors_configuration_xml, parse_cors_configuration};

@@ -1,5 +1,5 @@
 //! [`S3Client`]: the few S3 calls the command line needs (PUT, GET, HEAD, DELETE object,
-//! CreateBucket, and the four calls of a multipart upload), path-style, SigV4-signed with [`crate::sigv4::sign_request`] over an
+//! CreateBucket, and the calls of a multipart upload and of resuming one), path-style, SigV4-signed with [`crate::sigv4::sign_request`] over an
 //! [`HttpEndpoint`]. Whole bodies are buffered: callers cap what they send and accept.
 //!
 //! A key with a `.` or `..` path segment (`a/../b`) is refused before sending: the HTTP
@@ -100,8 +100,35 @@ impl S3Response {
     }
 }
 
+/// One part of a CompleteMultipartUpload request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CompletedPart {
+    pub(crate) number: u32,
+    pub(crate) etag: String,
+    /// The part's checksum element (`ChecksumCRC64NVME`) and base64 value, when the upload
+    /// has a checksum algorithm (S3 then requires it for every part).
+    pub(crate) checksum: Option<(String, String)>,
+}
+
+/// The inner text of every `<name>` element, in order (the `<Part>`s of ListParts, the
+/// `<Upload>`s of ListMultipartUploads: flat blocks that do not nest in themselves).
+pub(crate) fn xml_blocks<'a>(body: &'a [u8], name: &str) -> Vec<&'a str> {
+    let Ok(mut text) = std::str::from_utf8(body) else {
+        return Vec::new();
+    };
+    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+    let mut out = Vec::new();
+    while let Some(start) = text.find(&open) {
+        let rest = &text[start + open.len()..];
+        let Some(end) = rest.find(&close) else { break };
+        out.push(&rest[..end]);
+        text = &rest[end + close.len()..];
+    }
+    out
+}
+
 /// The text of the first `<name>` element; S3 error bodies are small and flat.
-fn xml_element(body: &[u8], name: &str) -> Option<String> {
+pub(crate) fn xml_element(body: &[u8], name: &str) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
     let open = format!("<{name}>");
     let start = text.find(&open)? + open.len();
@@ -206,35 +233,44 @@ impl S3Client {
         .await
     }
 
-    /// UploadPart (`PUT ?partNumber=N&uploadId=…`).
+    /// UploadPart (`PUT ?partNumber=N&uploadId=…`); `headers` carry its checksum.
     pub(crate) async fn upload_part(
         &self,
         bucket: &str,
         key: &str,
         upload_id: &str,
         part_number: u32,
+        headers: &[(String, String)],
         body: Bytes,
     ) -> Result<S3Response, S3ClientError> {
         let n = part_number.to_string();
         let query = [("partNumber", n.as_str()), ("uploadId", upload_id)];
-        self.send_query(Method::PUT, bucket, Some(key), &query, &[], body)
+        self.send_query(Method::PUT, bucket, Some(key), &query, headers, body)
             .await
     }
 
-    /// CompleteMultipartUpload (`POST ?uploadId=…`) with the parts' numbers and ETags, in order.
+    /// CompleteMultipartUpload (`POST ?uploadId=…`) with the parts in order; `headers` carry
+    /// the whole object's checksum.
     pub(crate) async fn complete_multipart_upload(
         &self,
         bucket: &str,
         key: &str,
         upload_id: &str,
-        parts: &[(u32, String)],
+        parts: &[CompletedPart],
+        headers: &[(String, String)],
     ) -> Result<S3Response, S3ClientError> {
+        let escape = |v: &str| v.replace('&', "&amp;").replace('<', "&lt;");
         let mut xml = String::from("<CompleteMultipartUpload>");
-        for (n, etag) in parts {
-            let etag = etag.replace('&', "&amp;").replace('<', "&lt;");
+        for p in parts {
             xml.push_str(&format!(
-                "<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"
+                "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag>",
+                p.number,
+                escape(&p.etag)
             ));
+            if let Some((element, value)) = &p.checksum {
+                xml.push_str(&format!("<{element}>{}</{element}>", escape(value)));
+            }
+            xml.push_str("</Part>");
         }
         xml.push_str("</CompleteMultipartUpload>");
         let query = [("uploadId", upload_id)];
@@ -243,10 +279,66 @@ impl S3Client {
             bucket,
             Some(key),
             &query,
-            &[],
+            headers,
             Bytes::from(xml),
         )
         .await
+    }
+
+    /// ListMultipartUploads (`GET /bucket?uploads&prefix=…`), the first page.
+    pub(crate) async fn list_multipart_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<S3Response, S3ClientError> {
+        let query = [("prefix", prefix), ("uploads", "")];
+        self.send_query(Method::GET, bucket, None, &query, &[], Bytes::new())
+            .await
+    }
+
+    /// GetObjectAttributes (`GET ?attributes`) for `attributes` (`ObjectParts`, …), one page
+    /// of parts after `marker`.
+    pub(crate) async fn get_object_attributes(
+        &self,
+        bucket: &str,
+        key: &str,
+        attributes: &str,
+        marker: u32,
+    ) -> Result<S3Response, S3ClientError> {
+        let headers = [
+            (
+                "x-amz-object-attributes".to_string(),
+                attributes.to_string(),
+            ),
+            ("x-amz-part-number-marker".to_string(), marker.to_string()),
+        ];
+        let query = [("attributes", "")];
+        self.send_query(
+            Method::GET,
+            bucket,
+            Some(key),
+            &query,
+            &headers,
+            Bytes::new(),
+        )
+        .await
+    }
+
+    /// ListParts (`GET ?uploadId=…&part-number-marker=…`), one page.
+    pub(crate) async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        marker: u32,
+    ) -> Result<S3Response, S3ClientError> {
+        let marker = marker.to_string();
+        let query = [
+            ("part-number-marker", marker.as_str()),
+            ("uploadId", upload_id),
+        ];
+        self.send_query(Method::GET, bucket, Some(key), &query, &[], Bytes::new())
+            .await
     }
 
     /// AbortMultipartUpload (`DELETE ?uploadId=…`).
@@ -346,7 +438,7 @@ impl S3Client {
         let resp = tokio::time::timeout(TIMEOUT, exchange)
             .await
             .map_err(|_| transport(format!("no answer within {TIMEOUT:?}")))?
-            .map_err(|e| transport(e.0))?;
+            .map_err(|e| transport(e.message))?;
         let (parts, body) = resp.into_parts();
         Ok(S3Response {
             status: parts.status.as_u16(),
@@ -372,6 +464,13 @@ mod tests {
         assert_eq!(r.error_code().as_deref(), Some("AccessDenied"));
         assert_eq!(r.error_message().as_deref(), Some("no"));
         assert_eq!(r.outcome(), "403 AccessDenied");
+    }
+
+    #[test]
+    fn repeated_blocks_are_listed_in_order() {
+        let body = b"<R><Part><N>1</N></Part><PartX/><Part><N>2</N></Part><Part><N>3";
+        assert_eq!(xml_blocks(body, "Part"), ["<N>1</N>", "<N>2</N>"]);
+        assert!(xml_blocks(b"<R/>", "Part").is_empty());
     }
 
     #[test]

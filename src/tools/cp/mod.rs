@@ -3,13 +3,21 @@
 //! receives and returns only ciphertext; the data key comes from the KMS (`GenerateDataKey` /
 //! `Decrypt`, signed with the caller's own credential) or is wrapped under the user's key file.
 //!
-//! Plain uploads over 8 MiB go up as a multipart upload in 8 MiB parts (more when 10,000 parts
-//! would not do), read from the file one part at a time; a failure aborts the upload. CSE
-//! uploads stay one PUT (the whole-object GCM format is capped at 1 GiB here).
+//! Any size, as the aws CLI: uploads over 8 MiB go up as a multipart upload in 8 MiB parts
+//! (more when 10,000 parts would not do), four in flight, checksummed end to end and resumed by
+//! a re-run after an interruption ([`upload`]); downloads are ranged GETs, four in flight,
+//! written at their offsets into a temporary file, verified whole, renamed onto the target,
+//! and resumed by a re-run ([`download`]). A progress bar shows on a terminal ([`progress`]).
 //!
-//! Downloads decrypt and verify the whole object in memory before anything is written, then
-//! write a temporary file beside the target and rename it: a wrong key or a changed object
-//! leaves no output file.
+//! Client-side encryption is one AES-GCM stream over the whole object (the S3 Encryption
+//! Client formats), with one tag at the end: the object is encrypted, or downloaded and
+//! verified, in memory before anything is written, so a wrong key or a changed object leaves
+//! no output file, and CSE objects are capped at [`cse::MAX_PLAINTEXT`] (docs/CSE.md says why).
+//! Ciphertext over 8 MiB is uploaded in parts.
+
+mod download;
+mod progress;
+mod upload;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -66,6 +74,20 @@ pub(crate) enum CpError {
     },
     #[error("{0}: {1}")]
     Io(String, std::io::Error),
+    #[error(
+        "{0} changed during the download (412 on If-Match); run the command again to start over"
+    )]
+    Changed(String),
+    #[error("the download does not match the object: {0}")]
+    Verify(String),
+    /// A transfer failure left a multipart upload in progress that a re-run resumes.
+    #[error(
+        "{source}; the multipart upload {upload_id} is kept: run the same command again to resume it"
+    )]
+    UploadKept {
+        upload_id: String,
+        source: S3ClientError,
+    },
 }
 
 /// The key material of a client-side encryption method.
@@ -203,7 +225,7 @@ pub(crate) fn parse_s3_url(url: &str) -> Option<(String, String)> {
     (!bucket.is_empty()).then(|| (bucket.to_string(), key.to_string()))
 }
 
-/// Uploads `plaintext` (encrypted first when `cse` is given); returns the PUT answer.
+/// Uploads `plaintext` (encrypted first when `cse` is given) with one PUT; returns its answer.
 pub(crate) async fn upload(
     s3: &S3Client,
     method: Option<&Cse<'_>>,
@@ -218,95 +240,79 @@ pub(crate) async fn upload(
         }
         None => (plaintext.to_vec(), Vec::new()),
     };
-    let r = s3
-        .put_object(bucket, object, &headers, Bytes::from(body))
-        .await?;
+    put(s3, bucket, object, &headers, Bytes::from(body)).await
+}
+
+async fn put(
+    s3: &S3Client,
+    bucket: &str,
+    object: &str,
+    headers: &[(String, String)],
+    body: Bytes,
+) -> Result<S3Response, CpError> {
+    let r = s3.put_object(bucket, object, headers, body).await?;
     if !r.is_success() {
         return Err(s3_failure("PUT", bucket, object, &r));
     }
     Ok(r)
 }
 
+/// `in 3 parts` (and how many an interrupted run had sent) and the ETag of a multipart upload.
+fn multipart_outcome(up: &upload::Uploaded) -> (String, String) {
+    let resumed = match up.resumed {
+        0 => String::new(),
+        n => format!(" ({n} resumed from an interrupted upload)"),
+    };
+    let etag = up
+        .response
+        .xml_text("ETag")
+        .map_or_else(|| "-".into(), |e| e.replace("&quot;", "\""));
+    (format!(" in {} parts{resumed}", up.parts), etag)
+}
+
+/// Uploads the file `src` to `bucket/object`: client-side encrypted in memory when `method`
+/// is given, in parts when over [`MULTIPART_THRESHOLD`]. Returns the parts text and the ETag.
+async fn upload_file(
+    s3: &S3Client,
+    method: Option<&Cse<'_>>,
+    src: &str,
+    bucket: &str,
+    object: &str,
+) -> Result<(String, String), CpError> {
+    let source = upload::Source::open(src)?;
+    let (body, headers) = match method {
+        Some(c) => {
+            cse::check_size(source.len())?;
+            let data =
+                Zeroizing::new(std::fs::read(src).map_err(|e| CpError::Io(src.to_string(), e))?);
+            let (body, env) = encrypt(c, &data).await?;
+            (Bytes::from(body), metadata_headers(&env))
+        }
+        None if source.len() > MULTIPART_THRESHOLD => {
+            let up = upload::upload_multipart(s3, &source, bucket, object, &[], true).await?;
+            return Ok(multipart_outcome(&up));
+        }
+        None => {
+            let data = std::fs::read(src).map_err(|e| CpError::Io(src.to_string(), e))?;
+            (Bytes::from(data), Vec::new())
+        }
+    };
+    if body.len() as u64 > MULTIPART_THRESHOLD {
+        // CSE ciphertext: never resumed, each run encrypts under a new data key.
+        let memory = upload::Source::Memory(body);
+        let up = upload::upload_multipart(s3, &memory, bucket, object, &headers, false).await?;
+        return Ok(multipart_outcome(&up));
+    }
+    let r = put(s3, bucket, object, &headers, body).await?;
+    Ok((String::new(), r.header("etag").unwrap_or("-").to_string()))
+}
+
 /// Files larger than this go up as a multipart upload (the aws CLI's default threshold).
 pub(crate) const MULTIPART_THRESHOLD: u64 = 8 * 1024 * 1024;
-/// The smallest part size; grown for files that would need more than [`MAX_PARTS`] parts.
+/// The size of a download range and the smallest upload part.
 const PART_SIZE: u64 = 8 * 1024 * 1024;
-const MAX_PARTS: u64 = 10_000;
-
-/// The part size for a file of `len` bytes: 8 MiB, or enough to stay within 10,000 parts.
-fn part_size(len: u64) -> u64 {
-    PART_SIZE.max(len.div_ceil(MAX_PARTS))
-}
-
-/// Uploads the file at `path` (`len` bytes) as a multipart upload, reading one part at a time;
-/// returns the Complete answer and the number of parts. Any failure aborts the upload so no
-/// parts are left behind.
-async fn upload_multipart(
-    s3: &S3Client,
-    path: &Path,
-    len: u64,
-    bucket: &str,
-    object: &str,
-) -> Result<(S3Response, usize), CpError> {
-    let r = s3.create_multipart_upload(bucket, object, &[]).await?;
-    if !r.is_success() {
-        return Err(s3_failure("CreateMultipartUpload", bucket, object, &r));
-    }
-    let upload_id = r.xml_text("UploadId").ok_or_else(|| CpError::S3 {
-        op: "CreateMultipartUpload",
-        bucket: bucket.to_string(),
-        key: object.to_string(),
-        status: r.status,
-        code: "MalformedAnswer".into(),
-        message: "no UploadId in the answer".into(),
-    })?;
-    let result = send_parts(s3, path, len, bucket, object, &upload_id).await;
-    if result.is_err() {
-        // Best effort: the error being reported is the one that matters.
-        let _ = s3.abort_multipart_upload(bucket, object, &upload_id).await;
-    }
-    result
-}
-
-async fn send_parts(
-    s3: &S3Client,
-    path: &Path,
-    len: u64,
-    bucket: &str,
-    object: &str,
-    upload_id: &str,
-) -> Result<(S3Response, usize), CpError> {
-    use std::io::Read as _;
-    let shown = path.display().to_string();
-    let mut file = std::fs::File::open(path).map_err(|e| CpError::Io(shown.clone(), e))?;
-    let size = part_size(len);
-    let mut parts = Vec::new();
-    let mut sent = 0u64;
-    while sent < len {
-        let n = size.min(len - sent);
-        let mut chunk = vec![0u8; n as usize];
-        file.read_exact(&mut chunk)
-            .map_err(|e| CpError::Io(shown.clone(), e))?;
-        let number = parts.len() as u32 + 1;
-        let r = s3
-            .upload_part(bucket, object, upload_id, number, Bytes::from(chunk))
-            .await?;
-        if !r.is_success() {
-            return Err(s3_failure("UploadPart", bucket, object, &r));
-        }
-        let etag = r.header("etag").unwrap_or_default().to_string();
-        parts.push((number, etag));
-        sent += n;
-    }
-    let r = s3
-        .complete_multipart_upload(bucket, object, upload_id, &parts)
-        .await?;
-    // Complete can fail after a 200: the error is then in the body.
-    if !r.is_success() || r.error_code().is_some() {
-        return Err(s3_failure("CompleteMultipartUpload", bucket, object, &r));
-    }
-    Ok((r, parts.len()))
-}
+/// Ranges or parts in flight at once.
+const CONCURRENCY: usize = 4;
 
 /// The envelope of a client-side encrypted object: from its metadata, completed from its
 /// instruction file (`<key>.instruction`) when the metadata says so or holds no S3 Encryption
@@ -351,13 +357,73 @@ pub(crate) async fn download(
             let envelope = envelope_of(s3, &meta, bucket, object).await?;
             decrypt(c, &envelope, &r.body).await
         }
-        None => match cse::format::describe(&meta) {
-            Some(what) => Err(CpError::Usage(format!(
-                "s3://{bucket}/{object} is client-side encrypted ({what}); pass --cse-kms <key> or --cse-c <keyfile>"
-            ))),
-            None => Ok(Zeroizing::new(r.body.to_vec())),
-        },
+        None => {
+            refuse_ciphertext(&meta, bucket, object)?;
+            Ok(Zeroizing::new(r.body.to_vec()))
+        }
     }
+}
+
+/// Without a CSE key, an object carrying S3 Encryption Client metadata is refused rather than
+/// written out as ciphertext.
+fn refuse_ciphertext(
+    meta: &BTreeMap<String, String>,
+    bucket: &str,
+    object: &str,
+) -> Result<(), CpError> {
+    match cse::format::describe(meta) {
+        Some(what) => Err(CpError::Usage(format!(
+            "s3://{bucket}/{object} is client-side encrypted ({what}); pass --cse-kms <key> or --cse-c <keyfile>"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The error of a failed HEAD, with the code a HEAD answer has no body to carry: the same
+/// request as a one-byte GET says it (404 NoSuchKey, 403 AccessDenied).
+async fn head_failure(s3: &S3Client, bucket: &str, object: &str, head: &S3Response) -> CpError {
+    let probe = [("range".to_string(), "bytes=0-0".to_string())];
+    match s3.get_object(bucket, object, &probe).await {
+        Ok(r) if !r.is_success() => s3_failure("GET", bucket, object, &r),
+        _ => s3_failure("HEAD", bucket, object, head),
+    }
+}
+
+/// Downloads `bucket/object` to `target`: in ranges, resumably, when it is not client-side
+/// encrypted; whole, in memory, to decrypt it when `method` is given. Returns the detail of
+/// the result line.
+async fn download_file(
+    s3: &S3Client,
+    method: Option<&Cse<'_>>,
+    bucket: &str,
+    object: &str,
+    target: &Path,
+) -> Result<String, CpError> {
+    let checksum_mode = [("x-amz-checksum-mode".to_string(), "ENABLED".to_string())];
+    let head = s3.head_object(bucket, object, &checksum_mode).await?;
+    if !head.is_success() {
+        return Err(head_failure(s3, bucket, object, &head).await);
+    }
+    if method.is_some() {
+        let data = download(s3, method, bucket, object).await?;
+        write_atomically(target, &data)?;
+        return Ok(String::new());
+    }
+    refuse_ciphertext(&head.user_metadata(), bucket, object)?;
+    let remote = download::Remote::from_head(&head)?;
+    let d = download::download_to_file(s3, bucket, object, &remote, target).await?;
+    let mut detail = format!(" in {} ranges", d.ranges);
+    if d.resumed > 0 {
+        detail.push_str(&format!(
+            " ({} resumed from an interrupted download)",
+            d.resumed
+        ));
+    }
+    if d.restarted {
+        detail.push_str(" (restarted: the object changed since the interrupted download)");
+    }
+    detail.push_str(&format!(", {} verified", d.verified));
+    Ok(detail)
 }
 
 /// Writes `data` to `path` through a temporary file in the same directory and a rename.
@@ -427,29 +493,11 @@ pub(crate) async fn run(args: &CpArgs) -> Result<String, CpError> {
             } else {
                 object
             };
-            let len = std::fs::metadata(&args.src)
-                .map_err(|e| CpError::Io(args.src.clone(), e))?
-                .len();
-            if method.is_some() {
-                cse::check_size(len)?;
-            } else if len > MULTIPART_THRESHOLD {
-                let (r, parts) =
-                    upload_multipart(&s3, Path::new(&args.src), len, &bucket, &object).await?;
-                return Ok(format!(
-                    "upload: {} to s3://{bucket}/{object} in {parts} parts, ETag {}",
-                    args.src,
-                    r.xml_text("ETag")
-                        .map_or_else(|| "-".into(), |e| e.replace("&quot;", "\""))
-                ));
-            }
-            let data = Zeroizing::new(
-                std::fs::read(&args.src).map_err(|e| CpError::Io(args.src.clone(), e))?,
-            );
-            let r = upload(&s3, method.as_ref(), &data, &bucket, &object).await?;
+            let (parts, etag) =
+                upload_file(&s3, method.as_ref(), &args.src, &bucket, &object).await?;
             Ok(format!(
-                "upload: {} to s3://{bucket}/{object}{mode}{written}, ETag {}",
-                args.src,
-                r.header("etag").unwrap_or("-")
+                "upload: {} to s3://{bucket}/{object}{mode}{written}{parts}, ETag {etag}",
+                args.src
             ))
         }
         (Some((bucket, object)), None) if !object.is_empty() => {
@@ -457,10 +505,9 @@ pub(crate) async fn run(args: &CpArgs) -> Result<String, CpError> {
             if target.is_dir() {
                 target.push(object.rsplit('/').next().unwrap_or(&object));
             }
-            let data = download(&s3, method.as_ref(), &bucket, &object).await?;
-            write_atomically(&target, &data)?;
+            let detail = download_file(&s3, method.as_ref(), &bucket, &object, &target).await?;
             Ok(format!(
-                "download: s3://{bucket}/{object} to {}{mode}",
+                "download: s3://{bucket}/{object} to {}{mode}{detail}",
                 target.display()
             ))
         }
@@ -494,15 +541,6 @@ pub(crate) fn main(args: CpArgs) -> std::process::ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parts_are_8_mib_until_10000_would_not_do() {
-        assert_eq!(part_size(20 << 20), 8 << 20);
-        assert_eq!(part_size(80_000 << 20), 8 << 20);
-        let big = 5u64 << 40; // 5 TiB, S3's largest object
-        assert_eq!(part_size(big), big.div_ceil(10_000));
-        assert!(big.div_ceil(part_size(big)) <= 10_000);
-    }
 
     #[test]
     fn s3_urls() {

@@ -1,0 +1,104 @@
+//! Many streams at once: 8 parallel 64 MiB SSE-S3 GETs and 64 parallel 4 KiB GET clients.
+//! Aggregate throughput, the server's CPU utilisation (of all cores), and whether any stream
+//! starves (p99 / p50 of per-request times).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+
+use super::measure::{Report, cpu_seconds, mbps, percentile};
+use super::{Bench, Mode, Transport};
+
+fn cores() -> f64 {
+    std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
+}
+
+/// Runs `n` requests of `bytes` each, all at once; returns (wall seconds, per-request seconds,
+/// server CPU seconds).
+async fn burst(b: &Bench, pid: u32, keys: &[String], bytes: usize) -> (f64, Vec<f64>, f64) {
+    let (t, c) = (Instant::now(), cpu_seconds(pid));
+    let times: Vec<f64> = futures::stream::iter(keys)
+        .map(|k| async move {
+            let t = Instant::now();
+            assert_eq!(b.get(Mode::SseS3, Transport::Https, k).await, bytes);
+            t.elapsed().as_secs_f64()
+        })
+        .buffer_unordered(keys.len())
+        .collect()
+        .await;
+    (t.elapsed().as_secs_f64(), times, cpu_seconds(pid) - c)
+}
+
+async fn phase(
+    b: &Bench,
+    pid: u32,
+    label: &str,
+    streams: usize,
+    data: Arc<Vec<u8>>,
+    rounds: usize,
+    report: &mut Report,
+) {
+    let keys: Vec<String> = (0..streams).map(|i| format!("conc/{label}/{i}")).collect();
+    for k in &keys {
+        b.put(Mode::SseS3, Transport::Https, k, data.clone()).await;
+    }
+    let (mut walls, mut times, mut cpu) = (0.0, Vec::new(), 0.0);
+    for _ in 0..rounds {
+        let (w, t, c) = burst(b, pid, &keys, data.len()).await;
+        walls += w;
+        times.extend(t);
+        cpu += c;
+    }
+    let aggregate = mbps(
+        data.len() * streams * rounds,
+        std::time::Duration::from_secs_f64(walls),
+    );
+    let ops = (streams * rounds) as f64 / walls;
+    let utilisation = cpu / walls / cores();
+    let (p50, p99) = (percentile(&times, 50.0), percentile(&times, 99.0));
+    println!(
+        "{label:<22} {aggregate:>9.0} MB/s {ops:>9.0} req/s   server CPU {:>4.0}% of {} cores   p50 {:>8.2} ms  p99 {:>8.2} ms  p99/p50 {:.2}",
+        utilisation * 100.0,
+        cores(),
+        p50 * 1000.0,
+        p99 * 1000.0,
+        p99 / p50
+    );
+    report.add("concurrency", label, "throughput", aggregate, "MB/s");
+    report.add("concurrency", label, "requests", ops, "req/s");
+    report.add(
+        "concurrency",
+        label,
+        "server_cpu_utilisation",
+        utilisation,
+        "fraction",
+    );
+    report.add("concurrency", label, "p50", p50 * 1000.0, "ms");
+    report.add("concurrency", label, "p99", p99 * 1000.0, "ms");
+    report.add("concurrency", label, "p99_over_p50", p99 / p50, "ratio");
+}
+
+pub async fn run(b: &Bench, pid: u32, big: usize, rounds: usize, report: &mut Report) {
+    println!("\nconcurrency (SSE-S3 GET, HTTPS, {rounds} rounds):");
+    phase(
+        b,
+        pid,
+        &format!("8 x {} MiB GET", big >> 20),
+        8,
+        super::random(big),
+        rounds,
+        report,
+    )
+    .await;
+    phase(
+        b,
+        pid,
+        "64 x 4 KiB GET",
+        64,
+        super::random(4096),
+        rounds * 10,
+        report,
+    )
+    .await;
+}

@@ -1,0 +1,89 @@
+//! What the phases measure with: server CPU time from /proc, medians and percentiles, and the
+//! report that is printed and written as JSON so runs can be compared across commits.
+
+use std::time::Duration;
+
+/// CPU seconds (user + system) the process `pid` has used so far, from /proc/<pid>/stat.
+/// The kernel reports them in USER_HZ ticks, which Linux fixes at 100 for user space.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name.
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (tick(11) + tick(12)) / 100.0
+}
+
+/// CPU seconds this thread has used (the in-process ideal gateway runs on one thread).
+pub fn thread_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (tick(11) + tick(12)) / 100.0
+}
+
+pub fn mbps(bytes: usize, d: Duration) -> f64 {
+    bytes as f64 / d.as_secs_f64() / 1e6
+}
+
+/// Seconds of CPU per GB (10^9 bytes).
+pub fn s_per_gb(cpu_seconds: f64, bytes: usize) -> f64 {
+    cpu_seconds / (bytes as f64 / 1e9)
+}
+
+pub fn median(v: &[f64]) -> f64 {
+    percentile(v, 50.0)
+}
+
+/// Nearest-rank percentile.
+pub fn percentile(v: &[f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let rank = ((p / 100.0) * s.len() as f64).ceil() as usize;
+    s[rank.clamp(1, s.len()) - 1]
+}
+
+/// Rows of the run: printed as they come and written as one JSON document at the end.
+#[derive(Default)]
+pub struct Report {
+    rows: Vec<serde_json::Value>,
+}
+
+impl Report {
+    /// Records `value` (`unit`) of `metric` for `subject` in `phase`.
+    pub fn add(&mut self, phase: &str, subject: &str, metric: &str, value: f64, unit: &str) {
+        self.rows.push(serde_json::json!({
+            "phase": phase,
+            "subject": subject,
+            "metric": metric,
+            "value": if value.is_finite() { serde_json::json!((value * 1000.0).round() / 1000.0) } else { serde_json::Value::Null },
+            "unit": unit,
+        }));
+    }
+
+    /// Writes the report to `$CARGO_TARGET_DIR/bench-gateway.json` (`target/` by default).
+    pub fn write(&self, context: serde_json::Value) {
+        let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+        let path = std::path::Path::new(&dir).join("bench-gateway.json");
+        let doc = serde_json::json!({ "context": context, "rows": self.rows });
+        match std::fs::write(&path, serde_json::to_vec_pretty(&doc).unwrap()) {
+            Ok(()) => println!("\nreport written to {}", path.display()),
+            Err(e) => println!("\nreport not written to {}: {e}", path.display()),
+        }
+    }
+}

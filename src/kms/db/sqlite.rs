@@ -1,0 +1,292 @@
+//! The SQLite backend of the key store: one connection, WAL, `synchronous=FULL`, every
+//! transaction IMMEDIATE (so transactions run one at a time, as the KMS assumes).
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, ToSql, params_from_iter};
+
+use super::{DbResult, Row, Tx, Value};
+use crate::kms::error::KmsError;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS keys (
+    key_id TEXT PRIMARY KEY,
+    arn TEXT NOT NULL,
+    created REAL NOT NULL,
+    description TEXT NOT NULL,
+    state TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    aws_managed INTEGER NOT NULL,
+    policy TEXT NOT NULL,
+    rotation_enabled INTEGER NOT NULL,
+    rotation_period_days INTEGER NOT NULL,
+    next_rotation REAL,
+    deletion_date REAL,
+    on_demand_rotations INTEGER NOT NULL,
+    current_material TEXT,
+    expiration_model TEXT,
+    valid_to REAL,
+    key_spec TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT'
+);
+CREATE TABLE IF NOT EXISTS materials (
+    key_id TEXT NOT NULL REFERENCES keys(key_id) DEFERRABLE INITIALLY DEFERRED,
+    material_id TEXT NOT NULL,
+    sealed BLOB,
+    created REAL NOT NULL,
+    rotation_type TEXT,
+    imported INTEGER NOT NULL,
+    fingerprint TEXT,
+    PRIMARY KEY (key_id, material_id)
+);
+CREATE TABLE IF NOT EXISTS aliases (
+    name TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS grants (
+    grant_id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    retiring_principal TEXT,
+    created REAL NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tags (
+    key_id TEXT NOT NULL,
+    tag_key TEXT NOT NULL,
+    tag_value TEXT NOT NULL,
+    PRIMARY KEY (key_id, tag_key)
+);
+CREATE TABLE IF NOT EXISTS import_params (
+    token_id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    algorithm TEXT NOT NULL,
+    sealed_private_key BLOB NOT NULL,
+    valid_to REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS custom_key_stores (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    store_type TEXT NOT NULL,
+    cluster_id TEXT NOT NULL,
+    trust_anchor TEXT,
+    sealed_pin BLOB NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS hsm_keys (
+    key_id TEXT PRIMARY KEY,
+    store_id TEXT NOT NULL
+);
+"#;
+
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> rusqlite::Result<Self> {
+        // Created 0600 here, SQLite gives its -wal and -shm files the same mode.
+        crate::fsutil::create_private_file(path).map_err(|e| {
+            rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(format!("{}: {e}", path.display())),
+            )
+        })?;
+        let conn = Connection::open(path)?;
+        // The KMS is the database's only user (one connection). Exclusive locking keeps the
+        // WAL index in memory instead of a `-shm` file, which SQLite would have to create and
+        // extend before the first read: on a full disk that failed, and the KMS (and with it
+        // the gateway) could not start to serve reads and deletes.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        add_key_spec_column(&conn)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Runs `f` once in one IMMEDIATE transaction; commits on `Ok`, rolls back on `Err`.
+    pub fn with_tx<T>(
+        &self,
+        mut f: impl FnMut(&dyn Tx) -> Result<T, KmsError>,
+    ) -> Result<T, KmsError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(super::DbError::from)?;
+        let out = f(&*tx)?;
+        tx.commit().map_err(super::DbError::from)?;
+        Ok(out)
+    }
+}
+
+/// Databases from before key specs lack the column; every key in them is symmetric.
+fn add_key_spec_column(conn: &Connection) -> rusqlite::Result<()> {
+    let has: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('keys') WHERE name = 'key_spec'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has == 0 {
+        conn.execute_batch(
+            "ALTER TABLE keys ADD COLUMN key_spec TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT'",
+        )?;
+    }
+    Ok(())
+}
+
+impl ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Null => ValueRef::Null,
+            Value::Int(v) => ValueRef::Integer(*v),
+            Value::Real(v) => ValueRef::Real(*v),
+            Value::Text(v) => ValueRef::Text(v.as_bytes()),
+            Value::Blob(v) => ValueRef::Blob(v),
+        }))
+    }
+}
+
+/// The shared SQL's `$n` placeholders as SQLite's numbered `?n` (SQLite would read `$1` as a
+/// named parameter, numbered by first appearance rather than by its digits).
+fn sqlite_sql(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+impl Tx for Connection {
+    fn execute(&self, sql: &str, params: &[Value]) -> DbResult<u64> {
+        let mut st = self.prepare_cached(&sqlite_sql(sql))?;
+        Ok(st.execute(params_from_iter(params))? as u64)
+    }
+
+    fn query(&self, sql: &str, params: &[Value]) -> DbResult<Vec<Row>> {
+        let mut st = self.prepare_cached(&sqlite_sql(sql))?;
+        let columns = st.column_count();
+        let rows = st.query_map(params_from_iter(params), |r| {
+            (0..columns)
+                .map(|i| {
+                    Ok(match r.get_ref(i)? {
+                        ValueRef::Null => Value::Null,
+                        ValueRef::Integer(v) => Value::Int(v),
+                        ValueRef::Real(v) => Value::Real(v),
+                        ValueRef::Text(t) => Value::Text(
+                            std::str::from_utf8(t)
+                                .map_err(|e| {
+                                    rusqlite::Error::FromSqlConversionFailure(
+                                        i,
+                                        rusqlite::types::Type::Text,
+                                        Box::new(e),
+                                    )
+                                })?
+                                .to_string(),
+                        ),
+                        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+                    })
+                })
+                .collect::<rusqlite::Result<Vec<Value>>>()
+                .map(Row)
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<Row>>>()?)
+    }
+
+    fn insertion_order(&self) -> &'static str {
+        "rowid"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::*;
+    use super::*;
+
+    fn key(id: &str) -> KeyRecord {
+        KeyRecord {
+            key_id: id.into(),
+            arn: format!("arn:aws:kms:us-east-1:000000000000:key/{id}"),
+            created: 1.0,
+            description: String::new(),
+            state: KeyState::Enabled,
+            origin: Origin::AwsKms,
+            aws_managed: false,
+            service_only: false,
+            policy: "{}".into(),
+            rotation_enabled: false,
+            rotation_period_days: 365,
+            next_rotation: None,
+            deletion_date: None,
+            on_demand_rotations: 0,
+            current_material: None,
+            expiration_model: None,
+            valid_to: None,
+            key_spec: KeySpec::SymmetricDefault,
+        }
+    }
+
+    #[test]
+    fn failed_transaction_keeps_existing_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DEFAULT_FILE_NAME);
+        let store = SqliteStore::open(&path).unwrap();
+        store.with_tx(|tx| Ok(put_key(tx, &key("a"))?)).unwrap();
+        let err = store.with_tx(|tx| {
+            put_key(tx, &key("b"))?;
+            purge_key(tx, "a")?;
+            Err::<(), _>(KmsError::internal("simulated crash"))
+        });
+        assert!(err.is_err());
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .with_tx(|tx| {
+                assert_eq!(get_key(tx, "a")?, Some(key("a")));
+                assert_eq!(get_key(tx, "b")?, None);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// A key store written before key specs opens with every key SYMMETRIC_DEFAULT.
+    #[test]
+    fn old_store_gains_key_spec_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DEFAULT_FILE_NAME);
+        {
+            let conn = Connection::open(&path).unwrap();
+            let old_schema = SCHEMA.replace(
+                ",\n    key_spec TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT'",
+                "",
+            );
+            assert_ne!(old_schema, SCHEMA, "the old schema lacks the column");
+            conn.execute_batch(&old_schema).unwrap();
+            conn.execute(
+                "INSERT INTO keys (key_id, arn, created, description, state, origin, \
+                 aws_managed, policy, rotation_enabled, rotation_period_days, \
+                 on_demand_rotations) VALUES ('a', 'arn:aws:kms:us-east-1:000000000000:key/a', \
+                 1.0, '', 'Enabled', 'AWS_KMS', 0, '{}', 0, 365, 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .with_tx(|tx| {
+                assert_eq!(get_key(tx, "a")?, Some(key("a")));
+                let mut hmac = key("b");
+                hmac.key_spec = KeySpec::Hmac384;
+                put_key(tx, &hmac)?;
+                assert_eq!(get_key(tx, "b")?.unwrap().key_spec, KeySpec::Hmac384);
+                Ok(())
+            })
+            .unwrap();
+        drop(store);
+        // Reopening does not try to add the column again.
+        SqliteStore::open(&path).unwrap();
+    }
+}

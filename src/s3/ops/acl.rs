@@ -1,6 +1,6 @@
 //! Get/PutBucketAcl and Get/PutObjectAcl (S3 API Reference). The bucket ACL lives in the bucket
-//! record, an object's in its meta record under the record MAC (docs/FORMAT.md §6.1); an absent
-//! one is the bucket owner's FULL_CONTROL alone. With Object Ownership BucketOwnerEnforced ACLs
+//! record, an object's in its meta record under the record MAC (docs/FORMAT.md §6.1), so each
+//! version has its own (`versionId`); an absent one is the bucket owner's FULL_CONTROL alone. With Object Ownership BucketOwnerEnforced ACLs
 //! are disabled: the Gets answer the bucket owner's FULL_CONTROL whatever is stored, and a Put
 //! is accepted only when it says just that.
 

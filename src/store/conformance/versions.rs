@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use super::super::{Expect, Store, VersionRow, Versioning, new_version_id};
-use super::{fresh_bucket, object_meta, policy, read_all, write_blob};
+use super::sweep::{policy, write_blob};
+use super::{fresh_bucket, object_meta, read_all};
 use crate::meta::{ObjectMeta, Version};
 
 fn versioned(generation: &str, id: Option<String>) -> ObjectMeta {

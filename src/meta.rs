@@ -135,12 +135,65 @@ pub struct ObjectMeta {
     /// record fail its check. Absent in records written before tagging.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_key: Option<RecordKey>,
+    /// The version id in a bucket with versioning (docs/STORAGE.md "Versions"); absent for the
+    /// `null` version, which every record written before versioning is. Covered by `mac`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
 }
 
 impl ObjectMeta {
     /// Whether this record is authenticated as a whole (version 2).
     pub fn is_authenticated(&self) -> bool {
         self.format == META_FORMAT
+    }
+}
+
+/// Marker and version of a delete marker record.
+pub const DELETE_MARKER_FORMAT: &str = "sealgate-delete-marker/1";
+
+/// A delete marker: what DeleteObject leaves in a bucket with versioning. It has no data and no
+/// key, so nothing in it can be authenticated with an object key; it only ever hides versions
+/// (a forged one makes a key look deleted, which whoever can write the backend can do anyway).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteMarker {
+    pub format: String,
+    /// `None` is the `null` version (a DeleteObject while versioning is suspended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub last_modified_ms: i64,
+}
+
+/// One version of a key: an object or a delete marker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// Boxed: a meta record is large next to a marker.
+    Object(Box<ObjectMeta>),
+    Marker(DeleteMarker),
+}
+
+impl Version {
+    /// The version id, `None` for the `null` version.
+    pub fn version_id(&self) -> Option<&str> {
+        match self {
+            Version::Object(m) => m.version_id.as_deref(),
+            Version::Marker(d) => d.version_id.as_deref(),
+        }
+    }
+
+    pub fn last_modified_ms(&self) -> i64 {
+        match self {
+            Version::Object(m) => m.last_modified_ms,
+            Version::Marker(d) => d.last_modified_ms,
+        }
+    }
+
+    /// The data generation an object version references (markers have none).
+    pub fn generation(&self) -> Option<&str> {
+        match self {
+            Version::Object(m) => Some(&m.generation),
+            Version::Marker(_) => None,
+        }
     }
 }
 
@@ -185,6 +238,10 @@ pub struct BucketRecord {
     /// `None` when none is set (records written before Object Ownership: ACLs enabled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_ownership: Option<String>,
+    /// Versioning (PutBucketVersioning): `Enabled` or `Suspended`; `None` for a bucket that never
+    /// had it (and records written before versioning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<String>,
     /// The bucket ACL (CreateBucket's ACL headers, PutBucketAcl); `None` means the owner's
     /// FULL_CONTROL alone, so records written before ACLs need no migration.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -199,6 +199,10 @@ async fn inspect_shows_every_mode_and_no_key_material() {
     // SSE-S3
     let j = inspect_json(&server, &format!("s3://{BUCKET}/s3-obj"));
     assert_eq!(j["mode"], "SSE-S3");
+    assert_eq!(
+        j["version_id"], "null",
+        "an unversioned bucket's object is the null version"
+    );
     assert!(j["key"]["sse_s3_master_version"].is_u64(), "{j}");
     assert!(j["key"].get("kms_key_arn").is_none());
     assert_eq!(j["plaintext_size"], len);

@@ -906,3 +906,152 @@ async fn acl_grants_decide() {
         .unwrap();
     assert_eq!(anon_get().await.status(), 403, "Deny beats the ACL");
 }
+
+/// Each version has its own ACL: Put/GetObjectAcl with `versionId` read and change that
+/// version's record only, and a grant on one version lets its grantee read that version alone.
+#[tokio::test]
+async fn acl_per_version() {
+    use aws_sdk_s3::types::{
+        BucketVersioningStatus, ObjectCannedAcl, ObjectOwnership, VersioningConfiguration,
+    };
+    let server = start();
+    let root_a = server.s3().await;
+    let root_b = server.s3_as(Some(ROOT_B)).await;
+    let id_b = root_b.list_buckets().send().await.unwrap();
+    let id_b = id_b.owner().unwrap().id().unwrap().to_owned();
+    let b = "acl-ver";
+    root_a
+        .create_bucket()
+        .bucket(b)
+        .object_ownership(ObjectOwnership::ObjectWriter)
+        .send()
+        .await
+        .unwrap();
+    root_a
+        .delete_public_access_block()
+        .bucket(b)
+        .send()
+        .await
+        .unwrap();
+    root_a
+        .put_bucket_versioning()
+        .bucket(b)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for body in [&b"first"[..], b"second"] {
+        let out = root_a
+            .put_object()
+            .bucket(b)
+            .key("k")
+            .body(ByteStream::from(body.to_vec()))
+            .send()
+            .await
+            .unwrap();
+        ids.push(out.version_id().unwrap().to_owned());
+    }
+    let (v1, v2) = (ids[0].as_str(), ids[1].as_str());
+
+    // B may read the first version only.
+    root_a
+        .put_object_acl()
+        .bucket(b)
+        .key("k")
+        .version_id(v1)
+        .grant_read(format!("id={id_b}"))
+        .send()
+        .await
+        .unwrap();
+    let grants = |v: Option<&str>| {
+        let c = root_a.clone();
+        let v = v.map(str::to_owned);
+        async move {
+            let out = c
+                .get_object_acl()
+                .bucket(b)
+                .key("k")
+                .set_version_id(v)
+                .send()
+                .await
+                .unwrap();
+            out.grants()
+                .iter()
+                .map(|g| {
+                    let id = g.grantee().unwrap().id().unwrap_or_default().to_owned();
+                    (id, g.permission().unwrap().as_str().to_owned())
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(grants(Some(v1)).await, vec![(id_b.clone(), "READ".into())]);
+    assert_eq!(
+        grants(None).await.len(),
+        1,
+        "the current version keeps its ACL"
+    );
+    assert_eq!(grants(None).await, grants(Some(v2)).await);
+    assert_ne!(grants(None).await[0].0, id_b);
+    let read_as_b = |v: Option<&str>| {
+        root_b
+            .get_object()
+            .bucket(b)
+            .key("k")
+            .set_version_id(v.map(str::to_owned))
+            .send()
+    };
+    let got = read_as_b(Some(v1)).await.unwrap();
+    assert_eq!(got.version_id(), Some(v1));
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"first"
+    );
+    assert_eq!(failure("B, current", read_as_b(None).await), denied());
+    assert_eq!(failure("B, second", read_as_b(Some(v2)).await), denied());
+    // The ACL change kept the version: same data, still not current, both listed.
+    let listed = root_a
+        .list_object_versions()
+        .bucket(b)
+        .send()
+        .await
+        .unwrap();
+    let listed: Vec<_> = listed
+        .versions()
+        .iter()
+        .map(|v| (v.version_id().unwrap().to_owned(), v.is_latest().unwrap()))
+        .collect();
+    assert_eq!(listed, vec![(v2.to_owned(), true), (v1.to_owned(), false)]);
+
+    // public-read on the current version: everyone reads it, not the older one.
+    root_a
+        .put_object_acl()
+        .bucket(b)
+        .key("k")
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    let anon = |q: String| {
+        let srv = &server;
+        async move {
+            let r = http(srv)
+                .get(format!("{}/{b}/k{q}", srv.s3_https))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+        }
+    };
+    assert_eq!(anon(String::new()).await, (200, b"second".to_vec()));
+    assert_eq!(
+        anon(format!("?versionId={v2}")).await,
+        (200, b"second".to_vec())
+    );
+    assert_eq!(anon(format!("?versionId={v1}")).await.0, 403);
+    assert_eq!(grants(Some(v1)).await, vec![(id_b.clone(), "READ".into())]);
+}

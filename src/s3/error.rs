@@ -286,6 +286,14 @@ pub(crate) enum S3Error {
     /// Status 501.
     #[error("{0}")]
     NotImplemented(String),
+    /// An error about a delete marker (404 NoSuchKey for a key whose current version is one,
+    /// 405 MethodNotAllowed for a read of one by version id): `inner` with the
+    /// `x-amz-delete-marker` (and version and Last-Modified) headers AWS adds.
+    #[error("{inner}")]
+    DeleteMarker {
+        inner: Box<S3Error>,
+        headers: Vec<(&'static str, String)>,
+    },
     /// Status 403.
     #[error("The operation is not valid for the object's storage class")]
     // In AWS's catalogue, answered by the next features (see the enum doc).
@@ -377,6 +385,7 @@ impl S3Error {
     pub(crate) fn status(&self) -> StatusCode {
         use S3Error::*;
         match self {
+            DeleteMarker { inner, .. } => inner.status(),
             AccessDenied(_)
             | RequestExpired { .. }
             | HeadersNotSigned { .. }
@@ -452,6 +461,7 @@ impl S3Error {
     pub(crate) fn code(&self) -> &str {
         use S3Error::*;
         match self {
+            DeleteMarker { inner, .. } => inner.code(),
             AccessDenied(_) | RequestExpired { .. } | HeadersNotSigned { .. } => "AccessDenied",
             InvalidAccessKeyId { .. } => "InvalidAccessKeyId",
             SignatureDoesNotMatch { .. } => "SignatureDoesNotMatch",
@@ -541,7 +551,7 @@ impl S3Error {
     /// Headers the response carries besides the common ones (a 304's validators).
     pub(crate) fn response_headers(&self) -> &[(&'static str, String)] {
         match self {
-            S3Error::NotModified { headers } => headers,
+            S3Error::NotModified { headers } | S3Error::DeleteMarker { headers, .. } => headers,
             _ => &[],
         }
     }
@@ -551,6 +561,7 @@ impl S3Error {
         use S3Error::*;
         let mut out: Vec<(&'static str, String)> = Vec::new();
         match self {
+            DeleteMarker { inner, .. } => return inner.extra_elements(),
             RequestExpired {
                 expires,
                 expires_at,

@@ -166,6 +166,18 @@ pub(crate) enum Endpoint {
     GetBucketVersioning {
         bucket: String,
     },
+    PutBucketVersioning {
+        bucket: String,
+    },
+    ListObjectVersions {
+        bucket: String,
+        prefix: Option<String>,
+        delimiter: Option<String>,
+        key_marker: Option<String>,
+        version_id_marker: Option<String>,
+        max_keys: Option<u32>,
+        encoding_type_url: bool,
+    },
     GetBucketTagging {
         bucket: String,
     },
@@ -352,6 +364,8 @@ impl Endpoint {
             PutBucketOwnershipControls { .. } => "PutBucketOwnershipControls",
             DeleteBucketOwnershipControls { .. } => "DeleteBucketOwnershipControls",
             GetBucketVersioning { .. } => "GetBucketVersioning",
+            PutBucketVersioning { .. } => "PutBucketVersioning",
+            ListObjectVersions { .. } => "ListObjectVersions",
             GetBucketTagging { .. } => "GetBucketTagging",
             PutBucketTagging { .. } => "PutBucketTagging",
             DeleteBucketTagging { .. } => "DeleteBucketTagging",
@@ -411,6 +425,8 @@ impl Endpoint {
             | PutBucketOwnershipControls { bucket }
             | DeleteBucketOwnershipControls { bucket }
             | GetBucketVersioning { bucket }
+            | PutBucketVersioning { bucket }
+            | ListObjectVersions { bucket, .. }
             | GetBucketTagging { bucket }
             | PutBucketTagging { bucket }
             | DeleteBucketTagging { bucket }
@@ -617,6 +633,16 @@ fn route_bucket(method: &Method, bucket: String, q: &Query) -> Result<Endpoint, 
             Endpoint::DeleteBucketOwnershipControls { bucket }
         }
         Method::GET if q.has("versioning") => Endpoint::GetBucketVersioning { bucket },
+        Method::PUT if q.has("versioning") => Endpoint::PutBucketVersioning { bucket },
+        Method::GET if q.has("versions") => Endpoint::ListObjectVersions {
+            bucket,
+            prefix: q.string("prefix"),
+            delimiter: q.string("delimiter"),
+            key_marker: q.string("key-marker"),
+            version_id_marker: q.string("version-id-marker"),
+            max_keys: q.int("max-keys", 0, I32_MAX)?,
+            encoding_type_url: q.encoding_type_url()?,
+        },
         Method::GET if q.has("tagging") => Endpoint::GetBucketTagging { bucket },
         Method::GET if q.has("acl") => Endpoint::GetBucketAcl { bucket },
         Method::PUT if q.has("acl") => Endpoint::PutBucketAcl { bucket },
@@ -1248,7 +1274,7 @@ mod tests {
                 "PUT",
                 "/b?versioning",
                 &[],
-                unsupported(Some("b"), None, "PutBucketVersioning"),
+                E::PutBucketVersioning { bucket: s("b") },
             ),
             (
                 "DELETE",
@@ -1274,9 +1300,17 @@ mod tests {
             ),
             (
                 "GET",
-                "/b?versions",
+                "/b?versions&prefix=p&key-marker=k&version-id-marker=v&max-keys=1",
                 &[],
-                unsupported(Some("b"), None, "ListObjectVersions"),
+                E::ListObjectVersions {
+                    bucket: s("b"),
+                    prefix: Some(s("p")),
+                    delimiter: None,
+                    key_marker: Some(s("k")),
+                    version_id_marker: Some(s("v")),
+                    max_keys: Some(1),
+                    encoding_type_url: false,
+                },
             ),
             (
                 "GET",

@@ -107,6 +107,8 @@ pub(crate) struct ObjectBody {
     pub(crate) generation: String,
     pub(crate) parts: Vec<PartLayout>,
     pub(crate) tags: std::collections::BTreeMap<String, String>,
+    /// The version id (`None`: the `null` version), covered by the record MAC.
+    pub(crate) version_id: Option<String>,
     pub(crate) acl: Option<crate::meta::Acl>,
 }
 
@@ -139,6 +141,7 @@ pub(super) fn object_meta(
         acl: body.acl,
         mac: None,
         record_key: None,
+        version_id: body.version_id,
     };
     if let Some((k, bucket, key)) = mac_key {
         meta.mac = Some(STANDARD.encode(k.sign(bucket, key, &meta)));
@@ -572,6 +575,7 @@ mod tests {
                     generation,
                     parts,
                     tags: Default::default(),
+                    version_id: None,
                     acl: None,
                 },
             );

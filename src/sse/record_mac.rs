@@ -24,8 +24,14 @@ use crate::meta::{Grantee, ObjectMeta, SealedKey, Sealing};
 
 const RECORD_MAC_INFO: &[u8] = b"sealgate/v2/record-mac";
 const RECORD_TAG: &[u8] = b"sealgate/v2/record";
-/// The version id a record is authenticated under until buckets are versioned.
+/// The version id a record without one (the `null` version) is authenticated under.
 pub(crate) const NULL_VERSION: &str = "null";
+
+/// The version a record is authenticated under: its own id, so a record cannot be moved to
+/// another version of its key.
+fn version_of(meta: &ObjectMeta) -> &str {
+    meta.version_id.as_deref().unwrap_or(NULL_VERSION)
+}
 
 /// The record MAC key of the object whose key is `ok`.
 pub(crate) struct RecordMacKey(Zeroizing<[u8; 32]>);
@@ -56,14 +62,14 @@ impl RecordMacKey {
     /// The MAC of `meta` (its own `mac` field excluded) as the record of `bucket/key`.
     pub(crate) fn sign(&self, bucket: &str, key: &str, meta: &ObjectMeta) -> Vec<u8> {
         let mut mac = self.hmac();
-        mac.update(&encode(bucket, key, NULL_VERSION, meta));
+        mac.update(&encode(bucket, key, version_of(meta), meta));
         mac.finalize().into_bytes().to_vec()
     }
 
     /// Constant-time check of `tag` against the MAC of `meta` as the record of `bucket/key`.
     pub(crate) fn verify(&self, bucket: &str, key: &str, meta: &ObjectMeta, tag: &[u8]) -> bool {
         let mut mac = self.hmac();
-        mac.update(&encode(bucket, key, NULL_VERSION, meta));
+        mac.update(&encode(bucket, key, version_of(meta), meta));
         mac.verify_slice(tag).is_ok()
     }
 }
@@ -249,6 +255,7 @@ mod tests {
             acl: None,
             mac: None,
             record_key: None,
+            version_id: None,
         }
     }
 
@@ -271,6 +278,15 @@ mod tests {
             "01be4e1e606fc1ef241287085a03b5423150de3e32c3c87e74dce5edce739074"
         );
         assert!(k.verify("bucket", "photos/cat.jpg", &meta, &tag));
+        // A version of a versioned bucket: its id is what `encode` covers instead of "null".
+        let mut versioned = sample();
+        versioned.version_id = Some("fffe6a1b2c3d4e5fAbCdEfGhIjKlMnOp".into());
+        let tag = k.sign("bucket", "photos/cat.jpg", &versioned);
+        assert_eq!(
+            hex::encode(&tag),
+            "9e3572cdd0f07dc1d93cf5ae51759453a1cfc94e9aad3ca214eceba71fa8481e"
+        );
+        assert!(!k.verify("bucket", "photos/cat.jpg", &meta, &tag));
     }
 
     #[test]
@@ -313,6 +329,7 @@ mod tests {
             |m| {
                 m.tags.insert("k".into(), "v".into());
             },
+            |m| m.version_id = Some("0123".into()),
         ];
         for (i, edit) in edits.into_iter().enumerate() {
             let mut m = sample();

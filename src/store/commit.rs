@@ -11,19 +11,25 @@
 //! way; a failed swap changes nothing visible. Blobs no reader can reach (a replaced part of an
 //! upload in progress, the new generation of a failed swap) are deleted at once.
 
-use super::{Expect, Store, StoreError};
-use crate::meta::{CompletionRecord, ObjectMeta, PartLayout, UploadRecord};
+use super::{Expect, Store, StoreError, Versioning};
+use crate::meta::{
+    CompletionRecord, DELETE_MARKER_FORMAT, DeleteMarker, ObjectMeta, PartLayout, UploadRecord,
+    Version,
+};
 
 impl Store {
-    /// Makes `meta` the record of `bucket/key` (PutObject, CopyObject), then retires the
-    /// generation it replaced. When the swap fails, `meta`'s own generation is deleted.
+    /// Makes `meta` the current version of `bucket/key` (PutObject, CopyObject), then retires
+    /// the generation it replaced (a version with another id is kept instead, see
+    /// `versions.rs`). When the swap fails, `meta`'s own generation is deleted.
     pub(crate) async fn commit_object(
         &self,
         bucket: &str,
         key: &str,
         meta: &ObjectMeta,
+        versioning: Versioning,
     ) -> Result<(), StoreError> {
-        self.commit_object_if(bucket, key, meta, &Expect::Any).await
+        self.commit_object_if(bucket, key, meta, versioning, &Expect::Any)
+            .await
     }
 
     /// [`Store::commit_object`] only if the record it replaces is what `expect` says
@@ -36,20 +42,26 @@ impl Store {
         bucket: &str,
         key: &str,
         meta: &ObjectMeta,
+        versioning: Versioning,
         expect: &Expect,
     ) -> Result<(), StoreError> {
-        let previous = match self.put_meta_if(bucket, key, meta, expect).await {
-            Ok(p) => p,
+        let new = Version::Object(Box::new(meta.clone()));
+        match self
+            .put_current(bucket, key, &new, versioning, expect)
+            .await
+        {
+            Ok(retire) => {
+                self.retire_all(bucket, retire).await;
+                Ok(())
+            }
             Err(e) => {
                 // A tag change reuses the live generation: never delete that.
                 if !matches!(expect, Expect::Generation(g) if *g == meta.generation) {
                     let _ = self.delete_generation(bucket, &meta.generation).await;
                 }
-                return Err(e);
+                Err(e)
             }
-        };
-        self.release_replaced(bucket, meta, previous).await;
-        Ok(())
+        }
     }
 
     /// Completes a multipart upload: `meta` (whose parts are some of `stored`, the upload's
@@ -67,9 +79,13 @@ impl Store {
         upload: &UploadRecord,
         stored: &[PartLayout],
         completion: &CompletionRecord,
+        versioning: Versioning,
         expect: &Expect,
     ) -> Result<(), StoreError> {
-        let previous = self.put_meta_if(bucket, key, meta, expect).await?;
+        let new = Version::Object(Box::new(meta.clone()));
+        let retire = self
+            .put_current(bucket, key, &new, versioning, expect)
+            .await?;
         if let Err(e) = self.put_completion(completion).await {
             tracing::warn!(bucket, error = %e, "completion record not written; a retried Complete will answer NoSuchUpload");
         }
@@ -79,7 +95,7 @@ impl Store {
                 let _ = self.delete_blob(bucket, &upload.generation, &p.blob).await;
             }
         }
-        self.release_replaced(bucket, meta, previous).await;
+        self.retire_all(bucket, retire).await;
         Ok(())
     }
 
@@ -133,34 +149,61 @@ impl Store {
         Ok(generation)
     }
 
-    /// Removes the record of `bucket/key`, then retires its data; only if the record is what
-    /// `expect` says (DeleteObject with `If-Match`), else [`StoreError::ConditionFailed`]. A
-    /// missing key is not an error under [`Expect::Any`].
+    /// DeleteObject without a version id, only if the current record is what `expect` says
+    /// (`If-Match`), else [`StoreError::ConditionFailed`]. Without versioning the record goes
+    /// and its data is retired (a missing key is not an error under [`Expect::Any`]); with
+    /// versioning a delete marker becomes the current version (`null` while suspended) and is
+    /// returned.
     pub(crate) async fn delete_object_if(
         &self,
         bucket: &str,
         key: &str,
+        versioning: Versioning,
         expect: &Expect,
-    ) -> Result<(), StoreError> {
-        if let Some(prev) = self.delete_meta_if(bucket, key, expect).await?
-            && let Err(e) = self.retire_generation(bucket, &prev.generation).await
-        {
-            tracing::warn!(bucket, error = %e, "deleted object's data left for the sweep to mark");
+    ) -> Result<Option<DeleteMarker>, StoreError> {
+        if versioning == Versioning::Off {
+            if let Some(prev) = self.delete_meta_if(bucket, key, expect).await? {
+                self.retire_all(bucket, vec![prev.generation]).await;
+            }
+            return Ok(None);
         }
-        Ok(())
+        let marker = DeleteMarker {
+            format: DELETE_MARKER_FORMAT.into(),
+            version_id: versioning.new_id(),
+            last_modified_ms: super::sweep::now_ms(),
+        };
+        let retire = self
+            .put_current(
+                bucket,
+                key,
+                &Version::Marker(marker.clone()),
+                versioning,
+                expect,
+            )
+            .await?;
+        self.retire_all(bucket, retire).await;
+        Ok(Some(marker))
     }
 
-    async fn release_replaced(
+    /// Removes one version for good (DeleteObject with a version id) and retires its data.
+    pub(crate) async fn remove_version(
         &self,
         bucket: &str,
-        meta: &ObjectMeta,
-        previous: Option<ObjectMeta>,
-    ) {
-        if let Some(prev) = previous
-            && prev.generation != meta.generation
-            && let Err(e) = self.retire_generation(bucket, &prev.generation).await
-        {
-            tracing::warn!(bucket, error = %e, "previous generation left for the sweep to mark");
+        key: &str,
+        version_id: &str,
+    ) -> Result<Option<Version>, StoreError> {
+        let removed = self.delete_version(bucket, key, version_id).await?;
+        if let Some(g) = removed.as_ref().and_then(Version::generation) {
+            self.retire_all(bucket, vec![g.to_owned()]).await;
+        }
+        Ok(removed)
+    }
+
+    async fn retire_all(&self, bucket: &str, generations: Vec<String>) {
+        for g in generations {
+            if let Err(e) = self.retire_generation(bucket, &g).await {
+                tracing::warn!(bucket, error = %e, "replaced generation left for the sweep to mark");
+            }
         }
     }
 }

@@ -2,7 +2,10 @@
 //!
 //! ```text
 //! buckets/<bucket>                                  BucketRecord
-//! meta/<bucket>/<encoded key>                       ObjectMeta      (keyenc)
+//! meta/<bucket>/<encoded key>                       ObjectMeta or DeleteMarker: the current
+//!                                                   version (keyenc)
+//! versions/<bucket>/<encoded key>/<version name>    ObjectMeta or DeleteMarker: the
+//!                                                   non-current versions, newest first
 //! data/<bucket>/<generation>/<blob>                 ciphertext      (immutable)
 //! uploads/<bucket>/<upload-id>/record               UploadRecord
 //! uploads/<bucket>/<upload-id>/parts/<NNNNN>        PartLayout      (5-digit part number)
@@ -23,6 +26,7 @@ use super::keyenc;
 
 pub(crate) const BUCKETS: &str = "buckets";
 pub(crate) const META: &str = "meta";
+pub(crate) const VERSIONS: &str = "versions";
 pub(crate) const DATA: &str = "data";
 pub(crate) const UPLOADS: &str = "uploads";
 pub(crate) const SYSTEM: &str = "system";
@@ -91,6 +95,24 @@ pub(crate) fn key_of_meta(bucket_meta_dir: &Path, location: &Path) -> Option<Str
         .strip_prefix(bucket_meta_dir.as_ref())?
         .strip_prefix('/')?;
     keyenc::decode_key(rest).ok()
+}
+
+/// The folder of the non-current versions of `key`.
+pub(crate) fn versions_dir(bucket: &str, key: &str) -> Result<Path, StoreError> {
+    meta(bucket, key)?; // the same checks
+    path(format!("{VERSIONS}/{bucket}/{}", keyenc::encode_key(key)))
+}
+
+/// The folder of every non-current version of a bucket.
+pub(crate) fn bucket_versions_dir(bucket: &str) -> Result<Path, StoreError> {
+    check_bucket(bucket)?;
+    path(format!("{VERSIONS}/{bucket}"))
+}
+
+/// A non-current version of `key`, by its name (`version::entry_name`).
+pub(crate) fn version(bucket: &str, key: &str, name: &str) -> Result<Path, StoreError> {
+    check_name("version", name)?;
+    Ok(versions_dir(bucket, key)?.join(name))
 }
 
 pub(crate) fn data_dir(bucket: &str) -> Result<Path, StoreError> {

@@ -35,6 +35,13 @@ impl ListEntry {
     }
 }
 
+/// A key or a common prefix of a listing, before any record is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Row {
+    Key(String),
+    Prefix(String),
+}
+
 /// Keys fetched per batch in a delimited listing.
 const BATCH: usize = 1000;
 
@@ -135,48 +142,9 @@ impl Store {
                 .collect();
             return Ok((entries, more));
         }
-        layout::check_bucket(bucket)?;
-
-        enum Row {
-            Key(String),
-            Prefix(String),
-        }
-        let mut lower = match common_prefix(prefix, delimiter, start_after) {
-            Some(cp) if cp == start_after => match successor(cp) {
-                Some(s) => Bound::Included(s),
-                None => return Ok((Vec::new(), false)),
-            },
-            _ => after(start_after),
-        };
-        let mut rows = Vec::new();
-        let mut more = false;
-        'batches: loop {
-            let want = (limit - rows.len() + 1).min(BATCH);
-            let keys = self.key_batch(bucket, prefix, as_ref(&lower), want).await?;
-            let exhausted = keys.len() < want;
-            for key in keys {
-                if rows.len() == limit {
-                    more = true;
-                    break 'batches;
-                }
-                if let Some(cp) = common_prefix(prefix, delimiter, &key) {
-                    let next = successor(cp);
-                    rows.push(Row::Prefix(cp.to_string()));
-                    match next {
-                        Some(s) => lower = Bound::Included(s),
-                        None => break 'batches,
-                    }
-                    // The rest of this batch is (mostly) beneath the prefix: query again.
-                    continue 'batches;
-                }
-                lower = Bound::Excluded(key.clone());
-                rows.push(Row::Key(key));
-            }
-            if exhausted {
-                break;
-            }
-        }
-
+        let (rows, more) = self
+            .list_rows(bucket, prefix, delimiter, start_after, limit)
+            .await?;
         let keys = rows
             .iter()
             .filter_map(|r| match r {
@@ -197,6 +165,64 @@ impl Store {
             })
             .collect();
         Ok((entries, more))
+    }
+
+    /// Up to `limit` keys and common prefixes (each counting one) with `prefix` after
+    /// `start_after`, in S3 order, and whether more follow; no record is read. When
+    /// `start_after` is itself a common prefix (as when resuming after one), everything beneath
+    /// it is skipped. An empty `delimiter` groups nothing.
+    pub(crate) async fn list_rows(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: &str,
+        start_after: &str,
+        limit: usize,
+    ) -> Result<(Vec<Row>, bool), StoreError> {
+        layout::check_bucket(bucket)?;
+        let roll_up = |key: &str| -> Option<String> {
+            if delimiter.is_empty() {
+                None
+            } else {
+                common_prefix(prefix, delimiter, key).map(str::to_owned)
+            }
+        };
+        let mut lower = match roll_up(start_after) {
+            Some(cp) if cp == start_after => match successor(&cp) {
+                Some(s) => Bound::Included(s),
+                None => return Ok((Vec::new(), false)),
+            },
+            _ => after(start_after),
+        };
+        let mut rows = Vec::new();
+        let mut more = false;
+        'batches: loop {
+            let want = (limit - rows.len() + 1).min(BATCH);
+            let keys = self.key_batch(bucket, prefix, as_ref(&lower), want).await?;
+            let exhausted = keys.len() < want;
+            for key in keys {
+                if rows.len() == limit {
+                    more = true;
+                    break 'batches;
+                }
+                if let Some(cp) = roll_up(&key) {
+                    let next = successor(&cp);
+                    rows.push(Row::Prefix(cp));
+                    match next {
+                        Some(s) => lower = Bound::Included(s),
+                        None => break 'batches,
+                    }
+                    // The rest of this batch is (mostly) beneath the prefix: query again.
+                    continue 'batches;
+                }
+                lower = Bound::Excluded(key.clone());
+                rows.push(Row::Key(key));
+            }
+            if exhausted {
+                break;
+            }
+        }
+        Ok((rows, more))
     }
 
     /// Up to `n` keys with `prefix` within `lower`, in order.

@@ -25,6 +25,7 @@ mod local_index;
 mod private_fs;
 pub(crate) mod records;
 mod sweep;
+mod versions;
 
 #[cfg(test)]
 use std::collections::HashSet;
@@ -43,10 +44,12 @@ use tokio::sync::Mutex;
 pub(crate) use blob::BlobWriter;
 pub use listing::ListEntry;
 pub use sweep::{SweepPolicy, SweepReport};
+pub(crate) use versions::{VersionRow, Versioning};
+pub use versions::{is_version_id, new_version_id};
 
 use crate::meta::{
     BUCKET_FORMAT, BucketRecord, COMPLETION_FORMAT, CompletionRecord, META_FORMAT, META_FORMAT_V1,
-    ObjectMeta, PartLayout, UPLOAD_FORMAT, UploadRecord,
+    ObjectMeta, PartLayout, UPLOAD_FORMAT, UploadRecord, Version,
 };
 use blob::RecentGenerations;
 use local_index::LocalIndex;
@@ -94,7 +97,13 @@ impl Expect {
     fn holds(&self, prev: Option<&Bytes>) -> bool {
         match (self, prev) {
             (Expect::Any, _) => true,
-            (Expect::Absent, p) => p.is_none(),
+            // A delete marker hides its key: `If-None-Match: *` may write over it.
+            (Expect::Absent, p) => p.is_none_or(|b| {
+                matches!(
+                    records::decode_version(b),
+                    Ok(crate::meta::Version::Marker(_))
+                )
+            }),
             (Expect::Generation(_), None) => false,
             (Expect::Generation(g), Some(b)) => {
                 records::decode_meta(b).is_ok_and(|m| &m.generation == g)
@@ -420,6 +429,11 @@ impl Store {
         for marker in self.list_paths(&layout::retired_dir(name)?).await? {
             self.delete_path(&marker.location).await?;
         }
+        // Copies of current versions a crash left behind (every key with versions has a
+        // current one, so a bucket without records has no others).
+        for v in self.list_paths(&layout::bucket_versions_dir(name)?).await? {
+            self.delete_path(&v.location).await?;
+        }
         self.delete_path(&path).await?;
         self.index.forget(name);
         Ok(())
@@ -532,13 +546,24 @@ impl Store {
 
     // ---- objects ----
 
-    async fn read_meta_at(&self, path: &Path) -> Result<Option<ObjectMeta>, StoreError> {
+    /// The version record at `path`: an object's meta record or a delete marker.
+    async fn read_version_at(&self, path: &Path) -> Result<Option<Version>, StoreError> {
         match self.get_bytes(path).await? {
-            Some(b) => records::decode_meta(&b).map(Some),
+            Some(b) => records::decode_version(&b).map(Some),
             None => Ok(None),
         }
     }
 
+    /// The object record at `path`; a delete marker reads as none.
+    async fn read_meta_at(&self, path: &Path) -> Result<Option<ObjectMeta>, StoreError> {
+        Ok(match self.read_version_at(path).await? {
+            Some(Version::Object(m)) => Some(*m),
+            _ => None,
+        })
+    }
+
+    /// The current version's record of `key`; `None` when there is none or it is a delete
+    /// marker (see [`Store::get_current`]).
     pub async fn get_meta(
         &self,
         bucket: &str,
@@ -579,7 +604,8 @@ impl Store {
         if self.mode == ListingMode::LocalIndex {
             self.index.insert(bucket, key).await;
         }
-        // A previous record that does not decode is replaced and reported as none.
+        // A previous record that does not decode (or a delete marker) is replaced and reported
+        // as none.
         Ok(prev.and_then(|b| records::decode_meta(&b).ok()))
     }
 

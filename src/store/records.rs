@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 
 use super::StoreError;
 use crate::meta::{
-    BUCKET_FORMAT, BucketRecord, COMPLETION_FORMAT, CompletionRecord, META_FORMAT, META_FORMAT_V1,
-    ObjectMeta, PartLayout, UPLOAD_FORMAT, UploadRecord,
+    BUCKET_FORMAT, BucketRecord, COMPLETION_FORMAT, CompletionRecord, DELETE_MARKER_FORMAT,
+    META_FORMAT, META_FORMAT_V1, ObjectMeta, PartLayout, UPLOAD_FORMAT, UploadRecord, Version,
 };
 
 #[derive(Deserialize)]
@@ -40,6 +40,24 @@ pub(crate) fn encode<T: serde::Serialize>(rec: &T) -> Result<Bytes, StoreError> 
 pub(crate) fn decode_meta(bytes: &[u8]) -> Result<ObjectMeta, StoreError> {
     // Version 1 has the same shape without `mac`; the reader treats it as unauthenticated.
     decode_marked(bytes, &[META_FORMAT, META_FORMAT_V1])
+}
+
+/// A version record: an object's meta record or a delete marker (docs/STORAGE.md "Versions").
+pub(crate) fn decode_version(bytes: &[u8]) -> Result<Version, StoreError> {
+    let marker: Marker =
+        serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    if marker.format == DELETE_MARKER_FORMAT {
+        return decode_marked(bytes, &[DELETE_MARKER_FORMAT]).map(Version::Marker);
+    }
+    decode_meta(bytes).map(|m| Version::Object(Box::new(m)))
+}
+
+/// Encodes a version record.
+pub(crate) fn encode_version(v: &Version) -> Result<Bytes, StoreError> {
+    match v {
+        Version::Object(m) => encode(m),
+        Version::Marker(d) => encode(d),
+    }
 }
 
 pub(crate) fn decode_bucket(bytes: &[u8]) -> Result<BucketRecord, StoreError> {

@@ -75,7 +75,7 @@ impl SweepReport {
 }
 
 /// Milliseconds since the epoch, the unit backend timestamps are compared in.
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -282,17 +282,30 @@ impl Store {
         Ok(report)
     }
 
-    /// The generations the bucket's meta records reference.
+    /// The generations the bucket's version records reference: current versions (`meta/`)
+    /// first, then the others (`versions/`). That order matters: a write keeps the version it
+    /// replaces under `versions/` before its swap, so a version moving between the two is
+    /// always seen in one of them.
     async fn meta_generations(&self, bucket: &str) -> Result<HashSet<String>, StoreError> {
-        let metas = self.list_paths(&layout::meta_dir(bucket)?).await?;
-        let results: Vec<Result<Option<String>, StoreError>> = futures::stream::iter(metas)
-            .map(|e| async move { Ok(self.read_meta_at(&e.location).await?.map(|m| m.generation)) })
-            .buffered(READ_CONCURRENCY)
-            .collect()
-            .await;
         let mut referenced = HashSet::new();
-        for r in results {
-            referenced.extend(r?);
+        for dir in [
+            layout::meta_dir(bucket)?,
+            layout::bucket_versions_dir(bucket)?,
+        ] {
+            let records = self.list_paths(&dir).await?;
+            let results: Vec<Result<Option<String>, StoreError>> = futures::stream::iter(records)
+                .map(|e| async move {
+                    Ok(self
+                        .read_version_at(&e.location)
+                        .await?
+                        .and_then(|v| v.generation().map(str::to_owned)))
+                })
+                .buffered(READ_CONCURRENCY)
+                .collect()
+                .await;
+            for r in results {
+                referenced.extend(r?);
+            }
         }
         Ok(referenced)
     }

@@ -288,6 +288,7 @@ async fn find_upload(
             acl: up.acl.clone(),
             mac: None,
             record_key: None,
+            version_id: None,
         };
         let mut report = Report::build(store, bucket, &up.key, None, &meta, Some(focus)).await;
         report.status = format!("multipart upload in progress ({})", up.upload_id);
@@ -330,6 +331,8 @@ pub(crate) struct Report {
     pub(crate) status: String,
     pub(crate) meta_record: Option<String>,
     pub(crate) record_format: Option<String>,
+    /// The version id (`null` for the null version; docs/STORAGE.md "Versions").
+    pub(crate) version_id: Option<String>,
     /// Whether the record is authenticated as a whole (docs/FORMAT.md §6); inspect holds no
     /// key, so it reports what the record carries, not whether the MAC verifies.
     pub(crate) record_authentication: String,
@@ -423,6 +426,7 @@ impl Report {
             status: "stored".into(),
             meta_record: record,
             record_format: Some(meta.format.clone()),
+            version_id: Some(meta.version_id.clone().unwrap_or_else(|| "null".into())),
             record_authentication: record_authentication(meta),
             mode: mode.into(),
             key: key_info,
@@ -465,6 +469,7 @@ impl Report {
             status: "unreferenced: no object or upload names this generation (the orphan sweep reclaims it)".into(),
             meta_record: None,
             record_format: None,
+            version_id: None,
             record_authentication: "unknown".into(),
             mode: "unknown".into(),
             key: KeyInfo::default(),
@@ -498,6 +503,9 @@ impl Report {
         if let Some(r) = &self.meta_record {
             let fmt = self.record_format.as_deref().unwrap_or("?");
             row("meta record", &format!("{r}  ({fmt})"));
+        }
+        if let Some(v) = &self.version_id {
+            row("version id", v);
         }
         row("record authenticated", &self.record_authentication);
         row("mode", &self.mode);

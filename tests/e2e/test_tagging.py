@@ -101,11 +101,13 @@ def test_bucket_tagging_and_versioning_with_the_aws_cli(aws, bucket):
     assert _tags(got) == {"cost-center": "42"}
     aws.run("s3api", "delete-bucket-tagging", "--bucket", bucket)
     assert "NoSuchTagSet" in aws.fails("s3api", "get-bucket-tagging", "--bucket", bucket)
+    # MFA delete cannot be turned on without an MFA device (test_versioning.py has the rest).
     err = aws.fails(
         "s3api", "put-bucket-versioning", "--bucket", bucket,
-        "--versioning-configuration", "Status=Enabled",
+        "--versioning-configuration", "Status=Enabled,MFADelete=Enabled",
     )
-    assert "NotImplemented" in err and "PutBucketVersioning" in err
+    assert "AccessDenied" in err
+    assert aws.json("s3api", "get-bucket-versioning", "--bucket", bucket) == {}
 
 
 def test_get_object_attributes_with_the_aws_cli(aws, s3, bucket):

@@ -13,6 +13,8 @@ pub(crate) enum Target {
     Object {
         bucket: String,
         key: String,
+        /// The version a request names (`versionId`): an object ACL is that version's.
+        version_id: Option<String>,
     },
 }
 
@@ -29,7 +31,7 @@ impl Target {
         match self {
             Target::Service => "arn:aws:s3:::*".into(),
             Target::Bucket(b) => format!("arn:aws:s3:::{b}"),
-            Target::Object { bucket, key } => format!("arn:aws:s3:::{bucket}/{key}"),
+            Target::Object { bucket, key, .. } => format!("arn:aws:s3:::{bucket}/{key}"),
         }
     }
 }
@@ -50,11 +52,22 @@ impl Check {
     }
 
     pub(crate) fn object(action: &'static str, bucket: &str, key: &str) -> Check {
+        Check::object_version(action, bucket, key, &None)
+    }
+
+    /// A check on version `version_id` of an object (the current one for `None`).
+    fn object_version(
+        action: &'static str,
+        bucket: &str,
+        key: &str,
+        version_id: &Option<String>,
+    ) -> Check {
         Check {
             action,
             target: Target::Object {
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
+                version_id: version_id.clone(),
             },
         }
     }
@@ -107,6 +120,10 @@ pub(crate) fn checks(ep: &Endpoint) -> Vec<Check> {
             vec![Check::bucket("s3:PutBucketOwnershipControls", bucket)]
         }
         GetBucketVersioning { bucket } => vec![Check::bucket("s3:GetBucketVersioning", bucket)],
+        PutBucketVersioning { bucket } => vec![Check::bucket("s3:PutBucketVersioning", bucket)],
+        ListObjectVersions { bucket, .. } => {
+            vec![Check::bucket("s3:ListBucketVersions", bucket)]
+        }
         GetBucketTagging { bucket } => vec![Check::bucket("s3:GetBucketTagging", bucket)],
         // AWS has no s3:DeleteBucketTagging: removing tags is putting none.
         PutBucketTagging { bucket } | DeleteBucketTagging { bucket } => {
@@ -118,25 +135,27 @@ pub(crate) fn checks(ep: &Endpoint) -> Vec<Check> {
             bucket,
             key,
             version_id,
-        } => vec![Check::object(
+        } => vec![Check::object_version(
             versioned(version_id, "s3:PutObjectAcl", "s3:PutObjectVersionAcl"),
             bucket,
             key,
+            version_id,
         )],
         GetObjectAcl {
             bucket,
             key,
             version_id,
-        } => vec![Check::object(
+        } => vec![Check::object_version(
             versioned(version_id, "s3:GetObjectAcl", "s3:GetObjectVersionAcl"),
             bucket,
             key,
+            version_id,
         )],
         GetObjectTagging {
             bucket,
             key,
             version_id,
-        } => vec![Check::object(
+        } => vec![Check::object_version(
             versioned(
                 version_id,
                 "s3:GetObjectTagging",
@@ -144,12 +163,13 @@ pub(crate) fn checks(ep: &Endpoint) -> Vec<Check> {
             ),
             bucket,
             key,
+            version_id,
         )],
         PutObjectTagging {
             bucket,
             key,
             version_id,
-        } => vec![Check::object(
+        } => vec![Check::object_version(
             versioned(
                 version_id,
                 "s3:PutObjectTagging",
@@ -157,12 +177,13 @@ pub(crate) fn checks(ep: &Endpoint) -> Vec<Check> {
             ),
             bucket,
             key,
+            version_id,
         )],
         DeleteObjectTagging {
             bucket,
             key,
             version_id,
-        } => vec![Check::object(
+        } => vec![Check::object_version(
             versioned(
                 version_id,
                 "s3:DeleteObjectTagging",
@@ -170,13 +191,14 @@ pub(crate) fn checks(ep: &Endpoint) -> Vec<Check> {
             ),
             bucket,
             key,
+            version_id,
         )],
         GetObjectAttributes {
             bucket,
             key,
             version_id,
             ..
-        } => vec![Check::object(
+        } => vec![Check::object_version(
             versioned(
                 version_id,
                 "s3:GetObjectAttributes",
@@ -184,6 +206,7 @@ pub(crate) fn checks(ep: &Endpoint) -> Vec<Check> {
             ),
             bucket,
             key,
+            version_id,
         )],
         // Answered before authentication from the bucket's CORS rules alone.
         Preflight { .. } => vec![],
@@ -213,10 +236,11 @@ pub(crate) fn checks(ep: &Endpoint) -> Vec<Check> {
             source,
             ..
         } => vec![
-            Check::object(
+            Check::object_version(
                 versioned(&source.version_id, "s3:GetObject", "s3:GetObjectVersion"),
                 &source.bucket,
                 &source.key,
+                &source.version_id,
             ),
             Check::object("s3:PutObject", bucket, key),
         ],
@@ -231,19 +255,21 @@ pub(crate) fn checks(ep: &Endpoint) -> Vec<Check> {
             key,
             version_id,
             ..
-        } => vec![Check::object(
+        } => vec![Check::object_version(
             versioned(version_id, "s3:GetObject", "s3:GetObjectVersion"),
             bucket,
             key,
+            version_id,
         )],
         DeleteObject {
             bucket,
             key,
             version_id,
-        } => vec![Check::object(
+        } => vec![Check::object_version(
             versioned(version_id, "s3:DeleteObject", "s3:DeleteObjectVersion"),
             bucket,
             key,
+            version_id,
         )],
         AbortMultipartUpload { bucket, key, .. } => {
             vec![Check::object("s3:AbortMultipartUpload", bucket, key)]
@@ -271,6 +297,7 @@ fn unsupported(bucket: Option<&str>, key: Option<&str>, operation: &str) -> Vec<
         (Some(b), Some(k)) => Target::Object {
             bucket: b.to_owned(),
             key: k.to_owned(),
+            version_id: None,
         },
         (Some(b), None) => Target::Bucket(b.to_owned()),
         _ => Target::Service,
@@ -288,7 +315,6 @@ fn unsupported_action(operation: &str) -> &'static str {
             "s3:PutLifecycleConfiguration"
         }
         "DeleteBucketWebsite" => "s3:DeleteBucketWebsite",
-        "ListObjectVersions" => "s3:ListBucketVersions",
         "GetObjectLockConfiguration" => "s3:GetBucketObjectLockConfiguration",
         "PutObjectLockConfiguration" => "s3:PutBucketObjectLockConfiguration",
         "GetBucketNotificationConfiguration" => "s3:GetBucketNotification",
@@ -325,7 +351,6 @@ fn unsupported_action(operation: &str) -> &'static str {
         "CreateSession" => "s3express:CreateSession",
         "SelectObjectContent" => "s3:GetObject",
         "UpdateObjectEncryption" => "s3:PutObject",
-        "PutBucketVersioning" => "s3:PutBucketVersioning",
         "GetBucketWebsite" => "s3:GetBucketWebsite",
         "PutBucketWebsite" => "s3:PutBucketWebsite",
         "GetBucketLogging" => "s3:GetBucketLogging",
@@ -620,6 +645,12 @@ mod tests {
                 "/b?versions",
                 &[],
                 &[("s3:ListBucketVersions", "arn:aws:s3:::b")],
+            ),
+            (
+                "PUT",
+                "/b?versioning",
+                &[],
+                &[("s3:PutBucketVersioning", "arn:aws:s3:::b")],
             ),
             (
                 "PUT",

@@ -140,8 +140,8 @@ fn user_id(arn: &str) -> String {
     format!("AIDA{}", hex::encode_upper(&digest[..8]))
 }
 
-/// Keys only some operations carry: the listing parameters of ListObjects(V2) and
-/// ListMultipartUploads (`s3:prefix`, `s3:delimiter`, `s3:max-keys`).
+/// Keys only some operations carry: the listing parameters of ListObjects(V2),
+/// ListObjectVersions and ListMultipartUploads (`s3:prefix`, `s3:delimiter`, `s3:max-keys`).
 pub(crate) fn add_endpoint_keys(k: &mut ConditionKeys, ep: &Endpoint) {
     let (prefix, delimiter, max_keys) = match ep {
         Endpoint::ListObjects {
@@ -151,6 +151,12 @@ pub(crate) fn add_endpoint_keys(k: &mut ConditionKeys, ep: &Endpoint) {
             ..
         }
         | Endpoint::ListObjectsV2 {
+            prefix,
+            delimiter,
+            max_keys,
+            ..
+        }
+        | Endpoint::ListObjectVersions {
             prefix,
             delimiter,
             max_keys,

@@ -33,7 +33,7 @@ use http::HeaderMap;
 
 use crate::gateway::Gateway;
 use crate::identity::User;
-use crate::meta::{Acl, BucketRecord};
+use crate::meta::{Acl, BucketRecord, Version};
 use crate::policy::{ConditionKeys, Policy, PolicyKind};
 use crate::s3::error::S3Error;
 use crate::s3::router::Endpoint;
@@ -246,9 +246,21 @@ async fn acl_verdict(
             Some(a) => judge(a, need),
             None => judge(&crate::s3::acl::owner_only(owner_account), need),
         },
-        (Scope::Object(need), Target::Object { bucket, key }) => {
-            let meta = match gw.store.get_meta(bucket, key).await {
-                Ok(Some(m)) => m,
+        (
+            Scope::Object(need),
+            Target::Object {
+                bucket,
+                key,
+                version_id,
+            },
+        ) => {
+            // The ACL of the version the request names: each version has its own.
+            let found = match version_id {
+                None => gw.store.get_current(bucket, key).await,
+                Some(v) => gw.store.get_version(bucket, key, v).await,
+            };
+            let meta = match found {
+                Ok(Some(Version::Object(m))) => *m,
                 _ => return AclVerdict::default(),
             };
             if let Err(e) = gw.crypto.check_record(&meta, bucket, key).await {

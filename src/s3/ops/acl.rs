@@ -1,14 +1,14 @@
 //! Get/PutBucketAcl and Get/PutObjectAcl (S3 API Reference). The bucket ACL lives in the bucket
-//! record, an object's in its meta record under the record MAC (docs/FORMAT.md §6.1); an absent
-//! one is the bucket owner's FULL_CONTROL alone. With Object Ownership BucketOwnerEnforced ACLs
+//! record, an object's in its meta record under the record MAC (docs/FORMAT.md §6.1), so each
+//! version has its own (`versionId`); an absent one is the bucket owner's FULL_CONTROL alone. With Object Ownership BucketOwnerEnforced ACLs
 //! are disabled: the Gets answer the bucket owner's FULL_CONTROL whatever is stored, and a Put
 //! is accepted only when it says just that.
 
 use http::{Response, StatusCode};
 
 use super::common;
-use super::get::load_meta;
-use super::tagging::{amend_object_record, check_version};
+use super::tagging::amend_object_record;
+use super::versioning::load_object;
 use crate::meta::{Acl, BucketRecord, Grant};
 use crate::s3::Req;
 use crate::s3::acl::{self, AclSpec};
@@ -43,8 +43,7 @@ pub(crate) async fn handle_get_object_acl(
 ) -> Result<Response<Body>, S3Error> {
     req.no_body().await?;
     let rec = req.bucket(bucket).await?;
-    let meta = load_meta(&req, bucket, key).await?;
-    check_version(key, version_id)?;
+    let meta = load_object(&req, bucket, key, version_id, "GET").await?;
     // An ACL is only answered from an authenticated record.
     req.gw.crypto.check_record(&meta, bucket, key).await?;
     let owner = bucket_account(&rec, &req.gw.cfg.account_id);

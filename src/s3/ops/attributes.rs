@@ -10,8 +10,7 @@
 use http::{Response, StatusCode};
 
 use super::common::{self, set};
-use super::get::load_meta;
-use super::tagging::check_version;
+use super::versioning::load_object;
 use crate::meta::Sealing;
 use crate::s3::Req;
 use crate::s3::encryption::{self, KeyHeaders};
@@ -84,8 +83,7 @@ pub(crate) async fn handle_get_object_attributes(
         .filter_map(|v| v.to_str().ok())
         .collect();
     let want = wanted((!names.is_empty()).then(|| names.join(",")).as_deref())?;
-    let meta = load_meta(&req, bucket, key).await?;
-    check_version(key, version_id)?;
+    let meta = load_object(&req, bucket, key, version_id, "GET").await?;
     let customer =
         encryption::from_headers(&req.headers, KeyHeaders::Target, common::over_tls(&req))?;
     if customer.is_some() || matches!(meta.sealing, Sealing::SseC { .. } | Sealing::SseS3 { .. }) {
@@ -153,6 +151,9 @@ pub(crate) async fn handle_get_object_attributes(
         "last-modified",
         &common::http_date(meta.last_modified_ms),
     );
+    if let Some(v) = meta.version_id.as_deref().or(version_id) {
+        set(resp.headers_mut(), "x-amz-version-id", v);
+    }
     Ok(resp)
 }
 

@@ -72,6 +72,7 @@ pub(crate) async fn handle_create_bucket(
         tags: None,
         public_access_block,
         object_ownership: Some(ownership),
+        versioning: None,
         acl,
     };
     match req.gw.store.create_bucket(&rec).await {

@@ -7,7 +7,8 @@
 use http::{Response, StatusCode};
 
 use super::common::{self, check_key};
-use super::get::{check_conditions, load_meta};
+use super::get::check_conditions;
+use super::versioning::{load_object, new_version, version_header};
 use crate::meta::{Checksum, ObjectMeta, Sealing};
 use crate::s3::acl;
 use crate::s3::encryption::{self, KeyHeaders};
@@ -30,13 +31,16 @@ pub(crate) async fn open_source(
     req: &Req,
     source: &router::CopySource,
 ) -> Result<CopySource, S3Error> {
-    if source.version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(S3Error::NotImplemented(
-            "Versioning is not supported: x-amz-copy-source cannot name a versionId".into(),
-        ));
-    }
     let (bucket, key) = (source.bucket.as_str(), source.key.as_str());
-    let meta = load_meta(req, bucket, key).await?;
+    let meta = match load_object(req, bucket, key, source.version_id.as_deref(), "GET").await {
+        Err(S3Error::DeleteMarker { .. }) if source.version_id.is_some() => {
+            return Err(S3Error::InvalidRequest(
+                "The source of a copy request may not specifically refer to a delete marker by version id."
+                    .into(),
+            ));
+        }
+        other => other?,
+    };
     check_conditions(&req.headers, &meta, "x-amz-copy-source-")?;
     let customer =
         encryption::from_headers(&req.headers, KeyHeaders::CopySource, common::over_tls(req))?;
@@ -85,6 +89,7 @@ pub(crate) async fn handle_copy_object(
         &req.headers,
     )?;
     let src = open_source(&req, source).await?;
+    let (versioning, version_id) = new_version(&dest_bucket);
     // `If-None-Match: *` / `If-Match` name the destination (the source has its own
     // `x-amz-copy-source-if-*`).
     let expect = super::conditional::write_expectation(&req, bucket, key).await?;
@@ -176,17 +181,30 @@ pub(crate) async fn handle_copy_object(
                 generation,
                 parts: src.meta.parts.clone(),
                 tags,
+                version_id,
                 acl,
             },
         )
         .await?;
-    store.commit_object_if(bucket, key, &meta, &expect).await?;
+    store
+        .commit_object_if(bucket, key, &meta, versioning, &expect)
+        .await?;
     let result = xml::CopyResult {
         etag: etag.clone(),
         last_modified_ms: meta.last_modified_ms,
         checksum: meta.checksum.as_ref().map(xml_checksum),
     };
     let mut resp = common::xml(StatusCode::OK, result.to_copy_object_xml());
+    // The source's version, when it has one or was named by id (`null` included).
+    if let Some(id) = src
+        .meta
+        .version_id
+        .as_deref()
+        .or(source.version_id.as_deref())
+    {
+        common::set(resp.headers_mut(), "x-amz-copy-source-version-id", id);
+    }
+    version_header(resp.headers_mut(), versioning, meta.version_id.as_deref());
     encryption::describe(&meta.sealing, resp.headers_mut());
     encryption::describe_context(&meta.sealing, resp.headers_mut());
     SseFact::attach(&mut resp, &meta.sealing);

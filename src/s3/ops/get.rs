@@ -5,6 +5,7 @@ use http::{HeaderMap, Response, StatusCode};
 use http_body_util::BodyExt;
 
 use super::common::{self, set};
+use super::versioning::load_object;
 use crate::checksum::ChecksumAlgorithm;
 use crate::meta::{ObjectMeta, Sealing};
 use crate::s3::encryption::{self, KeyHeaders};
@@ -14,17 +15,10 @@ use crate::s3::{Req, SseFact};
 use crate::server::{self, Body};
 use crate::sse::Actor;
 
-/// Loads an object's meta record or answers NoSuchKey (NoSuchBucket when the bucket is gone).
+/// Loads the current version's meta record or answers NoSuchKey (NoSuchBucket when the bucket
+/// is gone; with `x-amz-delete-marker` when the current version is a delete marker).
 pub(crate) async fn load_meta(req: &Req, bucket: &str, key: &str) -> Result<ObjectMeta, S3Error> {
-    match req.gw.store.get_meta(bucket, key).await? {
-        Some(m) => Ok(m),
-        None => {
-            req.bucket(bucket).await?;
-            Err(S3Error::NoSuchKey {
-                key: key.to_owned(),
-            })
-        }
-    }
+    load_object(req, bucket, key, None, "GET").await
 }
 
 /// If-Match / If-None-Match / If-(Un)Modified-Since, in the order S3 evaluates them.
@@ -151,12 +145,14 @@ pub(crate) async fn handle_get_object(
     req: Req,
     bucket: &str,
     key: &str,
+    version_id: Option<&str>,
     part_number: Option<u32>,
     overrides: &ResponseOverrides,
     head: bool,
 ) -> Result<Response<Body>, S3Error> {
     encryption::reject_write_headers(&req.headers)?;
-    let meta = load_meta(&req, bucket, key).await?;
+    let method = if head { "HEAD" } else { "GET" };
+    let meta = load_object(&req, bucket, key, version_id, method).await?;
     let customer =
         encryption::from_headers(&req.headers, KeyHeaders::Target, common::over_tls(&req))?;
     let checksum_mode = req
@@ -226,6 +222,9 @@ pub(crate) async fn handle_get_object(
         }
     }
     set(h, "accept-ranges", "bytes");
+    if let Some(v) = meta.version_id.as_deref().or(version_id) {
+        set(h, "x-amz-version-id", v);
+    }
     encryption::describe(&meta.sealing, h);
     // AWS sends PartsCount only when a part was asked for and the object was uploaded in
     // parts (its ETag has the `-N` suffix): not on whole-object reads, not for a single PUT.

@@ -1,4 +1,4 @@
-//! ListObjects (V1) and ListObjectsV2.
+//! ListObjects (V1), ListObjectsV2 and ListObjectVersions.
 //!
 //! Both ask the store for one page of objects and common prefixes after the cursor; a page
 //! costs what it returns, never a walk of the keys folded into a common prefix.
@@ -8,12 +8,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{Response, StatusCode};
 
 use super::common;
-use crate::meta::ObjectMeta;
+use crate::meta::{ObjectMeta, Version};
 use crate::s3::Req;
 use crate::s3::error::S3Error;
 use crate::s3::xml::{self, ObjectEntry, Owner};
 use crate::server::Body;
-use crate::store::ListEntry;
+use crate::store::{ListEntry, VersionRow};
 
 /// One page of a listing.
 struct Page {
@@ -207,6 +207,101 @@ pub(crate) async fn handle_list_objects_v1(
             .map(|(k, m)| entry(k, m, owner.clone(), url))
             .collect(),
         common_prefixes: page.prefixes.iter().map(|c| encode(c, url)).collect(),
+    };
+    Ok(common::xml(StatusCode::OK, result.to_xml()))
+}
+
+pub(crate) struct VersionParams {
+    pub(crate) prefix: Option<String>,
+    pub(crate) delimiter: Option<String>,
+    pub(crate) key_marker: Option<String>,
+    pub(crate) version_id_marker: Option<String>,
+    pub(crate) max_keys: Option<u32>,
+    pub(crate) encoding_type_url: bool,
+}
+
+/// ListObjectVersions: every version and delete marker, keys in order, each key's versions
+/// newest first; `max-keys` counts versions, markers and common prefixes alike.
+pub(crate) async fn handle_list_object_versions(
+    mut req: Req,
+    bucket: &str,
+    p: VersionParams,
+) -> Result<Response<Body>, S3Error> {
+    req.no_body().await?;
+    let rec = req.bucket(bucket).await?;
+    let url = p.encoding_type_url;
+    let prefix = p.prefix.clone().unwrap_or_default();
+    let key_marker = p.key_marker.clone().unwrap_or_default();
+    let version_id_marker = p.version_id_marker.clone().filter(|v| !v.is_empty());
+    if let Some(v) = &version_id_marker {
+        if key_marker.is_empty() {
+            return Err(S3Error::invalid_argument_named(
+                "A version-id marker cannot be specified without a key marker.",
+                "version-id-marker",
+                v.as_str(),
+            ));
+        }
+        super::versioning::check_version_id(v)?;
+    }
+    let max_keys = p.max_keys.unwrap_or(1000).min(1000);
+    let delim = p.delimiter.as_deref().filter(|d| !d.is_empty());
+    let page = req
+        .gw
+        .store
+        .list_versions(
+            bucket,
+            &prefix,
+            delim.unwrap_or(""),
+            &key_marker,
+            version_id_marker.as_deref(),
+            max_keys as usize,
+        )
+        .await?;
+    let owner = owner(&req, &rec);
+    let mut versions = Vec::new();
+    let mut common_prefixes = Vec::new();
+    for row in page.rows {
+        match row {
+            VersionRow::CommonPrefix(cp) => common_prefixes.push(encode(&cp, url)),
+            VersionRow::Version {
+                key,
+                version,
+                is_latest,
+            } => versions.push(xml::VersionEntry {
+                key: encode(&key, url),
+                version_id: version.version_id().unwrap_or("null").to_owned(),
+                is_latest,
+                last_modified_ms: version.last_modified_ms(),
+                object: match &version {
+                    Version::Object(m) => Some((
+                        m.etag.clone(),
+                        m.size,
+                        m.checksum.as_ref().map(|c| c.algorithm.clone()),
+                        m.checksum.as_ref().map(|c| c.kind.clone()),
+                    )),
+                    Version::Marker(_) => None,
+                },
+            }),
+        }
+    }
+    let (next_key_marker, next_version_id_marker) = match page.next.clone() {
+        Some((k, v)) => (Some(encode(&k, url)), v),
+        None => (None, None),
+    };
+    let result = xml::ListVersionsResult {
+        name: bucket.to_owned(),
+        prefix: encode(&prefix, url),
+        key_marker: encode(&key_marker, url),
+        version_id_marker: version_id_marker.unwrap_or_default(),
+        is_truncated: page.next.is_some(),
+        next_key_marker,
+        next_version_id_marker,
+        max_keys,
+        delimiter: delim.map(|d| encode(d, url)),
+        encoding_type_url: url,
+        owner: Some(owner),
+        versions,
+        common_prefixes,
     };
     Ok(common::xml(StatusCode::OK, result.to_xml()))
 }

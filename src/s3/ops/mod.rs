@@ -20,6 +20,7 @@ pub(crate) mod policy;
 pub(crate) mod post;
 pub(crate) mod put;
 pub(crate) mod tagging;
+pub(crate) mod versioning;
 
 use http::Response;
 
@@ -84,7 +85,31 @@ pub(crate) async fn dispatch(req: Req, endpoint: Endpoint) -> Result<Response<Bo
             key,
             version_id,
         } => acl::handle_put_object_acl(req, &bucket, &key, version_id.as_deref()).await,
-        GetBucketVersioning { bucket } => tagging::handle_get_bucket_versioning(req, &bucket).await,
+        GetBucketVersioning { bucket } => {
+            versioning::handle_get_bucket_versioning(req, &bucket).await
+        }
+        PutBucketVersioning { bucket } => {
+            versioning::handle_put_bucket_versioning(req, &bucket).await
+        }
+        ListObjectVersions {
+            bucket,
+            prefix,
+            delimiter,
+            key_marker,
+            version_id_marker,
+            max_keys,
+            encoding_type_url,
+        } => {
+            let p = list::VersionParams {
+                prefix,
+                delimiter,
+                key_marker,
+                version_id_marker,
+                max_keys,
+                encoding_type_url,
+            };
+            list::handle_list_object_versions(req, &bucket, p).await
+        }
         GetBucketTagging { bucket } => tagging::handle_get_bucket_tagging(req, &bucket).await,
         PutBucketTagging { bucket } => tagging::handle_put_bucket_tagging(req, &bucket).await,
         DeleteBucketTagging { bucket } => tagging::handle_delete_bucket_tagging(req, &bucket).await,
@@ -186,8 +211,8 @@ pub(crate) async fn dispatch(req: Req, endpoint: Endpoint) -> Result<Response<Bo
             version_id,
             overrides,
         } => {
-            no_versions(version_id.as_deref())?;
-            get::handle_get_object(req, &bucket, &key, part_number, &overrides, false).await
+            let v = version_id.as_deref();
+            get::handle_get_object(req, &bucket, &key, v, part_number, &overrides, false).await
         }
         HeadObject {
             bucket,
@@ -196,17 +221,14 @@ pub(crate) async fn dispatch(req: Req, endpoint: Endpoint) -> Result<Response<Bo
             version_id,
             overrides,
         } => {
-            no_versions(version_id.as_deref())?;
-            get::handle_get_object(req, &bucket, &key, part_number, &overrides, true).await
+            let v = version_id.as_deref();
+            get::handle_get_object(req, &bucket, &key, v, part_number, &overrides, true).await
         }
         DeleteObject {
             bucket,
             key,
             version_id,
-        } => {
-            no_versions(version_id.as_deref())?;
-            delete::handle_delete_object(req, &bucket, &key).await
-        }
+        } => delete::handle_delete_object(req, &bucket, &key, version_id.as_deref()).await,
         CreateMultipartUpload { bucket, key } => {
             multipart::handle_create_multipart_upload(req, &bucket, &key).await
         }
@@ -254,15 +276,5 @@ pub(crate) async fn dispatch(req: Req, endpoint: Endpoint) -> Result<Response<Bo
             .await
         }
         e @ Unsupported { .. } => Err(e.not_implemented()),
-    }
-}
-
-/// Buckets are unversioned: only the `null` version exists.
-fn no_versions(version_id: Option<&str>) -> Result<(), S3Error> {
-    match version_id {
-        None | Some("null") => Ok(()),
-        Some(_) => Err(S3Error::NotImplemented(
-            "Versioning is not supported: versionId can only be null".into(),
-        )),
     }
 }

@@ -441,6 +441,8 @@ pub(crate) async fn handle_complete_multipart_upload(
         complete_checksum::verify(c, object_checksum.as_ref())?;
     }
     let size = chosen.iter().map(|p| p.size).sum();
+    // The state at Complete decides the version, as on AWS (not the state at Create).
+    let (versioning, version_id) = super::versioning::new_version(&req.bucket(bucket).await?);
     let meta = req
         .gw
         .crypto
@@ -456,6 +458,7 @@ pub(crate) async fn handle_complete_multipart_upload(
                 generation: rec.generation.clone(),
                 parts: chosen,
                 tags: rec.tags.clone(),
+                version_id,
                 acl: rec.acl.clone(),
             },
         )
@@ -463,7 +466,16 @@ pub(crate) async fn handle_complete_multipart_upload(
     let completion = multipart_retry::completion(&rec, &meta, &requested);
     req.gw
         .store
-        .commit_upload(bucket, key, &meta, &rec, &stored, &completion, &expect)
+        .commit_upload(
+            bucket,
+            key,
+            &meta,
+            &rec,
+            &stored,
+            &completion,
+            versioning,
+            &expect,
+        )
         .await?;
     let body = xml::CompleteMultipartUploadResult {
         location: format!("/{bucket}/{}", xml::url_encode_key(key)),
@@ -474,6 +486,7 @@ pub(crate) async fn handle_complete_multipart_upload(
     };
     let mut resp = common::xml(StatusCode::OK, body.to_xml());
     let h = resp.headers_mut();
+    super::versioning::version_header(h, versioning, meta.version_id.as_deref());
     // Complete echoes SSE/KMS headers only, never SSE-C ones (CompleteMultipartUpload in the
     // S3 API Reference lists no SSE-C response headers).
     if !matches!(meta.sealing, Sealing::SseC { .. }) {

@@ -63,9 +63,9 @@ pub(super) async fn complete_again(
     }
     // Overwritten or deleted since: there is no result to repeat.
     let current = req.gw.store.get_meta(bucket, key).await?;
-    if current.is_none_or(|m| m.generation != done.generation) {
+    let Some(current) = current.filter(|m| m.generation == done.generation) else {
         return Err(no_such());
-    }
+    };
     let customer =
         encryption::from_headers(&req.headers, KeyHeaders::Target, common::over_tls(&req))?;
     encryption::check_upload_key(&done.sealing, customer.as_ref(), true)?;
@@ -83,6 +83,9 @@ pub(super) async fn complete_again(
     };
     let mut resp = common::xml(StatusCode::OK, result.to_xml());
     // The same headers as the first answer (see the Complete handler).
+    if let Some(v) = &current.version_id {
+        common::set(resp.headers_mut(), "x-amz-version-id", v);
+    }
     if !matches!(done.sealing, Sealing::SseC { .. }) {
         encryption::describe(&done.sealing, resp.headers_mut());
     }

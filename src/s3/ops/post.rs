@@ -207,6 +207,7 @@ async fn post_object(
         kind: "FULL_OBJECT".into(),
     };
     part.etag = etag.clone();
+    let (versioning, version_id) = super::versioning::new_version(&brec);
     let meta = gw
         .crypto
         .new_object_meta(
@@ -223,11 +224,12 @@ async fn post_object(
                 generation,
                 parts: vec![part],
                 tags,
+                version_id,
                 acl,
             },
         )
         .await?;
-    store.commit_object(bucket, &key, &meta).await?;
+    store.commit_object(bucket, &key, &meta, versioning).await?;
 
     let location = object_url(parts, tls, &key);
     let mut resp = success_response(&fields, bucket, &key, &etag, &location);
@@ -237,6 +239,7 @@ async fn post_object(
         set(h, "location", &location);
     }
     set(h, alg.header_name(), &checksum.value);
+    super::versioning::version_header(h, versioning, meta.version_id.as_deref());
     encryption::describe(&meta.sealing, h);
     encryption::describe_context(&meta.sealing, h);
     SseFact::attach(&mut resp, &meta.sealing);

@@ -3,6 +3,7 @@
 use http::{Response, StatusCode};
 
 use super::common::{self, check_key, quoted, set};
+use super::versioning::{new_version, version_header};
 use crate::checksum::{self, ChecksumAlgorithm};
 use crate::meta::Checksum;
 use crate::s3::acl;
@@ -39,6 +40,7 @@ pub(crate) async fn handle_put_object(
     let (content_headers, user_meta) = common::stored_headers(&req.headers)?;
     let tags = crate::s3::tags::from_header(&req.headers)?;
     let expect = super::conditional::write_expectation(&req, bucket, key).await?;
+    let (versioning, version_id) = new_version(&brec);
     let crypto = req
         .gw
         .crypto
@@ -86,14 +88,18 @@ pub(crate) async fn handle_put_object(
                 generation,
                 parts: vec![part],
                 tags,
+                version_id,
                 acl,
             },
         )
         .await?;
-    store.commit_object_if(bucket, key, &meta, &expect).await?;
+    store
+        .commit_object_if(bucket, key, &meta, versioning, &expect)
+        .await?;
     let mut resp = common::empty(StatusCode::OK);
     let h = resp.headers_mut();
     set(h, "etag", &quoted(&etag));
+    version_header(h, versioning, meta.version_id.as_deref());
     if let Some(c) = &checksum {
         let alg = ChecksumAlgorithm::from_name(&c.algorithm).expect("stored by us");
         set(h, alg.header_name(), &c.value);

@@ -1,4 +1,5 @@
-//! Get/Put/DeleteObjectTagging, Get/Put/DeleteBucketTagging and GetBucketVersioning.
+//! Get/Put/DeleteObjectTagging (of any version), Get/Put/DeleteBucketTagging, and the record
+//! amendment PutObjectAcl shares with the object tag changes.
 //!
 //! Object tags live in the object's meta record, covered by its MAC (docs/FORMAT.md §6.1); a
 //! tag change rewrites only that record — never the data — with the store's conditional
@@ -10,7 +11,7 @@ use std::collections::BTreeMap;
 use http::{Response, StatusCode};
 
 use super::common;
-use super::get::load_meta;
+use super::versioning::load_object;
 use crate::meta::ObjectMeta;
 use crate::s3::Req;
 use crate::s3::encryption::{self, KeyHeaders};
@@ -19,23 +20,12 @@ use crate::s3::tags::{self, TagTarget};
 use crate::s3::xml;
 use crate::server::Body;
 use crate::sse::{Actor, RecordEdit};
-use crate::store::{Expect, StoreError};
+use crate::store::{Expect, StoreError, Versioning};
 
 /// Largest tagging body accepted (50 tags of the longest keys and values fit easily).
 const MAX_TAGGING_BODY: u64 = 64 * 1024;
 /// Tag changes tried before a key overwritten that often gives up (409).
 const RETAG_ATTEMPTS: u32 = 8;
-
-/// Buckets are unversioned, so only the `null` version exists: any other id names nothing.
-pub(crate) fn check_version(key: &str, version_id: Option<&str>) -> Result<(), S3Error> {
-    match version_id {
-        None | Some("null") => Ok(()),
-        Some(v) => Err(S3Error::NoSuchVersion {
-            key: key.to_owned(),
-            version_id: v.to_owned(),
-        }),
-    }
-}
 
 pub(crate) async fn handle_get_object_tagging(
     mut req: Req,
@@ -44,11 +34,14 @@ pub(crate) async fn handle_get_object_tagging(
     version_id: Option<&str>,
 ) -> Result<Response<Body>, S3Error> {
     req.no_body().await?;
-    let meta = load_meta(&req, bucket, key).await?;
-    check_version(key, version_id)?;
+    let meta = load_object(&req, bucket, key, version_id, "GET").await?;
     // Tags are only answered from an authenticated record.
     req.gw.crypto.check_record(&meta, bucket, key).await?;
-    Ok(common::xml(StatusCode::OK, xml::tagging_xml(&meta.tags)))
+    let mut resp = common::xml(StatusCode::OK, xml::tagging_xml(&meta.tags));
+    if let Some(v) = &meta.version_id {
+        common::set(resp.headers_mut(), "x-amz-version-id", v);
+    }
+    Ok(resp)
 }
 
 pub(crate) async fn handle_put_object_tagging(
@@ -74,7 +67,7 @@ pub(crate) async fn handle_delete_object_tagging(
     Ok(common::empty(StatusCode::NO_CONTENT))
 }
 
-/// Replaces the tags of `bucket/key`.
+/// Replaces the tags of `bucket/key` (version `version_id`).
 async fn set_object_tags(
     req: &Req,
     bucket: &str,
@@ -88,10 +81,10 @@ async fn set_object_tags(
     .await
 }
 
-/// Applies the edit `edit` makes of the current record of `bucket/key` (its tags or ACL),
-/// re-authenticating the record, conditional on the record's generation: when an overwrite
-/// wins in between, the change is made again on the new record (it then simply happened after
-/// the overwrite).
+/// Applies the edit `edit` makes of the record of `bucket/key` (the current version, or
+/// version `version_id`): its tags or ACL, re-authenticating the record, conditional on the
+/// record's generation: when an overwrite wins in between, the change is made again on the new
+/// record (it then simply happened after the overwrite).
 pub(crate) async fn amend_object_record(
     req: &Req,
     bucket: &str,
@@ -103,8 +96,7 @@ pub(crate) async fn amend_object_record(
     let customer =
         encryption::from_headers(&req.headers, KeyHeaders::Target, common::over_tls(req))?;
     for _ in 0..RETAG_ATTEMPTS {
-        let meta = load_meta(req, bucket, key).await?;
-        check_version(key, version_id)?;
+        let meta = load_object(req, bucket, key, version_id, "PUT").await?;
         let change = edit(&meta)?;
         if change.is_noop(&meta) {
             // Still checked, so a forged record is reported rather than confirmed.
@@ -126,14 +118,26 @@ pub(crate) async fn amend_object_record(
             )
             .await?;
         let expect = Expect::Generation(meta.generation.clone());
-        match req
-            .gw
-            .store
-            .commit_object_if(bucket, key, &new, &expect)
-            .await
-        {
+        let store = &req.gw.store;
+        let current = match version_id {
+            None => true,
+            Some(_) => store
+                .get_current(bucket, key)
+                .await?
+                .is_some_and(|c| c.version_id() == meta.version_id.as_deref()),
+        };
+        // A tag or ACL change keeps the version (same id, same generation): nothing is kept
+        // aside or replaced, whatever the bucket's versioning.
+        let written = if current {
+            store
+                .commit_object_if(bucket, key, &new, Versioning::Off, &expect)
+                .await
+        } else {
+            store.replace_noncurrent(bucket, key, &new).await
+        };
+        match written {
             Ok(()) => return Ok(()),
-            Err(StoreError::ConditionFailed) => continue,
+            Err(StoreError::ConditionFailed | StoreError::NotFound) => continue,
             Err(e) => return Err(e.into()),
         }
     }
@@ -177,15 +181,4 @@ pub(crate) async fn handle_delete_bucket_tagging(
         req.gw.store.put_bucket(&rec).await?;
     }
     Ok(common::empty(StatusCode::NO_CONTENT))
-}
-
-/// Buckets are never versioned yet (PutBucketVersioning answers 501), so every bucket answers
-/// the configuration of a bucket that never was: no `<Status>`.
-pub(crate) async fn handle_get_bucket_versioning(
-    mut req: Req,
-    bucket: &str,
-) -> Result<Response<Body>, S3Error> {
-    req.no_body().await?;
-    req.bucket(bucket).await?;
-    Ok(common::xml(StatusCode::OK, xml::versioning_unset_xml()))
 }

@@ -15,7 +15,6 @@ pub(super) fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'stat
         Method::GET => &[
             ("lifecycle", "GetBucketLifecycleConfiguration"),
             ("website", "GetBucketWebsite"),
-            ("versions", "ListObjectVersions"),
             ("object-lock", "GetObjectLockConfiguration"),
             ("logging", "GetBucketLogging"),
             ("notification", "GetBucketNotificationConfiguration"),
@@ -26,7 +25,6 @@ pub(super) fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'stat
             ("session", "CreateSession"),
         ],
         Method::PUT => &[
-            ("versioning", "PutBucketVersioning"),
             ("lifecycle", "PutBucketLifecycleConfiguration"),
             ("website", "PutBucketWebsite"),
             ("object-lock", "PutObjectLockConfiguration"),

@@ -24,6 +24,7 @@ mod read;
 mod tagging;
 /// The escaping and element-writing primitive, also used by `s3::error`.
 pub(crate) mod text;
+mod versioning;
 mod write;
 
 pub(crate) use access::{
@@ -40,8 +41,8 @@ pub(crate) use read::{
 };
 pub(crate) use tagging::{
     AttributePart, AttributeParts, ObjectAttributes, parse_tagging, tagging_xml,
-    versioning_unset_xml,
 };
+pub(crate) use versioning::{ListVersionsResult, VersionEntry, parse_versioning, versioning_xml};
 pub(crate) use write::{
     BucketEntry, CompleteMultipartUploadResult, CopyResult, DeleteErrorEntry, DeleteResult,
     DeletedEntry, InitiateMultipartUploadResult, ListAllMyBucketsResult,

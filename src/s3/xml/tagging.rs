@@ -1,5 +1,4 @@
-//! `<Tagging>` (Put/GetObjectTagging, Put/GetBucketTagging), `<VersioningConfiguration>`
-//! (GetBucketVersioning) and `<GetObjectAttributesResponse>` (GetObjectAttributes).
+//! `<Tagging>` (Put/GetObjectTagging, Put/GetBucketTagging) and `<GetObjectAttributesResponse>` (GetObjectAttributes).
 
 use std::collections::BTreeMap;
 
@@ -64,13 +63,6 @@ pub(crate) fn tagging_xml(tags: &BTreeMap<String, String>) -> String {
     }
     out.push_str("</TagSet></Tagging>");
     out
-}
-
-/// GetBucketVersioning of a bucket that has never been versioned: no `<Status>` at all.
-pub(crate) fn versioning_unset_xml() -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<VersioningConfiguration xmlns=\"{S3_NS}\"/>"
-    )
 }
 
 /// One `<Part>` of `<ObjectParts>`.

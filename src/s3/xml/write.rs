@@ -493,6 +493,8 @@ impl ListMultipartUploadsResult {
 pub(crate) struct DeletedEntry {
     pub(crate) key: String,
     pub(crate) version_id: Option<String>,
+    /// Set when the delete made or removed a delete marker: its version id.
+    pub(crate) delete_marker_version_id: Option<String>,
 }
 
 /// A key DeleteObjects failed to delete.
@@ -533,6 +535,10 @@ impl DeleteResult {
                 d.open("Deleted");
                 d.elem("Key", &del.key);
                 d.opt("VersionId", del.version_id.as_deref());
+                if let Some(m) = &del.delete_marker_version_id {
+                    d.boolean("DeleteMarker", true);
+                    d.elem("DeleteMarkerVersionId", m);
+                }
                 d.close("Deleted");
             }
         }
@@ -881,6 +887,7 @@ mod tests {
             deleted: vec![DeletedEntry {
                 key: "a".into(),
                 version_id: None,
+                delete_marker_version_id: None,
             }],
             errors: vec![DeleteErrorEntry::from_error(
                 "b<",

@@ -151,9 +151,23 @@ struct FileConfig {
     kms_service_principals: Option<Vec<String>>,
     max_connections: Option<usize>,
     bucket_defaults: Option<String>,
+    kms_quorum: Option<QuorumConfig>,
     #[serde(default)]
     users: Vec<UserConfig>,
 }
+
+/// `[kms_quorum]`: the two-person rule of the KMS (docs/KMS.md "Two-person rule").
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct QuorumConfig {
+    operations: Vec<String>,
+    /// Distinct principals other than the requester [default: 1].
+    approvals: Option<u32>,
+    /// How long a request may wait for its approvals and its execution [default: 24h].
+    expires_after: Option<String>,
+}
+
+const DEFAULT_QUORUM_EXPIRY: Duration = Duration::from_secs(24 * 3600);
 
 /// A user: an access-key pair with a principal name and an optional IAM identity policy (JSON).
 /// `account_id` puts the user in another account than the gateway's (the root user's); with
@@ -211,6 +225,8 @@ pub(crate) struct Config {
     pub(crate) max_connections: Option<usize>,
     /// Block Public Access and Object Ownership of new buckets.
     pub(crate) bucket_defaults: BucketDefaults,
+    /// The KMS's two-person rule (config file only).
+    pub(crate) kms_quorum: Option<crate::kms::QuorumPolicy>,
     pub(crate) users: Vec<UserConfig>,
 }
 
@@ -467,6 +483,18 @@ impl Config {
                 Some(v) => BucketDefaults::parse(&v)?,
                 None => BucketDefaults::Aws,
             },
+            kms_quorum: file
+                .kms_quorum
+                .map(|q| {
+                    let expires = duration_option(
+                        "kms_quorum.expires_after",
+                        q.expires_after,
+                        DEFAULT_QUORUM_EXPIRY,
+                    )?;
+                    crate::kms::QuorumPolicy::new(&q.operations, q.approvals.unwrap_or(1), expires)
+                        .map_err(ConfigError::Invalid)
+                })
+                .transpose()?,
             users: file.users,
         };
         for u in &cfg.users {
@@ -636,6 +664,46 @@ mod tests {
             Config::load(&ServeArgs::default()).unwrap().hsm_module,
             None
         );
+    }
+
+    #[test]
+    fn kms_quorum_table_is_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |toml: &str| {
+            let path = dir.path().join("q.toml");
+            std::fs::write(&path, toml).unwrap();
+            Config::load(&ServeArgs {
+                config: Some(path),
+                ..Default::default()
+            })
+        };
+        let cfg = load("[kms_quorum]\noperations = [\"ScheduleKeyDeletion\"]\n").unwrap();
+        assert_eq!(
+            cfg.kms_quorum,
+            Some(
+                crate::kms::QuorumPolicy::new(
+                    &["ScheduleKeyDeletion".into()],
+                    1,
+                    Duration::from_secs(86_400)
+                )
+                .unwrap()
+            )
+        );
+        assert_eq!(
+            Config::load(&ServeArgs::default()).unwrap().kms_quorum,
+            None
+        );
+        for bad in [
+            "[kms_quorum]\noperations = [\"Decrypt\"]\n",
+            "[kms_quorum]\noperations = []\n",
+            "[kms_quorum]\noperations = [\"DisableKey\"]\napprovals = 0\n",
+            "[kms_quorum]\noperations = [\"DisableKey\"]\nexpires_after = \"soon\"\n",
+        ] {
+            assert!(
+                matches!(load(bad), Err(ConfigError::Invalid(_))),
+                "{bad} must be refused"
+            );
+        }
     }
 
     #[test]

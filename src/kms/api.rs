@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use super::error::{ErrorKind, KmsError};
+use super::quorum::CallQuorum;
 use super::util::parse;
 use super::{Caller, KmsService};
 
@@ -41,67 +42,84 @@ pub fn dispatch_with_request_id(
     request_id: &str,
 ) -> Result<Value, KmsError> {
     let op = operation.strip_prefix(TARGET_PREFIX).unwrap_or(operation);
+    // The one call a sealed KMS takes.
+    if op == "Sealgate.Unseal" {
+        return svc.unseal(caller, request_id, body);
+    }
     svc.run(
         op,
         caller,
         svc.api_source(caller),
         request_id,
-        |svc, call| match op {
-            "CreateKey" => svc.create_key(call, parse(body)?),
-            "DescribeKey" => svc.describe_key(call, parse(body)?),
-            "ListKeys" => svc.list_keys(call, parse(body)?),
-            "EnableKey" => svc.enable_key(call, parse(body)?),
-            "DisableKey" => svc.disable_key(call, parse(body)?),
-            "ScheduleKeyDeletion" => svc.schedule_key_deletion(call, parse(body)?),
-            "CancelKeyDeletion" => svc.cancel_key_deletion(call, parse(body)?),
-            "UpdateKeyDescription" => svc.update_key_description(call, parse(body)?),
-            "PutKeyPolicy" => svc.put_key_policy(call, parse(body)?),
-            "GetKeyPolicy" => svc.get_key_policy(call, parse(body)?),
-            "ListKeyPolicies" => svc.list_key_policies(call, parse(body)?),
-            "TagResource" => svc.tag_resource(call, parse(body)?),
-            "UntagResource" => svc.untag_resource(call, parse(body)?),
-            "ListResourceTags" => svc.list_resource_tags(call, parse(body)?),
-            "CreateAlias" => svc.create_alias(call, parse(body)?),
-            "UpdateAlias" => svc.update_alias(call, parse(body)?),
-            "DeleteAlias" => svc.delete_alias(call, parse(body)?),
-            "ListAliases" => svc.list_aliases(call, parse(body)?),
-            "Encrypt" => svc.encrypt(call, parse(body)?),
-            "Decrypt" => svc.decrypt(call, parse(body)?),
-            "ReEncrypt" => svc.re_encrypt(call, parse(body)?),
-            "GenerateDataKey" => svc.generate_data_key(call, parse(body)?, true),
-            "GenerateDataKeyWithoutPlaintext" => svc.generate_data_key(call, parse(body)?, false),
-            "GenerateMac" => svc.generate_mac(call, parse(body)?),
-            "VerifyMac" => svc.verify_mac(call, parse(body)?),
-            "Sign" => svc.sign(call, parse(body)?),
-            "Verify" => svc.verify(call, parse(body)?),
-            "GetPublicKey" => svc.get_public_key(call, parse(body)?),
-            "GenerateRandom" => svc.generate_random(call, parse(body)?),
-            "EnableKeyRotation" => svc.enable_key_rotation(call, parse(body)?),
-            "DisableKeyRotation" => svc.disable_key_rotation(call, parse(body)?),
-            "GetKeyRotationStatus" => svc.get_key_rotation_status(call, parse(body)?),
-            "RotateKeyOnDemand" => svc.rotate_key_on_demand(call, parse(body)?),
-            "ListKeyRotations" => svc.list_key_rotations(call, parse(body)?),
-            "CreateGrant" => svc.create_grant(call, parse(body)?),
-            "ListGrants" => svc.list_grants(call, parse(body)?),
-            "ListRetirableGrants" => svc.list_retirable_grants(call, parse(body)?),
-            "RetireGrant" => svc.retire_grant(call, parse(body)?),
-            "RevokeGrant" => svc.revoke_grant(call, parse(body)?),
-            "GetParametersForImport" => svc.get_parameters_for_import(call, parse(body)?),
-            "ImportKeyMaterial" => svc.import_key_material(call, parse(body)?),
-            "DeleteImportedKeyMaterial" => svc.delete_imported_key_material(call, parse(body)?),
-            "CreateCustomKeyStore" => svc.create_custom_key_store(call, parse(body)?),
-            "ConnectCustomKeyStore" => svc.connect_custom_key_store(call, parse(body)?),
-            "DisconnectCustomKeyStore" => svc.disconnect_custom_key_store(call, parse(body)?),
-            "DescribeCustomKeyStores" => svc.describe_custom_key_stores(call, parse(body)?),
-            "UpdateCustomKeyStore" => svc.update_custom_key_store(call, parse(body)?),
-            "DeleteCustomKeyStore" => svc.delete_custom_key_store(call, parse(body)?),
-            other if UNIMPLEMENTED.contains(&other) => Err(KmsError::unsupported(format!(
-                "{other} is not supported by this KMS: only symmetric encryption, HMAC and ECC_NIST_P256 signing keys are available"
-            ))),
-            other => Err(KmsError::new(
-                ErrorKind::UnknownOperation,
-                format!("Unknown operation {other}"),
-            )),
+        |svc, call| {
+            *call.quorum.get_mut() = CallQuorum::for_request(op, body);
+            run_op(svc, call, op, body)
         },
     )
+}
+
+fn run_op(
+    svc: &KmsService,
+    call: &mut super::Call<'_>,
+    op: &str,
+    body: &[u8],
+) -> Result<Value, KmsError> {
+    match op {
+        "CreateKey" => svc.create_key(call, parse(body)?),
+        "DescribeKey" => svc.describe_key(call, parse(body)?),
+        "ListKeys" => svc.list_keys(call, parse(body)?),
+        "EnableKey" => svc.enable_key(call, parse(body)?),
+        "DisableKey" => svc.disable_key(call, parse(body)?),
+        "ScheduleKeyDeletion" => svc.schedule_key_deletion(call, parse(body)?),
+        "CancelKeyDeletion" => svc.cancel_key_deletion(call, parse(body)?),
+        "UpdateKeyDescription" => svc.update_key_description(call, parse(body)?),
+        "PutKeyPolicy" => svc.put_key_policy(call, parse(body)?),
+        "GetKeyPolicy" => svc.get_key_policy(call, parse(body)?),
+        "ListKeyPolicies" => svc.list_key_policies(call, parse(body)?),
+        "TagResource" => svc.tag_resource(call, parse(body)?),
+        "UntagResource" => svc.untag_resource(call, parse(body)?),
+        "ListResourceTags" => svc.list_resource_tags(call, parse(body)?),
+        "CreateAlias" => svc.create_alias(call, parse(body)?),
+        "UpdateAlias" => svc.update_alias(call, parse(body)?),
+        "DeleteAlias" => svc.delete_alias(call, parse(body)?),
+        "ListAliases" => svc.list_aliases(call, parse(body)?),
+        "Encrypt" => svc.encrypt(call, parse(body)?),
+        "Decrypt" => svc.decrypt(call, parse(body)?),
+        "ReEncrypt" => svc.re_encrypt(call, parse(body)?),
+        "GenerateDataKey" => svc.generate_data_key(call, parse(body)?, true),
+        "GenerateDataKeyWithoutPlaintext" => svc.generate_data_key(call, parse(body)?, false),
+        "GenerateMac" => svc.generate_mac(call, parse(body)?),
+        "VerifyMac" => svc.verify_mac(call, parse(body)?),
+        "Sign" => svc.sign(call, parse(body)?),
+        "Verify" => svc.verify(call, parse(body)?),
+        "GetPublicKey" => svc.get_public_key(call, parse(body)?),
+        "GenerateRandom" => svc.generate_random(call, parse(body)?),
+        "EnableKeyRotation" => svc.enable_key_rotation(call, parse(body)?),
+        "DisableKeyRotation" => svc.disable_key_rotation(call, parse(body)?),
+        "GetKeyRotationStatus" => svc.get_key_rotation_status(call, parse(body)?),
+        "RotateKeyOnDemand" => svc.rotate_key_on_demand(call, parse(body)?),
+        "ListKeyRotations" => svc.list_key_rotations(call, parse(body)?),
+        "CreateGrant" => svc.create_grant(call, parse(body)?),
+        "ListGrants" => svc.list_grants(call, parse(body)?),
+        "ListRetirableGrants" => svc.list_retirable_grants(call, parse(body)?),
+        "RetireGrant" => svc.retire_grant(call, parse(body)?),
+        "RevokeGrant" => svc.revoke_grant(call, parse(body)?),
+        "GetParametersForImport" => svc.get_parameters_for_import(call, parse(body)?),
+        "ImportKeyMaterial" => svc.import_key_material(call, parse(body)?),
+        "DeleteImportedKeyMaterial" => svc.delete_imported_key_material(call, parse(body)?),
+        "CreateCustomKeyStore" => svc.create_custom_key_store(call, parse(body)?),
+        "ConnectCustomKeyStore" => svc.connect_custom_key_store(call, parse(body)?),
+        "DisconnectCustomKeyStore" => svc.disconnect_custom_key_store(call, parse(body)?),
+        "DescribeCustomKeyStores" => svc.describe_custom_key_stores(call, parse(body)?),
+        "UpdateCustomKeyStore" => svc.update_custom_key_store(call, parse(body)?),
+        "DeleteCustomKeyStore" => svc.delete_custom_key_store(call, parse(body)?),
+        "Sealgate.ApproveRequest" => svc.approve_request(call, parse(body)?),
+        other if UNIMPLEMENTED.contains(&other) => Err(KmsError::unsupported(format!(
+            "{other} is not supported by this KMS: only symmetric encryption, HMAC and ECC_NIST_P256 signing keys are available"
+        ))),
+        other => Err(KmsError::new(
+            ErrorKind::UnknownOperation,
+            format!("Unknown operation {other}"),
+        )),
+    }
 }

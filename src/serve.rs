@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::gateway::{Gateway, StartError};
 use crate::identity::Identities;
 use crate::kms::http::KmsHttp;
-use crate::kms::{Clock, KmsConfig, KmsService, SystemClock, TestClock};
+use crate::kms::{Clock, KmsConfig, KmsService, QuorumPolicy, SystemClock, TestClock};
 use crate::server::{self, ConnLimit, ConnStats, Limits, fdlimit, tls};
 
 /// Opens the embedded KMS in `<data dir>/kms`. With `SEALGATE_TEST_CLOCK=1` its clock is a
@@ -37,7 +37,12 @@ fn open_kms(cfg: &Config) -> Result<(KmsService, Option<Arc<TestClock>>), StartE
                 .clone()
                 .or_else(|| KmsConfig::default().hsm_module),
             service_principals: cfg.kms_service_principals.clone(),
-            quorum: cfg.kms_quorum.clone(),
+            quorum: cfg
+                .kms_quorum
+                .as_ref()
+                .map(|q| QuorumPolicy::new(&q.operations, q.approvals, q.expires_after))
+                .transpose()
+                .map_err(StartError::Config)?,
             ..KmsConfig::default()
         },
     )?;

@@ -1,7 +1,8 @@
 //! The two-person rule (docs/KMS.md "Two-person rule"): with `[kms_quorum]` governing
 //! ScheduleKeyDeletion, alice's call is held as an approval request until another principal
-//! allowed `sealgate:ApproveRequest` approves it with `sealgate kms approve`; she cannot
-//! approve it herself, the approval binds the exact parameters, and it expires.
+//! allowed `sealgate:ApproveRequest` (carol, or the root) approves it with `sealgate kms
+//! approve`; nobody approves their own request, the approval binds the exact parameters, and
+//! it expires.
 mod common;
 
 use aws_sdk_kms::error::ProvideErrorMetadata;
@@ -96,15 +97,22 @@ async fn schedule_key_deletion_needs_a_second_principal() {
     let (_, again) = schedule(&alice, &key, 7).await.unwrap_err();
     assert_eq!(request_id(&again), id);
 
-    // The requester cannot approve her own request; bob has no right to approve at all.
-    let (ok, _, err) = kms_cli(&server, Some(ALICE), &["approve", &id], "");
+    // Approving takes `sealgate:ApproveRequest`, which neither alice (`kms:*`) nor bob has.
+    for who in [ALICE, BOB] {
+        let (ok, _, err) = kms_cli(&server, Some(who), &["approve", &id], "");
+        assert!(!ok && err.contains("AccessDeniedException"), "{err}");
+    }
+    assert_eq!(state(&alice, &key).await, KeyState::Enabled);
+    // Even a principal allowed to approve (the root) cannot approve its own request.
+    let root = server.kms().await;
+    let own = new_key(&root).await;
+    let (_, m) = schedule(&root, &own, 7).await.unwrap_err();
+    let (ok, _, err) = kms_cli(&server, None, &["approve", &request_id(&m)], "");
     assert!(
-        !ok && err.contains("AccessDeniedException") && err.contains("cannot approve"),
+        !ok && err.contains("AccessDeniedException") && err.contains("cannot approve it"),
         "{err}"
     );
-    let (ok, _, err) = kms_cli(&server, Some(BOB), &["approve", &id], "");
-    assert!(!ok && err.contains("AccessDeniedException"), "{err}");
-    assert_eq!(state(&alice, &key).await, KeyState::Enabled);
+    assert_eq!(state(&root, &own).await, KeyState::Enabled);
 
     // carol approves; the act happens when alice repeats the call.
     let (ok, out, err) = kms_cli(&server, Some(CAROL), &["approve", &id], "");

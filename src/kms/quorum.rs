@@ -364,3 +364,51 @@ impl KmsService {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_names_only_governable_operations() {
+        let ops = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let hour = Duration::from_secs(3600);
+        let p = QuorumPolicy::new(&ops(&["ScheduleKeyDeletion", "PutKeyPolicy"]), 2, hour).unwrap();
+        assert!(p.governs("PutKeyPolicy") && !p.governs("DisableKey"));
+        assert!(
+            QuorumPolicy::new(&ops(&["Decrypt"]), 1, hour)
+                .unwrap_err()
+                .contains("Decrypt")
+        );
+        assert!(QuorumPolicy::new(&ops(&[]), 1, hour).is_err());
+        assert!(QuorumPolicy::new(&ops(&["DisableKey"]), 0, hour).is_err());
+        assert!(QuorumPolicy::new(&ops(&["DisableKey"]), 1, Duration::ZERO).is_err());
+    }
+
+    #[test]
+    fn the_digest_binds_operation_and_parameters_not_their_spelling() {
+        let d = |op: &str, body: &str| CallQuorum::for_request(op, body.as_bytes()).request;
+        let a = d(
+            "ScheduleKeyDeletion",
+            r#"{"KeyId":"k","PendingWindowInDays":7}"#,
+        );
+        assert_eq!(
+            a,
+            d(
+                "ScheduleKeyDeletion",
+                r#"{ "PendingWindowInDays": 7, "KeyId": "k" }"#
+            )
+        );
+        assert_ne!(
+            a,
+            d(
+                "ScheduleKeyDeletion",
+                r#"{"KeyId":"k","PendingWindowInDays":30}"#
+            )
+        );
+        assert_ne!(
+            a,
+            d("DisableKey", r#"{"KeyId":"k","PendingWindowInDays":7}"#)
+        );
+    }
+}

@@ -21,7 +21,8 @@ struct Cli {
 enum Command {
     /// Run the S3 gateway (HTTPS), with the embedded KMS unless --kms-endpoint is given.
     Serve(Box<ServeArgs>),
-    /// Run the KMS alone (AWS KMS JSON API over HTTPS), for gateways that share one KMS.
+    /// Run the KMS alone (AWS KMS JSON API over HTTPS), for gateways that share one KMS; or
+    /// `kms init-shares | unseal | approve` (sealed start-up, two-person rule).
     Kms(KmsArgs),
     /// Print the KMS audit log filtered (by key, principal, event, time), or `audit verify` it.
     Audit(crate::tools::audit::AuditArgs),
@@ -37,7 +38,10 @@ enum Command {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 struct KmsArgs {
+    #[command(subcommand)]
+    admin: Option<crate::tools::kms_admin::KmsAdmin>,
     /// TOML configuration file (same format as `serve`).
     #[arg(long, env = "SEALGATE_CONFIG")]
     config: Option<std::path::PathBuf>,
@@ -84,6 +88,9 @@ pub fn main() -> ExitCode {
         Command::Cp(a) => return crate::tools::cp::main(*a),
         Command::Demo(a) => return crate::tools::demo::main(*a),
         Command::Inspect(a) => return crate::tools::inspect::main(a),
+        Command::Kms(KmsArgs {
+            admin: Some(admin), ..
+        }) => return crate::tools::kms_admin::main(admin),
         Command::Kms(k) => (
             ServeArgs {
                 config: k.config,

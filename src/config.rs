@@ -168,8 +168,30 @@ struct FileConfig {
     kms_service_principals: Option<Vec<String>>,
     max_connections: Option<usize>,
     bucket_defaults: Option<String>,
+    kms_quorum: Option<QuorumConfig>,
     #[serde(default)]
     users: Vec<UserConfig>,
+}
+
+/// `[kms_quorum]`: the two-person rule of the KMS (docs/KMS.md "Two-person rule").
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct QuorumConfig {
+    operations: Vec<String>,
+    /// Distinct principals other than the requester [default: 1].
+    approvals: Option<u32>,
+    /// How long a request may wait for its approvals and its execution [default: 24h].
+    expires_after: Option<String>,
+}
+
+const DEFAULT_QUORUM_EXPIRY: Duration = Duration::from_secs(24 * 3600);
+
+/// `[kms_quorum]` with its defaults applied; `kms::QuorumPolicy::new` validates it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct KmsQuorum {
+    pub(crate) operations: Vec<String>,
+    pub(crate) approvals: u32,
+    pub(crate) expires_after: Duration,
 }
 
 /// A user: an access-key pair with a principal name and an optional IAM identity policy (JSON).
@@ -230,6 +252,8 @@ pub(crate) struct Config {
     pub(crate) max_connections: Option<usize>,
     /// Block Public Access and Object Ownership of new buckets.
     pub(crate) bucket_defaults: BucketDefaults,
+    /// The KMS's two-person rule (config file only; the KMS checks the operation names).
+    pub(crate) kms_quorum: Option<KmsQuorum>,
     pub(crate) users: Vec<UserConfig>,
 }
 
@@ -504,6 +528,20 @@ impl Config {
                 Some(v) => BucketDefaults::parse(&v)?,
                 None => BucketDefaults::Aws,
             },
+            kms_quorum: file
+                .kms_quorum
+                .map(|q| {
+                    Ok::<_, ConfigError>(KmsQuorum {
+                        operations: q.operations,
+                        approvals: q.approvals.unwrap_or(1),
+                        expires_after: duration_option(
+                            "kms_quorum.expires_after",
+                            q.expires_after,
+                            DEFAULT_QUORUM_EXPIRY,
+                        )?,
+                    })
+                })
+                .transpose()?,
             users: file.users,
         };
         for u in &cfg.users {
@@ -705,6 +743,50 @@ mod tests {
             Config::load(&ServeArgs::default()).unwrap().hsm_module,
             None
         );
+    }
+
+    #[test]
+    fn kms_quorum_table_with_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |toml: &str| {
+            let path = dir.path().join("q.toml");
+            std::fs::write(&path, toml).unwrap();
+            Config::load(&ServeArgs {
+                config: Some(path),
+                ..Default::default()
+            })
+        };
+        let cfg = load("[kms_quorum]\noperations = [\"ScheduleKeyDeletion\"]\n").unwrap();
+        assert_eq!(
+            cfg.kms_quorum,
+            Some(KmsQuorum {
+                operations: vec!["ScheduleKeyDeletion".into()],
+                approvals: 1,
+                expires_after: Duration::from_secs(86_400),
+            })
+        );
+        let cfg = load(
+            "[kms_quorum]\noperations = [\"DisableKey\"]\napprovals = 2\nexpires_after = \"30m\"\n",
+        )
+        .unwrap()
+        .kms_quorum
+        .unwrap();
+        assert_eq!(
+            (cfg.approvals, cfg.expires_after),
+            (2, Duration::from_secs(1800))
+        );
+        assert_eq!(
+            Config::load(&ServeArgs::default()).unwrap().kms_quorum,
+            None
+        );
+        assert!(matches!(
+            load("[kms_quorum]\noperations = [\"DisableKey\"]\nexpires_after = \"soon\"\n"),
+            Err(ConfigError::Invalid(_))
+        ));
+        assert!(matches!(
+            load("[kms_quorum]\noperation = [\"DisableKey\"]\n"),
+            Err(ConfigError::Parse { .. })
+        ));
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub(crate) enum StartError {
     Listen(std::net::SocketAddr, std::io::Error),
     #[error("{0}")]
     Unsupported(String),
+    #[error("invalid configuration: {0}")]
+    Config(String),
     #[error("KMS: {0}")]
     Kms(#[from] crate::kms::KmsOpenError),
     #[error("SSE-S3 master key ring: {0}")]

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::gateway::{Gateway, StartError};
 use crate::identity::Identities;
 use crate::kms::http::KmsHttp;
-use crate::kms::{Clock, KmsConfig, KmsService, SystemClock, TestClock};
+use crate::kms::{Clock, KmsConfig, KmsService, QuorumPolicy, SystemClock, TestClock};
 use crate::server::{self, ConnLimit, ConnStats, Limits, fdlimit, tls};
 
 /// Opens the embedded KMS in `<data dir>/kms`, on a blocking thread: its key store may be a
@@ -50,6 +50,12 @@ fn open_kms_blocking(cfg: &Config) -> Result<(KmsService, Option<Arc<TestClock>>
                 Some(url) => crate::kms::KmsDb::parse(&url.0).map_err(StartError::Unsupported)?,
                 None => crate::kms::KmsDb::Sqlite,
             },
+            quorum: cfg
+                .kms_quorum
+                .as_ref()
+                .map(|q| QuorumPolicy::new(&q.operations, q.approvals, q.expires_after))
+                .transpose()
+                .map_err(StartError::Config)?,
             ..KmsConfig::default()
         },
     )?;
@@ -168,6 +174,7 @@ pub(crate) async fn run_kms(cfg: Config) -> Result<(), StartError> {
     crate::kms::http::spawn_audit_flush(kms.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
+    let status = kms.clone();
     let service = Arc::new(KmsHttp::new(kms, ids, cfg.region.clone(), test_clock));
     // No /metrics here: the counts are kept but not served.
     let conns = connection_limit(&cfg, Arc::new(ConnStats::default()));
@@ -181,6 +188,7 @@ pub(crate) async fn run_kms(cfg: Config) -> Result<(), StartError> {
     )
     .await?;
     println!("KMS API (HTTPS): https://{addr}");
+    print_sealed(&status);
     print_common(&cfg, &tls_paths, generated);
     shutdown_signal().await;
     let _ = stop_tx.send(true);
@@ -188,6 +196,15 @@ pub(crate) async fn run_kms(cfg: Config) -> Result<(), StartError> {
         let _ = t.await;
     }
     Ok(())
+}
+
+/// Says so when the KMS started sealed (tests and operators wait for this line).
+fn print_sealed(kms: &KmsService) {
+    if let Some((presented, threshold)) = kms.sealed() {
+        println!(
+            "KMS sealed:      {presented} of {threshold} shares presented (`sealgate kms unseal`)"
+        );
+    }
 }
 
 fn print_common(
@@ -236,14 +253,18 @@ pub(crate) async fn run(cfg: Config) -> Result<(), StartError> {
     // Loading the ring audits its KMS calls. On a full disk those records wait in memory
     // (written as soon as there is space) so the gateway still starts and serves reads and
     // deletes, which free space.
-    if let Some(k) = &kms {
-        k.defer_audit_when_full(true);
+    // A sealed embedded KMS cannot unwrap the ring yet: it loads on first use after the
+    // unseal, and until then requests that need the KMS answer 503.
+    if kms.as_ref().is_none_or(|k| k.sealed().is_none()) {
+        if let Some(k) = &kms {
+            k.defer_audit_when_full(true);
+        }
+        let loaded = gw.crypto.master().load().await;
+        if let Some(k) = &kms {
+            k.defer_audit_when_full(false);
+        }
+        loaded?;
     }
-    let loaded = gw.crypto.master().load().await;
-    if let Some(k) = &kms {
-        k.defer_audit_when_full(false);
-    }
-    loaded?;
     let tls_config = tls::load_or_generate(&tls_paths)?;
     if let Some(k) = &kms {
         crate::kms::http::spawn_due_work(k.clone());
@@ -280,6 +301,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), StartError> {
     }
     match kms {
         Some(kms) => {
+            let kms_for_status = kms.clone();
             let kms_http = Arc::new(KmsHttp::new(
                 kms,
                 gw.ids.clone(),
@@ -296,6 +318,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), StartError> {
             )
             .await?;
             println!("KMS API (HTTPS): https://{addr}");
+            print_sealed(&kms_for_status);
         }
         None => println!(
             "KMS (remote):    {}",

@@ -17,7 +17,10 @@ use aws_sdk_kms::types::{
     KeyState, KeyUsageType, OriginType, RotationType, Tag, WrappingKeySpec,
 };
 use base64::Engine as _;
-use common::{ALICE, BOB, Options, Server, advance_clock, kms_users_toml as users_toml};
+use common::{
+    ALICE, BOB, Options, Server, advance_clock, import_key_material as import, imported_key,
+    kms_users_toml as users_toml,
+};
 
 const DAY: u64 = 86_400;
 
@@ -832,60 +835,6 @@ async fn key_states_refuse_crypto() {
         "is pending import.",
     )
     .await;
-}
-
-/// Creates an EXTERNAL key and imports 32 random bytes wrapped with RSAES_OAEP_SHA_256;
-/// returns (id, arn, material).
-async fn imported_key(kms: &Client) -> (String, String, Vec<u8>) {
-    let created = kms
-        .create_key()
-        .origin(OriginType::External)
-        .send()
-        .await
-        .unwrap();
-    let md = created.key_metadata().unwrap();
-    assert_eq!(md.key_state(), Some(&KeyState::PendingImport));
-    assert_eq!(md.origin(), Some(&OriginType::External));
-    assert!(!md.enabled());
-    let (id, arn) = (md.key_id().to_owned(), md.arn().unwrap().to_owned());
-    let material: [u8; 32] = rand::random();
-    import(kms, &id, &material).await;
-    (id, arn, material.to_vec())
-}
-
-async fn import(kms: &Client, id: &str, material: &[u8]) {
-    use rsa::pkcs8::DecodePublicKey;
-    let params = kms
-        .get_parameters_for_import()
-        .key_id(id)
-        .wrapping_algorithm(AlgorithmSpec::RsaesOaepSha256)
-        .wrapping_key_spec(WrappingKeySpec::Rsa2048)
-        .send()
-        .await
-        .unwrap();
-    assert!(params.key_id().unwrap().ends_with(id));
-    let valid_to = params.parameters_valid_to().unwrap().secs();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    assert!(
-        (valid_to - (now + DAY as i64)).abs() < 120,
-        "ParametersValidTo is now + 24 h"
-    );
-    let public = rsa::PublicKey::from_public_key_der(params.public_key().unwrap().as_ref())
-        .expect("DER SubjectPublicKeyInfo");
-    let wrapped = public.oaep_encrypt::<rsa::sha2::Sha256>(material).unwrap();
-    let out = kms
-        .import_key_material()
-        .key_id(id)
-        .import_token(params.import_token().unwrap().clone())
-        .encrypted_key_material(Blob::new(wrapped))
-        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
-        .send()
-        .await
-        .unwrap();
-    assert!(out.key_id().unwrap().ends_with(id));
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use super::error::{ErrorKind, KmsError};
+use super::quorum::CallQuorum;
 use super::util::parse;
 use super::{Caller, KmsService, Source};
 
@@ -55,7 +56,23 @@ pub fn dispatch_from(
     request_id: &str,
 ) -> Result<Value, KmsError> {
     let op = operation.strip_prefix(TARGET_PREFIX).unwrap_or(operation);
-    svc.run(op, caller, source, request_id, |svc, call| match op {
+    // The one call a sealed KMS takes.
+    if op == "Sealgate.Unseal" {
+        return svc.unseal(caller, request_id, body);
+    }
+    svc.run(op, caller, source, request_id, |svc, call| {
+        *call.quorum.get_mut() = CallQuorum::for_request(op, body);
+        run_op(svc, call, op, body)
+    })
+}
+
+fn run_op(
+    svc: &KmsService,
+    call: &mut super::Call<'_>,
+    op: &str,
+    body: &[u8],
+) -> Result<Value, KmsError> {
+    match op {
         "CreateKey" => svc.create_key(call, parse(body)?),
         "DescribeKey" => svc.describe_key(call, parse(body)?),
         "ListKeys" => svc.list_keys(call, parse(body)?),
@@ -109,6 +126,7 @@ pub fn dispatch_from(
         "DescribeCustomKeyStores" => svc.describe_custom_key_stores(call, parse(body)?),
         "UpdateCustomKeyStore" => svc.update_custom_key_store(call, parse(body)?),
         "DeleteCustomKeyStore" => svc.delete_custom_key_store(call, parse(body)?),
+        "Sealgate.ApproveRequest" => svc.approve_request(call, parse(body)?),
         other if UNIMPLEMENTED.contains(&other) => Err(KmsError::unsupported(format!(
             "{other} is not supported by this KMS: multi-Region keys are not available"
         ))),
@@ -116,5 +134,5 @@ pub fn dispatch_from(
             ErrorKind::UnknownOperation,
             format!("Unknown operation {other}"),
         )),
-    })
+    }
 }

@@ -79,6 +79,9 @@ pub struct AuditRecord {
     /// Set when the call tried to use a key in a state that forbids use.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unusable_key_state: Option<String>,
+    /// The two-person-rule request the call started, waited on, approved or carried out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_request: Option<String>,
 }
 
 /// When digests are written and when the file rotates.
@@ -544,6 +547,7 @@ mod tests {
                 outcome: "success",
                 error_code: None,
                 unusable_key_state: None,
+                approval_request: None,
             })
             .unwrap();
         }

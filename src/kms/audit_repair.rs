@@ -157,6 +157,7 @@ mod tests {
             outcome: "success",
             error_code: None,
             unusable_key_state: None,
+            approval_request: None,
         }
     }
 

@@ -89,7 +89,9 @@ impl KmsClientError {
 impl From<KmsError> for KmsClientError {
     fn from(e: KmsError) -> Self {
         match e.kind() {
-            ErrorKind::KmsInternal => Self::Unavailable(e.message().to_string()),
+            ErrorKind::KmsInternal | ErrorKind::Sealed => {
+                Self::Unavailable(e.message().to_string())
+            }
             _ => Self::Kms {
                 type_name: e.type_name().to_string(),
                 message: e.message().to_string(),

@@ -236,7 +236,7 @@ impl KmsService {
             db::put_key_store(
                 tx,
                 &KeyStoreRow {
-                    sealed_pin: self.inner.root.seal(&Self::pin_aad(&id), pin.as_bytes()),
+                    sealed_pin: self.root().seal(&Self::pin_aad(&id), pin.as_bytes()),
                     id: id.clone(),
                     name: name.clone(),
                     store_type: STORE_TYPE.into(),
@@ -279,8 +279,7 @@ impl KmsService {
             )
         })?;
         let pin = self
-            .inner
-            .root
+            .root()
             .open(&Self::pin_aad(&id), &store.sealed_pin)
             .ok_or_else(|| KmsError::internal("the key store password failed to unseal"))?;
         let pin = Zeroizing::new(String::from_utf8_lossy(&pin).into_owned());
@@ -373,7 +372,7 @@ impl KmsService {
             }
             if let Some(p) = &req.key_store_password {
                 check_len(p, "keyStorePassword", 7, 32)?;
-                store.sealed_pin = self.inner.root.seal(&Self::pin_aad(&id), p.as_bytes());
+                store.sealed_pin = self.root().seal(&Self::pin_aad(&id), p.as_bytes());
             }
             db::put_key_store(tx, &store)?;
             Ok(json!({}))

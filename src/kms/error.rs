@@ -1,5 +1,6 @@
-//! The KMS error model. One kind per AWS exception `__type`; every client error is HTTP 400
-//! (real KMS answers 400 even where the Smithy model says 404/409), server faults 500.
+//! The KMS error model. One kind per AWS exception `__type` (plus `Sealed`, a 503
+//! KMSInternalException); every client error is HTTP 400 (real KMS answers 400 even where the
+//! Smithy model says 404/409), server faults 500.
 
 use std::fmt;
 
@@ -7,6 +8,8 @@ use std::fmt;
 pub enum ErrorKind {
     AccessDenied,
     AlreadyExists,
+    /// Sealgate extension: the operation needs approvals under the two-person rule.
+    ApprovalRequired,
     CloudHsmClusterInUse,
     CloudHsmClusterNotFound,
     CustomKeyStoreHasCmks,
@@ -34,6 +37,9 @@ pub enum ErrorKind {
     MalformedPolicyDocument,
     NotAuthorized,
     NotFound,
+    /// The KMS started sealed and has not been given enough unseal shares yet
+    /// (KMSInternalException, but 503: the request may succeed once it is unsealed).
+    Sealed,
     Serialization,
     Tag,
     UnknownOperation,
@@ -47,6 +53,7 @@ impl ErrorKind {
         match self {
             AccessDenied => "AccessDeniedException",
             AlreadyExists => "AlreadyExistsException",
+            ApprovalRequired => "ApprovalRequiredException",
             CloudHsmClusterInUse => "CloudHsmClusterInUseException",
             CloudHsmClusterNotFound => "CloudHsmClusterNotFoundException",
             CustomKeyStoreHasCmks => "CustomKeyStoreHasCMKsException",
@@ -74,6 +81,7 @@ impl ErrorKind {
             MalformedPolicyDocument => "MalformedPolicyDocumentException",
             NotAuthorized => "NotAuthorizedException",
             NotFound => "NotFoundException",
+            Sealed => "KMSInternalException",
             Serialization => "SerializationException",
             Tag => "TagException",
             UnknownOperation => "UnknownOperationException",
@@ -121,6 +129,7 @@ impl KmsError {
     pub fn status(&self) -> u16 {
         match self.kind {
             ErrorKind::KmsInternal => 500,
+            ErrorKind::Sealed => 503,
             _ => 400,
         }
     }

@@ -195,7 +195,7 @@ impl KmsService {
                     token_id: token_hex.clone(),
                     key_id: key.key_id.clone(),
                     algorithm: algorithm.clone(),
-                    sealed_private_key: self.inner.root.seal(
+                    sealed_private_key: self.root().seal(
                         format!("import:{token_hex}").as_bytes(),
                         private_der.as_bytes(),
                     ),
@@ -324,8 +324,7 @@ impl KmsService {
         wrapped: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
         let der = self
-            .inner
-            .root
+            .root()
             .open(
                 format!("import:{}", params.token_id).as_bytes(),
                 &params.sealed_private_key,

@@ -39,20 +39,23 @@ pub(crate) mod keys;
 pub(crate) mod mac;
 pub(crate) mod on_behalf;
 pub mod policy;
+pub(crate) mod quorum;
 pub mod remote;
 pub(crate) mod rootkey;
 pub(crate) mod rotation;
 pub(crate) mod rsa_encryption;
 pub(crate) mod service_keys;
 pub(crate) mod sign;
+pub(crate) mod unseal;
 mod util;
 
 #[cfg(test)]
 mod tests;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use zeroize::Zeroizing;
 
@@ -62,6 +65,7 @@ pub use clock::{Clock, SystemClock, TestClock};
 pub use db::{KeyState, KmsDb};
 pub use error::{ErrorKind, KmsError};
 pub use policy::Caller;
+pub use quorum::QuorumPolicy;
 pub use rootkey::RootKeyError;
 pub use service_keys::SSE_S3_SERVICE_ALIAS;
 
@@ -87,6 +91,8 @@ pub struct KmsConfig {
     /// Where keys, aliases, grants and policies live (`--kms-db`): SQLite in the data
     /// directory by default, or a PostgreSQL database several KMS nodes share.
     pub db: db::KmsDb,
+    /// The two-person rule for administrative operations (see `quorum`); none by default.
+    pub quorum: Option<QuorumPolicy>,
 }
 
 impl Default for KmsConfig {
@@ -102,6 +108,7 @@ impl Default for KmsConfig {
                 .map(PathBuf::from),
             service_principals: Vec::new(),
             db: db::KmsDb::default(),
+            quorum: None,
         }
     }
 }
@@ -134,13 +141,26 @@ struct Inner {
     account: String,
     clock: Arc<dyn Clock>,
     store: Store,
-    root: RootKey,
-    audit: AuditLog,
+    /// Set at start, or when enough shares unseal a KMS in sealed mode; never unset.
+    root: OnceLock<RootKey>,
+    /// Opened with the root key (its digests are signed with a key derived from it).
+    audit: OnceLock<AuditLog>,
+    audit_path: PathBuf,
+    audit_opts: audit::AuditOptions,
+    /// Sealed mode: the shares presented so far; `None` once unsealed (or never sealed).
+    unsealer: Mutex<Option<unseal::Unsealer>>,
+    /// Audit records of calls made while sealed, written first once the log opens.
+    sealed_audit: Mutex<Vec<AuditRecord>>,
     hsm_module: Option<PathBuf>,
     service_principals: Vec<String>,
     /// In-memory connection state of custom key stores (DISCONNECTED after a restart).
     key_stores: custom_key_stores::Connections,
+    quorum: Option<QuorumPolicy>,
 }
+
+/// Records kept while sealed; past this, refused calls go unrecorded (a warning is logged)
+/// so that callers cannot exhaust memory before an unseal.
+const MAX_SEALED_RECORDS: usize = 10_000;
 
 /// What the audit record of one call needs; operations fill it in as they learn it.
 pub struct Call<'a> {
@@ -150,6 +170,8 @@ pub struct Call<'a> {
     key_arn: Option<String>,
     context: Option<BTreeMap<String, String>>,
     unusable_state: Option<KeyState>,
+    /// Filled in by authorization (`quorum::check_quorum`), which sees the call immutably.
+    quorum: RefCell<quorum::CallQuorum>,
 }
 
 impl<'a> Call<'a> {
@@ -176,26 +198,107 @@ impl KmsService {
             .root_key_path
             .clone()
             .unwrap_or_else(|| data_dir.join(rootkey::DEFAULT_FILE_NAME));
-        let root = RootKey::load_or_create(&root_path)?;
+        let sealed_path = unseal::sealed_path(data_dir);
+        let (root, unsealer) = match unseal::SealedRoot::load(&sealed_path)? {
+            Some(_) if root_path.exists() => {
+                return Err(RootKeyError::Sealed(
+                    sealed_path,
+                    format!(
+                        "{} exists too: a KMS in sealed mode keeps no plaintext root key; \
+                         destroy that file",
+                        root_path.display()
+                    ),
+                )
+                .into());
+            }
+            Some(sealed) => (None, Some(unseal::Unsealer::new(sealed))),
+            None => (Some(RootKey::load_or_create(&root_path)?), None),
+        };
         let store = Store::open(&cfg.db, data_dir)?;
-        let signer = Arc::new(audit_chain::SoftwareSigner::from_root(&root));
-        let audit = AuditLog::open(&data_dir.join(audit::DEFAULT_FILE_NAME), cfg.audit, signer)
-            .map_err(KmsOpenError::Audit)?;
         let svc = Self {
             inner: Arc::new(Inner {
                 region: cfg.region,
                 account: cfg.account_id,
                 clock: cfg.clock,
                 store,
-                root,
-                audit,
+                root: OnceLock::new(),
+                audit: OnceLock::new(),
+                audit_path: data_dir.join(audit::DEFAULT_FILE_NAME),
+                audit_opts: cfg.audit,
+                unsealer: Mutex::new(unsealer),
+                sealed_audit: Mutex::new(Vec::new()),
                 hsm_module: cfg.hsm_module,
                 service_principals: cfg.service_principals,
                 key_stores: Default::default(),
+                quorum: cfg.quorum,
             }),
         };
-        svc.adopt_service_keys().map_err(KmsOpenError::ServiceKey)?;
+        if let Some(root) = root {
+            svc.install_root(root)?;
+        }
         Ok(svc)
+    }
+
+    /// Puts the root key to work: opens the audit log (writing what was recorded while
+    /// sealed), then adopts service keys of earlier builds.
+    fn install_root(&self, root: RootKey) -> Result<(), KmsOpenError> {
+        let signer = Arc::new(audit_chain::SoftwareSigner::from_root(&root));
+        let log = AuditLog::open(&self.inner.audit_path, self.inner.audit_opts, signer)
+            .map_err(KmsOpenError::Audit)?;
+        {
+            let mut held = self.lock_sealed_audit();
+            let _ = self.inner.root.set(root);
+            let _ = self.inner.audit.set(log);
+            if let Some(log) = self.inner.audit.get() {
+                for record in held.drain(..) {
+                    if let Err(e) = log.append(&record) {
+                        tracing::warn!(error = %e, event = %record.event,
+                            "an audit record of the sealed period could not be written");
+                    }
+                }
+            }
+        }
+        self.adopt_service_keys().map_err(KmsOpenError::ServiceKey)
+    }
+
+    fn lock_sealed_audit(&self) -> std::sync::MutexGuard<'_, Vec<AuditRecord>> {
+        self.inner
+            .sealed_audit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `Some((presented, threshold))` while the KMS waits for unseal shares.
+    pub fn sealed(&self) -> Option<(usize, u8)> {
+        if self.inner.root.get().is_some() {
+            return None;
+        }
+        let unsealer = self
+            .inner
+            .unsealer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        Some(unsealer.as_ref().map_or((0, 0), |u| u.progress()))
+    }
+
+    fn sealed_error(&self) -> KmsError {
+        let (presented, threshold) = self.sealed().unwrap_or_default();
+        KmsError::new(
+            ErrorKind::Sealed,
+            format!(
+                "the KMS is sealed: {presented} of {threshold} shares presented; unseal it with \
+                 `sealgate kms unseal`"
+            ),
+        )
+    }
+
+    /// The root key. Every operation runs through [`KmsService::run`], which refuses all of
+    /// them while the KMS is sealed, and the root key is never unset once set.
+    fn root(&self) -> &RootKey {
+        self.inner
+            .root
+            .get()
+            .expect("operations run only once the KMS is unsealed (KmsService::run)")
     }
 
     pub fn region(&self) -> &str {
@@ -207,12 +310,12 @@ impl KmsService {
     }
 
     pub fn audit_log_path(&self) -> &Path {
-        self.inner.audit.path()
+        &self.inner.audit_path
     }
 
     /// Writes a signed digest over the audit records since the last one (call at shutdown).
     pub fn seal_audit_log(&self) {
-        if let Err(e) = self.inner.audit.seal() {
+        if let Some(Err(e)) = self.inner.audit.get().map(AuditLog::seal) {
             tracing::warn!(error = %e, "could not write the audit digest");
         }
     }
@@ -222,21 +325,64 @@ impl KmsService {
     /// this on only while it starts (loading the SSE-S3 ring audits its Decrypt calls), so it
     /// can start on a full disk; see docs/AUDIT.md.
     pub fn defer_audit_when_full(&self, on: bool) {
-        self.inner.audit.defer_when_full(on);
+        if let Some(log) = self.inner.audit.get() {
+            log.defer_when_full(on);
+        }
     }
 
     /// Writes deferred audit records; `Ok(n)` with how many still wait (0 when all written).
     pub fn flush_deferred_audit(&self) -> std::io::Result<usize> {
-        if self.inner.audit.pending() == 0 {
+        let Some(log) = self.inner.audit.get() else {
+            return Ok(0);
+        };
+        if log.pending() == 0 {
             return Ok(0);
         }
-        self.inner.audit.flush_pending()?;
-        Ok(self.inner.audit.pending())
+        log.flush_pending()?;
+        Ok(log.pending())
+    }
+
+    /// Appends to the audit log, or keeps the record until the log opens (sealed).
+    fn append_audit(&self, record: AuditRecord) -> std::io::Result<()> {
+        if let Some(log) = self.inner.audit.get() {
+            return log.append(&record);
+        }
+        let mut held = self.lock_sealed_audit();
+        match self.inner.audit.get() {
+            Some(log) => log.append(&record),
+            None if held.len() < MAX_SEALED_RECORDS => {
+                held.push(record);
+                Ok(())
+            }
+            None => {
+                tracing::warn!(event = %record.event, principal = %record.principal,
+                    "KMS sealed: too many calls held for the audit log; this one goes unrecorded");
+                Ok(())
+            }
+        }
     }
 
     /// Runs one operation and writes its audit record. A failure to write the audit record
     /// turns the answer into KMSInternalException: an unaudited key use is not acknowledged.
+    /// While the KMS is sealed every operation fails (503) without running.
     pub fn run<T>(
+        &self,
+        operation: &str,
+        caller: &Caller,
+        source: Source,
+        request_id: &str,
+        op: impl FnOnce(&Self, &mut Call<'_>) -> Result<T, KmsError>,
+    ) -> Result<T, KmsError> {
+        self.run_call(operation, caller, source, request_id, |svc, call| {
+            if svc.inner.root.get().is_none() {
+                return Err(svc.sealed_error());
+            }
+            op(svc, call)
+        })
+    }
+
+    /// [`KmsService::run`] without the sealed check (for `Unseal`).
+    fn run_call<T>(
         &self,
         operation: &str,
         caller: &Caller,
@@ -251,8 +397,12 @@ impl KmsService {
             key_arn: None,
             context: None,
             unusable_state: None,
+            quorum: RefCell::default(),
         };
-        let result = op(self, &mut call);
+        let mut result = op(self, &mut call);
+        if let Err(e) = self.record_new_approval_request(call.quorum.get_mut()) {
+            result = Err(e);
+        }
         self.audit(operation, call, result.as_ref().err())?;
         result
     }
@@ -281,10 +431,9 @@ impl KmsService {
             },
             error_code: error.map(|e| e.type_name().to_string()),
             unusable_key_state: call.unusable_state.map(|s| s.as_str().to_string()),
+            approval_request: call.quorum.into_inner().approval,
         };
-        self.inner
-            .audit
-            .append(&record)
+        self.append_audit(record)
             .map_err(|e| KmsError::internal(format!("audit log: {e}")))
     }
 
@@ -401,10 +550,23 @@ impl KmsService {
             grant_tokens,
             via_service: via_service.as_deref(),
         };
-        match policy::authorize(&req) {
-            policy::Decision::Allow => Ok(()),
-            policy::Decision::Deny(msg) => Err(KmsError::new(ErrorKind::AccessDenied, msg)),
-        }
+        decide(&req)?;
+        self.check_quorum(tx, call, action, key.map(|k| k.arn.as_str()))
+    }
+
+    /// Authorizes an action on no key (the sealgate admin actions): the caller's identity
+    /// policy, or the account's root.
+    fn authorize_account_action(&self, call: &Call<'_>, action: &str) -> Result<(), KmsError> {
+        decide(&policy::AuthzRequest {
+            caller: call.caller,
+            action,
+            key_arn: None,
+            key_policy: None,
+            grants: &[],
+            encryption_context: &BTreeMap::new(),
+            grant_tokens: &[],
+            via_service: None,
+        })
     }
 
     /// Resolve + authorize for operations without an encryption context.
@@ -485,7 +647,7 @@ impl KmsService {
     }
 
     fn seal_material(&self, key_id: &str, material_id: &str, secret: &[u8]) -> Vec<u8> {
-        self.inner.root.seal(
+        self.root().seal(
             format!("material:{key_id}:{material_id}").as_bytes(),
             secret,
         )
@@ -526,8 +688,7 @@ impl KmsService {
                 db::Origin::AwsKms | db::Origin::AwsCloudHsm => KmsError::invalid_ciphertext(),
             });
         };
-        self.inner
-            .root
+        self.root()
             .open(
                 format!("material:{}:{material_id}", key.key_id).as_bytes(),
                 &sealed,
@@ -543,6 +704,9 @@ impl KmsService {
     /// that lost the race (the store serializes the two transactions) finds the key rotated,
     /// purged or no longer expiring, does nothing and audits nothing.
     pub fn run_due_work(&self) -> Result<usize, KmsError> {
+        if self.sealed().is_some() {
+            return Ok(0);
+        }
         let caller = Caller {
             arn: format!("arn:aws:iam::{}:root", self.inner.account),
             account: self.inner.account.clone(),
@@ -582,6 +746,7 @@ impl KmsService {
                 key_arn: Some(key.arn.clone()),
                 context: None,
                 unusable_state: None,
+                quorum: RefCell::default(),
             };
             match done {
                 Ok(None) => {}
@@ -635,5 +800,13 @@ fn due_event(key: &KeyRecord, now: f64) -> Option<DueEvent> {
         Some(DueEvent::ExpireMaterial)
     } else {
         None
+    }
+}
+
+/// The policy decision as a result: a denial is AccessDeniedException.
+fn decide(req: &policy::AuthzRequest<'_>) -> Result<(), KmsError> {
+    match policy::authorize(req) {
+        policy::Decision::Allow => Ok(()),
+        policy::Decision::Deny(msg) => Err(KmsError::new(ErrorKind::AccessDenied, msg)),
     }
 }

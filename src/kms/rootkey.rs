@@ -29,6 +29,8 @@ pub enum RootKeyError {
     BadLength(PathBuf),
     #[error("root key file {0} is readable by group or others; chmod 600 it")]
     TooOpen(PathBuf),
+    #[error("sealed root key file {0}: {1}")]
+    Sealed(PathBuf, String),
 }
 
 /// Root key; the bytes zeroize on drop and never appear in `Debug`.
@@ -48,6 +50,37 @@ impl RootKey {
         Self {
             key: Zeroizing::new(bytes),
         }
+    }
+
+    /// A fresh random key (sealed start-up creates the root key this way; it never touches
+    /// the disk unencrypted).
+    pub(crate) fn generate() -> Self {
+        Self {
+            key: gcm::random_key(),
+        }
+    }
+
+    /// The root key encrypted under `wrapping` (AES-256-GCM): nonce ‖ ciphertext ‖ tag.
+    pub(crate) fn wrap(&self, wrapping: &[u8; KEY_LEN], aad: &[u8]) -> Vec<u8> {
+        Self {
+            key: Zeroizing::new(*wrapping),
+        }
+        .seal(aad, self.key.as_ref())
+    }
+
+    /// Opens what [`RootKey::wrap`] made; `None` when `wrapping` or `aad` is not the one used
+    /// (the GCM tag proves the key is the right one).
+    pub(crate) fn unwrap(wrapping: &[u8; KEY_LEN], aad: &[u8], wrapped: &[u8]) -> Option<Self> {
+        let opened = Self {
+            key: Zeroizing::new(*wrapping),
+        }
+        .open(aad, wrapped)?;
+        if opened.len() != KEY_LEN {
+            return None;
+        }
+        let mut key = Zeroizing::new([0u8; KEY_LEN]);
+        key.copy_from_slice(&opened);
+        Some(Self { key })
     }
 
     /// Loads an existing key (tools such as `sealgate audit verify` must never create one).

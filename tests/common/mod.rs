@@ -422,3 +422,100 @@ pub fn metrics_text(url: &str) -> String {
         .map(|(_, body)| body.to_owned())
         .unwrap_or_default()
 }
+
+/// Creates an EXTERNAL key and imports 32 random bytes wrapped with RSAES_OAEP_SHA_256;
+/// returns (id, arn, material).
+pub async fn imported_key(kms: &aws_sdk_kms::Client) -> (String, String, Vec<u8>) {
+    use aws_sdk_kms::types::{KeyState, OriginType};
+    let created = kms
+        .create_key()
+        .origin(OriginType::External)
+        .send()
+        .await
+        .unwrap();
+    let md = created.key_metadata().unwrap();
+    assert_eq!(md.key_state(), Some(&KeyState::PendingImport));
+    assert_eq!(md.origin(), Some(&OriginType::External));
+    assert!(!md.enabled());
+    let (id, arn) = (md.key_id().to_owned(), md.arn().unwrap().to_owned());
+    let material: [u8; 32] = rand::random();
+    import_key_material(kms, &id, &material).await;
+    (id, arn, material.to_vec())
+}
+
+/// GetParametersForImport (RSA_2048, RSAES_OAEP_SHA_256) and ImportKeyMaterial of `material`.
+pub async fn import_key_material(kms: &aws_sdk_kms::Client, id: &str, material: &[u8]) {
+    use aws_sdk_kms::primitives::Blob;
+    use aws_sdk_kms::types::{AlgorithmSpec, ExpirationModelType, WrappingKeySpec};
+    use rsa::pkcs8::DecodePublicKey;
+    let params = kms
+        .get_parameters_for_import()
+        .key_id(id)
+        .wrapping_algorithm(AlgorithmSpec::RsaesOaepSha256)
+        .wrapping_key_spec(WrappingKeySpec::Rsa2048)
+        .send()
+        .await
+        .unwrap();
+    assert!(params.key_id().unwrap().ends_with(id));
+    let valid_to = params.parameters_valid_to().unwrap().secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(
+        (valid_to - (now + 86_400)).abs() < 120,
+        "ParametersValidTo is now + 24 h"
+    );
+    let public = rsa::PublicKey::from_public_key_der(params.public_key().unwrap().as_ref())
+        .expect("DER SubjectPublicKeyInfo");
+    let wrapped = public.oaep_encrypt::<rsa::sha2::Sha256>(material).unwrap();
+    let out = kms
+        .import_key_material()
+        .key_id(id)
+        .import_token(params.import_token().unwrap().clone())
+        .encrypted_key_material(Blob::new(wrapped))
+        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.key_id().unwrap().ends_with(id));
+}
+
+/// Runs `sealgate kms <args>` (the admin commands) against `server`'s KMS listener, signed
+/// with `creds` (root when `None`), feeding `stdin`; returns (success, stdout, stderr).
+pub fn kms_cli(
+    server: &Server,
+    creds: Option<(&str, &str)>,
+    args: &[&str],
+    stdin: &str,
+) -> (bool, String, String) {
+    use std::io::Write;
+    let (ak, sk) = creds.unwrap_or((ACCESS_KEY, SECRET_KEY));
+    let mut child = Command::new(bin())
+        .arg("kms")
+        .args(args)
+        .env("AWS_ENDPOINT_URL_KMS", &server.kms_https)
+        .env("AWS_CA_BUNDLE", &server.ca_path)
+        .env("AWS_ACCESS_KEY_ID", ak)
+        .env("AWS_SECRET_ACCESS_KEY", sk)
+        .env("AWS_REGION", REGION)
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("SEALGATE_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sealgate kms");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

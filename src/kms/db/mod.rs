@@ -853,3 +853,8 @@ pub fn hsm_key_count(c: &dyn Tx, store_id: &str) -> DbResult<i64> {
     )
     .map(|n| n.unwrap_or(0))
 }
+
+// ---- approval requests (two-person rule) -------------------------------------------------
+
+mod approvals;
+pub use approvals::{ApprovalRow, get_approval, open_approval, put_approval};

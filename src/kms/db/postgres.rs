@@ -119,6 +119,22 @@ CREATE TABLE hsm_keys (
 "#,
     // 2: key usages, stored since RSA and KEY_AGREEMENT keys (NULL: the spec's one usage).
     "ALTER TABLE keys ADD COLUMN key_usage TEXT",
+    // 3: approval requests of the two-person rule (`quorum.rs`); approvers is a JSON array.
+    r#"
+CREATE TABLE approval_requests (
+    id TEXT PRIMARY KEY,
+    operation TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    resource TEXT,
+    created DOUBLE PRECISION NOT NULL,
+    expires DOUBLE PRECISION NOT NULL,
+    required BIGINT NOT NULL,
+    approvers TEXT NOT NULL,
+    status TEXT NOT NULL
+);
+CREATE INDEX approval_requests_by_requester ON approval_requests (requester, digest);
+"#,
 ];
 
 /// A `postgres://` URL as `--kms-db` gives it. Its `Debug` leaves out the password.

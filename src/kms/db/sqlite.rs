@@ -80,6 +80,18 @@ CREATE TABLE IF NOT EXISTS hsm_keys (
     key_id TEXT PRIMARY KEY,
     store_id TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS approval_requests (
+    id TEXT PRIMARY KEY,
+    operation TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    resource TEXT,
+    created REAL NOT NULL,
+    expires REAL NOT NULL,
+    required INTEGER NOT NULL,
+    approvers TEXT NOT NULL,
+    status TEXT NOT NULL
+);
 "#;
 
 #[derive(Debug)]

@@ -1,0 +1,280 @@
+//! Sealed start-up (docs/KMS.md "Sealed start-up"): `sealgate kms init-shares` leaves no
+//! plaintext root key in the data directory, a KMS started on it (or on a copy of it) answers
+//! every call 503 KMSInternalException until enough shares come in through `sealgate kms
+//! unseal`, and the embedded gateway answers 503 for what needs the KMS meanwhile.
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use aws_sdk_kms::error::ProvideErrorMetadata;
+use aws_sdk_kms::primitives::Blob;
+use base64::Engine as _;
+use common::{BOB, Options, Server, find_bytes, imported_key, kms_cli, kms_users_toml};
+
+/// `sealgate kms init-shares` on `data_dir`; returns the printed shares.
+fn init_shares(data_dir: &Path, shares: u8, threshold: u8) -> Vec<String> {
+    let out = Command::new(common::bin())
+        .args(["kms", "init-shares", "--data-dir"])
+        .arg(data_dir)
+        .args(["--shares", &shares.to_string()])
+        .args(["--threshold", &threshold.to_string()])
+        .env_remove("SEALGATE_CONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "init-shares failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let found: Vec<String> = stdout
+        .lines()
+        .filter_map(|l| l.split_once(": sealgate-share-").map(|(_, s)| s))
+        .map(|s| format!("sealgate-share-{s}"))
+        .collect();
+    assert_eq!(found.len(), shares as usize, "{stdout}");
+    found
+}
+
+/// A KMS client that does not retry (a sealed KMS answers 503, which the SDK would retry).
+async fn kms_once(server: &Server) -> aws_sdk_kms::Client {
+    let cfg = server.sdk_config(None).await;
+    let conf = aws_sdk_kms::config::Builder::from(&cfg)
+        .endpoint_url(&server.kms_https)
+        .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_kms::Client::from_conf(conf)
+}
+
+/// (HTTP status, error code, message) of a call that must fail.
+fn sdk_failure<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(
+    r: Result<T, aws_sdk_kms::error::SdkError<E, aws_smithy_runtime_api::http::Response>>,
+) -> (u16, String, String) {
+    let e = r.expect_err("the call must fail");
+    let status = e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
+    (
+        status,
+        e.code().unwrap_or_default().to_owned(),
+        e.message().unwrap_or_default().to_owned(),
+    )
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Every spelling of `secret` that could sit in a file: raw, hex, base64.
+fn spellings(secret: &[u8]) -> Vec<Vec<u8>> {
+    vec![
+        secret.to_vec(),
+        hex::encode(secret).into_bytes(),
+        base64::engine::general_purpose::STANDARD
+            .encode(secret)
+            .into_bytes(),
+    ]
+}
+
+#[tokio::test]
+async fn a_copy_without_the_shares_decrypts_nothing_until_unsealed() {
+    let opts = Options {
+        kms_only: true,
+        config_toml: Some(kms_users_toml()),
+        ..Options::default()
+    };
+    // A KMS in ordinary (unsealed) mode holds a key and imported material we know.
+    let mut first = Server::start_with(opts.clone());
+    let kms = first.kms().await;
+    let key = kms.create_key().send().await.unwrap();
+    let key_id = key.key_metadata().unwrap().key_id().to_owned();
+    let blob = kms
+        .encrypt()
+        .key_id(&key_id)
+        .plaintext(Blob::new(b"written before sealing".to_vec()))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob()
+        .unwrap()
+        .clone();
+    let (ext_id, _, material) = imported_key(&kms).await;
+    let ext_blob = kms
+        .encrypt()
+        .key_id(&ext_id)
+        .plaintext(Blob::new(b"under imported material".to_vec()))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob()
+        .unwrap()
+        .clone();
+    first.stop();
+
+    let root_file = first.data_dir.join("kms").join("kms-root.key");
+    let root_key = std::fs::read(&root_file).unwrap();
+    assert_eq!(root_key.len(), 32);
+    let shares = init_shares(&first.data_dir, 3, 2);
+    assert!(!root_file.exists(), "the plaintext root key is destroyed");
+
+    // The copy an intruder walks away with: no root key, no backing key, in any spelling.
+    let copy = first.dir.path().join("stolen");
+    copy_dir(&first.data_dir, &copy);
+    for (what, secret) in [("root key", &root_key), ("imported material", &material)] {
+        for s in spellings(secret) {
+            assert_eq!(find_bytes(&copy, &s), None, "{what} found in the copy");
+        }
+    }
+
+    // A KMS on the copy starts sealed: every call is 503 KMSInternalException.
+    let server = Server::start_with(Options {
+        data_dir: Some(copy.clone()),
+        ..opts.clone()
+    });
+    let kms = kms_once(&server).await;
+    let (status, code, message) =
+        sdk_failure(kms.decrypt().ciphertext_blob(blob.clone()).send().await);
+    assert_eq!((status, code.as_str()), (503, "KMSInternalException"));
+    assert!(
+        message.contains("the KMS is sealed: 0 of 2 shares presented"),
+        "{message}"
+    );
+    let (status, code, _) = sdk_failure(kms.list_keys().send().await);
+    assert_eq!((status, code.as_str()), (503, "KMSInternalException"));
+    let (status, _, _) = sdk_failure(kms.create_key().send().await);
+    assert_eq!(status, 503);
+
+    // Unsealing is authorized: bob (no identity policy) may not present a share.
+    let (ok, _, err) = kms_cli(&server, Some(BOB), &["unseal", &shares[0]], "");
+    assert!(!ok && err.contains("AccessDeniedException"), "{err}");
+
+    // One share (on the command line) of two: still sealed.
+    let (ok, out, err) = kms_cli(&server, None, &["unseal", &shares[2]], "");
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "Sealed: 1 of 2 shares presented.");
+    let (status, _, message) =
+        sdk_failure(kms.decrypt().ciphertext_blob(blob.clone()).send().await);
+    assert_eq!(status, 503);
+    assert!(message.contains("1 of 2 shares presented"), "{message}");
+    // The same share again counts once.
+    let (ok, _, err) = kms_cli(&server, None, &["unseal", &shares[2]], "");
+    assert!(!ok && err.contains("presented already"), "{err}");
+
+    // The second share, read from standard input: unsealed, earlier ciphertexts decrypt.
+    let (ok, out, err) = kms_cli(&server, None, &["unseal"], &format!("{}\n", shares[0]));
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "Unsealed.");
+    for (b, want) in [
+        (&blob, &b"written before sealing"[..]),
+        (&ext_blob, &b"under imported material"[..]),
+    ] {
+        let dec = kms
+            .decrypt()
+            .ciphertext_blob(b.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(dec.plaintext().unwrap().as_ref(), want);
+    }
+
+    // Every unseal attempt is in the audit log; no share is.
+    let audit = std::fs::read_to_string(copy.join("kms").join("kms-audit.log")).unwrap();
+    let unseals: Vec<&str> = audit
+        .lines()
+        .filter(|l| l.contains("\"event\":\"Unseal\""))
+        .collect();
+    assert_eq!(unseals.len(), 4, "{audit}");
+    assert!(unseals[0].contains("user/bob") && unseals[0].contains("\"failure\""));
+    assert!(
+        audit.contains("\"event\":\"Decrypt\""),
+        "sealed-time calls recorded"
+    );
+    for share in &shares {
+        let body = share.strip_prefix("sealgate-share-").unwrap();
+        assert!(
+            !audit.contains(&body[20..60]),
+            "a share reached the audit log"
+        );
+        assert!(
+            !server.log().contains(&body[20..60]),
+            "a share reached the server log"
+        );
+    }
+}
+
+#[tokio::test]
+async fn embedded_gateway_answers_503_while_its_kms_is_sealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    // Sealed from the first start: the root key is created encrypted and never written plain.
+    let shares = init_shares(&data_dir, 1, 1);
+    assert!(!data_dir.join("kms").join("kms-root.key").exists());
+    let server = Server::start_with(Options {
+        data_dir: Some(data_dir.clone()),
+        ..Options::default()
+    });
+    let cfg = server.sdk_config(None).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&cfg)
+            .endpoint_url(&server.s3_https)
+            .force_path_style(true)
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    // Bucket operations need no key; storing an (SSE-S3) object does.
+    s3.create_bucket().bucket("sealed").send().await.unwrap();
+    let put = s3
+        .put_object()
+        .bucket("sealed")
+        .key("k")
+        .body(b"hello".to_vec().into())
+        .send()
+        .await;
+    let err = put.expect_err("the KMS is sealed");
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(503));
+    assert_eq!(err.code(), Some("ServiceUnavailable"));
+    assert!(
+        s3.list_objects_v2()
+            .bucket("sealed")
+            .send()
+            .await
+            .unwrap()
+            .contents()
+            .is_empty(),
+        "a refused PUT stores nothing"
+    );
+
+    let (ok, out, err) = kms_cli(&server, None, &["unseal"], &shares[0]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "Unsealed.");
+    s3.put_object()
+        .bucket("sealed")
+        .key("k")
+        .body(b"hello".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let got = s3
+        .get_object()
+        .bucket("sealed")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.server_side_encryption().map(|s| s.as_str()),
+        Some("AES256")
+    );
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"hello"
+    );
+}

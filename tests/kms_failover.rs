@@ -66,17 +66,7 @@ async fn key_count(server: &Server) -> usize {
 async fn calls_skip_dead_nodes_and_only_safe_ones_outlive_a_silent_one() {
     let dir = tempfile::tempdir().unwrap();
     let live = kms_node(&dir.path().join("kms"));
-    let key = live
-        .kms()
-        .await
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .arn
-        .unwrap();
+    let key = common::new_key_arn(&live).await;
     let client = |endpoints: String| {
         RemoteKms::new(&endpoints, &live.ca_path, ACCESS_KEY, SECRET_KEY, REGION)
             .unwrap()
@@ -133,16 +123,6 @@ async fn calls_skip_dead_nodes_and_only_safe_ones_outlive_a_silent_one() {
     held.abort();
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    let status = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 fn metric_lines(server: &Server, name: &str) -> Vec<String> {
     let text = common::metrics_text(server.metrics_url.as_deref().expect("metrics URL"));
     text.lines()
@@ -176,20 +156,10 @@ async fn a_gateway_rides_out_a_kms_node_killed_under_load() {
         config_toml: Some(gateway_toml(&a.kms_https, &a.ca_path)),
         ..Default::default()
     });
-    let key = a
-        .kms()
-        .await
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .arn
-        .unwrap();
+    let key = common::new_key_arn(&a).await;
     first.stop();
     a.stop();
-    copy_dir(&dir_a, &dir_b);
+    common::copy_dir(&dir_a, &dir_b);
     let mut a = kms_node(&dir_a);
     let b = kms_node(&dir_b);
     let gateway = Server::start_with(Options {

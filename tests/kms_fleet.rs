@@ -11,16 +11,6 @@ use std::path::Path;
 
 use common::{Options, Server, pg};
 
-fn copy_dir(from: &Path, to: &Path) {
-    let status = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_kms_nodes_on_postgres_two_gateways_one_node_killed_under_load() {
     let Some(cluster) = pg::cluster() else {
@@ -47,21 +37,11 @@ async fn two_kms_nodes_on_postgres_two_gateways_one_node_killed_under_load() {
     };
     let mut a = node(&dir_a);
     a.stop();
-    copy_dir(&dir_a, &dir_b);
+    common::copy_dir(&dir_a, &dir_b);
     let mut a = node(&dir_a);
     let b = node(&dir_b);
     // A key made on node B is on node A too: they share the database.
-    let key = b
-        .kms()
-        .await
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .arn
-        .unwrap();
+    let key = common::new_key_arn(&b).await;
 
     let backend = moto.bucket("fleet").await;
     let toml = format!(

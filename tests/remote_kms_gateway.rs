@@ -115,17 +115,7 @@ async fn the_remote_kms_authorizes_the_s3_caller() {
         )),
         ..Default::default()
     });
-    let key = kms_host
-        .kms()
-        .await
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .arn
-        .unwrap();
+    let key = common::new_key_arn(&kms_host).await;
     const CAROL: (&str, &str) = (
         "CAROLACCESSKEY000001",
         "carol-secret-key-0000000000000000000001",

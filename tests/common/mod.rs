@@ -519,3 +519,26 @@ pub fn kms_cli(
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Copies the directory `from` to `to` with `cp -a` (modes kept: key files stay 0600), e.g. a
+/// stopped KMS node's data dir to start a second node from.
+pub fn copy_dir(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "cp -a {} {}",
+        from.display(),
+        to.display()
+    );
+}
+
+/// CreateKey with defaults on `server`'s KMS; the new key's ARN.
+pub async fn new_key_arn(server: &Server) -> String {
+    let created = server.kms().await.create_key().send().await.unwrap();
+    created.key_metadata().unwrap().arn().unwrap().to_owned()
+}

@@ -10,7 +10,6 @@ mod common;
 use std::collections::HashMap;
 
 use aws_sdk_kms::Client;
-use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{
     AlgorithmSpec, DataKeySpec, ExpirationModelType, GrantOperation, KeyManagerType, KeySpec,
@@ -19,33 +18,11 @@ use aws_sdk_kms::types::{
 use base64::Engine as _;
 use common::{
     ALICE, BOB, Options, Server, advance_clock, import_key_material as import, imported_key,
-    kms_users_toml as users_toml,
+    kms_code as code, kms_failure as failure, kms_users_toml as users_toml,
+    start_kms_users as start,
 };
 
 const DAY: u64 = 86_400;
-
-fn start() -> Server {
-    Server::start_with(Options {
-        config_toml: Some(users_toml()),
-        test_clock: true,
-        ..Options::default()
-    })
-}
-
-/// The error code and message of a call that must fail.
-fn failure<T: std::fmt::Debug, E: ProvideErrorMetadata>(r: Result<T, E>) -> (String, String) {
-    match r {
-        Ok(v) => panic!("expected an error, got {v:?}"),
-        Err(e) => (
-            e.code().unwrap_or("<no code>").to_owned(),
-            e.message().unwrap_or_default().to_owned(),
-        ),
-    }
-}
-
-fn code<T: std::fmt::Debug, E: ProvideErrorMetadata>(r: Result<T, E>) -> String {
-    failure(r).0
-}
 
 async fn new_key(kms: &Client) -> (String, String) {
     let md = kms.create_key().send().await.unwrap();

@@ -6,36 +6,14 @@
 mod common;
 
 use aws_sdk_kms::Client;
-use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{
     DataKeyPairSpec, EncryptionAlgorithmSpec, GrantOperation, KeyAgreementAlgorithmSpec, KeySpec,
     KeyUsageType, MessageType, SigningAlgorithmSpec,
 };
-use common::{ALICE, BOB, Options, Server, kms_users_toml as users_toml};
+use common::{ALICE, BOB, kms_code as code, kms_failure as failure, start_kms_users as start};
 use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePublicKey};
 use sha2::Digest;
-
-fn start() -> Server {
-    Server::start_with(Options {
-        config_toml: Some(users_toml()),
-        ..Options::default()
-    })
-}
-
-fn failure<T: std::fmt::Debug, E: ProvideErrorMetadata>(r: Result<T, E>) -> (String, String) {
-    match r {
-        Ok(v) => panic!("expected an error, got {v:?}"),
-        Err(e) => (
-            e.code().unwrap_or("<no code>").to_owned(),
-            e.message().unwrap_or_default().to_owned(),
-        ),
-    }
-}
-
-fn code<T: std::fmt::Debug, E: ProvideErrorMetadata>(r: Result<T, E>) -> String {
-    failure(r).0
-}
 
 async fn create(kms: &Client, spec: KeySpec, usage: KeyUsageType) -> String {
     let out = kms

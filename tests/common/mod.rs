@@ -387,6 +387,40 @@ pub const BOB: (&str, &str) = (
 );
 
 /// The config-file users [`ALICE`] (`kms:*`) and [`BOB`] (no identity policy).
+/// A gateway whose config has the alice/bob users of [`kms_users_toml`], with the test clock on
+/// (`Sealgate.AdvanceClock`) so calendar-driven KMS behaviour can be exercised.
+pub fn start_kms_users() -> Server {
+    Server::start_with(Options {
+        config_toml: Some(kms_users_toml()),
+        test_clock: true,
+        ..Options::default()
+    })
+}
+
+/// The KMS error code and message of a call that must fail.
+pub fn kms_failure<T, E>(r: Result<T, E>) -> (String, String)
+where
+    T: std::fmt::Debug,
+    E: aws_sdk_kms::error::ProvideErrorMetadata,
+{
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => (
+            e.code().unwrap_or("<no code>").to_owned(),
+            e.message().unwrap_or_default().to_owned(),
+        ),
+    }
+}
+
+/// The KMS error code of a call that must fail.
+pub fn kms_code<T, E>(r: Result<T, E>) -> String
+where
+    T: std::fmt::Debug,
+    E: aws_sdk_kms::error::ProvideErrorMetadata,
+{
+    kms_failure(r).0
+}
+
 pub fn kms_users_toml() -> String {
     format!(
         r#"

@@ -169,12 +169,12 @@ async fn advance_and_wait(server: &Server, kms: &aws_sdk_kms::Client, secs: u64)
 async fn configuration_round_trip_and_validation_errors() {
     let server = Server::start();
     let s3 = server.s3().await;
-    s3.create_bucket().bucket("lc").send().await.unwrap();
+    s3.create_bucket().bucket("lc-conf").send().await.unwrap();
 
     let (status, code) = failure(
         "GET before any rules",
         s3.get_bucket_lifecycle_configuration()
-            .bucket("lc")
+            .bucket("lc-conf")
             .send()
             .await,
     );
@@ -244,10 +244,10 @@ async fn configuration_round_trip_and_validation_errors() {
             .build()
             .unwrap(),
     ];
-    put_rules(&s3, "lc", rules.clone()).await.unwrap();
+    put_rules(&s3, "lc-conf", rules.clone()).await.unwrap();
     let got = s3
         .get_bucket_lifecycle_configuration()
-        .bucket("lc")
+        .bucket("lc-conf")
         .send()
         .await
         .unwrap();
@@ -256,7 +256,7 @@ async fn configuration_round_trip_and_validation_errors() {
     // A rule without an ID gets one, as on AWS.
     put_rules(
         &s3,
-        "lc",
+        "lc-conf",
         vec![
             LifecycleRule::builder()
                 .status(ExpirationStatus::Enabled)
@@ -270,7 +270,7 @@ async fn configuration_round_trip_and_validation_errors() {
     .unwrap();
     let got = s3
         .get_bucket_lifecycle_configuration()
-        .bucket("lc")
+        .bucket("lc-conf")
         .send()
         .await
         .unwrap();
@@ -426,12 +426,12 @@ async fn configuration_round_trip_and_validation_errors() {
         ),
     ];
     for (what, rules, want_status, want_code) in cases {
-        let (status, code) = failure(what, put_rules(&s3, "lc", rules).await);
+        let (status, code) = failure(what, put_rules(&s3, "lc-conf", rules).await);
         assert_eq!((status, code.as_str()), (want_status, want_code), "{what}");
     }
     let still = s3
         .get_bucket_lifecycle_configuration()
-        .bucket("lc")
+        .bucket("lc-conf")
         .send()
         .await
         .unwrap();
@@ -444,14 +444,14 @@ async fn configuration_round_trip_and_validation_errors() {
     assert_eq!((status, code.as_str()), (404, "NoSuchBucket"));
 
     s3.delete_bucket_lifecycle()
-        .bucket("lc")
+        .bucket("lc-conf")
         .send()
         .await
         .unwrap();
     let (status, code) = failure(
         "GET after DELETE",
         s3.get_bucket_lifecycle_configuration()
-            .bucket("lc")
+            .bucket("lc-conf")
             .send()
             .await,
     );
@@ -552,12 +552,12 @@ async fn worker_applies_rules_under_the_test_clock() {
     put(&s3, "vers", "k1", b"version one").await;
 
     // Noncurrent versions: 4 versions, keep the newest noncurrent one.
-    versioned(&s3, "nc").await;
+    versioned(&s3, "ncv").await;
     put_rules(
         &s3,
-        "nc",
+        "ncv",
         vec![
-            rule("nc", prefix(""))
+            rule("ncv", prefix(""))
                 .noncurrent_version_expiration(
                     NoncurrentVersionExpiration::builder()
                         .noncurrent_days(1)
@@ -571,9 +571,9 @@ async fn worker_applies_rules_under_the_test_clock() {
     .await
     .unwrap();
     for i in 0..4 {
-        put(&s3, "nc", "k", format!("version {i}").as_bytes()).await;
+        put(&s3, "ncv", "k", format!("version {i}").as_bytes()).await;
     }
-    let (before_nc, _) = versions(&s3, "nc", "k").await;
+    let (before_nc, _) = versions(&s3, "ncv", "k").await;
     assert_eq!(before_nc.len(), 4);
 
     // Incomplete uploads under `up/` are aborted.
@@ -631,7 +631,7 @@ async fn worker_applies_rules_under_the_test_clock() {
         assert!(exists(&s3, "plain", key).await, "{key} removed early");
     }
     assert_eq!(
-        versions(&s3, "nc", "k").await.0.len(),
+        versions(&s3, "ncv", "k").await.0.len(),
         4,
         "noncurrent removed early"
     );
@@ -669,7 +669,7 @@ async fn worker_applies_rules_under_the_test_clock() {
     let (status, _) = failure("GET", s3.get_object().bucket("vers").key("k1").send().await);
     assert_eq!(status, 404);
 
-    let (after_nc, _) = versions(&s3, "nc", "k").await;
+    let (after_nc, _) = versions(&s3, "ncv", "k").await;
     assert_eq!(
         after_nc,
         before_nc[..2],
@@ -677,7 +677,7 @@ async fn worker_applies_rules_under_the_test_clock() {
     );
     let body = s3
         .get_object()
-        .bucket("nc")
+        .bucket("ncv")
         .key("k")
         .send()
         .await
@@ -722,7 +722,7 @@ async fn worker_applies_rules_under_the_test_clock() {
         &s3,
         "vers",
         vec![
-            rule("nc", prefix(""))
+            rule("ncv", prefix(""))
                 .noncurrent_version_expiration(
                     NoncurrentVersionExpiration::builder()
                         .noncurrent_days(1)

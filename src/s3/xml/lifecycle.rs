@@ -491,7 +491,7 @@ mod tests {
 
     #[test]
     fn aws_validation_errors() {
-        let code = |doc: &str| parse(doc).unwrap_err().code();
+        let code = |doc: &str| parse(doc).unwrap_err().code().to_owned();
         let ok_action = "<Expiration><Days>1</Days></Expiration>";
         let r = |body: &str| format!("<Rule><Filter/><Status>Enabled</Status>{body}</Rule>");
         assert_eq!(code(""), "MalformedXML");

@@ -528,6 +528,20 @@ async fn worker_applies_rules_under_the_test_clock() {
         "HEAD names the same expiry"
     );
     assert_eq!(put(&s3, "plain", "keep/b", b"kept").await, None);
+    // A copy into the rule's prefix is expired by it, and says so.
+    let copied = s3
+        .copy_object()
+        .bucket("plain")
+        .key("logs/copy")
+        .copy_source("plain/keep/b")
+        .send()
+        .await
+        .unwrap();
+    let copy_header = copied.expiration().unwrap_or_default();
+    assert!(
+        copy_header.ends_with(", rule-id=\"expire-logs\""),
+        "CopyObject x-amz-expiration: {copy_header:?}"
+    );
     s3.put_object()
         .bucket("plain")
         .key("t/tagged")
@@ -622,6 +636,7 @@ async fn worker_applies_rules_under_the_test_clock() {
     advance_and_wait(&server, &kms, DAY / 2).await;
     for key in [
         "logs/a",
+        "logs/copy",
         "keep/b",
         "t/tagged",
         "t/untagged",
@@ -649,6 +664,7 @@ async fn worker_applies_rules_under_the_test_clock() {
     advance_and_wait(&server, &kms, 3 * DAY).await;
     for (key, kept) in [
         ("logs/a", false),
+        ("logs/copy", false),
         ("keep/b", true),
         ("t/tagged", false),
         ("t/untagged", true),
@@ -701,7 +717,8 @@ async fn worker_applies_rules_under_the_test_clock() {
 
     assert_eq!(
         metric(&server, "sealgate_lifecycle_objects_expired_total"),
-        4.0
+        5.0,
+        "logs/a, logs/copy, t/tagged, big/large and vers/k1"
     );
     assert_eq!(
         metric(

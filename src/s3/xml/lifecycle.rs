@@ -537,6 +537,19 @@ mod tests {
              <Status>Enabled</Status>{ok_action}</Rule>"
         );
         assert_eq!(code(&two_conditions), "MalformedXML");
+        let tagged_marker = "<Rule><Filter><Tag><Key>k</Key><Value>v</Value></Tag></Filter>\
+            <Status>Enabled</Status><Expiration><ExpiredObjectDeleteMarker>true\
+            </ExpiredObjectDeleteMarker></Expiration></Rule>";
+        assert_eq!(code(tagged_marker), "InvalidArgument");
+        let empty_sizes = format!(
+            "<Rule><Filter><And><ObjectSizeGreaterThan>9</ObjectSizeGreaterThan>\
+             <ObjectSizeLessThan>9</ObjectSizeLessThan></And></Filter>\
+             <Status>Enabled</Status>{ok_action}</Rule>"
+        );
+        assert_eq!(code(&empty_sizes), "InvalidArgument");
+        let both_prefixes =
+            format!("<Rule><Prefix>a</Prefix><Filter/><Status>Enabled</Status>{ok_action}</Rule>");
+        assert_eq!(code(&both_prefixes), "MalformedXML");
         let no_status = format!("<Rule><Filter/>{ok_action}</Rule>");
         assert_eq!(code(&no_status), "MalformedXML");
     }

@@ -19,6 +19,7 @@ pub(crate) mod gateway;
 pub(crate) mod http_client;
 pub(crate) mod identity;
 pub mod kms;
+pub(crate) mod lifecycle;
 pub mod meta;
 pub(crate) mod metrics;
 pub(crate) mod policy;

@@ -246,6 +246,66 @@ pub struct BucketRecord {
     /// FULL_CONTROL alone, so records written before ACLs need no migration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<Acl>,
+    /// Lifecycle rules (PutBucketLifecycleConfiguration), in the order given; `None` until set,
+    /// so GetBucketLifecycleConfiguration can answer NoSuchLifecycleConfiguration. Absent in
+    /// records written before lifecycle rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Vec<LifecycleRule>>,
+}
+
+/// One lifecycle rule, as PutBucketLifecycleConfiguration accepted it (S3 API Reference:
+/// LifecycleRule). The shapes mirror the XML so GET answers what PUT was given.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleRule {
+    /// Given or generated (AWS makes one up when the rule has none).
+    pub id: String,
+    /// `Status` is `Enabled`.
+    pub enabled: bool,
+    pub filter: LifecycleFilter,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<LifecycleExpiration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noncurrent_expiration: Option<NoncurrentExpiration>,
+    /// `AbortIncompleteMultipartUpload/DaysAfterInitiation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_incomplete_upload_days: Option<u32>,
+}
+
+/// Which objects a rule applies to: the one element of `<Filter>`, or the legacy rule-level
+/// `<Prefix>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LifecycleFilter {
+    /// `<Rule><Prefix>` (the form before filters existed).
+    LegacyPrefix(String),
+    /// `<Filter><Prefix>`; an empty `<Filter/>` is the empty prefix.
+    Prefix(String),
+    Tag(String, String),
+    SizeGreaterThan(u64),
+    SizeLessThan(u64),
+    And {
+        prefix: Option<String>,
+        tags: Vec<(String, String)>,
+        size_greater_than: Option<u64>,
+        size_less_than: Option<u64>,
+    },
+}
+
+/// `<Expiration>`: one of its three forms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LifecycleExpiration {
+    Days(u32),
+    /// Midnight UTC, seconds since the epoch.
+    Date(i64),
+    ExpiredObjectDeleteMarker(bool),
+}
+
+/// `<NoncurrentVersionExpiration>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoncurrentExpiration {
+    pub noncurrent_days: u32,
+    /// How many of the newest noncurrent versions to keep whatever their age.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newer_noncurrent_versions: Option<u32>,
 }
 
 /// An access control list (S3 API Reference: AccessControlPolicy). Kept only when it says more

@@ -1,5 +1,6 @@
 //! The serving loop: from a validated `Config` to running listeners (S3, KMS, metrics), the
-//! background work (KMS rotations and deletions, the storage sweep), and shutdown on a signal.
+//! background work (KMS rotations and deletions, the storage sweep, lifecycle rules), and
+//! shutdown on a signal.
 
 use std::sync::Arc;
 
@@ -279,6 +280,17 @@ pub(crate) async fn run(cfg: Config) -> Result<(), StartError> {
         gw.cfg.sweep,
         gw.cfg.sweep_interval,
         trigger,
+    );
+    // The lifecycle worker reads the KMS's clock, so a test clock moves both.
+    let clock: Arc<dyn Clock> = match &test_clock {
+        Some(c) => c.clone(),
+        None => Arc::new(SystemClock),
+    };
+    crate::lifecycle::worker::spawn(
+        gw.store.clone(),
+        gw.metrics.clone(),
+        clock,
+        test_clock.as_ref().map(|c| c.moves()),
     );
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();

@@ -1,6 +1,7 @@
 //! Time source for everything in the KMS that depends on the calendar: automatic rotation,
 //! deletion windows, import-token and imported-material expiry. Tests (and, later, an admin
-//! hook on the listener) drive a [`TestClock`] instead of waiting days.
+//! hook on the listener) drive a [`TestClock`] instead of waiting days. The gateway's lifecycle
+//! worker reads the same clock and runs again whenever a test moves it ([`TestClock::moves`]).
 
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,13 +24,22 @@ impl Clock for SystemClock {
 #[derive(Debug)]
 pub struct TestClock {
     now: Mutex<SystemTime>,
+    /// Bumped on every move, so background work that depends on the date can react.
+    moved: tokio::sync::watch::Sender<u64>,
 }
 
 impl TestClock {
     pub fn new(start: SystemTime) -> Self {
         Self {
             now: Mutex::new(start),
+            moved: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// A receiver that sees a change after every [`advance`](Self::advance) or
+    /// [`set`](Self::set).
+    pub fn moves(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.moved.subscribe()
     }
 
     /// Starts at the current wall-clock time.
@@ -38,12 +48,13 @@ impl TestClock {
     }
 
     pub fn advance(&self, by: Duration) {
-        let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
-        *now += by;
+        *self.now.lock().unwrap_or_else(|e| e.into_inner()) += by;
+        self.moved.send_modify(|n| *n += 1);
     }
 
     pub fn set(&self, to: SystemTime) {
         *self.now.lock().unwrap_or_else(|e| e.into_inner()) = to;
+        self.moved.send_modify(|n| *n += 1);
     }
 }
 

@@ -10,6 +10,8 @@
 //!   the gateway's `Kms` trait object, embedded or remote;
 //! - the storage sweep (runs, what it reclaimed): [`Metrics::record_sweep`], called by the
 //!   sweeper after each run;
+//! - the lifecycle worker (passes, what they removed, the last pass's duration):
+//!   [`Metrics::lifecycle`], counted by the worker after each pass;
 //! - connections (open, cap, evicted, failed accepts): the listeners count them in the
 //!   [`ConnStats`](crate::server::ConnStats) held here, `conn.rs` renders them.
 //!
@@ -21,6 +23,7 @@
 mod conn;
 pub(crate) mod http;
 pub(crate) mod kms;
+mod lifecycle;
 pub(crate) mod s3;
 
 use std::collections::BTreeMap;
@@ -57,6 +60,20 @@ impl Counter {
 
     pub(crate) fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A value that goes up and down (an `f64` kept as its bits).
+#[derive(Default)]
+pub(crate) struct Gauge(AtomicU64);
+
+impl Gauge {
+    pub(crate) fn set(&self, v: f64) {
+        self.0.store(v.to_bits(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
     }
 }
 
@@ -170,6 +187,21 @@ impl<const N: usize> Family<N, Counter> {
     }
 }
 
+impl<const N: usize> Family<N, Gauge> {
+    fn render(&self, out: &mut String) {
+        self.header(out, "gauge");
+        for (values, g) in self.snapshot() {
+            let _ = writeln!(
+                out,
+                "{}{} {}",
+                self.name,
+                self.label_text(&values, None),
+                g.get()
+            );
+        }
+    }
+}
+
 impl<const N: usize> Family<N, Histogram> {
     fn render(&self, out: &mut String) {
         self.header(out, "histogram");
@@ -243,6 +275,7 @@ pub(crate) struct Metrics {
     pub(crate) sweep_staging_files: Family<0, Counter>,
     pub(crate) sweep_uploads: Family<0, Counter>,
     pub(crate) sweep_bytes: Family<0, Counter>,
+    pub(crate) lifecycle: lifecycle::LifecycleMetrics,
     /// Shared with the listeners, which update it.
     pub(crate) connections: Arc<crate::server::ConnStats>,
     /// The gateway's KMS client (not the metered wrapper, which holds these metrics), asked
@@ -339,6 +372,7 @@ impl Metrics {
                 "Bytes of blobs and staging files the sweep deleted.",
                 [],
             ),
+            lifecycle: lifecycle::LifecycleMetrics::new(),
             connections: Arc::default(),
             kms: std::sync::OnceLock::new(),
         };
@@ -386,6 +420,7 @@ impl Metrics {
         ] {
             f.render(&mut out);
         }
+        self.lifecycle.render(&mut out);
         conn::render(&self.connections, &mut out);
         if let Some(kms) = self.kms.get() {
             kms::render_nodes(&kms.nodes(), &mut out);

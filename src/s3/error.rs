@@ -153,6 +153,13 @@ pub(crate) enum S3Error {
     /// 404: GetBucketTagging on a bucket without tags.
     #[error("The TagSet does not exist")]
     NoSuchTagSet { bucket: String },
+    /// 404: GetBucketLifecycleConfiguration on a bucket without lifecycle rules.
+    #[error("The lifecycle configuration does not exist")]
+    NoSuchLifecycleConfiguration { bucket: String },
+    /// 400: a lifecycle transition to a storage class the gateway does not have (it has only
+    /// STANDARD).
+    #[error("The storage class you specified is not valid")]
+    InvalidStorageClass,
     /// 404: a `versionId` naming no version of the key (every id but `null`, while buckets are
     /// unversioned).
     #[error("The specified version does not exist.")]
@@ -400,6 +407,7 @@ impl S3Error {
             | NoSuchKey { .. }
             | NoSuchUpload { .. }
             | NoSuchTagSet { .. }
+            | NoSuchLifecycleConfiguration { .. }
             | NoSuchPublicAccessBlockConfiguration { .. }
             | OwnershipControlsNotFoundError { .. }
             | NoSuchVersion { .. }
@@ -440,6 +448,7 @@ impl S3Error {
             | InvalidDigest
             | BadDigest { .. }
             | MalformedXML
+            | InvalidStorageClass
             | MissingRequestBodyError
             | EntityTooSmall
             | MalformedPOSTRequest
@@ -486,6 +495,8 @@ impl S3Error {
             InvalidRequest(_) => "InvalidRequest",
             InvalidTag(_) => "InvalidTag",
             NoSuchTagSet { .. } => "NoSuchTagSet",
+            NoSuchLifecycleConfiguration { .. } => "NoSuchLifecycleConfiguration",
+            InvalidStorageClass => "InvalidStorageClass",
             NoSuchVersion { .. } => "NoSuchVersion",
             ConditionalRequestConflict => "ConditionalRequestConflict",
             BadRequest(_) => "BadRequest",
@@ -614,6 +625,7 @@ impl S3Error {
             | NoSuchCORSConfiguration { bucket }
             | NoSuchBucketPolicy { bucket }
             | NoSuchTagSet { bucket }
+            | NoSuchLifecycleConfiguration { bucket }
             | NoSuchPublicAccessBlockConfiguration { bucket }
             | OwnershipControlsNotFoundError { bucket }
             | ServerSideEncryptionConfigurationNotFoundError { bucket } => {

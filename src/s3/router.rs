@@ -187,6 +187,15 @@ pub(crate) enum Endpoint {
     DeleteBucketTagging {
         bucket: String,
     },
+    GetBucketLifecycleConfiguration {
+        bucket: String,
+    },
+    PutBucketLifecycleConfiguration {
+        bucket: String,
+    },
+    DeleteBucketLifecycle {
+        bucket: String,
+    },
     /// `OPTIONS` on a bucket or object: a CORS preflight, answered without authentication.
     Preflight {
         bucket: String,
@@ -369,6 +378,9 @@ impl Endpoint {
             GetBucketTagging { .. } => "GetBucketTagging",
             PutBucketTagging { .. } => "PutBucketTagging",
             DeleteBucketTagging { .. } => "DeleteBucketTagging",
+            GetBucketLifecycleConfiguration { .. } => "GetBucketLifecycleConfiguration",
+            PutBucketLifecycleConfiguration { .. } => "PutBucketLifecycleConfiguration",
+            DeleteBucketLifecycle { .. } => "DeleteBucketLifecycle",
             GetObjectTagging { .. } => "GetObjectTagging",
             GetBucketAcl { .. } => "GetBucketAcl",
             PutBucketAcl { .. } => "PutBucketAcl",
@@ -430,6 +442,9 @@ impl Endpoint {
             | GetBucketTagging { bucket }
             | PutBucketTagging { bucket }
             | DeleteBucketTagging { bucket }
+            | GetBucketLifecycleConfiguration { bucket }
+            | PutBucketLifecycleConfiguration { bucket }
+            | DeleteBucketLifecycle { bucket }
             | GetObjectTagging { bucket, .. }
             | GetBucketAcl { bucket }
             | PutBucketAcl { bucket }
@@ -648,6 +663,9 @@ fn route_bucket(method: &Method, bucket: String, q: &Query) -> Result<Endpoint, 
         Method::PUT if q.has("acl") => Endpoint::PutBucketAcl { bucket },
         Method::PUT if q.has("tagging") => Endpoint::PutBucketTagging { bucket },
         Method::DELETE if q.has("tagging") => Endpoint::DeleteBucketTagging { bucket },
+        Method::GET if q.has("lifecycle") => Endpoint::GetBucketLifecycleConfiguration { bucket },
+        Method::PUT if q.has("lifecycle") => Endpoint::PutBucketLifecycleConfiguration { bucket },
+        Method::DELETE if q.has("lifecycle") => Endpoint::DeleteBucketLifecycle { bucket },
         Method::GET if q.has("uploads") => Endpoint::ListMultipartUploads {
             bucket,
             prefix: q.string("prefix"),
@@ -1394,6 +1412,24 @@ mod tests {
                 "/b?tagging",
                 &[],
                 E::DeleteBucketTagging { bucket: s("b") },
+            ),
+            (
+                "GET",
+                "/b?lifecycle",
+                &[],
+                E::GetBucketLifecycleConfiguration { bucket: s("b") },
+            ),
+            (
+                "PUT",
+                "/b?lifecycle",
+                &[],
+                E::PutBucketLifecycleConfiguration { bucket: s("b") },
+            ),
+            (
+                "DELETE",
+                "/b?lifecycle",
+                &[],
+                E::DeleteBucketLifecycle { bucket: s("b") },
             ),
             (
                 "PUT",

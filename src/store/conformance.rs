@@ -48,6 +48,7 @@ pub fn bucket_record(name: &str) -> BucketRecord {
         object_ownership: None,
         versioning: None,
         acl: None,
+        lifecycle: None,
     }
 }
 

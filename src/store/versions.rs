@@ -226,7 +226,11 @@ impl Store {
     }
 
     /// Every version of `key`, newest (the current one) first.
-    async fn all_versions(&self, bucket: &str, key: &str) -> Result<Vec<Version>, StoreError> {
+    pub(crate) async fn all_versions(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Vec<Version>, StoreError> {
         let current = match self.get_current(bucket, key).await {
             Ok(c) => c,
             Err(StoreError::Corrupt(_)) => None,

@@ -12,17 +12,13 @@ import base64
 import dataclasses
 import json
 import os
-import ssl
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
 from conftest import AwsCli, Server, launch
+from helpers import advance_clock
 
 DAY = 86_400
 BOB = ("CLIBOBACCESSKEY00001", "cli-bob-secret-key-000000000000000000001")
@@ -51,31 +47,6 @@ def bob_kms(kms_server, tmp_path_factory) -> AwsCli:
     cli = AwsCli(kms_server, tmp_path_factory.mktemp("aws-kms-bob"))
     cli.env.update(AWS_ACCESS_KEY_ID=BOB[0], AWS_SECRET_ACCESS_KEY=BOB[1])
     return cli
-
-
-def advance_clock(server: Server, seconds: int) -> dict:
-    """POSTs the test-only `Sealgate.AdvanceClock`, SigV4-signed as root."""
-    body = json.dumps({"Seconds": seconds})
-    req = AWSRequest(
-        method="POST",
-        url=server.endpoint_https + "/",
-        data=body.encode(),
-        headers={
-            "Content-Type": "application/x-amz-json-1.1",
-            "X-Amz-Target": "Sealgate.AdvanceClock",
-        },
-    )
-    SigV4Auth(Credentials(server.access_key, server.secret_key), "kms", server.region).add_auth(
-        req
-    )
-    prepared = req.prepare()
-    ctx = ssl.create_default_context(cafile=server.ca_path)
-    http_req = urllib.request.Request(
-        prepared.url, data=prepared.body, headers=dict(prepared.headers), method="POST"
-    )
-    with urllib.request.urlopen(http_req, context=ctx, timeout=30) as resp:
-        assert resp.status == 200
-        return json.loads(resp.read() or b"{}")
 
 
 def create_key(kms: AwsCli, *args: str) -> dict:
@@ -246,7 +217,6 @@ def test_rotation(kms, tmp_path):
 
     back = kms.json("kms", "decrypt", "--ciphertext-blob", f"fileb://{blob}")
     assert base64.b64decode(back["Plaintext"]) == b"before rotation"
-
 
 
 def test_key_policy(kms, bob_kms, tmp_path):

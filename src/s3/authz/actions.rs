@@ -129,6 +129,13 @@ pub(crate) fn checks(ep: &Endpoint) -> Vec<Check> {
         PutBucketTagging { bucket } | DeleteBucketTagging { bucket } => {
             vec![Check::bucket("s3:PutBucketTagging", bucket)]
         }
+        GetBucketLifecycleConfiguration { bucket } => {
+            vec![Check::bucket("s3:GetLifecycleConfiguration", bucket)]
+        }
+        // AWS has no s3:DeleteLifecycleConfiguration: removing the rules is putting none.
+        PutBucketLifecycleConfiguration { bucket } | DeleteBucketLifecycle { bucket } => {
+            vec![Check::bucket("s3:PutLifecycleConfiguration", bucket)]
+        }
         GetBucketAcl { bucket } => vec![Check::bucket("s3:GetBucketAcl", bucket)],
         PutBucketAcl { bucket } => vec![Check::bucket("s3:PutBucketAcl", bucket)],
         PutObjectAcl {
@@ -310,10 +317,6 @@ fn unsupported(bucket: Option<&str>, key: Option<&str>, operation: &str) -> Vec<
 /// `s3:<Operation>`-shaped by construction of the router's tables.
 fn unsupported_action(operation: &str) -> &'static str {
     match operation {
-        "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
-        "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => {
-            "s3:PutLifecycleConfiguration"
-        }
         "DeleteBucketWebsite" => "s3:DeleteBucketWebsite",
         "GetObjectLockConfiguration" => "s3:GetBucketObjectLockConfiguration",
         "PutObjectLockConfiguration" => "s3:PutBucketObjectLockConfiguration",
@@ -481,6 +484,24 @@ mod tests {
                 "/b?cors",
                 &[],
                 &[("s3:PutBucketCORS", "arn:aws:s3:::b")],
+            ),
+            (
+                "GET",
+                "/b?lifecycle",
+                &[],
+                &[("s3:GetLifecycleConfiguration", "arn:aws:s3:::b")],
+            ),
+            (
+                "PUT",
+                "/b?lifecycle",
+                &[],
+                &[("s3:PutLifecycleConfiguration", "arn:aws:s3:::b")],
+            ),
+            (
+                "DELETE",
+                "/b?lifecycle",
+                &[],
+                &[("s3:PutLifecycleConfiguration", "arn:aws:s3:::b")],
             ),
             (
                 "GET",

@@ -74,6 +74,7 @@ pub(crate) async fn handle_create_bucket(
         object_ownership: Some(ownership),
         versioning: None,
         acl,
+        lifecycle: None,
     };
     match req.gw.store.create_bucket(&rec).await {
         Ok(()) => {}

@@ -24,6 +24,24 @@ pub(crate) const CONTENT_HEADERS: [&str; 6] = [
 /// Largest total size of user metadata, as S3 allows.
 const MAX_USER_META: usize = 2048;
 
+/// AWS requires an integrity check on some configuration bodies (CORS, lifecycle):
+/// Content-MD5 or a flexible checksum (which current SDKs send instead); the payload layer
+/// verifies whichever is given.
+pub(crate) fn require_integrity_check(headers: &HeaderMap) -> Result<(), S3Error> {
+    let has_check = headers.contains_key("content-md5")
+        || headers.contains_key("x-amz-sdk-checksum-algorithm")
+        || headers
+            .keys()
+            .any(|k| k.as_str().starts_with("x-amz-checksum-"));
+    if has_check {
+        Ok(())
+    } else {
+        Err(S3Error::InvalidRequest(
+            "Missing required header for this request: Content-MD5".into(),
+        ))
+    }
+}
+
 /// Whether the request counts as arriving over TLS, which SSE-C requires: its own
 /// connection's TLS, or a configured trusted proxy's forwarded-https header.
 pub(crate) fn over_tls(req: &crate::s3::Req) -> bool {

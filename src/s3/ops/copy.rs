@@ -205,6 +205,7 @@ pub(crate) async fn handle_copy_object(
         common::set(resp.headers_mut(), "x-amz-copy-source-version-id", id);
     }
     version_header(resp.headers_mut(), versioning, meta.version_id.as_deref());
+    super::lifecycle::expiration_header(resp.headers_mut(), &dest_bucket, key, &meta);
     encryption::describe(&meta.sealing, resp.headers_mut());
     encryption::describe_context(&meta.sealing, resp.headers_mut());
     SseFact::attach(&mut resp, &meta.sealing);

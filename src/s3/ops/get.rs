@@ -186,6 +186,12 @@ pub(crate) async fn handle_get_object(
         None
     };
     check_conditions(&req.headers, &meta, "")?;
+    // Only the current version has an expiry (`Expiration` acts on current versions); a read
+    // of it costs one bucket record more. A bucket gone meanwhile just adds no header.
+    let lifecycle_bucket = match version_id {
+        None => req.gw.store.get_bucket(bucket).await.ok().flatten(),
+        Some(_) => None,
+    };
 
     let mut part_range = None;
     if let Some(n) = part_number {
@@ -224,6 +230,9 @@ pub(crate) async fn handle_get_object(
     set(h, "accept-ranges", "bytes");
     if let Some(v) = meta.version_id.as_deref().or(version_id) {
         set(h, "x-amz-version-id", v);
+    }
+    if let Some(b) = &lifecycle_bucket {
+        super::lifecycle::expiration_header(h, b, key, &meta);
     }
     encryption::describe(&meta.sealing, h);
     // AWS sends PartsCount only when a part was asked for and the object was uploaded in

@@ -13,6 +13,7 @@ pub(crate) mod cors;
 pub(crate) mod delete;
 pub(crate) mod encryption;
 pub(crate) mod get;
+pub(crate) mod lifecycle;
 pub(crate) mod list;
 pub(crate) mod multipart;
 mod multipart_retry;
@@ -113,6 +114,15 @@ pub(crate) async fn dispatch(req: Req, endpoint: Endpoint) -> Result<Response<Bo
         GetBucketTagging { bucket } => tagging::handle_get_bucket_tagging(req, &bucket).await,
         PutBucketTagging { bucket } => tagging::handle_put_bucket_tagging(req, &bucket).await,
         DeleteBucketTagging { bucket } => tagging::handle_delete_bucket_tagging(req, &bucket).await,
+        GetBucketLifecycleConfiguration { bucket } => {
+            lifecycle::handle_get_bucket_lifecycle(req, &bucket).await
+        }
+        PutBucketLifecycleConfiguration { bucket } => {
+            lifecycle::handle_put_bucket_lifecycle(req, &bucket).await
+        }
+        DeleteBucketLifecycle { bucket } => {
+            lifecycle::handle_delete_bucket_lifecycle(req, &bucket).await
+        }
         GetObjectTagging {
             bucket,
             key,

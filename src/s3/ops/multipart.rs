@@ -442,7 +442,8 @@ pub(crate) async fn handle_complete_multipart_upload(
     }
     let size = chosen.iter().map(|p| p.size).sum();
     // The state at Complete decides the version, as on AWS (not the state at Create).
-    let (versioning, version_id) = super::versioning::new_version(&req.bucket(bucket).await?);
+    let brec = req.bucket(bucket).await?;
+    let (versioning, version_id) = super::versioning::new_version(&brec);
     let meta = req
         .gw
         .crypto
@@ -487,6 +488,7 @@ pub(crate) async fn handle_complete_multipart_upload(
     let mut resp = common::xml(StatusCode::OK, body.to_xml());
     let h = resp.headers_mut();
     super::versioning::version_header(h, versioning, meta.version_id.as_deref());
+    super::lifecycle::expiration_header(h, &brec, key, &meta);
     // Complete echoes SSE/KMS headers only, never SSE-C ones (CompleteMultipartUpload in the
     // S3 API Reference lists no SSE-C response headers).
     if !matches!(meta.sealing, Sealing::SseC { .. }) {

@@ -100,6 +100,7 @@ pub(crate) async fn handle_put_object(
     let h = resp.headers_mut();
     set(h, "etag", &quoted(&etag));
     version_header(h, versioning, meta.version_id.as_deref());
+    super::lifecycle::expiration_header(h, &brec, key, &meta);
     if let Some(c) = &checksum {
         let alg = ChecksumAlgorithm::from_name(&c.algorithm).expect("stored by us");
         set(h, alg.header_name(), &c.value);

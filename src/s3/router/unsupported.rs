@@ -13,7 +13,6 @@ pub(super) fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'stat
     };
     let table: &[(&str, &'static str)] = match *method {
         Method::GET => &[
-            ("lifecycle", "GetBucketLifecycleConfiguration"),
             ("website", "GetBucketWebsite"),
             ("object-lock", "GetObjectLockConfiguration"),
             ("logging", "GetBucketLogging"),
@@ -25,7 +24,6 @@ pub(super) fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'stat
             ("session", "CreateSession"),
         ],
         Method::PUT => &[
-            ("lifecycle", "PutBucketLifecycleConfiguration"),
             ("website", "PutBucketWebsite"),
             ("object-lock", "PutObjectLockConfiguration"),
             ("logging", "PutBucketLogging"),
@@ -42,7 +40,6 @@ pub(super) fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'stat
             ("inventory", "PutBucketInventoryConfiguration"),
         ],
         Method::DELETE => &[
-            ("lifecycle", "DeleteBucketLifecycle"),
             ("website", "DeleteBucketWebsite"),
             ("replication", "DeleteBucketReplication"),
             ("metadataTable", "DeleteBucketMetadataTableConfiguration"),

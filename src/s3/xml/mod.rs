@@ -20,6 +20,7 @@
 mod access;
 mod acl;
 mod cors;
+mod lifecycle;
 mod read;
 mod tagging;
 /// The escaping and element-writing primitive, also used by `s3::error`.
@@ -35,6 +36,7 @@ pub(crate) use acl::{access_control_policy_xml, parse_access_control_policy};
 #[cfg(feature = "fuzzing")]
 pub(crate) use cors::MAX_CORS_RULES;
 pub(crate) use cors::{cors_configuration_xml, parse_cors_configuration};
+pub(crate) use lifecycle::{lifecycle_configuration_xml, parse_lifecycle_configuration};
 pub(crate) use read::{
     CompletedPart, parse_complete_multipart_upload, parse_create_bucket_configuration,
     parse_delete_objects, parse_sse_configuration,

@@ -41,7 +41,7 @@ pub(super) fn from_xml<'de, T: Deserialize<'de>>(text: &'de str) -> Result<T, S3
     quick_xml::de::from_str(text).map_err(|_| S3Error::MalformedXML)
 }
 
-fn parse_xml_bool(s: &str) -> Result<bool, S3Error> {
+pub(super) fn parse_xml_bool(s: &str) -> Result<bool, S3Error> {
     match s.trim() {
         t if t.eq_ignore_ascii_case("true") => Ok(true),
         t if t.eq_ignore_ascii_case("false") => Ok(false),

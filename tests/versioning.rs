@@ -574,3 +574,56 @@ async fn list_object_versions_prefixes_and_markers() {
         .await;
     assert_eq!(failure("bad marker", r), (400, "InvalidArgument".into()));
 }
+
+/// `x-amz-version-id` of a GET and a HEAD (`None`: no header).
+async fn version_headers(s3: &Client, b: &str, key: &str, id: Option<&str>) -> [Option<String>; 2] {
+    let g = s3
+        .get_object()
+        .bucket(b)
+        .key(key)
+        .set_version_id(id.map(str::to_owned))
+        .send()
+        .await
+        .unwrap();
+    let h = s3
+        .head_object()
+        .bucket(b)
+        .key(key)
+        .set_version_id(id.map(str::to_owned))
+        .send()
+        .await
+        .unwrap();
+    [
+        g.version_id().map(str::to_owned),
+        h.version_id().map(str::to_owned),
+    ]
+}
+
+/// The `null` version reads with `x-amz-version-id: null` once the bucket has versioning
+/// (current or not, named by id or not), as on AWS; a bucket that never had versioning sends
+/// no version header at all.
+#[tokio::test]
+async fn null_version_reads_carry_its_id() {
+    let server = Server::start();
+    let s3 = server.s3().await;
+    let b = "nullreads";
+    s3.create_bucket().bucket(b).send().await.unwrap();
+    put(&s3, b, "old", Mode::SseS3, b"before versioning").await;
+    let none = [None, None];
+    assert_eq!(version_headers(&s3, b, "old", None).await, none);
+
+    let null = [Some("null".to_owned()), Some("null".to_owned())];
+    set_versioning(&s3, b, BucketVersioningStatus::Enabled).await;
+    assert_eq!(version_headers(&s3, b, "old", None).await, null);
+    assert_eq!(version_headers(&s3, b, "old", Some("null")).await, null);
+    // No longer current: by id only.
+    let v1 = put(&s3, b, "old", Mode::SseS3, b"v1").await.unwrap();
+    assert_eq!(version_headers(&s3, b, "old", Some("null")).await, null);
+    let current = [Some(v1.clone()), Some(v1)];
+    assert_eq!(version_headers(&s3, b, "old", None).await, current);
+
+    set_versioning(&s3, b, BucketVersioningStatus::Suspended).await;
+    put(&s3, b, "new", Mode::SseS3, b"while suspended").await;
+    assert_eq!(version_headers(&s3, b, "new", None).await, null);
+    assert_eq!(version_headers(&s3, b, "new", Some("null")).await, null);
+}

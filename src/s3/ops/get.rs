@@ -5,7 +5,7 @@ use http::{HeaderMap, Response, StatusCode};
 use http_body_util::BodyExt;
 
 use super::common::{self, set};
-use super::versioning::load_object;
+use super::versioning::{load_object, version_header};
 use crate::checksum::ChecksumAlgorithm;
 use crate::meta::{ObjectMeta, Sealing};
 use crate::s3::encryption::{self, KeyHeaders};
@@ -14,6 +14,7 @@ use crate::s3::router::ResponseOverrides;
 use crate::s3::{Req, SseFact};
 use crate::server::{self, Body};
 use crate::sse::Actor;
+use crate::store::Versioning;
 
 /// Loads the current version's meta record or answers NoSuchKey (NoSuchBucket when the bucket
 /// is gone; with `x-amz-delete-marker` when the current version is a delete marker).
@@ -141,6 +142,27 @@ pub(crate) fn parse_range(value: Option<&str>, size: u64) -> Result<Option<(u64,
     Ok(Some(range))
 }
 
+/// What decides `x-amz-version-id` on a read of the `null` version named by no id: AWS
+/// sends `null` once the bucket has (or had) versioning and nothing in a bucket that never
+/// had it. Only this case reads the bucket record; a version with an id, or one asked for
+/// by id (`versionId=null` included), carries that id whatever the bucket's state.
+async fn null_version_state(
+    req: &Req,
+    bucket: &str,
+    meta: &ObjectMeta,
+    version_id: Option<&str>,
+) -> Result<Versioning, S3Error> {
+    if meta.version_id.is_some() || version_id.is_some() {
+        return Ok(Versioning::Enabled);
+    }
+    Ok(req
+        .gw
+        .store
+        .get_bucket(bucket)
+        .await?
+        .map_or(Versioning::Off, |rec| Versioning::of(&rec)))
+}
+
 pub(crate) async fn handle_get_object(
     req: Req,
     bucket: &str,
@@ -186,6 +208,7 @@ pub(crate) async fn handle_get_object(
         None
     };
     check_conditions(&req.headers, &meta, "")?;
+    let versioning = null_version_state(&req, bucket, &meta, version_id).await?;
 
     let mut part_range = None;
     if let Some(n) = part_number {
@@ -222,9 +245,7 @@ pub(crate) async fn handle_get_object(
         }
     }
     set(h, "accept-ranges", "bytes");
-    if let Some(v) = meta.version_id.as_deref().or(version_id) {
-        set(h, "x-amz-version-id", v);
-    }
+    version_header(h, versioning, meta.version_id.as_deref().or(version_id));
     encryption::describe(&meta.sealing, h);
     // AWS sends PartsCount only when a part was asked for and the object was uploaded in
     // parts (its ETag has the `-N` suffix): not on whole-object reads, not for a single PUT.

@@ -86,7 +86,7 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
-    pub(crate) fn from_response(r: &S3Response, plaintext: &[u8], want_plain: bool) -> Outcome {
+    fn from_response(r: &S3Response, plaintext: &[u8], want_plain: bool) -> Outcome {
         let body_plain = r.body.as_ref() == plaintext;
         if !r.is_success() {
             return Outcome {
@@ -152,7 +152,7 @@ impl Outcome {
     }
 
     /// A write's outcome: a successful PUT answers an empty body, so "ok" means 2xx.
-    pub(crate) fn stored(self) -> Outcome {
+    fn stored(self) -> Outcome {
         let ok = self.status.is_some_and(|s| (200..300).contains(&s));
         Outcome {
             ok,
@@ -164,7 +164,7 @@ impl Outcome {
         }
     }
 
-    pub(crate) fn not_observed(why: &str) -> Outcome {
+    fn not_observed(why: &str) -> Outcome {
         Outcome {
             ok: false,
             status: None,
@@ -503,7 +503,14 @@ impl Demo {
         for method in METHODS {
             reports.push(self.baseline(method, &main_key).await);
         }
-        let versioned_overwrite = self.versioned_overwrite(&main_key).await;
+        let versioned_overwrite = super::versioned::Context {
+            s3: &self.s3,
+            data_dir: self.data_dir.as_deref(),
+            bucket: &self.bucket,
+            plaintext: &self.plaintext,
+        }
+        .versioned_overwrite(&main_key)
+        .await;
         let mut events = Vec::new();
         events.push(self.event_disabled(&mut reports).await?);
         events.push(self.event_rotated(&mut reports).await?);

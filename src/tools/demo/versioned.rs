@@ -13,19 +13,61 @@ use bytes::Bytes;
 use http::Method as HttpMethod;
 use serde::Serialize;
 
-use super::run::{Demo, Outcome};
 use crate::meta::Version;
 use crate::store::Store;
+use crate::tools::client::s3::{S3Client, S3Response};
 
 const VERSIONING_ON: &str = "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Status>Enabled</Status></VersioningConfiguration>";
+
+/// What one request came to.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct Answer {
+    pub(crate) ok: bool,
+    /// `200 stored`, `200, the bytes of this version`, `404 NoSuchVersion`, …
+    pub(crate) detail: String,
+}
+
+impl Answer {
+    /// A write: ok when 2xx.
+    fn stored(r: &S3Response) -> Answer {
+        Answer {
+            ok: r.is_success(),
+            detail: if r.is_success() {
+                format!("{} stored", r.status)
+            } else {
+                r.outcome()
+            },
+        }
+    }
+
+    /// A read: ok when 2xx with exactly `want`.
+    fn read(r: &S3Response, want: &[u8]) -> Answer {
+        let same = r.body.as_ref() == want;
+        Answer {
+            ok: r.is_success() && same,
+            detail: match (r.is_success(), same) {
+                (true, true) => format!("{}, the bytes of this version", r.status),
+                (true, false) => format!("{}, other bytes", r.status),
+                _ => r.outcome(),
+            },
+        }
+    }
+
+    fn failed(why: &str) -> Answer {
+        Answer {
+            ok: false,
+            detail: why.to_owned(),
+        }
+    }
+}
 
 /// One version of the overwritten object.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct VersionShown {
     pub(crate) version_id: Option<String>,
-    pub(crate) put: Outcome,
+    pub(crate) put: Answer,
     /// GET with `versionId`: the bytes this version was written with.
-    pub(crate) read: Outcome,
+    pub(crate) read: Answer,
     /// The fingerprint of the version's wrapped object key, from its record in the store.
     pub(crate) wrapped_key_fingerprint: Option<String>,
 }
@@ -40,9 +82,18 @@ pub(crate) struct VersionedOverwrite {
     pub(crate) own_data_keys: Option<bool>,
 }
 
-impl Demo {
+/// What the step needs from the demo: its S3 client, the gateway's data dir (local backend),
+/// the demo bucket's name (the step's bucket is named after it) and the file.
+pub(crate) struct Context<'a> {
+    pub(crate) s3: &'a S3Client,
+    pub(crate) data_dir: Option<&'a Path>,
+    pub(crate) bucket: &'a str,
+    pub(crate) plaintext: &'a [u8],
+}
+
+impl Context<'_> {
     /// Uploads twice to one key of a versioned bucket and reads both versions back.
-    pub(crate) async fn versioned_overwrite(&mut self, kms_key: &str) -> VersionedOverwrite {
+    pub(crate) async fn versioned_overwrite(&self, kms_key: &str) -> VersionedOverwrite {
         let bucket = format!("{}-versions", self.bucket);
         let key = "demo/versioned.txt".to_owned();
         let mut shown = VersionedOverwrite {
@@ -54,8 +105,8 @@ impl Demo {
         if let Err(why) = self.enable_versioning(&bucket).await {
             shown.versions.push(VersionShown {
                 version_id: None,
-                put: Outcome::not_observed(&why),
-                read: Outcome::not_observed("not attempted"),
+                put: Answer::failed(&why),
+                read: Answer::failed("not attempted"),
                 wrapped_key_fingerprint: None,
             });
             return shown;
@@ -68,8 +119,8 @@ impl Demo {
             ),
         ];
         let mut overwrite = b"the overwrite: ".to_vec();
-        overwrite.extend_from_slice(&self.plaintext);
-        let contents = [self.plaintext.clone(), overwrite];
+        overwrite.extend_from_slice(self.plaintext);
+        let contents = [self.plaintext.to_vec(), overwrite];
         let mut ids = Vec::new();
         for data in &contents {
             let put = self
@@ -78,16 +129,16 @@ impl Demo {
                 .await;
             let (put, id) = match put {
                 Ok(r) => (
-                    Outcome::from_response(&r, b"", false).stored(),
+                    Answer::stored(&r),
                     r.header("x-amz-version-id").map(str::to_owned),
                 ),
-                Err(e) => (Outcome::not_observed(&e.to_string()), None),
+                Err(e) => (Answer::failed(&e.to_string()), None),
             };
             ids.push(id.clone());
             shown.versions.push(VersionShown {
                 version_id: id,
                 put,
-                read: Outcome::not_observed("not read yet"),
+                read: Answer::failed("not read yet"),
                 wrapped_key_fingerprint: None,
             });
         }
@@ -108,10 +159,10 @@ impl Demo {
                 )
                 .await
             {
-                Ok(r) => Outcome::from_response(&r, data, true),
-                Err(e) => Outcome::not_observed(&e.to_string()),
+                Ok(r) => Answer::read(&r, data),
+                Err(e) => Answer::failed(&e.to_string()),
             };
-            v.wrapped_key_fingerprint = match &self.data_dir {
+            v.wrapped_key_fingerprint = match self.data_dir {
                 Some(dir) => fingerprint_of(dir, &bucket, &key, &id).await,
                 None => None,
             };

@@ -220,6 +220,33 @@ fn demo_json_matches_the_store_and_the_audit_log() {
     assert_eq!(http("SSE-KMS")["plaintext_on_wire"], true);
     assert_eq!(http("CSE-KMS")["plaintext_on_wire"], false);
     assert_eq!(http("CSE-C")["plaintext_on_wire"], false);
+    check_versioned_overwrite(&report, &data_dir);
+}
+
+/// The versioned overwrite: two versions of one key, both read back by id, with wrapped-key
+/// fingerprints that differ and are those of the records in the data dir.
+fn check_versioned_overwrite(report: &Value, data_dir: &Path) {
+    let v = &report["versioned_overwrite"];
+    let versions = v["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2, "{v}");
+    let on_disk = common::wrapped_key_fingerprints(data_dir, v["bucket"].as_str().unwrap());
+    for s in versions {
+        assert_eq!(s["put"]["ok"], true, "{s}");
+        assert_eq!(s["read"]["ok"], true, "{s}");
+        let id = s["version_id"].as_str().expect("a version id");
+        assert_eq!(id.len(), 32, "{id}");
+        assert_eq!(
+            s["wrapped_key_fingerprint"].as_str(),
+            on_disk.get(id).map(String::as_str),
+            "version {id}"
+        );
+    }
+    assert_ne!(versions[0]["version_id"], versions[1]["version_id"]);
+    assert_ne!(
+        versions[0]["wrapped_key_fingerprint"],
+        versions[1]["wrapped_key_fingerprint"]
+    );
+    assert_eq!(v["own_data_keys"], true, "{v}");
 }
 
 #[test]
@@ -249,4 +276,9 @@ fn demo_text_is_a_table_of_the_five_methods() {
         assert!(text.contains(row), "{row} missing:\n{text}");
     }
     assert!(text.contains("KMS.DisabledException"), "{text}");
+    assert!(
+        text.contains("Versioned overwrite")
+            && text.contains("each version keeps its own data key"),
+        "{text}"
+    );
 }

@@ -19,11 +19,22 @@ const MIB: usize = 1024 * 1024;
 
 /// Runs `sealgate inspect` against the server's data dir; returns (exit code, stdout, stderr).
 fn inspect(server: &Server, target: &str, json: bool) -> (i32, String, String) {
+    inspect_with(server, target, json, &[])
+}
+
+/// [`inspect`] with extra arguments.
+fn inspect_with(
+    server: &Server,
+    target: &str,
+    json: bool,
+    extra: &[&str],
+) -> (i32, String, String) {
     let mut cmd = std::process::Command::new(common::bin());
     cmd.arg("inspect")
         .arg(target)
         .arg("--data-dir")
-        .arg(&server.data_dir);
+        .arg(&server.data_dir)
+        .args(extra);
     if json {
         cmd.args(["--format", "json"]);
     }
@@ -346,4 +357,148 @@ async fn inspect_shows_every_mode_and_no_key_material() {
             }
         }
     }
+}
+
+/// Versions: inspect lists every version of a key (id, latest, marker, mode, wrapped-key
+/// fingerprint, size, time) and reports on one with `--version-id`; the fingerprints are those
+/// of the records on disk, and differ between versions.
+#[tokio::test]
+async fn inspect_lists_versions_and_picks_one() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let server = Server::start();
+    let s3 = server.s3().await;
+    let b = "inspect-versions";
+    s3.create_bucket().bucket(b).send().await.unwrap();
+    s3.put_bucket_versioning()
+        .bucket(b)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (d1, d2) = (random(3000), random(70_000));
+    let mut ids = Vec::new();
+    for (data, sse) in [
+        (&d1, ServerSideEncryption::Aes256),
+        (&d2, ServerSideEncryption::AwsKms),
+    ] {
+        let put = s3
+            .put_object()
+            .bucket(b)
+            .key("doc")
+            .server_side_encryption(sse)
+            .body(ByteStream::from(data.clone()))
+            .send()
+            .await
+            .unwrap();
+        ids.push(put.version_id().unwrap().to_owned());
+    }
+    let marker = s3
+        .delete_object()
+        .bucket(b)
+        .key("doc")
+        .send()
+        .await
+        .unwrap();
+    let marker = marker.version_id().unwrap().to_owned();
+    let on_disk = common::wrapped_key_fingerprints(&server.data_dir, b);
+    let (f1, f2) = (&on_disk[&ids[0]], &on_disk[&ids[1]]);
+    assert_ne!(f1, f2, "each version has its own wrapped key");
+
+    // The current version is a delete marker: nothing to report on, but the versions show.
+    let target = format!("s3://{b}/doc");
+    let (code, _, err) = inspect(&server, &target, false);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("delete marker") && err.contains("versions (3)"),
+        "{err}"
+    );
+    assert!(
+        err.contains(f1.as_str()) && err.contains(f2.as_str()),
+        "{err}"
+    );
+
+    for (id, mode, fp, size) in [
+        (&ids[0], "SSE-S3", f1, 3000),
+        (&ids[1], "SSE-KMS", f2, 70_000),
+    ] {
+        let (code, out, err) = inspect_with(&server, &target, true, &["--version-id", id]);
+        assert_eq!(code, 0, "{err}");
+        let j: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(j["version_id"], id.as_str());
+        assert_eq!(j["mode"], mode);
+        assert_eq!(j["wrapped_key_fingerprint"], fp.as_str());
+        assert_eq!(j["plaintext_size"], size);
+        assert!(j["meta_record"].as_str().unwrap().contains("/versions/"));
+        let rows: Vec<(&str, bool, bool, Value, Value, Value)> = j["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["version_id"].as_str().unwrap(),
+                    r["is_latest"].as_bool().unwrap(),
+                    r["delete_marker"].as_bool().unwrap(),
+                    r["mode"].clone(),
+                    r["wrapped_key_fingerprint"].clone(),
+                    r["size"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (
+                    marker.as_str(),
+                    true,
+                    true,
+                    Value::Null,
+                    Value::Null,
+                    Value::Null
+                ),
+                (
+                    ids[1].as_str(),
+                    false,
+                    false,
+                    "SSE-KMS".into(),
+                    f2.as_str().into(),
+                    70_000.into()
+                ),
+                (
+                    ids[0].as_str(),
+                    false,
+                    false,
+                    "SSE-S3".into(),
+                    f1.as_str().into(),
+                    3000.into()
+                ),
+            ]
+        );
+        assert!(
+            j["versions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["last_modified"].is_string())
+        );
+        assert_absent(&out, &d1[..32], "the plaintext of version 1");
+        assert_absent(&out, &d2[..32], "the plaintext of version 2");
+    }
+    let (code, out, _) = inspect_with(&server, &target, false, &["--version-id", &ids[0]]);
+    assert_eq!(code, 0);
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with("wrapped key ") && l.ends_with(f1.as_str())),
+        "{out}"
+    );
+    assert!(out.contains("versions (3):"), "{out}");
+    let (code, _, err) = inspect_with(&server, &target, false, &["--version-id", &marker]);
+    assert_eq!(code, 1);
+    assert!(err.contains("is a delete marker"), "{err}");
+    let (code, _, err) = inspect_with(&server, &target, false, &["--version-id", "null"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no object"), "{err}");
 }

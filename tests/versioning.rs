@@ -574,3 +574,232 @@ async fn list_object_versions_prefixes_and_markers() {
         .await;
     assert_eq!(failure("bad marker", r), (400, "InvalidArgument".into()));
 }
+
+/// `x-amz-version-id` of a GET and a HEAD (`None`: no header).
+async fn version_headers(s3: &Client, b: &str, key: &str, id: Option<&str>) -> [Option<String>; 2] {
+    let g = s3
+        .get_object()
+        .bucket(b)
+        .key(key)
+        .set_version_id(id.map(str::to_owned))
+        .send()
+        .await
+        .unwrap();
+    let h = s3
+        .head_object()
+        .bucket(b)
+        .key(key)
+        .set_version_id(id.map(str::to_owned))
+        .send()
+        .await
+        .unwrap();
+    [
+        g.version_id().map(str::to_owned),
+        h.version_id().map(str::to_owned),
+    ]
+}
+
+/// The `null` version reads with `x-amz-version-id: null` once the bucket has versioning
+/// (current or not, named by id or not), as on AWS; a bucket that never had versioning sends
+/// no version header at all.
+#[tokio::test]
+async fn null_version_reads_carry_its_id() {
+    let server = Server::start();
+    let s3 = server.s3().await;
+    let b = "nullreads";
+    s3.create_bucket().bucket(b).send().await.unwrap();
+    put(&s3, b, "old", Mode::SseS3, b"before versioning").await;
+    let none = [None, None];
+    assert_eq!(version_headers(&s3, b, "old", None).await, none);
+
+    let null = [Some("null".to_owned()), Some("null".to_owned())];
+    set_versioning(&s3, b, BucketVersioningStatus::Enabled).await;
+    assert_eq!(version_headers(&s3, b, "old", None).await, null);
+    assert_eq!(version_headers(&s3, b, "old", Some("null")).await, null);
+    // No longer current: by id only.
+    let v1 = put(&s3, b, "old", Mode::SseS3, b"v1").await.unwrap();
+    assert_eq!(version_headers(&s3, b, "old", Some("null")).await, null);
+    let current = [Some(v1.clone()), Some(v1)];
+    assert_eq!(version_headers(&s3, b, "old", None).await, current);
+
+    set_versioning(&s3, b, BucketVersioningStatus::Suspended).await;
+    put(&s3, b, "new", Mode::SseS3, b"while suspended").await;
+    assert_eq!(version_headers(&s3, b, "new", None).await, null);
+    assert_eq!(version_headers(&s3, b, "new", Some("null")).await, null);
+}
+
+/// Key `i` of the many-markers bucket: 25 folders of 100 keys.
+fn folder_key(i: usize) -> String {
+    format!("p{:02}/{i:04}", i / 100)
+}
+
+/// Every page of a ListObjectsV2 (`v2`) or ListObjects listing of `max_keys`, as
+/// `(keys, common prefixes, pages)`; each page within its limit and a truncated one always
+/// with a way on.
+async fn list_pages(
+    s3: &Client,
+    b: &str,
+    prefix: &str,
+    delimiter: Option<&str>,
+    max_keys: i32,
+    v2: bool,
+) -> (Vec<String>, Vec<String>, usize) {
+    let (mut keys, mut prefixes) = (Vec::new(), Vec::new());
+    let mut cursor: Option<String> = None;
+    for pages in 1..=200 {
+        let (page_keys, page_prefixes, truncated, next) = if v2 {
+            let o = s3
+                .list_objects_v2()
+                .bucket(b)
+                .prefix(prefix)
+                .set_delimiter(delimiter.map(str::to_owned))
+                .max_keys(max_keys)
+                .set_continuation_token(cursor.clone())
+                .send()
+                .await
+                .unwrap();
+            let truncated = o.is_truncated() == Some(true);
+            let next = o.next_continuation_token().map(str::to_owned);
+            (o.contents, o.common_prefixes, truncated, next)
+        } else {
+            let o = s3
+                .list_objects()
+                .bucket(b)
+                .prefix(prefix)
+                .set_delimiter(delimiter.map(str::to_owned))
+                .max_keys(max_keys)
+                .set_marker(cursor.clone())
+                .send()
+                .await
+                .unwrap();
+            let truncated = o.is_truncated() == Some(true);
+            // botocore's rule: NextMarker, else the last Key.
+            let next = o
+                .next_marker()
+                .map(str::to_owned)
+                .or_else(|| o.contents().last().and_then(|c| c.key()).map(str::to_owned));
+            (o.contents, o.common_prefixes, truncated, next)
+        };
+        let page_keys: Vec<String> = page_keys
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.key().unwrap().to_owned())
+            .collect();
+        let page_prefixes: Vec<String> = page_prefixes
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.prefix().unwrap().to_owned())
+            .collect();
+        assert!(page_keys.len() + page_prefixes.len() <= max_keys as usize);
+        keys.extend(page_keys);
+        prefixes.extend(page_prefixes);
+        if !truncated {
+            return (keys, prefixes, pages);
+        }
+        let next = next.expect("a truncated page says where to go on");
+        // Further on: past the marker, or the common prefix it was beneath.
+        assert!(
+            cursor
+                .as_ref()
+                .is_none_or(|c| v2 || next > *c || (next != *c && c.starts_with(&next))),
+            "page {pages} does not move on"
+        );
+        cursor = Some(next);
+    }
+    panic!("listing of {max_keys} per page does not end");
+}
+
+/// ListObjects and ListObjectsV2 in a bucket where nearly every key's current version is a
+/// delete marker: pages of 1, 7 and 1000 list each live key once, in order, never a deleted
+/// key or a folder holding only deleted keys, and a page passes over a bounded number of
+/// deleted keys (a run of 1,400 of them takes more than one page, however large).
+#[tokio::test]
+async fn listing_past_many_delete_markers() {
+    use futures::StreamExt;
+    let server = Server::start();
+    let s3 = server.s3().await;
+    let b = "markers";
+    s3.create_bucket().bucket(b).send().await.unwrap();
+    set_versioning(&s3, b, BucketVersioningStatus::Enabled).await;
+    let n = 2500;
+    let is_live = |i: usize| {
+        (i.is_multiple_of(150) && !(1000..2400).contains(&i))
+            || (300..=305).contains(&i)
+            || i == n - 1
+    };
+    let puts = futures::stream::iter(0..n)
+        .map(|i| {
+            let s3 = s3.clone();
+            async move {
+                s3.put_object()
+                    .bucket(b)
+                    .key(folder_key(i))
+                    .body(ByteStream::from(format!("object {i}").into_bytes()))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>();
+    puts.await;
+    let deleted: Vec<usize> = (0..n).filter(|i| !is_live(*i)).collect();
+    for chunk in deleted.chunks(1000) {
+        let objects = chunk
+            .iter()
+            .map(|i| {
+                ObjectIdentifier::builder()
+                    .key(folder_key(*i))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let out = s3
+            .delete_objects()
+            .bucket(b)
+            .delete(
+                Delete::builder()
+                    .set_objects(Some(objects))
+                    .quiet(true)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(out.errors().is_empty(), "{:?}", out.errors());
+    }
+    let live: Vec<String> = (0..n).filter(|i| is_live(*i)).map(folder_key).collect();
+    assert_eq!(live.len(), 14);
+    let folders = [
+        "p00/", "p01/", "p03/", "p04/", "p06/", "p07/", "p09/", "p24/",
+    ];
+    for v2 in [true, false] {
+        for max_keys in [1, 7, 1000] {
+            let what = format!("v2={v2} max-keys={max_keys}");
+            let (keys, prefixes, pages) = list_pages(&s3, b, "", None, max_keys, v2).await;
+            assert_eq!(keys, live, "{what}");
+            assert!(prefixes.is_empty());
+            if max_keys == 1000 {
+                assert!(pages > 1, "{what}: one page walked 2,486 deleted keys");
+            }
+            let (keys, prefixes, _) = list_pages(&s3, b, "", Some("/"), max_keys, v2).await;
+            assert!(keys.is_empty(), "{what}");
+            assert_eq!(prefixes, folders, "{what}: folders with a live key");
+            let (keys, _, _) = list_pages(&s3, b, "p03/", Some("/"), max_keys, v2).await;
+            assert_eq!(keys, live[2..8], "{what}: under p03/");
+        }
+    }
+    // Every deleted key still has its version, under its marker.
+    let versions = s3
+        .list_object_versions()
+        .bucket(b)
+        .prefix("p11/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (versions.versions().len(), versions.delete_markers().len()),
+        (100, 100)
+    );
+}

@@ -28,6 +28,8 @@ use super::error::S3Error;
 
 mod addressing;
 mod query;
+#[cfg(test)]
+mod readme;
 mod unsupported;
 
 use addressing::{bucket_from_host, split_path};

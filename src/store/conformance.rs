@@ -16,6 +16,7 @@ use crate::meta::{
 };
 
 mod conditional;
+mod marker_listing;
 mod sweep;
 mod versions;
 
@@ -31,6 +32,7 @@ pub async fn run_all(store: &Store) {
     uploads(store, run).await;
     sweep::sweep(store, run).await;
     versions::versions(store, run).await;
+    marker_listing::listing_past_markers(store, run).await;
 }
 
 pub fn bucket_record(name: &str) -> BucketRecord {
@@ -479,20 +481,18 @@ async fn delimited_pages(
     let mut out = Vec::new();
     let mut cursor = String::new();
     loop {
-        let (entries, more) = store
-            .list_delimited(b, prefix, delim, &cursor, page)
+        let listed = store
+            .list_page(b, prefix, delim, &cursor, page, false)
             .await
             .unwrap();
         assert!(
-            entries.len() <= page,
+            listed.entries.len() <= page,
             "conformance: delimited page larger than limit"
         );
-        if let Some(last) = entries.last() {
-            cursor = last.name().to_string();
-        }
-        out.extend(names(&entries));
-        if !more {
-            return out;
+        out.extend(names(&listed.entries));
+        match listed.next {
+            Some(next) => cursor = next,
+            None => return out,
         }
     }
 }
@@ -507,10 +507,11 @@ async fn delimited(store: &Store, b: &str, keys: &[String]) {
             "conformance: delimiter page {page}"
         );
     }
-    let (entries, more) = store.list_delimited(b, "", "/", "", 5).await.unwrap();
+    let listed = store.list_page(b, "", "/", "", 5, false).await.unwrap();
+    let entries = listed.entries;
     assert_eq!(
-        (names(&entries).len(), more),
-        (5, false),
+        (names(&entries).len(), listed.next),
+        (5, None),
         "conformance: exact delimited page"
     );
     match &entries[1] {
@@ -531,17 +532,27 @@ async fn delimited(store: &Store, b: &str, keys: &[String]) {
         beta,
         "conformance: under a prefix"
     );
-    let (after, _) = store.list_delimited(b, "", "/", "beta/", 10).await.unwrap();
+    let after = store
+        .list_page(b, "", "/", "beta/", 10, false)
+        .await
+        .unwrap();
     assert_eq!(
-        names(&after),
+        names(&after.entries),
         ["gamma/*"],
         "conformance: resume after a common prefix skips it"
     );
     let dashed = delimited_pages(store, b, "", "-", 50).await;
     assert_eq!(dashed.len(), 3 * 37 + 1 + 1);
     assert!(dashed.contains(&"beta-*".to_string()));
-    let (plain, _) = store.list_delimited(b, "gamma/", "", "", 3).await.unwrap();
-    assert_eq!(names(&plain), ["gamma/000", "gamma/001", "gamma/002"]);
+    let plain = store
+        .list_page(b, "gamma/", "", "", 3, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&plain.entries),
+        ["gamma/000", "gamma/001", "gamma/002"]
+    );
+    assert_eq!(plain.next.as_deref(), Some("gamma/002"));
 }
 
 async fn blobs(store: &Store, run: &str) {

@@ -5,9 +5,11 @@
 //! on a sorted backend (valid because `keyenc` preserves order). Everything else — pages,
 //! common prefixes, skipping past a common prefix — is built on it, so a page costs O(page)
 //! and a delimited listing costs one batch per common prefix, never a walk of the keys
-//! beneath it. Meta records are read only for the objects a page returns.
+//! beneath it. Meta records are read only for the objects a page returns — and, in a bucket
+//! that ever had versioning, for the keys passed over because their current version is a
+//! delete marker, at most [`MAX_HIDDEN`] of them per page.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::ops::Bound;
 
 use futures::StreamExt;
@@ -25,16 +27,6 @@ pub enum ListEntry {
     CommonPrefix(String),
 }
 
-impl ListEntry {
-    /// The key or common prefix: what a continuation resumes after.
-    pub(crate) fn name(&self) -> &str {
-        match self {
-            ListEntry::Object { key, .. } => key,
-            ListEntry::CommonPrefix(p) => p,
-        }
-    }
-}
-
 /// A key or a common prefix of a listing, before any record is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Row {
@@ -44,6 +36,36 @@ pub(crate) enum Row {
 
 /// Keys fetched per batch in a delimited listing.
 const BATCH: usize = 1000;
+
+/// Keys a ListObjects page passes over without returning them (delete markers, records that
+/// vanished or do not decode) before it ends early: bounds the work of one request in a
+/// bucket where most keys are deleted. AWS, too, may end a page short with more to come.
+pub(crate) const MAX_HIDDEN: usize = 1000;
+
+/// Keys fetched per batch, at least, by a page in a bucket that may hold delete markers.
+const MARKER_BATCH: usize = 100;
+
+/// One page of [`Store::list_page`].
+#[derive(Debug, Default)]
+pub(crate) struct ListPage {
+    pub(crate) entries: Vec<ListEntry>,
+    /// Set when more may follow: the key or common prefix the next page starts after. It can
+    /// lie beyond the last entry (hidden keys passed over) and always beyond the start, so
+    /// following it makes progress.
+    pub(crate) next: Option<String>,
+}
+
+/// What a [`Store::list_page_with`] lists.
+pub(crate) struct PageQuery<'a> {
+    pub(crate) bucket: &'a str,
+    pub(crate) prefix: &'a str,
+    /// Empty: group nothing.
+    pub(crate) delimiter: &'a str,
+    /// The bucket may hold delete markers (it ever had versioning).
+    pub(crate) markers: bool,
+    /// Hidden keys passed over before the page ends early.
+    pub(crate) max_hidden: usize,
+}
 
 fn after(start_after: &str) -> Bound<String> {
     if start_after.is_empty() {
@@ -63,6 +85,24 @@ fn common_prefix<'a>(prefix: &str, delimiter: &str, key: &'a str) -> Option<&'a 
     let rest = key.strip_prefix(prefix)?;
     rest.find(delimiter)
         .map(|i| &key[..prefix.len() + i + delimiter.len()])
+}
+
+/// The common prefix `key` rolls up into under `delimiter` (empty: none).
+fn common_prefix_of(prefix: &str, delimiter: &str, key: &str) -> Option<String> {
+    if delimiter.is_empty() {
+        None
+    } else {
+        common_prefix(prefix, delimiter, key).map(str::to_owned)
+    }
+}
+
+/// Where a listing after `start_after` starts: past everything beneath `start_after` when it
+/// is a common prefix (a page resuming after one); `None` when nothing can follow.
+fn lower_bound(prefix: &str, delimiter: &str, start_after: &str) -> Option<Bound<String>> {
+    match common_prefix_of(prefix, delimiter, start_after) {
+        Some(cp) if cp == start_after => successor(&cp).map(Bound::Included),
+        _ => Some(after(start_after)),
+    }
 }
 
 /// The smallest string above every string that starts with `s` (None if there is none).
@@ -117,54 +157,141 @@ impl Store {
         }
     }
 
-    /// ListObjects with a delimiter: up to `limit` entries (objects and common prefixes, each
-    /// counting one) after `start_after`, and whether more follow. When `start_after` is itself
-    /// a common prefix (as when resuming after one), everything beneath it is skipped. An
-    /// empty `delimiter` lists plain objects.
-    pub(crate) async fn list_delimited(
+    /// One ListObjects page: up to `limit` entries (objects and common prefixes, each counting
+    /// one) with `prefix` after `start_after`, grouped by `delimiter` (empty: none). When
+    /// `start_after` is itself a common prefix (as when resuming after one), everything beneath
+    /// it is skipped.
+    ///
+    /// Keys whose current version is a delete marker are passed over, and so is a common
+    /// prefix with nothing but such keys beneath it, as on AWS. `markers` says whether the
+    /// bucket can hold any (it ever had versioning): only then does a common prefix cost a
+    /// record read. A page passes over at most [`MAX_HIDDEN`] such keys, so its cost stays
+    /// bounded by its size however many markers there are; it may then end short, or empty,
+    /// with [`ListPage::next`] past the keys it passed over.
+    pub(crate) async fn list_page(
         &self,
         bucket: &str,
         prefix: &str,
         delimiter: &str,
         start_after: &str,
         limit: usize,
-    ) -> Result<(Vec<ListEntry>, bool), StoreError> {
-        if delimiter.is_empty() {
-            let (objects, more) = self
-                .list_objects(bucket, prefix, start_after, limit)
+        markers: bool,
+    ) -> Result<ListPage, StoreError> {
+        let q = PageQuery {
+            bucket,
+            prefix,
+            delimiter,
+            markers,
+            max_hidden: MAX_HIDDEN,
+        };
+        self.list_page_with(&q, start_after, limit).await
+    }
+
+    /// [`Store::list_page`] with its budget of hidden keys as a parameter (for tests).
+    pub(crate) async fn list_page_with(
+        &self,
+        q: &PageQuery<'_>,
+        start_after: &str,
+        limit: usize,
+    ) -> Result<ListPage, StoreError> {
+        layout::check_bucket(q.bucket)?;
+        let mut page = ListPage::default();
+        let Some(mut lower) = lower_bound(q.prefix, q.delimiter, start_after) else {
+            return Ok(page);
+        };
+        // The last key or common prefix consumed, returned or hidden: where a truncated page
+        // resumes after.
+        let mut cursor = start_after.to_owned();
+        let mut hidden = 0;
+        'batches: loop {
+            // Where delete markers may hide keys, fetch more keys than the page needs: listing
+            // keys is cheap next to one request per few keys.
+            let floor = if q.markers { MARKER_BATCH } else { 0 };
+            let want = (limit - page.entries.len() + 1).max(floor).min(BATCH);
+            let keys = self
+                .key_batch(q.bucket, q.prefix, as_ref(&lower), want)
                 .await?;
-            let entries = objects
-                .into_iter()
-                .map(|(key, meta)| ListEntry::Object {
-                    key,
-                    meta: Box::new(meta),
-                })
-                .collect();
-            return Ok((entries, more));
+            let exhausted = keys.len() < want;
+            let mut rest = keys.as_slice();
+            while let Some(first) = rest.first() {
+                if page.entries.len() == limit {
+                    page.next = Some(cursor);
+                    return Ok(page);
+                }
+                if let Some(cp) = common_prefix_of(q.prefix, q.delimiter, first) {
+                    // Shown only with a live key beneath it: the first keys beneath it are
+                    // read together until one is live (within the budget).
+                    let group = if q.markers {
+                        rest.iter()
+                            .take(READ_CONCURRENCY.min(q.max_hidden - hidden))
+                            .take_while(|k| {
+                                common_prefix_of(q.prefix, q.delimiter, k).as_ref() == Some(&cp)
+                            })
+                            .count()
+                    } else {
+                        1
+                    };
+                    let (beneath, after) = rest.split_at(group);
+                    rest = after;
+                    let live_at = if q.markers {
+                        let metas = self.read_live(q.bucket, beneath).await?;
+                        metas.iter().position(Option::is_some)
+                    } else {
+                        Some(0)
+                    };
+                    let Some(at) = live_at else {
+                        let last = &beneath[beneath.len() - 1];
+                        cursor.clone_from(last);
+                        lower = Bound::Excluded(last.clone());
+                        hidden += beneath.len();
+                        if hidden >= q.max_hidden {
+                            page.next = Some(cursor);
+                            return Ok(page);
+                        }
+                        continue;
+                    };
+                    hidden += at;
+                    let next = successor(&cp);
+                    cursor.clone_from(&cp);
+                    page.entries.push(ListEntry::CommonPrefix(cp));
+                    match next {
+                        Some(s) => lower = Bound::Included(s),
+                        None => break 'batches,
+                    }
+                    // The rest of this batch is (mostly) beneath the prefix: query again.
+                    continue 'batches;
+                }
+                // A run of keys that roll up into nothing, their records read together.
+                let run = rest
+                    .iter()
+                    .take(limit - page.entries.len())
+                    .take_while(|k| common_prefix_of(q.prefix, q.delimiter, k).is_none())
+                    .count();
+                let (keys, after) = rest.split_at(run);
+                rest = after;
+                for (key, meta) in keys.iter().zip(self.read_live(q.bucket, keys).await?) {
+                    cursor.clone_from(key);
+                    lower = Bound::Excluded(key.clone());
+                    match meta {
+                        Some(meta) => page.entries.push(ListEntry::Object {
+                            key: key.clone(),
+                            meta: Box::new(meta),
+                        }),
+                        None => {
+                            hidden += 1;
+                            if hidden >= q.max_hidden {
+                                page.next = Some(cursor);
+                                return Ok(page);
+                            }
+                        }
+                    }
+                }
+            }
+            if exhausted {
+                break;
+            }
         }
-        let (rows, more) = self
-            .list_rows(bucket, prefix, delimiter, start_after, limit)
-            .await?;
-        let keys = rows
-            .iter()
-            .filter_map(|r| match r {
-                Row::Key(k) => Some(k.clone()),
-                Row::Prefix(_) => None,
-            })
-            .collect();
-        let mut metas: HashMap<String, ObjectMeta> =
-            self.read_metas(bucket, keys).await?.into_iter().collect();
-        let entries = rows
-            .into_iter()
-            .filter_map(|r| match r {
-                Row::Prefix(p) => Some(ListEntry::CommonPrefix(p)),
-                Row::Key(key) => metas.remove(&key).map(|meta| ListEntry::Object {
-                    key,
-                    meta: Box::new(meta),
-                }),
-            })
-            .collect();
-        Ok((entries, more))
+        Ok(page)
     }
 
     /// Up to `limit` keys and common prefixes (each counting one) with `prefix` after
@@ -180,19 +307,9 @@ impl Store {
         limit: usize,
     ) -> Result<(Vec<Row>, bool), StoreError> {
         layout::check_bucket(bucket)?;
-        let roll_up = |key: &str| -> Option<String> {
-            if delimiter.is_empty() {
-                None
-            } else {
-                common_prefix(prefix, delimiter, key).map(str::to_owned)
-            }
-        };
-        let mut lower = match roll_up(start_after) {
-            Some(cp) if cp == start_after => match successor(&cp) {
-                Some(s) => Bound::Included(s),
-                None => return Ok((Vec::new(), false)),
-            },
-            _ => after(start_after),
+        let roll_up = |key: &str| common_prefix_of(prefix, delimiter, key);
+        let Some(mut lower) = lower_bound(prefix, delimiter, start_after) else {
+            return Ok((Vec::new(), false));
         };
         let mut rows = Vec::new();
         let mut more = false;
@@ -316,25 +433,41 @@ impl Store {
     }
 
     /// The meta records of `keys`, in order, read concurrently; missing or undecodable
-    /// records are left out.
+    /// records, and delete markers, are left out.
     pub(super) async fn read_metas(
         &self,
         bucket: &str,
         keys: Vec<String>,
     ) -> Result<Vec<(String, ObjectMeta)>, StoreError> {
-        let results: Vec<Result<Option<(String, ObjectMeta)>, StoreError>> =
-            futures::stream::iter(keys)
-                .map(|k| async move {
-                    match self.get_meta(bucket, &k).await {
-                        Ok(Some(m)) => Ok(Some((k, m))),
-                        Ok(None) | Err(StoreError::Corrupt(_)) => Ok(None),
-                        Err(e) => Err(e),
-                    }
-                })
-                .buffered(READ_CONCURRENCY)
-                .collect()
-                .await;
-        results.into_iter().filter_map(Result::transpose).collect()
+        let metas = self.read_live(bucket, &keys).await?;
+        Ok(keys
+            .into_iter()
+            .zip(metas)
+            .filter_map(|(k, m)| m.map(|m| (k, m)))
+            .collect())
+    }
+
+    /// The object record of each of `keys`, read concurrently: `None` where there is none,
+    /// it does not decode or the current version is a delete marker.
+    async fn read_live(
+        &self,
+        bucket: &str,
+        keys: &[String],
+    ) -> Result<Vec<Option<ObjectMeta>>, StoreError> {
+        // Owned keys: a stream of borrowed ones makes the handler's future not `Send`
+        // (rust-lang/rust#102211).
+        let owned = keys.to_vec();
+        let results: Vec<Result<Option<ObjectMeta>, StoreError>> = futures::stream::iter(owned)
+            .map(|k| async move {
+                match self.get_meta(bucket, &k).await {
+                    Err(StoreError::Corrupt(_)) => Ok(None),
+                    other => other,
+                }
+            })
+            .buffered(READ_CONCURRENCY)
+            .collect()
+            .await;
+        results.into_iter().collect()
     }
 }
 

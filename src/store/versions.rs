@@ -162,15 +162,26 @@ impl Store {
         key: &str,
         version_id: &str,
     ) -> Result<Option<Version>, StoreError> {
-        if let Some(cur) = self.get_current(bucket, key).await?
-            && id_str(&cur) == version_id
-        {
-            return Ok(Some(cur));
-        }
         Ok(self
-            .find_noncurrent(bucket, key, version_id)
+            .find_version(bucket, key, version_id)
             .await?
             .map(|(_, v)| v))
+    }
+
+    /// [`Store::get_version`] with where its record is (for `sealgate inspect`).
+    pub(crate) async fn find_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<Option<(Path, Version)>, StoreError> {
+        let path = layout::meta(bucket, key)?;
+        if let Some(cur) = self.read_version_at(&path).await?
+            && id_str(&cur) == version_id
+        {
+            return Ok(Some((path, cur)));
+        }
+        self.find_noncurrent(bucket, key, version_id).await
     }
 
     /// A non-current version by id, with its path.

@@ -2,8 +2,12 @@
 //! and the key material id of the backing key, SSE-S3 master version, or the SSE-C key MD5),
 //! encryption context, bucket key, envelope parameters, part layout, sizes, ETag, checksum.
 //!
+//! Every version of the key is listed (`versions` below the report; docs/STORAGE.md
+//! "Versions"), and `--version-id` reports on one of them instead of the current one.
+//!
 //! It never prints key material: wrapped keys (the KMS ciphertext blob, the sealed object key)
-//! are described by algorithm and length only. Salts and nonce prefixes are not secret and
+//! are described by algorithm and length only, plus a fingerprint of the sealed object key
+//! that tells two of them apart (`inspect/versions.rs`). Salts and nonce prefixes are not secret and
 //! are not shown either, except the part nonce prefixes, which tell parts apart.
 //!
 //! Targets: `s3://bucket/key` opens the store exactly as `serve` would (same --config and
@@ -23,6 +27,10 @@ use crate::envelope;
 use crate::meta::{ObjectMeta, PartLayout, Sealing};
 use crate::store::{Store, StoreError, keyenc, layout};
 
+mod versions;
+use versions::VersionInfo;
+pub(crate) use versions::fingerprint;
+
 #[derive(clap::Args, Debug)]
 pub(crate) struct InspectArgs {
     /// `s3://bucket/key`, or a meta record or data blob file in a local data dir.
@@ -36,6 +44,9 @@ pub(crate) struct InspectArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Report on this version of the key (`null` included) instead of the current one.
+    #[arg(long)]
+    version_id: Option<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +67,8 @@ pub(crate) enum InspectError {
     Store(#[from] StoreError),
     #[error("no object {0}")]
     NoSuchObject(String),
+    #[error("{what}\n{versions}")]
+    DeleteMarker { what: String, versions: String },
 }
 
 pub(crate) fn main(args: InspectArgs) -> ExitCode {
@@ -97,12 +110,7 @@ async fn inspect(args: &InspectArgs) -> Result<Report, InspectError> {
             .filter(|(b, k)| !b.is_empty() && !k.is_empty())
             .ok_or_else(|| InspectError::Usage("expected s3://bucket/key".into()))?;
         let (store, root) = open_configured_store(args)?;
-        let meta = store
-            .get_meta(bucket, key)
-            .await?
-            .ok_or_else(|| InspectError::NoSuchObject(args.target.clone()))?;
-        let record = record_location(root.as_deref(), bucket, key)?;
-        return Ok(Report::build(&store, bucket, key, Some(record), &meta, None).await);
+        return report_on_key(&store, root.as_deref(), bucket, key, args).await;
     }
     let path = std::path::absolute(&args.target)
         .map_err(|e| InspectError::Usage(format!("{}: {e}", args.target)))?;
@@ -115,13 +123,11 @@ async fn inspect(args: &InspectArgs) -> Result<Report, InspectError> {
     match locate(&path)? {
         Located::Meta { root, bucket, key } => {
             let store = Store::local(&root)?;
-            let meta = store
-                .get_meta(&bucket, &key)
-                .await?
-                .ok_or_else(|| InspectError::NoSuchObject(path.display().to_string()))?;
-            let record = record_location(Some(&root), &bucket, &key)?;
-            Ok(Report::build(&store, &bucket, &key, Some(record), &meta, None).await)
+            report_on_key(&store, Some(&root), &bucket, &key, args).await
         }
+        Located::Blob { .. } if args.version_id.is_some() => Err(InspectError::Usage(
+            "--version-id needs s3://bucket/key or a meta record".into(),
+        )),
         Located::Blob {
             root,
             bucket,
@@ -149,13 +155,33 @@ async fn inspect(args: &InspectArgs) -> Result<Report, InspectError> {
     }
 }
 
-/// Where a meta record lives: a file path in a local store, else its path in the backend.
-fn record_location(root: Option<&Path>, bucket: &str, key: &str) -> Result<String, StoreError> {
-    let rel = layout::meta(bucket, key)?.to_string();
-    Ok(match root {
+/// The report on one version of `key` (`--version-id`, else the current one), listing every
+/// version of the key.
+async fn report_on_key(
+    store: &Store,
+    root: Option<&Path>,
+    bucket: &str,
+    key: &str,
+    args: &InspectArgs,
+) -> Result<Report, InspectError> {
+    let (meta, rel, versions) =
+        versions::select(store, bucket, key, args.version_id.as_deref()).await?;
+    let record = located(root, rel);
+    let mut report = Report::build(store, bucket, key, Some(record), &meta, None).await;
+    report.versions = versions;
+    Ok(report)
+}
+
+/// Where a record lives: a file path in a local store, else its path in the backend.
+fn located(root: Option<&Path>, rel: String) -> String {
+    match root {
         Some(r) => r.join(rel).display().to_string(),
         None => rel,
-    })
+    }
+}
+
+fn record_location(root: Option<&Path>, bucket: &str, key: &str) -> Result<String, StoreError> {
+    Ok(located(root, layout::meta(bucket, key)?.to_string()))
 }
 
 /// The store `serve` would use (and its directory when local), opened without creating
@@ -339,6 +365,8 @@ pub(crate) struct Report {
     pub(crate) mode: String,
     pub(crate) key: KeyInfo,
     pub(crate) object_key: String,
+    /// Tells this version's wrapped object key from another's (inspect/versions.rs).
+    pub(crate) wrapped_key_fingerprint: Option<String>,
     pub(crate) envelope: EnvelopeInfo,
     pub(crate) plaintext_size: Option<u64>,
     pub(crate) stored_size: Option<u64>,
@@ -353,6 +381,9 @@ pub(crate) struct Report {
     pub(crate) generation: String,
     pub(crate) parts: Vec<PartInfo>,
     pub(crate) blob: Option<BlobFocus>,
+    /// Every version of the key, newest first (reports on a key, not on a blob).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) versions: Vec<VersionInfo>,
 }
 
 /// Which key opens the object, as far as the record says — identifiers only.
@@ -420,7 +451,7 @@ impl Report {
             parts.push(part_info(store, bucket, &meta.generation, meta.segment_size, p).await);
         }
         let stored = parts.iter().map(|p| p.stored_size).sum();
-        let (mode, key_info, sealed) = describe_sealing(&meta.sealing);
+        let (key_info, sealed) = describe_sealing(&meta.sealing);
         Report {
             object: format!("s3://{bucket}/{key}"),
             status: "stored".into(),
@@ -428,9 +459,10 @@ impl Report {
             record_format: Some(meta.format.clone()),
             version_id: Some(meta.version_id.clone().unwrap_or_else(|| "null".into())),
             record_authentication: record_authentication(meta),
-            mode: mode.into(),
+            mode: versions::mode_name(&meta.sealing).into(),
             key: key_info,
             object_key: sealed,
+            wrapped_key_fingerprint: versions::fingerprint(&meta.sealing),
             envelope: EnvelopeInfo {
                 format: if matches!(meta.sealing, Sealing::None) {
                     "plaintext (no envelope)".into()
@@ -449,17 +481,14 @@ impl Report {
                 kind: c.kind.clone(),
                 value: c.value.clone(),
             }),
-            last_modified: u64::try_from(meta.last_modified_ms).ok().map(|ms| {
-                crate::kms::audit::rfc3339(
-                    std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
-                )
-            }),
+            last_modified: versions::rfc3339_ms(meta.last_modified_ms),
             content_headers: meta.content_headers.clone(),
             user_metadata: meta.user_meta.clone(),
             tags: meta.tags.clone(),
             generation: meta.generation.clone(),
             parts,
             blob,
+            versions: Vec::new(),
         }
     }
 
@@ -474,6 +503,7 @@ impl Report {
             mode: "unknown".into(),
             key: KeyInfo::default(),
             object_key: "unknown: blobs carry no header; the meta record holds every parameter".into(),
+            wrapped_key_fingerprint: None,
             envelope: EnvelopeInfo {
                 format: "unknown".into(),
                 segment_size: 0,
@@ -489,6 +519,7 @@ impl Report {
             generation: generation.to_owned(),
             parts: Vec::new(),
             blob: Some(blob),
+            versions: Vec::new(),
         }
     }
 
@@ -535,6 +566,9 @@ impl Report {
             row("SSE-C key MD5", v);
         }
         row("object key", &self.object_key);
+        if let Some(f) = &self.wrapped_key_fingerprint {
+            row("wrapped key", f);
+        }
         row("envelope", &self.envelope.format);
         if self.envelope.segment_size > 0 {
             row(
@@ -608,6 +642,9 @@ impl Report {
                 );
             }
         }
+        if !self.versions.is_empty() {
+            o.push_str(&versions::table(&self.versions));
+        }
         o
     }
 }
@@ -647,8 +684,8 @@ async fn part_info(
     }
 }
 
-/// Mode name, key identifiers and a description of the sealed object key, from the record.
-fn describe_sealing(s: &Sealing) -> (&'static str, KeyInfo, String) {
+/// Key identifiers and a description of the sealed object key, from the record.
+fn describe_sealing(s: &Sealing) -> (KeyInfo, String) {
     let sealed = |mode: &str, sk: &crate::meta::SealedKey| {
         format!(
             "{} bytes, AES-256-GCM under KEK = HKDF-SHA256({mode} key material, {}-byte salt, binding {mode}/bucket/key) (not shown)",
@@ -658,7 +695,6 @@ fn describe_sealing(s: &Sealing) -> (&'static str, KeyInfo, String) {
     };
     match s {
         Sealing::None => (
-            "none",
             KeyInfo::default(),
             "none: stored as plaintext (comparison bucket)".into(),
         ),
@@ -666,7 +702,6 @@ fn describe_sealing(s: &Sealing) -> (&'static str, KeyInfo, String) {
             key_version,
             sealed: sk,
         } => (
-            "SSE-S3",
             KeyInfo {
                 sse_s3_master_version: Some(*key_version),
                 ..Default::default()
@@ -677,7 +712,6 @@ fn describe_sealing(s: &Sealing) -> (&'static str, KeyInfo, String) {
             key_md5,
             sealed: sk,
         } => (
-            "SSE-C",
             KeyInfo {
                 sse_c_key_md5: Some(key_md5.clone()),
                 ..Default::default()
@@ -703,7 +737,6 @@ fn describe_sealing(s: &Sealing) -> (&'static str, KeyInfo, String) {
                 ),
             };
             (
-                "SSE-KMS",
                 KeyInfo {
                     kms_key_arn: Some(key_arn.clone()),
                     kms_key_id: header.map(|h| h.key_id.to_string()),

@@ -576,3 +576,32 @@ pub async fn new_key_arn(server: &Server) -> String {
     let created = server.kms().await.create_key().send().await.unwrap();
     created.key_metadata().unwrap().arn().unwrap().to_owned()
 }
+
+/// The fingerprint `sealgate inspect` shows for each version's wrapped object key, computed
+/// here from the records on disk (`sha256:` + the first 8 bytes of SHA-256 over the sealed
+/// key's ciphertext), by version id (`null` for the null version); delete markers and
+/// plaintext objects have none.
+pub fn wrapped_key_fingerprints(
+    data_dir: &Path,
+    bucket: &str,
+) -> std::collections::BTreeMap<String, String> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    all_files(data_dir)
+        .into_iter()
+        .filter(|p| {
+            let s = p.to_string_lossy();
+            s.contains(&format!("/meta/{bucket}/")) || s.contains(&format!("/versions/{bucket}/"))
+        })
+        .filter_map(|p| {
+            let rec: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).ok()?).ok()?;
+            let sealed = rec["sealing"]["sealed"]["ciphertext"].as_str()?;
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(sealed)
+                .unwrap();
+            let id = rec["version_id"].as_str().unwrap_or("null").to_owned();
+            let digest = sha2::Sha256::digest(&raw);
+            Some((id, format!("sha256:{}", hex::encode(&digest[..8]))))
+        })
+        .collect()
+}

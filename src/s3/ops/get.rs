@@ -5,15 +5,16 @@ use http::{HeaderMap, Response, StatusCode};
 use http_body_util::BodyExt;
 
 use super::common::{self, set};
-use super::versioning::load_object;
+use super::versioning::{load_object, version_header};
 use crate::checksum::ChecksumAlgorithm;
-use crate::meta::{ObjectMeta, Sealing};
+use crate::meta::{BucketRecord, ObjectMeta, Sealing};
 use crate::s3::encryption::{self, KeyHeaders};
 use crate::s3::error::S3Error;
 use crate::s3::router::ResponseOverrides;
 use crate::s3::{Req, SseFact};
 use crate::server::{self, Body};
 use crate::sse::Actor;
+use crate::store::Versioning;
 
 /// Loads the current version's meta record or answers NoSuchKey (NoSuchBucket when the bucket
 /// is gone; with `x-amz-delete-marker` when the current version is a delete marker).
@@ -141,6 +142,21 @@ pub(crate) fn parse_range(value: Option<&str>, size: u64) -> Result<Option<(u64,
     Ok(Some(range))
 }
 
+/// What decides `x-amz-version-id` on a read of the `null` version named by no id: AWS
+/// sends `null` once the bucket has (or had) versioning and nothing in a bucket that never
+/// had it. Only this case needs the bucket record; a version with an id, or one asked for
+/// by id (`versionId=null` included), carries that id whatever the bucket's state.
+fn null_version_state(
+    bucket_rec: Option<&BucketRecord>,
+    meta: &ObjectMeta,
+    version_id: Option<&str>,
+) -> Versioning {
+    if meta.version_id.is_some() || version_id.is_some() {
+        return Versioning::Enabled;
+    }
+    bucket_rec.map_or(Versioning::Off, Versioning::of)
+}
+
 pub(crate) async fn handle_get_object(
     req: Req,
     bucket: &str,
@@ -186,12 +202,14 @@ pub(crate) async fn handle_get_object(
         None
     };
     check_conditions(&req.headers, &meta, "")?;
-    // Only the current version has an expiry (`Expiration` acts on current versions); a read
-    // of it costs one bucket record more. A bucket gone meanwhile just adds no header.
-    let lifecycle_bucket = match version_id {
-        None => req.gw.store.get_bucket(bucket).await.ok().flatten(),
+    // A read of the current version (no id asked) needs the bucket record twice over: for
+    // its expiry (`Expiration` acts on current versions only) and for the null version's
+    // `x-amz-version-id`. One read serves both; a read by id needs neither.
+    let bucket_rec = match version_id {
+        None => req.gw.store.get_bucket(bucket).await?,
         Some(_) => None,
     };
+    let versioning = null_version_state(bucket_rec.as_ref(), &meta, version_id);
 
     let mut part_range = None;
     if let Some(n) = part_number {
@@ -228,10 +246,8 @@ pub(crate) async fn handle_get_object(
         }
     }
     set(h, "accept-ranges", "bytes");
-    if let Some(v) = meta.version_id.as_deref().or(version_id) {
-        set(h, "x-amz-version-id", v);
-    }
-    if let Some(b) = &lifecycle_bucket {
+    version_header(h, versioning, meta.version_id.as_deref().or(version_id));
+    if let Some(b) = &bucket_rec {
         super::lifecycle::expiration_header(h, b, key, &meta);
     }
     encryption::describe(&meta.sealing, h);

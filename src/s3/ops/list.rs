@@ -1,7 +1,9 @@
 //! ListObjects (V1), ListObjectsV2 and ListObjectVersions.
 //!
 //! Both ask the store for one page of objects and common prefixes after the cursor; a page
-//! costs what it returns, never a walk of the keys folded into a common prefix.
+//! costs what it returns, never a walk of the keys folded into a common prefix, and passes
+//! over a bounded number of deleted keys (current version a delete marker): a page may end
+//! short, even empty, with IsTruncated and a cursor past what it passed over, as AWS allows.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,30 +15,37 @@ use crate::s3::Req;
 use crate::s3::error::S3Error;
 use crate::s3::xml::{self, ObjectEntry, Owner};
 use crate::server::Body;
-use crate::store::{ListEntry, VersionRow};
+use crate::store::{ListEntry, VersionRow, Versioning};
 
 /// One page of a listing.
 struct Page {
     contents: Vec<(String, ObjectMeta)>,
     prefixes: Vec<String>,
-    truncated: bool,
-    /// The last key or common prefix returned: where the next page starts after.
-    last: Option<String>,
+    /// Set when truncated: the key or common prefix the next page starts after. Past the
+    /// last entry when the page passed over deleted keys (their current version a delete
+    /// marker) after it.
+    next: Option<String>,
+}
+
+/// What a page lists: the bucket (whose versioning says whether delete markers may hide
+/// keys), the prefix and the delimiter.
+struct Scope<'a> {
+    bucket: &'a str,
+    rec: &'a crate::meta::BucketRecord,
+    prefix: &'a str,
+    delimiter: Option<&'a str>,
 }
 
 async fn walk(
     req: &Req,
-    bucket: &str,
-    prefix: &str,
-    delimiter: Option<&str>,
+    scope: &Scope<'_>,
     start_after: &str,
     max_keys: usize,
 ) -> Result<Page, S3Error> {
     let mut page = Page {
         contents: Vec::new(),
         prefixes: Vec::new(),
-        truncated: false,
-        last: None,
+        next: None,
     };
     // MaxKeys=0 asks for nothing: AWS answers an empty page that is not truncated (KeyCount 0,
     // no continuation token), whatever the bucket holds.
@@ -44,21 +53,22 @@ async fn walk(
         return Ok(page);
     }
     // The store skips everything beneath `start_after` when it is a common prefix returned on
-    // the previous page, and reads meta records only for the objects it returns.
-    let (entries, more) = req
+    // the previous page, and reads meta records only for the objects it returns (and the
+    // deleted keys it passes over, a bounded number per page).
+    let listed = req
         .gw
         .store
-        .list_delimited(
-            bucket,
-            prefix,
-            delimiter.unwrap_or(""),
+        .list_page(
+            scope.bucket,
+            scope.prefix,
+            scope.delimiter.unwrap_or(""),
             start_after,
             max_keys,
+            Versioning::of(scope.rec) != Versioning::Off,
         )
         .await?;
-    page.truncated = more;
-    page.last = entries.last().map(|e| e.name().to_owned());
-    for entry in entries {
+    page.next = listed.next;
+    for entry in listed.entries {
         match entry {
             ListEntry::Object { key, meta } => page.contents.push((key, *meta)),
             ListEntry::CommonPrefix(p) => page.prefixes.push(p),
@@ -136,28 +146,23 @@ pub(crate) async fn handle_list_objects_v2(
             })?,
         None => p.start_after.clone().unwrap_or_default(),
     };
-    let page = walk(
-        &req,
+    let scope = Scope {
         bucket,
-        &prefix,
-        delimiter(&p),
-        &cursor,
-        max_keys as usize,
-    )
-    .await?;
+        rec: &rec,
+        prefix: &prefix,
+        delimiter: delimiter(&p),
+    };
+    let page = walk(&req, &scope, &cursor, max_keys as usize).await?;
     let owner = p.fetch_owner.then(|| owner(&req, &rec));
     let result = xml::ListObjectsV2Result {
         name: bucket.to_owned(),
         prefix: encode(&prefix, url),
         continuation_token: p.continuation_token.clone(),
-        next_continuation_token: page
-            .truncated
-            .then(|| page.last.as_ref().map(|l| URL_SAFE_NO_PAD.encode(l)))
-            .flatten(),
+        next_continuation_token: page.next.as_ref().map(|l| URL_SAFE_NO_PAD.encode(l)),
         start_after: p.start_after.as_deref().map(|s| encode(s, url)),
         max_keys,
         delimiter: delimiter(&p).map(|d| encode(d, url)),
-        is_truncated: page.truncated,
+        is_truncated: page.next.is_some(),
         encoding_type_url: url,
         contents: page
             .contents
@@ -180,26 +185,31 @@ pub(crate) async fn handle_list_objects_v1(
     let prefix = p.prefix.clone().unwrap_or_default();
     let max_keys = p.max_keys.unwrap_or(1000).min(1000);
     let marker = p.start_after.clone().unwrap_or_default();
-    let page = walk(
-        &req,
+    let scope = Scope {
         bucket,
-        &prefix,
-        delimiter(&p),
-        &marker,
-        max_keys as usize,
-    )
-    .await?;
+        rec: &rec,
+        prefix: &prefix,
+        delimiter: delimiter(&p),
+    };
+    let page = walk(&req, &scope, &marker, max_keys as usize).await?;
     let owner = Some(owner(&req, &rec));
+    // AWS sends NextMarker only with a delimiter: without one a client resumes after the last
+    // Key. A page that passed over deleted keys after its last Key sends it anyway (botocore
+    // and the CLI prefer it), or the next page would pass over them again — forever, if the
+    // page held no Key at all.
+    let last_key = page.contents.last().map(|(k, _)| k.as_str());
+    let next_marker = page
+        .next
+        .as_deref()
+        .filter(|n| delimiter(&p).is_some() || Some(*n) != last_key);
     let result = xml::ListObjectsV1Result {
         name: bucket.to_owned(),
         prefix: encode(&prefix, url),
         marker: encode(&marker, url),
-        next_marker: (page.truncated && delimiter(&p).is_some())
-            .then(|| page.last.as_deref().map(|l| encode(l, url)))
-            .flatten(),
+        next_marker: next_marker.map(|l| encode(l, url)),
         max_keys,
         delimiter: delimiter(&p).map(|d| encode(d, url)),
-        is_truncated: page.truncated,
+        is_truncated: page.next.is_some(),
         encoding_type_url: url,
         contents: page
             .contents

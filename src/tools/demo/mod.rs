@@ -9,12 +9,14 @@
 //! and audit log only when given that gateway's `--data-dir`.
 //!
 //! Modules: [`embedded`] starts the gateway, [`run`] acts and records outcomes, [`observe`]
-//! reads the store and audit log, [`render`] prints.
+//! reads the store and audit log, [`render`] prints; [`versioned`] is the versioned overwrite
+//! (two versions of one key, each with its own data key).
 
 pub(crate) mod embedded;
 pub(crate) mod observe;
 pub(crate) mod render;
 pub(crate) mod run;
+pub(crate) mod versioned;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

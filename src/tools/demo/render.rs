@@ -302,6 +302,10 @@ pub(crate) fn text(r: &Report) -> String {
     for e in &r.events {
         let _ = writeln!(out, "- {}: {}", e.title, e.actions.join("; "));
     }
+    let _ = writeln!(out);
+    for l in super::versioned::lines(&r.versioned_overwrite) {
+        let _ = writeln!(out, "{l}");
+    }
     out
 }
 
@@ -469,7 +473,11 @@ ul.actions {{ font-size: 12px; color: #3c4043; }}
             esc(&e.actions.join("; "))
         );
     }
-    out.push_str("</ul>\n</body></html>\n");
+    out.push_str("</ul>\n<h2>Versioned overwrite</h2>\n<pre id=\"versioned\">");
+    out.push_str(&esc(
+        &super::versioned::lines(&r.versioned_overwrite).join("\n")
+    ));
+    out.push_str("</pre>\n</body></html>\n");
     out
 }
 

@@ -151,6 +151,19 @@ impl Outcome {
         }
     }
 
+    /// A write's outcome: a successful PUT answers an empty body, so "ok" means 2xx.
+    fn stored(self) -> Outcome {
+        let ok = self.status.is_some_and(|s| (200..300).contains(&s));
+        Outcome {
+            ok,
+            detail: match self.status {
+                Some(s) if ok => format!("{s} stored"),
+                _ => self.detail.clone(),
+            },
+            ..self
+        }
+    }
+
     fn not_observed(why: &str) -> Outcome {
         Outcome {
             ok: false,
@@ -245,6 +258,7 @@ pub(crate) struct Report {
     pub(crate) main_kms_key_arn: String,
     pub(crate) methods: Vec<MethodReport>,
     pub(crate) events: Vec<EventInfo>,
+    pub(crate) versioned_overwrite: super::versioned::VersionedOverwrite,
 }
 
 /// Everything the run needs.
@@ -387,19 +401,7 @@ impl Demo {
                 }
             }
         };
-        // A successful PUT answers an empty body: "ok" means 2xx here.
-        let result = Outcome {
-            ok: result.status.is_some_and(|s| (200..300).contains(&s)),
-            detail: result.status.map_or(result.detail.clone(), |s| {
-                if (200..300).contains(&s) {
-                    format!("{s} stored")
-                } else {
-                    result.detail.clone()
-                }
-            }),
-            ..result
-        };
-        (result, self.audit.take_new())
+        (result.stored(), self.audit.take_new())
     }
 
     /// The method's key, under the default commitment policy (the V3 format, as `cp` writes).
@@ -501,6 +503,14 @@ impl Demo {
         for method in METHODS {
             reports.push(self.baseline(method, &main_key).await);
         }
+        let versioned_overwrite = super::versioned::Context {
+            s3: &self.s3,
+            data_dir: self.data_dir.as_deref(),
+            bucket: &self.bucket,
+            plaintext: &self.plaintext,
+        }
+        .versioned_overwrite(&main_key)
+        .await;
         let mut events = Vec::new();
         events.push(self.event_disabled(&mut reports).await?);
         events.push(self.event_rotated(&mut reports).await?);
@@ -518,6 +528,7 @@ impl Demo {
             main_kms_key_arn: main_key,
             methods: reports,
             events,
+            versioned_overwrite,
         })
     }
 

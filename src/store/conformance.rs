@@ -48,6 +48,7 @@ pub fn bucket_record(name: &str) -> BucketRecord {
         object_ownership: None,
         versioning: None,
         acl: None,
+        object_lock: None,
     }
 }
 
@@ -69,6 +70,7 @@ pub fn object_meta(generation: &str, size: u64) -> ObjectMeta {
         mac: None,
         record_key: None,
         version_id: None,
+        lock: Default::default(),
     }
 }
 
@@ -100,6 +102,7 @@ fn upload_record(bucket: &str, id: &str, key: &str, generation: &str) -> UploadR
         record_key: None,
         tags: BTreeMap::new(),
         acl: None,
+        lock: Default::default(),
     }
 }
 

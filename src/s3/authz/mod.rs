@@ -129,6 +129,14 @@ pub(crate) async fn check(gw: &Gateway, session: &Session, c: &Check) -> Result<
     check_with(gw, session, c, &session.keys, true).await
 }
 
+/// Whether `c` is allowed, without recording a denial: for answers that only leave out what the
+/// caller may not see (the Object Lock headers of GetObject/HeadObject).
+pub(crate) async fn allowed(gw: &Gateway, session: &Session, c: &Check) -> bool {
+    check_with(gw, session, c, &session.keys, false)
+        .await
+        .is_ok()
+}
+
 /// Whether a missing key may be reported as missing: AWS answers 404 NoSuchKey only to a
 /// caller allowed `s3:ListBucket` on the bucket, and 403 AccessDenied to anyone else.
 pub(crate) async fn may_know_missing(gw: &Gateway, session: &Session, bucket: &str) -> bool {

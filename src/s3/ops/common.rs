@@ -167,6 +167,25 @@ pub(crate) fn empty(status: StatusCode) -> Response<Body> {
         .expect("static headers are valid")
 }
 
+/// Refuses a request without an integrity check on its body, as AWS does for configuration
+/// bodies (PutBucketCors, the Object Lock operations) and PUTs with Object Lock headers:
+/// Content-MD5 or a flexible checksum (which current SDKs send instead); the payload layer
+/// verifies whichever is given.
+pub(crate) fn require_integrity_header(headers: &HeaderMap) -> Result<(), S3Error> {
+    let has_check = headers.contains_key("content-md5")
+        || headers.contains_key("x-amz-sdk-checksum-algorithm")
+        || headers
+            .keys()
+            .any(|k| k.as_str().starts_with("x-amz-checksum-"));
+    if has_check {
+        Ok(())
+    } else {
+        Err(S3Error::InvalidRequest(
+            "Missing required header for this request: Content-MD5".into(),
+        ))
+    }
+}
+
 /// S3 keys are at most 1024 bytes of UTF-8.
 pub(crate) fn check_key(key: &str) -> Result<(), S3Error> {
     if key.len() > 1024 {

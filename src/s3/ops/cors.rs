@@ -40,19 +40,7 @@ pub(crate) async fn handle_put_bucket_cors(
     bucket: &str,
 ) -> Result<Response<Body>, S3Error> {
     let mut rec = req.bucket(bucket).await?;
-    // AWS requires an integrity check on this body: Content-MD5 or a flexible checksum (which
-    // current SDKs send instead); the payload layer verifies whichever is given.
-    let has_check = req.headers.contains_key("content-md5")
-        || req.headers.contains_key("x-amz-sdk-checksum-algorithm")
-        || req
-            .headers
-            .keys()
-            .any(|k| k.as_str().starts_with("x-amz-checksum-"));
-    if !has_check {
-        return Err(S3Error::InvalidRequest(
-            "Missing required header for this request: Content-MD5".into(),
-        ));
-    }
+    common::require_integrity_header(&req.headers)?;
     let body = req.small_body(MAX_CORS_BODY).await?;
     rec.cors = Some(xml::parse_cors_configuration(&body)?);
     req.gw.store.put_bucket(&rec).await?;

@@ -15,7 +15,6 @@ pub(super) fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'stat
         Method::GET => &[
             ("lifecycle", "GetBucketLifecycleConfiguration"),
             ("website", "GetBucketWebsite"),
-            ("object-lock", "GetObjectLockConfiguration"),
             ("logging", "GetBucketLogging"),
             ("notification", "GetBucketNotificationConfiguration"),
             ("replication", "GetBucketReplication"),
@@ -27,7 +26,6 @@ pub(super) fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'stat
         Method::PUT => &[
             ("lifecycle", "PutBucketLifecycleConfiguration"),
             ("website", "PutBucketWebsite"),
-            ("object-lock", "PutObjectLockConfiguration"),
             ("logging", "PutBucketLogging"),
             ("notification", "PutBucketNotificationConfiguration"),
             ("replication", "PutBucketReplication"),
@@ -93,16 +91,8 @@ pub(super) fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'stat
 /// Object subresources the gateway does not implement, per method.
 pub(super) fn unsupported_object_op(method: &Method, q: &Query) -> Option<&'static str> {
     let table: &[(&str, &'static str)] = match *method {
-        Method::GET => &[
-            ("retention", "GetObjectRetention"),
-            ("legal-hold", "GetObjectLegalHold"),
-            ("torrent", "GetObjectTorrent"),
-        ],
-        Method::PUT => &[
-            ("retention", "PutObjectRetention"),
-            ("legal-hold", "PutObjectLegalHold"),
-            ("encryption", "UpdateObjectEncryption"),
-        ],
+        Method::GET => &[("torrent", "GetObjectTorrent")],
+        Method::PUT => &[("encryption", "UpdateObjectEncryption")],
         Method::DELETE => &[],
         Method::POST => &[
             ("restore", "RestoreObject"),

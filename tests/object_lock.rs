@@ -618,11 +618,12 @@ async fn configuration_retention_legal_hold_and_refusals() {
         failure("lock PUT without checksum", r),
         (400, "InvalidRequest".into())
     );
+    put(&s3, h, "src", None, None).await;
     let copied = s3
         .copy_object()
         .bucket(h)
         .key("copy")
-        .copy_source(format!("{h}/free"))
+        .copy_source(format!("{h}/src"))
         .object_lock_mode(ObjectLockMode::Governance)
         .object_lock_retain_until_date(DateTime::from_secs(now + 900))
         .object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On)

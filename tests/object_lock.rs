@@ -718,6 +718,9 @@ async fn configuration_retention_legal_hold_and_refusals() {
     assert!(head.object_lock_legal_hold_status().is_none());
 }
 
+/// An edit of a meta record's JSON, as a backend writer could make it.
+type RecordEdit = fn(&mut Value);
+
 /// The current meta record of `key` in `bucket` (`meta/<bucket>/<hex key>-`).
 fn meta_path(data_dir: &Path, bucket: &str, key: &str) -> PathBuf {
     let suffix = format!("{}-", hex::encode(key.as_bytes()));
@@ -747,7 +750,7 @@ async fn record_mac_covers_the_lock() {
             record["lock"]["retention"]["mode"], "COMPLIANCE",
             "{record}"
         );
-        let edits: Vec<(&str, fn(&mut Value))> = vec![
+        let edits: Vec<(&str, RecordEdit)> = vec![
             ("lock dropped", |m| {
                 m.as_object_mut().unwrap().remove("lock");
             }),

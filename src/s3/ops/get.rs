@@ -218,7 +218,7 @@ pub(crate) async fn handle_get_object(
     let h = resp.headers_mut();
     common::put_object_headers(&meta, h);
     for (name, v) in &lock_headers {
-        set(h, *name, v);
+        set(h, name, v);
     }
     for (name, v) in overrides.headers() {
         if let Ok(v) = http::HeaderValue::from_str(v) {

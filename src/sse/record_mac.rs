@@ -414,6 +414,14 @@ mod tests {
         let tag4 = k.sign("b", "k", &locked);
         assert!(k.verify("b", "k", &locked, &tag4));
         assert!(!k.verify("b", "k", &sample(), &tag4));
+        // The vector of docs/FORMAT.md §7 for a locked version.
+        let mut vector = sample();
+        vector.lock = locked.lock;
+        let tag5 = k.sign("bucket", "photos/cat.jpg", &vector);
+        assert_eq!(
+            hex::encode(&tag5),
+            "58bfbec55fad5c2b92118820606d98a2f7bc4bb07f2e11358f95df2ef892e948"
+        );
         let lock_edits: Vec<fn(&mut ObjectLock)> = vec![
             |l| l.retention.as_mut().unwrap().retain_until_ms -= 1,
             |l| l.retention.as_mut().unwrap().mode = LockMode::Governance,

@@ -22,7 +22,8 @@ use aws_sdk_s3::types::{
 use common::{Server, all_files, failure, metrics_text};
 use serde_json::Value;
 
-/// An IAM user of the root's account allowed every S3 action but the governance bypass.
+/// An IAM user of the root's account allowed every S3 action but the governance bypass (and
+/// Object Lock configuration on buckets named `gov-*`).
 const GOV: (&str, &str) = (
     "GOVACCESSKEY00000001",
     "gov-secret-key-00000000000000000000000001",
@@ -31,7 +32,8 @@ const GOV: (&str, &str) = (
 fn start() -> Server {
     let policy = r#"{"Version":"2012-10-17","Statement":[
         {"Effect":"Allow","Action":"s3:*","Resource":"*"},
-        {"Effect":"Deny","Action":"s3:BypassGovernanceRetention","Resource":"*"}]}"#;
+        {"Effect":"Deny","Action":"s3:BypassGovernanceRetention","Resource":"*"},
+        {"Effect":"Deny","Action":"s3:PutBucketObjectLockConfiguration","Resource":"arn:aws:s3:::gov-*"}]}"#;
     Server::start_with(common::Options {
         config_toml: Some(format!(
             "\n[[users]]\nname = \"gov\"\naccess_key = \"{}\"\nsecret_key = \"{}\"\npolicy = '''{policy}'''\n",
@@ -242,6 +244,31 @@ async fn configuration_retention_legal_hold_and_refusals() {
             .object_lock_enabled(),
         Some(&ObjectLockEnabled::Enabled)
     );
+
+    // ---- CreateBucket with Object Lock also needs s3:PutBucketObjectLockConfiguration ----
+    let r = gov
+        .create_bucket()
+        .bucket("gov-locked")
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await;
+    assert_eq!(
+        failure("lock bucket without the right", r),
+        (403, "AccessDenied".into())
+    );
+    assert_eq!(
+        failure(
+            "the refused bucket was not created",
+            s3.head_bucket().bucket("gov-locked").send().await
+        )
+        .0,
+        404
+    );
+    gov.create_bucket()
+        .bucket("gov-plain")
+        .send()
+        .await
+        .unwrap();
 
     // ---- a bucket created with Object Lock: versioning Enabled, never Suspended ----
     let b = "locked";

@@ -44,7 +44,7 @@ pub(crate) struct Check {
 }
 
 impl Check {
-    fn bucket(action: &'static str, bucket: &str) -> Check {
+    pub(crate) fn bucket(action: &'static str, bucket: &str) -> Check {
         Check {
             action,
             target: Target::Bucket(bucket.to_owned()),

@@ -6,7 +6,7 @@ use super::access;
 use super::common::{self, set};
 use crate::meta::{BUCKET_FORMAT, BucketRecord, ObjectLockConfig};
 use crate::s3::Req;
-use crate::s3::authz::owner;
+use crate::s3::authz::{self, owner};
 use crate::s3::error::S3Error;
 use crate::s3::names::valid_bucket_name;
 use crate::s3::xml;
@@ -67,6 +67,16 @@ pub(crate) async fn handle_create_bucket(
             ));
         }
     };
+    if object_lock {
+        // AWS asks these besides s3:CreateBucket of a bucket created with Object Lock.
+        for action in [
+            "s3:PutBucketObjectLockConfiguration",
+            "s3:PutBucketVersioning",
+        ] {
+            authz::check_new_bucket(&req.gw, &req.session, &authz::Check::bucket(action, bucket))
+                .await?;
+        }
+    }
     let access::NewBucket {
         public_access_block,
         ownership,

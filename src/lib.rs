@@ -23,6 +23,7 @@ pub(crate) mod lifecycle;
 pub mod meta;
 pub(crate) mod metrics;
 pub(crate) mod policy;
+pub(crate) mod retention;
 pub(crate) mod s3;
 pub(crate) mod seal;
 pub(crate) mod serve;

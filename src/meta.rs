@@ -139,6 +139,10 @@ pub struct ObjectMeta {
     /// `null` version, which every record written before versioning is. Covered by `mac`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
+    /// Object Lock state of this version (retention, legal hold); absent when it has none,
+    /// as in every record written before Object Lock. Covered by `mac` (docs/FORMAT.md §6.1).
+    #[serde(default, skip_serializing_if = "ObjectLock::is_empty")]
+    pub lock: ObjectLock,
 }
 
 impl ObjectMeta {
@@ -146,6 +150,88 @@ impl ObjectMeta {
     pub fn is_authenticated(&self) -> bool {
         self.format == META_FORMAT
     }
+}
+
+/// An Object Lock retention mode (S3 User Guide: "Retention modes").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LockMode {
+    /// Removable or shortenable by a caller allowed `s3:BypassGovernanceRetention` who asks for
+    /// the bypass.
+    #[serde(rename = "GOVERNANCE")]
+    Governance,
+    /// Never removed or shortened by anyone until it expires; only extended.
+    #[serde(rename = "COMPLIANCE")]
+    Compliance,
+}
+
+impl LockMode {
+    /// The name S3 uses in headers and XML.
+    pub fn name(self) -> &'static str {
+        match self {
+            LockMode::Governance => "GOVERNANCE",
+            LockMode::Compliance => "COMPLIANCE",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<LockMode> {
+        match name {
+            "GOVERNANCE" => Some(LockMode::Governance),
+            "COMPLIANCE" => Some(LockMode::Compliance),
+            _ => None,
+        }
+    }
+}
+
+/// A retention period of one version: protected until `retain_until_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    pub mode: LockMode,
+    /// Milliseconds since the Unix epoch.
+    pub retain_until_ms: i64,
+}
+
+/// The Object Lock state of one version.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectLock {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+    /// `None`: never set (GetObjectLegalHold answers NoSuchObjectLockConfiguration); `Some(false)`
+    /// once turned OFF.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_hold: Option<bool>,
+}
+
+impl ObjectLock {
+    pub fn is_empty(&self) -> bool {
+        self.retention.is_none() && self.legal_hold.is_none()
+    }
+
+    /// Whether a retention (expired or not) or a legal hold is set on the version.
+    pub fn holds(&self) -> bool {
+        self.retention.is_some() || self.legal_hold == Some(true)
+    }
+}
+
+/// A bucket's Object Lock configuration (S3 API Reference: ObjectLockConfiguration). Present
+/// means Object Lock is enabled, which cannot be undone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectLockConfig {
+    /// Applied to new versions that name no retention of their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_retention: Option<DefaultRetention>,
+}
+
+/// A bucket's default retention: a mode and a period in days or years.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultRetention {
+    pub mode: LockMode,
+    pub period: RetentionPeriod,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RetentionPeriod {
+    Days(u32),
+    Years(u32),
 }
 
 /// Marker and version of a delete marker record.
@@ -251,6 +337,10 @@ pub struct BucketRecord {
     /// records written before lifecycle rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<Vec<LifecycleRule>>,
+    /// Object Lock (CreateBucket with `x-amz-bucket-object-lock-enabled`,
+    /// PutObjectLockConfiguration); `None` for a bucket without it (and older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<ObjectLockConfig>,
 }
 
 /// One lifecycle rule, as PutBucketLifecycleConfiguration accepted it (S3 API Reference:
@@ -444,6 +534,10 @@ pub struct UploadRecord {
     /// The ACL given at CreateMultipartUpload, applied at Complete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<Acl>,
+    /// The Object Lock state given at CreateMultipartUpload (or the bucket's default then),
+    /// applied at Complete.
+    #[serde(default, skip_serializing_if = "ObjectLock::is_empty")]
+    pub lock: ObjectLock,
 }
 
 /// What a finished multipart upload answered: `uploads/<bucket>/<upload-id>/completed`, kept

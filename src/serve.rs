@@ -286,12 +286,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), StartError> {
         Some(c) => c.clone(),
         None => Arc::new(SystemClock),
     };
-    crate::lifecycle::worker::spawn(
-        gw.store.clone(),
-        gw.metrics.clone(),
-        clock,
-        test_clock.as_ref().map(|c| c.moves()),
-    );
+    crate::lifecycle::worker::spawn(gw.clone(), clock, test_clock.as_ref().map(|c| c.moves()));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
 

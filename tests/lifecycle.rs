@@ -11,8 +11,8 @@ use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketVersioningStatus,
     ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleAndOperator,
-    LifecycleRuleFilter, NoncurrentVersionExpiration, Tag, Transition, TransitionStorageClass,
-    VersioningConfiguration,
+    LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectLockLegalHoldStatus, ObjectLockMode,
+    Tag, Transition, TransitionStorageClass, VersioningConfiguration,
 };
 use common::{Options, Server, advance_clock, failure, metrics_text};
 
@@ -777,4 +777,76 @@ async fn worker_applies_rules_under_the_test_clock() {
         1.0
     );
     assert!(metric(&server, "sealgate_lifecycle_runs_total") >= 3.0);
+}
+
+/// Object Lock outranks every rule: noncurrent versions under a retention or a legal hold stay
+/// past their NoncurrentDays; the unprotected noncurrent version beside them goes.
+#[tokio::test]
+async fn locked_versions_outlive_noncurrent_expiration() {
+    let server = Server::start_with(Options {
+        test_clock: true,
+        ..Options::default()
+    });
+    let s3 = server.s3().await;
+    let kms = server.kms().await;
+    s3.create_bucket()
+        .bucket("locked")
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .unwrap();
+    put_rules(
+        &s3,
+        "locked",
+        vec![
+            rule("old", prefix(""))
+                .noncurrent_version_expiration(
+                    NoncurrentVersionExpiration::builder()
+                        .noncurrent_days(1)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        ],
+    )
+    .await
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let put = |body: &'static [u8]| {
+        s3.put_object()
+            .bucket("locked")
+            .key("k")
+            .body(ByteStream::from_static(body))
+    };
+    let id = |out: aws_sdk_s3::operation::put_object::PutObjectOutput| {
+        out.version_id().expect("a version id").to_owned()
+    };
+    let governed = id(put(b"one")
+        .object_lock_mode(ObjectLockMode::Governance)
+        .object_lock_retain_until_date(DateTime::from_secs(now + 30 * DAY as i64))
+        .send()
+        .await
+        .unwrap());
+    let held = id(put(b"two")
+        .object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On)
+        .send()
+        .await
+        .unwrap());
+    let plain = id(put(b"three").send().await.unwrap());
+    let current = id(put(b"four").send().await.unwrap());
+
+    let removed = "sealgate_lifecycle_noncurrent_versions_removed_total";
+    let before = metric(&server, removed);
+    advance_and_wait(&server, &kms, 3 * DAY).await;
+    let (objects, _) = versions(&s3, "locked", "k").await;
+    let ids: Vec<&str> = objects.iter().map(|(v, _)| v.as_str()).collect();
+    assert_eq!(
+        ids,
+        [current.as_str(), held.as_str(), governed.as_str()],
+        "the unprotected noncurrent version {plain} goes, the protected ones stay"
+    );
+    assert_eq!(metric(&server, removed), before + 1.0);
 }

@@ -82,6 +82,10 @@ pub struct AuditRecord {
     /// The two-person-rule request the call started, waited on, approved or carried out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval_request: Option<String>,
+    /// Something the operator must know about a call that succeeded as asked (a key of
+    /// Object Lock-protected versions disabled or scheduled for deletion).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// When digests are written and when the file rotates.
@@ -548,6 +552,7 @@ mod tests {
                 error_code: None,
                 unusable_key_state: None,
                 approval_request: None,
+                warning: None,
             })
             .unwrap();
         }

@@ -158,6 +158,7 @@ mod tests {
             error_code: None,
             unusable_key_state: None,
             approval_request: None,
+            warning: None,
         }
     }
 

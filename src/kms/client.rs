@@ -173,6 +173,24 @@ pub trait Kms: Send + Sync {
     fn nodes(&self) -> Vec<super::fleet::NodeHealth> {
         Vec::new()
     }
+
+    /// Marks `key_arn` as the key of Object Lock-protected S3 versions, so that disabling or
+    /// scheduling it for deletion warns (docs/KMS.md "Keys of locked objects"). A KMS without
+    /// the mark (AWS KMS, a KMS on another host) does nothing.
+    fn mark_object_lock<'a>(
+        &'a self,
+        _key_arn: &'a str,
+        _caller: &'a Caller,
+        _source: &'a Source,
+    ) -> KmsFuture<'a, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// How many ScheduleKeyDeletion / DisableKey calls hit a marked key, per operation; empty
+    /// for a KMS this process does not run.
+    fn locked_key_warnings(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
 
 /// The CreateKey → CreateAlias → EnableKeyRotation sequence behind
@@ -283,6 +301,33 @@ fn new_request_id() -> String {
 }
 
 impl Kms for KmsService {
+    fn mark_object_lock<'a>(
+        &'a self,
+        key_arn: &'a str,
+        caller: &'a Caller,
+        source: &'a Source,
+    ) -> KmsFuture<'a, ()> {
+        let (svc, key_arn, caller, source) = (
+            self.clone(),
+            key_arn.to_string(),
+            own_caller(caller),
+            source.clone(),
+        );
+        Box::pin(blocking(move || {
+            svc.run(
+                "MarkObjectLockKey",
+                &caller,
+                source,
+                &new_request_id(),
+                |svc, call| svc.mark_object_lock(call, &key_arn),
+            )
+        }))
+    }
+
+    fn locked_key_warnings(&self) -> Vec<(&'static str, u64)> {
+        KmsService::locked_key_warnings(self)
+    }
+
     fn generate_data_key<'a>(
         &'a self,
         key_id: &'a str,

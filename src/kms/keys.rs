@@ -474,7 +474,9 @@ impl KmsService {
         call: &mut Call<'_>,
         req: KeyIdRequest,
     ) -> Result<Value, KmsError> {
-        self.set_enabled(call, req, false)
+        let done = self.set_enabled(call, req, false)?;
+        self.warn_if_object_lock(call, "DisableKey");
+        Ok(done)
     }
 
     fn set_enabled(
@@ -521,7 +523,7 @@ impl KmsService {
         let key_ref = required(req.key_id, "keyId")?;
         let days = req.pending_window_in_days.unwrap_or(30);
         util::check_range(days, "pendingWindowInDays", 7, 30)?;
-        self.inner.store.with_tx(|tx| {
+        let done = self.inner.store.with_tx(|tx| {
             let mut key = self.key_for(tx, call, &key_ref, false, "kms:ScheduleKeyDeletion")?;
             self.check_customer_managed(&key)?;
             self.check_not_pending_deletion(&key)?;
@@ -535,7 +537,9 @@ impl KmsService {
                 "KeyState": "PendingDeletion",
                 "PendingWindowInDays": days,
             }))
-        })
+        })?;
+        self.warn_if_object_lock(call, "ScheduleKeyDeletion");
+        Ok(done)
     }
 
     pub(crate) fn cancel_key_deletion(

@@ -37,6 +37,7 @@ pub(crate) mod import;
 pub(crate) mod key_spec;
 pub(crate) mod keys;
 pub(crate) mod mac;
+pub mod object_lock;
 pub(crate) mod on_behalf;
 pub mod policy;
 pub(crate) mod quorum;
@@ -156,6 +157,8 @@ struct Inner {
     /// In-memory connection state of custom key stores (DISCONNECTED after a restart).
     key_stores: custom_key_stores::Connections,
     quorum: Option<QuorumPolicy>,
+    /// Deletions and disablings of keys marked as protecting locked S3 versions.
+    locked_key_warnings: object_lock::LockedKeyWarnings,
 }
 
 /// Records kept while sealed; past this, refused calls go unrecorded (a warning is logged)
@@ -172,6 +175,8 @@ pub struct Call<'a> {
     unusable_state: Option<KeyState>,
     /// Filled in by authorization (`quorum::check_quorum`), which sees the call immutably.
     quorum: RefCell<quorum::CallQuorum>,
+    /// A warning for the audit record (a marked key disabled or scheduled for deletion).
+    warning: Option<String>,
 }
 
 impl<'a> Call<'a> {
@@ -231,6 +236,7 @@ impl KmsService {
                 service_principals: cfg.service_principals,
                 key_stores: Default::default(),
                 quorum: cfg.quorum,
+                locked_key_warnings: Default::default(),
             }),
         };
         if let Some(root) = root {
@@ -398,6 +404,7 @@ impl KmsService {
             context: None,
             unusable_state: None,
             quorum: RefCell::default(),
+            warning: None,
         };
         let mut result = op(self, &mut call);
         if let Err(e) = self.record_new_approval_request(call.quorum.get_mut()) {
@@ -432,6 +439,7 @@ impl KmsService {
             error_code: error.map(|e| e.type_name().to_string()),
             unusable_key_state: call.unusable_state.map(|s| s.as_str().to_string()),
             approval_request: call.quorum.into_inner().approval,
+            warning: call.warning,
         };
         self.append_audit(record)
             .map_err(|e| KmsError::internal(format!("audit log: {e}")))
@@ -747,6 +755,7 @@ impl KmsService {
                 context: None,
                 unusable_state: None,
                 quorum: RefCell::default(),
+                warning: None,
             };
             match done {
                 Ok(None) => {}

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use super::rules::{applies, current_expiry_ms, due_ms, matches, prefix};
 use crate::meta::{BucketRecord, LifecycleExpiration, LifecycleRule, Version};
+use crate::retention::version_deletable;
+use crate::sse::Crypto;
 use crate::store::{Expect, Row, Store, StoreError, Versioning};
 
 /// Keys listed per page.
@@ -25,7 +27,11 @@ pub(crate) struct RunReport {
 }
 
 /// Applies every bucket's enabled rules as of `now_ms`.
-pub(crate) async fn run(store: &Store, now_ms: i64) -> Result<RunReport, StoreError> {
+pub(crate) async fn run(
+    store: &Store,
+    crypto: &Crypto,
+    now_ms: i64,
+) -> Result<RunReport, StoreError> {
     let mut report = RunReport::default();
     for bucket in store.list_buckets().await? {
         let rules: Vec<&LifecycleRule> = bucket
@@ -37,7 +43,7 @@ pub(crate) async fn run(store: &Store, now_ms: i64) -> Result<RunReport, StoreEr
         if rules.is_empty() {
             continue;
         }
-        if let Err(e) = apply_bucket(store, &bucket, &rules, now_ms, &mut report).await {
+        if let Err(e) = apply_bucket(store, crypto, &bucket, &rules, now_ms, &mut report).await {
             tracing::warn!(bucket = %bucket.name, error = %e, "lifecycle pass of bucket failed");
             report.failed_buckets += 1;
         }
@@ -47,6 +53,7 @@ pub(crate) async fn run(store: &Store, now_ms: i64) -> Result<RunReport, StoreEr
 
 async fn apply_bucket(
     store: &Store,
+    crypto: &Crypto,
     bucket: &BucketRecord,
     rules: &[&LifecycleRule],
     now_ms: i64,
@@ -67,6 +74,8 @@ async fn apply_bucket(
                 let Row::Key(key) = row else { continue };
                 let at = Key {
                     store,
+                    crypto,
+                    rec: bucket,
                     bucket: name,
                     key: &key,
                     versioning,
@@ -136,6 +145,8 @@ fn selects(rule: &LifecycleRule, key: &str, v: &Version) -> bool {
 /// One key being worked on.
 struct Key<'a> {
     store: &'a Store,
+    crypto: &'a Crypto,
+    rec: &'a BucketRecord,
     bucket: &'a str,
     key: &'a str,
     versioning: Versioning,
@@ -158,7 +169,9 @@ impl Key<'_> {
             // the newer noncurrent versions (NewerNoncurrentVersions keeps that many).
             let since = versions[i - 1].last_modified_ms();
             let rank = i - 1;
+            // Object Lock outranks every rule: a protected version stays (AWS does the same).
             if rules.iter().any(|r| self.noncurrent_due(r, v, since, rank))
+                && version_deletable(self.crypto, self.rec, self.key, v, self.now_ms).await
                 && self
                     .store
                     .remove_version(self.bucket, self.key, id(v))

@@ -14,17 +14,16 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use tokio::sync::watch;
 
 use super::run::{RunReport, run};
+use crate::gateway::Gateway;
 use crate::kms::Clock;
 use crate::metrics::Metrics;
-use crate::store::Store;
 
 /// Time between two periodic passes.
 const PERIOD: Duration = Duration::from_secs(3600);
 
 /// Starts the worker. `moves` (the test clock's) wakes it besides the period.
 pub(crate) fn spawn(
-    store: Arc<Store>,
-    metrics: Arc<Metrics>,
+    gw: Arc<Gateway>,
     clock: Arc<dyn Clock>,
     mut moves: Option<watch::Receiver<u64>>,
 ) {
@@ -37,7 +36,7 @@ pub(crate) fn spawn(
                 _ = tick.tick() => {}
                 _ = clock_moved(&mut moves) => tracing::info!("lifecycle pass after a test clock move"),
             }
-            run_once(&store, &metrics, clock.as_ref()).await;
+            run_once(&gw, clock.as_ref()).await;
         }
     });
 }
@@ -52,13 +51,14 @@ async fn clock_moved(moves: &mut Option<watch::Receiver<u64>>) {
     std::future::pending().await
 }
 
-async fn run_once(store: &Store, metrics: &Metrics, clock: &dyn Clock) {
+async fn run_once(gw: &Gateway, clock: &dyn Clock) {
+    let metrics = &gw.metrics;
     let now_ms = clock
         .now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let started = Instant::now();
-    let result = run(store, now_ms).await;
+    let result = run(&gw.store, &gw.crypto, now_ms).await;
     let m = &metrics.lifecycle;
     m.last_run_seconds
         .with([])

@@ -171,6 +171,36 @@ impl Kms for MeteredKms {
     fn nodes(&self) -> Vec<NodeHealth> {
         self.inner.nodes()
     }
+
+    fn mark_object_lock<'a>(
+        &'a self,
+        key_arn: &'a str,
+        caller: &'a Caller,
+        source: &'a Source,
+    ) -> KmsFuture<'a, ()> {
+        self.inner.mark_object_lock(key_arn, caller, source)
+    }
+
+    fn locked_key_warnings(&self) -> Vec<(&'static str, u64)> {
+        self.inner.locked_key_warnings()
+    }
+}
+
+/// Appends `sealgate_kms_locked_key_deletions_total` (nothing when this process runs no KMS).
+pub(super) fn render_locked_key_warnings(counts: &[(&'static str, u64)], out: &mut String) {
+    use std::fmt::Write as _;
+    if counts.is_empty() {
+        return;
+    }
+    let name = "sealgate_kms_locked_key_deletions_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} ScheduleKeyDeletion and DisableKey calls on a KMS key marked as protecting Object Lock-protected S3 versions (alarm on any increase)."
+    );
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for (op, n) in counts {
+        let _ = writeln!(out, "{name}{{operation=\"{op}\"}} {n}");
+    }
 }
 
 /// One per-node family: name, type, help, and the value it reads from a node's health.

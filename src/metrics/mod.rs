@@ -424,6 +424,7 @@ impl Metrics {
         conn::render(&self.connections, &mut out);
         if let Some(kms) = self.kms.get() {
             kms::render_nodes(&kms.nodes(), &mut out);
+            kms::render_locked_key_warnings(&kms.locked_key_warnings(), &mut out);
         }
         out
     }

@@ -169,6 +169,16 @@ pub(crate) enum S3Error {
     // In AWS's catalogue, answered by the next features (see the enum doc).
     #[allow(dead_code)]
     ServerSideEncryptionConfigurationNotFoundError { bucket: String },
+    /// 404: GetObjectLockConfiguration on a bucket without Object Lock.
+    #[error("Object Lock configuration does not exist for this bucket")]
+    ObjectLockConfigurationNotFoundError { bucket: String },
+    /// 404: GetObjectRetention / GetObjectLegalHold of a version that never had one.
+    #[error("The specified object does not have a ObjectLock configuration")]
+    NoSuchObjectLockConfiguration,
+    /// 409: an operation the bucket's state forbids (suspending versioning of an Object Lock
+    /// bucket, enabling Object Lock without versioning).
+    #[error("{0}")]
+    InvalidBucketState(String),
 
     // ---- request validation ----
     /// 400 with optional `<ArgumentName>`/`<ArgumentValue>`.
@@ -411,11 +421,14 @@ impl S3Error {
             | NoSuchPublicAccessBlockConfiguration { .. }
             | OwnershipControlsNotFoundError { .. }
             | NoSuchVersion { .. }
-            | ServerSideEncryptionConfigurationNotFoundError { .. } => StatusCode::NOT_FOUND,
+            | ServerSideEncryptionConfigurationNotFoundError { .. }
+            | ObjectLockConfigurationNotFoundError { .. }
+            | NoSuchObjectLockConfiguration => StatusCode::NOT_FOUND,
             BucketAlreadyOwnedByYou { .. }
             | BucketAlreadyExists { .. }
             | BucketNotEmpty { .. }
             | OperationAborted
+            | InvalidBucketState(_)
             | ConditionalRequestConflict => StatusCode::CONFLICT,
             InvalidRange { .. } | InvalidPartNumber { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             MissingContentLength => StatusCode::LENGTH_REQUIRED,
@@ -491,6 +504,9 @@ impl S3Error {
             ServerSideEncryptionConfigurationNotFoundError { .. } => {
                 "ServerSideEncryptionConfigurationNotFoundError"
             }
+            ObjectLockConfigurationNotFoundError { .. } => "ObjectLockConfigurationNotFoundError",
+            NoSuchObjectLockConfiguration => "NoSuchObjectLockConfiguration",
+            InvalidBucketState(_) => "InvalidBucketState",
             InvalidArgument { .. } => "InvalidArgument",
             InvalidRequest(_) => "InvalidRequest",
             InvalidTag(_) => "InvalidTag",
@@ -628,6 +644,7 @@ impl S3Error {
             | NoSuchLifecycleConfiguration { bucket }
             | NoSuchPublicAccessBlockConfiguration { bucket }
             | OwnershipControlsNotFoundError { bucket }
+            | ObjectLockConfigurationNotFoundError { bucket }
             | ServerSideEncryptionConfigurationNotFoundError { bucket } => {
                 out.push(("BucketName", bucket.clone()))
             }
@@ -1020,6 +1037,21 @@ mod tests {
             (S3Error::NotImplemented(s("m")), 501, "NotImplemented"),
             (S3Error::InvalidObjectState, 403, "InvalidObjectState"),
             (S3Error::OperationAborted, 409, "OperationAborted"),
+            (
+                S3Error::ObjectLockConfigurationNotFoundError { bucket: s("b") },
+                404,
+                "ObjectLockConfigurationNotFoundError",
+            ),
+            (
+                S3Error::NoSuchObjectLockConfiguration,
+                404,
+                "NoSuchObjectLockConfiguration",
+            ),
+            (
+                S3Error::InvalidBucketState(s("m")),
+                409,
+                "InvalidBucketState",
+            ),
             (
                 S3Error::kms("DisabledException", "arn is disabled."),
                 400,

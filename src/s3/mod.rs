@@ -7,6 +7,7 @@ pub(crate) mod cors;
 pub(crate) mod encryption;
 pub(crate) mod error;
 pub(crate) mod names;
+pub(crate) mod object_lock;
 pub(crate) mod ops;
 pub(crate) mod payload;
 pub(crate) mod post;
@@ -119,6 +120,11 @@ impl Req {
     /// A check only the handler can make (e.g. DeleteObjects, per key).
     pub(crate) async fn authorize(&self, check: &authz::Check) -> Result<(), S3Error> {
         authz::check(&self.gw, &self.session, check).await
+    }
+
+    /// Whether `check` would be allowed; a refusal is not recorded as a denial.
+    pub(crate) async fn allowed(&self, check: &authz::Check) -> bool {
+        authz::allowed(&self.gw, &self.session, check).await
     }
 
     pub(crate) async fn bucket(&self, name: &str) -> Result<BucketRecord, S3Error> {

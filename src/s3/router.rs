@@ -180,6 +180,12 @@ pub(crate) enum Endpoint {
         max_keys: Option<u32>,
         encoding_type_url: bool,
     },
+    GetObjectLockConfiguration {
+        bucket: String,
+    },
+    PutObjectLockConfiguration {
+        bucket: String,
+    },
     GetBucketTagging {
         bucket: String,
     },
@@ -292,6 +298,26 @@ pub(crate) enum Endpoint {
         key: String,
         version_id: Option<String>,
     },
+    GetObjectRetention {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    },
+    PutObjectRetention {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    },
+    GetObjectLegalHold {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    },
+    PutObjectLegalHold {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    },
     GetObjectAttributes {
         bucket: String,
         key: String,
@@ -377,6 +403,12 @@ impl Endpoint {
             GetBucketVersioning { .. } => "GetBucketVersioning",
             PutBucketVersioning { .. } => "PutBucketVersioning",
             ListObjectVersions { .. } => "ListObjectVersions",
+            GetObjectLockConfiguration { .. } => "GetObjectLockConfiguration",
+            PutObjectLockConfiguration { .. } => "PutObjectLockConfiguration",
+            GetObjectRetention { .. } => "GetObjectRetention",
+            PutObjectRetention { .. } => "PutObjectRetention",
+            GetObjectLegalHold { .. } => "GetObjectLegalHold",
+            PutObjectLegalHold { .. } => "PutObjectLegalHold",
             GetBucketTagging { .. } => "GetBucketTagging",
             PutBucketTagging { .. } => "PutBucketTagging",
             DeleteBucketTagging { .. } => "DeleteBucketTagging",
@@ -441,6 +473,12 @@ impl Endpoint {
             | GetBucketVersioning { bucket }
             | PutBucketVersioning { bucket }
             | ListObjectVersions { bucket, .. }
+            | GetObjectLockConfiguration { bucket }
+            | PutObjectLockConfiguration { bucket }
+            | GetObjectRetention { bucket, .. }
+            | PutObjectRetention { bucket, .. }
+            | GetObjectLegalHold { bucket, .. }
+            | PutObjectLegalHold { bucket, .. }
             | GetBucketTagging { bucket }
             | PutBucketTagging { bucket }
             | DeleteBucketTagging { bucket }
@@ -491,6 +529,10 @@ impl Endpoint {
             | PutObjectAcl { key, .. }
             | PutObjectTagging { key, .. }
             | DeleteObjectTagging { key, .. }
+            | GetObjectRetention { key, .. }
+            | PutObjectRetention { key, .. }
+            | GetObjectLegalHold { key, .. }
+            | PutObjectLegalHold { key, .. }
             | GetObjectAttributes { key, .. }
             | CreateMultipartUpload { key, .. }
             | UploadPart { key, .. }
@@ -660,6 +702,8 @@ fn route_bucket(method: &Method, bucket: String, q: &Query) -> Result<Endpoint, 
             max_keys: q.int("max-keys", 0, I32_MAX)?,
             encoding_type_url: q.encoding_type_url()?,
         },
+        Method::GET if q.has("object-lock") => Endpoint::GetObjectLockConfiguration { bucket },
+        Method::PUT if q.has("object-lock") => Endpoint::PutObjectLockConfiguration { bucket },
         Method::GET if q.has("tagging") => Endpoint::GetBucketTagging { bucket },
         Method::GET if q.has("acl") => Endpoint::GetBucketAcl { bucket },
         Method::PUT if q.has("acl") => Endpoint::PutBucketAcl { bucket },
@@ -764,6 +808,26 @@ fn route_object(
             version_id: q.string("versionId"),
         },
         Method::DELETE if q.has("tagging") => Endpoint::DeleteObjectTagging {
+            bucket,
+            key,
+            version_id: q.string("versionId"),
+        },
+        Method::GET if q.has("retention") => Endpoint::GetObjectRetention {
+            bucket,
+            key,
+            version_id: q.string("versionId"),
+        },
+        Method::PUT if q.has("retention") => Endpoint::PutObjectRetention {
+            bucket,
+            key,
+            version_id: q.string("versionId"),
+        },
+        Method::GET if q.has("legal-hold") => Endpoint::GetObjectLegalHold {
+            bucket,
+            key,
+            version_id: q.string("versionId"),
+        },
+        Method::PUT if q.has("legal-hold") => Endpoint::PutObjectLegalHold {
             bucket,
             key,
             version_id: q.string("versionId"),
@@ -1348,7 +1412,13 @@ mod tests {
                 "GET",
                 "/b?object-lock",
                 &[],
-                unsupported(Some("b"), None, "GetObjectLockConfiguration"),
+                E::GetObjectLockConfiguration { bucket: s("b") },
+            ),
+            (
+                "PUT",
+                "/b?object-lock",
+                &[],
+                E::PutObjectLockConfiguration { bucket: s("b") },
             ),
             (
                 "GET",
@@ -1435,15 +1505,43 @@ mod tests {
             ),
             (
                 "PUT",
+                "/b/k?retention&versionId=v1",
+                &[],
+                E::PutObjectRetention {
+                    bucket: s("b"),
+                    key: s("k"),
+                    version_id: Some(s("v1")),
+                },
+            ),
+            (
+                "GET",
                 "/b/k?retention",
                 &[],
-                unsupported(Some("b"), Some("k"), "PutObjectRetention"),
+                E::GetObjectRetention {
+                    bucket: s("b"),
+                    key: s("k"),
+                    version_id: None,
+                },
             ),
             (
                 "GET",
                 "/b/k?legal-hold",
                 &[],
-                unsupported(Some("b"), Some("k"), "GetObjectLegalHold"),
+                E::GetObjectLegalHold {
+                    bucket: s("b"),
+                    key: s("k"),
+                    version_id: None,
+                },
+            ),
+            (
+                "PUT",
+                "/b/k?legal-hold&versionId=v2",
+                &[],
+                E::PutObjectLegalHold {
+                    bucket: s("b"),
+                    key: s("k"),
+                    version_id: Some(s("v2")),
+                },
             ),
             (
                 "POST",
@@ -1549,6 +1647,10 @@ mod tests {
             ("DELETE", "/b/k?acl", &[], "MethodNotAllowed"),
             ("GET", "/b/k?uploads", &[], "MethodNotAllowed"),
             ("HEAD", "/b/k?tagging", &[], "MethodNotAllowed"),
+            // Object Lock has no DELETE: never a data operation.
+            ("DELETE", "/b/k?retention", &[], "MethodNotAllowed"),
+            ("DELETE", "/b/k?legal-hold", &[], "MethodNotAllowed"),
+            ("DELETE", "/b?object-lock", &[], "MethodNotAllowed"),
             ("GET", "//k", &[], "InvalidBucketName"),
         ];
         for (method, url, headers, code) in cases {

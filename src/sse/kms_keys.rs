@@ -7,7 +7,7 @@
 //! burst of reads one Decrypt. The object key of every object is still fresh; only the KEK
 //! material is shared, and the per-object HKDF salt keeps each KEK distinct.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,8 @@ type Material = Arc<Zeroizing<[u8; 32]>>;
 
 pub(crate) struct KmsKeys {
     kms: Arc<dyn Kms>,
+    /// KMS keys this process has marked as protecting Object Lock-protected versions.
+    lock_marked: Mutex<HashSet<String>>,
     issued: Mutex<HashMap<String, (Instant, Arc<DataKey>)>>,
     opened: Mutex<HashMap<String, (Instant, Material)>>,
 }
@@ -58,9 +60,36 @@ fn remember<T>(map: &Mutex<HashMap<String, (Instant, T)>>, k: String, v: T) {
 }
 
 impl KmsKeys {
+    /// Marks `key_arn` at the KMS as the key of an Object Lock-protected version (docs/KMS.md
+    /// "Keys of locked objects"), once per key per process. The write it follows has happened,
+    /// so a failure is logged, not returned (the next locked write tries again).
+    pub(crate) async fn mark_object_lock(&self, key_arn: &str, caller: &Caller, source: &Source) {
+        if self
+            .lock_marked
+            .lock()
+            .expect("mark lock")
+            .contains(key_arn)
+        {
+            return;
+        }
+        match self.kms.mark_object_lock(key_arn, caller, source).await {
+            Ok(()) => {
+                let mut marked = self.lock_marked.lock().expect("mark lock");
+                if marked.len() >= MAX_CACHED {
+                    marked.clear();
+                }
+                marked.insert(key_arn.to_owned());
+            }
+            Err(e) => {
+                tracing::warn!(key = key_arn, error = %e, "KMS key not marked as protecting locked objects")
+            }
+        }
+    }
+
     pub(crate) fn new(kms: Arc<dyn Kms>) -> KmsKeys {
         KmsKeys {
             kms,
+            lock_marked: Mutex::new(HashSet::new()),
             issued: Mutex::new(HashMap::new()),
             opened: Mutex::new(HashMap::new()),
         }

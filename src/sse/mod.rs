@@ -122,6 +122,23 @@ impl Crypto {
         }
     }
 
+    /// After `meta` was written: when it is an SSE-KMS version its Object Lock holds (a
+    /// retention or a legal hold), its KMS key is marked so that disabling or deleting the
+    /// key warns the operator (docs/KMS.md "Keys of locked objects").
+    pub(crate) async fn note_object_lock(
+        &self,
+        meta: &ObjectMeta,
+        bucket: &str,
+        key: &str,
+        actor: &Actor<'_>,
+    ) {
+        if let (true, Sealing::SseKms { key_arn, .. }) = (meta.lock.holds(), &meta.sealing) {
+            self.kms
+                .mark_object_lock(key_arn, actor.caller, &source(bucket, key))
+                .await;
+        }
+    }
+
     /// The SSE-S3 master key ring (loaded at start; see [`MasterRing::load`]).
     pub(crate) fn master(&self) -> &MasterRing {
         &self.master

@@ -110,6 +110,8 @@ pub(crate) struct ObjectBody {
     /// The version id (`None`: the `null` version), covered by the record MAC.
     pub(crate) version_id: Option<String>,
     pub(crate) acl: Option<crate::meta::Acl>,
+    /// The Object Lock state of the new version, covered by the record MAC.
+    pub(crate) lock: crate::meta::ObjectLock,
 }
 
 /// The record of a new object; with `mac_key` (version 2) it is authenticated as the record of
@@ -142,6 +144,7 @@ pub(super) fn object_meta(
         mac: None,
         record_key: None,
         version_id: body.version_id,
+        lock: body.lock,
     };
     if let Some((k, bucket, key)) = mac_key {
         meta.mac = Some(STANDARD.encode(k.sign(bucket, key, &meta)));
@@ -577,6 +580,7 @@ mod tests {
                     tags: Default::default(),
                     version_id: None,
                     acl: None,
+                    lock: Default::default(),
                 },
             );
             assert_eq!(Version::of(&meta), version);

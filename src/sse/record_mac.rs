@@ -12,7 +12,8 @@
 //! The encoding is injective by construction: a fixed tag, then every field as
 //! `u32be(len) ‖ bytes` in a fixed order, integers as 8-byte big-endian fields, counts before
 //! lists, and a one-byte presence field before every optional value. Object tags, when there
-//! are any, are appended last, then the ACL (records without tags or ACL encode as they did before).
+//! are any, are appended last, then the ACL, then the Object Lock state (records without tags,
+//! ACL or lock encode as they did before).
 
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
@@ -171,6 +172,26 @@ pub(crate) fn encode(bucket: &str, key: &str, version: &str, meta: &ObjectMeta) 
             e.str(g.permission.name());
         }
     }
+    // The Object Lock state last, on the same terms, so a backend edit can neither shorten,
+    // drop nor add a retention or legal hold without the record failing its check.
+    if !meta.lock.is_empty() {
+        e.str("lock");
+        match &meta.lock.retention {
+            None => e.absent(),
+            Some(r) => {
+                e.present();
+                e.str(r.mode.name());
+                e.u64(r.retain_until_ms as u64);
+            }
+        }
+        match meta.lock.legal_hold {
+            None => e.absent(),
+            Some(on) => {
+                e.present();
+                e.bytes(&[u8::from(on)]);
+            }
+        }
+    }
     e.0
 }
 
@@ -217,7 +238,9 @@ impl Encoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::{Acl, Checksum, Grant, PartLayout, Permission};
+    use crate::meta::{
+        Acl, Checksum, Grant, LockMode, ObjectLock, PartLayout, Permission, Retention,
+    };
 
     pub(crate) fn sample() -> ObjectMeta {
         ObjectMeta {
@@ -256,6 +279,7 @@ mod tests {
             mac: None,
             record_key: None,
             version_id: None,
+            lock: Default::default(),
         }
     }
 
@@ -377,6 +401,46 @@ mod tests {
         let mut no_acl = acl.clone();
         no_acl.acl = None;
         assert!(!k.verify("b", "k", &no_acl, &tag3));
+        // The Object Lock state, once there, is covered: shortened, weakened, dropped or a
+        // legal hold lifted, and the record fails.
+        let mut locked = sample();
+        locked.lock = ObjectLock {
+            retention: Some(Retention {
+                mode: LockMode::Compliance,
+                retain_until_ms: 1_900_000_000_000,
+            }),
+            legal_hold: Some(true),
+        };
+        let tag4 = k.sign("b", "k", &locked);
+        assert!(k.verify("b", "k", &locked, &tag4));
+        assert!(!k.verify("b", "k", &sample(), &tag4));
+        // The vector of docs/FORMAT.md §7 for a locked version.
+        let mut vector = sample();
+        vector.lock = locked.lock;
+        let tag5 = k.sign("bucket", "photos/cat.jpg", &vector);
+        assert_eq!(
+            hex::encode(&tag5),
+            "58bfbec55fad5c2b92118820606d98a2f7bc4bb07f2e11358f95df2ef892e948"
+        );
+        let lock_edits: Vec<fn(&mut ObjectLock)> = vec![
+            |l| l.retention.as_mut().unwrap().retain_until_ms -= 1,
+            |l| l.retention.as_mut().unwrap().mode = LockMode::Governance,
+            |l| l.retention = None,
+            |l| l.legal_hold = Some(false),
+            |l| l.legal_hold = None,
+        ];
+        for (i, edit) in lock_edits.into_iter().enumerate() {
+            let mut m = locked.clone();
+            edit(&mut m.lock);
+            assert!(
+                !k.verify("b", "k", &m, &tag4),
+                "lock edit {i} went unnoticed"
+            );
+        }
+        // A lock added to a record signed without one fails too.
+        let mut added = sample();
+        added.lock.legal_hold = Some(false);
+        assert!(!k.verify("b", "k", &added, &tag));
         // The MAC field itself is not covered (it is the tag).
         let mut m = sample();
         m.mac = Some("anything".into());

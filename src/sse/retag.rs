@@ -20,7 +20,7 @@ use super::object::Version;
 use super::record_mac::RecordMacKey;
 use super::{Actor, Crypto, CustomerKey, ObjectBody, ObjectCrypto, SseError, binding};
 use crate::envelope::ObjectKey;
-use crate::meta::{Acl, ObjectMeta, RecordKey};
+use crate::meta::{Acl, ObjectLock, ObjectMeta, RecordKey};
 use crate::seal::{self, Mode};
 
 impl Crypto {
@@ -95,7 +95,7 @@ impl Crypto {
                 let mac_key = self.open_object_record_key(rk, bucket, key).await?;
                 verify(&mac_key, meta, bucket, key)
             }
-            None if meta.tags.is_empty() && meta.acl.is_none() => Ok(()),
+            None if meta.tags.is_empty() && meta.acl.is_none() && meta.lock.is_empty() => Ok(()),
             None => Err(SseError::RecordTampered),
         }
     }
@@ -117,6 +117,7 @@ impl Crypto {
         match edit {
             RecordEdit::Tags(tags) => new.tags = tags,
             RecordEdit::Acl(acl) => new.acl = acl,
+            RecordEdit::Lock(lock) => new.lock = lock,
         }
         if Version::of(meta) != Version::V2 {
             // Version 1 and plaintext records carry no MAC (docs/FORMAT.md §6.2).
@@ -148,6 +149,9 @@ pub(crate) enum RecordEdit {
     Tags(BTreeMap<String, String>),
     /// `None`: back to the bucket owner's FULL_CONTROL alone.
     Acl(Option<Acl>),
+    /// A new retention or legal hold (PutObjectRetention, PutObjectLegalHold); whether the
+    /// change is allowed is decided before, on the record this edit re-authenticates.
+    Lock(ObjectLock),
 }
 
 impl RecordEdit {
@@ -156,6 +160,7 @@ impl RecordEdit {
         match self {
             RecordEdit::Tags(t) => &meta.tags == t,
             RecordEdit::Acl(a) => &meta.acl == a,
+            RecordEdit::Lock(l) => &meta.lock == l,
         }
     }
 }

@@ -51,6 +51,7 @@ pub fn bucket_record(name: &str) -> BucketRecord {
         versioning: None,
         acl: None,
         lifecycle: None,
+        object_lock: None,
     }
 }
 
@@ -72,6 +73,7 @@ pub fn object_meta(generation: &str, size: u64) -> ObjectMeta {
         mac: None,
         record_key: None,
         version_id: None,
+        lock: Default::default(),
     }
 }
 
@@ -103,6 +105,7 @@ fn upload_record(bucket: &str, id: &str, key: &str, generation: &str) -> UploadR
         record_key: None,
         tags: BTreeMap::new(),
         acl: None,
+        lock: Default::default(),
     }
 }
 

@@ -315,6 +315,7 @@ async fn find_upload(
             mac: None,
             record_key: None,
             version_id: None,
+            lock: up.lock,
         };
         let mut report = Report::build(store, bucket, &up.key, None, &meta, Some(focus)).await;
         report.status = format!("multipart upload in progress ({})", up.upload_id);

@@ -44,7 +44,7 @@ pub(crate) struct Check {
 }
 
 impl Check {
-    fn bucket(action: &'static str, bucket: &str) -> Check {
+    pub(crate) fn bucket(action: &'static str, bucket: &str) -> Check {
         Check {
             action,
             target: Target::Bucket(bucket.to_owned()),
@@ -56,7 +56,7 @@ impl Check {
     }
 
     /// A check on version `version_id` of an object (the current one for `None`).
-    fn object_version(
+    pub(crate) fn object_version(
         action: &'static str,
         bucket: &str,
         key: &str,
@@ -124,6 +124,54 @@ pub(crate) fn checks(ep: &Endpoint) -> Vec<Check> {
         ListObjectVersions { bucket, .. } => {
             vec![Check::bucket("s3:ListBucketVersions", bucket)]
         }
+        GetObjectLockConfiguration { bucket } => {
+            vec![Check::bucket("s3:GetBucketObjectLockConfiguration", bucket)]
+        }
+        PutObjectLockConfiguration { bucket } => {
+            vec![Check::bucket("s3:PutBucketObjectLockConfiguration", bucket)]
+        }
+        // One action whether or not a version is named (AWS has no *VersionRetention); the
+        // governance bypass is checked by the handler, only when a change needs it.
+        GetObjectRetention {
+            bucket,
+            key,
+            version_id,
+        } => vec![Check::object_version(
+            "s3:GetObjectRetention",
+            bucket,
+            key,
+            version_id,
+        )],
+        PutObjectRetention {
+            bucket,
+            key,
+            version_id,
+        } => vec![Check::object_version(
+            "s3:PutObjectRetention",
+            bucket,
+            key,
+            version_id,
+        )],
+        GetObjectLegalHold {
+            bucket,
+            key,
+            version_id,
+        } => vec![Check::object_version(
+            "s3:GetObjectLegalHold",
+            bucket,
+            key,
+            version_id,
+        )],
+        PutObjectLegalHold {
+            bucket,
+            key,
+            version_id,
+        } => vec![Check::object_version(
+            "s3:PutObjectLegalHold",
+            bucket,
+            key,
+            version_id,
+        )],
         GetBucketTagging { bucket } => vec![Check::bucket("s3:GetBucketTagging", bucket)],
         // AWS has no s3:DeleteBucketTagging: removing tags is putting none.
         PutBucketTagging { bucket } | DeleteBucketTagging { bucket } => {
@@ -318,8 +366,6 @@ fn unsupported(bucket: Option<&str>, key: Option<&str>, operation: &str) -> Vec<
 fn unsupported_action(operation: &str) -> &'static str {
     match operation {
         "DeleteBucketWebsite" => "s3:DeleteBucketWebsite",
-        "GetObjectLockConfiguration" => "s3:GetBucketObjectLockConfiguration",
-        "PutObjectLockConfiguration" => "s3:PutBucketObjectLockConfiguration",
         "GetBucketNotificationConfiguration" => "s3:GetBucketNotification",
         "PutBucketNotificationConfiguration" => "s3:PutBucketNotification",
         "GetBucketReplication" => "s3:GetReplicationConfiguration",
@@ -360,10 +406,6 @@ fn unsupported_action(operation: &str) -> &'static str {
         "PutBucketLogging" => "s3:PutBucketLogging",
         "GetBucketRequestPayment" => "s3:GetBucketRequestPayment",
         "PutBucketRequestPayment" => "s3:PutBucketRequestPayment",
-        "GetObjectRetention" => "s3:GetObjectRetention",
-        "PutObjectRetention" => "s3:PutObjectRetention",
-        "GetObjectLegalHold" => "s3:GetObjectLegalHold",
-        "PutObjectLegalHold" => "s3:PutObjectLegalHold",
         "GetObjectTorrent" => "s3:GetObjectTorrent",
         "RestoreObject" => "s3:RestoreObject",
         // Every operation the router names is listed above (a unit test holds it to that);
@@ -678,6 +720,42 @@ mod tests {
                 "/b/k?tagging",
                 &[],
                 &[("s3:PutObjectTagging", "arn:aws:s3:::b/k")],
+            ),
+            (
+                "PUT",
+                "/b?object-lock",
+                &[],
+                &[("s3:PutBucketObjectLockConfiguration", "arn:aws:s3:::b")],
+            ),
+            (
+                "GET",
+                "/b?object-lock",
+                &[],
+                &[("s3:GetBucketObjectLockConfiguration", "arn:aws:s3:::b")],
+            ),
+            (
+                "PUT",
+                "/b/k?retention&versionId=v",
+                &[("x-amz-bypass-governance-retention", "true")],
+                &[("s3:PutObjectRetention", "arn:aws:s3:::b/k")],
+            ),
+            (
+                "GET",
+                "/b/k?retention",
+                &[],
+                &[("s3:GetObjectRetention", "arn:aws:s3:::b/k")],
+            ),
+            (
+                "PUT",
+                "/b/k?legal-hold",
+                &[],
+                &[("s3:PutObjectLegalHold", "arn:aws:s3:::b/k")],
+            ),
+            (
+                "GET",
+                "/b/k?legal-hold&versionId=v",
+                &[],
+                &[("s3:GetObjectLegalHold", "arn:aws:s3:::b/k")],
             ),
             ("OPTIONS", "/b/k", &[], &[]),
         ];

@@ -118,7 +118,7 @@ pub(crate) async fn authorize_endpoint(
     let mut keys = session.keys.clone();
     context::add_endpoint_keys(&mut keys, ep);
     for c in &checks {
-        check_with(gw, session, c, &keys, true).await?;
+        check_with(gw, session, c, &keys, true, false).await?;
     }
     Ok(())
 }
@@ -126,7 +126,26 @@ pub(crate) async fn authorize_endpoint(
 /// One check made by a handler (DeleteObjects per key, POST uploads): `Err(AccessDenied)` when
 /// denied, counted and logged like the central checks.
 pub(crate) async fn check(gw: &Gateway, session: &Session, c: &Check) -> Result<(), S3Error> {
-    check_with(gw, session, c, &session.keys, true).await
+    check_with(gw, session, c, &session.keys, true, false).await
+}
+
+/// Whether `c` is allowed, without recording a denial: for answers that only leave out what the
+/// caller may not see (the Object Lock headers of GetObject/HeadObject).
+pub(crate) async fn allowed(gw: &Gateway, session: &Session, c: &Check) -> bool {
+    check_with(gw, session, c, &session.keys, false, false)
+        .await
+        .is_ok()
+}
+
+/// A check CreateBucket makes for the bucket it is about to create (the actions AWS asks
+/// besides `s3:CreateBucket`, e.g. for Object Lock): decided as `s3:CreateBucket` is, on the
+/// caller's own account, since the bucket has no record (and no policy) yet.
+pub(crate) async fn check_new_bucket(
+    gw: &Gateway,
+    session: &Session,
+    c: &Check,
+) -> Result<(), S3Error> {
+    check_with(gw, session, c, &session.keys, true, true).await
 }
 
 /// Whether a missing key may be reported as missing: AWS answers 404 NoSuchKey only to a
@@ -136,7 +155,7 @@ pub(crate) async fn may_know_missing(gw: &Gateway, session: &Session, bucket: &s
         action: "s3:ListBucket",
         target: Target::Bucket(bucket.to_owned()),
     };
-    check_with(gw, session, &c, &session.keys, false)
+    check_with(gw, session, &c, &session.keys, false, false)
         .await
         .is_ok()
 }
@@ -147,12 +166,13 @@ async fn check_with(
     c: &Check,
     keys: &ConditionKeys,
     record_denial: bool,
+    new_bucket: bool,
 ) -> Result<(), S3Error> {
     let caller_account = session.account().unwrap_or("");
     let record = match c.target.bucket() {
         // The bucket to create would be the caller's: decided on its own account, whoever
         // holds the name now (the handler answers BucketAlreadyExists for another account's).
-        _ if c.action == "s3:CreateBucket" => None,
+        _ if new_bucket || c.action == "s3:CreateBucket" => None,
         None => None,
         Some(b) => match gw.store.get_bucket(b).await? {
             Some(rec) => Some(rec),

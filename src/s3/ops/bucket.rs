@@ -4,9 +4,9 @@ use http::{Response, StatusCode};
 
 use super::access;
 use super::common::{self, set};
-use crate::meta::{BUCKET_FORMAT, BucketRecord};
+use crate::meta::{BUCKET_FORMAT, BucketRecord, ObjectLockConfig};
 use crate::s3::Req;
-use crate::s3::authz::owner;
+use crate::s3::authz::{self, owner};
 use crate::s3::error::S3Error;
 use crate::s3::names::valid_bucket_name;
 use crate::s3::xml;
@@ -55,6 +55,28 @@ pub(crate) async fn handle_create_bucket(
             "The {location} location constraint is incompatible for the region specific endpoint this request was sent to."
         )));
     }
+    let object_lock = match req.header("x-amz-bucket-object-lock-enabled") {
+        None => false,
+        Some(v) if v.trim().eq_ignore_ascii_case("true") => true,
+        Some(v) if v.trim().eq_ignore_ascii_case("false") => false,
+        Some(v) => {
+            return Err(S3Error::invalid_argument_named(
+                "Invalid value for x-amz-bucket-object-lock-enabled",
+                "x-amz-bucket-object-lock-enabled",
+                v,
+            ));
+        }
+    };
+    if object_lock {
+        // AWS asks these besides s3:CreateBucket of a bucket created with Object Lock.
+        for action in [
+            "s3:PutBucketObjectLockConfiguration",
+            "s3:PutBucketVersioning",
+        ] {
+            authz::check_new_bucket(&req.gw, &req.session, &authz::Check::bucket(action, bucket))
+                .await?;
+        }
+    }
     let access::NewBucket {
         public_access_block,
         ownership,
@@ -72,9 +94,11 @@ pub(crate) async fn handle_create_bucket(
         tags: None,
         public_access_block,
         object_ownership: Some(ownership),
-        versioning: None,
+        // Object Lock needs versioning, which then stays Enabled (PutBucketVersioning).
+        versioning: object_lock.then(|| "Enabled".to_owned()),
         acl,
         lifecycle: None,
+        object_lock: object_lock.then(ObjectLockConfig::default),
     };
     match req.gw.store.create_bucket(&rec).await {
         Ok(()) => {}

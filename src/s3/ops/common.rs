@@ -24,7 +24,8 @@ pub(crate) const CONTENT_HEADERS: [&str; 6] = [
 /// Largest total size of user metadata, as S3 allows.
 const MAX_USER_META: usize = 2048;
 
-/// AWS requires an integrity check on some configuration bodies (CORS, lifecycle):
+/// AWS requires an integrity check on some configuration bodies (CORS, lifecycle, the Object
+/// Lock operations) and on PUTs with Object Lock headers:
 /// Content-MD5 or a flexible checksum (which current SDKs send instead); the payload layer
 /// verifies whichever is given.
 pub(crate) fn require_integrity_check(headers: &HeaderMap) -> Result<(), S3Error> {

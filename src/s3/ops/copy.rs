@@ -88,6 +88,9 @@ pub(crate) async fn handle_copy_object(
         &req.user.account,
         &req.headers,
     )?;
+    // The copy's lock is its request's (or the bucket's default), never the source's.
+    let lock =
+        crate::s3::object_lock::lock_for_write(&req.headers, &dest_bucket, common::now_ms())?;
     let src = open_source(&req, source).await?;
     let (versioning, version_id) = new_version(&dest_bucket);
     // `If-None-Match: *` / `If-Match` name the destination (the source has its own
@@ -183,12 +186,14 @@ pub(crate) async fn handle_copy_object(
                 tags,
                 version_id,
                 acl,
+                lock,
             },
         )
         .await?;
     store
         .commit_object_if(bucket, key, &meta, versioning, &expect)
         .await?;
+    super::object_lock::note_kms_key(&req, bucket, key, &meta).await;
     let result = xml::CopyResult {
         etag: etag.clone(),
         last_modified_ms: meta.last_modified_ms,

@@ -8,8 +8,8 @@
 use http::{Response, StatusCode};
 
 use super::versioning::check_version_id;
-use super::{common, conditional};
-use crate::meta::Version;
+use super::{common, conditional, object_lock};
+use crate::meta::{BucketRecord, Version};
 use crate::s3::Req;
 use crate::s3::authz::Check;
 use crate::s3::error::S3Error;
@@ -24,19 +24,22 @@ pub(crate) struct Deleted {
     pub(crate) delete_marker: bool,
 }
 
-/// Deletes `bucket/key` (or its version `version_id`). Missing keys and versions are not an
-/// error (S3 answers 204 either way) unless an ETag was required: then the current object
-/// must exist with that ETag.
+/// Deletes `key` of bucket `rec` (or its version `version_id`). Missing keys and versions are
+/// not an error (S3 answers 204 either way) unless an ETag was required: then the current
+/// object must exist with that ETag. A version its Object Lock protects is not removed
+/// (AccessDenied); a delete without a version id only adds a delete marker, which Object Lock
+/// allows.
 pub(crate) async fn delete_one(
     req: &Req,
-    bucket: &str,
+    rec: &BucketRecord,
     key: &str,
     version_id: Option<&str>,
-    versioning: Versioning,
     expect: Expect,
 ) -> Result<Deleted, S3Error> {
+    let (bucket, versioning) = (rec.name.as_str(), Versioning::of(rec));
     if let Some(v) = version_id {
         check_version_id(v)?;
+        object_lock::guard_removal(req, rec, key, v).await?;
         let removed = req.gw.store.remove_version(bucket, key, v).await?;
         return Ok(Deleted {
             version_id: Some(v.to_owned()),
@@ -87,9 +90,9 @@ pub(crate) async fn handle_delete_object(
     version_id: Option<&str>,
 ) -> Result<Response<Body>, S3Error> {
     req.no_body().await?;
-    let versioning = Versioning::of(&req.bucket(bucket).await?);
+    let rec = req.bucket(bucket).await?;
     let expect = super::conditional::delete_expectation(&req, bucket, key).await?;
-    let done = delete_one(&req, bucket, key, version_id, versioning, expect).await?;
+    let done = delete_one(&req, &rec, key, version_id, expect).await?;
     let mut resp = common::empty(StatusCode::NO_CONTENT);
     let h = resp.headers_mut();
     if let Some(v) = &done.version_id {
@@ -105,7 +108,7 @@ pub(crate) async fn handle_delete_objects(
     mut req: Req,
     bucket: &str,
 ) -> Result<Response<Body>, S3Error> {
-    let versioning = Versioning::of(&req.bucket(bucket).await?);
+    let rec = req.bucket(bucket).await?;
     let body = req.small_body(2 * 1024 * 1024).await?;
     let request = xml::parse_delete_objects(&body)?;
     let mut result = xml::DeleteResult::default();
@@ -119,9 +122,7 @@ pub(crate) async fn handle_delete_objects(
         let check = Check::object(action, bucket, &obj.key);
         let outcome = match req.authorize(&check).await {
             Ok(()) => match entry_expectation(&req, bucket, &obj.key, obj.etag.as_deref()).await {
-                Ok(expect) => {
-                    delete_one(&req, bucket, &obj.key, version_id, versioning, expect).await
-                }
+                Ok(expect) => delete_one(&req, &rec, &obj.key, version_id, expect).await,
                 Err(e) => Err(e),
             },
             Err(e) => Err(e),

@@ -230,6 +230,7 @@ pub(crate) async fn handle_get_object(
         None => parse_range(req.header("range"), meta.size)?,
     };
 
+    let lock_headers = super::object_lock::response_headers(&req, bucket, key, &meta).await;
     let mut resp = Response::builder()
         .status(if range.is_some() {
             StatusCode::PARTIAL_CONTENT
@@ -240,6 +241,9 @@ pub(crate) async fn handle_get_object(
         .expect("valid");
     let h = resp.headers_mut();
     common::put_object_headers(&meta, h);
+    for (name, v) in &lock_headers {
+        set(h, name, v);
+    }
     for (name, v) in overrides.headers() {
         if let Ok(v) = http::HeaderValue::from_str(v) {
             h.insert(name, v);

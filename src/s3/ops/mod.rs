@@ -17,6 +17,7 @@ pub(crate) mod lifecycle;
 pub(crate) mod list;
 pub(crate) mod multipart;
 mod multipart_retry;
+pub(crate) mod object_lock;
 pub(crate) mod policy;
 pub(crate) mod post;
 pub(crate) mod put;
@@ -110,6 +111,44 @@ pub(crate) async fn dispatch(req: Req, endpoint: Endpoint) -> Result<Response<Bo
                 encoding_type_url,
             };
             list::handle_list_object_versions(req, &bucket, p).await
+        }
+        GetObjectLockConfiguration { bucket } => {
+            object_lock::handle_get_object_lock_configuration(req, &bucket).await
+        }
+        PutObjectLockConfiguration { bucket } => {
+            object_lock::handle_put_object_lock_configuration(req, &bucket).await
+        }
+        GetObjectRetention {
+            bucket,
+            key,
+            version_id,
+        } => {
+            let v = version_id.as_deref();
+            object_lock::handle_get_object_retention(req, &bucket, &key, v).await
+        }
+        PutObjectRetention {
+            bucket,
+            key,
+            version_id,
+        } => {
+            let v = version_id.as_deref();
+            object_lock::handle_put_object_retention(req, &bucket, &key, v).await
+        }
+        GetObjectLegalHold {
+            bucket,
+            key,
+            version_id,
+        } => {
+            let v = version_id.as_deref();
+            object_lock::handle_get_object_legal_hold(req, &bucket, &key, v).await
+        }
+        PutObjectLegalHold {
+            bucket,
+            key,
+            version_id,
+        } => {
+            let v = version_id.as_deref();
+            object_lock::handle_put_object_legal_hold(req, &bucket, &key, v).await
         }
         GetBucketTagging { bucket } => tagging::handle_get_bucket_tagging(req, &bucket).await,
         PutBucketTagging { bucket } => tagging::handle_put_bucket_tagging(req, &bucket).await,

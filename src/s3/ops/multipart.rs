@@ -85,6 +85,7 @@ pub(crate) async fn handle_create_multipart_upload(
     let (checksum_algorithm, checksum_type) = checksum_settings(&req)?;
     let (content_headers, user_meta) = common::stored_headers(&req.headers)?;
     let tags = crate::s3::tags::from_header(&req.headers)?;
+    let lock = crate::s3::object_lock::lock_for_write(&req.headers, &brec, common::now_ms())?;
     let crypto = req
         .gw
         .crypto
@@ -117,6 +118,7 @@ pub(crate) async fn handle_create_multipart_upload(
             .await?,
         tags,
         acl,
+        lock,
     };
     req.gw.store.create_upload(&rec).await?;
     let body = xml::InitiateMultipartUploadResult {
@@ -461,6 +463,7 @@ pub(crate) async fn handle_complete_multipart_upload(
                 tags: rec.tags.clone(),
                 version_id,
                 acl: rec.acl.clone(),
+                lock: rec.lock,
             },
         )
         .await?;
@@ -478,6 +481,7 @@ pub(crate) async fn handle_complete_multipart_upload(
             &expect,
         )
         .await?;
+    super::object_lock::note_kms_key(&req, bucket, key, &meta).await;
     let body = xml::CompleteMultipartUploadResult {
         location: format!("/{bucket}/{}", xml::url_encode_key(key)),
         bucket: bucket.to_owned(),

@@ -54,6 +54,7 @@ fn is_object_field(name: &str) -> bool {
         || common::CONTENT_HEADERS.contains(&name)
         || name.starts_with("x-amz-meta-")
         || name.starts_with("x-amz-server-side-encryption")
+        || name.starts_with("x-amz-object-lock-")
 }
 
 pub(crate) async fn handle_post_object(
@@ -162,6 +163,7 @@ async fn post_object(
             bucket: bucket.to_owned(),
         })?;
     let acl = acl::for_new_object(&brec, &gw.cfg.account_id, &user.account, &headers)?;
+    let lock = crate::s3::object_lock::lock_for_write(&headers, &brec, common::now_ms())?;
     let mode = encryption::choose_write_mode(
         &headers,
         &brec,
@@ -226,10 +228,14 @@ async fn post_object(
                 tags,
                 version_id,
                 acl,
+                lock,
             },
         )
         .await?;
     store.commit_object(bucket, &key, &meta, versioning).await?;
+    gw.crypto
+        .note_object_lock(&meta, bucket, &key, &Actor { caller: &caller })
+        .await;
 
     let location = object_url(parts, tls, &key);
     let mut resp = success_response(&fields, bucket, &key, &etag, &location);

@@ -9,6 +9,7 @@ use crate::meta::Checksum;
 use crate::s3::acl;
 use crate::s3::encryption;
 use crate::s3::error::S3Error;
+use crate::s3::object_lock;
 use crate::s3::payload::PayloadOptions;
 use crate::s3::{Req, SseFact};
 use crate::server::Body;
@@ -39,6 +40,10 @@ pub(crate) async fn handle_put_object(
     )?;
     let (content_headers, user_meta) = common::stored_headers(&req.headers)?;
     let tags = crate::s3::tags::from_header(&req.headers)?;
+    let lock = object_lock::lock_for_write(&req.headers, &brec, common::now_ms())?;
+    if object_lock::has_lock_headers(&req.headers) {
+        common::require_integrity_check(&req.headers)?;
+    }
     let expect = super::conditional::write_expectation(&req, bucket, key).await?;
     let (versioning, version_id) = new_version(&brec);
     let crypto = req
@@ -90,12 +95,14 @@ pub(crate) async fn handle_put_object(
                 tags,
                 version_id,
                 acl,
+                lock,
             },
         )
         .await?;
     store
         .commit_object_if(bucket, key, &meta, versioning, &expect)
         .await?;
+    super::object_lock::note_kms_key(&req, bucket, key, &meta).await;
     let mut resp = common::empty(StatusCode::OK);
     let h = resp.headers_mut();
     set(h, "etag", &quoted(&etag));

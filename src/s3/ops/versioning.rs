@@ -42,6 +42,11 @@ pub(crate) async fn handle_put_bucket_versioning(
             "Mfa Authentication must be used for this request".into(),
         ));
     }
+    if rec.object_lock.is_some() && config.status.as_deref() == Some("Suspended") {
+        return Err(S3Error::InvalidBucketState(
+            "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.".into(),
+        ));
+    }
     if let Some(status) = config.status
         && rec.versioning.as_deref() != Some(status.as_str())
     {

@@ -14,7 +14,6 @@ pub(super) fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'stat
     let table: &[(&str, &'static str)] = match *method {
         Method::GET => &[
             ("website", "GetBucketWebsite"),
-            ("object-lock", "GetObjectLockConfiguration"),
             ("logging", "GetBucketLogging"),
             ("notification", "GetBucketNotificationConfiguration"),
             ("replication", "GetBucketReplication"),
@@ -25,7 +24,6 @@ pub(super) fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'stat
         ],
         Method::PUT => &[
             ("website", "PutBucketWebsite"),
-            ("object-lock", "PutObjectLockConfiguration"),
             ("logging", "PutBucketLogging"),
             ("notification", "PutBucketNotificationConfiguration"),
             ("replication", "PutBucketReplication"),
@@ -90,16 +88,8 @@ pub(super) fn unsupported_bucket_op(method: &Method, q: &Query) -> Option<&'stat
 /// Object subresources the gateway does not implement, per method.
 pub(super) fn unsupported_object_op(method: &Method, q: &Query) -> Option<&'static str> {
     let table: &[(&str, &'static str)] = match *method {
-        Method::GET => &[
-            ("retention", "GetObjectRetention"),
-            ("legal-hold", "GetObjectLegalHold"),
-            ("torrent", "GetObjectTorrent"),
-        ],
-        Method::PUT => &[
-            ("retention", "PutObjectRetention"),
-            ("legal-hold", "PutObjectLegalHold"),
-            ("encryption", "UpdateObjectEncryption"),
-        ],
+        Method::GET => &[("torrent", "GetObjectTorrent")],
+        Method::PUT => &[("encryption", "UpdateObjectEncryption")],
         Method::DELETE => &[],
         Method::POST => &[
             ("restore", "RestoreObject"),

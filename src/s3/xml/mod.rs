@@ -21,6 +21,7 @@ mod access;
 mod acl;
 mod cors;
 mod lifecycle;
+mod object_lock;
 mod read;
 mod tagging;
 /// The escaping and element-writing primitive, also used by `s3::error`.
@@ -37,6 +38,10 @@ pub(crate) use acl::{access_control_policy_xml, parse_access_control_policy};
 pub(crate) use cors::MAX_CORS_RULES;
 pub(crate) use cors::{cors_configuration_xml, parse_cors_configuration};
 pub(crate) use lifecycle::{lifecycle_configuration_xml, parse_lifecycle_configuration};
+pub(crate) use object_lock::{
+    legal_hold_xml, object_lock_configuration_xml, parse_legal_hold_body,
+    parse_object_lock_configuration, parse_retention, retention_xml,
+};
 pub(crate) use read::{
     CompletedPart, parse_complete_multipart_upload, parse_create_bucket_configuration,
     parse_delete_objects, parse_sse_configuration,
@@ -45,6 +50,7 @@ pub(crate) use tagging::{
     AttributePart, AttributeParts, ObjectAttributes, parse_tagging, tagging_xml,
 };
 pub(crate) use versioning::{ListVersionsResult, VersionEntry, parse_versioning, versioning_xml};
+pub(crate) use write::format_timestamp_ms;
 pub(crate) use write::{
     BucketEntry, CompleteMultipartUploadResult, CopyResult, DeleteErrorEntry, DeleteResult,
     DeletedEntry, InitiateMultipartUploadResult, ListAllMyBucketsResult,

@@ -164,6 +164,7 @@ async fn main() {
         arn: format!("arn:aws:iam::{}:root", svc.account_id()),
         account: svc.account_id().to_string(),
         identity_policy: None,
+        network: None,
     };
     let created = api::dispatch(&svc, "CreateKey", b"{}", &root).expect("CreateKey");
     let key_arn = created["KeyMetadata"]["Arn"].as_str().unwrap().to_string();

@@ -538,6 +538,16 @@ mod tests {
         let root_stmt = key_stmt("Allow", &format!(r#"{{"AWS":"{ROOT}"}}"#), r#""kms:*""#, "");
         let decrypt_on_key = identity("Allow", r#""kms:Decrypt""#, KEY, "");
         let all_kms = identity("Allow", r#""kms:*""#, "*", "");
+        let from_net = identity(
+            "Allow",
+            r#""kms:Decrypt""#,
+            KEY,
+            r#"{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}"#,
+        );
+        let at = |c: Caller, ip: &str, tls: bool| Caller {
+            network: Some(Network::new(ip.parse().unwrap(), tls)),
+            ..c
+        };
         let dept = |op: &str, v: &str| {
             identity(
                 "Allow",
@@ -656,6 +666,14 @@ mod tests {
             row("Bool GrantIsForAWSResource false on CreateGrant", caller(ALICE, Some(&identity("Allow", r#""kms:CreateGrant""#, KEY, r#"{"Bool":{"kms:GrantIsForAWSResource":"false"}}"#))), "kms:CreateGrant", Want::Allow),
             row("Bool GrantIsForAWSResource true on CreateGrant", caller(ALICE, Some(&identity("Allow", r#""kms:CreateGrant""#, KEY, r#"{"Bool":{"kms:GrantIsForAWSResource":true}}"#))), "kms:CreateGrant", Want::Deny(NO_ID)),
             row("kms:ViaService is absent on direct calls", caller(ALICE, Some(&identity("Allow", r#""kms:*""#, KEY, r#"{"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}"#))), "kms:Decrypt", Want::Deny(NO_ID)),
+            // The caller's network (a direct caller's connection, or the S3 client's as a gateway forwards it).
+            row("aws:SourceIp in range", at(caller(ALICE, Some(&from_net)), "::ffff:10.1.2.3", true), "kms:Decrypt", Want::Allow),
+            row("aws:SourceIp out of range", at(caller(ALICE, Some(&from_net)), "192.0.2.1", true), "kms:Decrypt", Want::Deny(NO_ID)),
+            row("aws:SourceIp absent when the network is unknown", caller(ALICE, Some(&from_net)), "kms:Decrypt", Want::Deny(NO_ID)),
+            row("aws:SecureTransport false meets a key policy Deny", at(caller(ALICE, Some(&all_kms)), "10.1.2.3", false), "kms:Decrypt", Want::Deny(DENY_RES))
+                .policy(stmt_policy(&format!("{root_stmt},{}", r#"{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}"#))),
+            row("aws:SecureTransport true passes it", at(caller(ALICE, Some(&all_kms)), "10.1.2.3", true), "kms:Decrypt", Want::Allow)
+                .policy(stmt_policy(&format!("{root_stmt},{}", r#"{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}"#))),
             row("condition in key policy statement", caller(ALICE, None), "kms:Decrypt", Want::Deny(NO_RES)).ctx(&[("dept", "hr")])
                 .policy(stmt_policy(&key_stmt("Allow", &format!(r#"{{"AWS":"{ALICE}"}}"#), r#""kms:Decrypt""#, r#"{"StringEquals":{"kms:EncryptionContext:dept":"finance"}}"#))),
             row("two operators are ANDed", caller(ALICE, Some(&identity("Allow", r#""kms:*""#, KEY, r#"{"StringEquals":{"kms:EncryptionContext:dept":"finance"},"StringLike":{"kms:EncryptionContext:team":"a*"}}"#))), "kms:Decrypt", Want::Deny(NO_ID))

@@ -8,7 +8,8 @@
 //! - `SEALGATE_BENCH_ONLY=stream,concurrency`: only these phases, of `table` (the per-mode
 //!   table against plaintext), `stream` (big PUT/GET per mode against the ideal gateway, server
 //!   CPU per GB, range-read bytes), `concurrency` (8 parallel big GETs, 64 parallel 4 KiB GETs),
-//!   `small` (4 KiB PUTs with and without fsync), `memory`, `kms` (KMS calls per 1,000 PUTs),
+//!   `small` (4 KiB PUTs with and without fsync), `memory`, `kms` (KMS calls and server CPU
+//!   per 1,000 64 KiB PUTs and GETs per mode),
 //!   `rekey` (re-key by copy against a full rewrite). Default: all.
 //!
 //! The results are printed and written to `$CARGO_TARGET_DIR/bench-gateway.json`. Figures on a
@@ -419,7 +420,7 @@ async fn main() {
         memory(&b, &server, big_data.clone(), &mut report).await;
     }
     if wants("kms") {
-        kms_calls_per_1000_puts(&b, &server, random(4096)).await;
+        kms_calls_per_1000_requests(&b, &server, random(64 << 10), &mut report).await;
     }
     if wants("rekey") {
         rekey_by_copy(&b, &server).await;
@@ -432,43 +433,126 @@ async fn main() {
     }));
 }
 
-/// GenerateDataKey calls per 1,000 SSE-KMS PUTs, with and without bucket keys, counted in the
-/// KMS audit log. Each mode writes to a bucket of its own that nothing used before, so the
-/// bucket-key cache starts empty.
-async fn kms_calls_per_1000_puts(b: &Bench, server: &Server, data: Arc<Vec<u8>>) {
+/// KMS calls and server CPU per request for small objects: per mode (SSE-S3 for reference,
+/// SSE-KMS, SSE-KMS with bucket keys), 1,000 PUTs then 1,000 GETs of `data`, 8 in flight, into
+/// a bucket of its own that nothing used before (so the bucket-key cache starts empty).
+/// GenerateDataKey and Decrypt calls are counted in the KMS audit log; server CPU (the gateway
+/// with its embedded KMS) from /proc. docs/SCALING.md sizes a fleet from these.
+async fn kms_calls_per_1000_requests(
+    b: &Bench,
+    server: &Server,
+    data: Arc<Vec<u8>>,
+    report: &mut Report,
+) {
+    const N: usize = 1000;
     let audit = server.data_dir.join("kms").join("kms-audit.log");
+    // Calls made for S3 requests (source s3-gateway) of one operation, or of any ("").
     let count = |op: &str| {
         std::fs::read_to_string(&audit)
             .unwrap_or_default()
             .lines()
-            .filter(|l| l.contains(&format!("\"event\":\"{op}\"")))
+            .filter(|l| l.contains("\"kind\":\"s3-gateway\""))
+            .filter(|l| op.is_empty() || l.contains(&format!("\"event\":\"{op}\"")))
             .count()
     };
-    println!();
+    let pid = server.pid();
+    println!(
+        "\n{} KiB objects, {N} PUTs then {N} GETs, 8 in flight, fresh bucket per mode:",
+        data.len() >> 10
+    );
     for (mode, bucket) in [
+        (Mode::SseS3, "kms-count-sse-s3"),
         (Mode::SseKms, "kms-count-object-keys"),
         (Mode::SseKmsBucketKey, "kms-count-bucket-keys"),
     ] {
         b.s3.create_bucket().bucket(bucket).send().await.unwrap();
-        let before = count("GenerateDataKey");
-        run(1000, 8, |j| {
+        let (gdk, all, cpu) = (
+            count("GenerateDataKey"),
+            count(""),
+            measure::cpu_seconds(pid),
+        );
+        let put_time = run(N, 8, |j| {
             let (data, k) = (data.clone(), format!("{j}"));
             async move {
-                let r =
-                    b.s3.put_object()
-                        .bucket(bucket)
-                        .key(k)
-                        .body(ByteStream::from(data.as_ref().clone()))
+                let r = b.s3.put_object().bucket(bucket).key(k);
+                let r = r.body(ByteStream::from(data.as_ref().clone()));
+                let r = match mode {
+                    Mode::SseS3 => r.server_side_encryption(ServerSideEncryption::Aes256),
+                    _ => r
                         .server_side_encryption(ServerSideEncryption::AwsKms)
-                        .bucket_key_enabled(mode == Mode::SseKmsBucketKey);
+                        .bucket_key_enabled(mode == Mode::SseKmsBucketKey),
+                };
                 r.send().await.expect("put");
             }
         })
         .await;
+        let put_cpu = (measure::cpu_seconds(pid) - cpu) / N as f64;
+        let (gdk, put_calls) = (count("GenerateDataKey") - gdk, count("") - all);
+        let (dec, all, cpu) = (count("Decrypt"), count(""), measure::cpu_seconds(pid));
+        let len = data.len();
+        let get_time = run(N, 8, |j| {
+            let k = format!("{j}");
+            async move {
+                let got = b.s3.get_object().bucket(bucket).key(k).send().await;
+                let body = got.expect("get").body.collect().await.expect("body");
+                assert_eq!(body.into_bytes().len(), len);
+            }
+        })
+        .await;
+        let get_cpu = (measure::cpu_seconds(pid) - cpu) / N as f64;
+        let (dec, get_calls) = (count("Decrypt") - dec, count("") - all);
         println!(
-            "{:<20} GenerateDataKey calls per 1,000 PUTs (fresh bucket key cache): {}",
+            "  {:<20} PUT: {:>5} GenerateDataKey ({} KMS calls) per 1,000, {:>6.0}/s, server \
+             CPU {:.3} ms/PUT; GET: {:>5} Decrypt ({} KMS calls) per 1,000, {:>6.0}/s, server \
+             CPU {:.3} ms/GET",
             mode.name(),
-            count("GenerateDataKey") - before
+            gdk,
+            put_calls,
+            N as f64 / put_time.as_secs_f64(),
+            put_cpu * 1000.0,
+            dec,
+            get_calls,
+            N as f64 / get_time.as_secs_f64(),
+            get_cpu * 1000.0,
+        );
+        let m = mode.name();
+        report.add(
+            "kms",
+            m,
+            "GenerateDataKey per 1000 PUTs",
+            gdk as f64,
+            "calls",
+        );
+        report.add("kms", m, "Decrypt per 1000 GETs", dec as f64, "calls");
+        report.add(
+            "kms",
+            m,
+            "KMS calls per 1000 PUTs",
+            put_calls as f64,
+            "calls",
+        );
+        report.add(
+            "kms",
+            m,
+            "KMS calls per 1000 GETs",
+            get_calls as f64,
+            "calls",
+        );
+        report.add("kms", m, "server CPU per PUT", put_cpu * 1000.0, "ms");
+        report.add("kms", m, "server CPU per GET", get_cpu * 1000.0, "ms");
+        report.add(
+            "kms",
+            m,
+            "PUT rate",
+            N as f64 / put_time.as_secs_f64(),
+            "req/s",
+        );
+        report.add(
+            "kms",
+            m,
+            "GET rate",
+            N as f64 / get_time.as_secs_f64(),
+            "req/s",
         );
     }
 }

@@ -82,6 +82,7 @@ fn gateway_caller(cfg: &Config) -> crate::kms::Caller {
         arn: format!("arn:aws:iam::{}:root", cfg.account_id),
         account: cfg.account_id.clone(),
         identity_policy: None,
+        network: None,
     }
 }
 

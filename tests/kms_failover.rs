@@ -17,6 +17,7 @@ fn root() -> Caller {
         arn: "arn:aws:iam::000000000000:root".into(),
         account: "000000000000".into(),
         identity_policy: None,
+        network: None,
     }
 }
 

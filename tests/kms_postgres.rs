@@ -3,7 +3,8 @@
 //! one database. A key made on one node works on the other, and calendar work (automatic
 //! rotation, the end of a deletion window) happens once across both even when both nodes run
 //! it at the same moment. The database is a real PostgreSQL ([`common::pg`]) reached over TLS
-//! that verifies the server; the rest of the KMS API suite runs on PostgreSQL with
+//! that verifies the server. Sealed (`sealgate kms init-shares`), each node waits for its own
+//! shares: unsealing one leaves the other sealed. The rest of the KMS API suite runs on PostgreSQL with
 //! `SEALGATE_TEST_KMS_DB=postgres cargo test --test kms_api` (see scripts/test).
 mod common;
 
@@ -11,7 +12,8 @@ use std::path::Path;
 use std::process::Command;
 
 use aws_sdk_kms::primitives::Blob;
-use common::{Options, Server, advance_clock, pg};
+use common::seal::{init_shares, kms_once, sdk_failure};
+use common::{Options, Server, advance_clock, kms_cli, pg};
 
 const DAY: u64 = 86_400;
 
@@ -212,6 +214,85 @@ async fn due_rotation_and_deletion_happen_once_across_nodes() {
         1,
         "one node audits the deletion"
     );
+}
+
+/// Two nodes on one database, sealed with the same shares (node 2 started from a copy of node
+/// 1's sealed data directory): each refuses every call until its own operators present enough
+/// shares; once both are unsealed they serve the same keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_nodes_are_unsealed_one_by_one() {
+    let Some(cluster) = pg::cluster() else { return };
+    let db = cluster.fresh_db();
+    let url = cluster.tls_url(&db);
+    let base = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (base.path().join("a"), base.path().join("b"));
+    // Sealed from the start: the root key is only ever written encrypted.
+    let shares = init_shares(&dir_a, 3, 2);
+    copy_dir(&dir_a, &dir_b);
+    let node = |data_dir: &Path| {
+        Server::start_with(Options {
+            kms_only: true,
+            data_dir: Some(data_dir.to_path_buf()),
+            kms_db: Some(url.clone()),
+            ..Options::default()
+        })
+    };
+    let (a, b) = (node(&dir_a), node(&dir_b));
+    let (ka, kb) = (kms_once(&a).await, kms_once(&b).await);
+    for kms in [&ka, &kb] {
+        let (status, code, message) = sdk_failure(kms.list_keys().send().await);
+        assert_eq!((status, code.as_str()), (503, "KMSInternalException"));
+        assert!(message.contains("0 of 2 shares presented"), "{message}");
+        let (status, _, _) = sdk_failure(kms.create_key().send().await);
+        assert_eq!(status, 503);
+    }
+
+    // Node A's operators present two shares: A serves, B is as sealed as before.
+    for (share, want) in [(&shares[0], "Sealed: 1 of 2"), (&shares[1], "Unsealed.")] {
+        let (ok, out, err) = kms_cli(&a, None, &["unseal", share], "");
+        assert!(ok && out.contains(want), "{out}{err}");
+    }
+    let key = ka.create_key().send().await.unwrap();
+    let key_id = key.key_metadata().unwrap().key_id().to_owned();
+    let blob = ka
+        .encrypt()
+        .key_id(&key_id)
+        .plaintext(Blob::new(b"sealed fleet".to_vec()))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob()
+        .unwrap()
+        .clone();
+    let (status, code, message) =
+        sdk_failure(kb.decrypt().ciphertext_blob(blob.clone()).send().await);
+    assert_eq!((status, code.as_str()), (503, "KMSInternalException"));
+    assert!(message.contains("0 of 2 shares presented"), "{message}");
+    // The key is in the shared database, sealed under the root key B cannot open yet.
+    let rows = "SELECT COUNT(*) FROM materials WHERE key_id = $1";
+    assert_eq!(cluster.scalar(&db, rows, &[&key_id]), 1);
+
+    // Node B, with another pair of the same shares: it decrypts what A encrypted.
+    for (share, want) in [(&shares[2], "Sealed: 1 of 2"), (&shares[0], "Unsealed.")] {
+        let (ok, out, err) = kms_cli(&b, None, &["unseal", share], "");
+        assert!(ok && out.contains(want), "{out}{err}");
+    }
+    let plain = kb.decrypt().ciphertext_blob(blob).send().await.unwrap();
+    assert_eq!(plain.plaintext().unwrap().as_ref(), b"sealed fleet");
+    assert_eq!(plain.key_id(), key.key_metadata().unwrap().arn());
+
+    // Each node's audit log holds its own unseal and its sealed-time refusals, nothing else's.
+    for (node, refused) in [(&a, "ListKeys"), (&b, "Decrypt")] {
+        let log = std::fs::read_to_string(node.data_dir.join("kms").join("kms-audit.log")).unwrap();
+        let unseals = log
+            .lines()
+            .filter(|l| l.contains("\"event\":\"Unseal\""))
+            .count();
+        assert_eq!(unseals, 2, "{log}");
+        assert!(log.contains(&format!("\"event\":\"{refused}\"")), "{log}");
+    }
+    assert_eq!(audited(&a, "CreateKey", &key_id), 1);
+    assert_eq!(audited(&b, "CreateKey", &key_id), 0);
 }
 
 /// The server certificate is verified: a KMS given another CA than the one that signed the

@@ -160,6 +160,7 @@ fn root_caller(account: &str) -> Caller {
         arn: format!("arn:aws:iam::{account}:root"),
         account: account.to_string(),
         identity_policy: None,
+        network: None,
     }
 }
 

@@ -247,6 +247,7 @@ policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s
         arn: "arn:aws:iam::000000000000:root".into(),
         account: "000000000000".into(),
         identity_policy: None,
+        network: None,
     };
     let s3_source = Source::S3Gateway {
         bucket: "shared".into(),
@@ -260,5 +261,130 @@ policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s
         matches!(&r, Err(KmsClientError::Kms { type_name, message })
             if type_name == "AccessDeniedException" && message.contains("not a gateway service principal")),
         "{r:?}"
+    );
+}
+
+/// `curl` GET of a presigned URL from local address `from`; (status, body).
+fn curl_from(from: &str, url: &str, ca: &std::path::Path) -> (u16, String) {
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "-4", "--interface", from, "--cacert"])
+        .arg(ca)
+        .args(["-w", "\n%{http_code}", url])
+        .output()
+        .expect("run curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').expect("curl prints the status last");
+    (status.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+/// The gateway forwards the S3 client's address and transport with the caller, so a key
+/// policy's `aws:SourceIp` and `aws:SecureTransport` judge the S3 client — not the gateway's
+/// own connection to the KMS, which is TLS from 127.0.0.1 whoever asks. The same GET of an
+/// SSE-KMS object succeeds over HTTPS from 127.0.0.1 and is refused from 127.0.0.2 and over
+/// plain HTTP; the KMS audit log names the client's address and the gateway.
+#[tokio::test]
+async fn key_policies_judge_the_s3_clients_address_and_transport() {
+    use aws_sdk_s3::presigning::PresigningConfig;
+
+    let kms_host = Server::start_with(Options {
+        kms_only: true,
+        config_toml: Some("kms_service_principals = [\"arn:aws:iam::000000000000:root\"]\n".into()),
+        ..Default::default()
+    });
+    let root = "arn:aws:iam::000000000000:root";
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "admin", "Effect": "Allow", "Principal": {"AWS": root},
+             "Action": "kms:*", "Resource": "*"},
+            {"Sid": "from-127.0.0.1-only", "Effect": "Deny", "Principal": "*",
+             "Action": "kms:Decrypt", "Resource": "*",
+             "Condition": {"NotIpAddress": {"aws:SourceIp": "127.0.0.1/32"}}},
+            {"Sid": "tls-only", "Effect": "Deny", "Principal": "*",
+             "Action": "kms:Decrypt", "Resource": "*",
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+        ]
+    });
+    let key = kms_host
+        .kms()
+        .await
+        .create_key()
+        .policy(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let arn = key.key_metadata().unwrap().arn().unwrap().to_owned();
+    let gateway = Server::start_with(Options {
+        config_toml: Some(format!(
+            "kms_endpoint = \"{}\"\nkms_ca_file = \"{}\"\n",
+            kms_host.kms_https,
+            kms_host.ca_path.display()
+        )),
+        ..Default::default()
+    });
+    let s3 = gateway.s3().await;
+    s3.create_bucket().bucket("net").send().await.unwrap();
+    s3.put_object()
+        .bucket("net")
+        .key("k")
+        .body(b"only for 127.0.0.1 over TLS".to_vec().into())
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id(&arn)
+        .send()
+        .await
+        .unwrap();
+
+    let presign = |s3: aws_sdk_s3::Client| async move {
+        let expiry = PresigningConfig::expires_in(std::time::Duration::from_secs(300)).unwrap();
+        let req = s3.get_object().bucket("net").key("k");
+        req.presigned(expiry).await.unwrap().uri().to_owned()
+    };
+    let https_url = presign(s3.clone()).await;
+    let http_url = presign(gateway.s3_plain()).await;
+    assert!(http_url.starts_with("http://"), "{http_url}");
+
+    let (status, body) = curl_from("127.0.0.1", &https_url, &gateway.ca_path);
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "only for 127.0.0.1 over TLS")
+    );
+    for (from, url, why) in [
+        ("127.0.0.2", &https_url, "another source address"),
+        ("127.0.0.1", &http_url, "plain HTTP"),
+    ] {
+        let (status, body) = curl_from(from, url, &gateway.ca_path);
+        assert_eq!(status, 403, "{why}: {body}");
+        assert!(body.contains("<Code>AccessDenied</Code>"), "{why}: {body}");
+        assert!(!body.contains("only for"), "{why}: {body}");
+    }
+
+    // Each Decrypt is recorded with the S3 client's address, the S3 caller and the gateway.
+    let audit =
+        std::fs::read_to_string(kms_host.data_dir.join("kms").join("kms-audit.log")).unwrap();
+    let decrypts: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["event"] == "Decrypt" && r["key_arn"] == arn.as_str())
+        .collect();
+    let seen: Vec<(&str, &str)> = decrypts
+        .iter()
+        .map(|r| {
+            assert_eq!(r["principal"], root);
+            assert_eq!(r["source"]["kind"], "s3-gateway");
+            assert_eq!(r["source"]["via"], root, "the gateway is named");
+            (
+                r["source_ip"].as_str().unwrap_or_default(),
+                r["outcome"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("127.0.0.1", "success"),
+            ("127.0.0.2", "failure"),
+            ("127.0.0.1", "failure")
+        ],
+        "{audit}"
     );
 }

@@ -67,6 +67,10 @@ pub struct AuditRecord {
     /// The KMS operation name, or a background event ("RotateKey", "DeleteKey", ...).
     pub event: String,
     pub principal: String,
+    /// The caller's address (`aws:SourceIp`): a direct caller's, or the S3 client's as the
+    /// gateway named in `source.via` forwarded it. Absent for background work.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<std::net::IpAddr>,
     pub source: Source,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_arn: Option<String>,
@@ -541,6 +545,7 @@ mod tests {
                 request_id: format!("r{i}"),
                 event: "Encrypt".into(),
                 principal: "arn:aws:iam::000000000000:root".into(),
+                source_ip: None,
                 source: Source::S3Gateway {
                     bucket: "b".into(),
                     key: Some("k".into()),

@@ -151,6 +151,7 @@ mod tests {
             request_id: format!("r{i}"),
             event: "Encrypt".into(),
             principal: "arn:aws:iam::000000000000:root".into(),
+            source_ip: None,
             source: Source::KmsApi,
             key_arn: None,
             encryption_context: None,

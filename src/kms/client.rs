@@ -279,6 +279,7 @@ fn own_caller(c: &Caller) -> Caller {
         arn: c.arn.clone(),
         account: c.account.clone(),
         identity_policy: c.identity_policy.clone(),
+        network: c.network,
     }
 }
 

@@ -11,7 +11,8 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use rand::RngCore;
 
-use super::{KmsService, TestClock, api, on_behalf, policy::Caller};
+use super::policy::{Caller, Network};
+use super::{KmsService, TestClock, api, on_behalf};
 use crate::identity::Identities;
 use crate::server::{self, Body, ConnInfo};
 use crate::sigv4::{self, AuthError, Expectations, ServiceKind};
@@ -64,13 +65,14 @@ impl server::Service for KmsHttp {
     fn call(
         self: Arc<Self>,
         req: Request<Incoming>,
-        _conn: ConnInfo,
+        conn: ConnInfo,
     ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
         Box::pin(async move {
             let mut id = [0u8; 16];
             rand::rng().fill_bytes(&mut id);
             let request_id = uuid::Uuid::from_bytes(id).to_string();
-            let result = self.handle(req, &request_id).await;
+            let network = Network::new(conn.peer.ip(), conn.tls);
+            let result = self.handle(req, network, &request_id).await;
             let (status, body) = match result {
                 Ok(v) => (200, v),
                 Err(f) => (
@@ -98,6 +100,7 @@ impl KmsHttp {
     async fn handle(
         &self,
         req: Request<Incoming>,
+        network: Network,
         request_id: &str,
     ) -> Result<serde_json::Value, Failure> {
         let (parts, body) = req.into_parts();
@@ -162,6 +165,7 @@ impl KmsHttp {
             arn: user.arn.clone(),
             account: user.account.clone(),
             identity_policy: user.policy.clone(),
+            network: Some(network),
         };
         let mut source = self.svc.api_source(&caller);
         if let Some(named) = parts.headers.get(on_behalf::HEADER) {

@@ -65,7 +65,7 @@ pub use client::{DataKey, Decrypted, Kms, KmsClientError};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use db::{KeyState, KmsDb};
 pub use error::{ErrorKind, KmsError};
-pub use policy::Caller;
+pub use policy::{Caller, Network};
 pub use quorum::QuorumPolicy;
 pub use rootkey::RootKeyError;
 pub use service_keys::SSE_S3_SERVICE_ALIAS;
@@ -428,6 +428,7 @@ impl KmsService {
             request_id: call.request_id,
             event: operation.to_string(),
             principal: call.caller.arn.clone(),
+            source_ip: call.caller.network.map(|n| n.source_ip),
             source: call.source,
             key_arn: call.key_arn,
             encryption_context: call.context,
@@ -719,6 +720,7 @@ impl KmsService {
             arn: format!("arn:aws:iam::{}:root", self.inner.account),
             account: self.inner.account.clone(),
             identity_policy: None,
+            network: None,
         };
         let request_id = uuid::Uuid::new_v4().to_string();
         let mut changed = 0;

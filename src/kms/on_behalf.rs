@@ -3,19 +3,26 @@
 //! does with forward access sessions.
 //!
 //! Wire: one request header, [`HEADER`], holding base64 (standard, padded) of a JSON object
-//! `{"arn", "account", "policy"?, "bucket", "key"?}`. The gateway signs it with SigV4 like
+//! `{"arn", "account", "policy"?, "bucket", "key"?, "source_ip"?, "secure_transport"?}`. The gateway signs it with SigV4 like
 //! every `x-amz-*` header; the KMS accepts it only when it is among the signed headers and the
 //! signer is one of its configured gateway service principals (`kms_service_principals`), so
 //! an S3 user cannot name someone else and a stolen header cannot be replayed on another
 //! request. `policy` is the caller's identity policy as the gateway's configuration has it:
 //! the KMS trusts the gateway for who its users are, as it trusts it with their data keys.
+//! `source_ip` and `secure_transport` are the S3 client's address and whether it used TLS, so
+//! `aws:SourceIp` and `aws:SecureTransport` in key policies judge the S3 caller's request, not
+//! the gateway's connection (which is always TLS, from the gateway's address). Both or neither:
+//! a gateway that sends neither (an older build) leaves those keys absent. A KMS older than
+//! this field refuses the header (unknown fields are refused), so upgrade KMS nodes first.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
+use std::net::IpAddr;
+
 use super::audit::Source;
-use super::policy::Caller;
+use super::policy::{Caller, Network};
 
 /// The request header carrying the S3 caller (signed).
 pub(crate) const HEADER: &str = "x-sealgate-on-behalf-of";
@@ -32,6 +39,10 @@ struct OnBehalfOf {
     bucket: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source_ip: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secure_transport: Option<bool>,
 }
 
 /// The header value naming `caller` for an S3 request; `None` for any other source (the
@@ -46,6 +57,8 @@ pub(crate) fn encode(caller: &Caller, source: &Source) -> Option<String> {
         policy: caller.identity_policy.clone(),
         bucket: bucket.clone(),
         key: key.clone(),
+        source_ip: caller.network.map(|n| n.source_ip),
+        secure_transport: caller.network.map(|n| n.secure_transport),
     };
     Some(B64.encode(serde_json::to_vec(&body).expect("plain strings serialize")))
 }
@@ -63,11 +76,21 @@ pub(crate) fn decode(value: &[u8], gateway: &str) -> Result<(Caller, Source), St
     if body.arn.is_empty() || body.account.is_empty() || body.bucket.is_empty() {
         return Err(format!("{HEADER} lacks the caller or the bucket"));
     }
+    let network = match (body.source_ip, body.secure_transport) {
+        (Some(ip), Some(secure)) => Some(Network::new(ip, secure)),
+        (None, None) => None,
+        _ => {
+            return Err(format!(
+                "{HEADER} names source_ip and secure_transport together or neither"
+            ));
+        }
+    };
     Ok((
         Caller {
             arn: body.arn,
             account: body.account,
             identity_policy: body.policy,
+            network,
         },
         Source::S3Gateway {
             bucket: body.bucket,
@@ -87,6 +110,7 @@ mod tests {
             arn: "arn:aws:iam::111122223333:user/alice".into(),
             account: "111122223333".into(),
             identity_policy: Some(r#"{"Statement":[]}"#.into()),
+            network: Some(Network::new("::ffff:198.51.100.7".parse().unwrap(), false)),
         };
         let source = Source::S3Gateway {
             bucket: "b".into(),
@@ -97,6 +121,11 @@ mod tests {
         let (got, from) = decode(value.as_bytes(), "arn:aws:iam::0:user/gw").unwrap();
         assert_eq!(got.arn, caller.arn);
         assert_eq!(got.identity_policy, caller.identity_policy);
+        assert_eq!(
+            got.network,
+            Some(Network::new("198.51.100.7".parse().unwrap(), false)),
+            "the S3 client's address and transport travel with the caller"
+        );
         assert_eq!(
             from,
             Source::S3Gateway {
@@ -117,6 +146,12 @@ mod tests {
                 .as_bytes(),
             B64.encode(br#"{"arn":"","account":"1","bucket":"b"}"#)
                 .as_bytes(),
+            B64.encode(br#"{"arn":"a","account":"1","bucket":"b","source_ip":"10.0.0.1"}"#)
+                .as_bytes(),
+            B64.encode(
+                br#"{"arn":"a","account":"1","bucket":"b","source_ip":"nope","secure_transport":true}"#,
+            )
+            .as_bytes(),
             &vec![b'A'; MAX_LEN + 4][..],
         ] {
             assert!(

@@ -30,8 +30,11 @@
 //! `aws:PrincipalType`, `kms:GrantIsForAWSResource` (always `false` here: no AWS service creates
 //! our grants), and `kms:ViaService` (`s3.<region>.amazonaws.com`) on calls the S3 gateway makes
 //! for an S3 request — in process, or forwarded by a remote gateway — never on direct calls.
+//! `aws:SourceIp` and `aws:SecureTransport` are the caller's ([`Network`]): a direct caller's
+//! connection, or the S3 client's as its gateway forwards them; absent when unknown.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use crate::policy::{
     ConditionKeys, Policy, PolicyError, PolicyKind, Principal, Request, Verdict, arn_account,
@@ -46,6 +49,34 @@ pub struct Caller {
     pub account: String,
     /// The caller's IAM policy JSON (same language as key policies, without `Principal`).
     pub identity_policy: Option<String>,
+    /// Where the caller's request came from; `None` for work the gateway does for itself and
+    /// for callers a gateway named without it (then `aws:SourceIp` and `aws:SecureTransport`
+    /// are absent, and only `...IfExists` conditions on them hold).
+    pub network: Option<Network>,
+}
+
+/// The caller's network facts: `aws:SourceIp` and `aws:SecureTransport`. For an S3 request
+/// they are the S3 client's, forwarded by the gateway (as AWS's forward access sessions carry
+/// the original caller's), not the gateway's own connection to the KMS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    /// IPv4-mapped IPv6 addresses are kept as the IPv4 address they map, as IAM sees them.
+    pub source_ip: IpAddr,
+    /// Over TLS (itself, or through a trusted proxy that says so).
+    pub secure_transport: bool,
+}
+
+impl Network {
+    pub fn new(source_ip: IpAddr, secure_transport: bool) -> Self {
+        let source_ip = match source_ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(source_ip, IpAddr::V4),
+            v4 => v4,
+        };
+        Self {
+            source_ip,
+            secure_transport,
+        }
+    }
 }
 
 /// A grant's encryption-context constraint (CreateGrant `Constraints`).
@@ -255,6 +286,10 @@ fn condition_keys(req: &AuthzRequest) -> ConditionKeys {
     }
     keys.add("aws:PrincipalAccount", [caller.account.clone()]);
     keys.add("aws:PrincipalArn", [caller.arn.clone()]);
+    if let Some(net) = caller.network {
+        keys.add("aws:SourceIp", [net.source_ip.to_string()]);
+        keys.add("aws:SecureTransport", [net.secure_transport.to_string()]);
+    }
     let root = root_account(&caller.arn).is_some();
     keys.add(
         "aws:PrincipalType",
@@ -378,6 +413,7 @@ mod tests {
             arn: arn.into(),
             account: arn_account(arn).unwrap().into(),
             identity_policy: identity.map(str::to_owned),
+            network: None,
         }
     }
 
@@ -502,6 +538,16 @@ mod tests {
         let root_stmt = key_stmt("Allow", &format!(r#"{{"AWS":"{ROOT}"}}"#), r#""kms:*""#, "");
         let decrypt_on_key = identity("Allow", r#""kms:Decrypt""#, KEY, "");
         let all_kms = identity("Allow", r#""kms:*""#, "*", "");
+        let from_net = identity(
+            "Allow",
+            r#""kms:Decrypt""#,
+            KEY,
+            r#"{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}"#,
+        );
+        let at = |c: Caller, ip: &str, tls: bool| Caller {
+            network: Some(Network::new(ip.parse().unwrap(), tls)),
+            ..c
+        };
         let dept = |op: &str, v: &str| {
             identity(
                 "Allow",
@@ -620,6 +666,14 @@ mod tests {
             row("Bool GrantIsForAWSResource false on CreateGrant", caller(ALICE, Some(&identity("Allow", r#""kms:CreateGrant""#, KEY, r#"{"Bool":{"kms:GrantIsForAWSResource":"false"}}"#))), "kms:CreateGrant", Want::Allow),
             row("Bool GrantIsForAWSResource true on CreateGrant", caller(ALICE, Some(&identity("Allow", r#""kms:CreateGrant""#, KEY, r#"{"Bool":{"kms:GrantIsForAWSResource":true}}"#))), "kms:CreateGrant", Want::Deny(NO_ID)),
             row("kms:ViaService is absent on direct calls", caller(ALICE, Some(&identity("Allow", r#""kms:*""#, KEY, r#"{"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}"#))), "kms:Decrypt", Want::Deny(NO_ID)),
+            // The caller's network (a direct caller's connection, or the S3 client's as a gateway forwards it).
+            row("aws:SourceIp in range", at(caller(ALICE, Some(&from_net)), "::ffff:10.1.2.3", true), "kms:Decrypt", Want::Allow),
+            row("aws:SourceIp out of range", at(caller(ALICE, Some(&from_net)), "192.0.2.1", true), "kms:Decrypt", Want::Deny(NO_ID)),
+            row("aws:SourceIp absent when the network is unknown", caller(ALICE, Some(&from_net)), "kms:Decrypt", Want::Deny(NO_ID)),
+            row("aws:SecureTransport false meets a key policy Deny", at(caller(ALICE, Some(&all_kms)), "10.1.2.3", false), "kms:Decrypt", Want::Deny(DENY_RES))
+                .policy(stmt_policy(&format!("{root_stmt},{}", r#"{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}"#))),
+            row("aws:SecureTransport true passes it", at(caller(ALICE, Some(&all_kms)), "10.1.2.3", true), "kms:Decrypt", Want::Allow)
+                .policy(stmt_policy(&format!("{root_stmt},{}", r#"{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}"#))),
             row("condition in key policy statement", caller(ALICE, None), "kms:Decrypt", Want::Deny(NO_RES)).ctx(&[("dept", "hr")])
                 .policy(stmt_policy(&key_stmt("Allow", &format!(r#"{{"AWS":"{ALICE}"}}"#), r#""kms:Decrypt""#, r#"{"StringEquals":{"kms:EncryptionContext:dept":"finance"}}"#))),
             row("two operators are ANDed", caller(ALICE, Some(&identity("Allow", r#""kms:*""#, KEY, r#"{"StringEquals":{"kms:EncryptionContext:dept":"finance"},"StringLike":{"kms:EncryptionContext:team":"a*"}}"#))), "kms:Decrypt", Want::Deny(NO_ID))

@@ -208,6 +208,7 @@ impl KmsService {
             arn: format!("arn:aws:iam::{}:root", self.inner.account),
             account: self.inner.account.clone(),
             identity_policy: None,
+            network: None,
         };
         let request_id = uuid::Uuid::new_v4().to_string();
         self.run(

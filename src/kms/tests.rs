@@ -41,6 +41,7 @@ fn root() -> Caller {
         arn: format!("arn:aws:iam::{ACCT}:root"),
         account: ACCT.into(),
         identity_policy: None,
+        network: None,
     }
 }
 
@@ -50,6 +51,7 @@ fn alice() -> Caller {
         arn: format!("arn:aws:iam::{ACCT}:user/alice"),
         account: ACCT.into(),
         identity_policy: None,
+        network: None,
     }
 }
 
@@ -1255,6 +1257,7 @@ fn service_key_of_an_earlier_build_is_converted_and_only_the_service_uses_it() {
         arn: format!("arn:aws:iam::{ACCT}:user/gateway"),
         account: ACCT.into(),
         identity_policy: None,
+        network: None,
     };
     let cfg = KmsConfig {
         clock: clock.clone(),

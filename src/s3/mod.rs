@@ -114,6 +114,7 @@ impl Req {
             arn: self.user.arn.clone(),
             account: self.user.account.clone(),
             identity_policy: self.user.policy.clone(),
+            network: Some(self.session.network()),
         }
     }
 

@@ -59,6 +59,16 @@ fn remember<T>(map: &Mutex<HashMap<String, (Instant, T)>>, k: String, v: T) {
     map.insert(k, (Instant::now(), v));
 }
 
+/// Whose permission a cached key stands for: the caller and, since key policies may test
+/// `aws:SourceIp` and `aws:SecureTransport`, where its request came from. A caller's bucket
+/// key fetched over TLS from one address is not handed to the same caller on another.
+fn who(caller: &Caller) -> String {
+    match caller.network {
+        Some(n) => format!("{} {} {}", caller.arn, n.source_ip, n.secure_transport),
+        None => caller.arn.clone(),
+    }
+}
+
 impl KmsKeys {
     /// Marks `key_arn` at the KMS as the key of an Object Lock-protected version (docs/KMS.md
     /// "Keys of locked objects"), once per key per process. The write it follows has happened,
@@ -105,7 +115,7 @@ impl KmsKeys {
         source: &Source,
     ) -> Result<Arc<DataKey>, SseError> {
         let ctx_json = serde_json::to_string(context).unwrap_or_default();
-        let ck = cache_key(&[key_id, &ctx_json, &caller.arn]);
+        let ck = cache_key(&[key_id, &ctx_json, &who(caller)]);
         if bucket_key && let Some(dk) = fresh(&self.issued, &ck) {
             return Ok(dk);
         }
@@ -117,7 +127,7 @@ impl KmsKeys {
         if bucket_key {
             remember(&self.issued, ck, dk.clone());
             // The issuer can open its own bucket key without a Decrypt.
-            let blob_key = cache_key(&[&hex::encode(&dk.ciphertext_blob), &caller.arn]);
+            let blob_key = cache_key(&[&hex::encode(&dk.ciphertext_blob), &who(caller)]);
             remember(&self.opened, blob_key, Arc::new(dk.plaintext.clone()));
         }
         Ok(dk)
@@ -133,7 +143,7 @@ impl KmsKeys {
         caller: &Caller,
         source: &Source,
     ) -> Result<Material, SseError> {
-        let ck = cache_key(&[&hex::encode(blob), &caller.arn]);
+        let ck = cache_key(&[&hex::encode(blob), &who(caller)]);
         if bucket_key && let Some(m) = fresh(&self.opened, &ck) {
             return Ok(m);
         }

@@ -427,6 +427,7 @@ mod tests {
             arn: "arn:aws:iam::000000000000:root".into(),
             account: "000000000000".into(),
             identity_policy: None,
+            network: None,
         }
     }
 

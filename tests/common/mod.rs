@@ -4,6 +4,7 @@
 
 pub mod load;
 pub mod pg;
+pub mod seal;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

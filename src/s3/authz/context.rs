@@ -69,10 +69,7 @@ pub(crate) fn request_keys(f: &RequestFacts) -> ConditionKeys {
     // A number for the Numeric operators (S3 User Guide: "s3:TlsVersion"); absent over plain
     // HTTP and behind a proxy, which does not say.
     k.add("s3:TlsVersion", f.tls_version.map(str::to_owned));
-    let ip = match f.source_ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(f.source_ip, IpAddr::V4),
-        v4 => v4,
-    };
+    let ip = crate::kms::Network::new(f.source_ip, f.secure).source_ip;
     one(&mut k, "aws:SourceIp", ip.to_string());
     let now = OffsetDateTime::from(f.now);
     if let Ok(t) = now.replace_nanosecond(0).unwrap_or(now).format(&Rfc3339) {

@@ -50,6 +50,8 @@ pub(crate) struct Session {
     /// The caller's identity policy, parsed once.
     identity_policy: Option<Policy>,
     keys: ConditionKeys,
+    /// The client's address and transport, forwarded to the KMS with the caller.
+    network: crate::kms::Network,
 }
 
 impl Session {
@@ -90,7 +92,13 @@ impl Session {
             user,
             identity_policy,
             keys,
+            network: crate::kms::Network::new(source_ip, secure),
         }
+    }
+
+    /// `aws:SourceIp` and `aws:SecureTransport` of the request, for the KMS.
+    pub(crate) fn network(&self) -> crate::kms::Network {
+        self.network
     }
 
     /// The caller's account (`None` for anonymous).

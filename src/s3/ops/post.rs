@@ -176,6 +176,7 @@ async fn post_object(
         arn: user.arn.clone(),
         account: user.account.clone(),
         identity_policy: user.policy.clone(),
+        network: Some(session.network()),
     };
     let crypto = gw
         .crypto

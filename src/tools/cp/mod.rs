@@ -113,6 +113,7 @@ fn remote_caller() -> (Caller, Source) {
             arn: String::new(),
             account: String::new(),
             identity_policy: None,
+            network: None,
         },
         Source::KmsApi,
     )

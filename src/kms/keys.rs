@@ -156,6 +156,17 @@ fn enum_value(value: &str, member: &str, known: &[&str]) -> Result<(), KmsError>
     ))
 }
 
+pub(crate) fn check_description(description: &str) -> Result<(), KmsError> {
+    if description.chars().count() > MAX_DESCRIPTION_LEN {
+        return Err(KmsError::constraint(
+            "'<description>'",
+            "description",
+            "Member must have length less than or equal to 8192",
+        ));
+    }
+    Ok(())
+}
+
 pub(super) fn validate_policy_document(policy: &str) -> Result<(), KmsError> {
     if policy.len() > MAX_POLICY_LEN {
         return Err(KmsError::constraint(
@@ -192,6 +203,15 @@ pub(crate) fn validate_tags(tags: &[Tag]) -> Result<(), KmsError> {
 }
 
 impl KmsService {
+    /// The KeyMetadata of DescribeKey, CreateKey and ReplicateKey: [`Self::metadata`] with
+    /// the custom key store and multi-Region fields.
+    pub(crate) fn full_metadata(&self, tx: &dyn db::Tx, k: &KeyRecord) -> Result<Value, KmsError> {
+        let mut meta = self.metadata(k);
+        self.add_key_store_fields(tx, k, &mut meta)?;
+        self.add_multi_region_fields(tx, k, &mut meta)?;
+        Ok(meta)
+    }
+
     /// The KeyMetadata structure of DescribeKey/CreateKey.
     pub(crate) fn metadata(&self, k: &KeyRecord) -> Value {
         let mut m = json!({
@@ -204,7 +224,7 @@ impl KmsService {
             "KeyState": k.state.as_str(),
             "Origin": k.origin.as_str(),
             "KeyManager": if k.aws_managed { "AWS" } else { "CUSTOMER" },
-            "MultiRegion": false,
+            "MultiRegion": k.multi_region,
         });
         key_spec::add_metadata(k.key_spec, k.key_usage, &mut m);
         if let Some(mid) = &k.current_material {
@@ -288,23 +308,20 @@ impl KmsService {
             }
             (_, None) => None,
         };
-        if req.multi_region == Some(true) {
-            return Err(KmsError::unsupported(
-                "Multi-Region keys are not supported by this KMS",
-            ));
+        let multi_region = req.multi_region == Some(true);
+        if multi_region {
+            super::multi_region::check_creatable(origin)?;
         }
         let description = req.description.unwrap_or_default();
-        if description.chars().count() > MAX_DESCRIPTION_LEN {
-            return Err(KmsError::constraint(
-                "'<description>'",
-                "description",
-                "Member must have length less than or equal to 8192",
-            ));
-        }
+        check_description(&description)?;
         let tags = req.tags.unwrap_or_default();
         validate_tags(&tags)?;
 
-        let key_id = uuid::Uuid::new_v4().hyphenated().to_string();
+        let key_id = if multi_region {
+            super::key_id::new_multi_region()
+        } else {
+            super::key_id::new_single_region()
+        };
         let arn = self.key_arn(&key_id);
         let policy = match req.policy {
             Some(p) => {
@@ -337,6 +354,8 @@ impl KmsService {
             valid_to: None,
             key_spec,
             key_usage,
+            multi_region,
+            replica: false,
         };
         call.note_key(&key);
         // RSA generation takes up to seconds: only for an authorized caller, and not while
@@ -383,21 +402,24 @@ impl KmsService {
             }
             db::put_key(tx, &key)?;
             for t in &tags {
-                db::put_tag(tx, &key_id, &t.tag_key, &t.tag_value)?;
+                db::put_tag(tx, &key.scope(), &t.tag_key, &t.tag_value)?;
             }
             if let Some(store_id) = &store_id {
                 // Last, so a failed generation rolls the rows back.
                 self.create_hsm_key(tx, store_id, &key_id)?;
             }
-            let mut meta = self.metadata(&key);
-            self.add_key_store_fields(tx, &key, &mut meta)?;
-            Ok(meta)
+            self.full_metadata(tx, &key)
         })?;
         Ok(json!({ "KeyMetadata": meta }))
     }
 
     /// A new policy must still let the caller change it (unless the caller bypasses the check).
-    fn check_lockout(&self, call: &Call<'_>, arn: &str, policy_doc: &str) -> Result<(), KmsError> {
+    pub(super) fn check_lockout(
+        &self,
+        call: &Call<'_>,
+        arn: &str,
+        policy_doc: &str,
+    ) -> Result<(), KmsError> {
         let req = policy::AuthzRequest {
             caller: call.caller,
             action: "kms:PutKeyPolicy",
@@ -438,9 +460,7 @@ impl KmsService {
                 &BTreeMap::new(),
                 &tokens,
             )?;
-            let mut meta = self.metadata(&key);
-            self.add_key_store_fields(tx, &key, &mut meta)?;
-            Ok(json!({ "KeyMetadata": meta }))
+            Ok(json!({ "KeyMetadata": self.full_metadata(tx, &key)? }))
         })
     }
 
@@ -451,8 +471,9 @@ impl KmsService {
     ) -> Result<Value, KmsError> {
         let keys = self.inner.store.with_tx(|tx| {
             self.authorize(tx, call, "kms:ListKeys", None, &BTreeMap::new(), &[])?;
-            Ok(db::all_keys(tx)?)
+            Ok(db::all_incarnations(tx)?)
         })?;
+        let keys: Vec<KeyRecord> = keys.into_iter().filter(|k| self.owns(k)).collect();
         let (page, next) = util::paginate(keys, req.limit, 100, 1000, req.marker.as_deref())?;
         let keys: Vec<Value> = page
             .iter()
@@ -525,6 +546,7 @@ impl KmsService {
             let mut key = self.key_for(tx, call, &key_ref, false, "kms:ScheduleKeyDeletion")?;
             self.check_customer_managed(&key)?;
             self.check_not_pending_deletion(&key)?;
+            self.check_no_replicas(tx, &key)?;
             let date = self.now() + days as f64 * clock::DAY_SECS;
             key.state = KeyState::PendingDeletion;
             key.deletion_date = Some(date);
@@ -572,13 +594,7 @@ impl KmsService {
     ) -> Result<Value, KmsError> {
         let key_ref = required(req.key_id, "keyId")?;
         let description = required(req.description, "description")?;
-        if description.chars().count() > MAX_DESCRIPTION_LEN {
-            return Err(KmsError::constraint(
-                "'<description>'",
-                "description",
-                "Member must have length less than or equal to 8192",
-            ));
-        }
+        check_description(&description)?;
         self.inner.store.with_tx(|tx| {
             let mut key = self.key_for(tx, call, &key_ref, false, "kms:UpdateKeyDescription")?;
             self.check_customer_managed(&key)?;
@@ -628,8 +644,7 @@ impl KmsService {
         Self::check_policy_name(req.policy_name.as_deref())?;
         self.inner.store.with_tx(|tx| {
             let key = self.key_for(tx, call, &key_ref, false, "kms:GetKeyPolicy")?;
-            let policy =
-                super::service_keys::shown_policy(&key, &self.inner.account, &self.inner.region);
+            let policy = super::service_keys::shown_policy(&key, &self.inner.account, &self.region);
             Ok(json!({ "Policy": policy, "PolicyName": "default" }))
         })
     }
@@ -662,9 +677,9 @@ impl KmsService {
             self.check_customer_managed(&key)?;
             self.check_not_pending_deletion(&key)?;
             for t in &tags {
-                db::put_tag(tx, &key.key_id, &t.tag_key, &t.tag_value)?;
+                db::put_tag(tx, &key.scope(), &t.tag_key, &t.tag_value)?;
             }
-            if db::tags(tx, &key.key_id)?.len() > MAX_TAGS {
+            if db::tags(tx, &key.scope())?.len() > MAX_TAGS {
                 return Err(KmsError::new(ErrorKind::Tag, "Too many tags"));
             }
             Ok(json!({}))
@@ -683,7 +698,7 @@ impl KmsService {
             self.check_customer_managed(&key)?;
             self.check_not_pending_deletion(&key)?;
             for k in &keys {
-                db::delete_tag(tx, &key.key_id, k)?;
+                db::delete_tag(tx, &key.scope(), k)?;
             }
             Ok(json!({}))
         })
@@ -697,7 +712,7 @@ impl KmsService {
         let key_ref = required(req.key_id, "keyId")?;
         let tags = self.inner.store.with_tx(|tx| {
             let key = self.key_for(tx, call, &key_ref, false, "kms:ListResourceTags")?;
-            Ok(db::tags(tx, &key.key_id)?)
+            Ok(db::tags(tx, &key.scope())?)
         })?;
         let (page, next) = util::paginate(tags, req.limit, 50, 50, req.marker.as_deref())?;
         let tags: Vec<Value> = page

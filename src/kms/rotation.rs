@@ -122,6 +122,7 @@ impl KmsService {
         self.inner.store.with_tx(|tx| {
             let mut key = self.key_for(tx, call, &key_ref, false, "kms:EnableKeyRotation")?;
             self.check_customer_managed(&key)?;
+            super::multi_region::primary_only(&key, "key rotation")?;
             symmetric_only(&key)?;
             external_unsupported(&key)?;
             custom_key_store_unsupported(&key)?;
@@ -152,6 +153,7 @@ impl KmsService {
         self.inner.store.with_tx(|tx| {
             let mut key = self.key_for(tx, call, &key_ref, false, "kms:DisableKeyRotation")?;
             self.check_customer_managed(&key)?;
+            super::multi_region::primary_only(&key, "key rotation")?;
             external_unsupported(&key)?;
             rotation_state(&key)?;
             key.rotation_enabled = false;
@@ -192,6 +194,7 @@ impl KmsService {
         self.inner.store.with_tx(|tx| {
             let mut key = self.key_for(tx, call, &key_ref, false, "kms:RotateKeyOnDemand")?;
             self.check_customer_managed(&key)?;
+            super::multi_region::primary_only(&key, "key rotation")?;
             symmetric_only(&key)?;
             custom_key_store_unsupported(&key)?;
             rotation_state(&key)?;

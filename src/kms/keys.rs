@@ -282,12 +282,10 @@ impl KmsService {
                 unreachable!("enum_value rejects unknown origins")
             }
         };
-        if key_spec != KeySpec::SymmetricDefault && origin != Origin::AwsKms {
-            return Err(KmsError::unsupported(format!(
-                "Origin {} is not supported for HMAC and asymmetric keys by this KMS: they \
-                 have KMS-generated material",
-                origin.as_str()
-            )));
+        if key_spec != KeySpec::SymmetricDefault && origin == Origin::AwsCloudHsm {
+            return Err(KmsError::unsupported(
+                "Custom key stores (Origin AWS_CLOUDHSM) hold only SYMMETRIC_DEFAULT keys",
+            ));
         }
         if req.xks_key_id.is_some() {
             return Err(KmsError::unsupported(
@@ -360,7 +358,7 @@ impl KmsService {
         call.note_key(&key);
         // RSA generation takes up to seconds: only for an authorized caller, and not while
         // the key store's transaction (and with it every other KMS call) waits.
-        let private = if key_spec.is_asymmetric() {
+        let private = if key_spec.is_asymmetric() && origin == Origin::AwsKms {
             self.inner.store.with_tx(|tx| {
                 self.authorize(tx, call, "kms:CreateKey", None, &BTreeMap::new(), &[])
             })?;

@@ -43,6 +43,7 @@ pub(crate) mod http;
 pub(crate) mod import;
 pub(crate) mod key_id;
 pub(crate) mod key_spec;
+pub(crate) mod key_wrap;
 pub(crate) mod keys;
 pub(crate) mod mac;
 pub(crate) mod multi_region;

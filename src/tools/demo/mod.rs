@@ -2,19 +2,21 @@
 //! CSE-C) side by side on real data. It uploads one file with each method, reads back what the
 //! gateway stored and what the KMS audit log recorded, then runs events (KMS key disabled,
 //! rotated, deleted; customer key lost; plain HTTP) and prints a table of what happened, as
-//! text, JSON or one self-contained HTML page.
+//! text, JSON or one self-contained HTML page. Last, an asymmetric story ([`signing`]): a
+//! KMS-held ECC key signs, and the signature is verified offline with its public key.
 //!
 //! By default it starts its own gateway ([`embedded`]) in a temporary directory (kept with
 //! `--keep-dir`); with `--endpoint-url` it uses a running gateway instead, and sees the store
 //! and audit log only when given that gateway's `--data-dir`.
 //!
-//! Modules: [`embedded`] starts the gateway, [`run`] acts and records outcomes, [`observe`]
-//! reads the store and audit log, [`render`] prints.
+//! Modules: [`embedded`] starts the gateway, [`run`] acts and records outcomes, [`signing`]
+//! tells the asymmetric story, [`observe`] reads the store and audit log, [`render`] prints.
 
 pub(crate) mod embedded;
 pub(crate) mod observe;
 pub(crate) mod render;
 pub(crate) mod run;
+pub(crate) mod signing;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

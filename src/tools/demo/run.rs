@@ -245,6 +245,7 @@ pub(crate) struct Report {
     pub(crate) main_kms_key_arn: String,
     pub(crate) methods: Vec<MethodReport>,
     pub(crate) events: Vec<EventInfo>,
+    pub(crate) signing: super::signing::SigningReport,
 }
 
 /// Everything the run needs.
@@ -341,7 +342,11 @@ impl Demo {
             .ok_or_else(|| "CreateKey answer without an ARN".to_string())
     }
 
-    async fn kms_action(&self, op: &str, body: Value) -> (String, Result<Value, KmsClientError>) {
+    pub(super) async fn kms_action(
+        &self,
+        op: &str,
+        body: Value,
+    ) -> (String, Result<Value, KmsClientError>) {
         let r = self.kms.call(op, body.clone()).await;
         let shown = match op {
             "Sealgate.AdvanceClock" => format!("{op} {}s", body["Seconds"]),
@@ -507,6 +512,7 @@ impl Demo {
         events.push(self.event_deleted(&mut reports).await?);
         events.push(self.event_customer_key_lost(&mut reports).await);
         events.push(self.event_plain_http(&mut reports).await);
+        let signing = self.signing_story().await?;
         use sha2::Digest as _;
         Ok(Report {
             format: "sealgate-demo/1",
@@ -518,6 +524,7 @@ impl Demo {
             main_kms_key_arn: main_key,
             methods: reports,
             events,
+            signing,
         })
     }
 

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::db::{self, KeyRecord, KeyState, Origin};
+use super::db::{self, KeyRecord, KeyState};
 use super::error::{ErrorKind, KmsError};
 use super::keys::{Tag, check_description, validate_policy_document, validate_tags};
 use super::util::required;
@@ -37,34 +37,6 @@ pub(crate) struct ReplicateKeyRequest {
 pub(crate) struct UpdatePrimaryRegionRequest {
     pub(crate) key_id: Option<String>,
     pub(crate) primary_region: Option<String>,
-}
-
-/// CreateKey `MultiRegion=true`: AWS makes multi-Region keys with KMS-generated or imported
-/// material, never in a custom key store. This KMS does not (yet) take imported material for
-/// them: each Region's key would need its own import of the same bytes.
-pub(crate) fn check_creatable(origin: Origin) -> Result<(), KmsError> {
-    match origin {
-        Origin::AwsKms => Ok(()),
-        Origin::AwsCloudHsm => Err(KmsError::unsupported(
-            "Multi-Region keys are not supported in custom key stores",
-        )),
-        Origin::External => Err(KmsError::unsupported(
-            "Multi-Region keys with imported key material (Origin EXTERNAL) are not supported \
-             by this KMS",
-        )),
-    }
-}
-
-/// Rotation settings belong to the primary key and apply to all its replicas.
-pub(crate) fn primary_only(key: &KeyRecord, what: &str) -> Result<(), KmsError> {
-    if key.replica {
-        return Err(KmsError::unsupported(format!(
-            "{} is a multi-Region replica key: {what} is managed on its primary key and \
-             applies to every replica",
-            key.arn
-        )));
-    }
-    Ok(())
 }
 
 /// AWS's pattern for Region names in ReplicaRegion and PrimaryRegion.

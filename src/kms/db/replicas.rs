@@ -10,6 +10,23 @@ use super::{
     DbResult, KEY_COLUMNS, KeyRecord, Row, Tx, Value, get_key, query_all, query_opt, upsert,
 };
 
+impl KeyRecord {
+    /// The Region in the key's ARN.
+    pub fn region(&self) -> &str {
+        self.arn.split(':').nth(3).unwrap_or_default()
+    }
+
+    /// What this key's tags and grants hang off: each Region's key of a multi-Region key has
+    /// its own (as in AWS), so they are filed under the id and the Region.
+    pub fn scope(&self) -> String {
+        if self.multi_region {
+            format!("{}@{}", self.key_id, self.region())
+        } else {
+            self.key_id.clone()
+        }
+    }
+}
+
 const REPLICA_COLUMNS: &str = "key_id, region, arn, created, description, state, policy, \
      deletion_date";
 

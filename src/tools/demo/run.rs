@@ -13,7 +13,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::observe::{AuditCursor, KmsCall, Stored, stored_object};
+use super::observe::{AuditCursor, KmsCall, Stored, kms_outcome, stored_object};
 use crate::kms::KmsClientError;
 use crate::kms::remote::RemoteKms;
 use crate::tools::client::s3::{S3Client, S3Response};
@@ -290,14 +290,6 @@ fn sse_c_headers(key: &[u8; 32]) -> Vec<(String, String)> {
     ]
 }
 
-fn kms_outcome(r: &Result<Value, KmsClientError>) -> String {
-    match r {
-        Ok(_) => "ok".into(),
-        Err(KmsClientError::Kms { type_name, .. }) => type_name.clone(),
-        Err(e) => e.to_string(),
-    }
-}
-
 impl Demo {
     pub(crate) fn new(
         s3: S3Client,
@@ -512,7 +504,7 @@ impl Demo {
         events.push(self.event_deleted(&mut reports).await?);
         events.push(self.event_customer_key_lost(&mut reports).await);
         events.push(self.event_plain_http(&mut reports).await);
-        let signing = self.signing_story().await?;
+        let signing = super::signing::run(&self.kms, &mut self.audit).await?;
         use sha2::Digest as _;
         Ok(Report {
             format: "sealgate-demo/1",

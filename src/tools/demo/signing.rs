@@ -11,8 +11,8 @@ use p256::pkcs8::DecodePublicKey;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::observe::KmsCall;
-use super::run::Demo;
+use super::observe::{AuditCursor, KmsCall, kms_outcome};
+use crate::kms::remote::RemoteKms;
 
 const KEY_SPEC: &str = "ECC_NIST_P256";
 const ALGORITHM: &str = "ECDSA_SHA_256";
@@ -71,100 +71,97 @@ fn b64_field(answer: &Value, field: &str) -> Result<Vec<u8>, String> {
         .ok_or_else(|| format!("answer without a base64 {field}"))
 }
 
-impl Demo {
-    /// Runs the story; an error when the KMS refuses a step the story needs.
-    pub(crate) async fn signing_story(&mut self) -> Result<SigningReport, String> {
-        self.audit.take_new();
-        let mut actions = Vec::new();
-        let mut answers = Vec::new();
-        let (shown, created) = self
-            .kms_action(
-                "CreateKey",
-                json!({
-                    "KeySpec": KEY_SPEC,
-                    "KeyUsage": "SIGN_VERIFY",
-                    "Description": "sealgate demo: signing",
-                }),
-            )
-            .await;
-        actions.push(format!(
-            "CreateKey {KEY_SPEC} SIGN_VERIFY → {}",
-            outcome(&shown)
-        ));
-        let created = created.map_err(|e| format!("CreateKey {KEY_SPEC}: {e}"))?;
-        let key_arn = created["KeyMetadata"]["Arn"]
-            .as_str()
-            .ok_or("CreateKey answer without an ARN")?
-            .to_string();
-        answers.push(created);
+/// Runs the story; an error when the KMS refuses a step the story needs.
+pub(crate) async fn run(kms: &RemoteKms, audit: &mut AuditCursor) -> Result<SigningReport, String> {
+    audit.take_new();
+    let mut actions = Vec::new();
+    let mut answers = Vec::new();
+    let (shown, created) = call(
+        kms,
+        "CreateKey",
+        json!({
+            "KeySpec": KEY_SPEC,
+            "KeyUsage": "SIGN_VERIFY",
+            "Description": "sealgate demo: signing",
+        }),
+    )
+    .await;
+    actions.push(format!("CreateKey {KEY_SPEC} SIGN_VERIFY → {}", shown));
+    let created = created.map_err(|e| format!("CreateKey {KEY_SPEC}: {e}"))?;
+    let key_arn = created["KeyMetadata"]["Arn"]
+        .as_str()
+        .ok_or("CreateKey answer without an ARN")?
+        .to_string();
+    answers.push(created);
 
-        let (shown, signed) = self
-            .kms_action(
-                "Sign",
-                json!({
-                    "KeyId": key_arn,
-                    "Message": B64.encode(MESSAGE),
-                    "MessageType": "RAW",
-                    "SigningAlgorithm": ALGORITHM,
-                }),
-            )
-            .await;
-        actions.push(format!("Sign {ALGORITHM} → {}", outcome(&shown)));
-        let signed = signed.map_err(|e| format!("Sign: {e}"))?;
-        let signature = b64_field(&signed, "Signature")?;
-        answers.push(signed);
+    let (shown, signed) = call(
+        kms,
+        "Sign",
+        json!({
+            "KeyId": key_arn,
+            "Message": B64.encode(MESSAGE),
+            "MessageType": "RAW",
+            "SigningAlgorithm": ALGORITHM,
+        }),
+    )
+    .await;
+    actions.push(format!("Sign {ALGORITHM} → {shown}"));
+    let signed = signed.map_err(|e| format!("Sign: {e}"))?;
+    let signature = b64_field(&signed, "Signature")?;
+    answers.push(signed);
 
-        let (shown, public) = self
-            .kms_action("GetPublicKey", json!({ "KeyId": key_arn }))
-            .await;
-        actions.push(format!("{shown} (DER SubjectPublicKeyInfo)"));
-        let public = public.map_err(|e| format!("GetPublicKey: {e}"))?;
-        let public_der = b64_field(&public, "PublicKey")?;
-        let public_key_answer_fields = public
-            .as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default();
-        answers.push(public);
+    let (shown, public) = call(kms, "GetPublicKey", json!({ "KeyId": key_arn })).await;
+    actions.push(format!("GetPublicKey → {shown} (DER SubjectPublicKeyInfo)"));
+    let public = public.map_err(|e| format!("GetPublicKey: {e}"))?;
+    let public_der = b64_field(&public, "PublicKey")?;
+    let public_key_answer_fields = public
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    answers.push(public);
 
-        let verified_offline = verify_offline(&public_der, MESSAGE, &signature);
-        let mut tampered = MESSAGE.to_vec();
-        tampered[0] ^= 0x01;
-        let tampered_message_verified_offline = verify_offline(&public_der, &tampered, &signature);
-        actions.push(format!(
-            "verify offline with p256 and the public key → {}; with one message byte changed → {}",
-            if verified_offline { "valid" } else { "INVALID" },
-            if tampered_message_verified_offline {
-                "VALID"
-            } else {
-                "invalid"
-            }
-        ));
-        let kms_calls = self
-            .audit
-            .take_new()
-            .into_iter()
-            .filter(|c| c.key_arn.as_deref() == Some(key_arn.as_str()))
-            .collect();
-        Ok(SigningReport {
-            key_arn,
-            key_spec: KEY_SPEC,
-            signing_algorithm: ALGORITHM,
-            message: String::from_utf8_lossy(MESSAGE).into_owned(),
-            signature_hex: hex::encode(&signature),
-            public_key_der_hex: hex::encode(&public_der),
-            public_key_answer_fields,
-            verified_offline,
-            tampered_message_verified_offline,
-            answers_with_private_key: answers.iter().filter(|a| has_private_key(a)).count(),
-            kms_calls,
-            actions,
-        })
-    }
+    let verified_offline = verify_offline(&public_der, MESSAGE, &signature);
+    let mut tampered = MESSAGE.to_vec();
+    tampered[0] ^= 0x01;
+    let tampered_message_verified_offline = verify_offline(&public_der, &tampered, &signature);
+    actions.push(format!(
+        "verify offline with p256 and the public key → {}; with one message byte changed → {}",
+        if verified_offline { "valid" } else { "INVALID" },
+        if tampered_message_verified_offline {
+            "VALID"
+        } else {
+            "invalid"
+        }
+    ));
+    let kms_calls = audit
+        .take_new()
+        .into_iter()
+        .filter(|c| c.key_arn.as_deref() == Some(key_arn.as_str()))
+        .collect();
+    Ok(SigningReport {
+        key_arn,
+        key_spec: KEY_SPEC,
+        signing_algorithm: ALGORITHM,
+        message: String::from_utf8_lossy(MESSAGE).into_owned(),
+        signature_hex: hex::encode(&signature),
+        public_key_der_hex: hex::encode(&public_der),
+        public_key_answer_fields,
+        verified_offline,
+        tampered_message_verified_offline,
+        answers_with_private_key: answers.iter().filter(|a| has_private_key(a)).count(),
+        kms_calls,
+        actions,
+    })
 }
 
-/// `kms_action` shows `Op → outcome`; the story names the operation itself.
-fn outcome(shown: &str) -> &str {
-    shown.rsplit("→ ").next().unwrap_or(shown)
+/// One KMS call: its answer, and how the story shows it (`ok` or the exception name).
+async fn call(
+    kms: &RemoteKms,
+    op: &str,
+    body: Value,
+) -> (String, Result<Value, crate::kms::KmsClientError>) {
+    let r = kms.call(op, body).await;
+    (kms_outcome(&r), r)
 }
 
 #[cfg(test)]

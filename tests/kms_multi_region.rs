@@ -480,6 +480,25 @@ async fn regions_and_origins_outside_the_rules_are_refused() {
         code(eu.describe_key().key_id(&arn).send().await),
         "NotFoundException"
     );
+    // Aliases: each Region sees those of its own keys.
+    us.create_alias()
+        .alias_name("alias/home-only")
+        .target_key_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let names = |r: aws_sdk_kms::operation::list_aliases::ListAliasesOutput| -> Vec<String> {
+        r.aliases()
+            .iter()
+            .map(|a| a.alias_name().unwrap().to_owned())
+            .collect()
+    };
+    assert!(names(us.list_aliases().send().await.unwrap()).contains(&"alias/home-only".into()));
+    assert!(!names(eu.list_aliases().send().await.unwrap()).contains(&"alias/home-only".into()));
+    assert_eq!(
+        code(eu.describe_key().key_id("alias/home-only").send().await),
+        "NotFoundException"
+    );
     // Keys made in the other Region belong to it.
     let there = eu.create_key().send().await.unwrap();
     assert!(

@@ -554,13 +554,17 @@ impl KmsService {
         self.load_key(tx, id)
     }
 
-    /// The key `key_id` of this Region.
-    fn load_key(&self, tx: &dyn db::Tx, key_id: &str) -> Result<KeyRecord, KmsError> {
-        let found = match db::get_key_in(tx, key_id, &self.region)? {
+    /// The key `key_id` as this Region has it, if it has one (no expiry applied).
+    fn find_key(&self, tx: &dyn db::Tx, key_id: &str) -> Result<Option<KeyRecord>, KmsError> {
+        Ok(match db::get_key_in(tx, key_id, &self.region)? {
             Some(k) => Some(k),
             None => db::get_key(tx, key_id)?.filter(|k| self.owns(k)),
-        };
-        let mut key = found.ok_or_else(|| {
+        })
+    }
+
+    /// The key `key_id` of this Region.
+    fn load_key(&self, tx: &dyn db::Tx, key_id: &str) -> Result<KeyRecord, KmsError> {
+        let mut key = self.find_key(tx, key_id)?.ok_or_else(|| {
             KmsError::not_found(format!("Key '{}' does not exist", self.key_arn(key_id)))
         })?;
         import::apply_expiry(self, tx, &mut key)?;

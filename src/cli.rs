@@ -61,6 +61,10 @@ struct KmsArgs {
     /// the service-owned keys (`alias/sealgate/sse-s3`, `alias/aws/s3`) [default: none].
     #[arg(long, env = "SEALGATE_KMS_SERVICE_PRINCIPALS", value_delimiter = ',')]
     service_principals: Option<Vec<String>>,
+    /// Further Regions (comma separated) this KMS serves besides `--region`, where replica
+    /// keys of multi-Region keys live [default: none].
+    #[arg(long, env = "SEALGATE_KMS_REGIONS", value_delimiter = ',')]
+    regions: Option<Vec<String>>,
     /// The key database: `postgres://user[:password]@host[:port]/db[?sslmode=require]`, which
     /// several KMS nodes started from copies of one data directory may share
     /// [default: SQLite in the data directory].
@@ -99,6 +103,7 @@ pub fn main() -> ExitCode {
                 region: k.region,
                 account_id: k.account_id,
                 kms_service_principals: k.service_principals,
+                kms_regions: k.regions,
                 kms_db: k.kms_db,
                 max_connections: k.max_connections,
                 ..Default::default()

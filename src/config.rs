@@ -110,6 +110,11 @@ pub(crate) struct ServeArgs {
     /// the KMS API. List the credential remote gateways sign with [default: none].
     #[arg(long, env = "SEALGATE_KMS_SERVICE_PRINCIPALS", value_delimiter = ',')]
     pub(crate) kms_service_principals: Option<Vec<String>>,
+    /// Further Regions (comma separated) the KMS serves besides `--region`, where replica
+    /// keys of multi-Region keys live; a KMS request's Region is its SigV4 credential
+    /// scope's [default: none].
+    #[arg(long, env = "SEALGATE_KMS_REGIONS", value_delimiter = ',')]
+    pub(crate) kms_regions: Option<Vec<String>>,
     /// Most connections open at once over all listeners; at the cap the longest-idle
     /// connection is closed to make room [default: derived from the open-file limit, which is
     /// raised to its hard limit at start: three quarters of it, at most 4096 below it].
@@ -166,6 +171,7 @@ struct FileConfig {
     sweep_interval: Option<String>,
     abort_incomplete_uploads_after: Option<String>,
     kms_service_principals: Option<Vec<String>>,
+    kms_regions: Option<Vec<String>>,
     max_connections: Option<usize>,
     bucket_defaults: Option<String>,
     kms_quorum: Option<QuorumConfig>,
@@ -248,6 +254,8 @@ pub(crate) struct Config {
     pub(crate) sweep_interval: Duration,
     /// Signing principals of the gateway service on the KMS API (remote gateways).
     pub(crate) kms_service_principals: Vec<String>,
+    /// Regions the KMS serves besides `region` (multi-Region replica keys).
+    pub(crate) kms_regions: Vec<String>,
     /// The connection cap over all listeners; `None`: derived from the open-file limit.
     pub(crate) max_connections: Option<usize>,
     /// Block Public Access and Object Ownership of new buckets.
@@ -522,6 +530,11 @@ impl Config {
                 .kms_service_principals
                 .clone()
                 .or(file.kms_service_principals)
+                .unwrap_or_default(),
+            kms_regions: args
+                .kms_regions
+                .clone()
+                .or(file.kms_regions)
                 .unwrap_or_default(),
             max_connections,
             bucket_defaults: match args.bucket_defaults.clone().or(file.bucket_defaults) {

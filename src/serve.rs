@@ -37,6 +37,7 @@ fn open_kms_blocking(cfg: &Config) -> Result<(KmsService, Option<Arc<TestClock>>
         &cfg.data_dir.join("kms"),
         KmsConfig {
             region: cfg.region.clone(),
+            replica_regions: cfg.kms_regions.clone(),
             account_id: cfg.account_id.clone(),
             clock,
             root_key_path: None,
@@ -176,7 +177,7 @@ pub(crate) async fn run_kms(cfg: Config) -> Result<(), StartError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let status = kms.clone();
-    let service = Arc::new(KmsHttp::new(kms, ids, cfg.region.clone(), test_clock));
+    let service = Arc::new(KmsHttp::new(kms, ids, test_clock));
     // No /metrics here: the counts are kept but not served.
     let conns = connection_limit(&cfg, Arc::new(ConnStats::default()));
     let addr = listen(
@@ -309,12 +310,7 @@ pub(crate) async fn run(cfg: Config) -> Result<(), StartError> {
     match kms {
         Some(kms) => {
             let kms_for_status = kms.clone();
-            let kms_http = Arc::new(KmsHttp::new(
-                kms,
-                gw.ids.clone(),
-                gw.cfg.region.clone(),
-                test_clock,
-            ));
+            let kms_http = Arc::new(KmsHttp::new(kms, gw.ids.clone(), test_clock));
             let addr = listen(
                 gw.cfg.kms_listen,
                 Some(tls_config),

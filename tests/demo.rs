@@ -220,6 +220,70 @@ fn demo_json_matches_the_store_and_the_audit_log() {
     assert_eq!(http("SSE-KMS")["plaintext_on_wire"], true);
     assert_eq!(http("CSE-KMS")["plaintext_on_wire"], false);
     assert_eq!(http("CSE-C")["plaintext_on_wire"], false);
+
+    // The asymmetric story: the signature verifies here too, with the public key alone.
+    let signing = &report["signing"];
+    assert_eq!(signing["key_spec"], "ECC_NIST_P256");
+    assert_eq!(signing["signing_algorithm"], "ECDSA_SHA_256");
+    assert_eq!(signing["verified_offline"], true);
+    assert_eq!(signing["tampered_message_verified_offline"], false);
+    assert_eq!(signing["answers_with_private_key"], 0);
+    let hex_field = |name: &str| hex::decode(signing[name].as_str().unwrap()).unwrap();
+    {
+        use p256::ecdsa::signature::hazmat::PrehashVerifier;
+        use p256::pkcs8::DecodePublicKey;
+        use sha2::Digest;
+        let public =
+            p256::ecdsa::VerifyingKey::from_public_key_der(&hex_field("public_key_der_hex"))
+                .unwrap();
+        let signature = hex_field("signature_hex");
+        let sig = p256::ecdsa::DerSignature::from_bytes(&signature).unwrap();
+        let message = signing["message"].as_str().unwrap().as_bytes();
+        public
+            .verify_prehash(&sha2::Sha256::digest(message), &sig)
+            .expect("the demo's signature verifies");
+        assert!(
+            public
+                .verify_prehash(&sha2::Sha256::digest(b"another message"), &sig)
+                .is_err()
+        );
+    }
+    let mut fields: Vec<&str> = signing["public_key_answer_fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    fields.sort_unstable();
+    assert!(fields.contains(&"PublicKey"), "{fields:?}");
+    assert!(
+        fields.iter().all(|f| !f.starts_with("PrivateKey")),
+        "{fields:?}"
+    );
+    // Every call on the signing key, as the audit log on disk has them.
+    let signing_arn = signing["key_arn"].as_str().unwrap();
+    let logged: Vec<String> = audit
+        .iter()
+        .filter(|r| r["key_arn"] == signing_arn)
+        .map(|r| {
+            format!(
+                "{}:{}",
+                r["event"].as_str().unwrap(),
+                r["outcome"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        logged,
+        ["CreateKey:success", "Sign:success", "GetPublicKey:success"]
+    );
+    let reported: Vec<&str> = signing["kms_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(reported, ["CreateKey", "Sign", "GetPublicKey"]);
     check_versioned_overwrite(&report, &data_dir);
 }
 
@@ -279,6 +343,18 @@ fn demo_text_is_a_table_of_the_five_methods() {
     assert!(
         text.contains("Versioned overwrite")
             && text.contains("each version keeps its own data key"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Asymmetric key: signed in the KMS, verified offline"),
+        "{text}"
+    );
+    assert!(
+        text.contains("verified offline with the public key from GetPublicKey: valid"),
+        "{text}"
+    );
+    assert!(
+        text.contains("answers carrying private key material: 0"),
         "{text}"
     );
 }

@@ -71,9 +71,11 @@ async fn a_copy_without_the_shares_decrypts_nothing_until_unsealed() {
         }
     }
 
-    // A KMS on the copy starts sealed: every call is 503 KMSInternalException.
+    // A KMS on the copy starts sealed: every call is 503 KMSInternalException. On PostgreSQL
+    // the copy is a second node of the same database: the data dir is what it brings.
     let server = Server::start_with(Options {
         data_dir: Some(copy.clone()),
+        kms_db: first.kms_db.clone(),
         ..opts.clone()
     });
     let kms = kms_once(&server).await;

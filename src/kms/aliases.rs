@@ -172,7 +172,17 @@ impl KmsService {
                     call.note_key(&key);
                     Ok((db::list_aliases(tx, Some(&key.key_id))?, true))
                 }
-                None => Ok((db::list_aliases(tx, None)?, false)),
+                None => {
+                    // Alias names are one namespace across the Regions this KMS serves; each
+                    // Region lists the aliases of its own keys.
+                    let mut mine = Vec::new();
+                    for a in db::list_aliases(tx, None)? {
+                        if self.find_key(tx, &a.key_id)?.is_some() {
+                            mine.push(a);
+                        }
+                    }
+                    Ok((mine, false))
+                }
             }
         })?;
         let mut entries: Vec<Value> = rows

@@ -12,10 +12,6 @@ use super::{Caller, KmsService, Source};
 
 pub const TARGET_PREFIX: &str = "TrentService.";
 
-/// Real KMS operations this service does not implement (multi-Region keys).
-/// Anything not in either list is an unknown operation.
-const UNIMPLEMENTED: &[&str] = &["ReplicateKey", "UpdatePrimaryRegion"];
-
 /// `operation` is the `X-Amz-Target` value (`TrentService.Encrypt`) or the bare name.
 pub fn dispatch(
     svc: &KmsService,
@@ -126,10 +122,9 @@ fn run_op(
         "DescribeCustomKeyStores" => svc.describe_custom_key_stores(call, parse(body)?),
         "UpdateCustomKeyStore" => svc.update_custom_key_store(call, parse(body)?),
         "DeleteCustomKeyStore" => svc.delete_custom_key_store(call, parse(body)?),
+        "ReplicateKey" => svc.replicate_key(call, parse(body)?),
+        "UpdatePrimaryRegion" => svc.update_primary_region(call, parse(body)?),
         "Sealgate.ApproveRequest" => svc.approve_request(call, parse(body)?),
-        other if UNIMPLEMENTED.contains(&other) => Err(KmsError::unsupported(format!(
-            "{other} is not supported by this KMS: multi-Region keys are not available"
-        ))),
         other => Err(KmsError::new(
             ErrorKind::UnknownOperation,
             format!("Unknown operation {other}"),

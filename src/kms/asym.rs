@@ -209,6 +209,22 @@ impl PrivateKey {
         })
     }
 
+    /// An imported private key: DER PKCS#8 PrivateKeyInfo of `spec` (the RSA modulus size or
+    /// the curve of the spec); `None` for anything else.
+    pub(crate) fn from_pkcs8(spec: KeySpec, der: &[u8]) -> Option<Self> {
+        use p256::pkcs8::DecodePrivateKey as _;
+        match spec {
+            KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {
+                Self::from_material(spec, der)
+            }
+            KeySpec::EccNistP256 => p256::SecretKey::from_pkcs8_der(der).ok().map(Self::P256),
+            KeySpec::EccNistP384 => p384::SecretKey::from_pkcs8_der(der).ok().map(Self::P384),
+            KeySpec::EccNistP521 => p521::SecretKey::from_pkcs8_der(der).ok().map(Self::P521),
+            KeySpec::EccSecgP256k1 => k256::SecretKey::from_pkcs8_der(der).ok().map(Self::K256),
+            _ => None,
+        }
+    }
+
     /// What the service stores (sealed): the ECC scalar, or the RSA key as PKCS#8 DER.
     pub(crate) fn to_material(&self) -> Result<Zeroizing<Vec<u8>>, AsymError> {
         Ok(ecc!(self, _c, sk => Zeroizing::new(sk.to_bytes().to_vec()),

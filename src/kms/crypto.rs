@@ -261,7 +261,7 @@ impl KmsService {
     ) -> Result<Opened, KmsError> {
         call.note_context(ctx);
         let header = blob::parse_header(ciphertext).map_err(|_| KmsError::invalid_ciphertext())?;
-        let key_id = header.key_id.hyphenated().to_string();
+        let key_id = super::key_id::from_bytes(header.key_id);
         let key = self.load_key(tx, &key_id)?;
         call.note_key(&key);
         if let Some(r) = key_ref {
@@ -615,7 +615,8 @@ impl KmsService {
 }
 
 fn header_for(key: &KeyRecord, material_id: &str) -> Result<BlobHeader, KmsError> {
-    let key_id = uuid::Uuid::parse_str(&key.key_id).map_err(KmsError::internal)?;
+    let key_id = super::key_id::to_bytes(&key.key_id)
+        .ok_or_else(|| KmsError::internal("stored key id is malformed"))?;
     let mut material = [0u8; 32];
     hex::decode_to_slice(material_id, &mut material).map_err(KmsError::internal)?;
     Ok(BlobHeader {

@@ -129,6 +129,7 @@ pub(crate) struct GrantRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct GrantRecord {
     grant_id: String,
+    /// The key's `KeyRecord::scope`: the key id, with the Region for a multi-Region key.
     key_id: String,
     key_arn: String,
     grantee_principal: String,
@@ -221,7 +222,7 @@ pub(crate) fn policy_grants(
     tx: &dyn super::db::Tx,
     key: &KeyRecord,
 ) -> Result<Vec<policy::Grant>, KmsError> {
-    db::grant_bodies_for_key(tx, &key.key_id)?
+    db::grant_bodies_for_key(tx, &key.scope())?
         .iter()
         .map(|b| parse_record(b).map(|g| g.to_policy()))
         .collect()
@@ -292,7 +293,7 @@ impl KmsService {
             });
             // A retried CreateGrant with the same Name and parameters returns the same grant.
             if let Some(name) = &req.name {
-                for body in db::grant_bodies_for_key(tx, &key.key_id)? {
+                for body in db::grant_bodies_for_key(tx, &key.scope())? {
                     let mut g = parse_record(&body)?;
                     if g.name.as_deref() == Some(name)
                         && g.grantee_principal == grantee
@@ -311,7 +312,7 @@ impl KmsService {
             let token = new_token(&grant_id)?;
             let g = GrantRecord {
                 grant_id: grant_id.clone(),
-                key_id: key.key_id.clone(),
+                key_id: key.scope(),
                 key_arn: key.arn.clone(),
                 grantee_principal: grantee.clone(),
                 retiring_principal: req.retiring_principal.clone(),
@@ -335,7 +336,7 @@ impl KmsService {
         let key_ref = required(req.key_id, "keyId")?;
         let records = self.inner.store.with_tx(|tx| {
             let key = self.key_for(tx, call, &key_ref, false, "kms:ListGrants")?;
-            db::grant_bodies_for_key(tx, &key.key_id)?
+            db::grant_bodies_for_key(tx, &key.scope())?
                 .iter()
                 .map(|b| parse_record(b))
                 .collect::<Result<Vec<_>, _>>()
@@ -414,7 +415,7 @@ impl KmsService {
                 (None, Some(key_ref), Some(id)) => {
                     let key = self.resolve(tx, key_ref, false)?;
                     match db::grant_body(tx, id)? {
-                        Some(b) if parse_record(&b)?.key_id == key.key_id => parse_record(&b)?,
+                        Some(b) if parse_record(&b)?.key_id == key.scope() => parse_record(&b)?,
                         _ => {
                             return Err(KmsError::not_found(format!("Grant ID {id} not found")));
                         }
@@ -426,7 +427,14 @@ impl KmsService {
                     ));
                 }
             };
-            let key = self.load_key(tx, &record.key_id)?;
+            // A grant of a multi-Region key is its Region's key's (`KeyRecord::scope`).
+            let key = match record.key_id.split_once('@') {
+                Some((id, region)) => match self.in_region(region) {
+                    Some(there) => there.load_key(tx, id)?,
+                    None => return Err(invalid_token()),
+                },
+                None => self.load_key(tx, &record.key_id)?,
+            };
             call.note_key(&key);
             if !policy::can_retire_grant(call.caller, &record.to_policy()) {
                 self.authorize(
@@ -459,7 +467,7 @@ impl KmsService {
         self.inner.store.with_tx(|tx| {
             let key = self.key_for(tx, call, &key_ref, false, "kms:RevokeGrant")?;
             match db::grant_body(tx, &grant_id)? {
-                Some(b) if parse_record(&b)?.key_id == key.key_id => {}
+                Some(b) if parse_record(&b)?.key_id == key.scope() => {}
                 _ => {
                     return Err(KmsError::not_found(format!(
                         "Grant ID {grant_id} not found"

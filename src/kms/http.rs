@@ -24,22 +24,15 @@ const MAX_BODY: usize = 256 * 1024;
 pub struct KmsHttp {
     svc: KmsService,
     ids: Identities,
-    region: String,
     /// Present only when started with a test clock: enables `Sealgate.AdvanceClock`.
     test_clock: Option<Arc<TestClock>>,
 }
 
 impl KmsHttp {
-    pub fn new(
-        svc: KmsService,
-        ids: Identities,
-        region: String,
-        test_clock: Option<Arc<TestClock>>,
-    ) -> KmsHttp {
+    pub fn new(svc: KmsService, ids: Identities, test_clock: Option<Arc<TestClock>>) -> KmsHttp {
         KmsHttp {
             svc,
             ids,
-            region,
             test_clock,
         }
     }
@@ -144,7 +137,13 @@ impl KmsHttp {
                     "The security token included in the request is invalid.",
                 )
             })?;
-        let exp = Expectations::kms(self.region.clone(), SystemTime::now());
+        // The Region of the credential scope picks which of the KMS's Regions answers; a
+        // Region it does not serve fails the signature check, naming the home Region.
+        let svc = self
+            .svc
+            .in_region(&signed.credential.region)
+            .unwrap_or_else(|| self.svc.clone());
+        let exp = Expectations::kms(svc.region(), SystemTime::now());
         sigv4::verify(
             &signed,
             &parts.method,
@@ -167,13 +166,12 @@ impl KmsHttp {
             identity_policy: user.policy.clone(),
             network: Some(network),
         };
-        let mut source = self.svc.api_source(&caller);
+        let mut source = svc.api_source(&caller);
         if let Some(named) = parts.headers.get(on_behalf::HEADER) {
             (caller, source) = self.on_behalf_of(&signed, &caller, named.as_bytes())?;
         } else if target == "Sealgate.AdvanceClock" {
             return self.advance_clock(&caller, &body).await;
         }
-        let svc = self.svc.clone();
         let request_id = request_id.to_owned();
         tokio::task::spawn_blocking(move || {
             api::dispatch_from(&svc, &target, &body, &caller, source, &request_id)

@@ -4,12 +4,18 @@
 //! GetParametersForImport makes a fresh RSA wrapping key pair per call (RSA_2048/3072/4096);
 //! its private half is stored sealed under the root key, named by the import token, and valid
 //! for 24 hours. Wrapping algorithms: RSAES_OAEP_SHA_256 and RSAES_OAEP_SHA_1 (OAEP and MGF1
-//! with the same hash, empty label). The RSA_AES_KEY_WRAP_* algorithms need AES-KWP, which no
-//! vetted crate in our set provides, so they answer UnsupportedOperationException.
+//! with the same hash, empty label), and RSA_AES_KEY_WRAP_SHA_256 / _SHA_1 (an ephemeral
+//! AES-256 key under that OAEP, then the material under AES key wrap with padding, RFC 5649),
+//! the only ones that carry an RSA private key.
+//!
+//! What may be imported is AWS's: 32 bytes for SYMMETRIC_DEFAULT, a secret of the spec's
+//! length up to its hash's block size for HMAC keys, a DER PKCS#8 private key of the spec
+//! for RSA and ECC keys (anything else: IncorrectKeyMaterialException). The key stores it as
+//! generated material of its spec is stored (an ECC key as its scalar).
 //!
 //! A key remembers a salted SHA-256 fingerprint of its material, so a reimport after deletion
-//! or expiry must bring the same 32 bytes (else IncorrectKeyMaterialException) and restores
-//! the same KeyMaterialId — old ciphertexts decrypt again.
+//! or expiry must bring the same key (else IncorrectKeyMaterialException) and restores the
+//! same KeyMaterialId — old ciphertexts decrypt again.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -19,9 +25,10 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::asym::CryptoRng;
+use super::asym::{CryptoRng, PrivateKey};
 use super::db::{self, ImportParamsRow, KeyRecord, KeyState, MaterialRow, Origin};
 use super::error::{ErrorKind, KmsError};
+use super::key_spec::KeySpec;
 use super::util::{self, required};
 use super::{Call, KmsService, clock, gcm};
 
@@ -101,6 +108,39 @@ fn fingerprint(key_id: &str, material: &[u8]) -> String {
     hex::encode(h.finalize())
 }
 
+/// The material a key of `spec` stores for `imported` bytes, or IncorrectKeyMaterialException.
+fn importable(spec: KeySpec, imported: &[u8]) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+    let incorrect = |what: String| KmsError::new(ErrorKind::IncorrectKeyMaterial, what);
+    if spec == KeySpec::SymmetricDefault {
+        if imported.len() != 32 {
+            return Err(KmsError::validation(
+                "Symmetric key material must be exactly 32 bytes (256 bits)",
+            ));
+        }
+        return Ok(Zeroizing::new(imported.to_vec()));
+    }
+    if spec.is_hmac() {
+        let range = spec.material_len()..=super::mac::max_material_len(spec);
+        if !range.contains(&imported.len()) {
+            return Err(incorrect(format!(
+                "{} key material must be {} to {} bytes; got {}",
+                spec.as_str(),
+                range.start(),
+                range.end(),
+                imported.len()
+            )));
+        }
+        return Ok(Zeroizing::new(imported.to_vec()));
+    }
+    let private = PrivateKey::from_pkcs8(spec, imported).ok_or_else(|| {
+        incorrect(format!(
+            "The key material is not a DER-encoded PKCS#8 private key of KeySpec {}",
+            spec.as_str()
+        ))
+    })?;
+    Ok(private.to_material()?)
+}
+
 fn invalid_token() -> KmsError {
     KmsError::new(ErrorKind::InvalidImportToken, "Import token is invalid")
 }
@@ -119,7 +159,7 @@ pub(super) fn decode_token(token: &str) -> Result<(String, String), KmsError> {
         return Err(invalid_token());
     }
     let key_id = uuid::Uuid::from_slice(&raw[1..17]).map_err(|_| invalid_token())?;
-    Ok((key_id.hyphenated().to_string(), hex::encode(&raw[17..])))
+    Ok((super::key_id::from_bytes(key_id), hex::encode(&raw[17..])))
 }
 
 impl KmsService {
@@ -132,14 +172,14 @@ impl KmsService {
         let algorithm = required(req.wrapping_algorithm, "wrappingAlgorithm")?;
         let spec = required(req.wrapping_key_spec, "wrappingKeySpec")?;
         match algorithm.as_str() {
-            "RSAES_OAEP_SHA_256" | "RSAES_OAEP_SHA_1" => {}
-            "RSA_AES_KEY_WRAP_SHA_256"
-            | "RSA_AES_KEY_WRAP_SHA_1"
-            | "SM2PKE"
-            | "RSAES_PKCS1_V1_5" => {
+            "RSAES_OAEP_SHA_256"
+            | "RSAES_OAEP_SHA_1"
+            | "RSA_AES_KEY_WRAP_SHA_256"
+            | "RSA_AES_KEY_WRAP_SHA_1" => {}
+            "SM2PKE" | "RSAES_PKCS1_V1_5" => {
                 return Err(KmsError::unsupported(format!(
-                    "Wrapping algorithm {algorithm} is not supported; use RSAES_OAEP_SHA_256 or \
-                     RSAES_OAEP_SHA_1"
+                    "Wrapping algorithm {algorithm} is not supported; use RSAES_OAEP_SHA_256, \
+                     RSAES_OAEP_SHA_1, RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1"
                 )));
             }
             other => {
@@ -187,7 +227,8 @@ impl KmsService {
         let token_id: [u8; 32] = gcm::random_array();
         let token_hex = hex::encode(token_id);
         let valid_to = self.now() + TOKEN_VALIDITY_SECS;
-        let key_uuid = uuid::Uuid::parse_str(&key.key_id).map_err(KmsError::internal)?;
+        let key_uuid = super::key_id::to_bytes(&key.key_id)
+            .ok_or_else(|| KmsError::internal("stored key id is malformed"))?;
         self.inner.store.with_tx(|tx| {
             db::put_import_params(
                 tx,
@@ -270,7 +311,7 @@ impl KmsService {
                     "The import token has expired; call GetParametersForImport again",
                 ));
             }
-            let material = self.unwrap_material(&params, &wrapped)?;
+            let material = importable(key.key_spec, &self.unwrap_material(&params, &wrapped)?)?;
             let fp = fingerprint(&key.key_id, &material);
             let previous = db::list_materials(tx, &key.key_id)?;
             let material_id = match previous.iter().find(|m| m.imported) {
@@ -332,18 +373,12 @@ impl KmsService {
             .ok_or_else(|| KmsError::internal("import wrapping key failed to unseal"))?;
         let private = rsa::PrivateKey::from_pkcs8_der(&der)
             .map_err(|e| KmsError::internal(format!("import wrapping key: {e}")))?;
-        let opened = match params.algorithm.as_str() {
-            "RSAES_OAEP_SHA_256" => private.oaep_decrypt::<Sha256>(wrapped),
-            _ => private.oaep_decrypt::<sha1::Sha1>(wrapped),
-        }
-        .map(Zeroizing::new)
-        .map_err(|_| KmsError::invalid_ciphertext())?;
-        if opened.len() != 32 {
-            return Err(KmsError::validation(
-                "Symmetric key material must be exactly 32 bytes (256 bits)",
-            ));
-        }
-        Ok(opened)
+        super::key_wrap::unwrap(
+            PrivateKey::Rsa(Box::new(private)),
+            &params.algorithm,
+            wrapped,
+        )
+        .ok_or_else(KmsError::invalid_ciphertext)
     }
 
     pub(crate) fn delete_imported_key_material(

@@ -145,6 +145,23 @@ fn spec_for(spec: &str, usage: &str) -> Result<(KeySpec, KeyUsage), KmsError> {
     }
 }
 
+/// CreateKey `MultiRegion=true` (see `multi_region`): AWS makes multi-Region keys with
+/// KMS-generated or imported material, never in a custom key store. This KMS does not (yet)
+/// take imported material for them: each Region's key would need its own import of the same
+/// bytes.
+fn multi_region_creatable(origin: Origin) -> Result<(), KmsError> {
+    match origin {
+        Origin::AwsKms => Ok(()),
+        Origin::AwsCloudHsm => Err(KmsError::unsupported(
+            "Multi-Region keys are not supported in custom key stores",
+        )),
+        Origin::External => Err(KmsError::unsupported(
+            "Multi-Region keys with imported key material (Origin EXTERNAL) are not supported \
+             by this KMS",
+        )),
+    }
+}
+
 fn enum_value(value: &str, member: &str, known: &[&str]) -> Result<(), KmsError> {
     if known.contains(&value) {
         return Ok(());
@@ -154,6 +171,17 @@ fn enum_value(value: &str, member: &str, known: &[&str]) -> Result<(), KmsError>
         member,
         &format!("Member must satisfy enum value set: [{}]", known.join(", ")),
     ))
+}
+
+pub(crate) fn check_description(description: &str) -> Result<(), KmsError> {
+    if description.chars().count() > MAX_DESCRIPTION_LEN {
+        return Err(KmsError::constraint(
+            "'<description>'",
+            "description",
+            "Member must have length less than or equal to 8192",
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn validate_policy_document(policy: &str) -> Result<(), KmsError> {
@@ -192,6 +220,15 @@ pub(crate) fn validate_tags(tags: &[Tag]) -> Result<(), KmsError> {
 }
 
 impl KmsService {
+    /// The KeyMetadata of DescribeKey, CreateKey and ReplicateKey: [`Self::metadata`] with
+    /// the custom key store and multi-Region fields.
+    pub(crate) fn full_metadata(&self, tx: &dyn db::Tx, k: &KeyRecord) -> Result<Value, KmsError> {
+        let mut meta = self.metadata(k);
+        self.add_key_store_fields(tx, k, &mut meta)?;
+        self.add_multi_region_fields(tx, k, &mut meta)?;
+        Ok(meta)
+    }
+
     /// The KeyMetadata structure of DescribeKey/CreateKey.
     pub(crate) fn metadata(&self, k: &KeyRecord) -> Value {
         let mut m = json!({
@@ -204,7 +241,7 @@ impl KmsService {
             "KeyState": k.state.as_str(),
             "Origin": k.origin.as_str(),
             "KeyManager": if k.aws_managed { "AWS" } else { "CUSTOMER" },
-            "MultiRegion": false,
+            "MultiRegion": k.multi_region,
         });
         key_spec::add_metadata(k.key_spec, k.key_usage, &mut m);
         if let Some(mid) = &k.current_material {
@@ -262,12 +299,10 @@ impl KmsService {
                 unreachable!("enum_value rejects unknown origins")
             }
         };
-        if key_spec != KeySpec::SymmetricDefault && origin != Origin::AwsKms {
-            return Err(KmsError::unsupported(format!(
-                "Origin {} is not supported for HMAC and asymmetric keys by this KMS: they \
-                 have KMS-generated material",
-                origin.as_str()
-            )));
+        if key_spec != KeySpec::SymmetricDefault && origin == Origin::AwsCloudHsm {
+            return Err(KmsError::unsupported(
+                "Custom key stores (Origin AWS_CLOUDHSM) hold only SYMMETRIC_DEFAULT keys",
+            ));
         }
         if req.xks_key_id.is_some() {
             return Err(KmsError::unsupported(
@@ -288,23 +323,20 @@ impl KmsService {
             }
             (_, None) => None,
         };
-        if req.multi_region == Some(true) {
-            return Err(KmsError::unsupported(
-                "Multi-Region keys are not supported by this KMS",
-            ));
+        let multi_region = req.multi_region == Some(true);
+        if multi_region {
+            multi_region_creatable(origin)?;
         }
         let description = req.description.unwrap_or_default();
-        if description.chars().count() > MAX_DESCRIPTION_LEN {
-            return Err(KmsError::constraint(
-                "'<description>'",
-                "description",
-                "Member must have length less than or equal to 8192",
-            ));
-        }
+        check_description(&description)?;
         let tags = req.tags.unwrap_or_default();
         validate_tags(&tags)?;
 
-        let key_id = uuid::Uuid::new_v4().hyphenated().to_string();
+        let key_id = if multi_region {
+            super::key_id::new_multi_region()
+        } else {
+            super::key_id::new_single_region()
+        };
         let arn = self.key_arn(&key_id);
         let policy = match req.policy {
             Some(p) => {
@@ -337,11 +369,13 @@ impl KmsService {
             valid_to: None,
             key_spec,
             key_usage,
+            multi_region,
+            replica: false,
         };
         call.note_key(&key);
         // RSA generation takes up to seconds: only for an authorized caller, and not while
         // the key store's transaction (and with it every other KMS call) waits.
-        let private = if key_spec.is_asymmetric() {
+        let private = if key_spec.is_asymmetric() && origin == Origin::AwsKms {
             self.inner.store.with_tx(|tx| {
                 self.authorize(tx, call, "kms:CreateKey", None, &BTreeMap::new(), &[])
             })?;
@@ -383,21 +417,24 @@ impl KmsService {
             }
             db::put_key(tx, &key)?;
             for t in &tags {
-                db::put_tag(tx, &key_id, &t.tag_key, &t.tag_value)?;
+                db::put_tag(tx, &key.scope(), &t.tag_key, &t.tag_value)?;
             }
             if let Some(store_id) = &store_id {
                 // Last, so a failed generation rolls the rows back.
                 self.create_hsm_key(tx, store_id, &key_id)?;
             }
-            let mut meta = self.metadata(&key);
-            self.add_key_store_fields(tx, &key, &mut meta)?;
-            Ok(meta)
+            self.full_metadata(tx, &key)
         })?;
         Ok(json!({ "KeyMetadata": meta }))
     }
 
     /// A new policy must still let the caller change it (unless the caller bypasses the check).
-    fn check_lockout(&self, call: &Call<'_>, arn: &str, policy_doc: &str) -> Result<(), KmsError> {
+    pub(super) fn check_lockout(
+        &self,
+        call: &Call<'_>,
+        arn: &str,
+        policy_doc: &str,
+    ) -> Result<(), KmsError> {
         let req = policy::AuthzRequest {
             caller: call.caller,
             action: "kms:PutKeyPolicy",
@@ -438,9 +475,7 @@ impl KmsService {
                 &BTreeMap::new(),
                 &tokens,
             )?;
-            let mut meta = self.metadata(&key);
-            self.add_key_store_fields(tx, &key, &mut meta)?;
-            Ok(json!({ "KeyMetadata": meta }))
+            Ok(json!({ "KeyMetadata": self.full_metadata(tx, &key)? }))
         })
     }
 
@@ -451,8 +486,9 @@ impl KmsService {
     ) -> Result<Value, KmsError> {
         let keys = self.inner.store.with_tx(|tx| {
             self.authorize(tx, call, "kms:ListKeys", None, &BTreeMap::new(), &[])?;
-            Ok(db::all_keys(tx)?)
+            Ok(db::all_incarnations(tx)?)
         })?;
+        let keys: Vec<KeyRecord> = keys.into_iter().filter(|k| self.owns(k)).collect();
         let (page, next) = util::paginate(keys, req.limit, 100, 1000, req.marker.as_deref())?;
         let keys: Vec<Value> = page
             .iter()
@@ -527,6 +563,7 @@ impl KmsService {
             let mut key = self.key_for(tx, call, &key_ref, false, "kms:ScheduleKeyDeletion")?;
             self.check_customer_managed(&key)?;
             self.check_not_pending_deletion(&key)?;
+            self.check_no_replicas(tx, &key)?;
             let date = self.now() + days as f64 * clock::DAY_SECS;
             key.state = KeyState::PendingDeletion;
             key.deletion_date = Some(date);
@@ -576,13 +613,7 @@ impl KmsService {
     ) -> Result<Value, KmsError> {
         let key_ref = required(req.key_id, "keyId")?;
         let description = required(req.description, "description")?;
-        if description.chars().count() > MAX_DESCRIPTION_LEN {
-            return Err(KmsError::constraint(
-                "'<description>'",
-                "description",
-                "Member must have length less than or equal to 8192",
-            ));
-        }
+        check_description(&description)?;
         self.inner.store.with_tx(|tx| {
             let mut key = self.key_for(tx, call, &key_ref, false, "kms:UpdateKeyDescription")?;
             self.check_customer_managed(&key)?;
@@ -632,8 +663,7 @@ impl KmsService {
         Self::check_policy_name(req.policy_name.as_deref())?;
         self.inner.store.with_tx(|tx| {
             let key = self.key_for(tx, call, &key_ref, false, "kms:GetKeyPolicy")?;
-            let policy =
-                super::service_keys::shown_policy(&key, &self.inner.account, &self.inner.region);
+            let policy = super::service_keys::shown_policy(&key, &self.inner.account, &self.region);
             Ok(json!({ "Policy": policy, "PolicyName": "default" }))
         })
     }
@@ -666,9 +696,9 @@ impl KmsService {
             self.check_customer_managed(&key)?;
             self.check_not_pending_deletion(&key)?;
             for t in &tags {
-                db::put_tag(tx, &key.key_id, &t.tag_key, &t.tag_value)?;
+                db::put_tag(tx, &key.scope(), &t.tag_key, &t.tag_value)?;
             }
-            if db::tags(tx, &key.key_id)?.len() > MAX_TAGS {
+            if db::tags(tx, &key.scope())?.len() > MAX_TAGS {
                 return Err(KmsError::new(ErrorKind::Tag, "Too many tags"));
             }
             Ok(json!({}))
@@ -687,7 +717,7 @@ impl KmsService {
             self.check_customer_managed(&key)?;
             self.check_not_pending_deletion(&key)?;
             for k in &keys {
-                db::delete_tag(tx, &key.key_id, k)?;
+                db::delete_tag(tx, &key.scope(), k)?;
             }
             Ok(json!({}))
         })
@@ -701,7 +731,7 @@ impl KmsService {
         let key_ref = required(req.key_id, "keyId")?;
         let tags = self.inner.store.with_tx(|tx| {
             let key = self.key_for(tx, call, &key_ref, false, "kms:ListResourceTags")?;
-            Ok(db::tags(tx, &key.key_id)?)
+            Ok(db::tags(tx, &key.scope())?)
         })?;
         let (page, next) = util::paginate(tags, req.limit, 50, 50, req.marker.as_deref())?;
         let tags: Vec<Value> = page

@@ -1,6 +1,6 @@
 //! HMAC keys: GenerateMac and VerifyMac (RFC 2104 HMAC with SHA-2, RustCrypto `hmac`). The
-//! secret is generated here, stored sealed under the root key like a symmetric backing key,
-//! and never returned: callers only ever see MACs.
+//! secret is generated here (or imported, see `import.rs`), stored sealed under the root key
+//! like a symmetric backing key, and never returned: callers only ever see MACs.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +23,15 @@ const MAC_ALGORITHMS: &[&str] = &[
     "HMAC_SHA_384",
     "HMAC_SHA_512",
 ];
+
+/// The longest secret an HMAC key of `spec` takes: its hash's block size (imported material
+/// is the spec's length up to this, as AWS's import rules; generated secrets are the spec's).
+pub(crate) fn max_material_len(spec: KeySpec) -> usize {
+    match spec {
+        KeySpec::Hmac384 | KeySpec::Hmac512 => 128,
+        _ => 64,
+    }
+}
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -139,7 +148,9 @@ impl KmsService {
                 .clone()
                 .ok_or_else(|| KmsError::internal("HMAC key has no material"))?;
             let secret = self.secret_material(tx, &key, &material_id)?;
-            if secret.len() != key.key_spec.material_len() {
+            if !(key.key_spec.material_len()..=max_material_len(key.key_spec))
+                .contains(&secret.len())
+            {
                 return Err(KmsError::internal("stored HMAC key has the wrong length"));
             }
             let mac = compute(key.key_spec, &secret, &c.message);

@@ -9,7 +9,14 @@
 //! effective when a background task calls [`KmsService::run_due_work`].
 //!
 //! Key specs: symmetric (SYMMETRIC_DEFAULT = AES-256-GCM), HMAC, RSA and ECC ([`key_spec`]);
-//! asymmetric primitives are in [`asym`]. Multi-Region keys are not supported.
+//! asymmetric primitives are in [`asym`].
+//!
+//! Regions: one KMS serves its home Region and the further Regions it is configured with
+//! ([`KmsConfig::replica_regions`]). A [`KmsService`] value is the service as one Region sees
+//! it ([`KmsService::in_region`]; the listener picks the Region of each request's SigV4
+//! credential scope): keys, ARNs and key lookups are that Region's. Multi-Region keys
+//! ([`multi_region`]) have a primary key in one Region and replica keys in others, sharing key
+//! material, so a ciphertext made in one Region decrypts in the others.
 
 pub(crate) mod agreement;
 pub(crate) mod aliases;
@@ -34,9 +41,12 @@ pub(crate) mod grants;
 pub mod hsm;
 pub(crate) mod http;
 pub(crate) mod import;
+pub(crate) mod key_id;
 pub(crate) mod key_spec;
+pub(crate) mod key_wrap;
 pub(crate) mod keys;
 pub(crate) mod mac;
+pub(crate) mod multi_region;
 pub mod object_lock;
 pub(crate) mod on_behalf;
 pub mod policy;
@@ -77,7 +87,10 @@ use rootkey::RootKey;
 /// Service configuration. `root_key_path` defaults to `<data_dir>/kms-root.key`.
 #[derive(Clone)]
 pub struct KmsConfig {
+    /// The home Region: the gateway's, and the one of keys from before Regions were served.
     pub region: String,
+    /// Further Regions this KMS serves (replica keys of multi-Region keys live there).
+    pub replica_regions: Vec<String>,
     pub account_id: String,
     pub clock: Arc<dyn Clock>,
     pub root_key_path: Option<PathBuf>,
@@ -100,6 +113,7 @@ impl Default for KmsConfig {
     fn default() -> Self {
         Self {
             region: "us-east-1".into(),
+            replica_regions: Vec::new(),
             account_id: "000000000000".into(),
             clock: Arc::new(SystemClock),
             root_key_path: None,
@@ -131,14 +145,17 @@ pub enum KmsOpenError {
     ServiceKey(KmsError),
 }
 
-/// The KMS. Cheap to clone (one `Arc`).
+/// The KMS as one of its Regions sees it. Cheap to clone (two `Arc`s).
 #[derive(Clone)]
 pub struct KmsService {
     inner: Arc<Inner>,
+    /// The Region of this view: one of `inner.regions`.
+    region: Arc<str>,
 }
 
 struct Inner {
-    region: String,
+    /// The Regions served, the home Region first.
+    regions: Vec<String>,
     account: String,
     clock: Arc<dyn Clock>,
     store: Store,
@@ -220,9 +237,16 @@ impl KmsService {
             None => (Some(RootKey::load_or_create(&root_path)?), None),
         };
         let store = Store::open(&cfg.db, data_dir)?;
+        let mut regions = vec![cfg.region.clone()];
+        for r in cfg.replica_regions {
+            if !regions.contains(&r) {
+                regions.push(r);
+            }
+        }
         let svc = Self {
+            region: cfg.region.into(),
             inner: Arc::new(Inner {
-                region: cfg.region,
+                regions,
                 account: cfg.account_id,
                 clock: cfg.clock,
                 store,
@@ -308,7 +332,33 @@ impl KmsService {
     }
 
     pub fn region(&self) -> &str {
-        &self.inner.region
+        &self.region
+    }
+
+    /// The Regions this KMS serves, the home Region first.
+    pub fn regions(&self) -> &[String] {
+        &self.inner.regions
+    }
+
+    /// The service as `region` sees it; `None` when this KMS does not serve `region`.
+    pub fn in_region(&self, region: &str) -> Option<KmsService> {
+        self.inner
+            .regions
+            .iter()
+            .any(|r| r == region)
+            .then(|| KmsService {
+                inner: self.inner.clone(),
+                region: region.into(),
+            })
+    }
+
+    /// Whether `key` is one of this Region's keys. Keys in a Region this KMS does not serve
+    /// (made before a change of `--region`) belong to the home Region.
+    fn owns(&self, key: &KeyRecord) -> bool {
+        let region = key.region();
+        region == &*self.region
+            || (*self.region == self.inner.regions[0]
+                && !self.inner.regions.iter().any(|r| r == region))
     }
 
     pub fn account_id(&self) -> &str {
@@ -451,17 +501,15 @@ impl KmsService {
     }
 
     fn key_arn(&self, key_id: &str) -> String {
-        format!(
-            "arn:aws:kms:{}:{}:key/{key_id}",
-            self.inner.region, self.inner.account
-        )
+        self.key_arn_in(&self.region, key_id)
+    }
+
+    fn key_arn_in(&self, region: &str, key_id: &str) -> String {
+        format!("arn:aws:kms:{region}:{}:key/{key_id}", self.inner.account)
     }
 
     fn alias_arn(&self, alias: &str) -> String {
-        format!(
-            "arn:aws:kms:{}:{}:{alias}",
-            self.inner.region, self.inner.account
-        )
+        format!("arn:aws:kms:{}:{}:{alias}", self.region, self.inner.account)
     }
 
     /// Resolves a key id, key ARN, alias name or alias ARN (the latter two only when
@@ -481,7 +529,7 @@ impl KmsService {
                     format!("Invalid arn {key_ref}"),
                 ));
             }
-            if parts[2] != self.inner.region {
+            if parts[2] != &*self.region {
                 return Err(KmsError::not_found(format!("Invalid arn {}", parts[2])));
             }
             if parts[3] != self.inner.account {
@@ -509,15 +557,23 @@ impl KmsService {
             };
         }
         let id = local.strip_prefix("key/").unwrap_or(local);
-        let uuid = uuid::Uuid::parse_str(id).map_err(|_| invalid())?;
-        if uuid.hyphenated().to_string() != id {
+        if key_id::to_bytes(id).is_none() {
             return Err(invalid());
         }
         self.load_key(tx, id)
     }
 
+    /// The key `key_id` as this Region has it, if it has one (no expiry applied).
+    fn find_key(&self, tx: &dyn db::Tx, key_id: &str) -> Result<Option<KeyRecord>, KmsError> {
+        Ok(match db::get_key_in(tx, key_id, &self.region)? {
+            Some(k) => Some(k),
+            None => db::get_key(tx, key_id)?.filter(|k| self.owns(k)),
+        })
+    }
+
+    /// The key `key_id` of this Region.
     fn load_key(&self, tx: &dyn db::Tx, key_id: &str) -> Result<KeyRecord, KmsError> {
-        let mut key = db::get_key(tx, key_id)?.ok_or_else(|| {
+        let mut key = self.find_key(tx, key_id)?.ok_or_else(|| {
             KmsError::not_found(format!("Key '{}' does not exist", self.key_arn(key_id)))
         })?;
         import::apply_expiry(self, tx, &mut key)?;
@@ -548,7 +604,7 @@ impl KmsService {
         // The gateway acting for an S3 request, as AWS S3 calls KMS with a forward access
         // session: key policies see the S3 caller, through S3.
         let via_service = matches!(call.source, Source::S3Gateway { .. })
-            .then(|| format!("s3.{}.amazonaws.com", self.inner.region));
+            .then(|| format!("s3.{}.amazonaws.com", self.region));
         let req = policy::AuthzRequest {
             caller: call.caller,
             action,
@@ -724,14 +780,17 @@ impl KmsService {
         };
         let request_id = uuid::Uuid::new_v4().to_string();
         let mut changed = 0;
-        let keys = self.inner.store.with_tx(|tx| Ok(db::all_keys(tx)?))?;
+        let keys = self
+            .inner
+            .store
+            .with_tx(|tx| Ok(db::all_incarnations(tx)?))?;
         let now = self.now();
         for key in keys {
             let Some(listed) = due_event(&key, now) else {
                 continue;
             };
             let done = self.inner.store.with_tx(|tx| {
-                let Some(mut fresh) = db::get_key(tx, &key.key_id)? else {
+                let Some(mut fresh) = db::get_key_in(tx, &key.key_id, key.region())? else {
                     return Ok(None);
                 };
                 let Some(event) = due_event(&fresh, now) else {
@@ -742,7 +801,11 @@ impl KmsService {
                         if fresh.origin == db::Origin::AwsCloudHsm {
                             self.destroy_hsm_key(tx, &fresh.key_id);
                         }
-                        db::purge_key(tx, &fresh.key_id)?
+                        if fresh.replica {
+                            db::purge_replica(tx, &fresh)?
+                        } else {
+                            db::purge_key(tx, &fresh)?
+                        }
                     }
                     DueEvent::Rotate => rotation::rotate(self, tx, &mut fresh, "AUTOMATIC")?,
                     DueEvent::ExpireMaterial => import::apply_expiry(self, tx, &mut fresh)?,
@@ -802,9 +865,13 @@ impl DueEvent {
     }
 }
 
+/// A replica key is due only for its own deletion: rotation and expiry of the material it
+/// shares happen through its primary key.
 fn due_event(key: &KeyRecord, now: f64) -> Option<DueEvent> {
     if key.state == KeyState::PendingDeletion && key.deletion_date.is_some_and(|d| d <= now) {
         Some(DueEvent::Delete)
+    } else if key.replica {
+        None
     } else if rotation::is_due(key, now) {
         Some(DueEvent::Rotate)
     } else if import::is_expired(key, now) && key.current_material.is_some() {

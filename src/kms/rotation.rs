@@ -90,6 +90,18 @@ fn custom_key_store_unsupported(key: &KeyRecord) -> Result<(), KmsError> {
     Ok(())
 }
 
+/// Rotation of a multi-Region key is its primary key's and applies to every replica.
+fn primary_only(key: &KeyRecord) -> Result<(), KmsError> {
+    if key.replica {
+        return Err(KmsError::unsupported(format!(
+            "{} is a multi-Region replica key: key rotation is managed on its primary key and \
+             applies to every replica",
+            key.arn
+        )));
+    }
+    Ok(())
+}
+
 fn rotation_state(key: &KeyRecord) -> Result<(), KmsError> {
     match key.state {
         KeyState::Enabled => Ok(()),
@@ -122,6 +134,7 @@ impl KmsService {
         self.inner.store.with_tx(|tx| {
             let mut key = self.key_for(tx, call, &key_ref, false, "kms:EnableKeyRotation")?;
             self.check_customer_managed(&key)?;
+            primary_only(&key)?;
             symmetric_only(&key)?;
             external_unsupported(&key)?;
             custom_key_store_unsupported(&key)?;
@@ -152,6 +165,7 @@ impl KmsService {
         self.inner.store.with_tx(|tx| {
             let mut key = self.key_for(tx, call, &key_ref, false, "kms:DisableKeyRotation")?;
             self.check_customer_managed(&key)?;
+            primary_only(&key)?;
             external_unsupported(&key)?;
             rotation_state(&key)?;
             key.rotation_enabled = false;
@@ -192,6 +206,7 @@ impl KmsService {
         self.inner.store.with_tx(|tx| {
             let mut key = self.key_for(tx, call, &key_ref, false, "kms:RotateKeyOnDemand")?;
             self.check_customer_managed(&key)?;
+            primary_only(&key)?;
             symmetric_only(&key)?;
             custom_key_store_unsupported(&key)?;
             rotation_state(&key)?;

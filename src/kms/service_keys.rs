@@ -118,7 +118,7 @@ impl KmsService {
                 )));
             }
         };
-        let key_id = uuid::Uuid::new_v4().hyphenated().to_string();
+        let key_id = super::key_id::new_single_region();
         let now = self.now();
         let material = self.new_material(tx, &key_id, None)?;
         let key = KeyRecord {
@@ -141,6 +141,8 @@ impl KmsService {
             valid_to: None,
             key_spec: KeySpec::SymmetricDefault,
             key_usage: KeyUsage::EncryptDecrypt,
+            multi_region: false,
+            replica: false,
         };
         db::put_key(tx, &key)?;
         db::put_alias(

@@ -202,7 +202,12 @@ fn protocol_errors() {
     let e = env();
     let unknown = err(&e.svc, "Frobnicate", json!({}));
     assert_eq!(unknown.type_name(), "UnknownOperationException");
-    let replicate = err(&e.svc, "ReplicateKey", json!({}));
+    let (single_region, _) = create(&e.svc);
+    let replicate = err(
+        &e.svc,
+        "ReplicateKey",
+        json!({"KeyId": single_region, "ReplicaRegion": "eu-west-1"}),
+    );
     assert_eq!(replicate.type_name(), "UnsupportedOperationException");
     assert_eq!(replicate.status(), 400);
     let bad = api::dispatch(&e.svc, "TrentService.CreateKey", b"{not json", &root()).unwrap_err();

@@ -371,6 +371,13 @@ pub struct KeyRecord {
     pub valid_to: Option<f64>,
     pub key_spec: KeySpec,
     pub key_usage: KeyUsage,
+    /// A multi-Region key (`mrk-` id): its primary and replica keys share spec, material and
+    /// rotation (see `replicas`).
+    pub multi_region: bool,
+    /// This record is a replica key's: its Region's own fields (ARN, creation date,
+    /// description, state, policy, deletion date) live in `key_replicas`, the shared ones in
+    /// the primary's `keys` row.
+    pub replica: bool,
 }
 
 impl KeyRecord {
@@ -404,6 +411,8 @@ impl KeyRecord {
             valid_to: r.opt_real(15)?,
             key_spec,
             key_usage,
+            multi_region: r.bool(18)?,
+            replica: false,
         })
     }
 
@@ -425,7 +434,7 @@ const MANAGER_SERVICE: i64 = 2;
 
 const KEY_COLUMNS: &str = "key_id, arn, created, description, state, origin, aws_managed, policy, \
      rotation_enabled, rotation_period_days, next_rotation, deletion_date, on_demand_rotations, \
-     current_material, expiration_model, valid_to, key_spec, key_usage";
+     current_material, expiration_model, valid_to, key_spec, key_usage, multi_region";
 
 /// `INSERT … ON CONFLICT (<key>) DO UPDATE SET <every other column>`: an upsert both
 /// databases run, which (unlike SQLite's `INSERT OR REPLACE`) keeps the row's identity.
@@ -511,7 +520,12 @@ pub fn all_keys(c: &dyn Tx) -> DbResult<Vec<KeyRecord>> {
     )
 }
 
+/// Stores a key: a replica's Region fields in `key_replicas` and the fields it shares in the
+/// primary's row, any other key in its own row.
 pub fn put_key(c: &dyn Tx, k: &KeyRecord) -> DbResult<()> {
+    if k.replica {
+        return replicas::put_replica(c, k);
+    }
     let manager = match (k.service_only, k.aws_managed) {
         (true, _) => MANAGER_SERVICE,
         (false, managed) => i64::from(managed),
@@ -537,28 +551,35 @@ pub fn put_key(c: &dyn Tx, k: &KeyRecord) -> DbResult<()> {
             k.valid_to,
             k.key_spec.as_str(),
             k.key_usage.as_str(),
+            k.multi_region,
         ],
     )?;
     Ok(())
 }
 
 /// Removes a key and everything hanging off it (material, aliases, grants, tags, import
-/// parameters). Used when a deletion window has passed.
-pub fn purge_key(c: &dyn Tx, key_id: &str) -> DbResult<()> {
+/// parameters). Used when a deletion window has passed; a multi-Region primary key is deleted
+/// only once it has no replicas left.
+pub fn purge_key(c: &dyn Tx, k: &KeyRecord) -> DbResult<()> {
+    for table in ["grants", "tags"] {
+        c.execute(
+            &format!("DELETE FROM {table} WHERE key_id = $1"),
+            vals![&k.scope()],
+        )?;
+    }
     for table in [
         "materials",
         "aliases",
-        "grants",
-        "tags",
         "import_params",
         "hsm_keys",
+        "key_replicas",
     ] {
         c.execute(
             &format!("DELETE FROM {table} WHERE key_id = $1"),
-            vals![key_id],
+            vals![&k.key_id],
         )?;
     }
-    c.execute("DELETE FROM keys WHERE key_id = $1", vals![key_id])?;
+    c.execute("DELETE FROM keys WHERE key_id = $1", vals![&k.key_id])?;
     Ok(())
 }
 
@@ -858,3 +879,10 @@ pub fn hsm_key_count(c: &dyn Tx, store_id: &str) -> DbResult<i64> {
 
 mod approvals;
 pub use approvals::{ApprovalRow, get_approval, open_approval, put_approval};
+
+// ---- the Regions of multi-Region keys ----------------------------------------------------
+
+mod replicas;
+pub use replicas::{
+    ReplicaRef, all_incarnations, delete_replica_row, get_key_in, purge_replica, replica_refs,
+};

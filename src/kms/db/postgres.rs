@@ -135,6 +135,21 @@ CREATE TABLE approval_requests (
 );
 CREATE INDEX approval_requests_by_requester ON approval_requests (requester, digest);
 "#,
+    // 4: multi-Region keys: the flag, and each replica key's own fields (`replicas.rs`).
+    r#"
+ALTER TABLE keys ADD COLUMN multi_region BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE key_replicas (
+    key_id TEXT NOT NULL REFERENCES keys(key_id) DEFERRABLE INITIALLY DEFERRED,
+    region TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    created DOUBLE PRECISION NOT NULL,
+    description TEXT NOT NULL,
+    state TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    deletion_date DOUBLE PRECISION,
+    PRIMARY KEY (key_id, region)
+);
+"#,
 ];
 
 /// A `postgres://` URL as `--kms-db` gives it. Its `Debug` leaves out the password.

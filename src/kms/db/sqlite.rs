@@ -29,7 +29,19 @@ CREATE TABLE IF NOT EXISTS keys (
     expiration_model TEXT,
     valid_to REAL,
     key_spec TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT',
-    key_usage TEXT
+    key_usage TEXT,
+    multi_region INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS key_replicas (
+    key_id TEXT NOT NULL REFERENCES keys(key_id) DEFERRABLE INITIALLY DEFERRED,
+    region TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    created REAL NOT NULL,
+    description TEXT NOT NULL,
+    state TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    deletion_date REAL,
+    PRIMARY KEY (key_id, region)
 );
 CREATE TABLE IF NOT EXISTS materials (
     key_id TEXT NOT NULL REFERENCES keys(key_id) DEFERRABLE INITIALLY DEFERRED,
@@ -125,6 +137,7 @@ impl SqliteStore {
             "TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT'",
         )?;
         add_column(&conn, "key_usage", "TEXT")?;
+        add_column(&conn, "multi_region", "INTEGER NOT NULL DEFAULT 0")?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -145,8 +158,9 @@ impl SqliteStore {
     }
 }
 
-/// Databases from before key specs lack `key_spec` (every key in them is symmetric), and
-/// those from before asymmetric keys lack `key_usage` (NULL: the spec's one usage).
+/// Databases from before key specs lack `key_spec` (every key in them is symmetric), those
+/// from before asymmetric keys lack `key_usage` (NULL: the spec's one usage), and those from
+/// before multi-Region keys lack `multi_region` (0: single-Region).
 fn add_column(conn: &Connection, name: &str, decl: &str) -> rusqlite::Result<()> {
     let has: i64 = conn.query_row(
         "SELECT COUNT(*) FROM pragma_table_info('keys') WHERE name = ?1",
@@ -244,6 +258,8 @@ mod tests {
             valid_to: None,
             key_spec: KeySpec::SymmetricDefault,
             key_usage: KeyUsage::EncryptDecrypt,
+            multi_region: false,
+            replica: false,
         }
     }
 
@@ -255,7 +271,7 @@ mod tests {
         store.with_tx(|tx| Ok(put_key(tx, &key("a"))?)).unwrap();
         let err = store.with_tx(|tx| {
             put_key(tx, &key("b"))?;
-            purge_key(tx, "a")?;
+            purge_key(tx, &key("a"))?;
             Err::<(), _>(KmsError::internal("simulated crash"))
         });
         assert!(err.is_err());

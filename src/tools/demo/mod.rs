@@ -2,7 +2,8 @@
 //! CSE-C) side by side on real data. It uploads one file with each method, reads back what the
 //! gateway stored and what the KMS audit log recorded, then runs events (KMS key disabled,
 //! rotated, deleted; customer key lost; plain HTTP) and prints a table of what happened, as
-//! text, JSON or one self-contained HTML page.
+//! text, JSON or one self-contained HTML page. Last, an asymmetric story ([`signing`]): a
+//! KMS-held ECC key signs, and the signature is verified offline with its public key.
 //!
 //! By default it starts its own gateway ([`embedded`]) in a temporary directory (kept with
 //! `--keep-dir`); with `--endpoint-url` it uses a running gateway instead, and sees the store
@@ -10,12 +11,13 @@
 //!
 //! Modules: [`embedded`] starts the gateway, [`run`] acts and records outcomes, [`observe`]
 //! reads the store and audit log, [`render`] prints; [`versioned`] is the versioned overwrite
-//! (two versions of one key, each with its own data key).
+//! (two versions of one key, each with its own data key), [`signing`] the asymmetric story.
 
 pub(crate) mod embedded;
 pub(crate) mod observe;
 pub(crate) mod render;
 pub(crate) mod run;
+pub(crate) mod signing;
 pub(crate) mod versioned;
 
 use std::path::PathBuf;

@@ -9,6 +9,17 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::kms::KmsClientError;
+
+/// A KMS answer as the report shows it: `ok` or the exception name.
+pub(crate) fn kms_outcome(r: &Result<Value, KmsClientError>) -> String {
+    match r {
+        Ok(_) => "ok".into(),
+        Err(KmsClientError::Kms { type_name, .. }) => type_name.clone(),
+        Err(e) => e.to_string(),
+    }
+}
+
 /// One KMS audit record, the fields the demo shows.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub(crate) struct KmsCall {

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use super::observe::KmsCall;
 use super::run::{EventCell, MethodReport, Outcome, Report};
+use super::signing::SigningReport;
 
 /// Cell state, for colouring.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -306,7 +307,53 @@ pub(crate) fn text(r: &Report) -> String {
     for l in super::versioned::lines(&r.versioned_overwrite) {
         let _ = writeln!(out, "{l}");
     }
+    let _ = writeln!(out, "\n{SIGNING_TITLE}");
+    for line in signing_lines(&r.signing) {
+        let _ = writeln!(out, "- {line}");
+    }
     out
+}
+
+const SIGNING_TITLE: &str = "Asymmetric key: signed in the KMS, verified offline";
+
+/// The signing story as sentences of what was observed.
+fn signing_lines(s: &SigningReport) -> Vec<String> {
+    let events: Vec<&str> = s.kms_calls.iter().map(|c| c.event.as_str()).collect();
+    vec![
+        format!(
+            "Key: {} ({}, {})",
+            s.key_arn, s.key_spec, s.signing_algorithm
+        ),
+        format!("What the demo did: {}", s.actions.join("; ")),
+        format!(
+            "Signature ({} bytes, DER) verified offline with the public key from GetPublicKey: {}",
+            s.signature_hex.len() / 2,
+            if s.verified_offline {
+                "valid"
+            } else {
+                "INVALID"
+            }
+        ),
+        format!(
+            "Same signature over the message with one byte changed: {}",
+            if s.tampered_message_verified_offline {
+                "VALID (unexpected)"
+            } else {
+                "invalid"
+            }
+        ),
+        format!(
+            "The private key never left the KMS: GetPublicKey answered only {}; answers carrying \
+             private key material: {}; audit log of the key: {}",
+            s.public_key_answer_fields.join(", "),
+            s.answers_with_private_key,
+            if events.is_empty() {
+                "not readable".to_string()
+            } else {
+                events.join(", ")
+            }
+        ),
+    ]
 }
 
 pub(crate) fn json(r: &Report) -> String {
@@ -477,7 +524,16 @@ ul.actions {{ font-size: 12px; color: #3c4043; }}
     out.push_str(&esc(
         &super::versioned::lines(&r.versioned_overwrite).join("\n")
     ));
-    out.push_str("</pre>\n</body></html>\n");
+    out.push_str("</pre>\n");
+    let _ = writeln!(
+        out,
+        "<h2>{}</h2>\n<ul class=\"actions\" id=\"signing\">",
+        esc(SIGNING_TITLE)
+    );
+    for line in signing_lines(&r.signing) {
+        let _ = writeln!(out, "<li>{}</li>", esc(&line));
+    }
+    out.push_str("</ul>\n</body></html>\n");
     out
 }
 

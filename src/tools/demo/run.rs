@@ -13,7 +13,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::observe::{AuditCursor, KmsCall, Stored, stored_object};
+use super::observe::{AuditCursor, KmsCall, Stored, kms_outcome, stored_object};
 use crate::kms::KmsClientError;
 use crate::kms::remote::RemoteKms;
 use crate::tools::client::s3::{S3Client, S3Response};
@@ -259,6 +259,7 @@ pub(crate) struct Report {
     pub(crate) methods: Vec<MethodReport>,
     pub(crate) events: Vec<EventInfo>,
     pub(crate) versioned_overwrite: super::versioned::VersionedOverwrite,
+    pub(crate) signing: super::signing::SigningReport,
 }
 
 /// Everything the run needs.
@@ -301,14 +302,6 @@ fn sse_c_headers(key: &[u8; 32]) -> Vec<(String, String)> {
             B64.encode(md5::Md5::digest(key)),
         ),
     ]
-}
-
-fn kms_outcome(r: &Result<Value, KmsClientError>) -> String {
-    match r {
-        Ok(_) => "ok".into(),
-        Err(KmsClientError::Kms { type_name, .. }) => type_name.clone(),
-        Err(e) => e.to_string(),
-    }
 }
 
 impl Demo {
@@ -355,7 +348,11 @@ impl Demo {
             .ok_or_else(|| "CreateKey answer without an ARN".to_string())
     }
 
-    async fn kms_action(&self, op: &str, body: Value) -> (String, Result<Value, KmsClientError>) {
+    pub(super) async fn kms_action(
+        &self,
+        op: &str,
+        body: Value,
+    ) -> (String, Result<Value, KmsClientError>) {
         let r = self.kms.call(op, body.clone()).await;
         let shown = match op {
             "Sealgate.AdvanceClock" => format!("{op} {}s", body["Seconds"]),
@@ -517,6 +514,7 @@ impl Demo {
         events.push(self.event_deleted(&mut reports).await?);
         events.push(self.event_customer_key_lost(&mut reports).await);
         events.push(self.event_plain_http(&mut reports).await);
+        let signing = super::signing::run(&self.kms, &mut self.audit).await?;
         use sha2::Digest as _;
         Ok(Report {
             format: "sealgate-demo/1",
@@ -529,6 +527,7 @@ impl Demo {
             methods: reports,
             events,
             versioned_overwrite,
+            signing,
         })
     }
 

@@ -82,10 +82,13 @@ enum Sink {
 struct LocalBlob {
     dest: std::path::PathBuf,
     fsync: bool,
-    in_flight: Option<JoinHandle<std::io::Result<(Staged, Vec<u8>)>>>,
+    in_flight: Option<JoinHandle<std::io::Result<Written>>>,
     /// Bytes shipped so far: where the next buffer goes in the file.
     offset: u64,
 }
+
+/// What a finished buffer write hands back: the staging file and the buffer, emptied.
+type Written = (Staged, Vec<u8>);
 
 impl BlobWriter {
     pub(super) fn remote(

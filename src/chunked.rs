@@ -270,6 +270,32 @@ impl ChunkedDecoder {
         }
     }
 
+    /// Unsigned chunk data at the front of `piece`, split off it without a copy (what follows
+    /// stays in `piece`, to be appended to the buffer [`ChunkedDecoder::decode`] reads). Only
+    /// valid when that buffer is empty, so `piece` is the next input; `None` when the decoder
+    /// is not inside unsigned chunk data. A large upload's bytes thus reach the handler in the
+    /// buffers they were received in.
+    pub(crate) fn take_data(&mut self, piece: &mut Bytes) -> Option<Bytes> {
+        let State::ChunkData {
+            remaining,
+            signature: None,
+        } = &mut self.state
+        else {
+            return None;
+        };
+        let n = usize::try_from(*remaining)
+            .unwrap_or(usize::MAX)
+            .min(piece.len());
+        if n == 0 {
+            return None;
+        }
+        *remaining -= n as u64;
+        if *remaining == 0 {
+            self.state = State::ChunkEnd;
+        }
+        Some(piece.split_to(n))
+    }
+
     /// Call once the body has ended (after draining `decode`): an error if it ended early.
     pub(crate) fn finish(&self) -> Result<(), ChunkedError> {
         match self.state {
@@ -557,6 +583,61 @@ mod tests {
         decoder.finish()?;
         assert!(ended, "finish succeeded without End");
         Ok(out)
+    }
+
+    /// [`run`] as `Payload::next` feeds the decoder: a piece that arrives while nothing is
+    /// buffered first gives up the chunk data at its front through `take_data`. Returns the
+    /// decoded data and how many of its bytes were taken that way.
+    fn run_direct(mut decoder: ChunkedDecoder, body: &[u8], step: usize) -> (Vec<u8>, usize) {
+        let body = Bytes::copy_from_slice(body);
+        let (mut data, mut direct) = (Vec::new(), 0);
+        let mut buf = BytesMut::new();
+        let mut at = 0;
+        while at < body.len() {
+            let start = at;
+            let mut piece = body.slice(at..(at + step).min(body.len()));
+            at += piece.len();
+            if buf.is_empty()
+                && let Some(d) = decoder.take_data(&mut piece)
+            {
+                // Zero-copy: a slice of the received buffer.
+                assert_eq!(d.as_ptr(), body[start..].as_ptr());
+                direct += d.len();
+                data.extend_from_slice(&d);
+            }
+            buf.extend_from_slice(&piece);
+            while let Some(frame) = decoder.decode(&mut buf).unwrap() {
+                if let Frame::Data(d) = frame {
+                    data.extend_from_slice(&d);
+                }
+            }
+        }
+        decoder.finish().unwrap();
+        (data, direct)
+    }
+
+    #[test]
+    fn unsigned_data_passes_through_uncopied_and_signed_data_never_does() {
+        let (body, expected) = unsigned_trailer_body();
+        for step in [1, 7, 4096, 65536, body.len()] {
+            let (data, direct) =
+                run_direct(ChunkedDecoder::new(ChunkMode::Unsigned, true), &body, step);
+            assert_eq!(data, expected, "step {step}");
+            // The first piece carries the chunk header, so it is buffered; what follows a
+            // drained buffer is taken directly.
+            if (4096..body.len()).contains(&step) {
+                assert!(
+                    direct > expected.len() / 2,
+                    "step {step}: {direct} taken directly"
+                );
+            }
+        }
+        for step in [1, 4096, 70000] {
+            let decoder = ChunkedDecoder::new(signed_mode(AWS_SEED), false);
+            let (data, direct) = run_direct(decoder, &aws_signed_body(), step);
+            assert_eq!(data, vec![b'a'; 65536 + 1024]);
+            assert_eq!(direct, 0, "signed chunks are verified before release");
+        }
     }
 
     /// Changes the last byte of `needle` in `body` to another hex digit / letter.

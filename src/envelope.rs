@@ -296,8 +296,9 @@ pub(crate) struct Sealer {
     prefix: [u8; NONCE_PREFIX_LEN],
     segment_size: usize,
     next_index: u64,
-    /// Plaintext not yet sealed; at most one segment. Allocated with room for the tag so that
-    /// sealing in place never reallocates (which would leave a plaintext copy behind).
+    /// Plaintext not yet sealed; at most one segment, sealed in place and reused. Allocated
+    /// once for a whole segment, so it never reallocates (which would leave a plaintext copy
+    /// behind).
     buf: Vec<u8>,
 }
 
@@ -333,42 +334,47 @@ impl Sealer {
         ))
     }
 
-    /// Feeds plaintext and returns the segments it completed (ciphertext ‖ tag each).
+    /// Feeds plaintext and appends the segments it completed (ciphertext ‖ tag each) to
+    /// `out`, the caller's write buffer: segments are sealed in the sealer's one buffer, which
+    /// is reused, so a part of any size costs no allocation per segment.
     ///
     /// A full segment is only sealed once at least one more byte arrives, because whether it
     /// is the last one decides its nonce. After [`EnvelopeError::TooLong`] the part must be
     /// abandoned.
-    pub(crate) fn push(&mut self, mut data: &[u8]) -> Result<Vec<Bytes>, EnvelopeError> {
-        let mut sealed = Vec::new();
+    pub(crate) fn push_into(
+        &mut self,
+        mut data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), EnvelopeError> {
         while !data.is_empty() {
             if self.buf.len() == self.segment_size {
                 // The final segment still needs an index after this one.
                 if self.next_index + 1 >= MAX_SEGMENTS {
                     return Err(EnvelopeError::TooLong);
                 }
-                sealed.push(self.seal_buffered(false));
+                self.seal_buffered(false, out);
             }
             let n = (self.segment_size - self.buf.len()).min(data.len());
             self.buf.extend_from_slice(&data[..n]);
             data = &data[n..];
         }
-        Ok(sealed)
+        Ok(())
     }
 
-    /// Seals what is buffered as the final segment (possibly empty).
-    pub(crate) fn finish(mut self) -> Bytes {
-        self.seal_buffered(true)
+    /// Seals what is buffered as the final segment (possibly empty) and appends it to `out`.
+    pub(crate) fn finish_into(mut self, out: &mut Vec<u8>) {
+        self.seal_buffered(true, out);
     }
 
-    fn seal_buffered(&mut self, last: bool) -> Bytes {
-        let capacity = self.segment_size + TAG_LEN as usize;
-        let mut segment = std::mem::replace(&mut self.buf, Vec::with_capacity(capacity));
+    fn seal_buffered(&mut self, last: bool, out: &mut Vec<u8>) {
         let tag = self
             .cipher
-            .seal(nonce(&self.prefix, self.next_index, last), &mut segment);
-        segment.extend_from_slice(tag.as_ref());
+            .seal(nonce(&self.prefix, self.next_index, last), &mut self.buf);
+        out.extend_from_slice(&self.buf);
+        out.extend_from_slice(tag.as_ref());
+        // Within its capacity: the buffer never reallocates, so no plaintext copy is left.
+        self.buf.clear();
         self.next_index += 1;
-        Bytes::from(segment)
     }
 }
 
@@ -392,10 +398,8 @@ pub(crate) fn seal_all(
 ) -> Result<Vec<u8>, EnvelopeError> {
     let mut sealer = Sealer::new(key, nonce_prefix, segment_size)?;
     let mut out = Vec::with_capacity(ciphertext_len(plaintext.len() as u64, segment_size) as usize);
-    for segment in sealer.push(plaintext)? {
-        out.extend_from_slice(&segment);
-    }
-    out.extend_from_slice(&sealer.finish());
+    sealer.push_into(plaintext, &mut out)?;
+    sealer.finish_into(&mut out);
     Ok(out)
 }
 
@@ -781,14 +785,19 @@ mod tests {
         for chunk in [1, 3, 15, 16, 17, 64, 200] {
             let mut sealer = Sealer::new(&key(), [1; 7], SEG).unwrap();
             let mut out = Vec::new();
+            let capacity = sealer.buf.capacity();
             for piece in pt.chunks(chunk) {
-                for seg in sealer.push(piece).unwrap() {
-                    assert_eq!(seg.len(), SEG as usize + 16);
-                    out.extend_from_slice(&seg);
-                }
+                let before = out.len();
+                sealer.push_into(piece, &mut out).unwrap();
+                assert_eq!((out.len() - before) % (SEG as usize + 16), 0);
                 assert!(sealer.buf.len() <= SEG as usize);
+                assert_eq!(
+                    sealer.buf.capacity(),
+                    capacity,
+                    "the segment buffer is reused"
+                );
             }
-            out.extend_from_slice(&sealer.finish());
+            sealer.finish_into(&mut out);
             assert_eq!(out, whole, "chunk {chunk}");
         }
     }
@@ -976,8 +985,9 @@ mod tests {
         let ok = ObjectKey::generate();
         let bound = PartBinding::Number(2);
         let (mut sealer, params) = Sealer::for_new_part(&ok, bound, SEG).unwrap();
-        let mut ct: Vec<u8> = sealer.push(&data(33)).unwrap().concat();
-        ct.extend_from_slice(&sealer.finish());
+        let mut ct = Vec::new();
+        sealer.push_into(&data(33), &mut ct).unwrap();
+        sealer.finish_into(&mut ct);
         let open = |binding| {
             let o = Opener::for_part(
                 &ok,

@@ -222,10 +222,10 @@ pub fn envelope_seal(segment_size: u32, plaintext: &[u8]) -> Result<Vec<u8>, Str
     let key = envelope::derive_part_key(&ok, &KEY_SALT, PartBinding::Number(1));
     let mut sealer = Sealer::new(&key, NONCE_PREFIX, segment_size).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    for segment in sealer.push(plaintext).map_err(|e| e.to_string())? {
-        out.extend_from_slice(&segment);
-    }
-    out.extend_from_slice(&sealer.finish());
+    sealer
+        .push_into(plaintext, &mut out)
+        .map_err(|e| e.to_string())?;
+    sealer.finish_into(&mut out);
     Ok(out)
 }
 

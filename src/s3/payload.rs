@@ -182,7 +182,18 @@ impl Payload {
                     None => {}
                 }
                 match self.read_frame().await? {
-                    Some(bytes) => self.buf.extend_from_slice(&bytes),
+                    Some(mut bytes) => {
+                        // Chunk data with nothing buffered before it is handed on as received.
+                        let direct = match (self.buf.is_empty(), self.decoder.as_mut()) {
+                            (true, Some(decoder)) => decoder.take_data(&mut bytes),
+                            _ => None,
+                        };
+                        self.buf.extend_from_slice(&bytes);
+                        if let Some(data) = direct {
+                            self.account(&data)?;
+                            return Ok(Some(data));
+                        }
+                    }
                     None => {
                         // The body ended before the decoder reached the final chunk.
                         if let Some(decoder) = &self.decoder {

@@ -471,11 +471,11 @@ async fn seal_and_write(
     let result: Result<bool, SseError> = async {
         while let Some(piece) = rx.recv().await {
             match (piece, sealer.as_mut()) {
-                (Piece::Data(data), None) => writer.write(data).await?,
+                (Piece::Data(data), None) => writer.write(&data).await?,
                 (Piece::Data(data), Some(sealer)) => {
-                    for segment in sealer.push(&data)? {
-                        writer.write(segment).await?;
-                    }
+                    writer
+                        .write_with(|buf| sealer.push_into(&data, buf).map_err(SseError::from))
+                        .await?
                 }
                 (Piece::End, _) => return Ok(true),
             }
@@ -486,7 +486,12 @@ async fn seal_and_write(
     match result {
         Ok(true) => {
             if let Some(sealer) = sealer {
-                writer.write(sealer.finish()).await?;
+                writer
+                    .write_with(|buf| {
+                        sealer.finish_into(buf);
+                        Ok::<(), SseError>(())
+                    })
+                    .await?;
             }
             writer.finish().await?;
             Ok(())

@@ -1,10 +1,15 @@
 //! Streaming writes and ranged reads of ciphertext blobs.
 //!
-//! Writes go through `object_store`'s `BufWriter`: up to `capacity` bytes are buffered and
-//! published with one atomic put; beyond that the blob streams as a multipart upload in
-//! `capacity`-sized parts, at most [`MAX_PARTS_IN_FLIGHT`] at a time. Memory per writer is thus
-//! bounded by `capacity × (MAX_PARTS_IN_FLIGHT + 1)`. On the local filesystem both paths write
-//! a staging file and rename it into place, so a blob is never seen half-written.
+//! A writer collects what it is given in a buffer of `capacity` bytes and ships each full
+//! buffer while the caller fills the next, so at most about `2 × capacity` (plus one
+//! caller's piece) is held per writer on the local filesystem. There the store writes the
+//! blob itself ([`super::local_write`]): a staging file created 0600, one positional write per
+//! buffer on a blocking thread, the same two buffers reused for the whole blob (a fresh one
+//! per sealed segment made page faults a visible share of a large PUT), then fsync, rename and
+//! the directory syncs; a small blob is all of that in one blocking task. Remote backends get
+//! each buffer through `object_store`'s `BufWriter`: one atomic put if the blob fits its
+//! capacity, else a multipart upload of `capacity`-sized parts, at most
+//! [`MAX_PARTS_IN_FLIGHT`] at a time. Either way a blob is never seen half-written.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,7 +22,10 @@ use object_store::buffered::BufWriter;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt};
 use tokio::io::AsyncWriteExt;
+use tokio::task::JoinHandle;
 
+use super::local_write::{Publish, Staged};
+use super::private_fs::PrivateFs;
 use super::{StoreError, backend_err};
 
 /// Parts uploaded concurrently by one writer.
@@ -54,15 +62,36 @@ impl RecentGenerations {
 /// leaves nothing visible (an S3 backend may keep an incomplete multipart upload until its
 /// lifecycle rule removes it).
 pub(crate) struct BlobWriter {
-    inner: BufWriter,
+    sink: Sink,
+    /// What the caller gave since the last buffer was shipped.
+    buf: Vec<u8>,
+    capacity: usize,
     written: u64,
     bucket: String,
     generation: String,
     recent: Arc<RecentGenerations>,
 }
 
+enum Sink {
+    Remote(BufWriter),
+    Local(LocalBlob),
+}
+
+/// The local filesystem side of a writer. The staging file is created by the first write and
+/// travels with the write in flight, which hands it back with its emptied buffer.
+struct LocalBlob {
+    dest: std::path::PathBuf,
+    fsync: bool,
+    in_flight: Option<JoinHandle<std::io::Result<Written>>>,
+    /// Bytes shipped so far: where the next buffer goes in the file.
+    offset: u64,
+}
+
+/// What a finished buffer write hands back: the staging file and the buffer, emptied.
+type Written = (Staged, Vec<u8>);
+
 impl BlobWriter {
-    pub(super) fn new(
+    pub(super) fn remote(
         os: Arc<dyn ObjectStore>,
         path: Path,
         capacity: usize,
@@ -70,11 +99,41 @@ impl BlobWriter {
         generation: &str,
         recent: Arc<RecentGenerations>,
     ) -> Self {
-        recent.touch(bucket, generation);
         let inner =
             BufWriter::with_capacity(os, path, capacity).with_max_concurrency(MAX_PARTS_IN_FLIGHT);
+        Self::new(Sink::Remote(inner), capacity, bucket, generation, recent)
+    }
+
+    pub(super) fn local(
+        fs: &PrivateFs,
+        path: &Path,
+        capacity: usize,
+        bucket: &str,
+        generation: &str,
+        recent: Arc<RecentGenerations>,
+    ) -> Result<Self, StoreError> {
+        let dest = fs.file_path(path).map_err(backend_err)?;
+        let sink = Sink::Local(LocalBlob {
+            dest,
+            fsync: fs.fsync(),
+            in_flight: None,
+            offset: 0,
+        });
+        Ok(Self::new(sink, capacity, bucket, generation, recent))
+    }
+
+    fn new(
+        sink: Sink,
+        capacity: usize,
+        bucket: &str,
+        generation: &str,
+        recent: Arc<RecentGenerations>,
+    ) -> Self {
+        recent.touch(bucket, generation);
         Self {
-            inner,
+            sink,
+            buf: Vec::with_capacity(capacity),
+            capacity,
             written: 0,
             bucket: bucket.to_string(),
             generation: generation.to_string(),
@@ -82,29 +141,127 @@ impl BlobWriter {
         }
     }
 
-    /// Appends `data`; waits when the writer's in-flight parts are at their limit.
-    pub(crate) async fn write(&mut self, data: Bytes) -> Result<(), StoreError> {
-        self.written += data.len() as u64;
-        if data.is_empty() {
-            return Ok(());
+    /// Appends `data`; waits when the writer's in-flight writes are at their limit.
+    pub(crate) async fn write(&mut self, data: &[u8]) -> Result<(), StoreError> {
+        self.write_with(|buf| {
+            buf.extend_from_slice(data);
+            Ok::<(), StoreError>(())
+        })
+        .await
+    }
+
+    /// Lets `fill` append to the write buffer (e.g. seal into it, with no buffer of its own
+    /// per segment), then ships the buffer once it holds `capacity` bytes.
+    pub(crate) async fn write_with<E: From<StoreError>>(
+        &mut self,
+        fill: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let before = self.buf.len();
+        fill(&mut self.buf)?;
+        self.written += (self.buf.len() - before) as u64;
+        if self.buf.len() >= self.capacity {
+            self.ship().await?;
         }
-        self.inner.put(data).await.map_err(backend_err)
+        Ok(())
+    }
+
+    /// Sends the buffer on, taking an empty one (the previous write's, locally) in its place.
+    async fn ship(&mut self) -> Result<(), StoreError> {
+        match &mut self.sink {
+            Sink::Remote(w) => {
+                let full = std::mem::replace(&mut self.buf, Vec::with_capacity(self.capacity));
+                w.put(Bytes::from(full)).await.map_err(backend_err)
+            }
+            Sink::Local(local) => {
+                let (staged, spare) = local.settle().await?;
+                let spare = spare.unwrap_or_else(|| Vec::with_capacity(self.capacity));
+                let full = std::mem::replace(&mut self.buf, spare);
+                let (dest, fsync, at) = (local.dest.clone(), local.fsync, local.offset);
+                local.offset += full.len() as u64;
+                local.in_flight = Some(tokio::task::spawn_blocking(move || {
+                    let staged = match staged {
+                        Some(s) => s,
+                        None => Staged::create(dest, fsync)?,
+                    };
+                    staged.write_at(&full, at)?;
+                    let mut full = full;
+                    full.clear();
+                    Ok((staged, full))
+                }));
+                Ok(())
+            }
+        }
     }
 
     /// Publishes the blob and returns its size in bytes.
     pub(crate) async fn finish(mut self) -> Result<u64, StoreError> {
-        self.inner
-            .shutdown()
-            .await
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        match &mut self.sink {
+            Sink::Remote(w) => {
+                if !self.buf.is_empty() {
+                    w.put(Bytes::from(std::mem::take(&mut self.buf)))
+                        .await
+                        .map_err(backend_err)?;
+                }
+                w.shutdown()
+                    .await
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+            }
+            Sink::Local(local) => {
+                let (staged, _) = local.settle().await?;
+                let last = std::mem::take(&mut self.buf);
+                let (dest, fsync, at) = (local.dest.clone(), local.fsync, local.offset);
+                // A small blob is created, written, synced and published in this one task.
+                tokio::task::spawn_blocking(move || {
+                    let staged = match staged {
+                        Some(s) => s,
+                        None => Staged::create(dest, fsync)?,
+                    };
+                    staged.write_at(&last, at)?;
+                    staged.publish(Publish::Overwrite)
+                })
+                .await
+                .map_err(|e| StoreError::Backend(format!("blob write task: {e}")))?
+                .map_err(io_err)?;
+            }
+        }
         self.recent.touch(&self.bucket, &self.generation);
         Ok(self.written)
     }
 
     /// Discards everything written so far.
     pub(crate) async fn abort(mut self) -> Result<(), StoreError> {
-        self.inner.abort().await.map_err(backend_err)
+        match &mut self.sink {
+            Sink::Remote(w) => w.abort().await.map_err(backend_err),
+            Sink::Local(local) => {
+                // Dropping the staging file removes it; off the reactor, as any unlink.
+                let (staged, _) = local.settle().await.unwrap_or_default();
+                tokio::task::spawn_blocking(move || drop(staged))
+                    .await
+                    .map_err(|e| StoreError::Backend(format!("blob write task: {e}")))
+            }
+        }
     }
+}
+
+impl LocalBlob {
+    /// Waits for the write in flight, if any: the staging file and the buffer it wrote,
+    /// emptied; nothing before the first write.
+    async fn settle(&mut self) -> Result<(Option<Staged>, Option<Vec<u8>>), StoreError> {
+        match self.in_flight.take() {
+            None => Ok((None, None)),
+            Some(task) => {
+                let (staged, buf) = task
+                    .await
+                    .map_err(|e| StoreError::Backend(format!("blob write task: {e}")))?
+                    .map_err(io_err)?;
+                Ok((Some(staged), Some(buf)))
+            }
+        }
+    }
+}
+
+fn io_err(e: std::io::Error) -> StoreError {
+    StoreError::Backend(format!("blob write: {e}"))
 }
 
 /// Streams `range` of the blob at `path`, in chunks of `chunk_len` bytes when the blob is a

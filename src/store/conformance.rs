@@ -567,7 +567,7 @@ async fn blobs(store: &Store, run: &str) {
         .collect();
     let mut w = store.blob_writer(&b, &g, "p1").await.unwrap();
     for chunk in data.chunks(300_000) {
-        w.write(Bytes::copy_from_slice(chunk)).await.unwrap();
+        w.write(chunk).await.unwrap();
     }
     assert_eq!(w.finish().await.unwrap(), data.len() as u64);
     let len = data.len() as u64;
@@ -606,8 +606,8 @@ async fn blobs(store: &Store, run: &str) {
 
     // Small blob, empty blob, copy.
     let mut w = store.blob_writer(&b, &g, "p2").await.unwrap();
-    w.write(Bytes::from_static(b"hello ")).await.unwrap();
-    w.write(Bytes::from_static(b"world")).await.unwrap();
+    w.write(b"hello ").await.unwrap();
+    w.write(b"world").await.unwrap();
     w.finish().await.unwrap();
     let w = store.blob_writer(&b, &g, "empty").await.unwrap();
     assert_eq!(w.finish().await.unwrap(), 0);
@@ -625,7 +625,7 @@ async fn blobs(store: &Store, run: &str) {
 
     // Aborted writes leave nothing.
     let mut w = store.blob_writer(&b, &g2, "aborted").await.unwrap();
-    w.write(Bytes::from_static(b"x")).await.unwrap();
+    w.write(b"x").await.unwrap();
     w.abort().await.unwrap();
     assert!(matches!(
         store.read_blob(&b, &g2, "aborted", 0..1).await,
@@ -680,7 +680,7 @@ async fn uploads(store: &Store, run: &str) {
     for n in [3, 1, 2] {
         let blob = format!("part-{n}");
         let mut w = store.blob_writer(&b, &g1, &blob).await.unwrap();
-        w.write(Bytes::from(vec![n as u8; 10])).await.unwrap();
+        w.write(&[n as u8; 10]).await.unwrap();
         w.finish().await.unwrap();
         assert_eq!(
             store
@@ -746,7 +746,7 @@ async fn uploads(store: &Store, run: &str) {
     );
 
     let mut w = store.blob_writer(&b, &g2, "part-1").await.unwrap();
-    w.write(Bytes::from_static(b"abc")).await.unwrap();
+    w.write(b"abc").await.unwrap();
     w.finish().await.unwrap();
     store
         .put_part(&b, "upload-2", &part_layout(1, "part-1"))

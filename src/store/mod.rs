@@ -22,6 +22,7 @@ pub(crate) mod keyenc;
 pub(crate) mod layout;
 mod listing;
 mod local_index;
+mod local_write;
 mod private_fs;
 pub(crate) mod records;
 mod sweep;
@@ -172,6 +173,8 @@ pub struct Store {
     /// The data dir of a local store: the sweep walks it for staging files (`name#123`) that
     /// `object_store`'s listing hides.
     local_root: Option<std::path::PathBuf>,
+    /// The local backend (the same as `os`), for the writes and reads the store does itself.
+    local_fs: Option<Arc<private_fs::PrivateFs>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -194,6 +197,7 @@ impl Store {
             recent: Arc::new(RecentGenerations::default()),
             blob_buffer: REMOTE_BLOB_BUFFER,
             local_root: None,
+            local_fs: None,
         }
     }
 
@@ -217,10 +221,15 @@ impl Store {
             // Long keys and generations are directories; remove them when they empty.
             .with_automatic_cleanup(true)
             .with_fsync(opts.fsync);
-        let fs = private_fs::PrivateFs::new(fs, root.to_path_buf());
-        let mut store = Self::new(Arc::new(fs), ListingMode::LocalIndex);
+        let fs = Arc::new(private_fs::PrivateFs::new(
+            fs,
+            root.to_path_buf(),
+            opts.fsync,
+        ));
+        let mut store = Self::new(fs.clone(), ListingMode::LocalIndex);
         store.blob_buffer = LOCAL_BLOB_BUFFER;
         store.local_root = Some(root.to_path_buf());
+        store.local_fs = Some(fs);
         Ok(store)
     }
 
@@ -242,6 +251,9 @@ impl Store {
     }
 
     async fn get_bytes(&self, path: &Path) -> Result<Option<Bytes>, StoreError> {
+        if let Some(local) = &self.local_fs {
+            return local.read(path).await.map_err(backend_err);
+        }
         match self.os.get(path).await {
             Ok(r) => Ok(Some(r.bytes().await.map_err(backend_err)?)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -470,14 +482,18 @@ impl Store {
         blob: &str,
     ) -> Result<BlobWriter, StoreError> {
         let path = layout::blob(bucket, generation, blob)?;
-        Ok(BlobWriter::new(
-            Arc::clone(&self.os),
-            path,
-            self.blob_buffer,
-            bucket,
-            generation,
-            Arc::clone(&self.recent),
-        ))
+        let recent = Arc::clone(&self.recent);
+        match &self.local_fs {
+            Some(fs) => BlobWriter::local(fs, &path, self.blob_buffer, bucket, generation, recent),
+            None => Ok(BlobWriter::remote(
+                Arc::clone(&self.os),
+                path,
+                self.blob_buffer,
+                bucket,
+                generation,
+                recent,
+            )),
+        }
     }
 
     /// Streams bytes `range` of a blob. `NotFound` if the blob is missing, `Corrupt` if it is

@@ -2,13 +2,15 @@
 //!
 //! `object_store`'s `LocalFileSystem` creates files and directories with the default modes
 //! (0666/0777 less the umask, so usually 0644/0755) and offers no way to choose them. This
-//! wrapper delegates everything to it and, after each write (put, multipart completion, copy,
-//! rename), sets the written file to 0600 and its directories up to the store root to 0700.
-//! Between creation and that `chmod` a staging file may briefly have the wider mode; it is
-//! unreachable for other users all the same, because the data dir and the store root are
-//! created 0700 and tightened at start.
+//! wrapper writes whole files itself ([`super::local_write`]: created 0600 in 0700 directories,
+//! one blocking task, only the fsyncs durability needs) and delegates everything else; after a
+//! write it does not do itself (multipart completion, copy, rename) it sets the written file to
+//! 0600 and its directories up to the store root to 0700. Between creation and that `chmod` a
+//! staging file may briefly have the wider mode; it is unreachable for other users all the
+//! same, because the data dir and the store root are created 0700 and tightened at start.
 
 use std::fmt;
+use std::io::ErrorKind;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,22 +23,78 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result, UploadPart,
+    PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
+    UploadPart,
 };
+
+use super::local_write::{Publish, Staged, etag};
 
 /// `LocalFileSystem` whose writes end up 0600 in 0700 directories.
 #[derive(Debug)]
 pub(crate) struct PrivateFs {
     inner: Arc<LocalFileSystem>,
     root: PathBuf,
+    /// Whether writes are made durable (the `LocalFileSystem` was built with the same).
+    fsync: bool,
 }
 
 impl PrivateFs {
-    pub(crate) fn new(inner: LocalFileSystem, root: PathBuf) -> Self {
+    pub(crate) fn new(inner: LocalFileSystem, root: PathBuf, fsync: bool) -> Self {
         Self {
             inner: Arc::new(inner),
             root,
+            fsync,
         }
+    }
+
+    /// The file that holds `location`.
+    pub(crate) fn file_path(&self, location: &Path) -> Result<PathBuf> {
+        self.inner.path_to_filesystem(location)
+    }
+
+    pub(crate) fn fsync(&self) -> bool {
+        self.fsync
+    }
+
+    /// The whole file at `location` in one blocking task (`get` and then reading the result
+    /// takes two); `None` when there is none or it is a directory, as `get` says `NotFound`.
+    pub(crate) async fn read(&self, location: &Path) -> Result<Option<Bytes>> {
+        let path = self.file_path(location)?;
+        blocking(move || match std::fs::read(&path) {
+            Ok(data) => Ok(Some(Bytes::from(data))),
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::IsADirectory) => Ok(None),
+            Err(e) => Err(e),
+        })
+        .await
+    }
+}
+
+/// Runs filesystem work off the reactor, mapping its errors the way `LocalFileSystem` does
+/// where callers tell them apart (`AlreadyExists`, `NotFound`).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T> {
+    let io_err = |e: std::io::Error| match e.kind() {
+        ErrorKind::AlreadyExists => object_store::Error::AlreadyExists {
+            path: String::new(),
+            source: Box::new(e),
+        },
+        ErrorKind::NotFound => object_store::Error::NotFound {
+            path: String::new(),
+            source: Box::new(e),
+        },
+        _ => generic(e),
+    };
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(generic)?
+        .map_err(io_err)
+}
+
+fn generic(e: impl std::error::Error + Send + Sync + 'static) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "LocalFileSystem",
+        source: Box::new(e),
     }
 }
 
@@ -60,14 +118,8 @@ async fn make_private(fs: Arc<LocalFileSystem>, root: PathBuf, location: Path) -
         Ok::<(), std::io::Error>(())
     })
     .await
-    .map_err(|e| object_store::Error::Generic {
-        store: "LocalFileSystem",
-        source: Box::new(e),
-    })?
-    .map_err(|e| object_store::Error::Generic {
-        store: "LocalFileSystem",
-        source: Box::new(e),
-    })
+    .map_err(generic)?
+    .map_err(generic)
 }
 
 /// A multipart upload that makes its file private when it completes.
@@ -118,10 +170,33 @@ impl ObjectStore for PrivateFs {
         'b: 'c,
         Self: 'c,
     {
+        let how = match opts.mode {
+            PutMode::Overwrite => Publish::Overwrite,
+            PutMode::Create => Publish::Create,
+            // Refused by `LocalFileSystem` with its own error.
+            PutMode::Update(_) => return self.inner.put_opts(location, payload, opts),
+        };
+        if !opts.attributes.is_empty() {
+            return self.inner.put_opts(location, payload, opts);
+        }
+        let (dest, fsync) = (self.file_path(location), self.fsync);
         async move {
-            let r = self.inner.put_opts(location, payload, opts).await?;
-            make_private(self.inner.clone(), self.root.clone(), location.clone()).await?;
-            Ok(r)
+            let dest = dest?;
+            let meta = blocking(move || {
+                let staged = Staged::create(dest, fsync)?;
+                let mut at = 0u64;
+                for chunk in payload.iter() {
+                    staged.write_at(chunk, at)?;
+                    at += chunk.len() as u64;
+                }
+                staged.publish(how)
+            })
+            .await?;
+            Ok(PutResult {
+                e_tag: Some(etag(&meta)),
+                version: None,
+                extensions: Default::default(),
+            })
         }
         .boxed()
     }

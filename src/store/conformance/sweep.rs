@@ -3,15 +3,13 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-
 use super::super::{Expect, Store, StoreError, SweepPolicy, SweepReport, Versioning};
 use super::{drop_bucket, fresh_bucket, object_meta, read_all, upload_record};
 use crate::meta::{CompletionRecord, Sealing};
 
 pub(super) async fn write_blob(store: &Store, b: &str, g: &str) {
     let mut w = store.blob_writer(b, g, "p1").await.unwrap();
-    w.write(Bytes::from_static(b"ciphertext")).await.unwrap();
+    w.write(b"ciphertext").await.unwrap();
     w.finish().await.unwrap();
 }
 

@@ -364,21 +364,12 @@ async fn inspect_shows_every_mode_and_no_key_material() {
 /// of the records on disk, and differ between versions.
 #[tokio::test]
 async fn inspect_lists_versions_and_picks_one() {
-    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    use aws_sdk_s3::types::BucketVersioningStatus;
     let server = Server::start();
     let s3 = server.s3().await;
     let b = "inspect-versions";
     s3.create_bucket().bucket(b).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(b)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    common::set_versioning(&s3, b, BucketVersioningStatus::Enabled).await;
     let (d1, d2) = (random(3000), random(70_000));
     let mut ids = Vec::new();
     for (data, sse) in [

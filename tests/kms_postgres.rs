@@ -120,10 +120,10 @@ async fn two_nodes_serve_the_same_keys() {
         Some("DisabledException")
     );
 
-    // Both nodes migrated one schema, to the newest step this build knows (3: approval
-    // requests of the two-person rule): one version row.
+    // Both nodes migrated one schema, to the newest step this build knows (4: the replicas
+    // of multi-Region keys): one version row.
     let version = "SELECT MAX(version) FROM kms_schema_version";
-    assert_eq!(cluster.scalar(&db, version, &[]), 3);
+    assert_eq!(cluster.scalar(&db, version, &[]), 4);
     let rows = "SELECT COUNT(*) FROM kms_schema_version";
     assert_eq!(cluster.scalar(&db, rows, &[]), 1);
     // Nothing of the key store is on either node's disk.

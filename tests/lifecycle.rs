@@ -12,7 +12,7 @@ use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketVersioningStatus,
     ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleAndOperator,
     LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectLockLegalHoldStatus, ObjectLockMode,
-    Tag, Transition, TransitionStorageClass, VersioningConfiguration,
+    Tag, Transition, TransitionStorageClass,
 };
 use common::{Options, Server, advance_clock, failure, metrics_text};
 
@@ -86,16 +86,7 @@ async fn exists(s3: &Client, bucket: &str, key: &str) -> bool {
 
 async fn versioned(s3: &Client, bucket: &str) {
     s3.create_bucket().bucket(bucket).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(bucket)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    common::set_versioning(s3, bucket, BucketVersioningStatus::Enabled).await;
 }
 
 /// The versions of `key` as ListObjectVersions answers them, newest first: objects and delete

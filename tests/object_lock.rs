@@ -216,16 +216,7 @@ async fn configuration_retention_legal_hold_and_refusals() {
         ),
         (409, "InvalidBucketState".into())
     );
-    s3.put_bucket_versioning()
-        .bucket("plain")
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    common::set_versioning(&s3, "plain", BucketVersioningStatus::Enabled).await;
     s3.put_object_lock_configuration()
         .bucket("plain")
         .object_lock_configuration(config(None))

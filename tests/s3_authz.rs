@@ -911,9 +911,7 @@ async fn acl_grants_decide() {
 /// version's record only, and a grant on one version lets its grantee read that version alone.
 #[tokio::test]
 async fn acl_per_version() {
-    use aws_sdk_s3::types::{
-        BucketVersioningStatus, ObjectCannedAcl, ObjectOwnership, VersioningConfiguration,
-    };
+    use aws_sdk_s3::types::{BucketVersioningStatus, ObjectCannedAcl, ObjectOwnership};
     let server = start();
     let root_a = server.s3().await;
     let root_b = server.s3_as(Some(ROOT_B)).await;
@@ -933,17 +931,7 @@ async fn acl_per_version() {
         .send()
         .await
         .unwrap();
-    root_a
-        .put_bucket_versioning()
-        .bucket(b)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    common::set_versioning(&root_a, b, BucketVersioningStatus::Enabled).await;
     let mut ids = Vec::new();
     for body in [&b"first"[..], b"second"] {
         let out = root_a

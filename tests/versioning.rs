@@ -12,11 +12,11 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier,
-    ServerSideEncryption, VersioningConfiguration,
+    ServerSideEncryption,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::{Server, all_files, failure, find_bytes, random};
+use common::{Server, all_files, failure, find_bytes, random, set_versioning};
 use md5::{Digest, Md5};
 use serde_json::Value;
 
@@ -30,15 +30,6 @@ enum Mode {
 fn ssec() -> (String, String) {
     let raw = [0x3cu8; 32];
     (STANDARD.encode(raw), STANDARD.encode(Md5::digest(raw)))
-}
-
-async fn set_versioning(s3: &Client, bucket: &str, status: BucketVersioningStatus) {
-    s3.put_bucket_versioning()
-        .bucket(bucket)
-        .versioning_configuration(VersioningConfiguration::builder().status(status).build())
-        .send()
-        .await
-        .unwrap();
 }
 
 /// PUT in `mode`; returns the version id answered.

@@ -44,7 +44,7 @@ use tokio::sync::Mutex;
 
 pub(crate) use blob::BlobWriter;
 pub use listing::ListEntry;
-pub(crate) use listing::{PageQuery, Row};
+pub(crate) use listing::Row;
 pub use sweep::{SweepPolicy, SweepReport};
 pub(crate) use versions::{VersionRow, Versioning};
 pub use versions::{is_version_id, new_version_id};

@@ -388,6 +388,24 @@ pub const BOB: (&str, &str) = (
 );
 
 /// The config-file users [`ALICE`] (`kms:*`) and [`BOB`] (no identity policy).
+/// Puts `bucket`'s versioning state (Enabled or Suspended); panics if refused.
+pub async fn set_versioning(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    status: aws_sdk_s3::types::BucketVersioningStatus,
+) {
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(status)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("PutBucketVersioning {bucket}: {e:?}"));
+}
+
 /// A gateway whose config has the alice/bob users of [`kms_users_toml`], with the test clock on
 /// (`Sealgate.AdvanceClock`) so calendar-driven KMS behaviour can be exercised.
 pub fn start_kms_users() -> Server {

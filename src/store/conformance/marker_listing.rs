@@ -4,7 +4,8 @@
 //! they have passed over their budget of deleted keys — short or empty, but always resuming
 //! further on, so a listing ends in a bounded number of pages.
 
-use super::super::{Expect, ListEntry, PageQuery, Store, VersionRow, Versioning, new_version_id};
+use super::super::listing::PageQuery;
+use super::super::{Expect, ListEntry, Store, VersionRow, Versioning, new_version_id};
 use super::{fresh_bucket, object_meta};
 
 const KEYS: usize = 60;

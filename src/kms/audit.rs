@@ -424,7 +424,7 @@ impl AuditLog {
             Ok(()) => Ok(()),
             Err(e) if self.defer_when_full.load(Ordering::SeqCst) => {
                 tracing::warn!(error = %e, records = group.len(),
-                    "audit records deferred until they can be written");
+                    "audit record deferred until it can be written");
                 w.pending.extend(group);
                 Ok(())
             }

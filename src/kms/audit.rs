@@ -172,6 +172,25 @@ impl Default for Queue {
     }
 }
 
+/// A leader's turn: when it ends — normally, or by a panic in the middle of a commit — the
+/// group's callers get an outcome (an error if none was set) and the next leader may start,
+/// so no caller waits forever.
+struct Leading<'a> {
+    log: &'a AuditLog,
+    done: Arc<OnceLock<GroupOutcome>>,
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        let _ = self.done.set(Err((
+            std::io::ErrorKind::Other,
+            "audit group commit was interrupted".to_string(),
+        )));
+        self.log.lock_queue().committing = false;
+        self.log.committed.notify_all();
+    }
+}
+
 /// The chain position a failed commit goes back to.
 struct Saved {
     next_seq: u64,
@@ -406,13 +425,14 @@ impl AuditLog {
             // records that arrive meanwhile gather for the next group.
             q.committing = true;
             let group = std::mem::take(&mut q.bodies);
-            let done = std::mem::replace(&mut q.outcome, Arc::new(OnceLock::new()));
+            let leading = Leading {
+                log: self,
+                done: std::mem::replace(&mut q.outcome, Arc::new(OnceLock::new())),
+            };
             drop(q);
-            let result = self.commit_group(group);
-            let _ = done.set(result);
+            let _ = leading.done.set(self.commit_group(group));
+            drop(leading);
             q = self.lock_queue();
-            q.committing = false;
-            self.committed.notify_all();
         }
     }
 

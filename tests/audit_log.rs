@@ -141,6 +141,63 @@ fn sha256_hex(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
 }
 
+/// Concurrent KMS calls share audit syncs (group commit, docs/AUDIT.md): the log they leave
+/// still verifies, holds every call exactly once, and its `seq` has no gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_calls_leave_a_complete_gapless_chain() {
+    const CLIENTS: usize = 8;
+    const EACH: usize = 25;
+    let server = start(&[("SEALGATE_AUDIT_DIGEST_EVERY", "16")], None);
+    let kms = server.kms().await;
+    let key = kms
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let calls = (0..CLIENTS).map(|c| {
+        let (kms, key) = (kms.clone(), key.clone());
+        tokio::spawn(async move {
+            for i in 0..EACH {
+                kms.encrypt()
+                    .key_id(&key)
+                    .plaintext(Blob::new(b"secret".to_vec()))
+                    .encryption_context("call", format!("{c}-{i}"))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        })
+    });
+    for call in futures::future::join_all(calls).await {
+        call.unwrap();
+    }
+
+    let (code, out) = verify(&server.data_dir, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("OK: "), "{out}");
+    let lines: Vec<serde_json::Value> =
+        read_lines(&server.data_dir.join("kms").join("kms-audit.log"))
+            .iter()
+            .map(|l| json(l))
+            .collect();
+    let seqs: Vec<u64> = lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (0..lines.len() as u64).collect::<Vec<_>>(), "no gap");
+    let mut calls: Vec<String> = lines
+        .iter()
+        .filter(|l| l["event"] == "Encrypt")
+        .map(|l| l["encryption_context"]["call"].as_str().unwrap().to_owned())
+        .collect();
+    calls.sort_unstable();
+    let mut want: Vec<String> = (0..CLIENTS)
+        .flat_map(|c| (0..EACH).map(move |i| format!("{c}-{i}")))
+        .collect();
+    want.sort_unstable();
+    assert_eq!(calls, want, "every call audited exactly once");
+}
+
 #[tokio::test]
 async fn every_tamper_case_is_detected_and_located() {
     let mut server = start(&[("SEALGATE_AUDIT_DIGEST_EVERY", "8")], None);

@@ -199,6 +199,12 @@ async fn a_full_disk_fails_writes_cleanly_and_keeps_the_audit_chain() {
         let (status, code) = kms_failure("Encrypt on a full disk", encrypt().await);
         assert_eq!((status, code.as_str()), (500, "KMSInternalException"));
     }
+    // Concurrent calls whose records share one group commit all fail, none half-audited.
+    let group = (0..8).map(|_| encrypt());
+    for r in futures::future::join_all(group).await {
+        let (status, code) = kms_failure("concurrent Encrypt on a full disk", r);
+        assert_eq!((status, code.as_str()), (500, "KMSInternalException"));
+    }
     let (status, code) = kms_failure("CreateKey on a full disk", kms.create_key().send().await);
     assert_eq!((status, code.as_str()), (500, "KMSInternalException"));
 

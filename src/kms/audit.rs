@@ -8,13 +8,19 @@
 //!
 //! All writing goes through [`AuditLog::append`], which hash-chains, signs and rotates (see
 //! [`audit_chain`] and docs/AUDIT.md).
+//!
+//! Appends are group-committed: an fdatasync costs milliseconds, so callers that arrive while
+//! one is in flight queue their records, and the first of them to get the log (the leader)
+//! writes every queued line in order with one `write`, syncs once (file, then head) and wakes
+//! the rest. Each caller still returns only once a sync covered its record, and a failure
+//! fails every caller of the group and cuts the whole group back, as for a single record.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -143,6 +149,67 @@ struct Writer {
     pending: Vec<Vec<u8>>,
 }
 
+/// What every caller of one commit group gets: `io::Error` is not `Clone`, so each caller
+/// gets its own error rebuilt from the kind and message.
+type GroupOutcome = Result<(), (std::io::ErrorKind, String)>;
+
+/// The records waiting for the next group commit.
+struct Queue {
+    bodies: Vec<Vec<u8>>,
+    /// Set by the leader that commits `bodies`; every caller of the group waits on it.
+    outcome: Arc<OnceLock<GroupOutcome>>,
+    /// A leader is writing and syncing a group (records queued now go in the next one).
+    committing: bool,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Self {
+            bodies: Vec::new(),
+            outcome: Arc::new(OnceLock::new()),
+            committing: false,
+        }
+    }
+}
+
+/// A leader's turn: when it ends — normally, or by a panic in the middle of a commit — the
+/// group's callers get an outcome (an error if none was set) and the next leader may start,
+/// so no caller waits forever.
+struct Leading<'a> {
+    log: &'a AuditLog,
+    done: Arc<OnceLock<GroupOutcome>>,
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        let _ = self.done.set(Err((
+            std::io::ErrorKind::Other,
+            "audit group commit was interrupted".to_string(),
+        )));
+        self.log.lock_queue().committing = false;
+        self.log.committed.notify_all();
+    }
+}
+
+/// The chain position a failed commit goes back to.
+struct Saved {
+    next_seq: u64,
+    prev: String,
+    since_digest: u64,
+    first_undigested: u64,
+}
+
+impl Saved {
+    fn of(w: &Writer) -> Self {
+        Self {
+            next_seq: w.next_seq,
+            prev: w.prev.clone(),
+            since_digest: w.since_digest,
+            first_undigested: w.first_undigested,
+        }
+    }
+}
+
 /// One line: the chain fields first, then the body's own fields (`body` is a serialized
 /// JSON object).
 fn chained_line(seq: u64, prev: &str, body: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -163,6 +230,10 @@ pub struct AuditLog {
     opts: AuditOptions,
     signer: Arc<dyn DigestSigner>,
     writer: Mutex<Writer>,
+    /// Group commit: records waiting for a leader, and the wake-up for their callers. Never
+    /// held while waiting for `writer`, so the two locks cannot deadlock.
+    queue: Mutex<Queue>,
+    committed: Condvar,
     /// While set, a record that cannot be written is kept in memory and written later instead
     /// of failing the call (start-up at a full disk, docs/AUDIT.md).
     defer_when_full: AtomicBool,
@@ -291,6 +362,8 @@ impl AuditLog {
                 first_undigested: next_seq,
                 pending: Vec::new(),
             }),
+            queue: Mutex::new(Queue::default()),
+            committed: Condvar::new(),
             defer_when_full: AtomicBool::new(false),
         };
         if let Some(t) = torn {
@@ -318,31 +391,64 @@ impl AuditLog {
     /// Writes the deferred records, if any.
     pub(crate) fn flush_pending(&self) -> std::io::Result<()> {
         let mut w = self.lock();
-        self.write_pending(&mut w)
+        self.write_records(&mut w, &[])
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Writer> {
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Writes one record as one line, all or nothing (see [`AuditLog::write_chained`]), after
-    /// any deferred ones; then a digest or a rotation when due. An error means the record is
-    /// not in the log (unless deferral is on, when it is kept to be written later).
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes one record as one line, all or nothing, after any deferred ones; then a digest or
+    /// a rotation when due. Returns once a sync covers the record: records of concurrent
+    /// callers share that sync (group commit, module docs). An error means the record is not
+    /// in the log (unless deferral is on, when it is kept to be written later).
     pub fn append(&self, record: &AuditRecord) -> std::io::Result<()> {
         let body = serde_json::to_vec(record)?;
+        let mut q = self.lock_queue();
+        q.bodies.push(body);
+        let outcome = q.outcome.clone();
+        loop {
+            if let Some(result) = outcome.get() {
+                return result
+                    .clone()
+                    .map_err(|(kind, msg)| std::io::Error::new(kind, msg));
+            }
+            if q.committing {
+                q = self.committed.wait(q).unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            // Leader: take the whole queue (our record and every one queued behind it), and let
+            // records that arrive meanwhile gather for the next group.
+            q.committing = true;
+            let group = std::mem::take(&mut q.bodies);
+            let leading = Leading {
+                log: self,
+                done: std::mem::replace(&mut q.outcome, Arc::new(OnceLock::new())),
+            };
+            drop(q);
+            let _ = leading.done.set(self.commit_group(group));
+            drop(leading);
+            q = self.lock_queue();
+        }
+    }
+
+    /// Writes a group of records with one sync; with deferral on, a group that cannot be
+    /// written is kept for later instead of failing.
+    fn commit_group(&self, group: Vec<Vec<u8>>) -> GroupOutcome {
         let mut w = self.lock();
-        let written = self
-            .write_pending(&mut w)
-            .and_then(|()| self.write_record(&mut w, &body));
-        match written {
+        match self.write_records(&mut w, &group) {
             Ok(()) => Ok(()),
             Err(e) if self.defer_when_full.load(Ordering::SeqCst) => {
-                tracing::warn!(error = %e, event = %record.event,
+                tracing::warn!(error = %e, records = group.len(),
                     "audit record deferred until it can be written");
-                w.pending.push(body);
+                w.pending.extend(group);
                 Ok(())
             }
-            Err(e) => Err(e),
+            Err(e) => Err((e.kind(), e.to_string())),
         }
     }
 
@@ -350,29 +456,33 @@ impl AuditLog {
     /// no-op when there are none.
     pub fn seal(&self) -> std::io::Result<()> {
         let mut w = self.lock();
-        self.write_pending(&mut w)?;
+        self.write_records(&mut w, &[])?;
         self.write_digest(&mut w)
     }
 
-    fn write_pending(&self, w: &mut Writer) -> std::io::Result<()> {
-        while !w.pending.is_empty() {
-            let body = w.pending[0].clone();
-            self.write_record(w, &body)?;
-            w.pending.remove(0);
+    /// The deferred records, then `bodies`, each followed by a digest when one is due, as one
+    /// write and one sync (see [`AuditLog::commit`]); then a rotation when due. All or
+    /// nothing: on failure none of them is in the log and the deferred ones still wait. A
+    /// failed rotation is only logged and retried after the next record; a digest that cannot
+    /// be signed likewise.
+    fn write_records(&self, w: &mut Writer, bodies: &[Vec<u8>]) -> std::io::Result<()> {
+        if w.pending.is_empty() && bodies.is_empty() {
+            return Ok(());
         }
-        Ok(())
-    }
-
-    /// One record, then the digest and rotation when due. Once the record is in the log, a
-    /// failed digest or rotation is only logged: both are retried after the next record.
-    fn write_record(&self, w: &mut Writer, body: &[u8]) -> std::io::Result<()> {
-        self.write_chained(w, body)?;
-        w.since_digest += 1;
-        if w.since_digest >= self.opts.digest_every
-            && let Err(e) = self.write_digest(w)
-        {
-            tracing::warn!(error = %e, "audit digest deferred");
+        let saved = Saved::of(w);
+        let mut buf = Vec::new();
+        let pending = std::mem::take(&mut w.pending);
+        let staged = pending
+            .iter()
+            .chain(bodies)
+            .try_for_each(|body| self.stage_record(w, body, &mut buf));
+        w.pending = pending;
+        let committed = staged.and_then(|()| self.commit(w, &buf));
+        if let Err(e) = committed {
+            self.restore(w, saved);
+            return Err(e);
         }
+        w.pending.clear();
         if w.size >= self.opts.max_bytes
             && let Err(e) = self.rotate(w)
         {
@@ -381,31 +491,57 @@ impl AuditLog {
         Ok(())
     }
 
-    /// Appends the line for `body` and fsyncs it, then rewrites the head. All or nothing: on
-    /// any failure (no space, I/O error) the file is cut back to its length before the append
-    /// and the previous head restored, so a full disk never leaves a partial line for the next
-    /// record to be glued onto.
-    fn write_chained(&self, w: &mut Writer, body: &[u8]) -> std::io::Result<()> {
-        let seq = w.next_seq;
-        let mut line = chained_line(seq, &w.prev, body)?;
-        let hash = audit_chain::line_hash(&line);
-        line.push(b'\n');
-        let head = Head::signed(seq, &hash, self.signer.as_ref())
+    /// Adds the line for one record to `buf`, then a digest line when one is due.
+    fn stage_record(&self, w: &mut Writer, body: &[u8], buf: &mut Vec<u8>) -> std::io::Result<()> {
+        self.stage_line(w, body, buf)?;
+        w.since_digest += 1;
+        if w.since_digest >= self.opts.digest_every
+            && let Err(e) = self.stage_digest(w, buf)
+        {
+            tracing::warn!(error = %e, "audit digest deferred");
+        }
+        Ok(())
+    }
+
+    /// Adds the chained line for `body` to `buf` and moves the chain past it (not yet
+    /// written: [`AuditLog::commit`] writes it, [`AuditLog::restore`] undoes the move).
+    fn stage_line(&self, w: &mut Writer, body: &[u8], buf: &mut Vec<u8>) -> std::io::Result<()> {
+        let line = chained_line(w.next_seq, &w.prev, body)?;
+        w.prev = audit_chain::line_hash(&line);
+        w.next_seq += 1;
+        buf.extend_from_slice(&line);
+        buf.push(b'\n');
+        Ok(())
+    }
+
+    /// Appends the staged lines with one `write` and fsyncs them, then rewrites the head for
+    /// the last of them. All or nothing: on any failure (no space, I/O error) the file is cut
+    /// back to its length before the append and the previous head restored (by the caller,
+    /// [`AuditLog::restore`]), so a full disk never leaves a partial line for the next record
+    /// to be glued onto.
+    fn commit(&self, w: &mut Writer, buf: &[u8]) -> std::io::Result<()> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let head = Head::signed(w.next_seq - 1, &w.prev, self.signer.as_ref())
             .map_err(std::io::Error::other)?
             .encode();
-        let written = w
-            .file
-            .write_all(&line)
+        w.file
+            .write_all(buf)
             .and_then(|()| w.file.sync_data())
-            .and_then(|()| write_head(&w.head, &head));
-        if let Err(e) = written {
-            self.undo_append(w);
-            return Err(e);
-        }
-        w.size += line.len() as u64;
-        w.next_seq = seq + 1;
-        w.prev = hash;
+            .and_then(|()| write_head(&w.head, &head))?;
+        w.size += buf.len() as u64;
         Ok(())
+    }
+
+    /// Takes the chain back to `saved` after a failed commit and cuts the file and the head
+    /// back to match.
+    fn restore(&self, w: &mut Writer, saved: Saved) {
+        w.next_seq = saved.next_seq;
+        w.prev = saved.prev;
+        w.since_digest = saved.since_digest;
+        w.first_undigested = saved.first_undigested;
+        self.undo_append(w);
     }
 
     /// Cuts the log back to `w.size` and rewrites the head for the last line it keeps.
@@ -434,7 +570,7 @@ impl AuditLog {
         tracing::warn!(file = %t.file.display(), bytes = t.removed.len(),
             "audit log: removed a torn last line left by a crash");
         let mut w = self.lock();
-        if let Err(e) = self.write_record(&mut w, &body) {
+        if let Err(e) = self.write_records(&mut w, std::slice::from_ref(&body)) {
             // No space even after the cut: the record waits like start-up records do.
             tracing::warn!(error = %e, "audit repair record deferred until it can be written");
             w.pending.push(body);
@@ -442,7 +578,23 @@ impl AuditLog {
         Ok(())
     }
 
+    /// Writes a digest of the records since the last one, if any, on its own.
     fn write_digest(&self, w: &mut Writer) -> std::io::Result<()> {
+        let saved = Saved::of(w);
+        let mut buf = Vec::new();
+        let written = self
+            .stage_digest(w, &mut buf)
+            .and_then(|()| self.commit(w, &buf));
+        if let Err(e) = written {
+            self.restore(w, saved);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Adds a signed digest line for the records since the last digest to `buf`; nothing when
+    /// there are none.
+    fn stage_digest(&self, w: &mut Writer, buf: &mut Vec<u8>) -> std::io::Result<()> {
         if w.since_digest == 0 {
             return Ok(());
         }
@@ -462,7 +614,7 @@ impl AuditLog {
             .sign(&body.message(w.next_seq, &w.prev))
             .map_err(std::io::Error::other)?;
         body.signature = hex::encode(sig);
-        self.write_chained(w, &serde_json::to_vec(&body)?)?;
+        self.stage_line(w, &serde_json::to_vec(&body)?, buf)?;
         w.since_digest = 0;
         w.first_undigested = w.next_seq;
         Ok(())
@@ -527,11 +679,38 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
 mod tests {
     use super::*;
 
+    fn signer() -> Arc<audit_chain::SoftwareSigner> {
+        let root = super::super::rootkey::RootKey::from_bytes([9; 32]);
+        Arc::new(audit_chain::SoftwareSigner::from_root(&root))
+    }
+
+    fn record(request_id: String) -> AuditRecord {
+        AuditRecord {
+            time: rfc3339(std::time::UNIX_EPOCH),
+            epoch: 0.0,
+            request_id,
+            event: "Encrypt".into(),
+            principal: "arn:aws:iam::000000000000:root".into(),
+            source_ip: None,
+            source: Source::S3Gateway {
+                bucket: "b".into(),
+                key: Some("k".into()),
+                via: None,
+            },
+            key_arn: None,
+            encryption_context: None,
+            outcome: "success",
+            error_code: None,
+            unusable_key_state: None,
+            approval_request: None,
+            warning: None,
+        }
+    }
+
     #[test]
     fn appends_json_lines() {
         let dir = tempfile::tempdir().unwrap();
-        let root = super::super::rootkey::RootKey::from_bytes([9; 32]);
-        let signer = Arc::new(audit_chain::SoftwareSigner::from_root(&root));
+        let signer = signer();
         let log = AuditLog::open(
             &dir.path().join(DEFAULT_FILE_NAME),
             AuditOptions::default(),
@@ -539,27 +718,7 @@ mod tests {
         )
         .unwrap();
         for i in 0..2 {
-            log.append(&AuditRecord {
-                time: rfc3339(std::time::UNIX_EPOCH),
-                epoch: 0.0,
-                request_id: format!("r{i}"),
-                event: "Encrypt".into(),
-                principal: "arn:aws:iam::000000000000:root".into(),
-                source_ip: None,
-                source: Source::S3Gateway {
-                    bucket: "b".into(),
-                    key: Some("k".into()),
-                    via: None,
-                },
-                key_arn: None,
-                encryption_context: None,
-                outcome: "success",
-                error_code: None,
-                unusable_key_state: None,
-                approval_request: None,
-                warning: None,
-            })
-            .unwrap();
+            log.append(&record(format!("r{i}"))).unwrap();
         }
         let text = std::fs::read_to_string(log.path()).unwrap();
         let lines: Vec<serde_json::Value> = text
@@ -578,5 +737,76 @@ mod tests {
         let report =
             audit_chain::verify(dir.path(), DEFAULT_FILE_NAME, signer.as_ref(), None).unwrap();
         assert_eq!(report.records, 2);
+    }
+
+    /// Threads appending at once share syncs (group commit); the chain they leave must still
+    /// be one strict sequence holding every record once, across digests and rotations that
+    /// fall in the middle of groups.
+    #[test]
+    fn concurrent_appends_leave_one_gapless_verified_chain() {
+        const THREADS: usize = 8;
+        const EACH: usize = 60;
+        let dir = tempfile::tempdir().unwrap();
+        let signer = signer();
+        let opts = AuditOptions {
+            digest_every: 7,
+            max_bytes: 16 * 1024,
+        };
+        let log = Arc::new(
+            AuditLog::open(&dir.path().join(DEFAULT_FILE_NAME), opts, signer.clone()).unwrap(),
+        );
+        let threads: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    for i in 0..EACH {
+                        log.append(&record(format!("t{t}-{i}"))).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        drop(log);
+
+        let report =
+            audit_chain::verify(dir.path(), DEFAULT_FILE_NAME, signer.as_ref(), None).unwrap();
+        let files = audit_chain::log_files(dir.path(), DEFAULT_FILE_NAME).unwrap();
+        assert!(files.len() > 2, "rotated during the run: {files:?}");
+        let lines: Vec<serde_json::Value> = files
+            .iter()
+            .flat_map(|f| {
+                let text = std::fs::read_to_string(f).unwrap();
+                text.lines()
+                    .map(|l| serde_json::from_str(l).unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let seqs: Vec<u64> = lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
+        assert_eq!(seqs, (0..lines.len() as u64).collect::<Vec<_>>());
+        assert_eq!(report.last_seq, Some(lines.len() as u64 - 1));
+        let mut ids: Vec<&str> = lines
+            .iter()
+            .filter(|l| l["event"] == "Encrypt")
+            .map(|l| l["request_id"].as_str().unwrap())
+            .collect();
+        ids.sort_unstable();
+        let mut want: Vec<String> = (0..THREADS)
+            .flat_map(|t| (0..EACH).map(move |i| format!("t{t}-{i}")))
+            .collect();
+        want.sort_unstable();
+        assert_eq!(ids, want, "every record exactly once");
+        // Each thread's own records keep the order it appended them in.
+        for t in 0..THREADS {
+            let mine: Vec<&str> = lines
+                .iter()
+                .filter_map(|l| l["request_id"].as_str())
+                .filter(|id| id.starts_with(&format!("t{t}-")))
+                .collect();
+            let ordered: Vec<String> = (0..EACH).map(|i| format!("t{t}-{i}")).collect();
+            assert_eq!(mine, ordered);
+        }
+        assert!(report.digests >= (THREADS * EACH / 7) as u64);
     }
 }

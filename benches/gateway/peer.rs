@@ -126,6 +126,9 @@ pub struct Target {
     pub pid: u32,
 }
 
+/// One figure of a [`Round`].
+type Metric = fn(&Round) -> f64;
+
 /// What one round measured on one server.
 #[derive(Clone, Copy)]
 struct Round {
@@ -224,8 +227,8 @@ pub async fn run(gateways: Vec<Target>, n: usize, big: usize, rounds: usize, rep
         "x s3s-fs"
     );
     for (t, s) in targets.iter().zip(&samples) {
-        let med = |f: fn(&Round) -> f64| median(&s.iter().map(f).collect::<Vec<_>>());
-        let ratio = |f: fn(&Round) -> f64| {
+        let med = |f: Metric| median(&s.iter().map(f).collect::<Vec<_>>());
+        let ratio = |f: Metric| {
             median(
                 &s.iter()
                     .zip(&peer_rounds)
@@ -233,7 +236,7 @@ pub async fn run(gateways: Vec<Target>, n: usize, big: usize, rounds: usize, rep
                     .collect::<Vec<_>>(),
             )
         };
-        let rows: [(&str, fn(&Round) -> f64, &str); 3] = [
+        let rows: [(&str, Metric, &str); 3] = [
             ("4 KiB PUT", |r| r.small_ops, "ops/s"),
             ("big PUT", |r| r.put_mbps, "MB/s"),
             ("big GET", |r| r.get_mbps, "MB/s"),

@@ -8,7 +8,9 @@
 //! - `SEALGATE_BENCH_ONLY=stream,concurrency`: only these phases, of `table` (the per-mode
 //!   table against plaintext), `stream` (big PUT/GET per mode against the ideal gateway, server
 //!   CPU per GB, range-read bytes), `concurrency` (8 parallel big GETs, 64 parallel 4 KiB GETs),
-//!   `small` (4 KiB PUTs with and without fsync), `memory`, `kms` (KMS calls and server CPU
+//!   `small` (4 KiB PUTs with and without fsync), `peer` (against s3s-fs, plain HTTP; set
+//!   `SEALGATE_BENCH_PEER=1` once to install it), `memory` (RSS over idle while a 5 GiB object
+//!   streams up and down, 1 GiB quick, and under 100 slow clients), `kms` (KMS calls and server CPU
 //!   per 1,000 64 KiB PUTs and GETs per mode),
 //!   `rekey` (re-key by copy against a full rewrite). Default: all.
 //!
@@ -23,6 +25,10 @@ mod concurrency;
 mod ideal;
 #[path = "gateway/measure.rs"]
 mod measure;
+#[path = "gateway/memory.rs"]
+mod memory;
+#[path = "gateway/peer.rs"]
+mod peer;
 #[path = "gateway/small.rs"]
 mod small;
 #[path = "gateway/stream.rs"]
@@ -165,56 +171,6 @@ fn proc_field(pid: u32, file: &str, field: &str) -> u64 {
         .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
         .map(|v| if file == "status" { v * 1024 } else { v })
         .unwrap_or(0)
-}
-
-/// Peak server RSS above idle during one big SSE-S3 PUT and GET.
-async fn memory(b: &Bench, server: &Server, data: Arc<Vec<u8>>, report: &mut Report) {
-    let pid = server.pid();
-    let idle = proc_field(pid, "status", "VmRSS:");
-    let peak = Arc::new(std::sync::atomic::AtomicU64::new(idle));
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let sampler = {
-        let (peak, stop) = (peak.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                peak.fetch_max(
-                    proc_field(pid, "status", "VmRSS:"),
-                    std::sync::atomic::Ordering::Relaxed,
-                );
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        })
-    };
-    b.put(Mode::SseS3, Transport::Https, "mem/big", data.clone())
-        .await;
-    let after_put = peak.load(std::sync::atomic::Ordering::Relaxed);
-    b.get(Mode::SseS3, Transport::Https, "mem/big").await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    sampler.join().unwrap();
-    let after_get = peak.load(std::sync::atomic::Ordering::Relaxed);
-    let mib = |v: u64| v as f64 / 1048576.0;
-    println!(
-        "\nserver RSS: idle {:.1} MiB; peak during {} MiB PUT +{:.1} MiB, during GET +{:.1} MiB over idle",
-        mib(idle),
-        data.len() >> 20,
-        mib(after_put.saturating_sub(idle)),
-        mib(after_get.saturating_sub(idle))
-    );
-    report.add("memory", "idle", "rss", mib(idle), "MiB");
-    report.add(
-        "memory",
-        "big PUT",
-        "rss_over_idle",
-        mib(after_put.saturating_sub(idle)),
-        "MiB",
-    );
-    report.add(
-        "memory",
-        "big GET",
-        "rss_over_idle",
-        mib(after_get.saturating_sub(idle)),
-        "MiB",
-    );
 }
 
 /// Per mode: 1 MiB objects 8 at a time, one big object, 4 KiB objects; best of `rounds`,
@@ -416,8 +372,30 @@ async fn main() {
     if wants("table") {
         table(&b, quick, &big_data).await;
     }
+    if wants("peer") {
+        let unsynced = start_server(true);
+        let plain = |s: &Server| {
+            let endpoint = s.s3_http.as_deref().expect("plain HTTP S3 listener");
+            peer::http_client(endpoint, common::ACCESS_KEY, common::SECRET_KEY)
+        };
+        let gateways = vec![
+            peer::Target {
+                label: "sealgate SSE-S3, fsync",
+                client: plain(&server),
+                pid,
+            },
+            peer::Target {
+                label: "sealgate SSE-S3, no-fsync",
+                client: plain(&unsynced),
+                pid: unsynced.pid(),
+            },
+        ];
+        let n = if quick { 200 } else { 1000 };
+        peer::run(gateways, n, big, 3, &mut report).await;
+    }
     if wants("memory") {
-        memory(&b, &server, big_data.clone(), &mut report).await;
+        let size = if quick { 1 << 30 } else { 5 << 30 };
+        memory::run(&b, pid, server.dir.path(), size, &mut report).await;
     }
     if wants("kms") {
         kms_calls_per_1000_requests(&b, &server, random(64 << 10), &mut report).await;

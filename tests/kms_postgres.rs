@@ -254,16 +254,7 @@ async fn sealed_nodes_are_unsealed_one_by_one() {
     }
     let key = ka.create_key().send().await.unwrap();
     let key_id = key.key_metadata().unwrap().key_id().to_owned();
-    let blob = ka
-        .encrypt()
-        .key_id(&key_id)
-        .plaintext(Blob::new(b"sealed fleet".to_vec()))
-        .send()
-        .await
-        .unwrap()
-        .ciphertext_blob()
-        .unwrap()
-        .clone();
+    let blob = common::kms_encrypt(&ka, &key_id, b"sealed fleet".to_vec()).await;
     let (status, code, message) =
         sdk_failure(kb.decrypt().ciphertext_blob(blob.clone()).send().await);
     assert_eq!((status, code.as_str()), (503, "KMSInternalException"));

@@ -5,7 +5,6 @@
 mod common;
 
 use aws_sdk_kms::error::ProvideErrorMetadata;
-use aws_sdk_kms::primitives::Blob;
 use base64::Engine as _;
 use common::seal::{init_shares, kms_once, sdk_failure};
 use common::{BOB, Options, Server, copy_dir, find_bytes, imported_key, kms_cli, kms_users_toml};
@@ -33,27 +32,9 @@ async fn a_copy_without_the_shares_decrypts_nothing_until_unsealed() {
     let kms = first.kms().await;
     let key = kms.create_key().send().await.unwrap();
     let key_id = key.key_metadata().unwrap().key_id().to_owned();
-    let blob = kms
-        .encrypt()
-        .key_id(&key_id)
-        .plaintext(Blob::new(b"written before sealing".to_vec()))
-        .send()
-        .await
-        .unwrap()
-        .ciphertext_blob()
-        .unwrap()
-        .clone();
+    let blob = common::kms_encrypt(&kms, &key_id, b"written before sealing".to_vec()).await;
     let (ext_id, _, material) = imported_key(&kms).await;
-    let ext_blob = kms
-        .encrypt()
-        .key_id(&ext_id)
-        .plaintext(Blob::new(b"under imported material".to_vec()))
-        .send()
-        .await
-        .unwrap()
-        .ciphertext_blob()
-        .unwrap()
-        .clone();
+    let ext_blob = common::kms_encrypt(&kms, &ext_id, b"under imported material".to_vec()).await;
     first.stop();
 
     let root_file = first.data_dir.join("kms").join("kms-root.key");

@@ -416,6 +416,23 @@ pub fn start_kms_users() -> Server {
     })
 }
 
+/// Encrypts `plaintext` under `key_id` (no context); panics if refused. The ciphertext blob.
+pub async fn kms_encrypt(
+    kms: &aws_sdk_kms::Client,
+    key_id: &str,
+    plaintext: Vec<u8>,
+) -> aws_sdk_kms::primitives::Blob {
+    kms.encrypt()
+        .key_id(key_id)
+        .plaintext(aws_sdk_kms::primitives::Blob::new(plaintext))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("Encrypt under {key_id}: {e:?}"))
+        .ciphertext_blob()
+        .expect("a ciphertext blob")
+        .clone()
+}
+
 /// The KMS error code and message of a call that must fail.
 pub fn kms_failure<T, E>(r: Result<T, E>) -> (String, String)
 where

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use futures::StreamExt;
 
-use super::measure::{Report, cpu_seconds, mbps, percentile};
+use super::measure::{CpuMark, Report, mbps, percentile};
 use super::{Bench, Mode, Transport};
 
 fn cores() -> f64 {
@@ -17,7 +17,7 @@ fn cores() -> f64 {
 /// Runs `n` requests of `bytes` each, all at once; returns (wall seconds, per-request seconds,
 /// server CPU seconds).
 async fn burst(b: &Bench, pid: u32, keys: &[String], bytes: usize) -> (f64, Vec<f64>, f64) {
-    let (t, c) = (Instant::now(), cpu_seconds(pid));
+    let (t, c) = (Instant::now(), CpuMark::now(pid));
     let times: Vec<f64> = futures::stream::iter(keys)
         .map(|k| async move {
             let t = Instant::now();
@@ -27,7 +27,7 @@ async fn burst(b: &Bench, pid: u32, keys: &[String], bytes: usize) -> (f64, Vec<
         .buffer_unordered(keys.len())
         .collect()
         .await;
-    (t.elapsed().as_secs_f64(), times, cpu_seconds(pid) - c)
+    (t.elapsed().as_secs_f64(), times, c.elapsed())
 }
 
 async fn phase(

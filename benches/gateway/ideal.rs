@@ -2,23 +2,14 @@
 //! the crates the server uses (ring's AES-256-GCM, md-5) and its segment size — AES-256-GCM seal (plus MD5 for the SSE-S3
 //! ETag) on PUT, AES-256-GCM open on GET, in place, no storage, no network, no copies.
 
-use std::time::Instant;
-
 use md5::Digest as _;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
 
-use super::measure::thread_cpu_seconds;
+use super::measure::{Cost, cost};
 
 /// The server's segment size (docs/FORMAT.md).
 const SEGMENT: usize = 64 * 1024;
 const TAG: usize = 16;
-
-/// One measurement: wall seconds and CPU seconds of the work.
-#[derive(Clone, Copy)]
-pub struct Cost {
-    pub wall: f64,
-    pub cpu: f64,
-}
 
 pub struct Ideal {
     cipher: LessSafeKey,
@@ -64,54 +55,48 @@ impl Ideal {
     /// into the buffer, which stands for the one read every gateway does.
     pub fn open(&mut self) -> Cost {
         self.scratch.copy_from_slice(&self.sealed);
-        let (t, c) = (Instant::now(), thread_cpu_seconds());
-        let segments = self.scratch.len().div_ceil(SEGMENT + TAG);
-        for (i, seg) in self.scratch.chunks_mut(SEGMENT + TAG).enumerate() {
-            let (data, tag) = seg.split_at_mut(seg.len() - TAG);
-            self.cipher
-                .open_in_place_separate_tag(
-                    nonce(i, i + 1 == segments),
-                    Aad::empty(),
-                    Tag::try_from(&*tag).unwrap(),
-                    data,
-                    0..,
-                )
-                .expect("authentic");
-        }
-        Cost {
-            wall: t.elapsed().as_secs_f64(),
-            cpu: thread_cpu_seconds() - c,
-        }
+        let (cipher, scratch) = (&self.cipher, &mut self.scratch);
+        cost(|| {
+            let segments = scratch.len().div_ceil(SEGMENT + TAG);
+            for (i, seg) in scratch.chunks_mut(SEGMENT + TAG).enumerate() {
+                let (data, tag) = seg.split_at_mut(seg.len() - TAG);
+                cipher
+                    .open_in_place_separate_tag(
+                        nonce(i, i + 1 == segments),
+                        Aad::empty(),
+                        Tag::try_from(&*tag).unwrap(),
+                        data,
+                        0..,
+                    )
+                    .expect("authentic");
+            }
+        })
     }
 
     /// PUT: MD5 of the plaintext (when the ETag needs it) and seal every segment in place.
     pub fn seal(&mut self, plaintext: &[u8], md5: bool) -> Cost {
-        let (t, c) = (Instant::now(), thread_cpu_seconds());
-        let mut hash = md5.then(md5::Md5::new);
-        let segments = plaintext.len().div_ceil(SEGMENT);
-        for (i, (seg, plain)) in self
-            .scratch
-            .chunks_mut(SEGMENT + TAG)
-            .zip(plaintext.chunks(SEGMENT))
-            .enumerate()
-        {
-            if let Some(h) = hash.as_mut() {
-                h.update(plain);
+        let (cipher, scratch) = (&self.cipher, &mut self.scratch);
+        cost(|| {
+            let mut hash = md5.then(md5::Md5::new);
+            let segments = plaintext.len().div_ceil(SEGMENT);
+            for (i, (seg, plain)) in scratch
+                .chunks_mut(SEGMENT + TAG)
+                .zip(plaintext.chunks(SEGMENT))
+                .enumerate()
+            {
+                if let Some(h) = hash.as_mut() {
+                    h.update(plain);
+                }
+                // The copy into the segment buffer is the one every sealing gateway makes (the
+                // request's bytes are not its to overwrite).
+                let (data, tag) = seg.split_at_mut(plain.len());
+                data.copy_from_slice(plain);
+                let t = cipher
+                    .seal_in_place_separate_tag(nonce(i, i + 1 == segments), Aad::empty(), data)
+                    .unwrap();
+                tag[..TAG].copy_from_slice(t.as_ref());
             }
-            // The copy into the segment buffer is the one every sealing gateway makes (the
-            // request's bytes are not its to overwrite).
-            let (data, tag) = seg.split_at_mut(plain.len());
-            data.copy_from_slice(plain);
-            let t = self
-                .cipher
-                .seal_in_place_separate_tag(nonce(i, i + 1 == segments), Aad::empty(), data)
-                .unwrap();
-            tag[..TAG].copy_from_slice(t.as_ref());
-        }
-        std::hint::black_box(hash.map(|h| h.finalize()));
-        Cost {
-            wall: t.elapsed().as_secs_f64(),
-            cpu: thread_cpu_seconds() - c,
-        }
+            std::hint::black_box(hash.map(|h| h.finalize()));
+        })
     }
 }

@@ -1,7 +1,9 @@
-//! What the phases measure with: server CPU time from /proc, medians and percentiles, and the
+//! What the phases measure with: CPU time from /proc (per process in 10 ms ticks, per thread
+//! to the nanosecond), medians and percentiles, and the
 //! report that is printed and written as JSON so runs can be compared across commits.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 /// CPU seconds (user + system) the process `pid` has used so far, from /proc/<pid>/stat.
 /// The kernel reports them in USER_HZ ticks, which Linux fixes at 100 for user space.
@@ -20,18 +22,86 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     (tick(11) + tick(12)) / 100.0
 }
 
-/// CPU seconds this thread has used (the in-process ideal gateway runs on one thread).
-pub fn thread_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
+/// CPU seconds one thread has used, to the nanosecond: the first field of its schedstat (the
+/// scheduler's run time, user + system). `NaN` if the thread is gone.
+fn schedstat_seconds(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    let ns = stat
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(f64::NAN);
+    ns / 1e9
+}
+
+/// The CPU clocks of every thread of a process at one moment, to the nanosecond, for requests
+/// too short for /proc/<pid>/stat's 10 ms ticks (a 64 MiB GET is a few of them).
+pub struct CpuMark {
+    pid: u32,
+    threads: HashMap<u32, f64>,
+}
+
+fn threads_of(pid: u32) -> HashMap<u32, f64> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return HashMap::new();
     };
-    (tick(11) + tick(12)) / 100.0
+    tasks
+        .filter_map(|t| t.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .map(|tid| {
+            let cpu = schedstat_seconds(&format!("/proc/{pid}/task/{tid}/schedstat"));
+            (tid, cpu)
+        })
+        .filter(|(_, cpu)| cpu.is_finite())
+        .collect()
+}
+
+impl CpuMark {
+    pub fn now(pid: u32) -> CpuMark {
+        CpuMark {
+            pid,
+            threads: threads_of(pid),
+        }
+    }
+
+    /// The benchmark's own process: the client's side of every request (the AWS SDK, its TLS,
+    /// the kernel's work in its threads).
+    pub fn client() -> CpuMark {
+        CpuMark::now(std::process::id())
+    }
+
+    /// CPU seconds the process used since the mark: per thread alive now, its clock minus its
+    /// clock at the mark (a thread born since counts whole). A thread that ended since loses
+    /// what it used after the mark; the pools' threads live on while a request runs.
+    pub fn elapsed(&self) -> f64 {
+        threads_of(self.pid)
+            .iter()
+            .map(|(tid, now)| now - self.threads.get(tid).copied().unwrap_or(0.0))
+            .sum()
+    }
+}
+
+/// CPU seconds (user + system) the calling thread has used, to the nanosecond (so a helper
+/// thread — the socket drain of the floor — is not counted). The in-process ideal gateway and
+/// the floors run on one thread and are too short for 10 ms ticks.
+pub fn thread_cpu_seconds() -> f64 {
+    schedstat_seconds("/proc/thread-self/schedstat")
+}
+
+/// One measurement on one thread: wall seconds and CPU seconds of the work.
+#[derive(Clone, Copy)]
+pub struct Cost {
+    pub wall: f64,
+    pub cpu: f64,
+}
+
+/// Wall and CPU time of `f` on the calling thread.
+pub fn cost(f: impl FnOnce()) -> Cost {
+    let (t, c) = (Instant::now(), thread_cpu_seconds());
+    f();
+    Cost {
+        wall: t.elapsed().as_secs_f64(),
+        cpu: thread_cpu_seconds() - c,
+    }
 }
 
 pub fn mbps(bytes: usize, d: Duration) -> f64 {

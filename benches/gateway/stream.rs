@@ -1,27 +1,47 @@
 //! Large single streams: PUT and GET of one big object per mode against the ideal gateway,
 //! measured side by side in interleaved rounds; the figures are medians of per-round ratios.
-//! Also the server's CPU per GB and the bytes a range GET reads.
+//! Also the server's and the client's CPU per GB, the two-core bound they imply, the GET
+//! server floor (super::floor), and the bytes a range GET reads.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::floor::{GetFloor, get_floor};
 use super::ideal::Ideal;
-use super::measure::{Report, cpu_seconds, mbps, median, s_per_gb};
+use super::measure::{Cost, CpuMark, Report, mbps, median, s_per_gb};
 use super::{Bench, Mode, Transport};
+
+/// The issue's targets (docs/PERFORMANCE.md, "The issue's targets").
+const GET_X_IDEAL: f64 = 0.6;
+const PUT_SSE_S3_X_IDEAL: f64 = 0.85;
+const PUT_NO_MD5_X_SSE_S3: f64 = 1.5;
+const GET_X_CIPHER_CPU: f64 = 1.5;
 
 /// What one stream measurement gave.
 #[derive(Clone, Copy, Default)]
 struct Sample {
     mbps: f64,
     cpu_per_gb: f64,
+    /// This process's CPU per GB over the same request: the client (AWS SDK, its TLS, the
+    /// kernel's work in its threads).
+    client_per_gb: f64,
+}
+
+impl Sample {
+    /// Server and client CPU per GB together: what one GB costs the machine.
+    fn both(&self) -> f64 {
+        self.cpu_per_gb + self.client_per_gb
+    }
 }
 
 async fn timed<F: std::future::Future<Output = ()>>(pid: u32, bytes: usize, f: F) -> Sample {
-    let (t, c) = (Instant::now(), cpu_seconds(pid));
+    let (t, server, client) = (Instant::now(), CpuMark::now(pid), CpuMark::client());
     f.await;
     Sample {
         mbps: mbps(bytes, t.elapsed()),
-        cpu_per_gb: s_per_gb(cpu_seconds(pid) - c, bytes),
+        cpu_per_gb: s_per_gb(server.elapsed(), bytes),
+        client_per_gb: s_per_gb(client.elapsed(), bytes),
     }
 }
 
@@ -47,7 +67,29 @@ fn row_name(mode: Mode, transport: Transport) -> String {
     }
 }
 
-pub async fn run(b: &Bench, pid: u32, data: Arc<Vec<u8>>, rounds: usize, report: &mut Report) {
+fn cores() -> f64 {
+    std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
+}
+
+/// MB/s that `s_per_gb` of CPU allows when every core does nothing else.
+fn bound(s_per_gb: f64) -> f64 {
+    cores() / s_per_gb * 1000.0
+}
+
+/// Medians over rounds of one field.
+fn med<T>(v: &[T], f: impl Fn(&T) -> f64) -> f64 {
+    median(&v.iter().map(f).collect::<Vec<_>>())
+}
+
+/// `dir`: a directory on the disk of the gateway's data dir (for the GET floor's file).
+pub async fn run(
+    b: &Bench,
+    pid: u32,
+    dir: &Path,
+    data: Arc<Vec<u8>>,
+    rounds: usize,
+    report: &mut Report,
+) {
     let size = data.len();
     let mut ideal = Ideal::new(&data);
     // One object per mode: SSE-S3, SSE-KMS and SSE-C objects share the encrypted bucket.
@@ -60,9 +102,11 @@ pub async fn run(b: &Bench, pid: u32, data: Arc<Vec<u8>>, rounds: usize, report:
     let mut get: Vec<Vec<(Sample, f64)>> = vec![Vec::new(); GET_ROWS.len()];
     let mut put: Vec<Vec<(Sample, f64)>> = vec![Vec::new(); PUT_ROWS.len()];
     let (mut ideal_open, mut ideal_seal_md5, mut ideal_seal) = (vec![], vec![], vec![]);
+    let mut floors: Vec<GetFloor> = Vec::new();
     for _ in 0..rounds {
         let open = ideal.open();
         ideal_open.push(open);
+        floors.push(get_floor(dir, &data, open));
         for (i, &(mode, transport)) in GET_ROWS.iter().enumerate() {
             let s = timed(pid, size, async {
                 assert_eq!(b.get(mode, transport, &key(mode)).await, size);
@@ -91,81 +135,168 @@ pub async fn run(b: &Bench, pid: u32, data: Arc<Vec<u8>>, rounds: usize, report:
         }
     }
 
-    let cost_mbps = |c: &[super::ideal::Cost]| {
-        median(
-            &c.iter()
-                .map(|c| size as f64 / c.wall / 1e6)
-                .collect::<Vec<_>>(),
-        )
-    };
-    let cost_cpu = |c: &[super::ideal::Cost]| {
-        median(&c.iter().map(|c| s_per_gb(c.cpu, size)).collect::<Vec<_>>())
-    };
+    let cost_mbps = |c: &[Cost]| med(c, |c| size as f64 / c.wall / 1e6);
+    let cost_cpu = |c: &[Cost]| med(c, |c| s_per_gb(c.cpu, size));
     let open_cpu = cost_cpu(&ideal_open);
+    let floor_cpu = med(&floors, |f| s_per_gb(f.cpu(), size));
     println!(
-        "\n{} MiB single stream, {rounds} interleaved rounds, medians (ratios are medians of per-round ratios)",
-        size >> 20
+        "\n{} MiB single stream, {rounds} interleaved rounds, medians (ratios are medians of \
+         per-round ratios). CPU per GB: server = the gateway's threads, client = this process's (schedstat); \
+         2-core bound = {} cores / (server + client CPU per GB)",
+        size >> 20,
+        cores()
     );
-    println!(
-        "{:<4} {:<26} {:>9} {:>9} {:>13} {:>12}",
-        "op", "subject", "MB/s", "x ideal", "CPU s/GB", "x cipher"
-    );
-    let print_ideal = |op: &str, name: &str, c: &[super::ideal::Cost], report: &mut Report| {
+    let print_ideal = |op: &str, name: &str, c: &[Cost], report: &mut Report| {
         let (m, cpu) = (cost_mbps(c), cost_cpu(c));
         println!(
-            "{op:<4} {name:<26} {m:>9.0} {:>9.2} {cpu:>13.2} {:>12.2}",
-            1.0, 1.0
+            "{op:<4} {name:<27} {m:>7.0} {:>7.2} {cpu:>7.2} {:>7} {:>8} {:>8}",
+            1.0, "-", "-", "-"
         );
         report.add("stream", &format!("{op} {name}"), "throughput", m, "MB/s");
         report.add("stream", &format!("{op} {name}"), "cpu_per_gb", cpu, "s/GB");
     };
+
+    // GET: the target is 0.6x the ideal's MB/s; the floor is what an HTTPS GET of a local
+    // object costs the server whatever its code.
+    let get_target = GET_X_IDEAL * cost_mbps(&ideal_open);
+    println!(
+        "\nGET server floor per GB (this process, one thread's CPU clock, {} MiB):",
+        size >> 20
+    );
+    for (p, (name, _)) in floors[0].parts().iter().enumerate() {
+        let cpu = med(&floors, |f| s_per_gb(f.parts()[p].1.cpu, size));
+        println!("  {name:<30} {cpu:>6.3} s/GB");
+        report.add(
+            "stream",
+            &format!("GET floor {name}"),
+            "cpu_per_gb",
+            cpu,
+            "s/GB",
+        );
+    }
+    println!(
+        "  {:<30} {floor_cpu:>6.3} s/GB  (the cipher alone, 'x cipher' below: {open_cpu:.3} s/GB)",
+        "sum: the GET server floor"
+    );
+    report.add("stream", "GET floor sum", "cpu_per_gb", floor_cpu, "s/GB");
+    println!(
+        "{:<4} {:<27} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "op",
+        "subject",
+        "MB/s",
+        "x ideal",
+        "server",
+        "client",
+        "2-core",
+        "floor+cl",
+        "target",
+        "x cipher",
+        "x floor"
+    );
+    println!(
+        "{:<4} {:<27} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "", "", "", "", "s/GB", "s/GB", "MB/s", "MB/s", "MB/s", "<= 1.5", ""
+    );
     print_ideal("GET", "ideal (AES-GCM open)", &ideal_open, report);
-    let mut s3_get = f64::NAN;
     for (i, &(mode, transport)) in GET_ROWS.iter().enumerate() {
         let name = row_name(mode, transport);
-        let m = median(&get[i].iter().map(|(s, _)| s.mbps).collect::<Vec<_>>());
-        let ratio = median(&get[i].iter().map(|(_, r)| *r).collect::<Vec<_>>());
-        let cpu = median(&get[i].iter().map(|(s, _)| s.cpu_per_gb).collect::<Vec<_>>());
-        if i == 0 {
-            s3_get = m;
-        }
+        let m = med(&get[i], |(s, _)| s.mbps);
+        let ratio = med(&get[i], |(_, r)| *r);
+        let cpu = med(&get[i], |(s, _)| s.cpu_per_gb);
+        let client = med(&get[i], |(s, _)| s.client_per_gb);
+        let two_core = med(&get[i], |(s, _)| bound(s.both()));
+        let floor_bound = med(&get[i], |(s, _)| bound(s.client_per_gb + floor_cpu));
         println!(
-            "{:<4} {name:<26} {m:>9.0} {ratio:>9.2} {cpu:>13.2} {:>12.2}",
+            "{:<4} {name:<27} {m:>7.0} {ratio:>7.2} {cpu:>7.2} {client:>7.2} {two_core:>8.0} \
+             {floor_bound:>8.0} {get_target:>8.0} {:>8.2} {:>8.2}",
             "GET",
-            cpu / open_cpu
+            cpu / open_cpu,
+            cpu / floor_cpu,
         );
         let subject = format!("GET {name}");
         report.add("stream", &subject, "throughput", m, "MB/s");
         report.add("stream", &subject, "x_ideal", ratio, "ratio");
         report.add("stream", &subject, "cpu_per_gb", cpu, "s/GB");
+        report.add("stream", &subject, "client_cpu_per_gb", client, "s/GB");
+        report.add("stream", &subject, "two_core_bound", two_core, "MB/s");
+        report.add(
+            "stream",
+            &subject,
+            "floor_client_bound",
+            floor_bound,
+            "MB/s",
+        );
+        report.add("stream", &subject, "target", get_target, "MB/s");
         report.add("stream", &subject, "x_cipher_cpu", cpu / open_cpu, "ratio");
+        report.add("stream", &subject, "x_floor_cpu", cpu / floor_cpu, "ratio");
     }
+    println!(
+        "     (target: {GET_X_IDEAL}x the ideal's MB/s; x cipher = server CPU / the ideal's open \
+         (target <= {GET_X_CIPHER_CPU}); x floor = server CPU / the floor's sum; floor+cl = the \
+         2-core bound of a gateway at the floor with this client)"
+    );
+
+    // PUT: SSE-S3 (and plaintext) against 0.85x the ideal with MD5; SSE-KMS and SSE-C against
+    // 1.5x SSE-S3's MB/s, whose CPU-bound form is the ratio of the two rows' CPU per GB.
+    println!(
+        "{:<4} {:<27} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8}",
+        "op",
+        "subject",
+        "MB/s",
+        "x ideal",
+        "server",
+        "client",
+        "2-core",
+        "target",
+        "x SSE-S3",
+        "bound x"
+    );
     print_ideal("PUT", "ideal (MD5 + AES-GCM seal)", &ideal_seal_md5, report);
     print_ideal("PUT", "ideal (AES-GCM seal)", &ideal_seal, report);
-    let s3_put: Vec<f64> = put[0].iter().map(|(s, _)| s.mbps).collect();
+    let s3_put: Vec<Sample> = put[0].iter().map(|(s, _)| *s).collect();
+    let s3_put_mbps = med(&s3_put, |s| s.mbps);
     for (i, &(mode, transport)) in PUT_ROWS.iter().enumerate() {
         let name = row_name(mode, transport);
-        let m = median(&put[i].iter().map(|(s, _)| s.mbps).collect::<Vec<_>>());
-        let ratio = median(&put[i].iter().map(|(_, r)| *r).collect::<Vec<_>>());
-        let cpu = median(&put[i].iter().map(|(s, _)| s.cpu_per_gb).collect::<Vec<_>>());
-        let vs_s3 = median(
-            &put[i]
-                .iter()
-                .zip(&s3_put)
-                .map(|((s, _), s3)| s.mbps / s3)
-                .collect::<Vec<_>>(),
-        );
+        let m = med(&put[i], |(s, _)| s.mbps);
+        let ratio = med(&put[i], |(_, r)| *r);
+        let cpu = med(&put[i], |(s, _)| s.cpu_per_gb);
+        let client = med(&put[i], |(s, _)| s.client_per_gb);
+        let two_core = med(&put[i], |(s, _)| bound(s.both()));
+        let pairs: Vec<(&Sample, &Sample)> = put[i].iter().map(|(s, _)| s).zip(&s3_put).collect();
+        let vs_s3 = med(&pairs, |(s, s3)| s.mbps / s3.mbps);
+        // What the ratio to SSE-S3 would be if both PUTs were bound by the two cores.
+        let bound_vs_s3 = med(&pairs, |(s, s3)| s3.both() / s.both());
+        let target = if matches!(mode, Mode::SseS3 | Mode::Plain) {
+            PUT_SSE_S3_X_IDEAL * cost_mbps(&ideal_seal_md5)
+        } else {
+            PUT_NO_MD5_X_SSE_S3 * s3_put_mbps
+        };
         println!(
-            "{:<4} {name:<26} {m:>9.0} {ratio:>9.2} {cpu:>13.2} {:>12}   x SSE-S3 PUT {vs_s3:.2}",
-            "PUT", ""
+            "{:<4} {name:<27} {m:>7.0} {ratio:>7.2} {cpu:>7.2} {client:>7.2} {two_core:>8.0} \
+             {target:>8.0} {vs_s3:>8.2} {bound_vs_s3:>8.2}",
+            "PUT"
         );
         let subject = format!("PUT {name}");
         report.add("stream", &subject, "throughput", m, "MB/s");
         report.add("stream", &subject, "x_ideal", ratio, "ratio");
         report.add("stream", &subject, "cpu_per_gb", cpu, "s/GB");
+        report.add("stream", &subject, "client_cpu_per_gb", client, "s/GB");
+        report.add("stream", &subject, "two_core_bound", two_core, "MB/s");
+        report.add("stream", &subject, "target", target, "MB/s");
         report.add("stream", &subject, "x_sse_s3_put", vs_s3, "ratio");
+        report.add(
+            "stream",
+            &subject,
+            "cpu_bound_x_sse_s3_put",
+            bound_vs_s3,
+            "ratio",
+        );
     }
-    let _ = s3_get;
+    println!(
+        "     (target: SSE-S3 and plaintext {PUT_SSE_S3_X_IDEAL}x the ideal with MD5; SSE-KMS and \
+         SSE-C {PUT_NO_MD5_X_SSE_S3}x SSE-S3's MB/s; bound x = SSE-S3's (server + client) CPU per \
+         GB / this row's: the ratio to SSE-S3 if both were bound by the cores)"
+    );
     range_reads(b, pid, &data, report).await;
 }
 

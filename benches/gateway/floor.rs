@@ -1,0 +1,255 @@
+//! Floors: the CPU that serving a request costs whatever the gateway's code, measured in this
+//! process on one thread with the thread's own CPU clock (so the benchmark can say whether a
+//! target is above what the machine allows, with the measurement beside it).
+//!
+//! - GET of a local object over HTTPS: read the ciphertext from the page cache, open its
+//!   segments, seal TLS records, write them into a loopback TCP socket.
+//! - A small PUT: the filesystem calls that make one new file durable, and those the local
+//!   store makes for one PUT of a new key (docs/PERFORMANCE.md, "Small-PUT filesystem floor").
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read as _, Write as _};
+use std::os::unix::fs::{DirBuilderExt as _, FileExt as _, OpenOptionsExt as _};
+use std::path::Path;
+
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+
+use super::measure::{Cost, cost};
+
+/// The store's read size for a local blob (`store::blob::file_chunks`, about 256 KiB).
+const READ_CHUNK: usize = 256 * 1024;
+/// A TLS record's plaintext (the most TLS 1.2 and 1.3 allow).
+const TLS_RECORD: usize = 16 * 1024;
+/// Bytes per socket write: the server's `writev` of a 256 MiB GET averaged 64 KiB
+/// (4,099 per GET, docs/PERFORMANCE.md "GET: the profile after").
+const SOCKET_WRITE: usize = 64 * 1024;
+
+/// The four parts of the GET floor for `data.len()` bytes.
+pub struct GetFloor {
+    pub read: Cost,
+    pub open: Cost,
+    pub tls_seal: Cost,
+    pub socket: Cost,
+}
+
+impl GetFloor {
+    pub fn parts(&self) -> [(&'static str, Cost); 4] {
+        [
+            ("pread 256 KiB, page cache", self.read),
+            ("AES-GCM open, 64 KiB segs", self.open),
+            ("AES-GCM seal, 16 KiB TLS", self.tls_seal),
+            ("write to loopback TCP", self.socket),
+        ]
+    }
+
+    /// CPU seconds of the four together.
+    pub fn cpu(&self) -> f64 {
+        self.parts().iter().map(|(_, c)| c.cpu).sum()
+    }
+}
+
+/// Measures the GET floor for `data` on the calling thread; the file it reads goes in `dir`
+/// (the disk of the gateway's data dir) and is removed afterwards. `open` is the ideal
+/// gateway's open of the same bytes, measured just before (the segment cipher is already its
+/// own floor).
+pub fn get_floor(dir: &Path, data: &[u8], open: Cost) -> GetFloor {
+    let path = dir.join("floor-get.bin");
+    std::fs::write(&path, data).expect("write the floor's file");
+    let file = File::open(&path).unwrap();
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut read_all = || {
+        let mut at = 0;
+        while at < data.len() {
+            let n = file.read_at(&mut buf, at as u64).expect("pread");
+            assert!(n > 0, "short file");
+            at += n;
+        }
+    };
+    read_all(); // in the page cache, as a GET of a recently written object finds it
+    let read = cost(read_all);
+    let _ = std::fs::remove_file(&path);
+
+    let tls = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[5u8; 32]).unwrap());
+    let mut records = data.to_vec();
+    let tls_seal = cost(|| {
+        for (i, record) in records.chunks_mut(TLS_RECORD).enumerate() {
+            let mut nonce = [0u8; 12];
+            nonce[4..].copy_from_slice(&(i as u64).to_be_bytes());
+            let tag = tls
+                .seal_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::empty(),
+                    record,
+                )
+                .unwrap();
+            std::hint::black_box(tag.as_ref()[0]);
+        }
+    });
+
+    let socket = loopback_write(data);
+    GetFloor {
+        read,
+        open,
+        tls_seal,
+        socket,
+    }
+}
+
+/// Writes `data` into a loopback TCP connection that another thread drains (its CPU is the
+/// client's, not counted): the kernel's copy into the socket and the loopback delivery that
+/// runs in the sender's context.
+fn loopback_write(data: &[u8]) -> Cost {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let drain = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut total = 0usize;
+        loop {
+            match conn.read(&mut buf) {
+                Ok(0) => return total,
+                Ok(n) => total += n,
+                Err(e) => panic!("drain: {e}"),
+            }
+        }
+    });
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    let c = cost(|| {
+        for chunk in data.chunks(SOCKET_WRITE) {
+            conn.write_all(chunk).expect("socket write");
+        }
+    });
+    drop(conn);
+    assert_eq!(drain.join().unwrap(), data.len());
+    c
+}
+
+/// Ways of creating one new 4 KiB file, as the small-PUT floor measures them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum NewFile {
+    /// One file: create 0600 temp, write, (fsync), fstat, rename, (fsync the directory).
+    One,
+    /// The local store's PUT of a new key: a generation directory with the blob in it, then
+    /// the version record (see [`store_put`]).
+    StorePut,
+}
+
+/// Per operation (wall ms, CPU ms on this thread) of `n` new files made the way `how` says,
+/// with or without the fsyncs, in a fresh directory under `dir` (removed afterwards). Runs on
+/// a thread of its own so that only its CPU is counted.
+pub fn small_put_floor(dir: &Path, how: NewFile, fsync: bool, n: usize) -> (f64, f64) {
+    let root = dir.join(format!("floor-{how:?}-{fsync}"));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&root)
+        .unwrap();
+    // 4 KiB sealed: one segment and its tag, what the store writes as the blob.
+    let data = vec![7u8; 4096 + 16];
+    let r = root.clone();
+    let c = std::thread::spawn(move || {
+        cost(|| {
+            for i in 0..n {
+                match how {
+                    NewFile::One => one_file(&r, &format!("obj-{i}"), &data[..4096], fsync),
+                    NewFile::StorePut => store_put(&r, i, &data, fsync),
+                }
+                .expect("floor write");
+            }
+        })
+    })
+    .join()
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&root);
+    (c.wall * 1000.0 / n as f64, c.cpu * 1000.0 / n as f64)
+}
+
+fn create_private(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// One durable new file: create 0600 temp, write, fsync, (fstat,) rename, fsync the directory.
+fn one_file(dir: &Path, name: &str, data: &[u8], fsync: bool) -> std::io::Result<()> {
+    publish(&dir.join(format!("{name}#1")), &dir.join(name), data, fsync)?;
+    if fsync {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// The file-system calls of the local store's PUT of a new 4 KiB key (SSE-S3, unversioned
+/// bucket), in the order `strace -f` showed them on a running gateway (docs/PERFORMANCE.md,
+/// "Small-PUT filesystem floor"), minus the threads' hand-offs:
+/// 1. the bucket record read twice (open, fstat, read, read, close);
+/// 2. the blob's staging file `<gen>/1#1` fails with ENOENT, so the missing generation
+///    directory is found (stat, stat of its parent) and made 0700;
+/// 3. the blob is created 0600, written (4,112 bytes: one sealed segment), fsynced, fstat'ed,
+///    renamed, and the generation directory and its parent are fsynced;
+/// 4. the key's meta record is looked up twice (ENOENT: a new key);
+/// 5. the meta record (945 bytes) is written the same way and its directory fsynced.
+///
+/// Five fsyncs, two new files and a new directory per PUT; without fsync the same minus the
+/// fsyncs.
+fn store_put(root: &Path, i: usize, data: &[u8], fsync: bool) -> std::io::Result<()> {
+    let (buckets, blobs, metas) = (
+        root.join("buckets"),
+        root.join("data/bench"),
+        root.join("meta/bench"),
+    );
+    let bucket = buckets.join("bench");
+    if i == 0 {
+        for d in [&buckets, &blobs, &metas] {
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .recursive(true)
+                .create(d)?;
+        }
+        std::fs::write(&bucket, [b'{'; 326])?;
+    }
+    for _ in 0..2 {
+        std::hint::black_box(std::fs::read(&bucket)?);
+    }
+    let generation = blobs.join(format!("{i:08x}-27ac-4b32-ba66-9cc679f9b573"));
+    let staging = generation.join("1#1");
+    let e = create_private(&staging).expect_err("a new generation");
+    assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    assert!(!generation.is_dir() && blobs.is_dir());
+    std::fs::DirBuilder::new().mode(0o700).create(&generation)?;
+    publish(&staging, &generation.join("1"), &data[..], fsync)?;
+    if fsync {
+        sync_dir(&generation)?;
+        sync_dir(&blobs)?;
+    }
+    let record = metas.join(format!("6b6579{i:08x}-"));
+    for _ in 0..2 {
+        let e = std::fs::read(&record).expect_err("a new key");
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    }
+    let mut staging = record.as_os_str().to_owned();
+    staging.push("#1");
+    publish(Path::new(&staging), &record, &data[..945], fsync)?;
+    if fsync {
+        sync_dir(&metas)?;
+    }
+    Ok(())
+}
+
+/// The store's write of one staged file: create 0600, write, fsync, fstat, rename.
+fn publish(staging: &Path, dest: &Path, data: &[u8], fsync: bool) -> std::io::Result<()> {
+    let f = create_private(staging)?;
+    f.write_all_at(data, 0)?;
+    if fsync {
+        f.sync_all()?;
+    }
+    std::hint::black_box(f.metadata()?);
+    std::fs::rename(staging, dest)?;
+    Ok(())
+}

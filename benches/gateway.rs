@@ -353,6 +353,7 @@ fn start_server(no_fsync: bool) -> Server {
 #[tokio::main]
 async fn main() {
     let quick = std::env::var("SEALGATE_BENCH_QUICK").is_ok();
+    let load_before = measure::load_average();
     let only: Option<Vec<String>> = std::env::var("SEALGATE_BENCH_ONLY")
         .ok()
         .map(|v| v.split(',').map(|p| p.trim().to_owned()).collect());
@@ -416,8 +417,14 @@ async fn main() {
     if wants("rekey") {
         rekey_by_copy(&b, &server).await;
     }
+    let load_after = measure::load_average();
+    println!("\nload average (1 min): {load_before:.2} at the start, {load_after:.2} at the end");
     report.write(serde_json::json!({
         "quick": quick,
+        "load_average_start": load_before,
+        "load_average_end": load_after,
+        "harness_profile": if cfg!(debug_assertions) { "dev" } else { "release" },
+        "gateway_bin": std::env::var("SEALGATE_BENCH_BIN").ok(),
         "big_object_mib": big >> 20,
         "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "phases": only,

@@ -80,6 +80,31 @@ impl CpuMark {
     }
 }
 
+/// The machine's busy CPU seconds so far, all cores (/proc/stat's first line: user, nice,
+/// system, irq, softirq and steal — time a core was not free to run us), in 10 ms ticks.
+pub fn machine_busy_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let line = stat.lines().next().unwrap_or("");
+    let f: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    [0, 1, 2, 5, 6, 7]
+        .iter()
+        .map(|&i| f.get(i).copied().unwrap_or(0.0))
+        .sum::<f64>()
+        / 100.0
+}
+
+/// The load average over the last minute (/proc/loadavg), for the report.
+pub fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
 /// CPU seconds (user + system) the calling thread has used, to the nanosecond (so a helper
 /// thread — the socket drain of the floor — is not counted). The in-process ideal gateway and
 /// the floors run on one thread and are too short for 10 ms ticks.

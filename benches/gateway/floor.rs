@@ -223,7 +223,7 @@ fn store_put(root: &Path, i: usize, data: &[u8], fsync: bool) -> std::io::Result
     assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
     assert!(!generation.is_dir() && blobs.is_dir());
     std::fs::DirBuilder::new().mode(0o700).create(&generation)?;
-    publish(&staging, &generation.join("1"), &data[..], fsync)?;
+    publish(&staging, &generation.join("1"), data, fsync)?;
     if fsync {
         sync_dir(&generation)?;
         sync_dir(&blobs)?;

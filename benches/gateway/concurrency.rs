@@ -1,13 +1,14 @@
 //! Many streams at once: 8 parallel 64 MiB SSE-S3 GETs and 64 parallel 4 KiB GET clients.
 //! Aggregate throughput, the server's CPU utilisation (of all cores), and whether any stream
-//! starves (p99 / p50 of per-request times).
+//! starves (p99 / p50 of per-request times), and how many cores the rest of the machine kept
+//! busy meanwhile.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
 
-use super::measure::{CpuMark, Report, mbps, percentile};
+use super::measure::{CpuMark, Report, machine_busy_seconds, mbps, percentile};
 use super::{Bench, Mode, Transport};
 
 fn cores() -> f64 {
@@ -15,9 +16,10 @@ fn cores() -> f64 {
 }
 
 /// Runs `n` requests of `bytes` each, all at once; returns (wall seconds, per-request seconds,
-/// server CPU seconds).
-async fn burst(b: &Bench, pid: u32, keys: &[String], bytes: usize) -> (f64, Vec<f64>, f64) {
-    let (t, c) = (Instant::now(), CpuMark::now(pid));
+/// server CPU seconds, CPU seconds of the rest of the machine: other processes, steal).
+async fn burst(b: &Bench, pid: u32, keys: &[String], bytes: usize) -> (f64, Vec<f64>, f64, f64) {
+    let (t, c, own) = (Instant::now(), CpuMark::now(pid), CpuMark::client());
+    let busy = machine_busy_seconds();
     let times: Vec<f64> = futures::stream::iter(keys)
         .map(|k| async move {
             let t = Instant::now();
@@ -27,7 +29,9 @@ async fn burst(b: &Bench, pid: u32, keys: &[String], bytes: usize) -> (f64, Vec<
         .buffer_unordered(keys.len())
         .collect()
         .await;
-    (t.elapsed().as_secs_f64(), times, c.elapsed())
+    let (server, client) = (c.elapsed(), own.elapsed());
+    let others = machine_busy_seconds() - busy - server - client;
+    (t.elapsed().as_secs_f64(), times, server, others.max(0.0))
 }
 
 async fn phase(
@@ -43,13 +47,15 @@ async fn phase(
     for k in &keys {
         b.put(Mode::SseS3, Transport::Https, k, data.clone()).await;
     }
-    let (mut walls, mut times, mut cpu) = (0.0, Vec::new(), 0.0);
+    let (mut walls, mut times, mut cpu, mut others) = (0.0, Vec::new(), 0.0, 0.0);
     for _ in 0..rounds {
-        let (w, t, c) = burst(b, pid, &keys, data.len()).await;
+        let (w, t, c, o) = burst(b, pid, &keys, data.len()).await;
         walls += w;
         times.extend(t);
         cpu += c;
+        others += o;
     }
+    let others = others / walls;
     let aggregate = mbps(
         data.len() * streams * rounds,
         std::time::Duration::from_secs_f64(walls),
@@ -58,7 +64,7 @@ async fn phase(
     let utilisation = cpu / walls / cores();
     let (p50, p99) = (percentile(&times, 50.0), percentile(&times, 99.0));
     println!(
-        "{label:<22} {aggregate:>9.0} MB/s {ops:>9.0} req/s   server CPU {:>4.0}% of {} cores   p50 {:>8.2} ms  p99 {:>8.2} ms  p99/p50 {:.2}",
+        "{label:<22} {aggregate:>9.0} MB/s {ops:>9.0} req/s   server CPU {:>4.0}% of {} cores   p50 {:>8.2} ms  p99 {:>8.2} ms  p99/p50 {:.2}  others {others:.2} cores",
         utilisation * 100.0,
         cores(),
         p50 * 1000.0,
@@ -74,6 +80,7 @@ async fn phase(
         utilisation,
         "fraction",
     );
+    report.add("concurrency", label, "others_cores", others, "cores");
     report.add("concurrency", label, "p50", p50 * 1000.0, "ms");
     report.add("concurrency", label, "p99", p99 * 1000.0, "ms");
     report.add("concurrency", label, "p99_over_p50", p99 / p50, "ratio");

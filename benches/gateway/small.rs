@@ -62,10 +62,12 @@ pub async fn run(
     let mut samples = vec![vec![Vec::new(); MODES.len()]; gateways.len()];
     // [floor] -> per-round (wall ms, CPU ms) per operation.
     let mut floors = vec![Vec::new(); FLOORS.len()];
+    let floor_dir = dir.join("small-put-floors");
     for round in 0..rounds {
         for (f, &(_, how, fsync)) in FLOORS.iter().enumerate() {
-            let d = dir.to_owned();
-            let m = tokio::task::spawn_blocking(move || small_put_floor(&d, how, fsync, n));
+            // On a thread of its own, so that its CPU clock counts the floor's work only.
+            let root = floor_dir.join(format!("{f}-{round}"));
+            let m = tokio::task::spawn_blocking(move || small_put_floor(&root, how, fsync, n));
             floors[f].push(m.await.expect("floor thread"));
         }
         for (g, (_, b, pid)) in gateways.iter().enumerate() {
@@ -108,6 +110,7 @@ pub async fn run(
         report.add("small", &format!("floor {name}"), "wall_per_op", wall, "ms");
         report.add("small", &format!("floor {name}"), "cpu_per_op", cpu, "ms");
     }
+    let _ = std::fs::remove_dir_all(&floor_dir);
     let cpu_of = |g: usize| median(&samples[g][0].iter().map(|s| s.1).collect::<Vec<_>>());
     let floor_cpu = |f: usize| median(&floors[f].iter().map(|s| s.1).collect::<Vec<_>>());
     for (g, (label, _, _)) in gateways.iter().enumerate() {

@@ -7,8 +7,9 @@
 //! - `SEALGATE_BENCH_QUICK=1`: smaller objects and fewer rounds.
 //! - `SEALGATE_BENCH_ONLY=stream,concurrency`: only these phases, of `table` (the per-mode
 //!   table against plaintext), `stream` (big PUT/GET per mode against the ideal gateway, server
-//!   CPU per GB, range-read bytes), `concurrency` (8 parallel big GETs, 64 parallel 4 KiB GETs),
-//!   `small` (4 KiB PUTs with and without fsync), `peer` (against s3s-fs, plain HTTP; set
+//!   and client CPU per GB, the 2-core and free-core bounds, the GET server floor, range-read
+//!   bytes), `concurrency` (8 parallel big GETs, 64 parallel 4 KiB GETs), `small` (4 KiB PUTs
+//!   with and without fsync, beside the filesystem's floor), `peer` (against s3s-fs, plain HTTP; set
 //!   `SEALGATE_BENCH_PEER=1` once to install it), `memory` (RSS over idle while a 5 GiB object
 //!   streams up and down, 1 GiB quick, and under 100 slow clients), `kms` (KMS calls and server CPU
 //!   per 1,000 64 KiB PUTs and GETs per mode),

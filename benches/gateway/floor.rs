@@ -5,7 +5,7 @@
 //! - GET of a local object over HTTPS: read the ciphertext from the page cache, open its
 //!   segments, seal TLS records, write them into a loopback TCP socket.
 //! - A small PUT: the filesystem calls that make one new file durable, and those the local
-//!   store makes for one PUT of a new key (docs/PERFORMANCE.md, "Small-PUT filesystem floor").
+//!   store makes for one PUT of a new key (docs/PERFORMANCE.md, "The limits, measured").
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read as _, Write as _};
@@ -181,7 +181,7 @@ fn one_file(dir: &Path, name: &str, data: &[u8], fsync: bool) -> std::io::Result
 
 /// The file-system calls of the local store's PUT of a new 4 KiB key (SSE-S3, unversioned
 /// bucket), in the order `strace -f` showed them on a running gateway (docs/PERFORMANCE.md,
-/// "Small-PUT filesystem floor"), minus the threads' hand-offs:
+/// "The limits, measured"), minus the threads' hand-offs:
 /// 1. the bucket record read twice (open, fstat, read, read, close);
 /// 2. the blob's staging file `<gen>/1#1` fails with ENOENT, so the missing generation
 ///    directory is found (stat, stat of its parent) and made 0700;

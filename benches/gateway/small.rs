@@ -14,7 +14,10 @@ use super::{Bench, Mode, Transport};
 
 const MODES: [Mode; 3] = [Mode::SseS3, Mode::SseKms, Mode::SseKmsBucketKey];
 
-/// `n` PUTs of `data`, 8 in flight: (ops/s, server CPU ms per PUT).
+/// PUTs in flight, for the gateways and the floor alike.
+const IN_FLIGHT: usize = 8;
+
+/// `n` PUTs of `data`, [`IN_FLIGHT`] at a time: (ops/s, server CPU ms per PUT).
 async fn puts(
     b: &Bench,
     pid: u32,
@@ -24,7 +27,7 @@ async fn puts(
     data: &Arc<Vec<u8>>,
 ) -> (f64, f64) {
     let (t, c) = (Instant::now(), CpuMark::now(pid));
-    super::run(n, 8, |j| {
+    super::run(n, IN_FLIGHT, |j| {
         let (data, k) = (data.clone(), format!("small/{tag}/{j}"));
         async move { b.put(mode, Transport::Https, &k, data).await }
     })
@@ -65,9 +68,11 @@ pub async fn run(
     let floor_dir = dir.join("small-put-floors");
     for round in 0..rounds {
         for (f, &(_, how, fsync)) in FLOORS.iter().enumerate() {
-            // On a thread of its own, so that its CPU clock counts the floor's work only.
+            // On threads of their own, so that their CPU clocks count the floor's work only.
             let root = floor_dir.join(format!("{f}-{round}"));
-            let m = tokio::task::spawn_blocking(move || small_put_floor(&root, how, fsync, n));
+            let m = tokio::task::spawn_blocking(move || {
+                small_put_floor(&root, how, fsync, n, IN_FLIGHT)
+            });
             floors[f].push(m.await.expect("floor thread"));
         }
         for (g, (_, b, pid)) in gateways.iter().enumerate() {
@@ -100,8 +105,8 @@ pub async fn run(
         }
     }
     println!(
-        "\nsmall-PUT filesystem floor: {n} new 4 KiB files per round on the gateways' disk, one \
-         thread (its CPU clock), medians of {rounds} rounds, per operation:"
+        "\nsmall-PUT filesystem floor: {n} new 4 KiB files per round on the gateways' disk, \
+         {IN_FLIGHT} threads at once (their CPU clocks), medians of {rounds} rounds, per operation:"
     );
     for (f, (name, _, _)) in FLOORS.iter().enumerate() {
         let wall = median(&floors[f].iter().map(|s| s.0).collect::<Vec<_>>());

@@ -458,9 +458,9 @@ impl PartReader {
 
 /// The channel capacity of a GET, in pieces (one segment each): a full read (about
 /// [`BLOB_READ_CHUNK`] bytes, at least one segment) plus one segment, so the connection still
-/// has a segment to write while the next read runs: with no spare segment a fast GET cost
-/// about 20% more server CPU per GB, the connection waiting for every read; a second spare
-/// made no difference that could be measured (docs/PERFORMANCE.md).
+/// has a segment to write while the next read runs rather than waiting for every read; more
+/// spares were no cheaper in the measurements (docs/PERFORMANCE.md) and a stalled client would
+/// hold them.
 fn read_ahead(segment_size: u32) -> usize {
     let sealed_segment = segment_size as usize + envelope::TAG_LEN as usize;
     BLOB_READ_CHUNK.div_ceil(sealed_segment) + 1
@@ -473,8 +473,7 @@ fn read_ahead(segment_size: u32) -> usize {
 /// double, up to all but one of the channel's slots, each time the channel had room for them
 /// without waiting (the receiver keeps up), so a fast GET soon reads [`BLOB_READ_CHUNK`] per
 /// blocking task. (Growing only when the channel was empty kept a fast GET at one or two
-/// records per read, and its server CPU per GB a third higher.) `false` when the receiver
-/// went away.
+/// records per read, at more server CPU per GB.) `false` when the receiver went away.
 async fn pump(
     mut source: BlobReader,
     tx: &Sender,

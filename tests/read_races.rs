@@ -2,7 +2,8 @@
 //! complete old object or the complete new one, never an error or a mix, however many
 //! overwrites or deletes happen while it streams (the replaced generation is only retired;
 //! the sweep deletes it after the grace period). A GET that outlives the grace fails loudly
-//! instead of returning a short body.
+//! instead of returning a short body. And a reader that stops reading: what the server holds
+//! for it stays within a few segments.
 mod common;
 mod moto;
 mod sweep_support;
@@ -13,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use common::{Options, Server, md5_hex, random};
@@ -244,4 +246,94 @@ async fn get_outliving_the_grace_fails_instead_of_truncating() {
             body.len()
         ),
     }
+}
+
+/// `(rchar, wchar)` of a process: every byte it has read and written through system calls
+/// (files and sockets alike), from /proc/PID/io.
+fn io_counters(pid: u32) -> (u64, u64) {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap();
+    let field = |name: &str| -> u64 {
+        io.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in /proc/{pid}/io"))
+    };
+    (field("rchar:"), field("wchar:"))
+}
+
+/// Clients that read the first 64 KiB of a 16 MiB SSE-S3 GET and then stop reading: once
+/// their sockets are full, what the server has read from the blob beyond what it has written
+/// to the sockets (what it holds for them) stays within a few sealed segments per client: five
+/// in the channel and the one the connection is writing. The old reader held 448-576 KiB per
+/// client (read four 64 KiB pieces ahead and a 256 KiB read blocked behind them, every piece
+/// pinning the whole read it came from).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_readers_hold_only_a_few_segments() {
+    use std::io::{Read as _, Write as _};
+    const SIZE: usize = 16 * MIB;
+    const CLIENTS: u64 = 8;
+    // Six sealed 64 KiB segments, and half of one for the request and the meta record.
+    const MOST_HELD_EACH: u64 = 6 * (64 * 1024 + 16) + 32 * 1024;
+    let server = Server::start();
+    let s3 = server.s3_plain();
+    s3.create_bucket().bucket("stall").send().await.unwrap();
+    s3.put_object()
+        .bucket("stall")
+        .key("k")
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+        .body(ByteStream::from(random(SIZE)))
+        .send()
+        .await
+        .unwrap();
+    let url = s3
+        .get_object()
+        .bucket("stall")
+        .key("k")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(300)).unwrap())
+        .await
+        .unwrap();
+    let uri: http::Uri = url.uri().parse().unwrap();
+    let authority = uri.authority().unwrap().as_str().to_owned();
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {authority}\r\n\r\n",
+        uri.path_and_query().unwrap()
+    );
+    let pid = server.pid();
+
+    tokio::task::block_in_place(|| {
+        let before = io_counters(pid);
+        let mut clients = Vec::new();
+        for _ in 0..CLIENTS {
+            let mut conn = std::net::TcpStream::connect(&authority).unwrap();
+            conn.write_all(request.as_bytes()).unwrap();
+            let mut head = vec![0u8; 64 * 1024];
+            conn.read_exact(&mut head).unwrap();
+            assert!(
+                head.starts_with(b"HTTP/1.1 200"),
+                "{}",
+                String::from_utf8_lossy(&head[..200])
+            );
+            clients.push(conn);
+        }
+        // The server writes until the kernel's socket buffers are full, then waits.
+        let mut last = io_counters(pid);
+        let mut quiet = 0;
+        while quiet < 5 {
+            std::thread::sleep(Duration::from_millis(200));
+            let now = io_counters(pid);
+            quiet = if now == last { quiet + 1 } else { 0 };
+            last = now;
+        }
+        let (read, sent) = (last.0 - before.0, last.1 - before.1);
+        assert!(
+            sent < CLIENTS * SIZE as u64 / 2,
+            "the server stalled behind its clients (sent {sent} bytes)"
+        );
+        let held = read.saturating_sub(sent) / CLIENTS;
+        assert!(
+            held <= MOST_HELD_EACH,
+            "read {read} bytes, sent {sent}: {} KiB held per stalled client",
+            held / 1024
+        );
+    });
 }

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::StreamExt;
 use rand::RngCore;
 use tokio::sync::mpsc;
 
@@ -21,7 +20,7 @@ use crate::envelope::{
     self, DEFAULT_SEGMENT_SIZE, ObjectKey, Opener, PartBinding, RangeDecoder, Sealer,
 };
 use crate::meta::{Checksum, META_FORMAT, META_FORMAT_V1, ObjectMeta, PartLayout, Sealing};
-use crate::store::{BLOB_READ_CHUNK, BlobWriter, Store};
+use crate::store::{BLOB_READ_CHUNK, BlobReader, BlobWriter, Store};
 
 /// Segment size of new objects.
 pub(super) const SEGMENT_SIZE: u32 = DEFAULT_SEGMENT_SIZE;
@@ -352,7 +351,7 @@ impl ObjectCrypto {
         start: u64,
         end_inclusive: u64,
     ) -> Result<(Option<Bytes>, PlainStream), SseError> {
-        let (tx, rx) = mpsc::channel(4);
+        let (tx, rx) = mpsc::channel(read_ahead(meta.segment_size));
         let sizes: Vec<u64> = meta.parts.iter().map(|p| p.size).collect();
         let pieces = if meta.size == 0 {
             Vec::new()
@@ -411,15 +410,17 @@ impl PartReader {
         tx: &Sender,
     ) -> Result<(), SseError> {
         let Some(ok) = &self.key else {
-            let mut stream = self
+            let source = self
                 .store
-                .read_blob(&self.bucket, &self.generation, &part.blob, from..to + 1)
+                .open_blob(
+                    &self.bucket,
+                    &self.generation,
+                    &part.blob,
+                    from..to + 1,
+                    self.segment_size as usize,
+                )
                 .await?;
-            while let Some(chunk) = stream.next().await {
-                if tx.send(chunk.map_err(SseError::from)).await.is_err() {
-                    return Ok(());
-                }
-            }
+            pump(source, tx, |record| Ok(vec![record])).await?;
             return Ok(());
         };
         let opener = Opener::for_part(
@@ -432,27 +433,82 @@ impl PartReader {
         )?;
         let plan = envelope::plan_range(part.size, self.segment_size, from, to)?;
         let mut decoder = RangeDecoder::new(opener, plan);
-        // Whole sealed segments per read, so each is opened in the memory it was read into.
+        // One sealed segment per record, so each is opened in the memory it was read into.
         let sealed_segment = self.segment_size as usize + envelope::TAG_LEN as usize;
-        let chunk_len = sealed_segment * BLOB_READ_CHUNK.div_ceil(sealed_segment);
-        let mut stream = self
+        let source = self
             .store
-            .read_blob_chunked(
+            .open_blob(
                 &self.bucket,
                 &self.generation,
                 &part.blob,
                 plan.ciphertext_start..plan.ciphertext_end_exclusive,
-                chunk_len,
+                sealed_segment,
             )
             .await?;
-        while let Some(chunk) = stream.next().await {
-            for piece in decoder.push_bytes(chunk?).map_err(SseError::Tampered)? {
-                if tx.send(Ok(piece)).await.is_err() {
-                    return Ok(());
+        let delivered = pump(source, tx, |record| {
+            decoder.push_bytes(record).map_err(SseError::Tampered)
+        })
+        .await?;
+        if !delivered {
+            return Ok(());
+        }
+        decoder.finish().map_err(SseError::Tampered)
+    }
+}
+
+/// The channel capacity of a GET, in pieces (one segment each): a full read (about
+/// [`BLOB_READ_CHUNK`] bytes, at least one segment) plus one segment, so the connection still
+/// has a segment to write while the next read runs rather than waiting for every read; more
+/// spares were no cheaper in the measurements (docs/PERFORMANCE.md) and a stalled client would
+/// hold them.
+fn read_ahead(segment_size: u32) -> usize {
+    let sealed_segment = segment_size as usize + envelope::TAG_LEN as usize;
+    BLOB_READ_CHUNK.div_ceil(sealed_segment) + 1
+}
+
+/// Reads `source` through `decode` into `tx` no faster than the receiver takes it: a read
+/// happens only once the channel has room for every record it reads, so all a GET holds for a
+/// client that stopped reading is the channel's capacity (plus the piece its connection is
+/// writing), never a read blocked on a full channel besides. Reads start at one record and
+/// double, up to all but one of the channel's slots, each time the channel had room for them
+/// without waiting (the receiver keeps up), so a fast GET soon reads [`BLOB_READ_CHUNK`] per
+/// blocking task. (Growing only when the channel was empty kept a fast GET at one or two
+/// records per read, at more server CPU per GB.) `false` when the receiver went away.
+async fn pump(
+    mut source: BlobReader,
+    tx: &Sender,
+    mut decode: impl FnMut(Bytes) -> Result<Vec<Bytes>, SseError>,
+) -> Result<bool, SseError> {
+    let most = tx.max_capacity().saturating_sub(1).max(1);
+    let mut batch = 1;
+    loop {
+        let (mut permits, kept_up) = match tx.try_reserve_many(batch) {
+            Ok(permits) => (permits, true),
+            Err(mpsc::error::TrySendError::Full(())) => match tx.reserve_many(batch).await {
+                Ok(permits) => (permits, false),
+                Err(_) => return Ok(false),
+            },
+            Err(mpsc::error::TrySendError::Closed(())) => return Ok(false),
+        };
+        let Some(records) = source.next(batch).await else {
+            return Ok(true);
+        };
+        for record in records? {
+            for piece in decode(record)? {
+                match permits.next() {
+                    Some(permit) => permit.send(Ok(piece)),
+                    // A remote backend's chunk may hold more segments than were reserved.
+                    None => {
+                        if tx.send(Ok(piece)).await.is_err() {
+                            return Ok(false);
+                        }
+                    }
                 }
             }
         }
-        decoder.finish().map_err(SseError::Tampered)
+        if kept_up {
+            batch = (batch * 2).min(most);
+        }
     }
 }
 

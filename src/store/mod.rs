@@ -15,6 +15,7 @@
 
 pub mod backend;
 mod blob;
+mod blob_read;
 mod commit;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
@@ -43,6 +44,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions};
 use tokio::sync::Mutex;
 
 pub(crate) use blob::BlobWriter;
+pub(crate) use blob_read::BlobReader;
 pub use listing::ListEntry;
 pub(crate) use listing::Row;
 pub use sweep::{SweepPolicy, SweepReport};
@@ -151,8 +153,8 @@ impl Default for LocalOptions {
 const REMOTE_BLOB_BUFFER: usize = 8 * 1024 * 1024;
 /// Blob write buffer for the local filesystem, where parts have no minimum size.
 const LOCAL_BLOB_BUFFER: usize = 1024 * 1024;
-/// Bytes per read of a local blob: large enough that a read costs little next to its bytes,
-/// small enough that a slow reader holds little memory.
+/// Bytes per read of a local blob at full speed: large enough that a read costs little next
+/// to its bytes. A GET reads ahead about this much (docs/PERFORMANCE.md, slow clients).
 pub(crate) const BLOB_READ_CHUNK: usize = 256 * 1024;
 /// Per-key lock stripes serialising read-previous-then-write of meta and part records.
 const LOCK_STRIPES: usize = 64;
@@ -505,23 +507,25 @@ impl Store {
         blob: &str,
         range: std::ops::Range<u64>,
     ) -> Result<BoxStream<'static, Result<Bytes, StoreError>>, StoreError> {
-        self.read_blob_chunked(bucket, generation, blob, range, BLOB_READ_CHUNK)
-            .await
+        let reader = self
+            .open_blob(bucket, generation, blob, range, BLOB_READ_CHUNK)
+            .await?;
+        Ok(reader.into_stream(1))
     }
 
-    /// [`Store::read_blob`] in chunks of `chunk_len` bytes (the last may be shorter) where the
-    /// backend lets the store choose (the local filesystem); a caller that decodes fixed-size
-    /// records asks for a multiple of their size.
-    pub(crate) async fn read_blob_chunked(
+    /// [`Store::read_blob`] for a caller that decides how much to read at a time, in records of
+    /// `record_len` bytes where the backend lets the store choose (the local filesystem); a
+    /// caller that decodes fixed-size records gives their size.
+    pub(crate) async fn open_blob(
         &self,
         bucket: &str,
         generation: &str,
         blob: &str,
         range: std::ops::Range<u64>,
-        chunk_len: usize,
-    ) -> Result<BoxStream<'static, Result<Bytes, StoreError>>, StoreError> {
+        record_len: usize,
+    ) -> Result<BlobReader, StoreError> {
         let path = layout::blob(bucket, generation, blob)?;
-        blob::read(&self.os, &path, range, chunk_len).await
+        blob_read::open(&self.os, &path, range, record_len).await
     }
 
     /// Copies a blob (a hard link on the local filesystem, a server-side copy on S3).

@@ -351,6 +351,43 @@ async fn copies_deletes_and_multipart_handle_inline_objects() {
     assert!(!server.log().contains("ERROR"), "{}", server.log());
 }
 
+/// A tag change re-signs the record with the inline bytes unchanged; the object still reads.
+#[tokio::test]
+async fn tag_changes_keep_inline_bytes() {
+    let (server, s3) = started(Options::default()).await;
+    for mode in MODES {
+        let key = format!("tagged-{mode:?}");
+        let data = random(5000);
+        put(&s3, &key, mode, &data).await;
+        let before = inline_bytes(&server.data_dir, &key).unwrap();
+        let mac = record(&server.data_dir, &key)["mac"].clone();
+        s3.put_object_tagging()
+            .bucket(BUCKET)
+            .key(&key)
+            .tagging(
+                aws_sdk_s3::types::Tagging::builder()
+                    .tag_set(
+                        aws_sdk_s3::types::Tag::builder()
+                            .key("stage")
+                            .value("prod")
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let r = record(&server.data_dir, &key);
+        assert_eq!(r["tags"]["stage"], "prod", "{mode:?}");
+        assert_ne!(r["mac"], mac, "{mode:?}: re-signed");
+        assert_eq!(inline_bytes(&server.data_dir, &key).unwrap(), before);
+        assert_eq!(get(&s3, &key, mode, None).await.unwrap(), data, "{mode:?}");
+    }
+    assert_eq!(blob_files(&server.data_dir), Vec::<PathBuf>::new());
+}
+
 /// `sealgate inspect` says where an inline part's bytes are and how many there are.
 #[tokio::test]
 async fn inspect_reports_inline_parts() {

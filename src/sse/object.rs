@@ -273,19 +273,20 @@ impl ObjectCrypto {
     }
 
     /// Writes the one part of a single-part object (PutObject, a POST upload): sealed into the
-    /// record ([`PartLayout::inline`]) when its plaintext size is known up front (`declared`)
-    /// and at most `inline_max` (0: never), else into blob `1` of `generation` as
+    /// record ([`PartLayout::inline`]) when a bound on its plaintext size known before the body
+    /// is read (`bound`: PutObject's declared length, a POST's request length) is at most
+    /// `inline_max` (0: never), else into blob `1` of `generation` as
     /// [`ObjectCrypto::write_part`] does. The sealed bytes are the same either way.
     pub(crate) async fn write_single_part<S: PlainSource>(
         &self,
         store: &Store,
         bucket: &str,
         generation: &str,
-        declared: Option<u64>,
+        bound: Option<u64>,
         inline_max: u64,
         source: &mut S,
     ) -> Result<PartLayout, S::Error> {
-        match declared {
+        match bound {
             Some(len) if inline_max > 0 && len <= inline_max => {
                 self.write_inline(1, inline_max, source).await
             }

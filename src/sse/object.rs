@@ -305,7 +305,7 @@ impl ObjectCrypto {
         max: u64,
         source: &mut S,
     ) -> Result<PartLayout, S::Error> {
-        let (mut sealer, salt, prefix) = self.new_part(part_number)?;
+        let NewPart(mut sealer, salt, prefix) = self.new_part(part_number)?;
         let capacity = envelope::ciphertext_len(max, self.segment_size);
         let mut sealed = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
         let mut size = 0u64;
@@ -336,12 +336,12 @@ impl ObjectCrypto {
     }
 
     /// A new part's sealer (none for a plaintext comparison object), key salt and nonce prefix.
-    fn new_part(&self, part_number: u32) -> Result<(Option<Sealer>, Vec<u8>, Vec<u8>), SseError> {
+    fn new_part(&self, part_number: u32) -> Result<NewPart, SseError> {
         Ok(match &self.key {
             Some(ok) => {
                 let binding = self.version.part_binding(part_number);
                 let (sealer, params) = Sealer::for_new_part(ok, binding, self.segment_size)?;
-                (
+                NewPart(
                     Some(sealer),
                     params.key_salt.to_vec(),
                     params.nonce_prefix.to_vec(),
@@ -353,7 +353,7 @@ impl ObjectCrypto {
                 let mut prefix = vec![0u8; envelope::NONCE_PREFIX_LEN];
                 rand::rng().fill_bytes(&mut salt);
                 rand::rng().fill_bytes(&mut prefix);
-                (None, salt, prefix)
+                NewPart(None, salt, prefix)
             }
         })
     }
@@ -367,7 +367,7 @@ impl ObjectCrypto {
         part_number: u32,
         source: &mut S,
     ) -> Result<PartLayout, S::Error> {
-        let (sealer, salt, prefix) = self.new_part(part_number)?;
+        let NewPart(sealer, salt, prefix) = self.new_part(part_number)?;
         let writer = store
             .blob_writer(bucket, generation, blob)
             .await
@@ -456,6 +456,9 @@ impl ObjectCrypto {
         Ok((first, PlainStream(rx)))
     }
 }
+
+/// A new part's sealer (none for plaintext comparison objects), key salt and nonce prefix.
+struct NewPart(Option<Sealer>, Vec<u8>, Vec<u8>);
 
 /// Reads plaintext ranges of one object's parts into a channel.
 struct PartReader {

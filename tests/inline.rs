@@ -3,6 +3,7 @@
 //! one file and no data directory. Driven through aws-sdk-s3 against the real binary; the
 //! assertions look at what a user (or an operator) can see: bytes, headers, errors, files.
 mod common;
+mod moto;
 
 use std::path::{Path, PathBuf};
 
@@ -427,4 +428,67 @@ async fn inspect_reports_inline_parts() {
         .unwrap();
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains("inline (in the meta record)"), "{text}");
+}
+
+/// Over an S3 backend (moto) an inline object is one backend object, its record: no data key is
+/// written for it, it reads back whole and in ranges, and its delete leaves nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_objects_over_an_s3_backend() {
+    let Some(moto) = moto::Moto::start() else {
+        return;
+    };
+    let backend = moto.bucket("inline").await;
+    let (_gw, s3) = started(Options {
+        config_toml: Some(moto.gateway_toml(&backend, Some("gw"))),
+        ..Default::default()
+    })
+    .await;
+    let data = random(4096);
+    for mode in MODES {
+        put(&s3, &format!("k-{mode:?}"), mode, &data).await;
+    }
+    let keys: Vec<String> = moto
+        .dump(&backend)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        !keys
+            .iter()
+            .any(|k| k.starts_with(&format!("gw/data/{BUCKET}/"))),
+        "{keys:?}"
+    );
+    let records = keys
+        .iter()
+        .filter(|k| k.starts_with(&format!("gw/meta/{BUCKET}/")))
+        .count();
+    assert_eq!(records, 3, "{keys:?}");
+    for mode in MODES {
+        let key = format!("k-{mode:?}");
+        assert_eq!(get(&s3, &key, mode, None).await.unwrap(), data, "{mode:?}");
+        assert_eq!(
+            get(&s3, &key, mode, Some("bytes=4000-4095")).await.unwrap(),
+            &data[4000..],
+            "{mode:?}"
+        );
+        s3.delete_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+    }
+    let left: Vec<String> = moto
+        .dump(&backend)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.contains(&format!("/{BUCKET}/")) && !k.starts_with("gw/buckets/"))
+        .collect();
+    assert_eq!(
+        left,
+        Vec::<String>::new(),
+        "no record, blob or retire marker left"
+    );
 }

@@ -492,3 +492,32 @@ async fn inline_objects_over_an_s3_backend() {
         "no record, blob or retire marker left"
     );
 }
+
+/// A plaintext comparison bucket inlines too (the benchmark compares the same path); its
+/// bytes are the plaintext itself, read whole and in ranges.
+#[tokio::test]
+async fn plaintext_comparison_objects_inline() {
+    let (server, s3) = started(Options {
+        config_toml: Some(format!("plaintext_buckets = [\"{BUCKET}\"]\n")),
+        ..Default::default()
+    })
+    .await;
+    let data = random(3000);
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("plain")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inline_bytes(&server.data_dir, "plain").unwrap(), data);
+    assert_eq!(record(&server.data_dir, "plain")["sealing"]["mode"], "None");
+    assert_eq!(get(&s3, "plain", Mode::SseS3, None).await.unwrap(), data);
+    assert_eq!(
+        get(&s3, "plain", Mode::SseS3, Some("bytes=2990-"))
+            .await
+            .unwrap(),
+        &data[2990..]
+    );
+    assert_eq!(blob_files(&server.data_dir), Vec::<PathBuf>::new());
+}

@@ -288,7 +288,7 @@ impl ObjectCrypto {
     ) -> Result<PartLayout, S::Error> {
         match bound {
             Some(len) if inline_max > 0 && len <= inline_max => {
-                self.write_inline(1, inline_max, source).await
+                self.write_inline(1, len, source).await
             }
             _ => {
                 self.write_part(store, bucket, generation, "1", 1, source)

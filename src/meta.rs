@@ -84,6 +84,11 @@ pub struct PartLayout {
     pub etag: String,
     /// The part's checksum when the upload used one.
     pub checksum: Option<String>,
+    /// The sealed part itself (exactly the bytes its blob would hold) when the object was small
+    /// enough to keep in its record (docs/STORAGE.md "Inline objects"); `blob` is then empty
+    /// and the generation has no data directory. Covered by `mac` (docs/FORMAT.md §6.1).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "b64_opt")]
+    pub inline: Option<Vec<u8>>,
 }
 
 impl PartLayout {
@@ -91,6 +96,11 @@ impl PartLayout {
     /// `ALGORITHM:value`, a form that must never reach a client.
     pub fn checksum_value(&self) -> Option<(&str, &str)> {
         self.checksum.as_deref()?.split_once(':')
+    }
+
+    /// Whether the part's sealed bytes are in the record rather than in a blob.
+    pub fn is_inline(&self) -> bool {
+        self.inline.is_some()
     }
 }
 
@@ -149,6 +159,12 @@ impl ObjectMeta {
     /// Whether this record is authenticated as a whole (version 2).
     pub fn is_authenticated(&self) -> bool {
         self.format == META_FORMAT
+    }
+
+    /// The generation whose blobs hold this version's data; `None` when every part is inline,
+    /// so there is no data directory to copy, retire or sweep.
+    pub fn blob_generation(&self) -> Option<&str> {
+        (!self.parts.iter().all(PartLayout::is_inline)).then_some(self.generation.as_str())
     }
 }
 
@@ -278,6 +294,15 @@ impl Version {
     pub fn generation(&self) -> Option<&str> {
         match self {
             Version::Object(m) => Some(&m.generation),
+            Version::Marker(_) => None,
+        }
+    }
+
+    /// The generation whose blobs hold the version's data: none for markers and for objects
+    /// kept wholly inline in their record ([`ObjectMeta::blob_generation`]).
+    pub fn blob_generation(&self) -> Option<&str> {
+        match self {
+            Version::Object(m) => m.blob_generation(),
             Version::Marker(_) => None,
         }
     }
@@ -572,6 +597,30 @@ pub struct RecordKey {
 }
 
 /// base64 (standard alphabet) for byte fields, so records stay readable JSON.
+/// [`b64`] for an optional field (absent rather than `null` when `None`).
+mod b64_opt {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_str(&STANDARD.encode(v)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(s) => STANDARD
+                .decode(s)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+            None => Ok(None),
+        }
+    }
+}
+
 mod b64 {
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;

@@ -210,6 +210,36 @@ async fn exists(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> bool {
         .is_ok()
 }
 
+/// A form no longer than `inline_max_bytes` (default 16 KiB) bounds its file, which is kept in
+/// its meta record (docs/STORAGE.md "Inline objects"); a longer form's file gets a blob.
+#[tokio::test]
+async fn small_form_uploads_are_inline() {
+    let server = Server::start();
+    let s3 = setup(&server, "smallforms").await;
+    let data_dir = server.data_dir.join("objects/data/smallforms");
+    for (key, len, inline) in [("small", 2000, true), ("near-limit", 16_000, false)] {
+        let data = common::random(len);
+        let form = signed_v4("smallforms", vec![key_starts_with("")], 600)
+            .field("key", key)
+            .file("f.bin", &data);
+        assert_eq!(form.body().len() <= 16 * 1024, inline, "{key}");
+        assert_eq!(post(&server, "smallforms", &form).await.status(), 204);
+        let got = s3
+            .get_object()
+            .bucket("smallforms")
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            &got.body.collect().await.unwrap().into_bytes()[..],
+            &data[..]
+        );
+        assert_eq!(data_dir.exists(), !inline, "{key}: data directory");
+        assert!(common::find_bytes(&server.data_dir, &data[500..564]).is_none());
+    }
+}
+
 #[tokio::test]
 async fn sigv4_form_upload_stores_the_file_with_its_fields() {
     let server = Server::start();

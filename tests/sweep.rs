@@ -160,9 +160,11 @@ async fn young_garbage_stays_within_the_grace() {
     let server = server_with(&[("SEALGATE_SWEEP_GRACE", "1h")]);
     let s3 = server.s3().await;
     s3.create_bucket().bucket("bkt").send().await.unwrap();
-    put(&s3, "bkt", "over", random(10_000)).await;
+    // Over the inline limit (16 KiB), so each version has a generation on disk.
+    put(&s3, "bkt", "over", random(20_000)).await;
     let v1 = generations(&server, "bkt");
-    put(&s3, "bkt", "over", random(10_000)).await;
+    assert_eq!(v1.len(), 1);
+    put(&s3, "bkt", "over", random(20_000)).await;
 
     let data = objects(&server).join("data/bkt");
     crash_file(&data.join("11111111-young/p1"), 1000, None);

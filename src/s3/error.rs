@@ -789,7 +789,8 @@ impl From<SseError> for S3Error {
             | SseError::BadDataKey
             | SseError::Envelope(_)
             | SseError::Tampered(_)
-            | SseError::WriteStage(_)) => S3Error::InternalError(other.to_string()),
+            | SseError::WriteStage(_)
+            | SseError::InlineOverflow) => S3Error::InternalError(other.to_string()),
         }
     }
 }

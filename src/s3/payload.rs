@@ -234,6 +234,12 @@ impl Payload {
         Ok((out.freeze(), digest))
     }
 
+    /// The plaintext length the request announced (Content-Length, or the decoded length of
+    /// an aws-chunked body); the payload never yields more or less without failing.
+    pub(crate) fn declared_len(&self) -> Option<u64> {
+        self.declared_len
+    }
+
     /// Digests of the payload; valid after `next` returned `Ok(None)`.
     pub(crate) fn digest(&self) -> &PayloadDigest {
         self.digest

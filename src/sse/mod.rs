@@ -101,6 +101,10 @@ pub(crate) enum SseError {
     /// sources report their own errors; kept so the writer never commits a short part).
     #[error("the plaintext source ended early")]
     SourceAborted,
+    /// A part being sealed inline yielded more than its declared size (sources check their
+    /// length first, so this only bounds the buffer).
+    #[error("an inline part outgrew its declared size")]
+    InlineOverflow,
 }
 
 /// Who a key operation is for: the caller's identity (KMS authorizes and audits against it).

@@ -271,21 +271,76 @@ impl ObjectCrypto {
         written
     }
 
-    async fn write_blob<S: PlainSource>(
+    /// Writes the one part of a single-part object (PutObject, a POST upload): sealed into the
+    /// record ([`PartLayout::inline`]) when a bound on its plaintext size known before the body
+    /// is read (`bound`: PutObject's declared length, a POST's request length) is at most
+    /// `inline_max` (0: never), else into blob `1` of `generation` as
+    /// [`ObjectCrypto::write_part`] does. The sealed bytes are the same either way.
+    pub(crate) async fn write_single_part<S: PlainSource>(
         &self,
         store: &Store,
         bucket: &str,
         generation: &str,
-        blob: &str,
-        part_number: u32,
+        bound: Option<u64>,
+        inline_max: u64,
         source: &mut S,
     ) -> Result<PartLayout, S::Error> {
-        let (sealer, salt, prefix) = match &self.key {
+        match bound {
+            Some(len) if inline_max > 0 && len <= inline_max => {
+                self.write_inline(1, len, source).await
+            }
+            _ => {
+                self.write_part(store, bucket, generation, "1", 1, source)
+                    .await
+            }
+        }
+    }
+
+    /// Seals everything `source` yields (at most `max` bytes) in memory, on this task: for a
+    /// few KiB a second stage would cost more than it overlaps.
+    async fn write_inline<S: PlainSource>(
+        &self,
+        part_number: u32,
+        max: u64,
+        source: &mut S,
+    ) -> Result<PartLayout, S::Error> {
+        let NewPart(mut sealer, salt, prefix) = self.new_part(part_number)?;
+        let capacity = envelope::ciphertext_len(max, self.segment_size);
+        let mut sealed = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+        let mut size = 0u64;
+        while let Some(piece) = source.next_piece().await? {
+            size += piece.len() as u64;
+            if size > max {
+                // The source checks its declared length; this only bounds the buffer.
+                return Err(SseError::InlineOverflow.into());
+            }
+            match sealer.as_mut() {
+                Some(s) => s.push_into(&piece, &mut sealed).map_err(SseError::from)?,
+                None => sealed.extend_from_slice(&piece),
+            }
+        }
+        if let Some(s) = sealer {
+            s.finish_into(&mut sealed);
+        }
+        Ok(PartLayout {
+            part_number,
+            size,
+            blob: String::new(),
+            key_salt: salt,
+            nonce_prefix: prefix,
+            etag: String::new(),
+            checksum: None,
+            inline: Some(sealed),
+        })
+    }
+
+    /// A new part's sealer (none for a plaintext comparison object), key salt and nonce prefix.
+    fn new_part(&self, part_number: u32) -> Result<NewPart, SseError> {
+        Ok(match &self.key {
             Some(ok) => {
                 let binding = self.version.part_binding(part_number);
-                let (sealer, params) =
-                    Sealer::for_new_part(ok, binding, self.segment_size).map_err(SseError::from)?;
-                (
+                let (sealer, params) = Sealer::for_new_part(ok, binding, self.segment_size)?;
+                NewPart(
                     Some(sealer),
                     params.key_salt.to_vec(),
                     params.nonce_prefix.to_vec(),
@@ -297,9 +352,21 @@ impl ObjectCrypto {
                 let mut prefix = vec![0u8; envelope::NONCE_PREFIX_LEN];
                 rand::rng().fill_bytes(&mut salt);
                 rand::rng().fill_bytes(&mut prefix);
-                (None, salt, prefix)
+                NewPart(None, salt, prefix)
             }
-        };
+        })
+    }
+
+    async fn write_blob<S: PlainSource>(
+        &self,
+        store: &Store,
+        bucket: &str,
+        generation: &str,
+        blob: &str,
+        part_number: u32,
+        source: &mut S,
+    ) -> Result<PartLayout, S::Error> {
+        let NewPart(sealer, salt, prefix) = self.new_part(part_number)?;
         let writer = store
             .blob_writer(bucket, generation, blob)
             .await
@@ -336,6 +403,7 @@ impl ObjectCrypto {
             nonce_prefix: prefix,
             etag: String::new(),
             checksum: None,
+            inline: None,
         })
     }
 
@@ -388,6 +456,9 @@ impl ObjectCrypto {
     }
 }
 
+/// A new part's sealer (none for plaintext comparison objects), key salt and nonce prefix.
+struct NewPart(Option<Sealer>, Vec<u8>, Vec<u8>);
+
 /// Reads plaintext ranges of one object's parts into a channel.
 struct PartReader {
     store: Arc<Store>,
@@ -409,6 +480,9 @@ impl PartReader {
         to: u64,
         tx: &Sender,
     ) -> Result<(), SseError> {
+        if let Some(sealed) = &part.inline {
+            return self.send_inline(part, sealed, from, to, tx).await;
+        }
         let Some(ok) = &self.key else {
             let source = self
                 .store
@@ -423,16 +497,8 @@ impl PartReader {
             pump(source, tx, |record| Ok(vec![record])).await?;
             return Ok(());
         };
-        let opener = Opener::for_part(
-            ok,
-            self.version.part_binding(part.part_number),
-            &part.key_salt,
-            &part.nonce_prefix,
-            self.segment_size,
-            part.size,
-        )?;
         let plan = envelope::plan_range(part.size, self.segment_size, from, to)?;
-        let mut decoder = RangeDecoder::new(opener, plan);
+        let mut decoder = RangeDecoder::new(self.opener(ok, part)?, plan);
         // One sealed segment per record, so each is opened in the memory it was read into.
         let sealed_segment = self.segment_size as usize + envelope::TAG_LEN as usize;
         let source = self
@@ -451,6 +517,53 @@ impl PartReader {
         .await?;
         if !delivered {
             return Ok(());
+        }
+        decoder.finish().map_err(SseError::Tampered)
+    }
+
+    fn opener(&self, ok: &ObjectKey, part: &PartLayout) -> Result<Opener, SseError> {
+        Ok(Opener::for_part(
+            ok,
+            self.version.part_binding(part.part_number),
+            &part.key_salt,
+            &part.nonce_prefix,
+            self.segment_size,
+            part.size,
+        )?)
+    }
+
+    /// [`PartReader::send`] for a part kept in the record: the same segments, from memory. A
+    /// record whose bytes are short (or whose plaintext part is) fails like a cut blob.
+    async fn send_inline(
+        &self,
+        part: &PartLayout,
+        sealed: &[u8],
+        from: u64,
+        to: u64,
+        tx: &Sender,
+    ) -> Result<(), SseError> {
+        let within = |start: u64, end: u64| {
+            let end = usize::try_from(end).map_or(sealed.len(), |e| e.min(sealed.len()));
+            let start = usize::try_from(start).map_or(end, |s| s.min(end));
+            Bytes::copy_from_slice(&sealed[start..end])
+        };
+        let Some(ok) = &self.key else {
+            let plain = within(from, to + 1);
+            if plain.len() as u64 != to + 1 - from {
+                return Err(SseError::Store(crate::store::StoreError::Corrupt(
+                    "inline part shorter than its size".into(),
+                )));
+            }
+            let _ = tx.send(Ok(plain)).await;
+            return Ok(());
+        };
+        let plan = envelope::plan_range(part.size, self.segment_size, from, to)?;
+        let mut decoder = RangeDecoder::new(self.opener(ok, part)?, plan);
+        let chunk = within(plan.ciphertext_start, plan.ciphertext_end_exclusive);
+        for piece in decoder.push_bytes(chunk).map_err(SseError::Tampered)? {
+            if tx.send(Ok(piece)).await.is_err() {
+                return Ok(());
+            }
         }
         decoder.finish().map_err(SseError::Tampered)
     }

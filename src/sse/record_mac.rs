@@ -12,8 +12,8 @@
 //! The encoding is injective by construction: a fixed tag, then every field as
 //! `u32be(len) ‖ bytes` in a fixed order, integers as 8-byte big-endian fields, counts before
 //! lists, and a one-byte presence field before every optional value. Object tags, when there
-//! are any, are appended last, then the ACL, then the Object Lock state (records without tags,
-//! ACL or lock encode as they did before).
+//! are any, are appended last, then the ACL, then the Object Lock state, then the sealed bytes
+//! of inline parts (records without tags, ACL, lock or inline parts encode as they did before).
 
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
@@ -21,7 +21,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::envelope::ObjectKey;
-use crate::meta::{Grantee, ObjectMeta, SealedKey, Sealing};
+use crate::meta::{Grantee, ObjectMeta, PartLayout, SealedKey, Sealing};
 
 const RECORD_MAC_INFO: &[u8] = b"sealgate/v2/record-mac";
 const RECORD_TAG: &[u8] = b"sealgate/v2/record";
@@ -192,6 +192,18 @@ pub(crate) fn encode(bucket: &str, key: &str, version: &str, meta: &ObjectMeta) 
             }
         }
     }
+    // Sealed bytes kept inline last, on the same terms, so records of objects with blobs
+    // encode as before. The segment AEAD already refuses any changed byte; covering them here
+    // as well makes an inline object's record one authenticated unit.
+    let inline: Vec<&PartLayout> = meta.parts.iter().filter(|p| p.is_inline()).collect();
+    if !inline.is_empty() {
+        e.str("inline");
+        e.u64(inline.len() as u64);
+        for p in inline {
+            e.u64(u64::from(p.part_number));
+            e.bytes(p.inline.as_deref().unwrap_or_default());
+        }
+    }
     e.0
 }
 
@@ -238,9 +250,7 @@ impl Encoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::{
-        Acl, Checksum, Grant, LockMode, ObjectLock, PartLayout, Permission, Retention,
-    };
+    use crate::meta::{Acl, Checksum, Grant, LockMode, ObjectLock, Permission, Retention};
 
     pub(crate) fn sample() -> ObjectMeta {
         ObjectMeta {
@@ -265,6 +275,7 @@ mod tests {
                 nonce_prefix: (0xb0..0xb7).collect(),
                 etag: "9e107d9d372bb6826bd81d3542a419d6".into(),
                 checksum: None,
+                inline: None,
             }],
             sealing: Sealing::SseC {
                 key_md5: "JMwgiexXqwuPqIPjYFmIZQ==".into(),
@@ -311,6 +322,57 @@ mod tests {
             "9e3572cdd0f07dc1d93cf5ae51759453a1cfc94e9aad3ca214eceba71fa8481e"
         );
         assert!(!k.verify("bucket", "photos/cat.jpg", &meta, &tag));
+        // The same object kept inline: its sealed bytes (here §7's 91-byte envelope vector)
+        // are in the record and covered.
+        let inline = inline_sample();
+        let tag = k.sign("bucket", "photos/cat.jpg", &inline);
+        assert_eq!(
+            hex::encode(&tag),
+            "116aaa300e422bd1de75d802584012f6c093f42b32a778ce6f55ea3227ea88d1"
+        );
+    }
+
+    /// [`sample`] with its part inline: §7's envelope vector blob.
+    fn inline_sample() -> ObjectMeta {
+        let mut m = sample();
+        m.parts[0].blob = String::new();
+        m.parts[0].inline = Some(
+            hex::decode(concat!(
+                "0ad855abea5a8e1d6b51193a31dd2f9bbe56aff005108523f04ab7e5519f522e",
+                "5daa5d6e96ab485b75fc690b66c8d721a0a42f2b84138935edd0fc496364eeee",
+                "a59f813c86873a099bfe16f6f66142e06f522a675f0fa3724fb507",
+            ))
+            .unwrap(),
+        );
+        m
+    }
+
+    /// Every byte of an inline part is covered: flipped, cut, extended, dropped (back to a blob
+    /// layout) or moved to another part number, and the record fails.
+    #[test]
+    fn inline_bytes_are_covered() {
+        let k = RecordMacKey::derive(&ok());
+        let meta = inline_sample();
+        let tag = k.sign("b", "k", &meta);
+        assert!(k.verify("b", "k", &meta, &tag));
+        let edits: Vec<fn(&mut ObjectMeta)> = vec![
+            |m| m.parts[0].inline.as_mut().unwrap()[90] ^= 1,
+            |m| {
+                m.parts[0].inline.as_mut().unwrap().pop();
+            },
+            |m| m.parts[0].inline.as_mut().unwrap().push(0),
+            |m| m.parts[0].inline = None,
+            |m| m.parts[0].inline = Some(Vec::new()),
+            |m| m.parts[0].part_number = 2,
+        ];
+        for (i, edit) in edits.into_iter().enumerate() {
+            let mut m = inline_sample();
+            edit(&mut m);
+            assert!(
+                !k.verify("b", "k", &m, &tag),
+                "inline edit {i} went unnoticed"
+            );
+        }
     }
 
     #[test]

@@ -55,9 +55,12 @@ impl Store {
                 Ok(())
             }
             Err(e) => {
-                // A tag change reuses the live generation: never delete that.
-                if !matches!(expect, Expect::Generation(g) if *g == meta.generation) {
-                    let _ = self.delete_generation(bucket, &meta.generation).await;
+                // A tag change reuses the live generation: never delete that. An inline object
+                // wrote no blobs.
+                if let Some(generation) = meta.blob_generation()
+                    && !matches!(expect, Expect::Generation(g) if g == generation)
+                {
+                    let _ = self.delete_generation(bucket, generation).await;
                 }
                 Err(e)
             }
@@ -126,7 +129,8 @@ impl Store {
 
     /// Copies the blobs of `parts` from `(bucket, generation)` into a fresh generation of
     /// `to_bucket` (hard links on the local filesystem, server-side copies on S3) and returns
-    /// it. On failure the partial copy is deleted.
+    /// it. Inline parts travel in the record, so they copy nothing. On failure the partial copy
+    /// is deleted.
     pub(crate) async fn copy_parts(
         &self,
         from: (&str, &str),
@@ -134,7 +138,7 @@ impl Store {
         to_bucket: &str,
     ) -> Result<String, StoreError> {
         let generation = Store::new_generation();
-        for part in parts {
+        for part in parts.iter().filter(|p| !p.is_inline()) {
             if let Err(e) = self
                 .copy_blob(
                     (from.0, from.1, &part.blob),
@@ -162,8 +166,10 @@ impl Store {
         expect: &Expect,
     ) -> Result<Option<DeleteMarker>, StoreError> {
         if versioning == Versioning::Off {
-            if let Some(prev) = self.delete_meta_if(bucket, key, expect).await? {
-                self.retire_all(bucket, vec![prev.generation]).await;
+            if let Some(prev) = self.delete_meta_if(bucket, key, expect).await?
+                && let Some(g) = prev.blob_generation()
+            {
+                self.retire_all(bucket, vec![g.to_owned()]).await;
             }
             return Ok(None);
         }
@@ -193,7 +199,7 @@ impl Store {
         version_id: &str,
     ) -> Result<Option<Version>, StoreError> {
         let removed = self.delete_version(bucket, key, version_id).await?;
-        if let Some(g) = removed.as_ref().and_then(Version::generation) {
+        if let Some(g) = removed.as_ref().and_then(Version::blob_generation) {
             self.retire_all(bucket, vec![g.to_owned()]).await;
         }
         Ok(removed)

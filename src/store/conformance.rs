@@ -86,6 +86,7 @@ pub fn part_layout(n: u32, blob: &str) -> PartLayout {
         nonce_prefix: vec![2; 7],
         etag: format!("etag{n}"),
         checksum: None,
+        inline: None,
     }
 }
 

@@ -301,7 +301,7 @@ impl Store {
                 if is_null_name(&name) {
                     self.delete_path(&layout::version(bucket, key, &name)?)
                         .await?;
-                    retire.extend(v.generation().map(str::to_owned));
+                    retire.extend(v.blob_generation().map(str::to_owned));
                 }
             }
         }
@@ -327,7 +327,7 @@ impl Store {
             return Ok(()); // undecodable: overwritten, its blobs orphans for the sweep
         };
         if old.version_id() == new.version_id() {
-            retire.extend(old.generation().map(str::to_owned));
+            retire.extend(old.blob_generation().map(str::to_owned));
             return Ok(());
         }
         let path = layout::version(bucket, key, &entry_name(&old))?;

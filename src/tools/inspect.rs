@@ -430,9 +430,13 @@ pub(crate) struct PartInfo {
     pub(crate) segments: u64,
     /// Ciphertext length the format gives for this part.
     pub(crate) stored_size: u64,
-    /// Size of the blob in the store, when it could be read.
+    /// Size of the blob in the store (of the sealed bytes in the record for an inline part),
+    /// when it could be read.
     pub(crate) blob_size: Option<u64>,
+    /// The blob's name, or `inline` for a part kept in the meta record.
     pub(crate) blob: String,
+    /// Whether the part's sealed bytes are in the meta record (no blob file).
+    pub(crate) inline: bool,
     pub(crate) etag: String,
     pub(crate) nonce_prefix: String,
     pub(crate) checksum: Option<String>,
@@ -639,7 +643,11 @@ impl Report {
                         .map_or_else(|| "missing".to_owned(), |s| s.to_string()),
                     p.nonce_prefix,
                     p.etag,
-                    p.blob
+                    if p.inline {
+                        "inline (in the meta record)"
+                    } else {
+                        &p.blob
+                    }
                 );
             }
         }
@@ -657,12 +665,13 @@ async fn part_info(
     segment_size: u32,
     p: &PartLayout,
 ) -> PartInfo {
-    let blob_size = match layout::blob(bucket, generation, &p.blob) {
-        Ok(path) => {
+    let blob_size = match (&p.inline, layout::blob(bucket, generation, &p.blob)) {
+        (Some(sealed), _) => Some(sealed.len() as u64),
+        (None, Ok(path)) => {
             use object_store::ObjectStoreExt as _;
             store.backend().head(&path).await.ok().map(|m| m.size)
         }
-        Err(_) => None,
+        (None, Err(_)) => None,
     };
     let (segments, stored_size) = if segment_size == 0 {
         (0, p.size)
@@ -678,7 +687,12 @@ async fn part_info(
         segments,
         stored_size,
         blob_size,
-        blob: p.blob.clone(),
+        blob: if p.is_inline() {
+            "inline".into()
+        } else {
+            p.blob.clone()
+        },
+        inline: p.is_inline(),
         etag: format!("\"{}\"", p.etag),
         nonce_prefix: hex::encode(&p.nonce_prefix),
         checksum: p.checksum.clone(),

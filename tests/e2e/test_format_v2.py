@@ -92,6 +92,13 @@ def record_encoding(bucket: str, key: str, meta: dict) -> bytes:
         e += sealed(sl["sealed"])
     else:
         e += s("none")
+    # Tags, ACL and lock sections are absent in the records these tests write. Inline parts
+    # come last (§6.1, "Inline parts").
+    inline = [p for p in meta["parts"] if "inline" in p]
+    if inline:
+        e += s("inline") + u64(len(inline))
+        for p in inline:
+            e += u64(p["part_number"]) + field(b64(p["inline"]))
     return e
 
 
@@ -105,6 +112,39 @@ def meta_path(server, bucket: str, key: str):
     h = key.encode().hex()
     chunks = [h[i:i + 198] for i in range(0, len(h), 198)]
     return server.data_dir.joinpath("objects", "meta", bucket, *chunks[:-1], chunks[-1] + "-")
+
+
+def stored_part(server, bucket: str, meta: dict, p: dict) -> bytes:
+    # A small object's sealed part is in its record (docs/STORAGE.md "Inline objects").
+    if "inline" in p:
+        return base64.b64decode(p["inline"])
+    return (server.data_dir / "objects" / "data" / bucket / meta["generation"] / p["blob"]).read_bytes()
+
+
+def test_independent_reader_opens_and_authenticates_an_inline_object(s3, bucket, server):
+    raw, _, _ = sse_c_key()
+    key = "format/v2/inline"
+    body = b"small and inline " * 300  # 5100 bytes, under the 16 KiB default limit
+    s3.put_object(Bucket=bucket, Key=key, Body=body, SSECustomerAlgorithm="AES256",
+                  SSECustomerKey=raw)
+    meta = json.loads(meta_path(server, bucket, key).read_text())
+    (p,) = meta["parts"]
+    assert p["blob"] == "" and "inline" in p
+    assert not (server.data_dir / "objects" / "data" / bucket / meta["generation"]).exists()
+    binding = kek_binding("SSE-C", bucket, key)
+    sealed = {k: base64.b64decode(v) for k, v in meta["sealing"]["sealed"].items()}
+    ok = AESGCM(hkdf(raw, sealed["salt"], binding)).decrypt(
+        sealed["nonce"], sealed["ciphertext"], binding)
+    pk = part_key(ok, base64.b64decode(p["key_salt"]), 1)
+    sealed_part = stored_part(server, bucket, meta, p)
+    assert len(sealed_part) == len(body) + 16
+    assert open_part(pk, base64.b64decode(p["nonce_prefix"]), meta["segment_size"], p["size"],
+                     sealed_part) == body
+    assert base64.b64decode(meta["mac"]) == record_mac(ok, bucket, key, meta)
+    flipped = bytearray(sealed_part)
+    flipped[7] ^= 1
+    edited = dict(meta, parts=[dict(p, inline=base64.b64encode(bytes(flipped)).decode())])
+    assert record_mac(ok, bucket, key, edited) != record_mac(ok, bucket, key, meta)
 
 
 def test_independent_reader_opens_and_authenticates_a_v2_object(s3, bucket, server):
@@ -139,7 +179,8 @@ def test_independent_reader_opens_and_authenticates_a_v2_object(s3, bucket, serv
     # §2, §3: each part under its number-bound key.
     plain = b""
     for p in meta["parts"]:
-        blob = (server.data_dir / "objects" / "data" / bucket / meta["generation"] / p["blob"]).read_bytes()
+        assert "inline" not in p, "multipart parts are never inline"
+        blob = stored_part(server, bucket, meta, p)
         pk = part_key(ok, base64.b64decode(p["key_salt"]), p["part_number"])
         plain += open_part(pk, base64.b64decode(p["nonce_prefix"]), meta["segment_size"],
                            p["size"], blob)
@@ -189,4 +230,14 @@ def test_format_doc_vectors_version_2():
     )
     assert record_mac(ok, "bucket", "photos/cat.jpg", meta).hex() == (
         "01be4e1e606fc1ef241287085a03b5423150de3e32c3c87e74dce5edce739074"
+    )
+    # The same record with its part inline: the first (version 1) envelope vector's 91 bytes.
+    envelope_blob = bytes.fromhex(
+        "0ad855abea5a8e1d6b51193a31dd2f9bbe56aff005108523f04ab7e5519f522e"
+        "5daa5d6e96ab485b75fc690b66c8d721a0a42f2b84138935edd0fc496364eeee"
+        "a59f813c86873a099bfe16f6f66142e06f522a675f0fa3724fb507"
+    )
+    inline = dict(meta, parts=[dict(meta["parts"][0], blob="", inline=b64(envelope_blob))])
+    assert record_mac(ok, "bucket", "photos/cat.jpg", inline).hex() == (
+        "116aaa300e422bd1de75d802584012f6c093f42b32a778ce6f55ea3227ea88d1"
     )

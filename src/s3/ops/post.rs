@@ -193,8 +193,20 @@ async fn post_object(
     );
     let store = gw.store.clone();
     let generation = Store::new_generation();
+    // The file is smaller than the whole form, so a short request is a small object.
+    let bound = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let mut part = crypto
-        .write_part(&store, bucket, &generation, "1", 1, &mut source)
+        .write_single_part(
+            &store,
+            bucket,
+            &generation,
+            bound,
+            gw.cfg.inline_max_bytes,
+            &mut source,
+        )
         .await?;
     let digest = source.finish()?;
     if digest.len < min_len {

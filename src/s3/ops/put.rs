@@ -65,8 +65,16 @@ pub(crate) async fn handle_put_object(
     })?;
     let store = req.gw.store.clone();
     let generation = Store::new_generation();
+    let declared = payload.declared_len();
     let mut part = crypto
-        .write_part(&store, bucket, &generation, "1", 1, &mut payload)
+        .write_single_part(
+            &store,
+            bucket,
+            &generation,
+            declared,
+            req.gw.cfg.inline_max_bytes,
+            &mut payload,
+        )
         .await?;
     let digest = payload.digest().clone();
     let etag = crypto.etag_rule().etag(digest.md5);

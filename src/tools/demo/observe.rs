@@ -158,22 +158,32 @@ pub(crate) fn stored_object(
         .into_iter()
         .flatten()
     {
-        let Some(blob) = part.get("blob").and_then(Value::as_str) else {
-            continue;
+        // A small object's sealed bytes are in its record (docs/STORAGE.md "Inline objects").
+        let (rel, data) = if let Some(inline) = part.get("inline").and_then(Value::as_str) {
+            let data = B64
+                .decode(inline)
+                .map_err(|e| format!("{}: inline part: {e}", meta_path.display()))?;
+            let rel = Path::new("objects").join(meta_rel.as_ref());
+            (format!("{} (inline)", rel.display()), data)
+        } else {
+            let Some(blob) = part.get("blob").and_then(Value::as_str) else {
+                continue;
+            };
+            let rel = Path::new("objects")
+                .join("data")
+                .join(bucket)
+                .join(generation)
+                .join(blob);
+            let data = std::fs::read(data_dir.join(&rel))
+                .map_err(|e| format!("{}: {e}", rel.display()))?;
+            (rel.display().to_string(), data)
         };
-        let rel = Path::new("objects")
-            .join("data")
-            .join(bucket)
-            .join(generation)
-            .join(blob);
-        let data =
-            std::fs::read(data_dir.join(&rel)).map_err(|e| format!("{}: {e}", rel.display()))?;
         if first.is_empty() {
             first = data.iter().take(16).copied().collect();
         }
         contains |= contains_run(&data, plaintext);
         files.push(StoredFile {
-            path: rel.display().to_string(),
+            path: rel,
             size: data.len() as u64,
         });
     }

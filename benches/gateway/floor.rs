@@ -16,7 +16,8 @@ use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 
 use super::measure::{Cost, cost};
 
-/// The store's read size for a local blob (`store::blob::file_chunks`, about 256 KiB).
+/// The store's read size for a local blob (`BLOB_READ_CHUNK`: up to four sealed segments, about
+/// 256 KiB, per blocking read).
 const READ_CHUNK: usize = 256 * 1024;
 /// A TLS record's plaintext (the most TLS 1.2 and 1.3 allow).
 const TLS_RECORD: usize = 16 * 1024;
@@ -129,8 +130,8 @@ fn loopback_write(data: &[u8]) -> Cost {
 pub enum NewFile {
     /// One file: create 0600 temp, write, (fsync), fstat, rename, (fsync the directory).
     One,
-    /// The local store's PUT of a new key: a generation directory with the blob in it, then
-    /// the version record (see [`store_put`]).
+    /// The local store's PUT of a new key: its meta record with the object inline (see
+    /// [`store_put`]).
     StorePut,
 }
 
@@ -147,7 +148,7 @@ pub fn small_put_floor(
     n: usize,
     in_flight: usize,
 ) -> (f64, f64) {
-    for d in ["", "buckets", "data/bench", "meta/bench"] {
+    for d in ["", "buckets", "meta/bench"] {
         std::fs::DirBuilder::new()
             .mode(0o700)
             .recursive(true)
@@ -207,51 +208,40 @@ fn one_file(dir: &Path, name: &str, data: &[u8], fsync: bool) -> std::io::Result
 
 /// The file-system calls of the local store's PUT of a new 4 KiB key (SSE-S3, unversioned
 /// bucket), in the order `strace -f` showed them on a running gateway (docs/PERFORMANCE.md,
-/// "The limits, measured"), minus the threads' hand-offs:
+/// "The limits, measured" and "Inline small objects"), minus the threads' hand-offs:
 /// 1. the bucket record read twice (open, fstat, read, read, close);
-/// 2. the blob's staging file `<gen>/1#1` fails with ENOENT, so the missing generation
-///    directory is found (stat, stat of its parent) and made 0700;
-/// 3. the blob is created 0600, written (4,112 bytes: one sealed segment), fsynced, fstat'ed,
-///    renamed, and the generation directory and its parent are fsynced;
-/// 4. the key's meta record is looked up twice (ENOENT: a new key);
-/// 5. the meta record (945 bytes) is written the same way and its directory fsynced.
+/// 2. the key's meta record is looked up twice (ENOENT: a new key);
+/// 3. the meta record, which holds the sealed 4 KiB inline (945 bytes of record and the
+///    4,112-byte sealed segment in base64: 6,429 bytes), is created 0600, written, fsynced,
+///    fstat'ed and renamed, and its directory fsynced.
 ///
-/// Five fsyncs, two new files and a new directory per PUT; without fsync the same minus the
-/// fsyncs.
+/// Two fsyncs and one new file per PUT; without fsync the same minus the fsyncs. (Before small
+/// objects went inline, the blob had a generation directory of its own: five fsyncs, two new
+/// files and a directory.)
 fn store_put(root: &Path, i: usize, data: &[u8], fsync: bool) -> std::io::Result<()> {
-    let (buckets, blobs, metas) = (
-        root.join("buckets"),
-        root.join("data/bench"),
-        root.join("meta/bench"),
-    );
+    let (buckets, metas) = (root.join("buckets"), root.join("meta/bench"));
     let bucket = buckets.join("bench");
     for _ in 0..2 {
         std::hint::black_box(std::fs::read(&bucket)?);
-    }
-    let generation = blobs.join(format!("{i:08x}-27ac-4b32-ba66-9cc679f9b573"));
-    let staging = generation.join("1#1");
-    let e = create_private(&staging).expect_err("a new generation");
-    assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
-    assert!(!generation.is_dir() && blobs.is_dir());
-    std::fs::DirBuilder::new().mode(0o700).create(&generation)?;
-    publish(&staging, &generation.join("1"), data, fsync)?;
-    if fsync {
-        sync_dir(&generation)?;
-        sync_dir(&blobs)?;
     }
     let record = metas.join(format!("6b6579{i:08x}-"));
     for _ in 0..2 {
         let e = std::fs::read(&record).expect_err("a new key");
         assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
     }
+    let mut body = data[..945].to_vec();
+    body.extend(data.iter().cycle().take(INLINE_RECORD - 945));
     let mut staging = record.as_os_str().to_owned();
     staging.push("#1");
-    publish(Path::new(&staging), &record, &data[..945], fsync)?;
+    publish(Path::new(&staging), &record, &body, fsync)?;
     if fsync {
         sync_dir(&metas)?;
     }
     Ok(())
 }
+
+/// The size of a 4 KiB object's meta record with the sealed object inline.
+const INLINE_RECORD: usize = 945 + 4_112usize.div_ceil(3) * 4;
 
 /// The store's write of one staged file: create 0600, write, fsync, fstat, rename.
 fn publish(staging: &Path, dest: &Path, data: &[u8], fsync: bool) -> std::io::Result<()> {

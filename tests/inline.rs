@@ -12,46 +12,23 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use common::sse::{MODES, Mode, customer_key};
 use common::{Options, Server, all_files, failure, find_bytes, random};
-use md5::{Digest, Md5};
 use serde_json::Value;
 
 const BUCKET: &str = "inlined";
 const LIMIT: usize = 16 * 1024;
 
-#[derive(Clone, Copy, Debug)]
-enum Mode {
-    SseS3,
-    SseKms,
-    SseC,
-}
-
-const MODES: [Mode; 3] = [Mode::SseS3, Mode::SseKms, Mode::SseC];
-
-/// The SSE-C key every test uses, as (base64 key, base64 MD5).
-fn customer_key() -> (String, String) {
-    let raw = [0x5au8; 32];
-    (STANDARD.encode(raw), STANDARD.encode(Md5::digest(raw)))
-}
-
 async fn put(s3: &Client, key: &str, mode: Mode, data: &[u8]) {
-    let (k, md5) = customer_key();
-    let p = s3
-        .put_object()
-        .bucket(BUCKET)
-        .key(key)
-        .body(ByteStream::from(data.to_vec()));
-    let p = match mode {
-        Mode::SseS3 => p.server_side_encryption(ServerSideEncryption::Aes256),
-        Mode::SseKms => p.server_side_encryption(ServerSideEncryption::AwsKms),
-        Mode::SseC => p
-            .sse_customer_algorithm("AES256")
-            .sse_customer_key(k)
-            .sse_customer_key_md5(md5),
-    };
-    p.send()
-        .await
-        .unwrap_or_else(|e| panic!("PUT {key}: {e:?}"));
+    mode.put(
+        s3.put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .body(ByteStream::from(data.to_vec())),
+    )
+    .send()
+    .await
+    .unwrap_or_else(|e| panic!("PUT {key}: {e:?}"));
 }
 
 /// GET of `key` (bytes `range` when given): `Ok(bytes)` or `Err((status, code))`.
@@ -61,14 +38,7 @@ async fn get(
     mode: Mode,
     range: Option<&str>,
 ) -> Result<Vec<u8>, (u16, String)> {
-    let (k, md5) = customer_key();
-    let mut g = s3.get_object().bucket(BUCKET).key(key);
-    if let Mode::SseC = mode {
-        g = g
-            .sse_customer_algorithm("AES256")
-            .sse_customer_key(k)
-            .sse_customer_key_md5(md5);
-    }
+    let mut g = mode.get(s3.get_object().bucket(BUCKET).key(key));
     if let Some(r) = range {
         g = g.range(r);
     }

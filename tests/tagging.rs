@@ -12,10 +12,11 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, ObjectAttributes,
-    ServerSideEncryption, Tag, Tagging, TaggingDirective,
+    Tag, Tagging, TaggingDirective,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use common::sse::{MODES, Mode, customer_key};
 use common::{Server, all_files, failure, random};
 use md5::{Digest, Md5};
 use serde_json::Value;
@@ -26,20 +27,6 @@ const MIB: usize = 1024 * 1024;
 type Edit = (&'static str, fn(&mut Value));
 /// A refused tag set: (what, pairs, status, code).
 type Row = (&'static str, Vec<(String, String)>, u16, &'static str);
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Mode {
-    SseS3,
-    SseKms,
-    SseC,
-}
-
-const MODES: [Mode; 3] = [Mode::SseS3, Mode::SseKms, Mode::SseC];
-
-fn ssec() -> (String, String) {
-    let raw = [0x5au8; 32];
-    (STANDARD.encode(raw), STANDARD.encode(Md5::digest(raw)))
-}
 
 fn tagging(pairs: &[(&str, &str)]) -> Tagging {
     let mut t = Tagging::builder();
@@ -63,49 +50,35 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 async fn put(s3: &Client, bucket: &str, key: &str, mode: Mode, data: &[u8], tags: Option<&str>) {
-    let (k, md5) = ssec();
-    let mut p = s3
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .body(ByteStream::from(data.to_vec()))
-        .set_tagging(tags.map(str::to_owned));
-    p = match mode {
-        Mode::SseS3 => p.server_side_encryption(ServerSideEncryption::Aes256),
-        Mode::SseKms => p.server_side_encryption(ServerSideEncryption::AwsKms),
-        Mode::SseC => p
-            .sse_customer_algorithm("AES256")
-            .sse_customer_key(k)
-            .sse_customer_key_md5(md5),
-    };
-    p.send().await.unwrap();
+    mode.put(
+        s3.put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(ByteStream::from(data.to_vec()))
+            .set_tagging(tags.map(str::to_owned)),
+    )
+    .send()
+    .await
+    .unwrap();
 }
 
 /// `(tag count header, bytes)` of a GET.
 async fn get(s3: &Client, bucket: &str, key: &str, mode: Mode) -> (Option<i32>, Vec<u8>) {
-    let (k, md5) = ssec();
-    let mut g = s3.get_object().bucket(bucket).key(key);
-    if mode == Mode::SseC {
-        g = g
-            .sse_customer_algorithm("AES256")
-            .sse_customer_key(k)
-            .sse_customer_key_md5(md5);
-    }
-    let o = g.send().await.unwrap();
+    let o = mode
+        .get(s3.get_object().bucket(bucket).key(key))
+        .send()
+        .await
+        .unwrap();
     let count = o.tag_count();
     (count, o.body.collect().await.unwrap().into_bytes().to_vec())
 }
 
 async fn head_count(s3: &Client, bucket: &str, key: &str, mode: Mode) -> Option<i32> {
-    let (k, md5) = ssec();
-    let mut h = s3.head_object().bucket(bucket).key(key);
-    if mode == Mode::SseC {
-        h = h
-            .sse_customer_algorithm("AES256")
-            .sse_customer_key(k)
-            .sse_customer_key_md5(md5);
-    }
-    h.send().await.unwrap().tag_count()
+    mode.head(s3.head_object().bucket(bucket).key(key))
+        .send()
+        .await
+        .unwrap()
+        .tag_count()
 }
 
 async fn get_tags(s3: &Client, bucket: &str, key: &str) -> BTreeMap<String, String> {
@@ -243,7 +216,7 @@ async fn tags_on_disk_are_authenticated() {
             edit(&mut r);
             write_record(&server, b, &key, &r);
             // GET and GetObjectTagging refuse the record; PutObjectTagging does not re-sign it.
-            let (k, md5) = ssec();
+            let (k, md5) = customer_key();
             let mut g = s3.get_object().bucket(b).key(&key);
             if mode == Mode::SseC {
                 g = g
@@ -312,7 +285,7 @@ async fn records_from_before_tagging_stay_usable() {
                 (400, "InvalidRequest".into())
             );
             // With the customer key it can re-authenticate the record.
-            let (k, md5) = ssec();
+            let (k, md5) = customer_key();
             s3.put_object_tagging()
                 .bucket(b)
                 .key(&key)
@@ -842,7 +815,7 @@ async fn get_object_attributes() {
         .send()
         .await;
     assert_eq!(failure("no key", r), (400, "InvalidRequest".into()));
-    let (k, md5) = ssec();
+    let (k, md5) = customer_key();
     let ok = s3
         .get_object_attributes()
         .bucket(b)

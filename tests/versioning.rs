@@ -14,41 +14,23 @@ use aws_sdk_s3::types::{
     BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier,
     ServerSideEncryption,
 };
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use common::sse::Mode;
 use common::{Server, all_files, failure, find_bytes, random, set_versioning};
-use md5::{Digest, Md5};
 use serde_json::Value;
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Mode {
-    SseS3,
-    SseKms,
-    SseC,
-}
-
-fn ssec() -> (String, String) {
-    let raw = [0x3cu8; 32];
-    (STANDARD.encode(raw), STANDARD.encode(Md5::digest(raw)))
-}
 
 /// PUT in `mode`; returns the version id answered.
 async fn put(s3: &Client, bucket: &str, key: &str, mode: Mode, data: &[u8]) -> Option<String> {
-    let (k, md5) = ssec();
-    let p = s3
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .body(ByteStream::from(data.to_vec()));
-    let p = match mode {
-        Mode::SseS3 => p.server_side_encryption(ServerSideEncryption::Aes256),
-        Mode::SseKms => p.server_side_encryption(ServerSideEncryption::AwsKms),
-        Mode::SseC => p
-            .sse_customer_algorithm("AES256")
-            .sse_customer_key(k)
-            .sse_customer_key_md5(md5),
-    };
-    p.send().await.unwrap().version_id().map(str::to_owned)
+    mode.put(
+        s3.put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(ByteStream::from(data.to_vec())),
+    )
+    .send()
+    .await
+    .unwrap()
+    .version_id()
+    .map(str::to_owned)
 }
 
 /// GET of one version (the current one with `None`): `(version id header, bytes, SSE)`.
@@ -59,19 +41,12 @@ async fn get(
     version: Option<&str>,
     mode: Mode,
 ) -> (Option<String>, Vec<u8>, Option<ServerSideEncryption>) {
-    let (k, md5) = ssec();
-    let mut g = s3
+    let g = s3
         .get_object()
         .bucket(bucket)
         .key(key)
         .set_version_id(version.map(str::to_owned));
-    if mode == Mode::SseC {
-        g = g
-            .sse_customer_algorithm("AES256")
-            .sse_customer_key(k)
-            .sse_customer_key_md5(md5);
-    }
-    let o = g.send().await.unwrap();
+    let o = mode.get(g).send().await.unwrap();
     let vid = o.version_id().map(str::to_owned);
     let sse = o.server_side_encryption().cloned();
     (

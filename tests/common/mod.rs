@@ -5,6 +5,7 @@
 pub mod load;
 pub mod pg;
 pub mod seal;
+pub mod sse;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -12,6 +12,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use common::inspect::{inspect, inspect_json};
 use common::sse::{MODES, Mode, customer_key};
 use common::{Options, Server, all_files, failure, find_bytes, random};
 use serde_json::Value;
@@ -364,39 +365,14 @@ async fn tag_changes_keep_inline_bytes() {
 async fn inspect_reports_inline_parts() {
     let (server, s3) = started(Options::default()).await;
     put(&s3, "small", Mode::SseS3, &random(100)).await;
-    let out = std::process::Command::new(common::bin())
-        .args([
-            "inspect",
-            &format!("s3://{BUCKET}/small"),
-            "--format",
-            "json",
-        ])
-        .arg("--data-dir")
-        .arg(&server.data_dir)
-        .env_remove("SEALGATE_CONFIG")
-        .env_remove("SEALGATE_DATA_DIR")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let j = inspect_json(&server, &format!("s3://{BUCKET}/small"));
     let part = &j["parts"][0];
     assert_eq!(part["inline"], true, "{j}");
     assert_eq!(part["blob"], "inline");
     assert_eq!(part["blob_size"], 116);
     assert_eq!(part["stored_size"], 116);
-    let text = std::process::Command::new(common::bin())
-        .args(["inspect", &format!("s3://{BUCKET}/small")])
-        .arg("--data-dir")
-        .arg(&server.data_dir)
-        .env_remove("SEALGATE_CONFIG")
-        .env_remove("SEALGATE_DATA_DIR")
-        .output()
-        .unwrap();
-    let text = String::from_utf8(text.stdout).unwrap();
+    let (code, text, err) = inspect(&server, &format!("s3://{BUCKET}/small"), false);
+    assert_eq!(code, 0, "{err}");
     assert!(text.contains("inline (in the meta record)"), "{text}");
 }
 

@@ -10,51 +10,13 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use common::inspect::{inspect, inspect_json, inspect_with};
 use common::{Server, all_files, random};
 use md5::{Digest, Md5};
 use serde_json::Value;
 
 const BUCKET: &str = "inspected";
 const MIB: usize = 1024 * 1024;
-
-/// Runs `sealgate inspect` against the server's data dir; returns (exit code, stdout, stderr).
-fn inspect(server: &Server, target: &str, json: bool) -> (i32, String, String) {
-    inspect_with(server, target, json, &[])
-}
-
-/// [`inspect`] with extra arguments.
-fn inspect_with(
-    server: &Server,
-    target: &str,
-    json: bool,
-    extra: &[&str],
-) -> (i32, String, String) {
-    let mut cmd = std::process::Command::new(common::bin());
-    cmd.arg("inspect")
-        .arg(target)
-        .arg("--data-dir")
-        .arg(&server.data_dir)
-        .args(extra);
-    if json {
-        cmd.args(["--format", "json"]);
-    }
-    let out = cmd
-        .env_remove("SEALGATE_CONFIG")
-        .env_remove("SEALGATE_DATA_DIR")
-        .output()
-        .expect("run sealgate inspect");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).expect("UTF-8 output"),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn inspect_json(server: &Server, target: &str) -> Value {
-    let (code, out, err) = inspect(server, target, true);
-    assert_eq!(code, 0, "inspect {target} failed: {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
-}
 
 /// Fails if `secret` appears in `text` raw (as UTF-8), hex (either case) or base64.
 fn assert_absent(text: &str, secret: &[u8], what: &str) {

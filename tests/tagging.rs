@@ -16,6 +16,7 @@ use aws_sdk_s3::types::{
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use common::inspect::inspect_json;
 use common::sse::{MODES, Mode, customer_key};
 use common::{Server, all_files, failure, random};
 use md5::{Digest, Md5};
@@ -509,25 +510,7 @@ async fn tags_through_multipart_and_copy() {
     assert_eq!(got, data);
 
     // `sealgate inspect` shows the tags it finds in the record.
-    let out = std::process::Command::new(common::bin())
-        .args([
-            "inspect",
-            &format!("s3://{b}/mpu"),
-            "--format",
-            "json",
-            "--data-dir",
-        ])
-        .arg(&server.data_dir)
-        .env_remove("SEALGATE_CONFIG")
-        .env_remove("SEALGATE_DATA_DIR")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = inspect_json(&server, &format!("s3://{b}/mpu"));
     assert_eq!(report["tags"]["from"], "create", "{report}");
     assert_eq!(report["tags"]["n"], "1");
 }

@@ -2,6 +2,7 @@
 //! a temporary data dir and hands out AWS SDK clients configured for it.
 #![allow(dead_code)]
 
+pub mod inspect;
 pub mod load;
 pub mod pg;
 pub mod seal;

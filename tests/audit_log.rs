@@ -68,14 +68,7 @@ fn verify(data_dir: &Path, extra: &[&str]) -> (i32, String) {
 /// Some KMS traffic: a key, encrypts, decrypts, a data key and a failing call.
 async fn traffic(server: &Server, encrypts: usize) -> String {
     let kms = server.kms().await;
-    let key = kms
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let key = common::new_key_id(server).await;
     for i in 0..encrypts {
         let blob = kms
             .encrypt()
@@ -149,14 +142,7 @@ async fn concurrent_calls_leave_a_complete_gapless_chain() {
     const EACH: usize = 25;
     let server = start(&[("SEALGATE_AUDIT_DIGEST_EVERY", "16")], None);
     let kms = server.kms().await;
-    let key = kms
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let key = common::new_key_id(&server).await;
     let calls = (0..CLIENTS).map(|c| {
         let (kms, key) = (kms.clone(), key.clone());
         tokio::spawn(async move {

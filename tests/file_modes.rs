@@ -94,16 +94,8 @@ fn start(data_dir: Option<PathBuf>) -> Server {
 /// PUTs in the three SSE modes, a completed and an open multipart upload, KMS keys.
 async fn traffic(server: &Server) {
     let s3 = server.s3().await;
-    let kms = server.kms().await;
     s3.create_bucket().bucket("bkt").send().await.unwrap();
-    let key_id = kms
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let key_id = common::new_key_id(server).await;
     s3.put_object()
         .bucket("bkt")
         .key("s3")

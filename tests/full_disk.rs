@@ -156,14 +156,7 @@ async fn a_full_disk_fails_writes_cleanly_and_keeps_the_audit_chain() {
     s3.create_bucket().bucket("bkt").send().await.unwrap();
     let kept = common::random(100_000);
     put(&s3, "kept", &kept).await;
-    let key = kms
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let key = common::new_key_id(&server).await;
     let filler = fill(&fs.mnt);
 
     // Writes fail with the gateway's storage-outage error; reads still work.
@@ -397,14 +390,7 @@ fn count_events(data_dir: &Path, event: &str) -> usize {
 /// KMS traffic that writes a few audit records.
 async fn kms_traffic(server: &Server) {
     let kms = server.kms().await;
-    let key = kms
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let key = common::new_key_id(server).await;
     for _ in 0..3 {
         kms.encrypt()
             .key_id(&key)

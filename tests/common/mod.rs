@@ -609,6 +609,12 @@ pub fn copy_dir(from: &Path, to: &Path) {
     );
 }
 
+/// CreateKey with defaults on `server`'s KMS; the new key's id.
+pub async fn new_key_id(server: &Server) -> String {
+    let created = server.kms().await.create_key().send().await.unwrap();
+    created.key_metadata().unwrap().key_id().to_owned()
+}
+
 /// CreateKey with defaults on `server`'s KMS; the new key's ARN.
 pub async fn new_key_arn(server: &Server) -> String {
     let created = server.kms().await.create_key().send().await.unwrap();

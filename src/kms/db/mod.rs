@@ -15,6 +15,7 @@
 //! (see `rootkey.rs`); this module never sees plaintext key material.
 
 pub(crate) mod postgres;
+mod read_cache;
 pub(crate) mod sqlite;
 
 use std::path::Path;

@@ -1,12 +1,16 @@
 //! The SQLite backend of the key store: one connection, WAL, `synchronous=FULL`, every
-//! transaction IMMEDIATE (so transactions run one at a time, as the KMS assumes).
+//! transaction IMMEDIATE (so transactions run one at a time, as the KMS assumes). Query results
+//! are remembered until the next write ([`ReadCache`]); a transaction whose reads are all
+//! remembered never opens a SQLite transaction at all.
 
+use std::cell::{Cell, RefCell};
 use std::path::Path;
 use std::sync::Mutex;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql, params_from_iter};
 
+use super::read_cache::ReadCache;
 use super::{DbResult, Row, Tx, Value};
 use crate::kms::error::KmsError;
 
@@ -108,7 +112,13 @@ CREATE TABLE IF NOT EXISTS approval_requests (
 
 #[derive(Debug)]
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    conn: Mutex<Conn>,
+}
+
+#[derive(Debug)]
+struct Conn {
+    conn: Connection,
+    reads: ReadCache,
 }
 
 impl SqliteStore {
@@ -139,22 +149,107 @@ impl SqliteStore {
         add_column(&conn, "key_usage", "TEXT")?;
         add_column(&conn, "multi_region", "INTEGER NOT NULL DEFAULT 0")?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            conn: Mutex::new(Conn {
+                conn,
+                reads: ReadCache::default(),
+            }),
         })
     }
 
-    /// Runs `f` once in one IMMEDIATE transaction; commits on `Ok`, rolls back on `Err`.
+    /// Runs `f` once in one IMMEDIATE transaction; commits on `Ok`, rolls back on `Err`. The
+    /// transaction begins at the first statement the cache cannot answer: until then `f` has
+    /// only read what the database held when it last changed, under the same lock.
     pub fn with_tx<T>(
         &self,
         mut f: impl FnMut(&dyn Tx) -> Result<T, KmsError>,
     ) -> Result<T, KmsError> {
-        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(super::DbError::from)?;
-        let out = f(&*tx)?;
-        tx.commit().map_err(super::DbError::from)?;
-        Ok(out)
+        let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let Conn { conn, reads } = &mut *guard;
+        let tx = LazyTx {
+            conn,
+            reads: RefCell::new(reads),
+            began: Cell::new(false),
+            wrote: Cell::new(false),
+        };
+        let out = f(&tx);
+        tx.finish(out.is_ok())?;
+        out
+    }
+}
+
+/// One transaction of [`SqliteStore::with_tx`]: reads the cache answers cost no SQLite work;
+/// the first other statement begins the IMMEDIATE transaction; a write makes the cache forget
+/// everything first. Dropped without [`LazyTx::finish`] (a panic in `f`), it rolls back.
+struct LazyTx<'a> {
+    conn: &'a Connection,
+    reads: RefCell<&'a mut ReadCache>,
+    began: Cell<bool>,
+    wrote: Cell<bool>,
+}
+
+impl LazyTx<'_> {
+    fn begin(&self) -> DbResult<()> {
+        if !self.began.get() {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.began.set(true);
+        }
+        Ok(())
+    }
+
+    /// Commits (`ok`) or rolls back whatever began. A failed commit is rolled back and its
+    /// error returned; a failed call keeps its own error.
+    fn finish(self, ok: bool) -> DbResult<()> {
+        if !self.began.replace(false) {
+            return Ok(());
+        }
+        if ok && let Err(e) = self.conn.execute_batch("COMMIT") {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
+        if !ok {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for LazyTx<'_> {
+    fn drop(&mut self) {
+        if self.began.get() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        if self.wrote.get() {
+            // Forgotten at the write already; again in case a read after it was remembered
+            // by a path this type does not foresee.
+            self.reads.borrow_mut().forget_all();
+        }
+    }
+}
+
+impl Tx for LazyTx<'_> {
+    fn execute(&self, sql: &str, params: &[Value]) -> DbResult<u64> {
+        self.reads.borrow_mut().forget_all();
+        self.wrote.set(true);
+        self.begin()?;
+        Tx::execute(self.conn, sql, params)
+    }
+
+    fn query(&self, sql: &str, params: &[Value]) -> DbResult<Vec<Row>> {
+        // After a write this transaction sees rows that may yet be rolled back: not cached.
+        let cacheable = !self.wrote.get();
+        if cacheable && let Some(rows) = self.reads.borrow().get(sql, params) {
+            return Ok(rows);
+        }
+        self.begin()?;
+        let rows = Tx::query(self.conn, sql, params)?;
+        if cacheable {
+            self.reads.borrow_mut().remember(sql, params, &rows);
+        }
+        Ok(rows)
+    }
+
+    fn insertion_order(&self) -> &'static str {
+        "rowid"
     }
 }
 

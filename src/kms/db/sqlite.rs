@@ -381,6 +381,37 @@ mod tests {
             .unwrap();
     }
 
+    /// Remembered reads never outlive a change, nor show one that was rolled back: within one
+    /// open store, every read after a write (committed or not) sees what the database holds.
+    #[test]
+    fn remembered_reads_follow_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join(DEFAULT_FILE_NAME)).unwrap();
+        let read = |id: &str| store.with_tx(|tx| Ok(get_key(tx, id)?)).unwrap();
+        store.with_tx(|tx| Ok(put_key(tx, &key("a"))?)).unwrap();
+        assert_eq!(read("a"), Some(key("a")));
+        assert_eq!(read("b"), None);
+
+        let mut disabled = key("a");
+        disabled.state = KeyState::Disabled;
+        store.with_tx(|tx| Ok(put_key(tx, &disabled)?)).unwrap();
+        store.with_tx(|tx| Ok(put_key(tx, &key("b"))?)).unwrap();
+        assert_eq!(read("a"), Some(disabled.clone()));
+        assert_eq!(read("b"), Some(key("b")));
+
+        // Read inside a transaction after its own write, then rolled back: not remembered.
+        let err = store.with_tx(|tx| {
+            purge_key(tx, &key("b"))?;
+            assert_eq!(get_key(tx, "b")?, None);
+            put_key(tx, &key("a"))?;
+            assert_eq!(get_key(tx, "a")?, Some(key("a")));
+            Err::<(), _>(KmsError::internal("simulated failure"))
+        });
+        assert!(err.is_err());
+        assert_eq!(read("a"), Some(disabled));
+        assert_eq!(read("b"), Some(key("b")));
+    }
+
     /// A key store written before key specs opens with every key SYMMETRIC_DEFAULT; one
     /// written before key usages were stored reads each spec's one usage of that time.
     #[test]

@@ -19,6 +19,7 @@ mod blob_read;
 mod commit;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
+mod dir_sync;
 pub(crate) mod keyenc;
 pub(crate) mod layout;
 mod listing;

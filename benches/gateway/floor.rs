@@ -130,6 +130,10 @@ fn loopback_write(data: &[u8]) -> Cost {
 pub enum NewFile {
     /// One file: create 0600 temp, write, (fsync), fstat, rename, (fsync the directory).
     One,
+    /// The same without the directory's fsync: what each durable new file costs on its own
+    /// when concurrent writers share their directory's syncs (the store's group commit,
+    /// `store/dir_sync.rs`), the floor of any store that syncs each PUT's file.
+    OneSharedDir,
     /// The local store's PUT of a new key: its meta record with the object inline (see
     /// [`store_put`]).
     StorePut,
@@ -169,6 +173,11 @@ pub fn small_put_floor(
                             match how {
                                 NewFile::One => {
                                     one_file(root, &format!("obj-{i}"), &data[..4096], fsync)
+                                }
+                                NewFile::OneSharedDir => {
+                                    let name = format!("obj-{i}");
+                                    let staging = root.join(format!("{name}#1"));
+                                    publish(&staging, &root.join(name), &data[..4096], fsync)
                                 }
                                 NewFile::StorePut => store_put(root, i, data, fsync),
                             }

@@ -178,9 +178,10 @@ peer_rates = [x[1] for x in results.get(("s3s-fs", False), [])]
 for k, v in results.items():
     cpus = sorted(x[0] for x in v)
     rates = sorted(x[1] for x in v)
-    vs = ""
+    first = next(iter(results.values()))
+    vs = f"  x {next(iter(results))[0]} {statistics.median(x[1] / f[1] for x, f in zip(v, first)):.2f}"
     if peer_rates:
-        vs = f"  x s3s-fs {statistics.median(x[1] / p for x, p in zip(v, peer_rates)):.2f}"
+        vs += f"  x s3s-fs {statistics.median(x[1] / p for x, p in zip(v, peer_rates)):.2f}"
     print(f"{k[0]:8} fsync={k[1]!s:5}  CPU/PUT ms: median {statistics.median(cpus):.3f} all {[round(x,3) for x in cpus]}  PUT/s median {statistics.median(rates):.0f} all {[round(x) for x in rates]}{vs}")
 for k, t in strace.items():
     print(f"== strace {k[0]} fsync={k[1]} (per {N} PUTs)")

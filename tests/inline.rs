@@ -478,7 +478,13 @@ async fn concurrent_puts_into_one_bucket_all_land() {
     let keys: Vec<String> = (0..48).map(|i| format!("burst/{i:02}")).collect();
     // Every eighth object is too large to inline, so blobs and new generation directories
     // are written beside the records.
-    let size = |i: usize| if i.is_multiple_of(8) { 100 * 1024 } else { 4096 };
+    let size = |i: usize| {
+        if i.is_multiple_of(8) {
+            100 * 1024
+        } else {
+            4096
+        }
+    };
     for round in 0..2 {
         let mut puts = tokio::task::JoinSet::new();
         let mut expected = Vec::new();

@@ -142,13 +142,15 @@ mod tests {
                 release_rx.clone(),
             );
             thread::spawn(move || {
+                // Which sync this caller's result came from (the next may start as it returns).
+                let mut ran = 0;
                 dir.sync(|| {
-                    let n = syncs.fetch_add(1, Ordering::SeqCst) + 1;
-                    started_tx.send(n).unwrap();
+                    ran = syncs.fetch_add(1, Ordering::SeqCst) + 1;
+                    started_tx.send(ran).unwrap();
                     release_rx.lock().unwrap().recv().unwrap();
                     Ok(())
                 })
-                .map(|()| syncs.load(Ordering::SeqCst))
+                .map(|()| ran)
             })
         };
         assert_eq!(started_rx.recv().unwrap(), 1);

@@ -410,7 +410,7 @@ async fn main() {
             },
         ];
         let n = if quick { 200 } else { 1000 };
-        peer::run(gateways, n, big, 3, &mut report).await;
+        peer::run(gateways, server.dir.path(), n, big, 3, &mut report).await;
     }
     if wants("memory") {
         let size = if quick { 1 << 30 } else { 5 << 30 };

@@ -2,7 +2,13 @@
 //! encrypts nor fsyncs) started by the bench on the same disk, beside sealgate with fsync on and
 //! with `no_fsync = true`. All three over plain HTTP (s3s-fs has no TLS), the same SDK client
 //! configuration and the same requests (no SSE headers: sealgate encrypts with SSE-S3 by
-//! default), interleaved rounds; the ratios are medians of per-round ratios to s3s-fs.
+//! default), interleaved rounds; the ratios are medians of per-round ratios to s3s-fs. Beside
+//! them, each round, the fsync floors (`FLOORS`): how many new 4 KiB files per second the same
+//! disk makes durable at 8 in flight, with a directory fsync each and with the data fsync only
+//! — a server that fsyncs every PUT cannot beat them, whatever its code — and from them the
+//! **fsync ceiling**: the no-fsync gateway's PUT/s with the disk's sync latency added to each
+//! PUT (a PUT is answered only after its file's fsync; at 8 in flight the latency is not
+//! hidden), i.e. the most this gateway could do with fsync if syncing cost it nothing else.
 //!
 //! s3s-fs 0.17 needs rustc 1.96; 0.14.1 builds on 1.95. It is installed once into
 //! `$CARGO_TARGET_DIR/s3s-fs` when `SEALGATE_BENCH_PEER=1` (about 5 minutes) and used whenever it
@@ -16,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
 
+use super::floor::{NewFile, fsync_latency, small_put_floor};
 use super::measure::{Report, cpu_seconds, mbps, median};
 
 const PEER_VERSION: &str = "0.14.1";
@@ -156,7 +163,7 @@ async fn round(
     big: &Arc<Vec<u8>>,
 ) -> Round {
     let (start, cpu) = (Instant::now(), cpu_seconds(t.pid));
-    super::run(n, 8, |j| {
+    super::run(n, IN_FLIGHT, |j| {
         let k = format!("small/{round}/{j}");
         async move { put(&t.client, &k, small).await }
     })
@@ -181,7 +188,25 @@ async fn round(
 
 /// `gateways`: sealgate's plain-HTTP targets (fsync, no-fsync). Skips with a printed reason
 /// when s3s-fs is not available; never fails the bench for it.
-pub async fn run(gateways: Vec<Target>, n: usize, big: usize, rounds: usize, report: &mut Report) {
+/// The fsync floors printed beside s3s-fs: new 4 KiB files made durable on the same disk by
+/// 8 threads at once, as ops/s — the most PUT/s any store that syncs each PUT could reach here.
+const FLOORS: [(&str, NewFile); 2] = [
+    ("floor: file+dir fsync", NewFile::One),
+    ("floor: file fsync only", NewFile::OneSharedDir),
+];
+
+/// PUTs (and floor threads) in flight.
+const IN_FLIGHT: usize = 8;
+
+/// `dir`: a directory on the disk of the servers' data, for the fsync floors.
+pub async fn run(
+    gateways: Vec<Target>,
+    dir: &std::path::Path,
+    n: usize,
+    big: usize,
+    rounds: usize,
+    report: &mut Report,
+) {
     let peer = match binary().and_then(|bin| Peer::start(&bin)) {
         Ok(p) => p,
         Err(why) => {
@@ -205,11 +230,27 @@ pub async fn run(gateways: Vec<Target>, n: usize, big: usize, rounds: usize, rep
     }
     let (small, big_data) = (super::random(4096), super::random(big));
     let mut samples: Vec<Vec<Round>> = vec![Vec::new(); targets.len()];
+    // [floor] -> per-round ops/s.
+    let mut floors = vec![Vec::new(); FLOORS.len()];
+    // Per round: the mean ms one file's data fsync takes at 8 in flight.
+    let mut sync_ms = Vec::new();
+    let floor_dir = dir.join("peer-fsync-floors");
     for r in 0..rounds {
         for (i, t) in targets.iter().enumerate() {
             samples[i].push(round(t, r, n, &small, &big_data).await);
         }
+        for (f, &(_, how)) in FLOORS.iter().enumerate() {
+            let root = floor_dir.join(format!("{f}-{r}"));
+            let m = tokio::task::spawn_blocking(move || {
+                small_put_floor(&root, how, true, n, IN_FLIGHT)
+            });
+            floors[f].push(1000.0 / m.await.expect("floor thread").0);
+        }
+        let root = floor_dir.join(format!("latency-{r}"));
+        let m = tokio::task::spawn_blocking(move || fsync_latency(&root, n, IN_FLIGHT));
+        sync_ms.push(m.await.expect("floor thread"));
     }
+    let _ = std::fs::remove_dir_all(&floor_dir);
     let peer_rounds = samples.last().unwrap().clone();
     println!(
         "\nagainst s3s-fs {PEER_VERSION} (unencrypted, no fsync), all over plain HTTP, {rounds} \
@@ -264,4 +305,56 @@ pub async fn run(gateways: Vec<Target>, n: usize, big: usize, rounds: usize, rep
             );
         }
     }
+    let peer_ops: Vec<f64> = peer_rounds.iter().map(|r| r.small_ops).collect();
+    for ((name, _), ops) in FLOORS.iter().zip(&floors) {
+        let vs = median(
+            &ops.iter()
+                .zip(&peer_ops)
+                .map(|(a, p)| a / p)
+                .collect::<Vec<_>>(),
+        );
+        println!("{name:<22} {:>10.0} {:>11} {vs:>9.2}", median(ops), "-");
+        report.add("peer", name, "4 KiB PUT", median(ops), "ops/s");
+        report.add("peer", name, "4 KiB PUT x s3s-fs", vs, "ratio");
+    }
+    // The fsync ceiling, per round: 8 PUTs in flight, each taking what it took without fsync
+    // plus one file's fsync.
+    let Some(unsynced) = targets.iter().position(|t| t.label.contains("no-fsync")) else {
+        return;
+    };
+    let ceiling: Vec<f64> = (0..rounds)
+        .map(|r| {
+            let put_s = IN_FLIGHT as f64 / samples[unsynced][r].small_ops;
+            IN_FLIGHT as f64 / (put_s + sync_ms[r] / 1000.0)
+        })
+        .collect();
+    let vs = median(
+        &ceiling
+            .iter()
+            .zip(&peer_ops)
+            .map(|(a, p)| a / p)
+            .collect::<Vec<_>>(),
+    );
+    println!(
+        "{:<22} {:>10.0} {:>11} {vs:>9.2}   (no-fsync gateway + {:.2} ms: one file fsync, mean)",
+        "fsync ceiling",
+        median(&ceiling),
+        "-",
+        median(&sync_ms)
+    );
+    report.add(
+        "peer",
+        "fsync ceiling",
+        "4 KiB PUT",
+        median(&ceiling),
+        "ops/s",
+    );
+    report.add("peer", "fsync ceiling", "4 KiB PUT x s3s-fs", vs, "ratio");
+    report.add(
+        "peer",
+        "fsync ceiling",
+        "fsync latency per PUT",
+        median(&sync_ms),
+        "ms",
+    );
 }

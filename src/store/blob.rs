@@ -79,7 +79,7 @@ enum Sink {
 /// travels with the write in flight, which hands it back with its emptied buffer.
 struct LocalBlob {
     dest: std::path::PathBuf,
-    fsync: bool,
+    fsync: super::dir_sync::Fsync,
     in_flight: Option<JoinHandle<std::io::Result<Written>>>,
     /// Bytes shipped so far: where the next buffer goes in the file.
     offset: u64,
@@ -174,7 +174,7 @@ impl BlobWriter {
                 let (staged, spare) = local.settle().await?;
                 let spare = spare.unwrap_or_else(|| Vec::with_capacity(self.capacity));
                 let full = std::mem::replace(&mut self.buf, spare);
-                let (dest, fsync, at) = (local.dest.clone(), local.fsync, local.offset);
+                let (dest, fsync, at) = (local.dest.clone(), local.fsync.clone(), local.offset);
                 local.offset += full.len() as u64;
                 local.in_flight = Some(tokio::task::spawn_blocking(move || {
                     let staged = match staged {
@@ -207,7 +207,7 @@ impl BlobWriter {
             Sink::Local(local) => {
                 let (staged, _) = local.settle().await?;
                 let last = std::mem::take(&mut self.buf);
-                let (dest, fsync, at) = (local.dest.clone(), local.fsync, local.offset);
+                let (dest, fsync, at) = (local.dest.clone(), local.fsync.clone(), local.offset);
                 // A small blob is created, written, synced and published in this one task.
                 tokio::task::spawn_blocking(move || {
                     let staged = match staged {

@@ -7,13 +7,15 @@
 //! blocking tasks per write (docs/PERFORMANCE.md, "Small PUTs"). Here a write is one blocking
 //! task, and the fsyncs are: the file's data, the directory that gets its name, and the parent
 //! of each directory the write had to create (its entry) — a new directory that then receives
-//! the file is synced once, after the rename, not also when it is made.
+//! the file is synced once, after the rename, not also when it is made. Directory syncs are
+//! shared by concurrent writes into the same directory (`dir_sync.rs`).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind};
 use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use super::dir_sync::Fsync;
 use crate::fsutil::{DIR_MODE, FILE_MODE};
 
 /// Bytes per `pwrite`. A 1 MiB write lets the kernel allocate page-cache folios of up to
@@ -40,13 +42,13 @@ pub(super) struct Staged {
     dest: PathBuf,
     /// Directories that gained an entry for a directory this write created; synced on publish.
     new_entries_in: Vec<PathBuf>,
-    fsync: bool,
+    fsync: Fsync,
     published: bool,
 }
 
 impl Staged {
     /// Creates the staging file for `dest` (and any missing directories).
-    pub(super) fn create(dest: PathBuf, fsync: bool) -> io::Result<Staged> {
+    pub(super) fn create(dest: PathBuf, fsync: Fsync) -> io::Result<Staged> {
         let mut new_entries_in = Vec::new();
         // Making the directories is retried: a delete's empty-directory cleanup may remove
         // one between our `mkdir` and the `open`.
@@ -101,7 +103,7 @@ impl Staged {
     }
 
     fn try_publish(&self, how: Publish) -> io::Result<std::fs::Metadata> {
-        if self.fsync {
+        if self.fsync.is_some() {
             self.file.sync_all()?;
         }
         let meta = self.file.metadata()?;
@@ -112,12 +114,12 @@ impl Staged {
                 let _ = std::fs::remove_file(&self.path);
             }
         }
-        if self.fsync {
+        if let Some(dirs) = &self.fsync {
             if let Some(parent) = self.dest.parent() {
-                sync_dir(parent)?;
+                dirs.sync(parent)?;
             }
             for dir in &self.new_entries_in {
-                sync_dir(dir)?;
+                dirs.sync(dir)?;
             }
         }
         Ok(meta)
@@ -177,10 +179,6 @@ fn create_dirs(dir: &Path, new_entries_in: &mut Vec<PathBuf>) -> io::Result<()> 
     Ok(())
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,7 +192,7 @@ mod tests {
     fn publishes_owner_only_files_in_new_directories() {
         let root = tempfile::tempdir().unwrap();
         let dest = root.path().join("a/b/c/blob");
-        let staged = Staged::create(dest.clone(), true).unwrap();
+        let staged = Staged::create(dest.clone(), Some(Default::default())).unwrap();
         // The directories a write creates gain entries in their parents: root, a and b.
         assert_eq!(
             staged.new_entries_in,
@@ -226,13 +224,13 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let dest = root.path().join("rec");
         std::fs::write(&dest, b"first").unwrap();
-        let staged = Staged::create(dest.clone(), false).unwrap();
+        let staged = Staged::create(dest.clone(), None).unwrap();
         staged.write_at(b"second", 0).unwrap();
         let err = staged.publish(Publish::Create).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::AlreadyExists);
         assert_eq!(std::fs::read(&dest).unwrap(), b"first");
         assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);
-        let staged = Staged::create(dest.clone(), false).unwrap();
+        let staged = Staged::create(dest.clone(), None).unwrap();
         staged.write_at(b"third", 0).unwrap();
         staged.publish(Publish::Overwrite).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"third");
@@ -242,8 +240,8 @@ mod tests {
     fn an_unpublished_staging_file_is_removed_and_names_do_not_collide() {
         let root = tempfile::tempdir().unwrap();
         let dest = root.path().join("blob");
-        let first = Staged::create(dest.clone(), false).unwrap();
-        let second = Staged::create(dest.clone(), false).unwrap();
+        let first = Staged::create(dest.clone(), None).unwrap();
+        let second = Staged::create(dest.clone(), None).unwrap();
         assert_ne!(first.path, second.path);
         drop(first);
         drop(second);

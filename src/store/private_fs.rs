@@ -27,6 +27,7 @@ use object_store::{
     UploadPart,
 };
 
+use super::dir_sync::Fsync;
 use super::local_write::{Publish, Staged, etag};
 
 /// `LocalFileSystem` whose writes end up 0600 in 0700 directories.
@@ -34,8 +35,9 @@ use super::local_write::{Publish, Staged, etag};
 pub(crate) struct PrivateFs {
     inner: Arc<LocalFileSystem>,
     root: PathBuf,
-    /// Whether writes are made durable (the `LocalFileSystem` was built with the same).
-    fsync: bool,
+    /// Whether writes are made durable (the `LocalFileSystem` was built with the same), and
+    /// the directory syncs concurrent writes share.
+    fsync: Fsync,
 }
 
 impl PrivateFs {
@@ -43,7 +45,7 @@ impl PrivateFs {
         Self {
             inner: Arc::new(inner),
             root,
-            fsync,
+            fsync: fsync.then(Default::default),
         }
     }
 
@@ -52,8 +54,8 @@ impl PrivateFs {
         self.inner.path_to_filesystem(location)
     }
 
-    pub(crate) fn fsync(&self) -> bool {
-        self.fsync
+    pub(super) fn fsync(&self) -> Fsync {
+        self.fsync.clone()
     }
 
     /// The whole file at `location` in one blocking task (`get` and then reading the result
@@ -179,7 +181,7 @@ impl ObjectStore for PrivateFs {
         if !opts.attributes.is_empty() {
             return self.inner.put_opts(location, payload, opts);
         }
-        let (dest, fsync) = (self.file_path(location), self.fsync);
+        let (dest, fsync) = (self.file_path(location), self.fsync.clone());
         async move {
             let dest = dest?;
             let meta = blocking(move || {

@@ -287,7 +287,7 @@ impl Store {
             self.keep_or_replace(bucket, key, b, new, &mut retire)
                 .await?;
         }
-        let prev = self.swap_record(&path, body, expect).await?;
+        let prev = self.swap_record(&path, body, expect, Some(&before)).await?;
         // Another gateway wrote in between: what it wrote is replaced too.
         if let Some(p) = &prev
             && Some(p) != before.as_ref()
@@ -395,7 +395,7 @@ impl Store {
         match promoted {
             Some((p, v)) => {
                 // The swap first: the promoted version is never in neither place.
-                self.swap_record(&path, records::encode_version(&v)?, &Expect::Any)
+                self.swap_record(&path, records::encode_version(&v)?, &Expect::Any, None)
                     .await?;
                 self.delete_path(&p).await?;
             }

@@ -47,7 +47,7 @@ impl Hashes {
 
 /// Where the digests of a payload are being computed.
 pub(crate) enum Hashing {
-    Here(Hashes),
+    Here(Box<Hashes>),
     Apart {
         queue: mpsc::Sender<Bytes>,
         thread: JoinHandle<Hashes>,
@@ -68,7 +68,7 @@ impl Hashing {
                 Some(ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256)
             );
         if !costly || declared_len.is_none_or(|l| l < APART_FROM) {
-            return Hashing::Here(hashes);
+            return Hashing::Here(Box::new(hashes));
         }
         let (queue, mut pieces) = mpsc::channel::<Bytes>(QUEUED_PIECES);
         let thread = tokio::task::spawn_blocking(move || {
@@ -97,7 +97,7 @@ impl Hashing {
     /// The digests of everything given to `update`.
     pub(crate) async fn finish(self) -> Result<Hashes, S3Error> {
         match self {
-            Hashing::Here(hashes) => Ok(hashes),
+            Hashing::Here(hashes) => Ok(*hashes),
             Hashing::Apart { queue, thread } => {
                 drop(queue);
                 thread.await.map_err(|e| {

@@ -63,6 +63,10 @@ impl crate::sse::PlainSource for Payload {
     async fn next_piece(&mut self) -> Result<Option<bytes::Bytes>, S3Error> {
         self.next().await
     }
+
+    fn light(&self) -> bool {
+        Payload::light(self)
+    }
 }
 
 /// One authenticated request on its way to a handler.

@@ -243,6 +243,11 @@ impl Payload {
         self.declared_len
     }
 
+    /// Whether `next` is cheap on the calling task: no MD5 or SHA is computed on it.
+    pub(crate) fn light(&self) -> bool {
+        !self.hashing.as_ref().is_some_and(Hashing::costly_here)
+    }
+
     /// Digests of the payload; valid after `next` returned `Ok(None)`.
     pub(crate) fn digest(&self) -> &PayloadDigest {
         self.digest

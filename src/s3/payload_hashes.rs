@@ -47,7 +47,10 @@ impl Hashes {
 
 /// Where the digests of a payload are being computed.
 pub(crate) enum Hashing {
-    Here(Box<Hashes>),
+    Here {
+        hashes: Box<Hashes>,
+        costly: bool,
+    },
     Apart {
         queue: mpsc::Sender<Bytes>,
         thread: JoinHandle<Hashes>,
@@ -68,7 +71,10 @@ impl Hashing {
                 Some(ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256)
             );
         if !costly || declared_len.is_none_or(|l| l < APART_FROM) {
-            return Hashing::Here(Box::new(hashes));
+            return Hashing::Here {
+                hashes: Box::new(hashes),
+                costly,
+            };
         }
         let (queue, mut pieces) = mpsc::channel::<Bytes>(QUEUED_PIECES);
         let thread = tokio::task::spawn_blocking(move || {
@@ -81,9 +87,14 @@ impl Hashing {
         Hashing::Apart { queue, thread }
     }
 
+    /// Whether `update` costs the calling task much CPU (a costly digest computed here).
+    pub(crate) fn costly_here(&self) -> bool {
+        matches!(self, Hashing::Here { costly: true, .. })
+    }
+
     pub(crate) async fn update(&mut self, data: &Bytes) -> Result<(), S3Error> {
         match self {
-            Hashing::Here(hashes) => {
+            Hashing::Here { hashes, .. } => {
                 hashes.update(data);
                 Ok(())
             }
@@ -97,7 +108,7 @@ impl Hashing {
     /// The digests of everything given to `update`.
     pub(crate) async fn finish(self) -> Result<Hashes, S3Error> {
         match self {
-            Hashing::Here(hashes) => Ok(*hashes),
+            Hashing::Here { hashes, .. } => Ok(*hashes),
             Hashing::Apart { queue, thread } => {
                 drop(queue);
                 thread.await.map_err(|e| {

@@ -32,6 +32,8 @@ mod measure;
 mod memory;
 #[path = "gateway/peer.rs"]
 mod peer;
+#[path = "gateway/put_floor.rs"]
+mod put_floor;
 #[path = "gateway/small.rs"]
 mod small;
 #[path = "gateway/stream.rs"]

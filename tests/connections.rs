@@ -63,14 +63,7 @@ fn idle_sockets(addr: &str, n: usize) -> Vec<TcpStream> {
 fn metric(server: &Server, name: &str) -> u64 {
     let url = server.metrics_url.as_deref().expect("metrics URL");
     let host = host_port(url);
-    let mut s = TcpStream::connect(&host).expect("connect to metrics listener");
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
+    let raw = metrics_text(&host);
     let prefix = format!("{name} ");
     raw.lines()
         .find_map(|l| l.strip_prefix(&prefix))
@@ -78,6 +71,30 @@ fn metric(server: &Server, name: &str) -> u64 {
         .trim()
         .parse()
         .unwrap()
+}
+
+/// The `/metrics` page. The metrics listener counts toward the connection cap these tests
+/// flood, so its connection may itself be the one closed to make room: then it asks again.
+fn metrics_text(host: &str) -> String {
+    let mut last = None;
+    for _ in 0..40 {
+        let attempt = TcpStream::connect(host).and_then(|mut s| {
+            write!(
+                s,
+                "GET /metrics HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+            )?;
+            let mut raw = String::new();
+            s.read_to_string(&mut raw)?;
+            Ok(raw)
+        });
+        match attempt {
+            Ok(raw) if raw.starts_with("HTTP/1.1 200") => return raw,
+            Ok(raw) => last = Some(format!("answered {:?}", raw.lines().next())),
+            Err(e) => last = Some(e.to_string()),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("/metrics at {host}: {}", last.unwrap_or_default())
 }
 
 /// Polls `/metrics` until `name` reaches `at_least`; fails the test after a minute.

@@ -10,6 +10,7 @@ use std::time::Instant;
 use super::floor::{GetFloor, get_floor};
 use super::ideal::Ideal;
 use super::measure::{Cost, CpuMark, Report, machine_busy_seconds, mbps, median, s_per_gb};
+use super::put_floor::{PutFloor, put_floor};
 use super::{Bench, Mode, Transport};
 
 /// The issue's targets (docs/PERFORMANCE.md, "The issue's targets").
@@ -137,6 +138,7 @@ pub async fn run(
     let mut put: Vec<Vec<(Sample, f64)>> = vec![Vec::new(); PUT_ROWS.len()];
     let (mut ideal_open, mut ideal_seal_md5, mut ideal_seal) = (vec![], vec![], vec![]);
     let mut floors: Vec<GetFloor> = Vec::new();
+    let mut put_floors: Vec<PutFloor> = Vec::new();
     for _ in 0..rounds {
         let open = ideal.open();
         ideal_open.push(open);
@@ -148,6 +150,7 @@ pub async fn run(
             .await;
             get[i].push((s, s.mbps / (size as f64 / open.wall / 1e6)));
         }
+        put_floors.push(put_floor(dir, &data));
         let with_md5 = ideal.seal(&data, true);
         let without = ideal.seal(&data, false);
         ideal_seal_md5.push(with_md5);
@@ -278,9 +281,43 @@ pub async fn run(
     );
 
     // PUT: SSE-S3 (and plaintext) against 0.85x the ideal with MD5; SSE-KMS and SSE-C against
-    // 1.5x SSE-S3's MB/s, whose CPU-bound form is the ratio of the two rows' CPU per GB.
+    // 1.5x SSE-S3's MB/s, whose CPU-bound form is the ratio of the two rows' CPU per GB. The
+    // floor: receiving and storing the body (put_floor) plus the ideal's MD5 and seal.
     println!(
-        "{:<4} {:<27} {:>7} {:>7} {:>7} {:>7} {:>6} {:>7} {:>8} {:>8} {:>8} {:>8}  limit",
+        "\nPUT server floor per GB (this process, one thread's CPU clock, {} MiB):",
+        size >> 20
+    );
+    for (p, (name, _)) in put_floors[0].parts().iter().enumerate() {
+        let cpu = med(&put_floors, |f| s_per_gb(f.parts()[p].1.cpu, size));
+        println!("  {name:<30} {cpu:>6.3} s/GB");
+        report.add(
+            "stream",
+            &format!("PUT floor {name}"),
+            "cpu_per_gb",
+            cpu,
+            "s/GB",
+        );
+    }
+    let receive_cpu = med(&put_floors, |f| s_per_gb(f.cpu(), size));
+    let (md5_seal_cpu, seal_cpu) = (cost_cpu(&ideal_seal_md5), cost_cpu(&ideal_seal));
+    let put_floor_cpu = |mode: Mode| {
+        receive_cpu
+            + if matches!(mode, Mode::SseS3 | Mode::Plain) {
+                md5_seal_cpu
+            } else {
+                seal_cpu
+            }
+    };
+    println!(
+        "  {:<30} {:>6.3} s/GB  (+ the ideal's MD5 and seal: {:.3} s/GB; its seal alone: {:.3})",
+        "sum: receive and store",
+        receive_cpu,
+        receive_cpu + md5_seal_cpu,
+        receive_cpu + seal_cpu
+    );
+    report.add("stream", "PUT floor sum", "cpu_per_gb", receive_cpu, "s/GB");
+    println!(
+        "{:<4} {:<27} {:>7} {:>7} {:>7} {:>7} {:>6} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  limit",
         "op",
         "subject",
         "MB/s",
@@ -290,9 +327,11 @@ pub async fn run(
         "others",
         "free",
         "2-core",
+        "floor+cl",
         "target",
         "x SSE-S3",
-        "bound x"
+        "bound x",
+        "x floor"
     );
     print_ideal("PUT", "ideal (MD5 + AES-GCM seal)", &ideal_seal_md5, report);
     print_ideal("PUT", "ideal (AES-GCM seal)", &ideal_seal, report);
@@ -316,17 +355,21 @@ pub async fn run(
         };
         let others = med(&put[i], |(s, _)| s.others);
         let free = med(&put[i], |(s, _)| free_bound(s));
+        let floor_cpu = put_floor_cpu(mode);
+        let floor_bound = med(&put[i], |(s, _)| bound(s.client_per_gb + floor_cpu));
         // SSE-KMS and SSE-C: the target is a ratio to SSE-S3; the most the two cores give it
         // is the ratio of the two rows' CPU per GB.
         let limit = match mode {
-            Mode::SseS3 | Mode::Plain => verdict(f64::INFINITY, two_core, target),
+            Mode::SseS3 | Mode::Plain => verdict(floor_bound, two_core, target),
             _ if bound_vs_s3 < PUT_NO_MD5_X_SSE_S3 => "CPU per GB ratio",
             _ => "NOT the CPU per GB ratio",
         };
         println!(
             "{:<4} {name:<27} {m:>7.0} {ratio:>7.2} {cpu:>7.2} {client:>7.2} {others:>6.2} \
-             {free:>7.0} {two_core:>8.0} {target:>8.0} {vs_s3:>8.2} {bound_vs_s3:>8.2}  {limit}{}",
+             {free:>7.0} {two_core:>8.0} {floor_bound:>8.0} {target:>8.0} {vs_s3:>8.2} \
+             {bound_vs_s3:>8.2} {:>8.2}  {limit}{}",
             "PUT",
+            cpu / floor_cpu,
             this_run(m, free),
         );
         let subject = format!("PUT {name}");
@@ -336,6 +379,14 @@ pub async fn run(
         report.add("stream", &subject, "client_cpu_per_gb", client, "s/GB");
         report.add("stream", &subject, "two_core_bound", two_core, "MB/s");
         report.add("stream", &subject, "target", target, "MB/s");
+        report.add(
+            "stream",
+            &subject,
+            "floor_client_bound",
+            floor_bound,
+            "MB/s",
+        );
+        report.add("stream", &subject, "x_floor_cpu", cpu / floor_cpu, "ratio");
         report.add("stream", &subject, "others_cores", others, "cores");
         report.add("stream", &subject, "free_core_bound", free, "MB/s");
         report.add("stream", &subject, "x_sse_s3_put", vs_s3, "ratio");
@@ -350,7 +401,9 @@ pub async fn run(
     println!(
         "     (target: SSE-S3 and plaintext {PUT_SSE_S3_X_IDEAL}x the ideal with MD5; SSE-KMS and \
          SSE-C {PUT_NO_MD5_X_SSE_S3}x SSE-S3's MB/s; bound x = SSE-S3's (server + client) CPU per \
-         GB / this row's: the ratio to SSE-S3 if both were bound by the cores)"
+         GB / this row's: the ratio to SSE-S3 if both were bound by the cores; x floor = server \
+         CPU / the PUT floor with this row's MD5 and seal; floor+cl = the 2-core bound of a \
+         gateway at that floor with this client)"
     );
     range_reads(b, pid, &data, report).await;
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod acl;
 pub(crate) mod authz;
+pub(crate) mod body_frames;
 pub(crate) mod cors;
 pub(crate) mod encryption;
 pub(crate) mod error;
@@ -10,6 +11,7 @@ pub(crate) mod names;
 pub(crate) mod object_lock;
 pub(crate) mod ops;
 pub(crate) mod payload;
+pub(crate) mod payload_hashes;
 pub(crate) mod post;
 pub(crate) mod router;
 pub(crate) mod tags;
@@ -60,6 +62,10 @@ impl crate::sse::PlainSource for Payload {
     type Error = S3Error;
     async fn next_piece(&mut self) -> Result<Option<bytes::Bytes>, S3Error> {
         self.next().await
+    }
+
+    fn light(&self) -> bool {
+        Payload::light(self)
     }
 }
 

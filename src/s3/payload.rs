@@ -5,24 +5,20 @@
 //! Content-MD5, a flexible checksum in a header or a trailer, the declared length — is checked
 //! before `next` reports the end, so a handler commits an object only after the last `None`.
 
-use std::time::Duration;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use md5::{Digest, Md5};
 use sha2::Sha256;
 
 use crate::checksum::{self, ChecksumAlgorithm};
 use crate::chunked::{ChunkedDecoder, ChunkedError, Frame};
+use crate::s3::body_frames::BodyFrames;
 use crate::s3::error::S3Error;
+use crate::s3::payload_hashes::{Hashes, Hashing};
 use crate::sigv4::{PayloadHash, Verified};
-
-/// How long a client may stay silent in the middle of a body.
-pub(crate) const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the handler wants computed besides the checks the client asked for.
 #[derive(Clone, Copy, Debug)]
@@ -48,7 +44,6 @@ pub(crate) struct PayloadDigest {
 
 struct ChecksumState {
     alg: ChecksumAlgorithm,
-    hasher: checksum::Hasher,
     /// Value from a header; `None` when it comes in a trailer or is our default.
     expected: Option<Vec<u8>>,
     from_trailer: bool,
@@ -56,16 +51,18 @@ struct ChecksumState {
 }
 
 pub(crate) struct Payload {
-    body: Option<Incoming>,
+    body: Option<BodyFrames>,
     decoder: Option<ChunkedDecoder>,
     buf: BytesMut,
     declared_len: Option<u64>,
     received: u64,
     max_len: u64,
-    sha256: Option<(Sha256, String)>,
+    /// The hex SHA-256 the signature covers, when it covers the payload.
+    signed_sha256: Option<String>,
     content_md5: Option<[u8; 16]>,
-    md5: Option<Md5>,
     checksum: Option<ChecksumState>,
+    /// `None` once the payload ended.
+    hashing: Option<Hashing>,
     digest: Option<PayloadDigest>,
 }
 
@@ -123,8 +120,8 @@ impl Payload {
             return Err(S3Error::EntityTooLarge);
         }
         let decoder = verified.and_then(ChunkedDecoder::for_request);
-        let sha256 = match payload {
-            Some(PayloadHash::Hex(h)) => Some((Sha256::new(), h.to_ascii_lowercase())),
+        let signed_sha256 = match payload {
+            Some(PayloadHash::Hex(h)) => Some(h.to_ascii_lowercase()),
             _ => None,
         };
         let content_md5 = match header(headers, "content-md5") {
@@ -139,17 +136,23 @@ impl Payload {
             None => None,
         };
         let checksum = checksum_state(headers, &trailer_names, opts.default_checksum)?;
+        let hashes = Hashes {
+            sha256: signed_sha256.is_some().then(Sha256::new),
+            md5: (opts.want_md5 || content_md5.is_some()).then(Md5::new),
+            checksum: checksum.as_ref().map(|c| checksum::Hasher::new(c.alg)),
+        };
+        let hashing = Hashing::start(hashes, checksum.as_ref().map(|c| c.alg), declared_len);
         Ok(Payload {
-            body: Some(body),
+            body: Some(BodyFrames::new(body, declared_len)),
             decoder,
             buf: BytesMut::new(),
             declared_len,
             received: 0,
             max_len: opts.max_len,
-            sha256,
-            md5: (opts.want_md5 || content_md5.is_some()).then(Md5::new),
+            signed_sha256,
             content_md5,
             checksum,
+            hashing: Some(hashing),
             digest: None,
         })
     }
@@ -164,7 +167,7 @@ impl Payload {
                         if data.is_empty() {
                             continue;
                         }
-                        self.account(&data)?;
+                        self.account(&data).await?;
                         return Ok(Some(data));
                     }
                     Some(Frame::Trailers(trailers)) => {
@@ -176,7 +179,7 @@ impl Payload {
                         // Drain whatever HTTP body remains (normally nothing).
                         while self.read_frame().await?.is_some() {}
                         self.body = None;
-                        self.finish()?;
+                        self.finish().await?;
                         return Ok(None);
                     }
                     None => {}
@@ -190,7 +193,7 @@ impl Payload {
                         };
                         self.buf.extend_from_slice(&bytes);
                         if let Some(data) = direct {
-                            self.account(&data)?;
+                            self.account(&data).await?;
                             return Ok(Some(data));
                         }
                     }
@@ -211,12 +214,12 @@ impl Payload {
                         if data.is_empty() {
                             continue;
                         }
-                        self.account(&data)?;
+                        self.account(&data).await?;
                         return Ok(Some(data));
                     }
                     None => {
                         self.body = None;
-                        self.finish()?;
+                        self.finish().await?;
                         return Ok(None);
                     }
                 }
@@ -240,6 +243,11 @@ impl Payload {
         self.declared_len
     }
 
+    /// Whether `next` is cheap on the calling task: no MD5 or SHA is computed on it.
+    pub(crate) fn light(&self) -> bool {
+        !self.hashing.as_ref().is_some_and(Hashing::costly_here)
+    }
+
     /// Digests of the payload; valid after `next` returned `Ok(None)`.
     pub(crate) fn digest(&self) -> &PayloadDigest {
         self.digest
@@ -248,26 +256,13 @@ impl Payload {
     }
 
     async fn read_frame(&mut self) -> Result<Option<Bytes>, S3Error> {
-        let Some(body) = self.body.as_mut() else {
-            return Ok(None);
-        };
-        loop {
-            let frame = tokio::time::timeout(BODY_IDLE_TIMEOUT, body.frame())
-                .await
-                .map_err(|_| S3Error::RequestTimeout)?;
-            match frame {
-                None => return Ok(None),
-                Some(Err(_)) => return Err(S3Error::IncompleteBody),
-                Some(Ok(f)) => {
-                    if let Ok(data) = f.into_data() {
-                        return Ok(Some(data));
-                    }
-                }
-            }
+        match self.body.as_mut() {
+            Some(body) => body.next().await,
+            None => Ok(None),
         }
     }
 
-    fn account(&mut self, data: &Bytes) -> Result<(), S3Error> {
+    async fn account(&mut self, data: &Bytes) -> Result<(), S3Error> {
         self.received += data.len() as u64;
         if self.received > self.max_len {
             return Err(S3Error::EntityTooLarge);
@@ -275,16 +270,10 @@ impl Payload {
         if self.declared_len.is_some_and(|l| self.received > l) {
             return Err(S3Error::IncompleteBody);
         }
-        if let Some((h, _)) = self.sha256.as_mut() {
-            h.update(data);
+        match self.hashing.as_mut() {
+            Some(hashing) => hashing.update(data).await,
+            None => Ok(()),
         }
-        if let Some(m) = self.md5.as_mut() {
-            m.update(data);
-        }
-        if let Some(c) = self.checksum.as_mut() {
-            c.hasher.update(data);
-        }
-        Ok(())
     }
 
     fn apply_trailers(&mut self, trailers: &[(String, String)]) -> Result<(), S3Error> {
@@ -311,19 +300,23 @@ impl Payload {
         Ok(())
     }
 
-    fn finish(&mut self) -> Result<(), S3Error> {
+    async fn finish(&mut self) -> Result<(), S3Error> {
         if let Some(l) = self.declared_len
             && self.received != l
         {
             return Err(S3Error::IncompleteBody);
         }
-        if let Some((h, expected)) = self.sha256.take() {
+        let Some(hashing) = self.hashing.take() else {
+            return Err(S3Error::InternalError("the payload ended twice".into()));
+        };
+        let hashes = hashing.finish().await?;
+        if let (Some(h), Some(expected)) = (hashes.sha256, self.signed_sha256.take()) {
             let got = hex::encode(h.finalize());
             if got != expected {
                 return Err(S3Error::XAmzContentSHA256Mismatch);
             }
         }
-        let md5: Option<[u8; 16]> = self.md5.take().map(|m| m.finalize().into());
+        let md5: Option<[u8; 16]> = hashes.md5.map(|m| m.finalize().into());
         if let (Some(expected), Some(got)) = (self.content_md5, md5)
             && expected != got
         {
@@ -333,8 +326,8 @@ impl Payload {
         }
         let mut checksum = None;
         let mut client_sent = false;
-        if let Some(state) = self.checksum.take() {
-            let got = state.hasher.finalize();
+        if let (Some(state), Some(hasher)) = (self.checksum.take(), hashes.checksum) {
+            let got = hasher.finalize();
             if state.client_sent {
                 let Some(expected) = state.expected else {
                     return Err(S3Error::MalformedTrailerError);
@@ -415,7 +408,6 @@ fn checksum_state(
         })?;
         Some(ChecksumState {
             alg,
-            hasher: checksum::Hasher::new(alg),
             expected: Some(raw),
             from_trailer: false,
             client_sent: true,
@@ -423,7 +415,6 @@ fn checksum_state(
     } else if let Some(alg) = in_trailer.first().copied() {
         Some(ChecksumState {
             alg,
-            hasher: checksum::Hasher::new(alg),
             expected: None,
             from_trailer: true,
             client_sent: true,
@@ -435,7 +426,6 @@ fn checksum_state(
     } else {
         default.map(|alg| ChecksumState {
             alg,
-            hasher: checksum::Hasher::new(alg),
             expected: None,
             from_trailer: false,
             client_sent: false,

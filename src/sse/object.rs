@@ -158,6 +158,13 @@ pub(crate) trait PlainSource: Send {
     fn next_piece(
         &mut self,
     ) -> impl std::future::Future<Output = Result<Option<Bytes>, Self::Error>> + Send;
+
+    /// Whether `next_piece` costs little CPU of its own (it hashes nothing costly, or hashes
+    /// on another thread): then a large part is sealed on the caller's task, since a sealing
+    /// stage apart would only add a hand-off per piece.
+    fn light(&self) -> bool {
+        false
+    }
 }
 
 /// Plaintext produced by [`ObjectCrypto::read_range`].
@@ -371,30 +378,49 @@ impl ObjectCrypto {
             .blob_writer(bucket, generation, blob)
             .await
             .map_err(SseError::from)?;
-        // Two stages on two tasks, so hashing the payload (this task) and sealing + writing
-        // (the other) run on different cores; the bounded channel keeps memory flat.
-        let (tx, rx) = mpsc::channel::<Piece>(8);
-        let stage = tokio::spawn(seal_and_write(writer, sealer, rx));
+        let mut writer = SealingWriter { writer, sealer };
         let mut size = 0u64;
-        let read: Result<(), S::Error> = async {
-            while let Some(piece) = source.next_piece().await? {
-                size += piece.len() as u64;
-                if tx.send(Piece::Data(piece)).await.is_err() {
-                    break; // the writer failed; its error is reported below
+        if source.light() {
+            let read: Result<(), S::Error> = async {
+                while let Some(piece) = source.next_piece().await? {
+                    size += piece.len() as u64;
+                    writer.push(&piece).await?;
+                }
+                Ok(())
+            }
+            .await;
+            match read {
+                Ok(()) => writer.finish().await?,
+                Err(e) => {
+                    writer.abort().await;
+                    return Err(e);
                 }
             }
-            Ok(())
+        } else {
+            // Two stages on two tasks, so hashing the payload (this task) and sealing + writing
+            // (the other) run on different cores; the bounded channel keeps memory flat.
+            let (tx, rx) = mpsc::channel::<Piece>(8);
+            let stage = tokio::spawn(writer.drain(rx));
+            let read: Result<(), S::Error> = async {
+                while let Some(piece) = source.next_piece().await? {
+                    size += piece.len() as u64;
+                    if tx.send(Piece::Data(piece)).await.is_err() {
+                        break; // the writer failed; its error is reported below
+                    }
+                }
+                Ok(())
+            }
+            .await;
+            if read.is_ok() {
+                let _ = tx.send(Piece::End).await;
+            }
+            drop(tx);
+            let written = stage
+                .await
+                .map_err(|e| SseError::WriteStage(e.to_string()))?;
+            read?;
+            written?;
         }
-        .await;
-        if read.is_ok() {
-            let _ = tx.send(Piece::End).await;
-        }
-        drop(tx);
-        let written = stage
-            .await
-            .map_err(|e| SseError::WriteStage(e.to_string()))?;
-        read?;
-        written?;
         Ok(PartLayout {
             part_number,
             size,
@@ -631,48 +657,69 @@ enum Piece {
     End,
 }
 
-/// Seals (unless `sealer` is `None`: a plaintext comparison object) and writes what arrives.
-async fn seal_and_write(
-    mut writer: BlobWriter,
-    mut sealer: Option<Sealer>,
-    mut rx: mpsc::Receiver<Piece>,
-) -> Result<(), SseError> {
-    let result: Result<bool, SseError> = async {
-        while let Some(piece) = rx.recv().await {
-            match (piece, sealer.as_mut()) {
-                (Piece::Data(data), None) => writer.write(&data).await?,
-                (Piece::Data(data), Some(sealer)) => {
-                    writer
-                        .write_with(|buf| sealer.push_into(&data, buf).map_err(SseError::from))
-                        .await?
-                }
-                (Piece::End, _) => return Ok(true),
+/// Seals (unless `sealer` is `None`: a plaintext comparison object) and writes a blob.
+struct SealingWriter {
+    writer: BlobWriter,
+    sealer: Option<Sealer>,
+}
+
+impl SealingWriter {
+    async fn push(&mut self, data: &[u8]) -> Result<(), SseError> {
+        match self.sealer.as_mut() {
+            None => Ok(self.writer.write(data).await?),
+            Some(sealer) => {
+                self.writer
+                    .write_with(|buf| sealer.push_into(data, buf).map_err(SseError::from))
+                    .await
             }
         }
-        Ok(false)
     }
-    .await;
-    match result {
-        Ok(true) => {
-            if let Some(sealer) = sealer {
-                writer
+
+    /// Seals the last segment and publishes the blob; a failure leaves nothing behind.
+    async fn finish(mut self) -> Result<(), SseError> {
+        let sealed = match self.sealer.take() {
+            Some(sealer) => {
+                self.writer
                     .write_with(|buf| {
                         sealer.finish_into(buf);
                         Ok::<(), SseError>(())
                     })
-                    .await?;
+                    .await
             }
-            writer.finish().await?;
-            Ok(())
+            None => Ok(()),
+        };
+        match sealed {
+            Ok(()) => {
+                self.writer.finish().await?;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.writer.abort().await;
+                Err(e)
+            }
         }
-        Ok(false) => {
-            let _ = writer.abort().await;
-            Err(SseError::SourceAborted)
+    }
+
+    async fn abort(self) {
+        let _ = self.writer.abort().await;
+    }
+
+    /// The sealing stage: writes what arrives until [`Piece::End`]; a channel that closes
+    /// without it aborts the blob.
+    async fn drain(mut self, mut rx: mpsc::Receiver<Piece>) -> Result<(), SseError> {
+        while let Some(piece) = rx.recv().await {
+            match piece {
+                Piece::Data(data) => {
+                    if let Err(e) = self.push(&data).await {
+                        self.abort().await;
+                        return Err(e);
+                    }
+                }
+                Piece::End => return self.finish().await,
+            }
         }
-        Err(e) => {
-            let _ = writer.abort().await;
-            Err(e)
-        }
+        self.abort().await;
+        Err(SseError::SourceAborted)
     }
 }
 

@@ -19,8 +19,8 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use hyper::body::{Body as _, Incoming};
 
+use crate::s3::body_frames::BODY_IDLE_TIMEOUT;
 use crate::s3::error::S3Error;
-use crate::s3::payload::BODY_IDLE_TIMEOUT;
 
 /// Largest total of field names and values before `file` (AWS: 20 KB).
 pub(crate) const MAX_FIELDS_LEN: usize = 20 * 1024;

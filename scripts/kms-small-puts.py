@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 from botocore.config import Config
 
-AK, SK = "BENCHROOTACCESSKEY01", "bench-root-secret-key-000000000000000001"
+from gateways import AK, SK
+import gateways
 N = int(os.environ.get("N", "500"))
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
 IN_FLIGHT = int(os.environ.get("IN_FLIGHT", "8"))
@@ -35,22 +36,9 @@ port = 19700
 for name, b in bins.items():
     for fsync in ((True, False) if NOFSYNC else (True,)):
         d = os.path.join(work, f"{name}-{'fsync' if fsync else 'nofsync'}")
-        cmd = [b, "serve", "--data-dir", d, "--s3-listen", f"127.0.0.1:{port}",
-               "--kms-listen", f"127.0.0.1:{port+1}", "--metrics-listen", "off"]
-        if not fsync:
-            cmd.append("--no-fsync")
-        env = dict(os.environ, SEALGATE_ROOT_ACCESS_KEY=AK, SEALGATE_ROOT_SECRET_KEY=SK,
-                   SEALGATE_LOG="sealgate=warn")
-        env.pop("SEALGATE_CONFIG", None)
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(d + ".log", "w"), env=env, text=True)
-        ca = None
-        for line in p.stdout:
-            if line.startswith("CA certificate:"):
-                ca = line.split(":", 1)[1].strip()
-            if line.strip() == "Ready.":
-                break
+        started = gateways.start(b, d, port, fsync)
         label = f"{name} {'fsync' if fsync else 'no_fsync'}"
-        servers[label] = dict(proc=p, port=port, ca=ca, dir=d)
+        servers[label] = started
         port += 10
 
 cfg = Config(signature_version="s3v4", s3={"addressing_style": "path"},

@@ -7,10 +7,12 @@ server's context switches per GB (/proc/PID/task/*/status).
     scripts/large-puts.py main=/path/to/old/sealgate new=target/release/sealgate
     (MODE=AES256|aws:kms|none, ROUNDS=3, SIZE_MIB=256; needs boto3 and curl)
 """
-import json, os, shutil, subprocess, sys, tempfile, time
+import os, shutil, subprocess, sys, tempfile, time
 
 import boto3
 from botocore.config import Config
+
+import gateways
 
 bins = [a.split("=", 1) for a in sys.argv[1:]]
 if not bins:
@@ -43,36 +45,28 @@ servers = []
 try:
     for i, (label, path) in enumerate(bins):
         d = os.path.join(work, label)
-        os.makedirs(d)
-        port = 29443 + 10 * i
-        p = subprocess.Popen(
-            [path, "serve", "--data-dir", d, "--s3-listen", f"127.0.0.1:{port}",
-             "--kms-listen", f"127.0.0.1:{port + 1}", "--metrics-listen", "off"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        for line in p.stdout:
-            if line.startswith("Ready"):
-                break
-        cred = json.load(open(f"{d}/root-credentials.json"))
+        g = gateways.start(path, d, 29443 + 10 * i, fsync=True)
+        p = g["proc"]
         s3 = boto3.client(
-            "s3", endpoint_url=f"https://127.0.0.1:{port}", region_name="us-east-1",
-            aws_access_key_id=cred["access_key"], aws_secret_access_key=cred["secret_key"],
-            verify=f"{d}/tls/ca.pem", config=Config(signature_version="s3v4"))
+            "s3", endpoint_url=f"https://127.0.0.1:{g['port']}", region_name="us-east-1",
+            aws_access_key_id=gateways.AK, aws_secret_access_key=gateways.SK,
+            verify=g["ca"], config=Config(signature_version="s3v4"))
         s3.create_bucket(Bucket="large-puts")
-        servers.append((label, p, s3, d))
+        servers.append((label, p, s3, g["ca"]))
     blob = os.path.join(work, "blob.bin")
     with open(blob, "wb") as f:
         f.write(os.urandom(size))
     gb = size / 1e9
     res = {label: [] for label, *_ in servers}
     for r in range(rounds):
-        for label, p, s3, d in servers:
+        for label, p, s3, ca in servers:
             params, hdr = {"Bucket": "large-puts", "Key": f"k{r}"}, []
             if mode != "none":
                 params["ServerSideEncryption"] = mode
                 hdr = ["-H", f"x-amz-server-side-encryption: {mode}"]
             url = s3.generate_presigned_url("put_object", Params=params, ExpiresIn=600)
             c0, x0, t0 = cpu(p.pid), switches(p.pid), time.time()
-            subprocess.run(["curl", "-sS", "-f", "--cacert", f"{d}/tls/ca.pem", "-T", blob,
+            subprocess.run(["curl", "-sS", "-f", "--cacert", ca, "-T", blob,
                             *hdr, "-o", "/dev/null", url], check=True)
             t1, c1, x1 = time.time(), cpu(p.pid), switches(p.pid)
             res[label].append(((c1 - c0) / gb, gb * 1000 / (t1 - t0), (x1 - x0) / gb))

@@ -17,7 +17,8 @@ import os, subprocess, sys, time, shutil, signal, statistics, tempfile
 import boto3
 from botocore.config import Config
 
-AK, SK = "BENCHROOTACCESSKEY01", "bench-root-secret-key-000000000000000001"
+from gateways import AK, SK
+import gateways
 N = int(os.environ.get("N", "200"))
 INFLIGHT = int(os.environ.get("INFLIGHT", "1"))
 HTTP = os.environ.get("HTTP") == "1"
@@ -37,22 +38,8 @@ port = 19500
 for name, b in bins.items():
     for fsync in FSYNCS:
         d = os.path.join(work, f"{name}-{'fsync' if fsync else 'nofsync'}")
-        cmd = [b, "serve", "--data-dir", d, "--s3-listen", f"127.0.0.1:{port}",
-               "--kms-listen", f"127.0.0.1:{port+1}", "--metrics-listen", "off",
-               "--http-listen", f"127.0.0.1:{port+2}"]
-        if not fsync:
-            cmd.append("--no-fsync")
-        env = dict(os.environ, SEALGATE_ROOT_ACCESS_KEY=AK, SEALGATE_ROOT_SECRET_KEY=SK,
-                   SEALGATE_LOG="sealgate=warn")
-        env.pop("SEALGATE_CONFIG", None)
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(d + ".log", "w"), env=env, text=True)
-        ca = None
-        for line in p.stdout:
-            if line.startswith("CA certificate:"):
-                ca = line.split(":", 1)[1].strip()
-            if line.strip() == "Ready.":
-                break
-        servers[(name, fsync)] = dict(proc=p, port=port, ca=ca, dir=d)
+        started = gateways.start(b, d, port, fsync, http=True)
+        servers[(name, fsync)] = started
         port += 10
 
 peer = os.environ.get("PEER")

@@ -111,6 +111,21 @@ fn verdict(floor_bound: f64, two_core: f64, target: f64) -> &'static str {
     }
 }
 
+/// Prints and reports the median CPU per GB of each part of a floor (`op` GET or PUT), given
+/// its parts as measured in each round.
+fn print_floor(op: &str, rounds: &[Vec<(&str, Cost)>], size: usize, report: &mut Report) {
+    println!(
+        "\n{op} server floor per GB (this process, one thread's CPU clock, {} MiB):",
+        size >> 20
+    );
+    for (p, (name, _)) in rounds[0].iter().enumerate() {
+        let cpu = med(rounds, |parts| s_per_gb(parts[p].1.cpu, size));
+        println!("  {name:<30} {cpu:>6.3} s/GB");
+        let subject = format!("{op} floor {name}");
+        report.add("stream", &subject, "cpu_per_gb", cpu, "s/GB");
+    }
+}
+
 /// Medians over rounds of one field.
 fn med<T>(v: &[T], f: impl Fn(&T) -> f64) -> f64 {
     median(&v.iter().map(f).collect::<Vec<_>>())
@@ -196,21 +211,8 @@ pub async fn run(
     // GET: the target is 0.6x the ideal's MB/s; the floor is what an HTTPS GET of a local
     // object costs the server whatever its code.
     let get_target = GET_X_IDEAL * cost_mbps(&ideal_open);
-    println!(
-        "\nGET server floor per GB (this process, one thread's CPU clock, {} MiB):",
-        size >> 20
-    );
-    for (p, (name, _)) in floors[0].parts().iter().enumerate() {
-        let cpu = med(&floors, |f| s_per_gb(f.parts()[p].1.cpu, size));
-        println!("  {name:<30} {cpu:>6.3} s/GB");
-        report.add(
-            "stream",
-            &format!("GET floor {name}"),
-            "cpu_per_gb",
-            cpu,
-            "s/GB",
-        );
-    }
+    let parts: Vec<Vec<(&str, Cost)>> = floors.iter().map(|f| f.parts().to_vec()).collect();
+    print_floor("GET", &parts, size, report);
     println!(
         "  {:<30} {floor_cpu:>6.3} s/GB  (the cipher alone, 'x cipher' below: {open_cpu:.3} s/GB)",
         "sum: the GET server floor"
@@ -283,21 +285,8 @@ pub async fn run(
     // PUT: SSE-S3 (and plaintext) against 0.85x the ideal with MD5; SSE-KMS and SSE-C against
     // 1.5x SSE-S3's MB/s, whose CPU-bound form is the ratio of the two rows' CPU per GB. The
     // floor: receiving and storing the body (put_floor) plus the ideal's MD5 and seal.
-    println!(
-        "\nPUT server floor per GB (this process, one thread's CPU clock, {} MiB):",
-        size >> 20
-    );
-    for (p, (name, _)) in put_floors[0].parts().iter().enumerate() {
-        let cpu = med(&put_floors, |f| s_per_gb(f.parts()[p].1.cpu, size));
-        println!("  {name:<30} {cpu:>6.3} s/GB");
-        report.add(
-            "stream",
-            &format!("PUT floor {name}"),
-            "cpu_per_gb",
-            cpu,
-            "s/GB",
-        );
-    }
+    let parts: Vec<Vec<(&str, Cost)>> = put_floors.iter().map(|f| f.parts().to_vec()).collect();
+    print_floor("PUT", &parts, size, report);
     let receive_cpu = med(&put_floors, |f| s_per_gb(f.cpu(), size));
     let (md5_seal_cpu, seal_cpu) = (cost_cpu(&ideal_seal_md5), cost_cpu(&ideal_seal));
     let put_floor_cpu = |mode: Mode| {

@@ -126,6 +126,13 @@ fn print_floor(op: &str, rounds: &[Vec<(&str, Cost)>], size: usize, report: &mut
     }
 }
 
+/// Reports one row's figures: (metric, value, unit) each.
+fn report_row(report: &mut Report, subject: &str, figures: &[(&str, f64, &str)]) {
+    for &(metric, value, unit) in figures {
+        report.add("stream", subject, metric, value, unit);
+    }
+}
+
 /// Medians over rounds of one field.
 fn med<T>(v: &[T], f: impl Fn(&T) -> f64) -> f64 {
     median(&v.iter().map(f).collect::<Vec<_>>())
@@ -259,21 +266,21 @@ pub async fn run(
             this_run(m, free),
         );
         let subject = format!("GET {name}");
-        report.add("stream", &subject, "throughput", m, "MB/s");
-        report.add("stream", &subject, "x_ideal", ratio, "ratio");
-        report.add("stream", &subject, "cpu_per_gb", cpu, "s/GB");
-        report.add("stream", &subject, "client_cpu_per_gb", client, "s/GB");
-        report.add("stream", &subject, "two_core_bound", two_core, "MB/s");
-        report.add(
-            "stream",
+        report_row(
+            report,
             &subject,
-            "floor_client_bound",
-            floor_bound,
-            "MB/s",
+            &[
+                ("throughput", m, "MB/s"),
+                ("x_ideal", ratio, "ratio"),
+                ("cpu_per_gb", cpu, "s/GB"),
+                ("client_cpu_per_gb", client, "s/GB"),
+                ("two_core_bound", two_core, "MB/s"),
+                ("floor_client_bound", floor_bound, "MB/s"),
+                ("target", get_target, "MB/s"),
+                ("x_cipher_cpu", cpu / open_cpu, "ratio"),
+                ("x_floor_cpu", cpu / floor_cpu, "ratio"),
+            ],
         );
-        report.add("stream", &subject, "target", get_target, "MB/s");
-        report.add("stream", &subject, "x_cipher_cpu", cpu / open_cpu, "ratio");
-        report.add("stream", &subject, "x_floor_cpu", cpu / floor_cpu, "ratio");
     }
     println!(
         "     (others = cores the rest of the machine kept busy meanwhile; free = the bound on the \
@@ -362,29 +369,23 @@ pub async fn run(
             this_run(m, free),
         );
         let subject = format!("PUT {name}");
-        report.add("stream", &subject, "throughput", m, "MB/s");
-        report.add("stream", &subject, "x_ideal", ratio, "ratio");
-        report.add("stream", &subject, "cpu_per_gb", cpu, "s/GB");
-        report.add("stream", &subject, "client_cpu_per_gb", client, "s/GB");
-        report.add("stream", &subject, "two_core_bound", two_core, "MB/s");
-        report.add("stream", &subject, "target", target, "MB/s");
-        report.add(
-            "stream",
+        report_row(
+            report,
             &subject,
-            "floor_client_bound",
-            floor_bound,
-            "MB/s",
-        );
-        report.add("stream", &subject, "x_floor_cpu", cpu / floor_cpu, "ratio");
-        report.add("stream", &subject, "others_cores", others, "cores");
-        report.add("stream", &subject, "free_core_bound", free, "MB/s");
-        report.add("stream", &subject, "x_sse_s3_put", vs_s3, "ratio");
-        report.add(
-            "stream",
-            &subject,
-            "cpu_bound_x_sse_s3_put",
-            bound_vs_s3,
-            "ratio",
+            &[
+                ("throughput", m, "MB/s"),
+                ("x_ideal", ratio, "ratio"),
+                ("cpu_per_gb", cpu, "s/GB"),
+                ("client_cpu_per_gb", client, "s/GB"),
+                ("two_core_bound", two_core, "MB/s"),
+                ("target", target, "MB/s"),
+                ("floor_client_bound", floor_bound, "MB/s"),
+                ("x_floor_cpu", cpu / floor_cpu, "ratio"),
+                ("others_cores", others, "cores"),
+                ("free_core_bound", free, "MB/s"),
+                ("x_sse_s3_put", vs_s3, "ratio"),
+                ("cpu_bound_x_sse_s3_put", bound_vs_s3, "ratio"),
+            ],
         );
     }
     println!(

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::inspect::{inspect, inspect_json};
 use common::sse::{MODES, Mode, customer_key};
-use common::{Options, Server, all_files, failure, find_bytes, random};
+use common::{Options, Server, all_files, failure, find_bytes, meta_path, random};
 use serde_json::Value;
 
 const BUCKET: &str = "inlined";
@@ -60,20 +60,8 @@ fn blob_files(data_dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The meta record file of `key` (`meta/<bucket>/<hex key>-`, docs/STORAGE.md).
-fn meta_path(data_dir: &Path, key: &str) -> PathBuf {
-    let suffix = format!("{}-", hex::encode(key.as_bytes()));
-    all_files(data_dir)
-        .into_iter()
-        .find(|p| {
-            let s = p.to_string_lossy();
-            s.contains(&format!("/meta/{BUCKET}/")) && s.ends_with(&suffix)
-        })
-        .unwrap_or_else(|| panic!("no meta record for {key}"))
-}
-
 fn record(data_dir: &Path, key: &str) -> Value {
-    serde_json::from_slice(&std::fs::read(meta_path(data_dir, key)).unwrap()).unwrap()
+    serde_json::from_slice(&std::fs::read(meta_path(data_dir, BUCKET, key)).unwrap()).unwrap()
 }
 
 /// The sealed bytes of `key`'s only part, when they are inline.
@@ -154,7 +142,7 @@ async fn a_tampered_inline_part_fails_like_a_tampered_blob() {
         put(&s3, &small, mode, &random(4096)).await;
         put(&s3, &large, mode, &random(LIMIT + 1)).await;
 
-        let path = meta_path(&server.data_dir, &small);
+        let path = meta_path(&server.data_dir, BUCKET, &small);
         let mut r = record(&server.data_dir, &small);
         let mut sealed = inline_bytes(&server.data_dir, &small).unwrap();
         sealed[100] ^= 0x01;

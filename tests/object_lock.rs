@@ -8,7 +8,6 @@
 //! locked SSE-KMS version is scheduled for deletion or disabled.
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_s3::Client;
@@ -19,7 +18,7 @@ use aws_sdk_s3::types::{
     ObjectLockLegalHoldStatus, ObjectLockMode, ObjectLockRetention, ObjectLockRetentionMode,
     ObjectLockRule, ServerSideEncryption, VersioningConfiguration,
 };
-use common::{Server, all_files, failure, metrics_text};
+use common::{Server, failure, meta_path, metrics_text};
 use serde_json::Value;
 
 /// An IAM user of the root's account allowed every S3 action but the governance bypass (and
@@ -738,18 +737,6 @@ async fn configuration_retention_legal_hold_and_refusals() {
 
 /// An edit of a meta record's JSON, as a backend writer could make it.
 type RecordEdit = fn(&mut Value);
-
-/// The current meta record of `key` in `bucket` (`meta/<bucket>/<hex key>-`).
-fn meta_path(data_dir: &Path, bucket: &str, key: &str) -> PathBuf {
-    let suffix = format!("{}-", hex::encode(key.as_bytes()));
-    all_files(data_dir)
-        .into_iter()
-        .find(|p| {
-            let s = p.to_string_lossy();
-            s.contains(&format!("/meta/{bucket}/")) && s.ends_with(&suffix)
-        })
-        .unwrap_or_else(|| panic!("no meta record for {key}"))
-}
 
 #[tokio::test]
 async fn record_mac_covers_the_lock() {

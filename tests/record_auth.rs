@@ -4,14 +4,12 @@
 //! every SSE mode, against the real binary, by editing the record files a local store keeps.
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::{Server, all_files, failure, random};
+use common::{Server, failure, meta_path, random};
 use md5::{Digest, Md5};
 use serde_json::Value;
 
@@ -36,18 +34,6 @@ fn customer_key() -> CustomerKey {
         b64: STANDARD.encode(raw),
         md5: STANDARD.encode(Md5::digest(raw)),
     }
-}
-
-/// The meta record file of `key` (`meta/<bucket>/<hex key>-`, docs/STORAGE.md).
-fn meta_path(data_dir: &Path, key: &str) -> PathBuf {
-    let suffix = format!("{}-", hex::encode(key.as_bytes()));
-    all_files(data_dir)
-        .into_iter()
-        .find(|p| {
-            let s = p.to_string_lossy();
-            s.contains(&format!("/meta/{BUCKET}/")) && s.ends_with(&suffix)
-        })
-        .unwrap_or_else(|| panic!("no meta record for {key}"))
 }
 
 /// Uploads `data` as a 3-part multipart object in `mode`.
@@ -177,7 +163,7 @@ async fn edited_meta_records_are_refused_in_every_mode() {
         let key = format!("{mode:?}/object");
         put_multipart(&s3, &key, mode, &data).await;
         assert!(get(&s3, &key, mode).await.unwrap() == data, "{mode:?}");
-        let path = meta_path(&server.data_dir, &key);
+        let path = meta_path(&server.data_dir, BUCKET, &key);
         let original = std::fs::read(&path).unwrap();
         let record: Value = serde_json::from_slice(&original).unwrap();
         assert_eq!(record["format"], "sealgate-meta/2", "{mode:?}");
@@ -215,7 +201,7 @@ async fn edited_meta_records_are_refused_in_every_mode() {
             put = put.server_side_encryption(ServerSideEncryption::AwsKms);
         }
         put.send().await.unwrap();
-        let moved_path = meta_path(&server.data_dir, &moved_key);
+        let moved_path = meta_path(&server.data_dir, BUCKET, &moved_key);
         let moved_original = std::fs::read(&moved_path).unwrap();
         std::fs::write(&moved_path, &original).unwrap();
         let got = get(&s3, &moved_key, mode).await.map(|b| b.len());
@@ -228,7 +214,7 @@ async fn edited_meta_records_are_refused_in_every_mode() {
 
     // HEAD of an SSE-S3 object authenticates too (opening its key costs no KMS call).
     let key = "SseS3/object";
-    let path = meta_path(&server.data_dir, key);
+    let path = meta_path(&server.data_dir, BUCKET, key);
     let original = std::fs::read(&path).unwrap();
     let mut m: Value = serde_json::from_slice(&original).unwrap();
     m["content_headers"]["content-type"] = "text/html".into();

@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
@@ -18,7 +18,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::inspect::inspect_json;
 use common::sse::{MODES, Mode, customer_key};
-use common::{Server, all_files, failure, random};
+use common::{Server, all_files, failure, meta_path, random};
 use md5::{Digest, Md5};
 use serde_json::Value;
 
@@ -91,18 +91,6 @@ async fn get_tags(s3: &Client, bucket: &str, key: &str) -> BTreeMap<String, Stri
         .await
         .unwrap();
     as_map(out.tag_set())
-}
-
-/// The meta record file of `bucket/key` (`meta/<bucket>/<hex key>-`, docs/STORAGE.md).
-fn meta_path(data_dir: &Path, bucket: &str, key: &str) -> PathBuf {
-    let suffix = format!("{}-", hex::encode(key.as_bytes()));
-    all_files(data_dir)
-        .into_iter()
-        .find(|p| {
-            let s = p.to_string_lossy();
-            s.contains(&format!("/meta/{bucket}/")) && s.ends_with(&suffix)
-        })
-        .unwrap_or_else(|| panic!("no meta record for {key}"))
 }
 
 fn read_record(server: &Server, bucket: &str, key: &str) -> Value {

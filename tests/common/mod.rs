@@ -284,6 +284,18 @@ pub fn all_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The current meta record file of `bucket/key` (`meta/<bucket>/<hex key>-`, docs/STORAGE.md).
+pub fn meta_path(data_dir: &Path, bucket: &str, key: &str) -> PathBuf {
+    let suffix = format!("{}-", hex::encode(key.as_bytes()));
+    all_files(data_dir)
+        .into_iter()
+        .find(|p| {
+            let s = p.to_string_lossy();
+            s.contains(&format!("/meta/{bucket}/")) && s.ends_with(&suffix)
+        })
+        .unwrap_or_else(|| panic!("no meta record for {key}"))
+}
+
 /// True when `needle` occurs in any file under `dir`; returns the first such file.
 pub fn find_bytes(dir: &Path, needle: &[u8]) -> Option<PathBuf> {
     all_files(dir).into_iter().find(|p| {

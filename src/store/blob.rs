@@ -177,9 +177,10 @@ impl BlobWriter {
                 let (dest, fsync, at) = (local.dest.clone(), local.fsync.clone(), local.offset);
                 local.offset += full.len() as u64;
                 local.in_flight = Some(tokio::task::spawn_blocking(move || {
-                    let staged = match staged {
+                    // A buffer is shipped before the end only when the blob is large.
+                    let mut staged = match staged {
                         Some(s) => s,
-                        None => Staged::create(dest, fsync)?,
+                        None => Staged::create_large(dest, fsync)?,
                     };
                     staged.write_at(&full, at)?;
                     let mut full = full;
@@ -210,7 +211,7 @@ impl BlobWriter {
                 let (dest, fsync, at) = (local.dest.clone(), local.fsync.clone(), local.offset);
                 // A small blob is created, written, synced and published in this one task.
                 tokio::task::spawn_blocking(move || {
-                    let staged = match staged {
+                    let mut staged = match staged {
                         Some(s) => s,
                         None => Staged::create(dest, fsync)?,
                     };

@@ -20,6 +20,7 @@ mod commit;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 mod dir_sync;
+mod direct_write;
 pub(crate) mod keyenc;
 pub(crate) mod layout;
 mod listing;

@@ -185,7 +185,7 @@ impl ObjectStore for PrivateFs {
         async move {
             let dest = dest?;
             let meta = blocking(move || {
-                let staged = Staged::create(dest, fsync)?;
+                let mut staged = Staged::create(dest, fsync)?;
                 let mut at = 0u64;
                 for chunk in payload.iter() {
                     staged.write_at(chunk, at)?;

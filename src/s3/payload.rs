@@ -141,7 +141,7 @@ impl Payload {
             md5: (opts.want_md5 || content_md5.is_some()).then(Md5::new),
             checksum: checksum.as_ref().map(|c| checksum::Hasher::new(c.alg)),
         };
-        let hashing = Hashing::start(hashes, checksum.as_ref().map(|c| c.alg), declared_len);
+        let hashing = Hashing::start(hashes, declared_len);
         Ok(Payload {
             body: Some(BodyFrames::new(body, declared_len)),
             decoder,

@@ -45,14 +45,7 @@ impl Hashes {
     /// bucket whose ETag is the MD5: the two cost 1.5 and 0.6 s of CPU per GB, and one thread
     /// doing both was the PUT's slowest stage); else one group.
     fn split(self) -> Vec<Hashes> {
-        let costly_besides_md5 = self.sha256.is_some()
-            || self.checksum.as_ref().is_some_and(|c| {
-                matches!(
-                    c.algorithm(),
-                    ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256
-                )
-            });
-        if self.md5.is_none() || !costly_besides_md5 {
+        if self.md5.is_none() || !self.costly_besides_md5() {
             return vec![self];
         }
         vec![
@@ -67,6 +60,18 @@ impl Hashes {
                 checksum: self.checksum,
             },
         ]
+    }
+
+    /// Whether a digest other than the MD5 costs much CPU: the SHA-256 or a SHA checksum (the
+    /// CRCs are cheap).
+    fn costly_besides_md5(&self) -> bool {
+        self.sha256.is_some()
+            || self.checksum.as_ref().is_some_and(|c| {
+                matches!(
+                    c.algorithm(),
+                    ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256
+                )
+            })
     }
 
     /// Takes the digests `other` computed.
@@ -139,27 +144,14 @@ impl Drop for Slot {
 }
 
 impl Hashing {
-    /// `checksum_alg` is the flexible checksum in `hashes.checksum`, if any.
-    pub(crate) fn start(
-        hashes: Hashes,
-        checksum_alg: Option<ChecksumAlgorithm>,
-        declared_len: Option<u64>,
-    ) -> Hashing {
-        Hashing::start_within(hashes, checksum_alg, declared_len, &APART)
+    /// Starts computing `hashes` for a payload of `declared_len` bytes: on a thread (or two)
+    /// apart when it is large and a digest is costly, else on the calling task.
+    pub(crate) fn start(hashes: Hashes, declared_len: Option<u64>) -> Hashing {
+        Hashing::start_within(hashes, declared_len, &APART)
     }
 
-    fn start_within(
-        hashes: Hashes,
-        checksum_alg: Option<ChecksumAlgorithm>,
-        declared_len: Option<u64>,
-        slots: &'static Slots,
-    ) -> Hashing {
-        let costly = hashes.sha256.is_some()
-            || hashes.md5.is_some()
-            || matches!(
-                checksum_alg,
-                Some(ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256)
-            );
+    fn start_within(hashes: Hashes, declared_len: Option<u64>, slots: &'static Slots) -> Hashing {
+        let costly = hashes.md5.is_some() || hashes.costly_besides_md5();
         let worth_it = costly && declared_len.is_some_and(|l| l >= APART_FROM);
         let Some(first) = worth_it.then(|| slots.take()).flatten() else {
             return Hashing::Here {
@@ -265,10 +257,10 @@ mod tests {
         static SLOTS: Slots = Slots::new(3);
         let big = Some(APART_FROM);
         let mut all: Vec<Hashing> = (0..5)
-            .map(|_| Hashing::start_within(with_md5(), None, big, &SLOTS))
+            .map(|_| Hashing::start_within(with_md5(), big, &SLOTS))
             .collect();
         assert_eq!(all.iter().filter(|h| apart(h)).count(), 3);
-        let small = Hashing::start_within(with_md5(), None, Some(APART_FROM - 1), &SLOTS);
+        let small = Hashing::start_within(with_md5(), Some(APART_FROM - 1), &SLOTS);
         assert!(!apart(&small));
         let data = Bytes::from_static(b"the same payload for every one");
         let mut digests = Vec::new();
@@ -280,7 +272,7 @@ mod tests {
         let expected: [u8; 16] = Md5::digest(&data[..]).into();
         assert!(digests.iter().all(|d| *d == expected));
         assert_eq!(SLOTS.used.load(Ordering::Acquire), 0);
-        assert!(apart(&Hashing::start_within(with_md5(), None, big, &SLOTS)));
+        assert!(apart(&Hashing::start_within(with_md5(), big, &SLOTS)));
     }
 
     /// MD5 and SHA-256 together run on two threads, with the digests of one; with one thread
@@ -294,9 +286,9 @@ mod tests {
             checksum: None,
         };
         let big = Some(APART_FROM);
-        let two = Hashing::start_within(both(), None, big, &SLOTS);
+        let two = Hashing::start_within(both(), big, &SLOTS);
         assert!(matches!(&two, Hashing::Apart(t) if t.len() == 2));
-        let one = Hashing::start_within(both(), None, big, &SLOTS);
+        let one = Hashing::start_within(both(), big, &SLOTS);
         assert!(matches!(&one, Hashing::Apart(t) if t.len() == 1));
         assert_eq!(SLOTS.used.load(Ordering::Acquire), 3);
         let data = Bytes::from(vec![7u8; 3 << 20]);

@@ -161,7 +161,10 @@ def test_python_client_writes_v3_and_sealgate_cp_reads_it(
     assert (meta["x-amz-c"], meta["x-amz-w"]) == ("115", "12")
     assert json.loads(meta["x-amz-t"]) == {"aws:x-amz-cek-alg": "115"}
     stored = s3.get_object(Bucket=bucket, Key="py.bin")["Body"].read()
-    assert len(stored) == size + 16 and (size == 0 or stored[:size] != data)
+    assert len(stored) == size + 16
+    # A one-byte ciphertext equals its plaintext once in 256 runs; only a
+    # body of at least a block says "not stored in the clear" reliably.
+    assert size < 16 or stored[:size] != data
 
     out = tmp_path / "out.bin"
     proc = sealgate_cp(server, "--cse-kms", kms_key, f"s3://{bucket}/py.bin", out)

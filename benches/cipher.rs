@@ -1,7 +1,8 @@
 //! Cipher benchmark: the per-segment AES-256-GCM work of the data path with the two vetted
 //! implementations in the build — RustCrypto's `aes-gcm` and `ring` (which rustls already links)
 //! — plus MD5 (the SSE-S3 ETag): the build's md-5 0.11 (portable Rust) against md-5 0.10 with
-//! its `asm` feature (x86-64 assembly). Same format either way: standard AES-256-GCM over
+//! its `asm` feature (x86-64 assembly) — and SHA-256 (a signed payload's hash, checked by the
+//! server): the build's sha2 0.11 against `ring`'s. Same format either way: standard AES-256-GCM over
 //! 64 KiB segments with a 12-byte nonce and the tag appended, so the choice is made on numbers.
 //!
 //! `cargo bench --bench cipher`. Rounds are interleaved and the table shows medians, because
@@ -67,6 +68,8 @@ fn main() {
         "ring open",
         "md-5 0.11",
         "md-5 0.10 asm",
+        "sha2 0.11",
+        "ring SHA-256",
     ];
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     for _ in 0..ROUNDS {
@@ -134,6 +137,21 @@ fn main() {
             }
             std::hint::black_box(h.finalize());
         }));
+        rates[6].push(rate(&mut || {
+            use sha2::Digest as _;
+            let mut h = sha2::Sha256::new();
+            for _ in 0..segments {
+                h.update(&buf);
+            }
+            std::hint::black_box(h.finalize());
+        }));
+        rates[7].push(rate(&mut || {
+            let mut h = ring::digest::Context::new(&ring::digest::SHA256);
+            for _ in 0..segments {
+                h.update(&buf);
+            }
+            std::hint::black_box(h.finish());
+        }));
     }
     // The open rows include one 64 KiB memcpy per segment (restoring the ciphertext), as the
     // gateway's read path has one (the file read); it is the same for both.
@@ -147,9 +165,11 @@ fn main() {
         println!("  {name:<14} {m:>8.0} MB/s  ({:.2} s/GB)", 1000.0 / m);
     }
     println!(
-        "ring / aes-gcm: seal {:.2}x, open {:.2}x; md-5 asm / md-5 0.11: {:.2}x",
+        "ring / aes-gcm: seal {:.2}x, open {:.2}x; md-5 asm / md-5 0.11: {:.2}x; \
+         ring / sha2 SHA-256: {:.2}x",
         med[2] / med[0],
         med[3] / med[1],
-        med[5] / med[4]
+        med[5] / med[4],
+        med[7] / med[6]
     );
 }

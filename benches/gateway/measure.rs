@@ -113,7 +113,7 @@ pub fn thread_cpu_seconds() -> f64 {
 }
 
 /// One measurement on one thread: wall seconds and CPU seconds of the work.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 pub struct Cost {
     pub wall: f64,
     pub cpu: f64,

@@ -1,12 +1,14 @@
 //! Streaming writes and ranged reads of ciphertext blobs.
 //!
 //! A writer collects what it is given in a buffer of `capacity` bytes and ships each full
-//! buffer while the caller fills the next, so at most about `2 × capacity` (plus one
-//! caller's piece) is held per writer on the local filesystem. There the store writes the
-//! blob itself ([`super::local_write`]): a staging file created 0600, one positional write per
-//! buffer on a blocking thread, the same two buffers reused for the whole blob (a fresh one
-//! per sealed segment made page faults a visible share of a large PUT), then fsync, rename and
-//! the directory syncs; a small blob is all of that in one blocking task. Remote backends get
+//! buffer while the caller fills the next. On the local filesystem the store writes the blob
+//! itself ([`super::local_write`]): a staging file created 0600 and written front to back by
+//! one blocking task per large blob, which takes up to [`LOCAL_QUEUE`] full buffers queued
+//! behind the one it writes and hands each back emptied, so at most about
+//! `(LOCAL_QUEUE + 2) × capacity` (plus one caller's piece) is held per writer and the same
+//! few buffers serve the whole blob (a fresh one per sealed segment made page faults a visible
+//! share of a large PUT); then fsync, rename and the directory syncs. A small blob is all of
+//! that in one blocking task. Remote backends get
 //! each buffer through `object_store`'s `BufWriter`: one atomic put if the blob fits its
 //! capacity, else a multipart upload of `capacity`-sized parts, at most
 //! [`MAX_PARTS_IN_FLIGHT`] at a time. Either way a blob is never seen half-written.
@@ -20,6 +22,7 @@ use object_store::ObjectStore;
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
 use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::local_write::{Publish, Staged};
@@ -28,6 +31,12 @@ use super::{StoreError, backend_err};
 
 /// Parts uploaded concurrently by one writer.
 pub(crate) const MAX_PARTS_IN_FLIGHT: usize = 2;
+
+/// Full buffers a large local blob's writer may have waiting behind the one it writes. The
+/// disk takes buffers at a steady rate while the caller fills them in bursts (reading the
+/// body, sealing); with one buffer in flight each side often waited for the other
+/// (docs/PERFORMANCE.md, "Large PUT: the disk").
+const LOCAL_QUEUE: usize = 2;
 
 /// Generations written or linked recently by this process, so that a sweep never reclaims a
 /// generation whose meta record is still being written. Needed because a hard link (local
@@ -75,19 +84,45 @@ enum Sink {
     Local(LocalBlob),
 }
 
-/// The local filesystem side of a writer. The staging file is created by the first write and
-/// travels with the write in flight, which hands it back with its emptied buffer.
+/// The local filesystem side of a writer. A buffer shipped before the end means a large
+/// blob: the first starts its writer.
 struct LocalBlob {
     dest: std::path::PathBuf,
     fsync: super::dir_sync::Fsync,
-    in_flight: Option<JoinHandle<std::io::Result<Written>>>,
-    /// Bytes shipped so far: where the next buffer goes in the file.
-    offset: u64,
+    large: Option<LargeWrites>,
 }
 
-/// What a finished buffer write hands back: the staging file and the buffer, emptied.
-type Written = (Staged, Vec<u8>);
+/// A large blob's writer: a blocking task that creates the staging file, writes the buffers
+/// it is sent in order, and hands each back emptied for reuse.
+struct LargeWrites {
+    full: mpsc::Sender<Vec<u8>>,
+    emptied: mpsc::Receiver<Vec<u8>>,
+    task: JoinHandle<std::io::Result<Staged>>,
+}
 
+impl LargeWrites {
+    fn start(dest: std::path::PathBuf, fsync: super::dir_sync::Fsync) -> Self {
+        let (full, mut queued) = mpsc::channel::<Vec<u8>>(LOCAL_QUEUE);
+        let (give_back, emptied) = mpsc::channel(LOCAL_QUEUE + 1);
+        let task = tokio::task::spawn_blocking(move || {
+            let mut staged = Staged::create_large(dest, fsync)?;
+            let mut at = 0u64;
+            while let Some(mut buf) = queued.blocking_recv() {
+                staged.write_at(&buf, at)?;
+                at += buf.len() as u64;
+                buf.clear();
+                // When the caller has buffers enough, this one is freed instead.
+                let _ = give_back.try_send(buf);
+            }
+            Ok(staged)
+        });
+        Self {
+            full,
+            emptied,
+            task,
+        }
+    }
+}
 impl BlobWriter {
     pub(super) fn remote(
         os: Arc<dyn ObjectStore>,
@@ -114,8 +149,7 @@ impl BlobWriter {
         let sink = Sink::Local(LocalBlob {
             dest,
             fsync: fs.fsync(),
-            in_flight: None,
-            offset: 0,
+            large: None,
         });
         Ok(Self::new(sink, capacity, bucket, generation, recent))
     }
@@ -163,33 +197,19 @@ impl BlobWriter {
         Ok(())
     }
 
-    /// Sends the buffer on, taking an empty one (the previous write's, locally) in its place.
+    /// Sends the buffer on, taking an empty one (one the writer is done with, locally, when
+    /// it has one) in its place.
     async fn ship(&mut self) -> Result<(), StoreError> {
-        match &mut self.sink {
+        let full = std::mem::take(&mut self.buf);
+        let spare = match &mut self.sink {
             Sink::Remote(w) => {
-                let full = std::mem::replace(&mut self.buf, Vec::with_capacity(self.capacity));
-                w.put(Bytes::from(full)).await.map_err(backend_err)
+                w.put(Bytes::from(full)).await.map_err(backend_err)?;
+                None
             }
-            Sink::Local(local) => {
-                let (staged, spare) = local.settle().await?;
-                let spare = spare.unwrap_or_else(|| Vec::with_capacity(self.capacity));
-                let full = std::mem::replace(&mut self.buf, spare);
-                let (dest, fsync, at) = (local.dest.clone(), local.fsync.clone(), local.offset);
-                local.offset += full.len() as u64;
-                local.in_flight = Some(tokio::task::spawn_blocking(move || {
-                    // A buffer is shipped before the end only when the blob is large.
-                    let mut staged = match staged {
-                        Some(s) => s,
-                        None => Staged::create_large(dest, fsync)?,
-                    };
-                    staged.write_at(&full, at)?;
-                    let mut full = full;
-                    full.clear();
-                    Ok((staged, full))
-                }));
-                Ok(())
-            }
-        }
+            Sink::Local(local) => local.ship(full).await?,
+        };
+        self.buf = spare.unwrap_or_else(|| Vec::with_capacity(self.capacity));
+        Ok(())
     }
 
     /// Publishes the blob and returns its size in bytes.
@@ -206,9 +226,10 @@ impl BlobWriter {
                     .map_err(|e| StoreError::Backend(e.to_string()))?;
             }
             Sink::Local(local) => {
-                let (staged, _) = local.settle().await?;
+                let staged = local.settle().await?;
                 let last = std::mem::take(&mut self.buf);
-                let (dest, fsync, at) = (local.dest.clone(), local.fsync.clone(), local.offset);
+                let at = self.written - last.len() as u64;
+                let (dest, fsync) = (local.dest.clone(), local.fsync.clone());
                 // A small blob is created, written, synced and published in this one task.
                 tokio::task::spawn_blocking(move || {
                     let mut staged = match staged {
@@ -233,7 +254,7 @@ impl BlobWriter {
             Sink::Remote(w) => w.abort().await.map_err(backend_err),
             Sink::Local(local) => {
                 // Dropping the staging file removes it; off the reactor, as any unlink.
-                let (staged, _) = local.settle().await.unwrap_or_default();
+                let staged = local.settle().await.unwrap_or_default();
                 tokio::task::spawn_blocking(move || drop(staged))
                     .await
                     .map_err(|e| StoreError::Backend(format!("blob write task: {e}")))
@@ -243,22 +264,101 @@ impl BlobWriter {
 }
 
 impl LocalBlob {
-    /// Waits for the write in flight, if any: the staging file and the buffer it wrote,
-    /// emptied; nothing before the first write.
-    async fn settle(&mut self) -> Result<(Option<Staged>, Option<Vec<u8>>), StoreError> {
-        match self.in_flight.take() {
-            None => Ok((None, None)),
-            Some(task) => {
-                let (staged, buf) = task
-                    .await
-                    .map_err(|e| StoreError::Backend(format!("blob write task: {e}")))?
-                    .map_err(io_err)?;
-                Ok((Some(staged), Some(buf)))
-            }
+    /// Queues a full buffer for the large blob's writer, starting it with the first; returns
+    /// an emptied buffer to fill next when the writer has one to give back.
+    async fn ship(&mut self, full: Vec<u8>) -> Result<Option<Vec<u8>>, StoreError> {
+        let large = self
+            .large
+            .get_or_insert_with(|| LargeWrites::start(self.dest.clone(), self.fsync.clone()));
+        if large.full.send(full).await.is_ok() {
+            return Ok(large.emptied.try_recv().ok());
         }
+        // The writer stopped at an error, which settling reports.
+        self.settle().await?;
+        Err(StoreError::Backend("blob write task stopped".into()))
+    }
+
+    /// Waits until everything shipped is written: the staging file, none before the first
+    /// buffer was shipped.
+    async fn settle(&mut self) -> Result<Option<Staged>, StoreError> {
+        let Some(LargeWrites { full, task, .. }) = self.large.take() else {
+            return Ok(None);
+        };
+        drop(full);
+        let staged = task
+            .await
+            .map_err(|e| StoreError::Backend(format!("blob write task: {e}")))?
+            .map_err(io_err)?;
+        Ok(Some(staged))
     }
 }
 
 fn io_err(e: std::io::Error) -> StoreError {
     StoreError::Backend(format!("blob write: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::TryStreamExt as _;
+
+    use super::super::Store;
+    use super::super::conformance::bucket_record;
+
+    fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                out.extend(files_under(&path));
+            } else {
+                out.push(path);
+            }
+        }
+        out
+    }
+
+    /// A large local blob goes through the writer's queue: what was written reads back
+    /// exactly, and an abort with buffers still queued leaves no file behind.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_queued_large_write_reads_back_and_an_aborted_one_leaves_no_file() {
+        let root = std::env::temp_dir().join(format!("sealgate-blob-{}", uuid::Uuid::new_v4()));
+        let store = Store::local(&root).unwrap();
+        store.create_bucket(&bucket_record("queued")).await.unwrap();
+        let data: Vec<u8> = (0..(super::LOCAL_QUEUE + 3) * (1 << 20) + 777)
+            .map(|i| (i * 13 % 251) as u8)
+            .collect();
+
+        let g = Store::new_generation();
+        let mut w = store.blob_writer("queued", &g, "1").await.unwrap();
+        for chunk in data.chunks(65_552) {
+            w.write(chunk).await.unwrap();
+        }
+        assert_eq!(w.finish().await.unwrap(), data.len() as u64);
+        let chunks: Vec<bytes::Bytes> = store
+            .read_blob("queued", &g, "1", 0..data.len() as u64)
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert!(
+            chunks.concat() == data,
+            "the blob read back differs from what was written"
+        );
+
+        let g2 = Store::new_generation();
+        let mut w = store.blob_writer("queued", &g2, "1").await.unwrap();
+        for chunk in data.chunks(1 << 20) {
+            w.write(chunk).await.unwrap();
+        }
+        w.abort().await.unwrap();
+        let files = files_under(&root.join("data").join("queued"));
+        let of = |generation: &str| -> Vec<_> {
+            let gen_dir = root.join("data").join("queued").join(generation);
+            files.iter().filter(|p| p.starts_with(&gen_dir)).collect()
+        };
+        assert_eq!(of(&g).len(), 1, "the finished blob is where the walk looks");
+        assert!(of(&g2).is_empty(), "an aborted write left {:?}", of(&g2));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }

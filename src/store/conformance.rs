@@ -632,6 +632,19 @@ async fn blobs(store: &Store, run: &str) {
         store.read_blob(&b, &g2, "aborted", 0..1).await,
         Err(StoreError::NotFound)
     ));
+    // Also once buffers were shipped (a local writer's queue is busy, a remote upload begun).
+    let mut w = store.blob_writer(&b, &g2, "aborted-large").await.unwrap();
+    for chunk in data.chunks(1 << 20).take(4) {
+        w.write(chunk).await.unwrap();
+    }
+    w.abort().await.unwrap();
+    assert!(
+        matches!(
+            store.read_blob(&b, &g2, "aborted-large", 0..1).await,
+            Err(StoreError::NotFound)
+        ),
+        "conformance: an aborted large write leaves nothing"
+    );
 
     store.delete_generation(&b, &g).await.unwrap();
     assert!(matches!(

@@ -1,9 +1,10 @@
 //! Cipher benchmark: the per-segment AES-256-GCM work of the data path with the two vetted
 //! implementations in the build — RustCrypto's `aes-gcm` and `ring` (which rustls already links)
 //! — plus MD5 (the SSE-S3 ETag): the build's md-5 0.11 (portable Rust) against md-5 0.10 with
-//! its `asm` feature (x86-64 assembly) — and SHA-256 (a signed payload's hash, checked by the
-//! server): the build's sha2 0.11 against `ring`'s. Same format either way: standard AES-256-GCM over
-//! 64 KiB segments with a 12-byte nonce and the tag appended, so the choice is made on numbers.
+//! its `asm` feature (x86-64 assembly) — and SHA-256 (a signed payload's hash, which the server
+//! checks): the build's sha2 0.11 against `ring`'s. The cipher's format is the same either way:
+//! standard AES-256-GCM over 64 KiB segments with a 12-byte nonce and the tag appended, so the
+//! choice is made on numbers.
 //!
 //! `cargo bench --bench cipher`. Rounds are interleaved and the table shows medians, because
 //! the machine is shared; compare the ratios.

@@ -35,7 +35,8 @@ pub(crate) const MAX_PARTS_IN_FLIGHT: usize = 2;
 /// Full buffers a large local blob's writer may have waiting behind the one it writes. The
 /// disk takes buffers at a steady rate while the caller fills them in bursts (reading the
 /// body, sealing); with one buffer in flight each side often waited for the other
-/// (docs/PERFORMANCE.md, "Large PUT: the disk").
+/// (docs/PERFORMANCE.md, "Large PUT: the client's hash, the
+/// disk, and a client that does not sign").
 const LOCAL_QUEUE: usize = 2;
 
 /// Generations written or linked recently by this process, so that a sweep never reclaims a
@@ -123,6 +124,7 @@ impl LargeWrites {
         }
     }
 }
+
 impl BlobWriter {
     pub(super) fn remote(
         os: Arc<dyn ObjectStore>,

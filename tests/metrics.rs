@@ -388,6 +388,29 @@ async fn metrics_count_known_traffic_exactly() {
     assert!(buckets.windows(2).all(|w| w[0].1 <= w[1].1), "{buckets:?}");
     assert_eq!(buckets.last().unwrap(), &(f64::INFINITY, 7.0));
 
+    // KMS latency: every call counted in its operation's histogram once, refused ones too (as
+    // many as the calls counter holds for the operation over all keys and outcomes).
+    let kh = "sealgate_kms_request_duration_seconds";
+    let calls = |op: &str| -> f64 {
+        samples
+            .iter()
+            .filter(|s| s.name == "sealgate_kms_requests_total")
+            .filter(|s| s.labels.get("operation").map(String::as_str) == Some(op))
+            .map(|s| s.value)
+            .sum()
+    };
+    for op in ["GenerateDataKey", "Decrypt"] {
+        assert!(calls(op) >= 1.0, "{op}");
+        assert_eq!(by_op(&format!("{kh}_count"), op), calls(op), "{op}");
+        assert!(by_op(&format!("{kh}_sum"), op) > 0.0, "{op}");
+        let inf = value(
+            &samples,
+            &format!("{kh}_bucket"),
+            &[("operation", op), ("le", "+Inf")],
+        );
+        assert_eq!(inf, calls(op), "{op}");
+    }
+
     // KMS calls for our key: one data key, one Decrypt, one refused Decrypt — and the alarm.
     let kms_call = |op: &str, outcome: &str| {
         value(

@@ -34,7 +34,12 @@ impl MeteredKms {
         answered_key: impl FnOnce(&T) -> String + Send + 'a,
     ) -> KmsFuture<'a, T> {
         Box::pin(async move {
+            let started = std::time::Instant::now();
             let result = call.await;
+            self.metrics
+                .kms_duration
+                .with([operation])
+                .observe(started.elapsed());
             self.record(operation, requested_key, &result, answered_key);
             result
         })

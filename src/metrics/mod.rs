@@ -6,8 +6,8 @@
 //! - S3 requests by operation and status, their latency, payload bytes and SSE modes: one
 //!   [`s3::Probe`] per request in `s3::handle`, finished once the response is known; handlers
 //!   record the SSE mode they wrote or read as an [`s3::SseFact`] in the response;
-//! - KMS calls the gateway makes, and attempts to use unusable keys: [`kms::MeteredKms`] wraps
-//!   the gateway's `Kms` trait object, embedded or remote;
+//! - KMS calls the gateway makes, their latency, and attempts to use unusable keys:
+//!   [`kms::MeteredKms`] wraps the gateway's `Kms` trait object, embedded or remote;
 //! - the storage sweep (runs, what it reclaimed): [`Metrics::record_sweep`], called by the
 //!   sweeper after each run;
 //! - the lifecycle worker (passes, what they removed, the last pass's duration):
@@ -268,6 +268,7 @@ pub(crate) struct Metrics {
     pub(crate) sse_written: Family<1, Counter>,
     pub(crate) sse_read: Family<1, Counter>,
     pub(crate) kms_calls: Family<3, Counter>,
+    pub(crate) kms_duration: Family<1, Histogram>,
     pub(crate) kms_unusable_key_use: Family<2, Counter>,
     pub(crate) sweep_runs: Family<0, Counter>,
     pub(crate) sweep_failures: Family<0, Counter>,
@@ -336,6 +337,11 @@ impl Metrics {
                 "sealgate_kms_requests_total",
                 "KMS calls made by the gateway, by operation, key and outcome (success or the KMS error type).",
                 ["operation", "key", "outcome"],
+            ),
+            kms_duration: Family::new(
+                "sealgate_kms_request_duration_seconds",
+                "Time the gateway waited for its KMS calls (embedded or remote; an embedded call includes its audit record's durable write), by operation.",
+                ["operation"],
             ),
             kms_unusable_key_use: Family::new(
                 "sealgate_kms_unusable_key_use_total",
@@ -409,6 +415,7 @@ impl Metrics {
         self.sse_written.render(&mut out);
         self.sse_read.render(&mut out);
         self.kms_calls.render(&mut out);
+        self.kms_duration.render(&mut out);
         self.kms_unusable_key_use.render(&mut out);
         for f in [
             &self.sweep_runs,

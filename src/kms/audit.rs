@@ -739,6 +739,58 @@ mod tests {
         assert_eq!(report.records, 2);
     }
 
+    /// The contract of group commit (docs/AUDIT.md): when `append` returns, the head file
+    /// names the caller's record or a later line, and its hash is that line's. Eight threads
+    /// at once, no rotation (the head's line is in the current file).
+    #[test]
+    fn every_acknowledged_record_is_named_by_the_head() {
+        const THREADS: usize = 8;
+        const EACH: usize = 25;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DEFAULT_FILE_NAME);
+        let opts = AuditOptions {
+            digest_every: 5,
+            max_bytes: u64::MAX,
+        };
+        let log = Arc::new(AuditLog::open(&path, opts, signer()).unwrap());
+        let head_path = dir.path().join(audit_chain::HEAD_FILE_NAME);
+        let threads: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (log, path, head_path) = (log.clone(), path.clone(), head_path.clone());
+                std::thread::spawn(move || {
+                    for i in 0..EACH {
+                        let id = format!("t{t}-{i}");
+                        log.append(&record(id.clone())).unwrap();
+                        let head = audit_chain::Head::decode(&std::fs::read(&head_path).unwrap())
+                            .expect("a head file");
+                        let text = std::fs::read_to_string(&path).unwrap();
+                        let line_of = |seq: u64| {
+                            text.lines()
+                                .find(|l| {
+                                    audit_chain::chain_fields(l.as_bytes()).map(|f| f.0)
+                                        == Some(seq)
+                                })
+                                .unwrap_or_else(|| panic!("no line {seq}"))
+                        };
+                        let mine = text
+                            .lines()
+                            .find(|l| l.contains(&format!("\"request_id\":\"{id}\"")))
+                            .expect("the record is in the log");
+                        let (seq, _) = audit_chain::chain_fields(mine.as_bytes()).unwrap();
+                        assert!(head.seq >= seq, "head {} before record {seq}", head.seq);
+                        assert_eq!(
+                            head.hash,
+                            audit_chain::line_hash(line_of(head.seq).as_bytes())
+                        );
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
+
     /// Threads appending at once share syncs (group commit); the chain they leave must still
     /// be one strict sequence holding every record once, across digests and rotations that
     /// fall in the middle of groups.

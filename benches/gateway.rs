@@ -398,7 +398,20 @@ async fn main() {
     if wants("small") {
         let unsynced = start_server(true);
         let b2 = Bench::new(&unsynced).await;
-        let gateways = [("fsync", &b, pid), ("no-fsync", &b2, unsynced.pid())];
+        let gateways = [
+            small::Gateway {
+                label: "fsync",
+                bench: &b,
+                pid,
+                metrics: server.metrics_url.clone(),
+            },
+            small::Gateway {
+                label: "no-fsync",
+                bench: &b2,
+                pid: unsynced.pid(),
+                metrics: unsynced.metrics_url.clone(),
+            },
+        ];
         let n = if quick { 200 } else { 1000 };
         small::run(&gateways, server.dir.path(), n, 3, &mut report).await;
         finished.push(unsynced);

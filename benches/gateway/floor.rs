@@ -300,3 +300,44 @@ fn publish(staging: &Path, dest: &Path, data: &[u8], fsync: bool) -> std::io::Re
     std::fs::rename(staging, dest)?;
     Ok(())
 }
+
+/// Bytes of one audit record line: a GenerateDataKey for a 4 KiB SSE-KMS PUT (who, the key,
+/// the bucket and object, the encryption context, the chain's `seq` and `prev`).
+const AUDIT_LINE: usize = 640;
+/// The audit head file's fixed size (docs/AUDIT.md "The head file").
+const AUDIT_HEAD: usize = 384;
+
+/// Per commit (wall ms, CPU ms) of `n` audit commits of one record each, one after another on
+/// the calling thread, in the new directory `root`: the file-system calls of the KMS audit
+/// log's commit (docs/AUDIT.md "Writing"): the line appended with one `write` to the O_APPEND
+/// log and `fdatasync`ed, then the head rewritten in place with one `pwrite` and
+/// `fdatasync`ed — the two ordered syncs the audit contract puts before a data key is
+/// handed out. An SSE-KMS PUT without bucket keys waits for at least one such commit.
+pub fn audit_commit(root: &Path, n: usize) -> (f64, f64) {
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .recursive(true)
+        .create(root)
+        .unwrap();
+    let open = |name: &str, append: bool| {
+        OpenOptions::new()
+            .create(true)
+            .append(append)
+            .write(true)
+            .mode(0o600)
+            .open(root.join(name))
+            .expect("floor audit file")
+    };
+    let (mut log, head) = (open("kms-audit.log", true), open("kms-audit.head", false));
+    let (mut line, head_bytes) = (vec![b'a'; AUDIT_LINE], [b' '; AUDIT_HEAD]);
+    line[AUDIT_LINE - 1] = b'\n';
+    let c = cost(|| {
+        for _ in 0..n {
+            log.write_all(&line).expect("floor audit append");
+            log.sync_data().expect("floor audit sync");
+            head.write_all_at(&head_bytes, 0).expect("floor audit head");
+            head.sync_data().expect("floor audit head sync");
+        }
+    });
+    (c.wall * 1000.0 / n as f64, c.cpu * 1000.0 / n as f64)
+}

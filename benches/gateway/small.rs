@@ -1,14 +1,17 @@
 //! Small objects: 4 KiB PUTs at 8 in flight per mode, with the default fsync policy and on a
 //! second gateway started with `no_fsync` (reported apart, so that comparisons with servers
-//! that never fsync are fair). Throughput and the server's CPU per PUT, interleaved rounds.
-//! Beside them, the filesystem's own floor (super::floor): what creating the files of a PUT
-//! costs on the same disk, with and without the fsyncs.
+//! that never fsync are fair). Throughput, the server's and the client's CPU per PUT and the
+//! gateway's wait for its KMS calls (its `sealgate_kms_request_duration_seconds`), interleaved
+//! rounds. Beside them, the filesystem's own floor (super::floor): what creating the files of
+//! a PUT costs on the same disk, with and without the fsyncs, and what one KMS audit commit
+//! costs there. Then the targets, each "met" or named by the limit the bounds show
+//! (docs/PERFORMANCE.md "Small PUTs: the bench names the limit").
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::floor::{NewFile, small_put_floor};
+use super::floor::{NewFile, audit_commit, small_put_floor};
 use super::measure::{CpuMark, Report, median, percentile};
 use super::{Bench, Mode, Transport};
 
@@ -17,23 +20,64 @@ const MODES: [Mode; 3] = [Mode::SseS3, Mode::SseKms, Mode::SseKmsBucketKey];
 /// PUTs in flight, for the gateways and the floor alike.
 const IN_FLIGHT: usize = 8;
 
-/// `n` PUTs of `data`, [`IN_FLIGHT`] at a time: (ops/s, server CPU ms per PUT).
-async fn puts(
-    b: &Bench,
-    pid: u32,
-    mode: Mode,
-    tag: &str,
-    n: usize,
-    data: &Arc<Vec<u8>>,
-) -> (f64, f64) {
-    let (t, c) = (Instant::now(), CpuMark::now(pid));
+/// A gateway the phase drives.
+pub struct Gateway<'a> {
+    pub label: &'a str,
+    pub bench: &'a Bench,
+    pub pid: u32,
+    /// Its `/metrics` URL, for the mean latency of its KMS calls.
+    pub metrics: Option<String>,
+}
+
+/// One mode's round: PUT/s, the server's and the client's CPU ms per PUT, the mean ms the
+/// gateway waited for each GenerateDataKey (NaN without one: SSE-S3, bucket keys once cached)
+/// and how many it made per PUT.
+#[derive(Clone, Copy)]
+struct Puts {
+    ops: f64,
+    server_ms: f64,
+    client_ms: f64,
+    kms_ms: f64,
+    kms_calls: f64,
+}
+
+/// `sum` and `count` of the gateway's `sealgate_kms_request_duration_seconds` for
+/// GenerateDataKey (zeros without a metrics URL or before the first call).
+fn kms_wait(metrics: Option<&str>) -> (f64, f64) {
+    let Some(url) = metrics else {
+        return (0.0, 0.0);
+    };
+    let text = super::common::metrics_text(url);
+    let read = |part: &str| {
+        let series = format!(
+            "sealgate_kms_request_duration_seconds_{part}{{operation=\"GenerateDataKey\"}} "
+        );
+        text.lines()
+            .find_map(|l| l.strip_prefix(&series)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    (read("sum"), read("count"))
+}
+
+/// `n` PUTs of `data`, [`IN_FLIGHT`] at a time.
+async fn puts(g: &Gateway<'_>, mode: Mode, tag: &str, n: usize, data: &Arc<Vec<u8>>) -> Puts {
+    let kms = kms_wait(g.metrics.as_deref());
+    let (t, c, client) = (Instant::now(), CpuMark::now(g.pid), CpuMark::client());
     super::run(n, IN_FLIGHT, |j| {
         let (data, k) = (data.clone(), format!("small/{tag}/{j}"));
-        async move { b.put(mode, Transport::Https, &k, data).await }
+        async move { g.bench.put(mode, Transport::Https, &k, data).await }
     })
     .await;
     let wall = t.elapsed().as_secs_f64();
-    (n as f64 / wall, c.elapsed() * 1000.0 / n as f64)
+    let (server, client) = (c.elapsed(), client.elapsed());
+    let after = kms_wait(g.metrics.as_deref());
+    Puts {
+        ops: n as f64 / wall,
+        server_ms: server * 1000.0 / n as f64,
+        client_ms: client * 1000.0 / n as f64,
+        kms_ms: (after.0 - kms.0) * 1000.0 / (after.1 - kms.1),
+        kms_calls: (after.1 - kms.1) / n as f64,
+    }
 }
 
 /// The target for the server's CPU per 4 KiB PUT (docs/PERFORMANCE.md).
@@ -51,20 +95,22 @@ const FLOORS: [(&str, NewFile, bool); 4] = [
     ),
 ];
 
-/// `gateways`: (label, client, server pid); the first has fsync on, the second off. `dir`: a
+/// `gateways`: the first has fsync on, the second off. `dir`: a
 /// directory on the disk of the gateways' data dirs, for the filesystem floor.
 pub async fn run(
-    gateways: &[(&str, &Bench, u32)],
+    gateways: &[Gateway<'_>],
     dir: &Path,
     n: usize,
     rounds: usize,
     report: &mut Report,
 ) {
     let data = super::random(4096);
-    // [gateway][mode] -> per-round (ops/s, CPU ms).
-    let mut samples = vec![vec![Vec::new(); MODES.len()]; gateways.len()];
+    // [gateway][mode] -> per-round samples.
+    let mut samples: Vec<Vec<Vec<Puts>>> = vec![vec![Vec::new(); MODES.len()]; gateways.len()];
     // [floor] -> per-round (wall ms, CPU ms) per operation.
     let mut floors = vec![Vec::new(); FLOORS.len()];
+    // Per round: (wall ms, CPU ms) of one audit commit (super::floor::audit_commit).
+    let mut audits = Vec::new();
     let floor_dir = dir.join("small-put-floors");
     for round in 0..rounds {
         for (f, &(_, how, fsync)) in FLOORS.iter().enumerate() {
@@ -75,32 +121,40 @@ pub async fn run(
             });
             floors[f].push(m.await.expect("floor thread"));
         }
-        for (g, (_, b, pid)) in gateways.iter().enumerate() {
+        let root = floor_dir.join(format!("audit-{round}"));
+        let m = tokio::task::spawn_blocking(move || audit_commit(&root, n));
+        audits.push(m.await.expect("floor thread"));
+        for (g, gateway) in gateways.iter().enumerate() {
             for (m, &mode) in MODES.iter().enumerate() {
                 let tag = format!("{}-{round}", mode.name().replace([' ', '+'], "_"));
-                samples[g][m].push(puts(b, *pid, mode, &tag, n, &data).await);
+                samples[g][m].push(puts(gateway, mode, &tag, n, &data).await);
             }
         }
     }
     println!("\n4 KiB PUT, 8 in flight, {n} per round, {rounds} interleaved rounds, medians:");
-    for (g, (label, _, _)) in gateways.iter().enumerate() {
-        let s3: Vec<f64> = samples[g][0].iter().map(|s| s.0).collect();
+    for (g, Gateway { label, .. }) in gateways.iter().enumerate() {
         for (m, mode) in MODES.iter().enumerate() {
-            let ops = median(&samples[g][m].iter().map(|s| s.0).collect::<Vec<_>>());
-            let cpu = median(&samples[g][m].iter().map(|s| s.1).collect::<Vec<_>>());
-            let vs_s3 = median(
-                &samples[g][m]
-                    .iter()
-                    .zip(&s3)
-                    .map(|(s, b)| s.0 / b)
-                    .collect::<Vec<_>>(),
-            );
+            let of = |f: fn(&Puts) -> f64| median(&samples[g][m].iter().map(f).collect::<Vec<_>>());
+            let (ops, cpu, client) = (of(|s| s.ops), of(|s| s.server_ms), of(|s| s.client_ms));
+            let vs_s3 = vs_sse_s3(&samples[g], m);
             let subject = format!("{label} {}", mode.name());
+            let kms = finite_median(samples[g][m].iter().map(|s| s.kms_ms));
+            let wait = if kms.is_finite() {
+                // A mean: with bucket keys one round makes the call and the next reuse its key.
+                let calls = samples[g][m].iter().map(|s| s.kms_calls).sum::<f64>() * 1000.0
+                    / samples[g][m].len() as f64;
+                format!("   KMS call {kms:.3} ms, {calls:.1} per 1,000 PUTs")
+            } else {
+                String::new()
+            };
             println!(
-                "{subject:<34} {ops:>8.0} PUT/s   server CPU {cpu:>6.3} ms/PUT   x SSE-S3 {vs_s3:.2}"
+                "{subject:<34} {ops:>8.0} PUT/s   server CPU {cpu:>6.3} ms/PUT   client {client:>6.3} \
+                 ms/PUT   x SSE-S3 {vs_s3:.2}{wait}"
             );
+            report.add("small", &subject, "kms_call_wait", kms, "ms");
             report.add("small", &subject, "put_rate", ops, "ops/s");
             report.add("small", &subject, "cpu_per_put", cpu, "ms");
+            report.add("small", &subject, "client_cpu_per_put", client, "ms");
             report.add("small", &subject, "x_sse_s3", vs_s3, "ratio");
         }
     }
@@ -118,24 +172,143 @@ pub async fn run(
         report.add("small", &format!("floor {name}"), "wall_per_op", wall, "ms");
         report.add("small", &format!("floor {name}"), "cpu_per_op", cpu, "ms");
     }
+    let of = |f: fn(&(f64, f64)) -> f64| median(&audits.iter().map(f).collect::<Vec<_>>());
+    let audit = (of(|a| a.0), of(|a| a.1));
+    let (lo, hi) = (
+        percentile(&audits.iter().map(|a| a.1).collect::<Vec<_>>(), 0.0),
+        percentile(&audits.iter().map(|a| a.1).collect::<Vec<_>>(), 100.0),
+    );
+    println!(
+        "  {:<36} {:>7.3} ms wall   CPU {:>6.3} ms (rounds {lo:.3}-{hi:.3}; one thread, one \
+         record per commit)",
+        "KMS audit commit (2 ordered syncs)", audit.0, audit.1
+    );
+    report.add(
+        "small",
+        "floor KMS audit commit",
+        "wall_per_op",
+        audit.0,
+        "ms",
+    );
+    report.add(
+        "small",
+        "floor KMS audit commit",
+        "cpu_per_op",
+        audit.1,
+        "ms",
+    );
     let _ = std::fs::remove_dir_all(&floor_dir);
-    let cpu_of = |g: usize| median(&samples[g][0].iter().map(|s| s.1).collect::<Vec<_>>());
     let floor_cpu = |f: usize| median(&floors[f].iter().map(|s| s.1).collect::<Vec<_>>());
-    for (g, (label, _, _)) in gateways.iter().enumerate() {
+    println!("\nsmall-PUT targets (docs/PERFORMANCE.md), and what limits a row that misses:");
+    for (g, Gateway { label, .. }) in gateways.iter().enumerate() {
+        let of = |m: usize, f: fn(&Puts) -> f64| {
+            median(&samples[g][m].iter().map(f).collect::<Vec<_>>())
+        };
         // Gateway 0 syncs, gateway 1 does not: floors 0/2 and 1/3.
-        let (one, store) = (floor_cpu(g), floor_cpu(2 + g));
+        let (cpu, one, store) = (of(0, |s| s.server_ms), floor_cpu(g), floor_cpu(2 + g));
+        let own = cpu - store;
+        let verdict = if cpu <= TARGET_CPU_MS {
+            "met"
+        } else if own <= TARGET_CPU_MS {
+            "the file system (the store's files alone over the target with the gateway's own)"
+        } else {
+            "NOT met"
+        };
         println!(
-            "  gateway {label} SSE-S3: {:.3} ms CPU per PUT (target <= {TARGET_CPU_MS}); the \
-             store's files alone {store:.3} ms, one file {one:.3} ms; the rest {:.3} ms",
-            cpu_of(g),
-            cpu_of(g) - store
+            "  gateway {label} SSE-S3: {cpu:.3} ms server CPU per PUT (target <= \
+             {TARGET_CPU_MS}): {verdict}; the store's files alone {store:.3} ms, one file \
+             {one:.3} ms; the gateway's own {own:.3} ms"
         );
         report.add(
             "small",
             &format!("{label} SSE-S3"),
             "cpu_per_put_over_store_floor",
-            cpu_of(g) - store,
+            own,
             "ms",
         );
+        for (m, target) in KMS_TARGETS {
+            let row = kms_row(&samples[g], m, target, audit);
+            println!("  gateway {label} {}: {row}", MODES[m].name());
+        }
     }
+}
+
+/// The median of the finite values (a mode without KMS calls has none): NaN when there are
+/// none.
+fn finite_median(v: impl Iterator<Item = f64>) -> f64 {
+    let v: Vec<f64> = v.filter(|x| x.is_finite()).collect();
+    median(&v)
+}
+
+/// SSE-KMS 4 KiB PUT/s against SSE-S3's, without and with bucket keys: (index in [`MODES`],
+/// target ratio).
+const KMS_TARGETS: [(usize, f64); 2] = [(1, 0.8), (2, 0.95)];
+
+/// The median of per-round ratios of mode `m`'s PUT/s to SSE-S3's (mode 0) in the same round.
+fn vs_sse_s3(modes: &[Vec<Puts>], m: usize) -> f64 {
+    let ratios: Vec<f64> = modes[m]
+        .iter()
+        .zip(&modes[0])
+        .map(|(s, b)| s.ops / b.ops)
+        .collect();
+    median(&ratios)
+}
+
+/// One SSE-KMS row against its target, with the bounds that say what stops a miss. Each bound
+/// is the most PUT/s, as a ratio to SSE-S3's measured figure, that one limit allows:
+/// - 2 cores: the client's and the server's CPU per PUT measured for this mode, with both
+///   cores doing nothing else;
+/// - without bucket keys, each PUT waits for at least one audit commit (`audit`: wall ms, CPU
+///   ms) on top of what an SSE-S3 PUT takes: at [`IN_FLIGHT`] PUTs in flight, the audit's
+///   latency bound; and 2 cores when the PUT costs SSE-S3's CPU plus only the commit's own;
+/// - the same with the wait for the KMS call the gateway measured (its metrics): what the call
+///   costs a PUT under this load, the audit commit's syncs sharing the disk with the PUTs'.
+fn kms_row(modes: &[Vec<Puts>], m: usize, target: f64, audit: (f64, f64)) -> String {
+    let of = |m: usize, f: fn(&Puts) -> f64| median(&modes[m].iter().map(f).collect::<Vec<_>>());
+    let cores = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
+    let ratio = vs_sse_s3(modes, m);
+    let s3_ops = of(0, |s| s.ops);
+    let (s3_cpu, cpu) = (
+        of(0, |s| s.client_ms + s.server_ms),
+        of(m, |s| s.client_ms + s.server_ms),
+    );
+    let two_cores = cores * 1000.0 / cpu / s3_ops;
+    let mut bounds = format!(
+        "2 cores {two_cores:.2} (client + server CPU {cpu:.3} ms per PUT, SSE-S3 {s3_cpu:.3}; \
+         server {:+.3} ms)",
+        of(m, |s| s.server_ms) - of(0, |s| s.server_ms)
+    );
+    let (mut audit_latency, mut audit_cores) = (f64::INFINITY, f64::INFINITY);
+    let mut kms_latency = f64::INFINITY;
+    if m == 1 {
+        let put_s = IN_FLIGHT as f64 / s3_ops;
+        audit_latency = put_s / (put_s + audit.0 / 1000.0);
+        audit_cores = cores * 1000.0 / (s3_cpu + audit.1) / s3_ops;
+        bounds.push_str(&format!(
+            ", one audit commit's latency {audit_latency:.2} ({:.3} ms alone), 2 cores with \
+             SSE-S3's CPU and the commit's {audit_cores:.2}",
+            audit.0
+        ));
+        let kms_ms = finite_median(modes[m].iter().map(|s| s.kms_ms));
+        if kms_ms.is_finite() {
+            kms_latency = put_s / (put_s + kms_ms / 1000.0);
+            bounds.push_str(&format!(
+                ", the KMS call's latency {kms_latency:.2} ({kms_ms:.3} ms a call)"
+            ));
+        }
+    }
+    let verdict = if ratio >= target {
+        "met"
+    } else if audit_cores < target {
+        "2 cores, even at the audit's floor"
+    } else if audit_latency < target {
+        "the disk's sync latency (the audit commit)"
+    } else if two_cores < target {
+        "2 cores"
+    } else if kms_latency < target {
+        "NOT met: the wait for the KMS call (its audit commit) under this load"
+    } else {
+        "NOT met"
+    };
+    format!("x SSE-S3 {ratio:.2} (target >= {target}): {verdict}; bounds: {bounds}")
 }

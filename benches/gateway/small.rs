@@ -163,39 +163,13 @@ pub async fn run(
          {IN_FLIGHT} threads at once (their CPU clocks), medians of {rounds} rounds, per operation:"
     );
     for (f, (name, _, _)) in FLOORS.iter().enumerate() {
-        let wall = median(&floors[f].iter().map(|s| s.0).collect::<Vec<_>>());
-        let cpus: Vec<f64> = floors[f].iter().map(|s| s.1).collect();
-        let cpu = median(&cpus);
-        // The spread over rounds: the filesystem's cost moves with the disk's other users.
-        let (lo, hi) = (percentile(&cpus, 0.0), percentile(&cpus, 100.0));
-        println!("  {name:<36} {wall:>7.3} ms wall   CPU {cpu:>6.3} ms (rounds {lo:.3}-{hi:.3})");
-        report.add("small", &format!("floor {name}"), "wall_per_op", wall, "ms");
-        report.add("small", &format!("floor {name}"), "cpu_per_op", cpu, "ms");
+        print_floor(name, &floors[f], "", report);
     }
-    let of = |f: fn(&(f64, f64)) -> f64| median(&audits.iter().map(f).collect::<Vec<_>>());
-    let audit = (of(|a| a.0), of(|a| a.1));
-    let (lo, hi) = (
-        percentile(&audits.iter().map(|a| a.1).collect::<Vec<_>>(), 0.0),
-        percentile(&audits.iter().map(|a| a.1).collect::<Vec<_>>(), 100.0),
-    );
-    println!(
-        "  {:<36} {:>7.3} ms wall   CPU {:>6.3} ms (rounds {lo:.3}-{hi:.3}; one thread, one \
-         record per commit)",
-        "KMS audit commit (2 ordered syncs)", audit.0, audit.1
-    );
-    report.add(
-        "small",
-        "floor KMS audit commit",
-        "wall_per_op",
-        audit.0,
-        "ms",
-    );
-    report.add(
-        "small",
-        "floor KMS audit commit",
-        "cpu_per_op",
-        audit.1,
-        "ms",
+    let audit = print_floor(
+        "KMS audit commit (2 ordered syncs)",
+        &audits,
+        "; one thread, one record per commit",
+        report,
     );
     let _ = std::fs::remove_dir_all(&floor_dir);
     let floor_cpu = |f: usize| median(&floors[f].iter().map(|s| s.1).collect::<Vec<_>>());
@@ -233,6 +207,20 @@ pub async fn run(
     }
 }
 
+/// Prints one floor's row from its per-round (wall ms, CPU ms) and reports it; returns the
+/// medians.
+fn print_floor(name: &str, rounds: &[(f64, f64)], note: &str, report: &mut Report) -> (f64, f64) {
+    let wall = median(&rounds.iter().map(|s| s.0).collect::<Vec<_>>());
+    let cpus: Vec<f64> = rounds.iter().map(|s| s.1).collect();
+    let cpu = median(&cpus);
+    // The spread over rounds: the filesystem's cost moves with the disk's other users.
+    let (lo, hi) = (percentile(&cpus, 0.0), percentile(&cpus, 100.0));
+    println!("  {name:<36} {wall:>7.3} ms wall   CPU {cpu:>6.3} ms (rounds {lo:.3}-{hi:.3}{note})");
+    report.add("small", &format!("floor {name}"), "wall_per_op", wall, "ms");
+    report.add("small", &format!("floor {name}"), "cpu_per_op", cpu, "ms");
+    (wall, cpu)
+}
+
 /// The median of the finite values (a mode without KMS calls has none): NaN when there are
 /// none.
 fn finite_median(v: impl Iterator<Item = f64>) -> f64 {
@@ -265,7 +253,7 @@ fn vs_sse_s3(modes: &[Vec<Puts>], m: usize) -> f64 {
 ///   costs a PUT under this load, the audit commit's syncs sharing the disk with the PUTs'.
 fn kms_row(modes: &[Vec<Puts>], m: usize, target: f64, audit: (f64, f64)) -> String {
     let of = |m: usize, f: fn(&Puts) -> f64| median(&modes[m].iter().map(f).collect::<Vec<_>>());
-    let cores = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
+    let cores = super::stream::cores();
     let ratio = vs_sse_s3(modes, m);
     let s3_ops = of(0, |s| s.ops);
     let (s3_cpu, cpu) = (

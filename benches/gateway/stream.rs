@@ -83,7 +83,7 @@ fn row_name(mode: Mode, transport: Transport) -> String {
     }
 }
 
-fn cores() -> f64 {
+pub(super) fn cores() -> f64 {
     std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
 }
 

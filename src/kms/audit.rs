@@ -11,9 +11,15 @@
 //!
 //! Appends are group-committed: an fdatasync costs milliseconds, so callers that arrive while
 //! one is in flight queue their records, and the first of them to get the log (the leader)
-//! writes every queued line in order with one `write`, syncs once (file, then head) and wakes
-//! the rest. Each caller still returns only once a sync covered its record, and a failure
-//! fails every caller of the group and cuts the whole group back, as for a single record.
+//! writes every queued line in order with one `write`, syncs the file once, rewrites the head
+//! and wakes the rest. Each caller still returns only once a sync covered its record, and a
+//! failure fails every caller of the group and cuts the whole group back, as for a single
+//! record.
+//!
+//! The head's own sync is not on a caller's path: it is rewritten (in the page cache) after
+//! every group, and made durable with the group that writes a digest, by
+//! [`AuditLog::sync_head`] (the server calls it every second) and at shutdown. Only a power
+//! loss can leave it behind the log, by at most those bounds (docs/AUDIT.md "The head file").
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -147,6 +153,12 @@ struct Writer {
     /// Serialized records that could not be written yet (start-up at a full disk), oldest
     /// first. They are chained, in order, before any later record.
     pending: Vec<Vec<u8>>,
+    /// The head was rewritten since its last sync (it is durable only after one).
+    head_unsynced: bool,
+    /// The lines being committed hold a digest: their head is synced with them.
+    digest_staged: bool,
+    /// How many times the head was synced (the tests check the policy with it).
+    head_syncs: u64,
 }
 
 /// What every caller of one commit group gets: `io::Error` is not `Clone`, so each caller
@@ -361,6 +373,9 @@ impl AuditLog {
                 since_digest: 0,
                 first_undigested: next_seq,
                 pending: Vec::new(),
+                head_unsynced: false,
+                digest_staged: false,
+                head_syncs: 0,
             }),
             queue: Mutex::new(Queue::default()),
             committed: Condvar::new(),
@@ -452,12 +467,29 @@ impl AuditLog {
         }
     }
 
-    /// Seals the records since the last digest (at shutdown), after writing deferred ones. A
-    /// no-op when there are none.
+    /// Seals the records since the last digest (at shutdown), after writing deferred ones, and
+    /// makes the head durable. A no-op when there is nothing to write or sync.
     pub fn seal(&self) -> std::io::Result<()> {
         let mut w = self.lock();
         self.write_records(&mut w, &[])?;
-        self.write_digest(&mut w)
+        self.write_digest(&mut w)?;
+        Self::sync_head_of(&mut w)
+    }
+
+    /// Makes the head durable if it was rewritten since its last sync. Every acknowledged
+    /// record is already durable in the log; this bounds how far behind the log a power loss
+    /// can leave the head (docs/AUDIT.md "The head file"). The server calls it every second.
+    pub(crate) fn sync_head(&self) -> std::io::Result<()> {
+        Self::sync_head_of(&mut self.lock())
+    }
+
+    fn sync_head_of(w: &mut Writer) -> std::io::Result<()> {
+        if w.head_unsynced {
+            w.head.sync_data()?;
+            w.head_unsynced = false;
+            w.head_syncs += 1;
+        }
+        Ok(())
     }
 
     /// The deferred records, then `bodies`, each followed by a digest when one is due, as one
@@ -515,11 +547,13 @@ impl AuditLog {
     }
 
     /// Appends the staged lines with one `write` and fsyncs them, then rewrites the head for
-    /// the last of them. All or nothing: on any failure (no space, I/O error) the file is cut
-    /// back to its length before the append and the previous head restored (by the caller,
-    /// [`AuditLog::restore`]), so a full disk never leaves a partial line for the next record
-    /// to be glued onto.
+    /// the last of them; the head is synced too when the lines hold a digest (otherwise by
+    /// [`AuditLog::sync_head`]). All or nothing: on any failure (no space, I/O error) the file
+    /// is cut back to its length before the append and the previous head restored (by the
+    /// caller, [`AuditLog::restore`]), so a full disk never leaves a partial line for the next
+    /// record to be glued onto.
     fn commit(&self, w: &mut Writer, buf: &[u8]) -> std::io::Result<()> {
+        let with_digest = std::mem::take(&mut w.digest_staged);
         if buf.is_empty() {
             return Ok(());
         }
@@ -529,7 +563,11 @@ impl AuditLog {
         w.file
             .write_all(buf)
             .and_then(|()| w.file.sync_data())
-            .and_then(|()| write_head(&w.head, &head))?;
+            .and_then(|()| rewrite_head(&w.head, &head))?;
+        w.head_unsynced = true;
+        if with_digest {
+            Self::sync_head_of(w)?;
+        }
         w.size += buf.len() as u64;
         Ok(())
     }
@@ -541,6 +579,7 @@ impl AuditLog {
         w.prev = saved.prev;
         w.since_digest = saved.since_digest;
         w.first_undigested = saved.first_undigested;
+        w.digest_staged = false;
         self.undo_append(w);
     }
 
@@ -553,7 +592,9 @@ impl AuditLog {
         match w.next_seq.checked_sub(1) {
             Some(last) => {
                 if let Ok(head) = Head::signed(last, &w.prev, self.signer.as_ref()) {
-                    let _ = write_head(&w.head, &head.encode());
+                    let _ = rewrite_head(&w.head, &head.encode());
+                    w.head_unsynced = true;
+                    let _ = Self::sync_head_of(w);
                 }
             }
             // No record yet: no head either (a partly written one would read as forged).
@@ -617,6 +658,7 @@ impl AuditLog {
         self.stage_line(w, &serde_json::to_vec(&body)?, buf)?;
         w.since_digest = 0;
         w.first_undigested = w.next_seq;
+        w.digest_staged = true;
         Ok(())
     }
 
@@ -649,11 +691,11 @@ impl AuditLog {
     }
 }
 
-/// Rewrites the fixed-size head file in place with one positioned write, and syncs it.
-fn write_head(head: &File, bytes: &[u8]) -> std::io::Result<()> {
+/// Rewrites the fixed-size head file in place with one positioned write (not synced: see
+/// [`AuditLog::sync_head`]).
+fn rewrite_head(head: &File, bytes: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
-    head.write_all_at(bytes, 0)?;
-    head.sync_data()
+    head.write_all_at(bytes, 0)
 }
 
 impl Drop for AuditLog {
@@ -789,6 +831,42 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
+    }
+
+    /// The head's sync is off the callers' path: one record at a time, the head is synced only
+    /// with the commits that write a digest (every `digest_every` records), by `sync_head` when
+    /// it changed since, and at the final seal; the file always names the newest record.
+    #[test]
+    fn the_head_is_synced_with_digests_and_on_demand() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DEFAULT_FILE_NAME);
+        let opts = AuditOptions {
+            digest_every: 10,
+            max_bytes: u64::MAX,
+        };
+        let signer = signer();
+        let log = AuditLog::open(&path, opts, signer.clone()).unwrap();
+        let syncs = |log: &AuditLog| log.lock().head_syncs;
+        for i in 0..95 {
+            log.append(&record(format!("r{i}"))).unwrap();
+        }
+        // 95 records and 9 digests: seq 0..=103, the head names the last one.
+        assert_eq!(syncs(&log), 9);
+        let head_path = dir.path().join(audit_chain::HEAD_FILE_NAME);
+        let head = audit_chain::Head::decode(&std::fs::read(&head_path).unwrap()).unwrap();
+        assert_eq!(head.seq, 103);
+        log.sync_head().unwrap();
+        assert_eq!(syncs(&log), 10);
+        log.sync_head().unwrap();
+        assert_eq!(syncs(&log), 10, "an unchanged head is not synced again");
+        log.append(&record("last".into())).unwrap();
+        log.seal().unwrap();
+        // The seal's digest is synced with its head; nothing is left to sync after it.
+        assert_eq!(syncs(&log), 11);
+        assert!(!log.lock().head_unsynced);
+        let report =
+            audit_chain::verify(dir.path(), DEFAULT_FILE_NAME, signer.as_ref(), None).unwrap();
+        assert_eq!((report.records, report.digests), (96, 10));
     }
 
     /// Threads appending at once share syncs (group commit); the chain they leave must still

@@ -11,7 +11,9 @@
 //! file, only when that line is not a complete record (no trailing newline, or not a chained
 //! record), and only when the signed head does not name a record beyond what is kept: a
 //! record the KMS acknowledged (the head is rewritten after every record) is never removed.
-//! Everything else is left for `audit verify` to report.
+//! (After a power loss the head on disk may be older than that record, docs/AUDIT.md "When the
+//! head is durable", but the record was synced whole before it was acknowledged, so it is not
+//! a torn line.) Everything else is left for `audit verify` to report.
 
 use std::path::{Path, PathBuf};
 

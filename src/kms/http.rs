@@ -285,24 +285,36 @@ fn auth_failure(e: AuthError) -> Failure {
     }
 }
 
-/// Runs rotations and deletions that fell due, once a minute, for the life of the process.
-/// Writes audit records deferred at start (full disk) as soon as there is space again.
+/// Every second, for the life of the process: writes audit records deferred at start (full
+/// disk) as soon as there is space again, and makes the audit head durable if it changed (it
+/// is synced off the callers' path; docs/AUDIT.md "The head file").
 pub fn spawn_audit_flush(svc: KmsService) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut deferred = true;
         loop {
             tick.tick().await;
             let s = svc.clone();
-            match tokio::task::spawn_blocking(move || s.flush_deferred_audit()).await {
-                Ok(Ok(0)) => break,
-                Ok(Ok(_)) | Err(_) => {}
-                Ok(Err(e)) => tracing::debug!(error = %e, "deferred audit records still wait"),
+            let upkeep = move || (s.flush_deferred_audit(), s.sync_audit_head());
+            let Ok((flushed, head)) = tokio::task::spawn_blocking(upkeep).await else {
+                continue;
+            };
+            match flushed {
+                Ok(0) if deferred => {
+                    deferred = false;
+                    tracing::info!("deferred audit records written");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "deferred audit records still wait"),
+            }
+            if let Err(e) = head {
+                tracing::warn!(error = %e, "audit head sync failed; retried in a second");
             }
         }
-        tracing::info!("deferred audit records written");
     });
 }
 
+/// Runs rotations and deletions that fell due, once a minute, for the life of the process.
 pub fn spawn_due_work(svc: KmsService) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));

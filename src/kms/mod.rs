@@ -386,6 +386,15 @@ impl KmsService {
         }
     }
 
+    /// Makes the audit head durable if it was rewritten since its last sync (docs/AUDIT.md
+    /// "The head file": every acknowledged record is already durable in the log).
+    pub fn sync_audit_head(&self) -> std::io::Result<()> {
+        match self.inner.audit.get() {
+            Some(log) => log.sync_head(),
+            None => Ok(()),
+        }
+    }
+
     /// Writes deferred audit records; `Ok(n)` with how many still wait (0 when all written).
     pub fn flush_deferred_audit(&self) -> std::io::Result<usize> {
         let Some(log) = self.inner.audit.get() else {

@@ -153,11 +153,7 @@ pub fn small_put_floor(
     in_flight: usize,
 ) -> (f64, f64) {
     for d in ["", "buckets", "meta/bench"] {
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .recursive(true)
-            .create(root.join(d))
-            .unwrap();
+        private_dir(&root.join(d));
     }
     std::fs::write(root.join("buckets/bench"), [b'{'; 326]).unwrap();
     // 4 KiB sealed: one segment and its tag, what the store writes as the blob.
@@ -199,11 +195,7 @@ pub fn small_put_floor(
 /// file before answering adds to every PUT's latency on this disk. Timed around the call
 /// alone, so the files' other costs (which the no-fsync gateway already pays) are not in it.
 pub fn fsync_latency(root: &Path, n: usize, in_flight: usize) -> f64 {
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .recursive(true)
-        .create(root)
-        .unwrap();
+    private_dir(root);
     let data = [7u8; 4096];
     let total: f64 = std::thread::scope(|scope| {
         let threads: Vec<_> = (0..in_flight)
@@ -227,6 +219,15 @@ pub fn fsync_latency(root: &Path, n: usize, in_flight: usize) -> f64 {
         threads.into_iter().map(|t| t.join().unwrap()).sum()
     });
     total * 1000.0 / n as f64
+}
+
+/// Creates `dir` and its parents, 0700 as the gateway's own directories.
+fn private_dir(dir: &Path) {
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .recursive(true)
+        .create(dir)
+        .expect("floor directory");
 }
 
 fn create_private(path: &Path) -> std::io::Result<File> {
@@ -314,21 +315,16 @@ const AUDIT_HEAD: usize = 384;
 /// then the head rewritten in place with one `pwrite` (synced off the caller's path, "The head
 /// file"). An SSE-KMS PUT without bucket keys waits for at least one such commit.
 pub fn audit_commit(root: &Path, n: usize) -> (f64, f64) {
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .recursive(true)
-        .create(root)
-        .unwrap();
-    let open = |name: &str, append: bool| {
+    private_dir(root);
+    let (mut log, head) = (
         OpenOptions::new()
-            .create(true)
-            .append(append)
-            .write(true)
+            .append(true)
+            .create_new(true)
             .mode(0o600)
-            .open(root.join(name))
-            .expect("floor audit file")
-    };
-    let (mut log, head) = (open("kms-audit.log", true), open("kms-audit.head", false));
+            .open(root.join("kms-audit.log"))
+            .expect("floor audit log"),
+        create_private(&root.join("kms-audit.head")).expect("floor audit head"),
+    );
     let (mut line, head_bytes) = (vec![b'a'; AUDIT_LINE], [b' '; AUDIT_HEAD]);
     line[AUDIT_LINE - 1] = b'\n';
     let c = cost(|| {

@@ -344,6 +344,32 @@ async fn table(b: &Bench, quick: bool, big_data: &Arc<Vec<u8>>) {
 }
 
 fn start_server(no_fsync: bool) -> Server {
+    start_server_in(no_fsync, None)
+}
+
+/// A gateway whose KMS directory (its audit log, SQLite database and root key) is on tmpfs,
+/// where a sync costs nothing: the control that shows what the audit's disk syncs cost a KMS
+/// call (super::small). The store stays on the disk. `None` without a writable /dev/shm.
+struct AuditInRam {
+    server: Server,
+    /// The data dir holding the `kms` link, and the tmpfs directory it points to: both live
+    /// as long as the server.
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+fn start_server_with_audit_in_ram(no_fsync: bool) -> Option<AuditInRam> {
+    let ram = tempfile::tempdir_in("/dev/shm").ok()?;
+    let base = tempfile::tempdir().expect("temp dir");
+    let data = base.path().join("data");
+    std::fs::create_dir(&data).expect("data dir");
+    std::os::unix::fs::symlink(ram.path(), data.join("kms")).expect("kms link");
+    Some(AuditInRam {
+        server: start_server_in(no_fsync, Some(data)),
+        _dirs: (base, ram),
+    })
+}
+
+fn start_server_in(no_fsync: bool, data_dir: Option<std::path::PathBuf>) -> Server {
     let mut toml = "plaintext_buckets = [\"plain\"]\n".to_owned();
     if no_fsync {
         toml.push_str("no_fsync = true\n");
@@ -362,6 +388,7 @@ fn start_server(no_fsync: bool) -> Server {
     Server::start_with(Options {
         config_toml: Some(toml),
         launcher,
+        data_dir,
         ..Default::default()
     })
 }
@@ -395,26 +422,61 @@ async fn main() {
     // Servers whose data dirs are removed only after the report is written: deleting tens of
     // thousands of small objects takes minutes on a disk mounted with `discard`.
     let mut finished = Vec::new();
+    let mut finished_in_ram = Vec::new();
     if wants("small") {
         let unsynced = start_server(true);
         let b2 = Bench::new(&unsynced).await;
-        let gateways = [
+        // Each gateway's control: the same fsync policy, the KMS's audit log in RAM.
+        let controls = [
+            start_server_with_audit_in_ram(false),
+            start_server_with_audit_in_ram(true),
+        ];
+        let mut control_benches = Vec::new();
+        for c in controls.iter().flatten() {
+            control_benches.push(Bench::new(&c.server).await);
+        }
+        let mut gateways = vec![
             small::Gateway {
-                label: "fsync",
+                label: "fsync".into(),
                 bench: &b,
                 pid,
                 metrics: server.metrics_url.clone(),
+                fsync: true,
+                control_of: None,
             },
             small::Gateway {
-                label: "no-fsync",
+                label: "no-fsync".into(),
                 bench: &b2,
                 pid: unsynced.pid(),
                 metrics: unsynced.metrics_url.clone(),
+                fsync: false,
+                control_of: None,
             },
         ];
+        for ((of, c), bench) in controls
+            .iter()
+            .enumerate()
+            .filter_map(|(of, c)| Some((of, c.as_ref()?)))
+            .zip(&control_benches)
+        {
+            gateways.push(small::Gateway {
+                label: format!("{} audit in RAM", gateways[of].label),
+                bench,
+                pid: c.server.pid(),
+                metrics: c.server.metrics_url.clone(),
+                fsync: gateways[of].fsync,
+                control_of: Some(of),
+            });
+        }
+        if gateways.len() == 2 {
+            println!(
+                "\n(no writable /dev/shm: the small phase runs without its audit-in-RAM controls)"
+            );
+        }
         let n = if quick { 200 } else { 1000 };
         small::run(&gateways, server.dir.path(), n, 3, &mut report).await;
         finished.push(unsynced);
+        finished_in_ram.extend(controls.into_iter().flatten());
     }
     if wants("table") {
         table(&b, quick, &big_data).await;

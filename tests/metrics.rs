@@ -411,6 +411,12 @@ async fn metrics_count_known_traffic_exactly() {
         assert_eq!(inf, calls(op), "{op}");
     }
 
+    // The embedded KMS's audit syncs: every audited call above waited for one (shared within
+    // a commit group), and they took time.
+    let syncs = value(&samples, "sealgate_kms_audit_syncs_total", &[]);
+    assert!(syncs >= 1.0, "{syncs}");
+    assert!(value(&samples, "sealgate_kms_audit_sync_seconds_total", &[]) > 0.0);
+
     // KMS calls for our key: one data key, one Decrypt, one refused Decrypt — and the alarm.
     let kms_call = |op: &str, outcome: &str| {
         value(

@@ -25,9 +25,9 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 
@@ -249,6 +249,18 @@ pub struct AuditLog {
     /// While set, a record that cannot be written is kept in memory and written later instead
     /// of failing the call (start-up at a full disk, docs/AUDIT.md).
     defer_when_full: AtomicBool,
+    /// The log syncs that acknowledged records waited for, and their nanoseconds: what the
+    /// disk's sync costs a KMS call, for the metrics ([`AuditLog::syncs`]).
+    syncs: AtomicU64,
+    sync_nanos: AtomicU64,
+}
+
+/// How many times the log was synced for acknowledged records (one per commit group) and the
+/// seconds those syncs took, since the log was opened.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AuditSyncs {
+    pub syncs: u64,
+    pub seconds: f64,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -380,6 +392,8 @@ impl AuditLog {
             queue: Mutex::new(Queue::default()),
             committed: Condvar::new(),
             defer_when_full: AtomicBool::new(false),
+            syncs: AtomicU64::new(0),
+            sync_nanos: AtomicU64::new(0),
         };
         if let Some(t) = torn {
             log.record_repair(&t)?;
@@ -389,6 +403,14 @@ impl AuditLog {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The log's syncs for acknowledged records so far, and their time.
+    pub fn syncs(&self) -> AuditSyncs {
+        AuditSyncs {
+            syncs: self.syncs.load(Ordering::Relaxed),
+            seconds: self.sync_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        }
     }
 
     /// While `on`, records that cannot be written (no space, I/O error) are kept in memory and
@@ -560,10 +582,13 @@ impl AuditLog {
         let head = Head::signed(w.next_seq - 1, &w.prev, self.signer.as_ref())
             .map_err(std::io::Error::other)?
             .encode();
-        w.file
-            .write_all(buf)
-            .and_then(|()| w.file.sync_data())
-            .and_then(|()| rewrite_head(&w.head, &head))?;
+        w.file.write_all(buf)?;
+        let started = Instant::now();
+        w.file.sync_data()?;
+        let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.sync_nanos.fetch_add(took, Ordering::Relaxed);
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        rewrite_head(&w.head, &head)?;
         w.head_unsynced = true;
         if with_digest {
             Self::sync_head_of(w)?;
@@ -831,6 +856,28 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
+    }
+
+    /// One sync per commit group is counted, with its time: one record at a time, each append
+    /// is its own group; the final seal's digest is one more.
+    #[test]
+    fn the_log_syncs_callers_wait_for_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DEFAULT_FILE_NAME);
+        let opts = AuditOptions {
+            digest_every: 1000,
+            max_bytes: u64::MAX,
+        };
+        let log = AuditLog::open(&path, opts, signer()).unwrap();
+        assert_eq!(log.syncs().syncs, 0);
+        for i in 0..5 {
+            log.append(&record(format!("r{i}"))).unwrap();
+        }
+        let after = log.syncs();
+        assert_eq!(after.syncs, 5);
+        assert!(after.seconds > 0.0, "{after:?}");
+        log.seal().unwrap();
+        assert_eq!(log.syncs().syncs, 6);
     }
 
     /// The head's sync is off the callers' path: one record at a time, the head is synced only

@@ -191,6 +191,12 @@ pub trait Kms: Send + Sync {
     fn locked_key_warnings(&self) -> Vec<(&'static str, u64)> {
         Vec::new()
     }
+
+    /// The audit log's syncs that calls waited for, and their time; `None` for a KMS this
+    /// process does not run.
+    fn audit_syncs(&self) -> Option<super::AuditSyncs> {
+        None
+    }
 }
 
 /// The CreateKey → CreateAlias → EnableKeyRotation sequence behind
@@ -327,6 +333,10 @@ impl Kms for KmsService {
 
     fn locked_key_warnings(&self) -> Vec<(&'static str, u64)> {
         KmsService::locked_key_warnings(self)
+    }
+
+    fn audit_syncs(&self) -> Option<super::AuditSyncs> {
+        KmsService::audit_syncs(self)
     }
 
     fn generate_data_key<'a>(

@@ -70,7 +70,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use zeroize::Zeroizing;
 
-pub use audit::Source;
+pub use audit::{AuditSyncs, Source};
 pub use client::{DataKey, Decrypted, Kms, KmsClientError};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use db::{KeyState, KmsDb};
@@ -393,6 +393,12 @@ impl KmsService {
             Some(log) => log.sync_head(),
             None => Ok(()),
         }
+    }
+
+    /// The audit log's syncs for acknowledged records and their time (`None` before the log
+    /// is opened).
+    pub fn audit_syncs(&self) -> Option<AuditSyncs> {
+        self.inner.audit.get().map(AuditLog::syncs)
     }
 
     /// Writes deferred audit records; `Ok(n)` with how many still wait (0 when all written).

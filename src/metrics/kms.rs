@@ -189,6 +189,37 @@ impl Kms for MeteredKms {
     fn locked_key_warnings(&self) -> Vec<(&'static str, u64)> {
         self.inner.locked_key_warnings()
     }
+
+    fn audit_syncs(&self) -> Option<crate::kms::AuditSyncs> {
+        self.inner.audit_syncs()
+    }
+}
+
+/// Appends the embedded KMS's audit-log syncs (nothing when this process runs no KMS): their
+/// count and seconds, whose ratio is the disk's sync latency every audited call waits for
+/// (docs/SCALING.md "What to watch").
+pub(super) fn render_audit_syncs(syncs: Option<crate::kms::AuditSyncs>, out: &mut String) {
+    use std::fmt::Write as _;
+    let Some(s) = syncs else {
+        return;
+    };
+    let families = [
+        (
+            "sealgate_kms_audit_syncs_total",
+            "Syncs of the KMS audit log that acknowledged calls waited for (one per commit group).",
+            s.syncs.to_string(),
+        ),
+        (
+            "sealgate_kms_audit_sync_seconds_total",
+            "Seconds spent in those syncs; divided by the syncs, the audit disk's sync latency.",
+            s.seconds.to_string(),
+        ),
+    ];
+    for (name, help, value) in families {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        let _ = writeln!(out, "{name} {value}");
+    }
 }
 
 /// Appends `sealgate_kms_locked_key_deletions_total` (nothing when this process runs no KMS).

@@ -432,6 +432,7 @@ impl Metrics {
         if let Some(kms) = self.kms.get() {
             kms::render_nodes(&kms.nodes(), &mut out);
             kms::render_locked_key_warnings(&kms.locked_key_warnings(), &mut out);
+            kms::render_audit_syncs(kms.audit_syncs(), &mut out);
         }
         out
     }

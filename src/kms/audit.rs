@@ -858,31 +858,11 @@ mod tests {
         }
     }
 
-    /// One sync per commit group is counted, with its time: one record at a time, each append
-    /// is its own group; the final seal's digest is one more.
-    #[test]
-    fn the_log_syncs_callers_wait_for_are_counted() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(DEFAULT_FILE_NAME);
-        let opts = AuditOptions {
-            digest_every: 1000,
-            max_bytes: u64::MAX,
-        };
-        let log = AuditLog::open(&path, opts, signer()).unwrap();
-        assert_eq!(log.syncs().syncs, 0);
-        for i in 0..5 {
-            log.append(&record(format!("r{i}"))).unwrap();
-        }
-        let after = log.syncs();
-        assert_eq!(after.syncs, 5);
-        assert!(after.seconds > 0.0, "{after:?}");
-        log.seal().unwrap();
-        assert_eq!(log.syncs().syncs, 6);
-    }
-
     /// The head's sync is off the callers' path: one record at a time, the head is synced only
     /// with the commits that write a digest (every `digest_every` records), by `sync_head` when
-    /// it changed since, and at the final seal; the file always names the newest record.
+    /// it changed since, and at the final seal; the file always names the newest record. The
+    /// log's own syncs, which callers wait for, are counted with their time: one per commit
+    /// group (a digest rides in its record's group), one more for the final seal's digest.
     #[test]
     fn the_head_is_synced_with_digests_and_on_demand() {
         let dir = tempfile::tempdir().unwrap();
@@ -894,11 +874,15 @@ mod tests {
         let signer = signer();
         let log = AuditLog::open(&path, opts, signer.clone()).unwrap();
         let syncs = |log: &AuditLog| log.lock().head_syncs;
+        assert_eq!(log.syncs().syncs, 0);
         for i in 0..95 {
             log.append(&record(format!("r{i}"))).unwrap();
         }
         // 95 records and 9 digests: seq 0..=103, the head names the last one.
         assert_eq!(syncs(&log), 9);
+        let log_syncs = log.syncs();
+        assert_eq!(log_syncs.syncs, 95);
+        assert!(log_syncs.seconds > 0.0, "{log_syncs:?}");
         let head_path = dir.path().join(audit_chain::HEAD_FILE_NAME);
         let head = audit_chain::Head::decode(&std::fs::read(&head_path).unwrap()).unwrap();
         assert_eq!(head.seq, 103);
@@ -910,6 +894,7 @@ mod tests {
         log.seal().unwrap();
         // The seal's digest is synced with its head; nothing is left to sync after it.
         assert_eq!(syncs(&log), 11);
+        assert_eq!(log.syncs().syncs, 97);
         assert!(!log.lock().head_unsynced);
         let report =
             audit_chain::verify(dir.path(), DEFAULT_FILE_NAME, signer.as_ref(), None).unwrap();

@@ -349,7 +349,7 @@ fn start_server(no_fsync: bool) -> Server {
 
 /// A gateway whose KMS directory (its audit log, SQLite database and root key) is on tmpfs,
 /// where a sync costs nothing: the control that shows what the audit's disk syncs cost a KMS
-/// call (super::small). The store stays on the disk. `None` without a writable /dev/shm.
+/// call (super::small). The store stays on the disk.
 struct AuditInRam {
     server: Server,
     /// The data dir holding the `kms` link, and the tmpfs directory it points to: both live
@@ -357,6 +357,7 @@ struct AuditInRam {
     _dirs: (tempfile::TempDir, tempfile::TempDir),
 }
 
+/// `None` without a writable /dev/shm.
 fn start_server_with_audit_in_ram(no_fsync: bool) -> Option<AuditInRam> {
     let ram = tempfile::tempdir_in("/dev/shm").ok()?;
     let base = tempfile::tempdir().expect("temp dir");

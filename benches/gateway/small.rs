@@ -202,12 +202,12 @@ pub async fn run(
             let (ops, cpu, client) = (of(|s| s.ops), of(|s| s.server_ms), of(|s| s.client_ms));
             let vs_s3 = vs_sse_s3(&samples[g], m);
             let subject = format!("{label} {}", mode.name());
-            let kms = finite_median(samples[g][m].iter().map(|s| s.kms_ms));
+            let kms = finite_median_of(&samples[g][m], |s| s.kms_ms);
+            let sync = finite_median_of(&samples[g][m], |s| s.sync_ms);
             let wait = if kms.is_finite() {
                 // A mean: with bucket keys one round makes the call and the next reuse its key.
                 let calls = samples[g][m].iter().map(|s| s.kms_calls).sum::<f64>() * 1000.0
                     / samples[g][m].len() as f64;
-                let sync = finite_median(samples[g][m].iter().map(|s| s.sync_ms));
                 format!(
                     "   KMS call {kms:.3} ms, {calls:.1} per 1,000 PUTs; audit sync {sync:.3} ms"
                 )
@@ -219,7 +219,6 @@ pub async fn run(
                  ms/PUT   x SSE-S3 {vs_s3:.2}{wait}"
             );
             report.add("small", &subject, "kms_call_wait", kms, "ms");
-            let sync = finite_median(samples[g][m].iter().map(|s| s.sync_ms));
             report.add("small", &subject, "audit_sync", sync, "ms");
             report.add("small", &subject, "put_rate", ops, "ops/s");
             report.add("small", &subject, "cpu_per_put", cpu, "ms");
@@ -326,10 +325,10 @@ fn median_of(rounds: &[Puts], f: fn(&Puts) -> f64) -> f64 {
     median(&rounds.iter().map(f).collect::<Vec<_>>())
 }
 
-/// The median of the finite values (a mode without KMS calls has none): NaN when there are
-/// none.
-fn finite_median(v: impl Iterator<Item = f64>) -> f64 {
-    let v: Vec<f64> = v.filter(|x| x.is_finite()).collect();
+/// The median over rounds of one figure that may be missing (NaN: a round without KMS calls
+/// or audit syncs): NaN when no round has it.
+fn finite_median_of(rounds: &[Puts], f: fn(&Puts) -> f64) -> f64 {
+    let v: Vec<f64> = rounds.iter().map(f).filter(|x| x.is_finite()).collect();
     median(&v)
 }
 
@@ -396,7 +395,7 @@ fn kms_row(
              SSE-S3's CPU and the commit's {audit_cores:.2}",
             audit.0
         ));
-        let kms_ms = finite_median(modes[m].iter().map(|s| s.kms_ms));
+        let kms_ms = finite_median_of(&modes[m], |s| s.kms_ms);
         if kms_ms.is_finite() {
             kms_latency = put_s / (put_s + kms_ms / 1000.0);
             bounds.push_str(&format!(
@@ -404,13 +403,13 @@ fn kms_row(
             ));
         }
     }
-    let sync_ms = finite_median(modes[m].iter().map(|s| s.sync_ms));
+    let sync_ms = finite_median_of(&modes[m], |s| s.sync_ms);
     let mut in_ram = f64::NAN;
     if let Some(c) = control {
         in_ram = vs_sse_s3(c, 1);
         bounds.push_str(&format!(
             "; the audit log in RAM: x SSE-S3 {in_ram:.2}, the KMS call {:.3} ms",
-            finite_median(c[1].iter().map(|s| s.kms_ms))
+            finite_median_of(&c[1], |s| s.kms_ms)
         ));
     }
     let rounds = round_ratios(modes, m);

@@ -14,6 +14,9 @@
 //!   streams up and down, 1 GiB quick, and under 100 slow clients), `kms` (KMS calls and server CPU
 //!   per 1,000 64 KiB PUTs and GETs per mode),
 //!   `rekey` (re-key by copy against a full rewrite). Default: all.
+//! - `SEALGATE_BENCH_KEEP=1`: leave the servers' files when the run ends, and print where; the
+//!   next run may then start at once (removing many files makes the next run that creates
+//!   files wait: `gateway/deletions.rs`).
 //!
 //! The results are printed and written to `$CARGO_TARGET_DIR/bench-gateway.json`. Figures on a
 //! shared machine are noisy: compare the ratios, not the absolute numbers (docs/PERFORMANCE.md).
@@ -22,6 +25,8 @@
 mod common;
 #[path = "gateway/concurrency.rs"]
 mod concurrency;
+#[path = "gateway/deletions.rs"]
+mod deletions;
 #[path = "gateway/floor.rs"]
 mod floor;
 #[path = "gateway/ideal.rs"]
@@ -402,6 +407,10 @@ async fn main() {
         .ok()
         .map(|v| v.split(',').map(|p| p.trim().to_owned()).collect());
     let wants = |phase: &str| only.as_ref().is_none_or(|o| o.iter().any(|p| p == phase));
+    // Before any server starts: their files too would land beside the freed inodes.
+    if ["small", "peer", "kms"].into_iter().any(wants) {
+        deletions::wait_for_inode_reuse().await;
+    }
     let server = start_server(false);
     let pid = server.pid();
     let b = Bench::new(&server).await;
@@ -420,10 +429,12 @@ async fn main() {
         let size = if quick { 16 << 20 } else { 64 << 20 };
         concurrency::run(&b, pid, size, if quick { 1 } else { 3 }, &mut report).await;
     }
-    // Servers whose data dirs are removed only after the report is written: deleting tens of
-    // thousands of small objects takes minutes on a disk mounted with `discard`.
+    // Servers (and s3s-fs) whose data dirs are removed only when the run is over: deleting tens
+    // of thousands of small objects takes minutes on a disk mounted with `discard`, and the
+    // inodes they free make every new file dearer for up to six minutes after (deletions.rs).
     let mut finished = Vec::new();
     let mut finished_in_ram = Vec::new();
+    let mut finished_peer = None;
     if wants("small") {
         let unsynced = start_server(true);
         let b2 = Bench::new(&unsynced).await;
@@ -474,8 +485,8 @@ async fn main() {
                 "\n(no writable /dev/shm: the small phase runs without its audit-in-RAM controls)"
             );
         }
-        let n = if quick { 200 } else { 1000 };
-        small::run(&gateways, server.dir.path(), n, 3, &mut report).await;
+        let (n, rounds) = if quick { (200, 3) } else { (1000, 5) };
+        small::run(&gateways, server.dir.path(), n, rounds, &mut report).await;
         finished.push(unsynced);
         finished_in_ram.extend(controls.into_iter().flatten());
     }
@@ -501,7 +512,8 @@ async fn main() {
             },
         ];
         let n = if quick { 200 } else { 1000 };
-        peer::run(gateways, server.dir.path(), n, big, 3, &mut report).await;
+        finished_peer = peer::run(gateways, server.dir.path(), n, big, 3, &mut report).await;
+        finished.push(unsynced);
     }
     if wants("memory") {
         let size = if quick { 1 << 30 } else { 5 << 30 };
@@ -525,6 +537,36 @@ async fn main() {
         "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "phases": only,
     }));
+    if std::env::var_os("SEALGATE_BENCH_KEEP").is_some() {
+        let mut kept: Vec<_> = finished
+            .into_iter()
+            .chain([server])
+            .map(keep_files)
+            .collect();
+        for r in finished_in_ram {
+            kept.push(keep_files(r.server));
+            kept.push(r._dirs.0.keep());
+        }
+        kept.extend(finished_peer.map(peer::Peer::stop_keeping_root));
+        println!(
+            "\nkept (SEALGATE_BENCH_KEEP; removing them makes the next run wait, deletions.rs):"
+        );
+        for dir in kept {
+            println!("  {}", dir.display());
+        }
+    } else {
+        drop((finished, finished_in_ram, finished_peer, server));
+        deletions::note_removed();
+    }
+}
+
+/// Stops `server` and leaves its files; returns their directory.
+fn keep_files(mut server: Server) -> std::path::PathBuf {
+    server.stop();
+    let dir = server.dir.path().to_owned();
+    // Its drop would remove the directory.
+    std::mem::forget(server);
+    dir
 }
 
 /// KMS calls and server CPU per request for small objects: per mode (SSE-S3 for reference,

@@ -173,12 +173,16 @@ impl Report {
 
     /// Writes the report to `$CARGO_TARGET_DIR/bench-gateway.json` (`target/` by default).
     pub fn write(&self, context: serde_json::Value) {
-        let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-        let path = std::path::Path::new(&dir).join("bench-gateway.json");
+        let path = target_dir().join("bench-gateway.json");
         let doc = serde_json::json!({ "context": context, "rows": self.rows });
         match std::fs::write(&path, serde_json::to_vec_pretty(&doc).unwrap()) {
             Ok(()) => println!("\nreport written to {}", path.display()),
             Err(e) => println!("\nreport not written to {}: {e}", path.display()),
         }
     }
+}
+
+/// `$CARGO_TARGET_DIR` (`target/` by default): where the bench leaves what outlives a run.
+pub fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| "target".into(), Into::into)
 }

@@ -65,7 +65,7 @@ fn binary() -> Result<PathBuf, String> {
 }
 
 /// A running s3s-fs, killed on drop (its temporary root goes with it).
-struct Peer {
+pub struct Peer {
     child: Child,
     _root: tempfile::TempDir,
     endpoint: String,
@@ -99,6 +99,16 @@ impl Peer {
             std::thread::sleep(Duration::from_millis(50));
         }
         Ok(peer)
+    }
+
+    /// Stops s3s-fs and leaves its root; returns it (`SEALGATE_BENCH_KEEP`).
+    pub fn stop_keeping_root(mut self) -> std::path::PathBuf {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let root = self._root.path().to_owned();
+        // Its drop would remove the root.
+        std::mem::forget(self);
+        root
     }
 }
 
@@ -198,7 +208,9 @@ const FLOORS: [(&str, NewFile); 2] = [
 /// PUTs (and floor threads) in flight.
 const IN_FLIGHT: usize = 8;
 
-/// `dir`: a directory on the disk of the servers' data, for the fsync floors.
+/// `dir`: a directory on the disk of the servers' data, for the fsync floors; the caller
+/// removes it when the run is over. Returns s3s-fs, for the caller to stop when the run is
+/// over (its root goes with it; super::deletions).
 pub async fn run(
     gateways: Vec<Target>,
     dir: &std::path::Path,
@@ -206,12 +218,12 @@ pub async fn run(
     big: usize,
     rounds: usize,
     report: &mut Report,
-) {
+) -> Option<Peer> {
     let peer = match binary().and_then(|bin| Peer::start(&bin)) {
         Ok(p) => p,
         Err(why) => {
             println!("\npeer rows skipped: {why}");
-            return;
+            return None;
         }
     };
     let mut targets = gateways;
@@ -250,7 +262,6 @@ pub async fn run(
         let m = tokio::task::spawn_blocking(move || fsync_latency(&root, n, IN_FLIGHT));
         sync_ms.push(m.await.expect("floor thread"));
     }
-    let _ = std::fs::remove_dir_all(&floor_dir);
     let peer_rounds = samples.last().unwrap().clone();
     println!(
         "\nagainst s3s-fs {PEER_VERSION} (unencrypted, no fsync), all over plain HTTP, {rounds} \
@@ -320,7 +331,7 @@ pub async fn run(
     // The fsync ceiling, per round: 8 PUTs in flight, each taking what it took without fsync
     // plus one file's fsync.
     let Some(unsynced) = targets.iter().position(|t| t.label.contains("no-fsync")) else {
-        return;
+        return Some(peer);
     };
     let ceiling: Vec<f64> = (0..rounds)
         .map(|r| {
@@ -379,4 +390,5 @@ pub async fn run(
         median(&sync_ms),
         "ms",
     );
+    Some(peer)
 }

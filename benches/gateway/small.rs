@@ -12,12 +12,13 @@
 //! SSE-KMS ratio, measured in the same rounds, is what the ratio would be on a disk whose sync
 //! were free (docs/PERFORMANCE.md "The audit's sync, measured against RAM").
 //!
-//! Every measurement starts on a settled machine: the floors and the measurements before it
-//! leave unsynced files (the `no_fsync` gateway's, the floors' without fsync) that the kernel
-//! would otherwise write back during the next one, and work that outlasts them, so the phase
-//! syncs the file systems and waits between them ([`SETTLE`]).
-//! And the order of the gateways, and of the modes on each, turns by one every round, so that
-//! no mode always runs in the same place: with 3 rounds each mode runs once in each place.
+//! Every gateway's turn starts on a settled machine: the floors and the turns before it leave
+//! unsynced files (the `no_fsync` gateway's, the floors' without fsync) that the kernel would
+//! otherwise write back during the next one, and work that outlasts them, so the phase syncs
+//! the file systems and waits between them ([`SETTLE`]). Within a turn the gateway's modes
+//! take turns in slices ([`SLICES`]), so that they see the same machine. The order of the
+//! gateways, and of the modes on each, turns by one every round, so that no gateway and no mode
+//! always goes first.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -31,6 +32,13 @@ const MODES: [Mode; 3] = [Mode::SseS3, Mode::SseKms, Mode::SseKmsBucketKey];
 
 /// PUTs in flight, for the gateways and the floor alike.
 const IN_FLIGHT: usize = 8;
+
+/// A round's PUTs on one gateway are made in this many slices per mode, the modes taking turns
+/// slice by slice (a slice is about 0.1 s): the machine's speed drifts over seconds (its other
+/// tenants, writeback), and modes measured a slice apart see the same drift. Measured whole, one
+/// after the other, two modes doing the same work differed by up to 20% in both the server's
+/// and the client's CPU per PUT (docs/PERFORMANCE.md "Freed inodes skew small PUTs").
+const SLICES: usize = 4;
 
 /// A gateway the phase drives.
 pub struct Gateway<'a> {
@@ -81,13 +89,59 @@ struct Puts {
 
 /// What the gateway's metrics say of its KMS calls at one moment: `sum` and `count` of
 /// `sealgate_kms_request_duration_seconds` for GenerateDataKey, and its audit log's syncs and
-/// their seconds (zeros without a metrics URL or before the first call).
+/// their seconds (zeros without a metrics URL or before the first call). Or, as
+/// [`Tally::kms`], what they grew by.
 #[derive(Clone, Copy, Default)]
 struct KmsMark {
     wait_s: f64,
     calls: f64,
     syncs: f64,
     sync_s: f64,
+}
+
+impl KmsMark {
+    /// Each figure of `self` plus `sign` times `other`'s.
+    fn plus(self, other: KmsMark, sign: f64) -> KmsMark {
+        KmsMark {
+            wait_s: self.wait_s + sign * other.wait_s,
+            calls: self.calls + sign * other.calls,
+            syncs: self.syncs + sign * other.syncs,
+            sync_s: self.sync_s + sign * other.sync_s,
+        }
+    }
+}
+
+/// What one mode's PUTs of a round add up to over its slices (see [`SLICES`]).
+#[derive(Clone, Copy, Default)]
+struct Tally {
+    puts: f64,
+    wall_s: f64,
+    server_s: f64,
+    client_s: f64,
+    kms: KmsMark,
+}
+
+impl Tally {
+    fn add(&mut self, slice: Tally) {
+        self.puts += slice.puts;
+        self.wall_s += slice.wall_s;
+        self.server_s += slice.server_s;
+        self.client_s += slice.client_s;
+        self.kms = self.kms.plus(slice.kms, 1.0);
+    }
+
+    /// The round's figures (a ratio with no calls or syncs under it is NaN: 0 / 0).
+    fn figures(&self) -> Puts {
+        let per_put_ms = |s: f64| s * 1000.0 / self.puts;
+        Puts {
+            ops: self.puts / self.wall_s,
+            server_ms: per_put_ms(self.server_s),
+            client_ms: per_put_ms(self.client_s),
+            kms_ms: self.kms.wait_s * 1000.0 / self.kms.calls,
+            kms_calls: self.kms.calls / self.puts,
+            sync_ms: self.kms.sync_s * 1000.0 / self.kms.syncs,
+        }
+    }
 }
 
 fn kms_mark(metrics: Option<&str>) -> KmsMark {
@@ -114,8 +168,8 @@ fn kms_mark(metrics: Option<&str>) -> KmsMark {
     }
 }
 
-/// `n` PUTs of `data`, [`IN_FLIGHT`] at a time.
-async fn puts(g: &Gateway<'_>, mode: Mode, tag: &str, n: usize, data: &Arc<Vec<u8>>) -> Puts {
+/// `n` PUTs of `data`, [`IN_FLIGHT`] at a time: one slice of a mode's round.
+async fn slice(g: &Gateway<'_>, mode: Mode, tag: &str, n: usize, data: &Arc<Vec<u8>>) -> Tally {
     let kms = kms_mark(g.metrics.as_deref());
     let (t, c, client) = (Instant::now(), CpuMark::now(g.pid), CpuMark::client());
     super::run(n, IN_FLIGHT, |j| {
@@ -123,16 +177,14 @@ async fn puts(g: &Gateway<'_>, mode: Mode, tag: &str, n: usize, data: &Arc<Vec<u
         async move { g.bench.put(mode, Transport::Https, &k, data).await }
     })
     .await;
-    let wall = t.elapsed().as_secs_f64();
-    let (server, client) = (c.elapsed(), client.elapsed());
-    let after = kms_mark(g.metrics.as_deref());
-    Puts {
-        ops: n as f64 / wall,
-        server_ms: server * 1000.0 / n as f64,
-        client_ms: client * 1000.0 / n as f64,
-        kms_ms: (after.wait_s - kms.wait_s) * 1000.0 / (after.calls - kms.calls),
-        kms_calls: (after.calls - kms.calls) / n as f64,
-        sync_ms: (after.sync_s - kms.sync_s) * 1000.0 / (after.syncs - kms.syncs),
+    let wall_s = t.elapsed().as_secs_f64();
+    let (server_s, client_s) = (c.elapsed(), client.elapsed());
+    Tally {
+        puts: n as f64,
+        wall_s,
+        server_s,
+        client_s,
+        kms: kms_mark(g.metrics.as_deref()).plus(kms, -1.0),
     }
 }
 
@@ -152,7 +204,8 @@ const FLOORS: [(&str, NewFile, bool); 4] = [
 ];
 
 /// `gateways`: each with its fsync policy, controls after the gateways they control. `dir`: a
-/// directory on the disk of the gateways' data dirs, for the filesystem floor.
+/// directory on the disk of the gateways' data dirs, for the filesystem floor; the caller removes
+/// it when the run is over (super::deletions).
 pub async fn run(
     gateways: &[Gateway<'_>],
     dir: &Path,
@@ -186,15 +239,29 @@ pub async fn run(
         settle().await;
         for g in turned(0..gateways.len(), round) {
             let gateway = &gateways[g];
-            for m in turned(0..gateway.modes().len(), round) {
-                let mode = gateway.modes()[m];
-                let tag = format!("{}-{round}", mode.name().replace([' ', '+'], "_"));
-                samples[g][m].push(puts(gateway, mode, &tag, n, &data).await);
-                settle().await;
+            let mut tallies = vec![Tally::default(); gateway.modes().len()];
+            let mut order = turned(0..gateway.modes().len(), round);
+            for s in 0..SLICES {
+                for &m in &order {
+                    let mode = gateway.modes()[m];
+                    // New keys only: an overwrite frees an inode (deletions.rs).
+                    let tag = format!("{m}-{round}-{s}");
+                    let n = n / SLICES;
+                    tallies[m].add(slice(gateway, mode, &tag, n, &data).await);
+                }
+                // Forward and back (A B C C B A ...): no mode always follows the same one.
+                order.reverse();
             }
+            for (m, t) in tallies.iter().enumerate() {
+                samples[g][m].push(t.figures());
+            }
+            settle().await;
         }
     }
-    println!("\n4 KiB PUT, 8 in flight, {n} per round, {rounds} interleaved rounds, medians:");
+    println!(
+        "\n4 KiB PUT, 8 in flight, {n} per round in {SLICES} slices, {rounds} interleaved rounds, \
+         medians:"
+    );
     for (g, gateway) in gateways.iter().enumerate() {
         let label = &gateway.label;
         for (m, mode) in gateway.modes().iter().enumerate() {
@@ -239,7 +306,6 @@ pub async fn run(
         "; one thread, one record per commit",
         report,
     );
-    let _ = std::fs::remove_dir_all(&floor_dir);
     let floor_cpu = |f: usize| median(&floors[f].iter().map(|s| s.1).collect::<Vec<_>>());
     println!("\nsmall-PUT targets (docs/PERFORMANCE.md), and what limits a row that misses:");
     for (g, gateway) in gateways.iter().enumerate() {
@@ -291,7 +357,7 @@ pub async fn run(
     }
 }
 
-/// How long the phase waits after syncing, before the next measurement. Without the wait a
+/// How long the phase waits after syncing, before a gateway's turn. Without the wait a
 /// measurement that followed SSE-KMS ran slower: SSE-S3 measured twice, once in the bucket-key
 /// mode's place, made 0.85-0.94x itself; with 1.5 s, 0.98-1.10x (docs/PERFORMANCE.md "The
 /// audit's sync, measured against RAM").
@@ -441,5 +507,8 @@ fn kms_row(
     // Cut, not rounded, to three decimals: rounded, 0.7996 read "0.800 (target >= 0.8): NOT
     // met"; cut, the figure shown meets the target exactly when the ratio does.
     let shown = (ratio * 1000.0).floor() / 1000.0;
-    format!("x SSE-S3 {shown:.3} (target >= {target}): {verdict}; bounds: {bounds}")
+    format!(
+        "x SSE-S3 {shown:.3} (rounds {lo:.3}-{hi:.3}; target >= {target}): {verdict}; bounds: \
+         {bounds}"
+    )
 }
